@@ -1,0 +1,94 @@
+/** Carriage return. */
+export const CR = 0x0d;
+/** Line feed. */
+export const LF = 0x0a;
+/** The two bytes of a protocol line ending. */
+export const CRLF: Uint8Array = new Uint8Array([CR, LF]);
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8');
+const strictUtf8Decoder = new TextDecoder('utf-8', { fatal: true });
+const latin1Decoder = new TextDecoder('latin1');
+
+/** Encodes a string as UTF-8. */
+export function utf8(text: string): Uint8Array {
+  return utf8Encoder.encode(text);
+}
+
+/** Decodes UTF-8, replacing invalid sequences with U+FFFD. */
+export function decodeUtf8(bytes: Uint8Array): string {
+  return utf8Decoder.decode(bytes);
+}
+
+/** Decodes UTF-8, or returns `undefined` when the bytes are not valid UTF-8. */
+export function decodeUtf8Strict(bytes: Uint8Array): string | undefined {
+  try {
+    return strictUtf8Decoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Decodes bytes one to one into code points U+0000–U+00FF. Lossless for any byte string,
+ * which makes it the right view of protocol lines before their charset is known.
+ */
+export function decodeLatin1(bytes: Uint8Array): string {
+  return latin1Decoder.decode(bytes);
+}
+
+/** Joins byte chunks into one array. Returns the only chunk itself when there is just one. */
+export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  let total = 0;
+  for (const chunk of chunks) total += chunk.length;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** Encodes bytes as standard base64 (RFC 4648 §4) with padding. */
+export function encodeBase64(bytes: Uint8Array): string {
+  let binary = '';
+  const step = 0x8000;
+  for (let i = 0; i < bytes.length; i += step) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + step) as unknown as number[]);
+  }
+  return btoa(binary);
+}
+
+const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Decodes strict standard base64 (padding required, no whitespace), or returns `undefined`
+ * when the text is not valid base64.
+ */
+export function decodeBase64(text: string): Uint8Array | undefined {
+  if (!BASE64_PATTERN.test(text)) return undefined;
+  const binary = atob(text);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+/** True when `a` and `b` hold the same bytes. Not constant-time: use `timingSafeEqual` for secrets. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Compares two byte strings in time that depends only on their lengths, never on where they differ.
+ * Callers compare fixed-length digests, so the length itself reveals nothing secret.
+ */
+export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  const length = Math.max(a.length, b.length);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
+  return diff === 0;
+}

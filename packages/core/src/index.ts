@@ -1,0 +1,5 @@
+export * from './bytes.js';
+export * from './errors.js';
+export * from './limits.js';
+export * from './trace.js';
+export * from './transport.js';

@@ -1,0 +1,17 @@
+import { defineConfig } from 'vitest/config';
+import projects from './vitest.workspace';
+
+export default defineConfig({
+  test: {
+    projects,
+    coverage: {
+      provider: 'v8',
+      include: ['packages/*/src/**/*.ts'],
+      reporter: ['text-summary', 'text', 'json-summary'],
+      thresholds: {
+        'packages/core/src/**': { lines: 90 },
+        'packages/sasl/src/**': { lines: 90 },
+      },
+    },
+  },
+});

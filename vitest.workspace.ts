@@ -1,0 +1,24 @@
+import { fileURLToPath } from 'node:url';
+import type { TestProjectConfiguration } from 'vitest/config';
+
+/** Source entry points, so that tests run against `src/` without a build. */
+const alias = {
+  '@postwire/core/node': fileURLToPath(new URL('./packages/core/src/node/index.ts', import.meta.url)),
+  '@postwire/core': fileURLToPath(new URL('./packages/core/src/index.ts', import.meta.url)),
+  '@postwire/sasl': fileURLToPath(new URL('./packages/sasl/src/index.ts', import.meta.url)),
+};
+
+/** The one list of test projects: one per package. The root `vitest.config.ts` reads it. */
+const packages = ['core', 'sasl'];
+
+const projects: TestProjectConfiguration[] = packages.map((name) => ({
+  resolve: { alias },
+  test: {
+    name,
+    root: `./packages/${name}`,
+    include: ['test/**/*.test.ts'],
+    environment: 'node',
+  },
+}));
+
+export default projects;
