@@ -3,3 +3,5 @@ export * from './errors.js';
 export * from './limits.js';
 export * from './trace.js';
 export * from './transport.js';
+export * from './dot-stuffing.js';
+export * from './line-decoder.js';

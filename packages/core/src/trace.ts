@@ -64,7 +64,11 @@ export class Tracer {
   readonly #rules: readonly RedactionRule[];
   #redactNextClientLine = false;
 
-  constructor(hook: TraceHook | undefined, role: TraceRole, rules: readonly RedactionRule[] = defaultRedactionRules) {
+  constructor(
+    hook: TraceHook | undefined,
+    role: TraceRole,
+    rules: readonly RedactionRule[] = defaultRedactionRules,
+  ) {
     this.#hook = hook;
     this.#role = role;
     this.#rules = rules;
