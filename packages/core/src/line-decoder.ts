@@ -137,8 +137,7 @@ export class LineDecoder {
 
   /** Returns the next event, or `undefined` when more bytes are needed. */
   next(): LineDecoderEvent | undefined {
-    const queued = this.#blockQueue.shift();
-    if (queued) return queued;
+    if (this.#blockQueue.length > 0) return this.#blockQueue.shift();
     switch (this.#mode) {
       case Mode.Count:
         return this.#nextCounted();
@@ -200,6 +199,11 @@ export class LineDecoder {
         if (overflow) return overflow;
         continue;
       }
+      if (this.#partialLength === 0 && !this.#discarding && lf > start && chunk[lf - 1] === CR) {
+        const fast = this.#wholeLine(chunk, start, lf);
+        if (fast) return fast;
+        continue;
+      }
       const crBefore = lf > start ? chunk[lf - 1] === CR : this.#partialEndsWithCr;
       const contentEnd = lf > start && crBefore ? lf - 1 : lf;
       const length = this.#partialLength + (contentEnd - start) - (lf === start && crBefore ? 1 : 0);
@@ -231,6 +235,20 @@ export class LineDecoder {
       return { type: 'line', line };
     }
     return undefined;
+  }
+
+  /** The common case: a CRLF-ended line that lies whole in one chunk. */
+  #wholeLine(chunk: Uint8Array, start: number, lf: number): LineEvent | DecodeErrorEvent {
+    const contentEnd = lf - 1;
+    this.#advance(lf + 1 - start);
+    if (contentEnd - start > this.#maxLineLength) {
+      return { type: 'error', error: new LineTooLongError(this.#maxLineLength) };
+    }
+    if (this.#crlf) {
+      const cr = chunk.indexOf(CR, start);
+      if (cr < contentEnd) return { type: 'error', error: new BareLineEndingError('CR') };
+    }
+    return { type: 'line', line: new Uint8Array(chunk.buffer, chunk.byteOffset + start, contentEnd - start) };
   }
 
   /** Holds bytes of a line whose end has not arrived; returns an error event when the line just became too long. */
