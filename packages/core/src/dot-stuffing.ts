@@ -96,8 +96,8 @@ export class DotStuffedDecoder {
         return;
       }
       if (this.#policy === 'reject') report(new BareLineEndingError(ending));
+      if (++this.#lineLength > this.#maxLineLength) report(new LineTooLongError(this.#maxLineLength));
       data.push(byte);
-      this.#lineLength++;
     };
     /**
      * Emits `chunk[start, end)`, of which `[start, contentEnd)` counts toward the line length; a line
