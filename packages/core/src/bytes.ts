@@ -75,6 +75,23 @@ export function decodeBase64(text: string): Uint8Array | undefined {
   return out;
 }
 
+const HEX_DIGITS = /^[0-9a-fA-F]*$/;
+
+/** Encodes bytes as lower-case hexadecimal. */
+export function encodeHex(bytes: Uint8Array): string {
+  let text = '';
+  for (const byte of bytes) text += byte.toString(16).padStart(2, '0');
+  return text;
+}
+
+/** Decodes hexadecimal (either case), or returns `undefined` when the text is not an even run of hex digits. */
+export function decodeHex(text: string): Uint8Array | undefined {
+  if (text.length % 2 !== 0 || !HEX_DIGITS.test(text)) return undefined;
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(text.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
 /** True when `a` and `b` hold the same bytes. Not constant-time: use `timingSafeEqual` for secrets. */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

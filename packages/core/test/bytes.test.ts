@@ -4,10 +4,12 @@ import {
   bytesEqual,
   concatBytes,
   decodeBase64,
+  decodeHex,
   decodeLatin1,
   decodeUtf8,
   decodeUtf8Strict,
   encodeBase64,
+  encodeHex,
   timingSafeEqual,
   utf8,
 } from '../src/index.js';
@@ -55,5 +57,23 @@ describe('bytes', () => {
       }),
     );
     expect(timingSafeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2, 0]))).toBe(false);
+  });
+});
+
+describe('hex', () => {
+  it('property: encode then decode is the identity, and matches Node', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 256 }), (data) => {
+        const text = encodeHex(data);
+        expect(text).toBe(Buffer.from(data).toString('hex'));
+        expect(decodeHex(text)).toEqual(data);
+        expect(decodeHex(text.toUpperCase())).toEqual(data);
+      }),
+    );
+  });
+
+  it('rejects odd lengths and non-hex digits', () => {
+    expect(decodeHex('abc')).toBeUndefined();
+    expect(decodeHex('zz')).toBeUndefined();
   });
 });

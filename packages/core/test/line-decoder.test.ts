@@ -58,8 +58,9 @@ function mergeBytes(seen: Seen[]): Seen[] {
   const out: Seen[] = [];
   for (const item of seen) {
     const last = out[out.length - 1];
-    if (item[0] === 'bytes' && last?.[0] === 'bytes') last[1] += item[1];
-    else out.push(item[0] === 'block-end' ? item : [item[0], item[1]]);
+    if (item.length === 1) out.push(item);
+    else if (item[0] === 'bytes' && last?.[0] === 'bytes' && last.length === 2) last[1] += item[1];
+    else out.push([item[0], item[1]]);
   }
   return out;
 }

@@ -1,0 +1,21 @@
+import type { AuthIdentity, SaslFailureReason, ServerStep } from './mechanism.js';
+
+/** An empty challenge or response. */
+export const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** A step that sends `bytes` to the client. */
+export function challenge(bytes: Uint8Array): ServerStep {
+  return { type: 'challenge', challenge: bytes };
+}
+
+/** A step that ends the exchange in failure; `username` goes to the throttling hooks only. */
+export function failure(reason: SaslFailureReason, username?: string): ServerStep {
+  return username === undefined ? { type: 'failure', reason } : { type: 'failure', reason, username };
+}
+
+/** A step that ends the exchange in success; an authzid equal to the user name is dropped. */
+export function success(username: string, authzid?: string, additionalData?: Uint8Array): ServerStep {
+  const identity: AuthIdentity =
+    authzid === undefined || authzid === username ? { username } : { username, authzid };
+  return additionalData ? { type: 'success', identity, additionalData } : { type: 'success', identity };
+}
