@@ -1,1 +1,4 @@
-export {};
+export * from './connect.js';
+export * from './listener.js';
+export type { ServerTlsOptions, TlsUpgrade } from './tls.js';
+export * from './transport.js';
