@@ -100,7 +100,7 @@ describe('LineDecoder', () => {
     ]);
   });
 
-  it('reports a bare LF and a bare CR in crlf mode, then goes on with the next line', () => {
+  it('case 2: reports a bare LF and a bare CR in a command line (RSET\\rQUIT), then goes on with the next line', () => {
     expect(drive([bytes('RSET\rQUIT\r\nNOOP\nHELP\r\n')])).toEqual([
       ['error', 'BARE_LINE_ENDING'],
       ['error', 'BARE_LINE_ENDING'],
@@ -126,7 +126,7 @@ describe('LineDecoder', () => {
     expect(drive([bytes('ab\r'), bytes('\n')], { mode: 'lenient' })).toEqual([['line', 'ab']]);
   });
 
-  it('reports an over-long line once, as soon as it passes the limit, and resynchronises', () => {
+  it('case 50: reports an over-long line once, as soon as it passes the limit, and resynchronises', () => {
     const decoder = new LineDecoder({ maxLineLength: 10 });
     decoder.push(bytes('0123456789A'));
     const event = decoder.next();
