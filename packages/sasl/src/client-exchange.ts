@@ -1,4 +1,10 @@
-import { decodeBase64, encodeBase64, LimitExceededError, ProtocolError } from '@postwire/core';
+import {
+  decodeBase64,
+  encodeBase64,
+  InvalidArgumentError,
+  LimitExceededError,
+  ProtocolError,
+} from '@postwire/core';
 import type { SaslLimits } from './limits.js';
 import type { ClientMechanismSession } from './mechanism.js';
 
@@ -13,7 +19,7 @@ export interface SaslClientExchange {
   readonly mechanism: string;
   /** The initial response for the command line: base64, `=` for an empty one, or `undefined` for none. */
   readonly initialResponse: string | undefined;
-  /** Answers a base64 challenge with a base64 response (`''` for an empty one). */
+  /** Answers a base64 challenge with a base64 response (`''` for an empty one); never after `complete`. */
   respond(challenge: string): Promise<string>;
   /**
    * Call when the server reports success, with the base64 additional data it sent with it if any.
@@ -33,6 +39,7 @@ export function createClientExchange(
   sendInitialResponse: boolean,
 ): SaslClientExchange {
   let pending = sendInitialResponse ? undefined : session.initialResponse;
+  let completed = false;
   const initial = sendInitialResponse ? session.initialResponse : undefined;
 
   const decode = (text: string): Uint8Array => {
@@ -48,6 +55,7 @@ export function createClientExchange(
     mechanism,
     initialResponse: initial === undefined ? undefined : initial.length === 0 ? '=' : encodeBase64(initial),
     async respond(challenge) {
+      if (completed) throw new InvalidArgumentError('this SASL exchange has already completed');
       const bytes = decode(challenge);
       if (pending !== undefined) {
         const response = pending;
@@ -57,6 +65,7 @@ export function createClientExchange(
       return encodeBase64(await session.respond(bytes));
     },
     async complete(additionalData) {
+      completed = true;
       await session.complete?.(additionalData === undefined ? undefined : decode(additionalData));
     },
     get serverError() {

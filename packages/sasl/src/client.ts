@@ -34,6 +34,7 @@ export const CLIENT_MECHANISM_ORDER = [
 
 /** Options of {@link createSaslClient}: the credentials, and which mechanisms may use them. */
 export interface SaslClientOptions {
+  /** The authentication identity (SCRAM sends it SASLprep-ed). */
   username?: string;
   /** Enables SCRAM, CRAM-MD5, PLAIN and LOGIN (with `username`; CRAM-MD5 and LOGIN cannot carry an authzid). */
   password?: string;
@@ -56,6 +57,7 @@ export interface SaslClientOptions {
   allowCleartext?: boolean;
   /** `host` and `port` sent in OAUTHBEARER. */
   oauth?: OAuthBearerClientOptions;
+  /** SCRAM settings. */
   scram?: {
     /** The lowest iteration count accepted from a server (default 4096). */
     minIterations?: number;

@@ -14,6 +14,9 @@ export interface CramMd5ServerOptions {
   generateChallenge: () => string;
 }
 
+/** The digest in a response: 32 lower-case hex digits (RFC 2195 §2). */
+const DIGEST = /^[0-9a-f]{32}$/;
+
 /** A fresh CRAM-MD5 challenge: `<random.time@hostname>`. */
 export function cramMd5Challenge(hostname: string): string {
   return `<${encodeHex(randomBytes(8))}.${Date.now()}@${hostname}>`;
@@ -21,7 +24,7 @@ export function cramMd5Challenge(hostname: string): string {
 
 /**
  * The CRAM-MD5 server mechanism (RFC 2195). The digest is compared in constant time, and an
- * unknown user's response is compared against a decoy password.
+ * unknown user's response is compared against a decoy password, derived for every attempt.
  */
 export function cramMd5Server(options: CramMd5ServerOptions): ServerMechanism {
   return {
@@ -37,11 +40,13 @@ export function cramMd5Server(options: CramMd5ServerOptions): ServerMechanism {
         const text = decodeUtf8Strict(response ?? EMPTY) ?? '';
         const space = text.lastIndexOf(' ');
         const username = text.slice(0, space);
-        const digest = decodeHex(text.slice(space + 1));
-        if (space <= 0 || !isSafeName(username) || digest?.length !== 16) return failure('malformed');
-        const stored = await options.lookupPassword(username, context);
-        const key = utf8(stored ?? (await options.decoys.password(username)));
-        const match = timingSafeEqual(hmacMd5(key, sent), digest);
+        const hex = text.slice(space + 1);
+        if (space <= 0 || !isSafeName(username) || !DIGEST.test(hex)) return failure('malformed');
+        const [stored, decoy] = await Promise.all([
+          options.lookupPassword(username, context),
+          options.decoys.password(username),
+        ]);
+        const match = timingSafeEqual(hmacMd5(utf8(stored ?? decoy), sent), decodeHex(hex)!);
         return match && stored !== undefined ? success(username) : failure('invalid-credentials', username);
       };
     },

@@ -52,7 +52,15 @@ export interface SaslConnectionContext {
 
 /** One step of a server mechanism: send a challenge, or finish. */
 export type ServerStep =
-  | { readonly type: 'challenge'; readonly challenge: Uint8Array }
+  | {
+      readonly type: 'challenge';
+      readonly challenge: Uint8Array;
+      /**
+       * Set when the challenge reports refused credentials (the OAuth error JSON of OAUTHBEARER and
+       * XOAUTH2): the throttle's `onFailure` runs now, with this name, and the exchange can only fail.
+       */
+      readonly refused?: { readonly username?: string };
+    }
   | { readonly type: 'success'; readonly identity: AuthIdentity; readonly additionalData?: Uint8Array }
   | {
       readonly type: 'failure';

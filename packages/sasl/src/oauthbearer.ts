@@ -3,7 +3,7 @@ import { type BearerServerOptions, KVSEP, parseBearerAuth, parseKeyValuePairs } 
 import { formatGs2Header, parseGs2Header } from './gs2.js';
 import { isSafeName } from './identity-text.js';
 import type { ClientMechanism, ServerMechanism } from './mechanism.js';
-import { challenge, EMPTY, failure, success } from './steps.js';
+import { challenge, EMPTY, failure, refusal, success } from './steps.js';
 import { acceptedName } from './verifiers.js';
 
 /** What an OAUTHBEARER client sends besides its token (RFC 7628 §3.1). */
@@ -25,12 +25,12 @@ export function oauthBearerServer(options: BearerServerOptions): ServerMechanism
     name: 'OAUTHBEARER',
     cleartext: true,
     start: (context) => {
-      let refusedUser: string | undefined;
+      let refused = false;
       return async (response) => {
         if (response === undefined) return challenge(EMPTY);
-        if (refusedUser !== undefined) {
+        if (refused) {
           const acknowledged = response.length === 1 && response[0] === 1;
-          return acknowledged ? failure('invalid-credentials', refusedUser) : failure('malformed');
+          return failure(acknowledged ? 'invalid-credentials' : 'malformed');
         }
         const header = parseGs2Header(decodeUtf8Strict(response) ?? '');
         const body = header?.rest ?? '';
@@ -45,13 +45,13 @@ export function oauthBearerServer(options: BearerServerOptions): ServerMechanism
         }
         const accepted = acceptedName(await options.verifyToken(username, token, context), username);
         if (accepted !== undefined) return success(accepted, header.authzid);
-        refusedUser = username;
+        refused = true;
         const error = {
           status: 'invalid_token',
           ...(options.scope ? { scope: options.scope } : {}),
           ...(options.openidConfiguration ? { 'openid-configuration': options.openidConfiguration } : {}),
         };
-        return challenge(utf8(JSON.stringify(error)));
+        return refusal(utf8(JSON.stringify(error)), username);
       };
     },
   };

@@ -25,13 +25,12 @@ import {
   DEFAULT_SCRAM_ITERATIONS,
   type ScramMechanismName,
   type ScramStoredCredentials,
-  saltedPassword,
   scramHashOf,
   scramKeys,
 } from './scram-credentials.js';
 import { challenge, EMPTY, failure, success } from './steps.js';
 import type { ScramCredentialSource } from './verifiers.js';
-import { digest, hmac, randomBytes, type ScramHash } from './web-crypto.js';
+import { digest, hmac, pbkdf2, randomBytes, type ScramHash } from './web-crypto.js';
 
 /** Channel-binding types SCRAM-PLUS tries, best first (RFC 9266 makes `tls-exporter` the default for TLS 1.3). */
 export const CHANNEL_BINDING_TYPES: readonly ChannelBindingType[] = [
@@ -105,9 +104,22 @@ function parseClientFirst(message: string): ClientFirst | undefined {
   const attributes = header && parseAttributes(header.rest);
   const [name, nonce] = attributes ?? [];
   if (!header || name?.[0] !== 'n' || nonce?.[0] !== 'r' || !NONCE.test(nonce[1])) return undefined;
-  const username = decodeSaslName(name[1]);
-  if (!username || !isSafeName(username) || !isSafeName(header.authzid ?? '')) return undefined;
+  const username = prepareName(decodeSaslName(name[1]));
+  if (!username || !isSafeName(header.authzid ?? '')) return undefined;
   return { header, bare: header.rest, username, nonce: nonce[1] };
+}
+
+/**
+ * SASLprep of a received user name as a query string (RFC 5802 §5.1: the server MUST prepare it),
+ * or `undefined` when it is absent, refused (control characters among others) or empty after it.
+ */
+function prepareName(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  try {
+    return saslprep(name) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The channel-binding data the client's header asks for, if this connection has it. */
@@ -133,8 +145,11 @@ export function scramServer(options: ScramServerOptions): ServerMechanism {
     if (first.header.flag === 'y' && options.plusOffered(context)) {
       return failure('invalid-credentials', first.username);
     }
-    const stored = await options.credentials(first.username, options.family, context);
-    const credentials = stored ?? (await options.decoy(first.username));
+    const [stored, decoy] = await Promise.all([
+      options.credentials(first.username, options.family, context),
+      options.decoy(first.username),
+    ]);
+    const credentials = stored ?? decoy;
     const nonce = first.nonce + options.generateNonce();
     const serverFirst = `r=${nonce},s=${encodeBase64(credentials.salt)},i=${credentials.iterations}`;
     return { first, serverFirst, nonce, credentials, known: stored !== undefined };
@@ -237,7 +252,10 @@ function startScramClient(
   if (!NONCE.test(clientNonce)) {
     throw new InvalidArgumentError('a SCRAM nonce must be printable ASCII without ","');
   }
-  const bare = `n=${encodeSaslName(saslprep(options.username))},r=${clientNonce}`;
+  const username = saslprep(options.username);
+  if (!username) throw new InvalidArgumentError('the SCRAM user name is empty after SASLprep');
+  const password = utf8(saslprep(options.password));
+  const bare = `n=${encodeSaslName(username)},r=${clientNonce}`;
   const minIterations = options.minIterations ?? DEFAULT_SCRAM_ITERATIONS;
   const maxIterations = options.maxIterations ?? 1_000_000;
   let expectedServerSignature: Uint8Array | undefined;
@@ -294,7 +312,7 @@ function startScramClient(
       const bindingData = concatBytes([utf8(header), options.plus ? channelBinding!.data : EMPTY]);
       const withoutProof = `c=${encodeBase64(bindingData)},r=${nonce[1]}`;
       const authMessage = utf8(`${bare},${serverFirst},${withoutProof}`);
-      const keys = await scramKeys(hash, await saltedPassword(hash, options.password, saltBytes, count));
+      const keys = await scramKeys(hash, await pbkdf2(hash, password, saltBytes, count));
       const clientSignature = await hmac(hash, keys.storedKey, authMessage);
       const proof = keys.clientKey.map((byte, i) => byte ^ clientSignature[i]!);
       expectedServerSignature = await hmac(hash, keys.serverKey, authMessage);

@@ -47,7 +47,12 @@ export interface SaslServerExchange {
   readonly mechanism: string | undefined;
   /** True once the exchange has succeeded or failed. */
   readonly done: boolean;
+  /**
+   * Starts the exchange (once). `initialResponse` is the base64 text after the mechanism name, `=` for
+   * an empty one, or `undefined` when the command had none; an empty string is malformed.
+   */
   start(mechanism: string, initialResponse?: string): Promise<SaslServerOutcome>;
+  /** Takes the client's line after a challenge: base64 (empty for empty data) or `*` to cancel. */
   respond(line: string): Promise<SaslServerOutcome>;
 }
 
@@ -62,6 +67,12 @@ export interface ExchangePolicy {
 }
 
 type State = 'idle' | 'running' | 'success-data' | 'done';
+
+/**
+ * A mechanism name as a client may write it: printable ASCII, so that case folding cannot turn
+ * another script's letter into an ASCII one (`ſ` upper-cases to `S`).
+ */
+const ASCII_NAME = /^[\x21-\x7e]+$/;
 type SuccessOutcome = Extract<SaslServerOutcome, { type: 'success' }>;
 
 /** Creates an exchange; `createSaslServer().createExchange` is the public way in. */
@@ -74,6 +85,8 @@ export function createServerExchange(
   let mechanismName: string | undefined;
   let step: ServerStepFunction | undefined;
   let pendingSuccess: SuccessOutcome | undefined;
+  /** True once the mechanism has refused the credentials and `onFailure` has run for it. */
+  let refused = false;
 
   const end = (outcome: SaslServerOutcome): SaslServerOutcome => {
     state = 'done';
@@ -96,13 +109,20 @@ export function createServerExchange(
   };
 
   const handle = async (result: ServerStep): Promise<SaslServerOutcome> => {
-    if (result.type === 'challenge') return { type: 'challenge', text: encodeBase64(result.challenge) };
+    if (result.type === 'challenge') {
+      if (result.refused && !refused) {
+        refused = true;
+        await policy.throttle.onFailure?.(context, result.refused.username);
+      }
+      return { type: 'challenge', text: encodeBase64(result.challenge) };
+    }
     if (result.type === 'failure') {
-      if (result.reason === 'invalid-credentials') {
+      if (result.reason === 'invalid-credentials' && !refused) {
         await policy.throttle.onFailure?.(context, result.username);
       }
       return fail(result.reason);
     }
+    if (refused) return fail('invalid-credentials');
     const { identity, additionalData } = result;
     const { username, authzid } = identity;
     if (!username || !isSafeName(username) || (authzid !== undefined && !isSafeName(authzid))) {
@@ -140,17 +160,18 @@ export function createServerExchange(
       if (state !== 'idle') throw new InvalidArgumentError('this SASL exchange has already started');
       state = 'running';
       mechanismName = name.toUpperCase();
-      const mechanism = policy.find(mechanismName);
+      const mechanism = ASCII_NAME.test(name) ? policy.find(mechanismName) : undefined;
       if (!mechanism) return fail('mechanism-unavailable');
       if (mechanism.cleartext && !policy.allowsCleartext(context)) return fail('encryption-required');
-      if (mechanism.available && !mechanism.available(context)) return fail('mechanism-unavailable');
       try {
+        if (mechanism.available && !mechanism.available(context)) return fail('mechanism-unavailable');
         if ((await policy.throttle.beforeAttempt?.(context)) === false) return fail('throttled');
       } catch (cause) {
         return fail('temporary', cause);
       }
       let response: Uint8Array | undefined;
       if (initialResponse !== undefined) {
+        if (initialResponse === '') return fail('malformed');
         const decoded = initialResponse === '=' ? EMPTY : decode(initialResponse);
         if (typeof decoded === 'string') return fail(decoded);
         response = decoded;

@@ -73,12 +73,17 @@ export interface SaslServerOptions {
    * in production, so an unknown user's SCRAM salt stays the same across restarts like a real one's.
    */
   secret?: Uint8Array;
+  /** SCRAM settings. */
   scram?: {
-    /** Iterations for credentials derived from `lookupPassword` and for decoys (default 4096). */
+    /**
+     * Iterations for credentials derived from `lookupPassword` and for decoys (default 4096). Set it
+     * to what stored credentials use, or an unknown user's `i=` stands out from a real one's.
+     */
     iterations?: number;
     /** Generates the server's part of the nonce (default: 18 random bytes in base64). */
     generateNonce?: () => string;
   };
+  /** CRAM-MD5 settings. */
   cramMd5?: {
     /** The host name in the challenge (default `localhost`). */
     hostname?: string;

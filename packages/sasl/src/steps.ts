@@ -8,6 +8,11 @@ export function challenge(bytes: Uint8Array): ServerStep {
   return { type: 'challenge', challenge: bytes };
 }
 
+/** A step that reports refused credentials to the client, which must answer before the exchange fails. */
+export function refusal(bytes: Uint8Array, username: string): ServerStep {
+  return { type: 'challenge', challenge: bytes, refused: { username } };
+}
+
 /** A step that ends the exchange in failure; `username` goes to the throttling hooks only. */
 export function failure(reason: SaslFailureReason, username?: string): ServerStep {
   return username === undefined ? { type: 'failure', reason } : { type: 'failure', reason, username };

@@ -8,9 +8,12 @@ import type { AuthIdentity, SaslConnectionContext } from './mechanism.js';
  * a verifier that refuses a locked-out user fails exactly like a wrong password.
  */
 export interface SaslThrottle {
+  /** Runs once per attempt, before any credential is read; `false` refuses it as `throttled`. */
   beforeAttempt?(
     context: SaslConnectionContext,
   ): boolean | void | Promise<boolean | undefined> | Promise<void>;
+  /** Runs once per refused attempt (wrong or unknown credentials, or a refused authzid). */
   onFailure?(context: SaslConnectionContext, username: string | undefined): void | Promise<void>;
+  /** Runs once per successful attempt, with the identity that authenticated. */
   onSuccess?(context: SaslConnectionContext, identity: AuthIdentity): void | Promise<void>;
 }

@@ -76,7 +76,8 @@ export type ScramCredentialSource = (
  * Builds the password check from what is configured, in this order: the `password` verifier; a
  * comparison against `lookupPassword` (SASLprep on both sides, SHA-256 digests compared in constant
  * time); or SCRAM credentials recomputed from the password (both families are always looked up).
- * Unknown users run the same work against a decoy. `undefined` when nothing can check a password.
+ * Every attempt derives the decoy, and an unknown user runs the same work against it. `undefined`
+ * when nothing can check a password.
  */
 export function createPasswordCheck(
   verifiers: SaslVerifiers,
@@ -90,11 +91,14 @@ export function createPasswordCheck(
   }
   if (lookupPassword) {
     return async (username, given, context) => {
-      const stored = await lookupPassword(username, context);
+      const [stored, decoy] = await Promise.all([
+        lookupPassword(username, context),
+        decoys.password(username),
+      ]);
       const expected = stored === undefined ? undefined : prepare(stored);
       const presented = prepare(given);
       const match = timingSafeEqual(
-        await digest('SHA-256', utf8(expected ?? (await decoys.password(username)))),
+        await digest('SHA-256', utf8(expected ?? decoy)),
         await digest('SHA-256', utf8(presented ?? '')),
       );
       return match && expected !== undefined && presented !== undefined ? username : undefined;
@@ -109,8 +113,8 @@ export function createPasswordCheck(
       const stored = sha256 ?? sha1;
       const mechanism: ScramMechanismName = sha256 || !sha1 ? 'SCRAM-SHA-256' : 'SCRAM-SHA-1';
       const hash = scramHashOf(mechanism);
-      const credentials =
-        stored ?? (await decoys.scramCredentials(username, mechanism, hash, decoyIterations));
+      const decoy = await decoys.scramCredentials(username, mechanism, hash, decoyIterations);
+      const credentials = stored ?? decoy;
       let salted: Uint8Array;
       try {
         salted = await saltedPassword(hash, given, credentials.salt, credentials.iterations);
@@ -139,12 +143,16 @@ export function createScramCredentialSource(
   }
   if (!lookupPassword) return undefined;
   return async (username, mechanism, context) => {
-    const stored = await lookupPassword(username, context);
-    const salt = await decoys.salt(username, mechanism);
-    const hash = scramHashOf(mechanism);
+    const [stored, decoy, salt] = await Promise.all([
+      lookupPassword(username, context),
+      decoys.password(username),
+      decoys.salt(username, mechanism),
+    ]);
     try {
-      const password = stored ?? (await decoys.password(username));
-      const credentials = await deriveScramCredentials(password, hash, { salt, iterations });
+      const credentials = await deriveScramCredentials(stored ?? decoy, scramHashOf(mechanism), {
+        salt,
+        iterations,
+      });
       return stored === undefined ? undefined : credentials;
     } catch {
       return undefined;

@@ -2,7 +2,7 @@ import { decodeUtf8Strict, InvalidArgumentError, ProtocolError, utf8 } from '@po
 import { type BearerServerOptions, KVSEP, parseBearerAuth, parseKeyValuePairs } from './bearer.js';
 import { isSafeName } from './identity-text.js';
 import type { ClientMechanism, ServerMechanism } from './mechanism.js';
-import { challenge, EMPTY, failure, success } from './steps.js';
+import { challenge, EMPTY, failure, refusal, success } from './steps.js';
 import { acceptedName } from './verifiers.js';
 
 /**
@@ -15,10 +15,10 @@ export function xoauth2Server(options: BearerServerOptions): ServerMechanism {
     name: 'XOAUTH2',
     cleartext: true,
     start: (context) => {
-      let refusedUser: string | undefined;
+      let refused = false;
       return async (response) => {
         if (response === undefined) return challenge(EMPTY);
-        if (refusedUser !== undefined) return failure('invalid-credentials', refusedUser);
+        if (refused) return failure('invalid-credentials');
         const text = decodeUtf8Strict(response);
         const pairs = text?.endsWith(KVSEP + KVSEP) ? parseKeyValuePairs(text.slice(0, -2)) : undefined;
         const username = pairs?.get('user');
@@ -26,13 +26,13 @@ export function xoauth2Server(options: BearerServerOptions): ServerMechanism {
         if (!username || !isSafeName(username) || token === undefined) return failure('malformed');
         const accepted = acceptedName(await options.verifyToken(username, token, context), username);
         if (accepted !== undefined) return success(accepted);
-        refusedUser = username;
+        refused = true;
         const error = {
           status: '401',
           schemes: 'bearer',
           ...(options.scope ? { scope: options.scope } : {}),
         };
-        return challenge(utf8(JSON.stringify(error)));
+        return refusal(utf8(JSON.stringify(error)), username);
       };
     },
   };

@@ -145,6 +145,8 @@ describe('client framing', () => {
       [{ anonymous: { trace: 'x'.repeat(256) } }, 'ANONYMOUS'],
       [{ username: 'a', password: 'b', scram: { generateNonce: () => 'a,b' } }, 'SCRAM-SHA-256'],
       [{ username: 'a\u0007', password: 'b' }, 'SCRAM-SHA-256'],
+      [{ username: '\u00AD', password: 'b' }, 'SCRAM-SHA-256'],
+      [{ username: 'a', password: 'b\u0007' }, 'SCRAM-SHA-256'],
     ];
     for (const [options, mechanism] of cases) {
       await expect(createSaslClient(options).start([mechanism], tls)).rejects.toMatchObject({
@@ -172,6 +174,12 @@ describe('client framing', () => {
     const exchange = await scram.start(['SCRAM-SHA-1'], tls);
     await exchange.respond(b64('r=abcdef,s=QUJD,i=4096'));
     await expect(exchange.respond(b64('v=AAAA'))).rejects.toMatchObject({ code: 'AUTH_FAILED' });
+  });
+
+  it('refuses to respond once the exchange is complete', async () => {
+    const exchange = await password.start(['PLAIN'], tls, { initialResponse: false });
+    await exchange.complete();
+    await expect(exchange.respond('')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('SCRAM-PLUS is never chosen without channel binding data', async () => {

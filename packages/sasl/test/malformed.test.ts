@@ -56,6 +56,12 @@ describe('malformed client messages fail as malformed', () => {
     }
   });
 
+  it('CRAM-MD5 refuses an upper-case hex digest (RFC 2195: lower case)', async () => {
+    const exchange = server.createExchange(tls);
+    await exchange.start('CRAM-MD5');
+    expect(await exchange.respond(b64(`alice ${'AB'.repeat(16)}`))).toEqual(malformed);
+  });
+
   it('LOGIN refuses an empty user name or an invalid password', async () => {
     expect(await start('LOGIN', '')).toEqual(malformed);
     const exchange = server.createExchange(tls);

@@ -323,35 +323,117 @@ describe('case 49: hostile characters in user names', () => {
     },
   );
 
-  it.each(['a\u0000b', 'alice\r\nRCPT TO:<x>', 'a\nb', 'a\rb', 'a\u0007b', 'a\u007fb', 'a\u0085b'])(
-    'case 49: %j is refused as malformed before any verifier sees it',
-    async (name) => {
-      seen.length = 0;
-      const messages: [string, string][] = [
-        ['PLAIN', b64(`\u0000${name}\u0000pw`)],
-        ['PLAIN', b64(`${name}\u0000alice\u0000pw`)],
-        ['XOAUTH2', b64(`user=${name}\u0001auth=Bearer abc\u0001\u0001`)],
-        ['OAUTHBEARER', b64(`n,a=${name},\u0001auth=Bearer abc\u0001\u0001`)],
-        ['SCRAM-SHA-256', b64(`n,,n=${name},r=abc`)],
-        ['SCRAM-SHA-256', b64(`n,a=${name},n=alice,r=abc`)],
-      ];
-      for (const [mechanism, message] of messages) {
-        expect(await server.createExchange(tls).start(mechanism, message)).toEqual({
-          type: 'failure',
-          reason: 'malformed',
-        });
-      }
-      const login = server.createExchange(tls);
-      await login.start('LOGIN');
-      expect(await login.respond(b64(name))).toEqual({ type: 'failure', reason: 'malformed' });
-      const cram = server.createExchange(tls);
-      await cram.start('CRAM-MD5');
-      expect(await cram.respond(b64(`${name} ${'0'.repeat(32)}`))).toEqual({
+  it.each([
+    'a\u0000b',
+    'alice\r\nRCPT TO:<x>',
+    'a\nb',
+    'a\rb',
+    'a\u0007b',
+    'a\u007fb',
+    'a\u0085b',
+    'a\u2028b',
+    'admin\u202egnp.exe',
+  ])('case 49: %j is refused as malformed before any verifier sees it', async (name) => {
+    seen.length = 0;
+    const messages: [string, string][] = [
+      ['PLAIN', b64(`\u0000${name}\u0000pw`)],
+      ['PLAIN', b64(`${name}\u0000alice\u0000pw`)],
+      ['XOAUTH2', b64(`user=${name}\u0001auth=Bearer abc\u0001\u0001`)],
+      ['OAUTHBEARER', b64(`n,a=${name},\u0001auth=Bearer abc\u0001\u0001`)],
+      ['SCRAM-SHA-256', b64(`n,,n=${name},r=abc`)],
+      ['SCRAM-SHA-256', b64(`n,a=${name},n=alice,r=abc`)],
+    ];
+    for (const [mechanism, message] of messages) {
+      expect(await server.createExchange(tls).start(mechanism, message)).toEqual({
         type: 'failure',
         reason: 'malformed',
       });
-      expect(await server.verifyPassword(name, 'pw', tls)).toEqual({ type: 'failure', reason: 'malformed' });
-      expect(seen).toEqual([]);
+    }
+    const login = server.createExchange(tls);
+    await login.start('LOGIN');
+    expect(await login.respond(b64(name))).toEqual({ type: 'failure', reason: 'malformed' });
+    const cram = server.createExchange(tls);
+    await cram.start('CRAM-MD5');
+    expect(await cram.respond(b64(`${name} ${'0'.repeat(32)}`))).toEqual({
+      type: 'failure',
+      reason: 'malformed',
+    });
+    expect(await server.verifyPassword(name, 'pw', tls)).toEqual({ type: 'failure', reason: 'malformed' });
+    expect(seen).toEqual([]);
+  });
+});
+
+describe('case 44: a refused bearer token counts once, however the client answers the error', () => {
+  const refusing = () => {
+    const onFailure = vi.fn();
+    const server = createSaslServer({ verifiers: { token: () => false }, throttle: { onFailure } });
+    return { onFailure, server };
+  };
+  const initial: Record<string, string> = {
+    OAUTHBEARER: b64('n,a=alice,\u0001auth=Bearer abc\u0001\u0001'),
+    XOAUTH2: b64('user=alice\u0001auth=Bearer abc\u0001\u0001'),
+  };
+
+  it.each([
+    ['OAUTHBEARER', 'AQ==', 'invalid-credentials'],
+    ['OAUTHBEARER', '*', 'cancelled'],
+    ['OAUTHBEARER', '', 'malformed'],
+    ['OAUTHBEARER', b64('anything'), 'malformed'],
+    ['XOAUTH2', '', 'invalid-credentials'],
+    ['XOAUTH2', '*', 'cancelled'],
+    ['XOAUTH2', 'not base64!', 'malformed'],
+  ])(
+    'case 44: %s answered with %j fails as %s, with onFailure called once',
+    async (mechanism, answer, reason) => {
+      const { onFailure, server } = refusing();
+      const exchange = server.createExchange(tls);
+      expect((await exchange.start(mechanism, initial[mechanism])).type).toBe('challenge');
+      expect(onFailure.mock.calls).toEqual([[tls, 'alice']]);
+      expect(await exchange.respond(answer)).toEqual({ type: 'failure', reason });
+      expect(onFailure).toHaveBeenCalledTimes(1);
     },
   );
+
+  it('case 44: a custom mechanism that refused cannot succeed afterwards', async () => {
+    const onFailure = vi.fn();
+    const onSuccess = vi.fn();
+    const server = createSaslServer({
+      custom: [
+        {
+          name: 'X-FICKLE',
+          start: () => async (response) =>
+            response === undefined
+              ? { type: 'challenge', challenge: new Uint8Array(), refused: { username: 'mallory' } }
+              : { type: 'success', identity: { username: 'mallory' } },
+        },
+      ],
+      throttle: { onFailure, onSuccess },
+    });
+    const exchange = server.createExchange(tls);
+    await exchange.start('X-FICKLE');
+    expect(await exchange.respond('')).toEqual({ type: 'failure', reason: 'invalid-credentials' });
+    expect(onFailure.mock.calls).toEqual([[tls, 'mallory']]);
+    expect(onSuccess).not.toHaveBeenCalled();
+  });
+});
+
+describe('case 49: SCRAM user names are SASLprep-ed on the server (RFC 5802 §5.1)', () => {
+  it('case 49: the verifier sees the prepared name, and a name empty after SASLprep is malformed', async () => {
+    const seen: string[] = [];
+    const server = createSaslServer({
+      verifiers: {
+        scramCredentials: (username) => {
+          seen.push(username);
+          return undefined;
+        },
+      },
+    });
+    const start = (message: string) => server.createExchange(tls).start('SCRAM-SHA-256', b64(message));
+    expect(await start('n,,n=I\u00ADX,r=abc')).toMatchObject({ type: 'challenge' });
+    expect(await start('n,,n=\u2168,r=abc')).toMatchObject({ type: 'challenge' });
+    expect(seen).toEqual(['IX', 'IX']);
+    expect(await start('n,,n=\u00AD,r=abc')).toEqual({ type: 'failure', reason: 'malformed' });
+    expect(await start('n,,n=a\u202Eb,r=abc')).toEqual({ type: 'failure', reason: 'malformed' });
+    expect(seen).toHaveLength(2);
+  });
 });

@@ -28,6 +28,26 @@ describe('server framing', () => {
     expect(await plain.start('PLAIN', '=')).toEqual({ type: 'failure', reason: 'malformed' });
   });
 
+  it('refuses an empty string as initial response: only "=" means empty (RFC 4954, RFC 4959)', async () => {
+    const onFailure = vi.fn();
+    const hooked = createSaslServer({ verifiers, throttle: { onFailure } });
+    expect(await hooked.createExchange(tls).start('ANONYMOUS', '')).toEqual({
+      type: 'failure',
+      reason: 'malformed',
+    });
+    expect(onFailure).not.toHaveBeenCalled();
+  });
+
+  it('does not fold non-ASCII letters into a mechanism name', async () => {
+    for (const name of ['\u017Fcram-sha-256', 'PLA\u0131N']) {
+      expect(name.toUpperCase()).toMatch(/^(SCRAM-SHA-256|PLAIN)$/);
+      expect(await server.createExchange(tls).start(name, alice)).toEqual({
+        type: 'failure',
+        reason: 'mechanism-unavailable',
+      });
+    }
+  });
+
   it('sends an empty challenge when a client-first mechanism gets no initial response', async () => {
     const exchange = server.createExchange(tls);
     expect(await exchange.start('plain')).toEqual({ type: 'challenge', text: '' });
@@ -178,6 +198,22 @@ describe('server framing', () => {
     const exchange = badSuccessHook.createExchange(tls);
     await exchange.start('X-DATA');
     expect(await exchange.respond('')).toMatchObject({ reason: 'temporary' });
+    const badAvailable = createSaslServer({
+      custom: [
+        {
+          name: 'X-BROKEN',
+          available: () => {
+            throw cause;
+          },
+          start: () => async () => ({ type: 'failure', reason: 'malformed' }),
+        },
+      ],
+    });
+    expect(await badAvailable.createExchange(tls).start('X-BROKEN')).toEqual({
+      type: 'failure',
+      reason: 'temporary',
+      cause,
+    });
   });
 
   it('throws when driven out of order', async () => {

@@ -111,3 +111,41 @@ describe('case 43 (and 44): an unknown user and a wrong password look the same',
     ]);
   });
 });
+
+describe('case 44: an unknown user costs the server the same cryptographic work as a wrong password', () => {
+  const operations = ['sign', 'digest', 'deriveBits', 'importKey'] as const;
+  const countWork = async (run: () => Promise<unknown>) => {
+    const spies = operations.map((name) => vi.spyOn(crypto.subtle, name));
+    try {
+      await run();
+      return Object.fromEntries(operations.map((name, i) => [name, spies[i]!.mock.calls.length]));
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+  };
+  const cram = (server: SaslServer, username: string) =>
+    countWork(async () => {
+      const exchange = server.createExchange(connection);
+      await exchange.start('CRAM-MD5');
+      await exchange.respond(Buffer.from(`${username} ${'0'.repeat(32)}`).toString('base64'));
+    });
+  const plain = (server: SaslServer, username: string) =>
+    countWork(() => server.verifyPassword(username, 'wrong', connection));
+  const scramFirst = (server: SaslServer, username: string) =>
+    countWork(() =>
+      server
+        .createExchange(connection)
+        .start('SCRAM-SHA-256', Buffer.from(`n,,n=${username},r=abc`).toString('base64')),
+    );
+
+  it.each([
+    ['CRAM-MD5 with lookupPassword', cram, lookupServer],
+    ['a password with lookupPassword', plain, lookupServer],
+    ['a password with SCRAM credentials', plain, scramServer],
+    ['SCRAM with lookupPassword', scramFirst, lookupServer],
+    ['SCRAM with SCRAM credentials', scramFirst, scramServer],
+  ] as const)('case 44: %s', async (_, attemptWith, server) => {
+    await stored;
+    expect(await attemptWith(server, 'nobody')).toEqual(await attemptWith(server, 'alice'));
+  });
+});
