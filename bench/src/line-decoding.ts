@@ -1,4 +1,4 @@
-import { DotStuffedDecoder, LineDecoder } from '@postwire/core';
+import { DotStuffedDecoder, LineDecoder, type LineEndingMode } from '@postwire/core';
 import { compareThroughput, type Workload } from './measure.js';
 import type { Row } from './report.js';
 
@@ -50,12 +50,13 @@ function naiveSplitter(chunks: Buffer[], bytes: number): Workload {
 function lineDecoding(
   chunks: Buffer[],
   bytes: number,
+  mode: LineEndingMode,
   onLine?: (line: Uint8Array, decoder: LineDecoder) => void,
 ): Workload {
   return {
     bytes,
     run() {
-      const decoder = new LineDecoder({ maxLineLength: 8192 });
+      const decoder = new LineDecoder({ maxLineLength: 8192, mode });
       let total = 0;
       for (const chunk of chunks) {
         decoder.push(chunk);
@@ -73,16 +74,24 @@ function lineDecoding(
   };
 }
 
-/** 64 MB of 1 KB lines (1,022 bytes + CRLF). */
-function kilobyteLines(): Row {
+/**
+ * 64 MB of 1 KB lines (1,022 bytes + CRLF). `crlf` mode also checks every byte for a stray CR, a
+ * second pass over the line; `lenient` mode finds line ends only.
+ */
+function kilobyteLines(mode: LineEndingMode): Row {
   const data = Buffer.from(`${'x'.repeat(1022)}\r\n`.repeat(64 * 1024), 'latin1');
   const chunks = chunked(data);
   const { ours, ...peers } = compareThroughput({
-    ours: lineDecoding(chunks, data.length),
+    ours: lineDecoding(chunks, data.length, mode),
     [LIMIT]: indexOfScan(chunks, data.length),
     [SPLITTER]: naiveSplitter(chunks, data.length),
   });
-  return { workload: 'Line decoding, 1 KB CRLF lines (64 MB in 64 KB chunks)', unit: 'MB/s', ours, peers };
+  return {
+    workload: `Line decoding, 1 KB CRLF lines, ${mode} mode (64 MB in 64 KB chunks)`,
+    unit: 'MB/s',
+    ours,
+    peers,
+  };
 }
 
 /** A 100 MB IMAP literal announced by `{104857600}`, streamed through `readBytes`. */
@@ -93,7 +102,7 @@ function hundredMegabyteLiteral(): Row {
   const chunks = chunked(data);
   const { ours, ...peers } = compareThroughput(
     {
-      ours: lineDecoding(chunks, data.length, (line, decoder) => {
+      ours: lineDecoding(chunks, data.length, 'crlf', (line, decoder) => {
         if (line[line.length - 1] === 0x7d) decoder.readBytes(size);
       }),
       [LIMIT]: indexOfScan(chunks, data.length),
@@ -130,7 +139,8 @@ function dotStuffedData(line: string, label: string): Row {
 /** The line-core rows of docs/benchmarks.md. */
 export function lineDecodingSuite(): Row[] {
   return [
-    kilobyteLines(),
+    kilobyteLines('crlf'),
+    kilobyteLines('lenient'),
     hundredMegabyteLiteral(),
     dotStuffedData(`${'y'.repeat(76)}\r\n`, 'plain text'),
     dotStuffedData(`..${'y'.repeat(74)}\r\n`, 'every one dot-stuffed'),
