@@ -6,10 +6,11 @@ const alias = {
   '@postwire/core/node': fileURLToPath(new URL('./packages/core/src/node/index.ts', import.meta.url)),
   '@postwire/core': fileURLToPath(new URL('./packages/core/src/index.ts', import.meta.url)),
   '@postwire/sasl': fileURLToPath(new URL('./packages/sasl/src/index.ts', import.meta.url)),
+  '@postwire/mime': fileURLToPath(new URL('./packages/mime/src/index.ts', import.meta.url)),
 };
 
 /** The one list of test projects: one per package. The root `vitest.config.ts` reads it. */
-const packages = ['core', 'sasl'];
+const packages = ['core', 'sasl', 'mime'];
 
 const projects: TestProjectConfiguration[] = packages.map((name) => ({
   resolve: { alias },

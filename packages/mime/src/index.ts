@@ -1,0 +1,2 @@
+export * from './defects.js';
+export * from './limits.js';
