@@ -9,6 +9,11 @@ const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8');
 const strictUtf8Decoder = new TextDecoder('utf-8', { fatal: true });
 const latin1Decoder = new TextDecoder('latin1');
+/**
+ * WHATWG maps the `latin1` label to windows-1252, which turns 0x80–0x9F into other characters;
+ * Node's decoder maps every byte to itself. Use the fast decoder only where it is one to one.
+ */
+const latin1DecoderIsExact = latin1Decoder.decode(new Uint8Array([0x80, 0x9f])) === '\u0080\u009f';
 
 /** Encodes a string as UTF-8. */
 export function utf8(text: string): Uint8Array {
@@ -34,7 +39,13 @@ export function decodeUtf8Strict(bytes: Uint8Array): string | undefined {
  * which makes it the right view of protocol lines before their charset is known.
  */
 export function decodeLatin1(bytes: Uint8Array): string {
-  return latin1Decoder.decode(bytes);
+  if (latin1DecoderIsExact) return latin1Decoder.decode(bytes);
+  let text = '';
+  const step = 0x2000;
+  for (let i = 0; i < bytes.length; i += step) {
+    text += String.fromCharCode.apply(null, bytes.subarray(i, i + step) as unknown as number[]);
+  }
+  return text;
 }
 
 /** Joins byte chunks into one array. Returns the only chunk itself when there is just one. */
