@@ -78,10 +78,10 @@ function lineDecoding(
  * 64 MB of 1 KB lines (1,022 bytes + CRLF). `crlf` mode also checks every byte for a stray CR, a
  * second pass over the line; `lenient` mode finds line ends only.
  */
-function kilobyteLines(mode: LineEndingMode): Row {
+async function kilobyteLines(mode: LineEndingMode): Promise<Row> {
   const data = Buffer.from(`${'x'.repeat(1022)}\r\n`.repeat(64 * 1024), 'latin1');
   const chunks = chunked(data);
-  const { ours, ...peers } = compareThroughput({
+  const { ours, ...peers } = await compareThroughput({
     ours: lineDecoding(chunks, data.length, mode),
     [LIMIT]: indexOfScan(chunks, data.length),
     [SPLITTER]: naiveSplitter(chunks, data.length),
@@ -95,12 +95,12 @@ function kilobyteLines(mode: LineEndingMode): Row {
 }
 
 /** A 100 MB IMAP literal announced by `{104857600}`, streamed through `readBytes`. */
-function hundredMegabyteLiteral(): Row {
+async function hundredMegabyteLiteral(): Promise<Row> {
   const size = 100 * 1024 * 1024;
   const head = Buffer.from(`A1 APPEND INBOX {${size}}\r\n`, 'latin1');
   const data = Buffer.concat([head, Buffer.alloc(size, 'literal line of text\r\n'), Buffer.from('\r\n')]);
   const chunks = chunked(data);
-  const { ours, ...peers } = compareThroughput(
+  const { ours, ...peers } = await compareThroughput(
     {
       ours: lineDecoding(chunks, data.length, 'crlf', (line, decoder) => {
         if (line[line.length - 1] === 0x7d) decoder.readBytes(size);
@@ -113,10 +113,10 @@ function hundredMegabyteLiteral(): Row {
 }
 
 /** 64 MB of SMTP DATA in 78-byte lines, unstuffed up to CRLF.CRLF. */
-function dotStuffedData(line: string, label: string): Row {
+async function dotStuffedData(line: string, label: string): Promise<Row> {
   const data = Buffer.concat([Buffer.from(line.repeat(860_000), 'latin1'), Buffer.from('.\r\n')]);
   const chunks = chunked(data);
-  const { ours, ...peers } = compareThroughput({
+  const { ours, ...peers } = await compareThroughput({
     ours: {
       bytes: data.length,
       run() {
@@ -137,12 +137,12 @@ function dotStuffedData(line: string, label: string): Row {
 }
 
 /** The line-core rows of docs/benchmarks.md. */
-export function lineDecodingSuite(): Row[] {
+export async function lineDecodingSuite(): Promise<Row[]> {
   return [
-    kilobyteLines('crlf'),
-    kilobyteLines('lenient'),
-    hundredMegabyteLiteral(),
-    dotStuffedData(`${'y'.repeat(76)}\r\n`, 'plain text'),
-    dotStuffedData(`..${'y'.repeat(74)}\r\n`, 'every one dot-stuffed'),
+    await kilobyteLines('crlf'),
+    await kilobyteLines('lenient'),
+    await hundredMegabyteLiteral(),
+    await dotStuffedData(`${'y'.repeat(76)}\r\n`, 'plain text'),
+    await dotStuffedData(`..${'y'.repeat(74)}\r\n`, 'every one dot-stuffed'),
   ];
 }

@@ -7,19 +7,19 @@ export interface Workload {
 /**
  * Throughput in MB/s (10^6 bytes) of each workload, measured side by side: after warm-up, the
  * workloads take turns, one run each per round, so that drift in the machine's speed hits all of
- * them alike. Each figure is the median of its runs.
+ * them alike. Each figure is the median of its runs. A run may return a promise; it is awaited.
  */
-export function compareThroughput<K extends string>(
+export async function compareThroughput<K extends string>(
   workloads: Record<K, Workload>,
   { warmup = 3, rounds = 9 } = {},
-): Record<K, number> {
+): Promise<Record<K, number>> {
   const entries = Object.entries(workloads) as [K, Workload][];
-  for (let i = 0; i < warmup; i++) for (const [, workload] of entries) workload.run();
+  for (let i = 0; i < warmup; i++) for (const [, workload] of entries) await workload.run();
   const rates = new Map<K, number[]>(entries.map(([name]) => [name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const [name, workload] of entries) {
       const start = process.hrtime.bigint();
-      workload.run();
+      await workload.run();
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       rates.get(name)!.push(workload.bytes / 1e6 / seconds);
     }

@@ -1,0 +1,66 @@
+import { Base64Encoder } from '../transfer/base64.js';
+import { QuotedPrintableEncoder } from '../transfer/quoted-printable.js';
+import { MAX_LINE_LENGTH } from './fold.js';
+
+/** The transfer encodings the composer writes. */
+export type TransferEncoding = '7bit' | '8bit' | 'quoted-printable' | 'base64';
+
+/** What the path to the recipient allows: 8-bit bodies only when every hop says 8BITMIME. */
+export interface EncodingPolicy {
+  /** The body is text (its line breaks are CRLF already). */
+  readonly text: boolean;
+  /** The transport announced 8BITMIME. */
+  readonly eightBit: boolean;
+}
+
+/**
+ * Picks the lightest encoding that carries `body` intact: `7bit` for short-lined ASCII, `8bit` for
+ * short-lined text when the path is 8-bit clean, quoted-printable for text that is mostly ASCII,
+ * and base64 for everything else.
+ */
+export function chooseTransferEncoding(body: Uint8Array, policy: EncodingPolicy): TransferEncoding {
+  let eightBitBytes = 0;
+  let controlBytes = 0;
+  let longestLine = 0;
+  let lineStart = 0;
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i]!;
+    if (byte >= 0x80) eightBitBytes++;
+    else if (byte === 0x0a) {
+      longestLine = Math.max(longestLine, i - lineStart - 1);
+      lineStart = i + 1;
+    } else if (byte === 0 || (byte < 0x20 && byte !== 0x09 && byte !== 0x0d)) controlBytes++;
+  }
+  longestLine = Math.max(longestLine, body.length - lineStart);
+  const shortLines = longestLine <= MAX_LINE_LENGTH;
+  if (!policy.text) return eightBitBytes === 0 && controlBytes === 0 && shortLines && isCrlfOnly(body) ? '7bit' : 'base64';
+  if (controlBytes === 0 && shortLines) {
+    if (eightBitBytes === 0) return '7bit';
+    if (policy.eightBit) return '8bit';
+  }
+  return eightBitBytes + controlBytes <= body.length / 3 ? 'quoted-printable' : 'base64';
+}
+
+function isCrlfOnly(body: Uint8Array): boolean {
+  for (let i = body.indexOf(0x0d); i !== -1; i = body.indexOf(0x0d, i + 1)) if (body[i + 1] !== 0x0a) return false;
+  for (let i = body.indexOf(0x0a); i !== -1; i = body.indexOf(0x0a, i + 1)) if (body[i - 1] !== 0x0d) return false;
+  return true;
+}
+
+/** A streaming encoder for one part's body in the chosen transfer encoding. */
+export interface BodyEncoder {
+  encode(chunk: Uint8Array): Uint8Array;
+  end(): Uint8Array;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The encoder for `encoding`. 7bit and 8bit bodies pass through as they are; the delimiter that
+ * follows a body brings its own CRLF.
+ */
+export function createBodyEncoder(encoding: TransferEncoding, text: boolean): BodyEncoder {
+  if (encoding === 'base64') return new Base64Encoder();
+  if (encoding === 'quoted-printable') return new QuotedPrintableEncoder({ binary: !text });
+  return { encode: (chunk) => chunk, end: () => EMPTY };
+}

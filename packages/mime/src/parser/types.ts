@@ -1,0 +1,80 @@
+import type { Defect } from '../defects.js';
+import type { ContentDisposition, ContentType } from '../header/content-type.js';
+import type { MimeLimits } from '../limits.js';
+
+/** One header field of a header block, as written. */
+export interface HeaderField {
+  /** The field name as written, such as `Content-Type`. */
+  readonly name: string;
+  /** The field name in lower case, for lookups. */
+  readonly key: string;
+  /** The whole field from its first byte through its last folded line, without the final line ending. */
+  readonly raw: Uint8Array;
+  /** The field body after `:` exactly as written, folds kept; UTF-8 when valid (RFC 6532), else Latin-1. */
+  readonly value: string;
+}
+
+/** Options of the MIME parsers. */
+export interface ParseOptions {
+  /** Overrides of the default limits (`defaultMimeLimits`). */
+  readonly limits?: Partial<MimeLimits>;
+  /** Decode the Content-Transfer-Encoding of body data (default `true`); `false` gives the raw bytes. */
+  readonly decode?: boolean;
+  /** Make every `message/rfc822` part an attachment instead of reading inline ones as body (default `false`). */
+  readonly rfc822Attachments?: boolean;
+}
+
+/** How the parser reads a part's body. */
+export type PartStructure = 'leaf' | 'multipart' | 'message';
+
+/** A part's header block is complete. */
+export interface PartEvent {
+  readonly type: 'part';
+  /**
+   * The part's IMAP section number (RFC 3501 §6.4.5): `''` for the message's root, `1`, `1.2` … for the
+   * parts of multiparts. The root of an embedded message shares the path of its `message/rfc822` part, so
+   * its multipart children are `<path>.1`, `<path>.2` … as in IMAP, and when that root (or the top-level
+   * root) is not multipart, IMAP's section `<path>.1` (or `1`) is its body.
+   */
+  readonly path: string;
+  readonly headers: readonly HeaderField[];
+  readonly contentType: ContentType;
+  readonly disposition: ContentDisposition | undefined;
+  /** The Content-Transfer-Encoding in lower case, `7bit` when absent. */
+  readonly transferEncoding: string;
+  /** How the body is read: data (`leaf`), child parts (`multipart`) or an embedded message (`message`). */
+  readonly structure: PartStructure;
+  /** Absolute byte offset of the header block. */
+  readonly headerStart: number;
+  /** Absolute byte offset of the body. */
+  readonly bodyStart: number;
+}
+
+/** A piece of a leaf part's body. */
+export interface BodyEvent {
+  readonly type: 'body';
+  readonly path: string;
+  /** Transfer-decoded bytes, or the raw bytes when `decode` is `false`. */
+  readonly data: Uint8Array;
+}
+
+/** A part has ended. */
+export interface PartEndEvent {
+  readonly type: 'part-end';
+  readonly path: string;
+  /** Absolute byte offset of the end of the body (the line ending before a delimiter belongs to the delimiter). */
+  readonly end: number;
+  /** Bytes in the raw body: `end - bodyStart`. */
+  readonly size: number;
+  /** Lines in the raw body, for `text/*` leaf parts (IMAP BODYSTRUCTURE). */
+  readonly lines?: number;
+}
+
+/** Something the parser worked around. */
+export interface DefectEvent {
+  readonly type: 'defect';
+  readonly defect: Defect;
+}
+
+/** What the streaming parser reports, in input order. */
+export type MimeEvent = PartEvent | BodyEvent | PartEndEvent | DefectEvent;

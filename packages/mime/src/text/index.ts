@@ -1,0 +1,2 @@
+export * from './flowed.js';
+export * from './line-endings.js';

@@ -1,0 +1,433 @@
+const CR = 0x0d;
+const LF = 0x0a;
+const SPACE = 0x20;
+const TAB = 0x09;
+const EQUALS = 0x3d;
+const DOT = 0x2e;
+const CAPITAL_F = 0x46;
+
+/** Longest encoded line RFC 2045 §6.7 rule 5 allows, soft-break `=` included. */
+const MAX_LINE = 76;
+
+/** Each hex digit's value (either case), or 0xff. */
+const HEX_VALUES = new Uint8Array(256).fill(0xff);
+for (let value = 0; value < 16; value++) {
+  HEX_VALUES[value.toString(16).charCodeAt(0)] = value;
+  HEX_VALUES[value.toString(16).toUpperCase().charCodeAt(0)] = value;
+}
+
+/** Bytes the decoder copies without a second look: everything but `=`, space, tab, CR and LF. */
+const PLAIN = new Uint8Array(256).fill(1);
+for (const byte of [EQUALS, SPACE, TAB, CR, LF]) PLAIN[byte] = 0;
+
+/**
+ * Defect codes of {@link QuotedPrintableDecoder}, each recorded at most once per decoder:
+ * - `invalid-quoted-printable`: `=` followed by neither two hex digits nor a line break; kept as written.
+ * - `qp-soft-break-with-space`: white space between `=` and the line break; taken as a soft line break.
+ * - `qp-dangling-equals`: the body ends in `=` (perhaps with white space after it); dropped.
+ * - `qp-line-too-long`: an encoded line over 76 characters; decoded anyway.
+ */
+export type QuotedPrintableDefect =
+  | 'invalid-quoted-printable'
+  | 'qp-soft-break-with-space'
+  | 'qp-dangling-equals'
+  | 'qp-line-too-long';
+
+/** Where the decoder stands; every state but `Text` has undecided input pending. */
+enum State {
+  Text,
+  /** White space that a line break would remove. */
+  Space,
+  /** A CR, perhaps after white space, whose next byte decides whether it ends the line. */
+  Cr,
+  Equals,
+  /** `=` and one hex digit. */
+  EqualsHex,
+  EqualsCr,
+  EqualsSpace,
+  EqualsSpaceCr,
+}
+
+/** What the byte after pending input makes of it. */
+enum Settled {
+  /** Still undecided: the byte joins the pending input. */
+  Open,
+  /** A valid `=XX`. */
+  Escape,
+  /** Not an escape: the pending input is kept as written, with a defect. */
+  Invalid,
+  /** Ordinary content: the pending input is kept as written. */
+  Literal,
+  /** The line ends (CRLF or LF); pending white space goes. */
+  HardBreak,
+  /** `=` then the line break. */
+  SoftBreak,
+  /** `=`, white space, then the line break. */
+  SpacedSoftBreak,
+}
+
+function isSpace(byte: number): boolean {
+  return byte === SPACE || byte === TAB;
+}
+
+/**
+ * Streaming, lenient decoder of a quoted-printable body (RFC 2045 §6.7). Any chunking of the input gives
+ * the same bytes. `=XX` accepts both cases; `=` CRLF and `=` LF are soft line breaks; white space at the
+ * end of a line (and of the body) is removed. Hard line breaks are kept as written: CRLF stays CRLF and a
+ * bare LF stays LF, and a CR not followed by LF is an ordinary byte. Broken input is kept as written with
+ * a defect (see {@link QuotedPrintableDefect}). It never throws, and never returns more bytes than it reads.
+ */
+export class QuotedPrintableDecoder {
+  /** The codes of the defects seen so far (see {@link QuotedPrintableDefect}), each once. */
+  readonly defects: QuotedPrintableDefect[] = [];
+  #state = State.Text;
+  /** The high digit in state `EqualsHex`. */
+  #high = 0;
+  /** Pending input from earlier chunks; grows by doubling so that a long run of spaces stays linear. */
+  #held = new Uint8Array(16);
+  #heldLength = 0;
+  /** Bytes of the current encoded line in earlier chunks. */
+  #lineLength = 0;
+
+  /** Decodes one chunk; returns the bytes it settles (a few undecided bytes may wait for the next chunk). */
+  decode(chunk: Uint8Array): Uint8Array {
+    const length = chunk.length;
+    const out = new Uint8Array(this.#heldLength + length);
+    let o = 0;
+    let state = this.#state;
+    /** Where the pending input starts in this chunk (it may start in an earlier one, then it is 0). */
+    let pending = 0;
+    let lineStart = 0;
+    let pos = 0;
+    while (pos < length) {
+      const byte = chunk[pos]!;
+      if (state === State.Text) {
+        if (PLAIN[byte] === 1) {
+          out[o++] = byte;
+          pos++;
+        } else if (byte === SPACE || byte === TAB) {
+          let next = pos + 1;
+          while (next < length && (chunk[next] === SPACE || chunk[next] === TAB)) next++;
+          if (next < length && chunk[next] !== CR && chunk[next] !== LF) {
+            out.set(chunk.subarray(pos, next), o);
+            o += next - pos;
+          } else {
+            state = State.Space;
+            pending = pos;
+          }
+          pos = next;
+        } else if (byte === EQUALS) {
+          const high = pos + 2 < length ? HEX_VALUES[chunk[pos + 1]!]! : 0xff;
+          const low = pos + 2 < length ? HEX_VALUES[chunk[pos + 2]!]! : 0xff;
+          if ((high | low) < 16) {
+            out[o++] = (high << 4) | low;
+            pos += 3;
+          } else {
+            state = State.Equals;
+            pending = pos++;
+          }
+        } else if (byte === CR) {
+          state = State.Cr;
+          pending = pos++;
+        } else {
+          out[o++] = LF;
+          this.#endLine(this.#lineLength + pos - lineStart);
+          lineStart = ++pos;
+        }
+        continue;
+      }
+      // Pending input: the byte at `pos` decides what it is.
+      let settled: Settled;
+      switch (state) {
+        case State.Space:
+          settled =
+            byte === LF ? Settled.HardBreak : isSpace(byte) || byte === CR ? Settled.Open : Settled.Literal;
+          if (byte === CR) state = State.Cr;
+          break;
+        case State.Cr:
+          settled = byte === LF ? Settled.HardBreak : Settled.Literal;
+          break;
+        case State.Equals:
+          settled = byte === LF ? Settled.SoftBreak : Settled.Open;
+          if (HEX_VALUES[byte]! < 16) {
+            this.#high = HEX_VALUES[byte]!;
+            state = State.EqualsHex;
+          } else if (isSpace(byte)) state = State.EqualsSpace;
+          else if (byte === CR) state = State.EqualsCr;
+          else if (byte !== LF) settled = Settled.Invalid;
+          break;
+        case State.EqualsHex:
+          settled = HEX_VALUES[byte]! < 16 ? Settled.Escape : Settled.Invalid;
+          break;
+        case State.EqualsCr:
+          settled = byte === LF ? Settled.SoftBreak : Settled.Invalid;
+          break;
+        case State.EqualsSpace:
+          settled =
+            byte === LF
+              ? Settled.SpacedSoftBreak
+              : isSpace(byte) || byte === CR
+                ? Settled.Open
+                : Settled.Invalid;
+          if (byte === CR) state = State.EqualsSpaceCr;
+          break;
+        default:
+          settled = byte === LF ? Settled.SpacedSoftBreak : Settled.Invalid;
+      }
+      switch (settled) {
+        case Settled.Open:
+          pos++;
+          continue;
+        case Settled.Escape:
+          out[o++] = (this.#high << 4) | HEX_VALUES[byte]!;
+          this.#heldLength = 0;
+          pos++;
+          break;
+        case Settled.Invalid:
+        case Settled.Literal:
+          if (settled === Settled.Invalid) this.#defect('invalid-quoted-printable');
+          if (this.#heldLength > 0) {
+            out.set(this.#held.subarray(0, this.#heldLength), o);
+            o += this.#heldLength;
+            this.#heldLength = 0;
+          }
+          out.set(chunk.subarray(pending, pos), o);
+          o += pos - pending;
+          break;
+        default: {
+          // A line break: white space before it goes, and so does a soft break's `=`.
+          const cr = state === State.Cr || state === State.EqualsCr || state === State.EqualsSpaceCr;
+          if (settled === Settled.HardBreak) {
+            if (cr) out[o++] = CR;
+            out[o++] = LF;
+          } else if (settled === Settled.SpacedSoftBreak) {
+            this.#defect('qp-soft-break-with-space');
+          }
+          this.#heldLength = 0;
+          this.#endLine(this.#lineLength + pos - lineStart - (cr ? 1 : 0));
+          lineStart = ++pos;
+        }
+      }
+      state = State.Text;
+    }
+    if (state !== State.Text) this.#hold(chunk.subarray(pending));
+    this.#lineLength += length - lineStart;
+    this.#state = state;
+    return out.subarray(0, o);
+  }
+
+  /**
+   * Ends the body: settles the bytes still undecided, and readies the decoder for another body. White space
+   * at the very end is removed like white space at the end of any line; a final `=` is dropped.
+   */
+  end(): Uint8Array {
+    const held = this.#held.subarray(0, this.#heldLength);
+    let out = EMPTY;
+    switch (this.#state) {
+      case State.Cr:
+        out = held.slice();
+        break;
+      case State.EqualsHex:
+        this.#defect('invalid-quoted-printable');
+        out = held.slice();
+        break;
+      case State.Equals:
+      case State.EqualsCr:
+      case State.EqualsSpace:
+      case State.EqualsSpaceCr:
+        this.#defect('qp-dangling-equals');
+        break;
+    }
+    if (this.#lineLength > MAX_LINE) this.#defect('qp-line-too-long');
+    this.#state = State.Text;
+    this.#heldLength = 0;
+    this.#lineLength = 0;
+    return out;
+  }
+
+  /** Checks the length of an encoded line that just ended. */
+  #endLine(lineLength: number): void {
+    this.#lineLength = 0;
+    if (lineLength > MAX_LINE) this.#defect('qp-line-too-long');
+  }
+
+  /** Appends undecided input to the held bytes. */
+  #hold(bytes: Uint8Array): void {
+    const needed = this.#heldLength + bytes.length;
+    if (needed > this.#held.length) {
+      const grown = new Uint8Array(Math.max(needed, this.#held.length * 2));
+      grown.set(this.#held.subarray(0, this.#heldLength));
+      this.#held = grown;
+    }
+    this.#held.set(bytes, this.#heldLength);
+    this.#heldLength = needed;
+  }
+
+  #defect(code: QuotedPrintableDefect): void {
+    if (!this.defects.includes(code)) this.defects.push(code);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const UPPER_HEX = new Uint8Array([...'0123456789ABCDEF'].map((digit) => digit.charCodeAt(0)));
+
+/** Options of {@link QuotedPrintableEncoder}. */
+export interface QuotedPrintableEncoderOptions {
+  /**
+   * Binary mode (default `false`): CR and LF are content and are encoded as `=0D` and `=0A`. In text mode
+   * every CRLF, bare LF and bare CR is a line break, written as a CRLF hard break.
+   */
+  binary?: boolean;
+}
+
+/** How the encoder writes a byte. */
+enum Kind {
+  /** As itself. */
+  Literal,
+  /** As `=XX`. */
+  Escaped,
+  /** A space: as itself, unless a line break follows (then `=20`). */
+  Space,
+  /** A line break in text mode. */
+  Break,
+  /** As itself, unless it starts a line (then `=XX`): `.` (never a lone `.` line) and `F` (never `From `). */
+  LineStart,
+}
+
+const TEXT_KINDS = new Uint8Array(256).fill(Kind.Escaped);
+for (let byte = 0x21; byte <= 0x7e; byte++) TEXT_KINDS[byte] = Kind.Literal;
+TEXT_KINDS[EQUALS] = Kind.Escaped;
+TEXT_KINDS[SPACE] = Kind.Space;
+TEXT_KINDS[DOT] = Kind.LineStart;
+TEXT_KINDS[CAPITAL_F] = Kind.LineStart;
+TEXT_KINDS[CR] = Kind.Break;
+TEXT_KINDS[LF] = Kind.Break;
+const BINARY_KINDS = TEXT_KINDS.slice();
+BINARY_KINDS[CR] = Kind.Escaped;
+BINARY_KINDS[LF] = Kind.Escaped;
+
+/**
+ * Streaming encoder of a quoted-printable body (RFC 2045 §6.7). Its output is printable ASCII and CRLF
+ * only, in lines of at most 76 characters: `=`, control characters, 8-bit bytes and white space before a
+ * line break (or at the end) are encoded; soft breaks never split an `=XX`; a `.` or `F` that starts a line
+ * is encoded too, so that neither SMTP dot-stuffing nor mbox `From ` quoting can alter the body. The output
+ * ends as the input does: with a hard break only if the input ends with a line break.
+ */
+export class QuotedPrintableEncoder {
+  readonly #kinds: Uint8Array;
+  /** Characters on the current output line. */
+  #column = 0;
+  /** A space or tab that ended the previous chunk, until the next byte says whether it ends a line. */
+  #space = -1;
+  /** A CR ended the previous chunk and was written as a hard break: an LF next belongs to it. */
+  #afterCr = false;
+
+  constructor(options: QuotedPrintableEncoderOptions = {}) {
+    this.#kinds = options.binary ? BINARY_KINDS : TEXT_KINDS;
+  }
+
+  /** Encodes one chunk; a trailing space or tab waits for the next chunk. */
+  encode(chunk: Uint8Array): Uint8Array {
+    return this.#encode(chunk, false);
+  }
+
+  /**
+   * Ends the body, after an optional last chunk, and readies the encoder for another body.
+   * `end(chunk)` is `encode(chunk)` followed by `end()`, in one array.
+   */
+  end(chunk: Uint8Array = EMPTY): Uint8Array {
+    const out = this.#encode(chunk, true);
+    this.#column = 0;
+    this.#afterCr = false;
+    return out;
+  }
+
+  #encode(chunk: Uint8Array, final: boolean): Uint8Array {
+    const kinds = this.#kinds;
+    const length = chunk.length;
+    // Each byte takes at most three characters (a hard break two), and a line at least 73 before a soft break.
+    const most = 3 * (length + 1);
+    const out = new Uint8Array(most + 3 * Math.ceil(most / (MAX_LINE - 3)));
+    let column = this.#column;
+    let o = 0;
+    const writeEscaped = (byte: number) => {
+      if (column > MAX_LINE - 4) {
+        out[o++] = EQUALS;
+        out[o++] = CR;
+        out[o++] = LF;
+        column = 0;
+      }
+      out[o] = EQUALS;
+      out[o + 1] = UPPER_HEX[byte >>> 4]!;
+      out[o + 2] = UPPER_HEX[byte & 15]!;
+      o += 3;
+      column += 3;
+    };
+    const writeLiteral = (byte: number) => {
+      if (column > MAX_LINE - 2) {
+        out[o++] = EQUALS;
+        out[o++] = CR;
+        out[o++] = LF;
+        column = 0;
+      }
+      out[o++] = byte;
+      column++;
+    };
+    let pos = 0;
+    if (this.#afterCr && length > 0) {
+      this.#afterCr = false;
+      if (chunk[0] === LF) pos = 1;
+    }
+    if (this.#space >= 0 && pos < length) {
+      if (kinds[chunk[pos]!] === Kind.Break) writeEscaped(this.#space);
+      else writeLiteral(this.#space);
+      this.#space = -1;
+    }
+    while (pos < length) {
+      const byte = chunk[pos++]!;
+      switch (kinds[byte]) {
+        case Kind.Literal:
+          if (column > MAX_LINE - 2) writeLiteral(byte);
+          else {
+            out[o++] = byte;
+            column++;
+          }
+          break;
+        case Kind.Escaped:
+          writeEscaped(byte);
+          break;
+        case Kind.Space:
+          if (pos === length) this.#space = byte;
+          else if (kinds[chunk[pos]!] === Kind.Break) writeEscaped(byte);
+          else writeLiteral(byte);
+          break;
+        case Kind.LineStart:
+          if (column === 0 || column > MAX_LINE - 2) writeEscaped(byte);
+          else writeLiteral(byte);
+          break;
+        default:
+          out[o++] = CR;
+          out[o++] = LF;
+          column = 0;
+          if (byte === CR) {
+            if (pos === length) this.#afterCr = true;
+            else if (chunk[pos] === LF) pos++;
+          }
+      }
+    }
+    if (final && this.#space >= 0) {
+      writeEscaped(this.#space);
+      this.#space = -1;
+    }
+    this.#column = column;
+    return out.subarray(0, o);
+  }
+}
+
+/** Encodes a whole body as quoted-printable (see {@link QuotedPrintableEncoder}). */
+export function encodeQuotedPrintableBody(
+  bytes: Uint8Array,
+  options?: QuotedPrintableEncoderOptions,
+): Uint8Array {
+  return new QuotedPrintableEncoder(options).end(bytes);
+}

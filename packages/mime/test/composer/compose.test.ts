@@ -1,0 +1,169 @@
+import { decodeLatin1, decodeUtf8, InvalidArgumentError } from '@postwire/core';
+import { describe, expect, it } from 'vitest';
+import { composeMessage, type ComposeOptions } from '../../src/index.js';
+
+async function compose(options: ComposeOptions): Promise<string> {
+  return decodeUtf8(await composeMessage(options).bytes());
+}
+
+function headerBlock(message: string): string {
+  return message.slice(0, message.indexOf('\r\n\r\n') + 2);
+}
+
+/** Every line ends in CRLF, and no line is over the hard limit of 998 characters. */
+function expectWellFormed(message: string): void {
+  expect(/\r(?!\n)|(?<!\r)\n/.test(message)).toBe(false);
+  for (const line of message.split('\r\n')) expect(line.length).toBeLessThanOrEqual(998);
+}
+
+const base: ComposeOptions = {
+  from: '"Ann Example" <ann@example.com>',
+  to: 'bob@example.org',
+  subject: 'Hello',
+  date: new Date('2026-11-24T10:00:00Z'),
+  messageId: 'fixed@example.com',
+};
+
+describe('composeMessage', () => {
+  it('writes a plain text message with the expected header fields', async () => {
+    const message = await compose({ ...base, text: 'Hi Bob,\nsee you.\n' });
+    expectWellFormed(message);
+    const head = headerBlock(message);
+    expect(head).toMatch(/^Date: Tue, 24 Nov 2026 10:00:00 \+0000\r\n/);
+    expect(head).toContain('From: "Ann Example" <ann@example.com>\r\n');
+    expect(head).toContain('To: bob@example.org\r\n');
+    expect(head).toContain('Subject: Hello\r\n');
+    expect(head).toContain('Message-ID: <fixed@example.com>\r\n');
+    expect(head).toContain('MIME-Version: 1.0\r\n');
+    expect(head).toContain('Content-Type: text/plain; charset=utf-8\r\n');
+    expect(head).toContain('Content-Transfer-Encoding: 7bit\r\n');
+    expect(message.endsWith('\r\n\r\nHi Bob,\r\nsee you.\r\n')).toBe(true);
+  });
+
+  it('reports the envelope, Bcc included, and leaves Bcc out of the header unless asked', async () => {
+    const composed = composeMessage({ ...base, cc: 'Carol <carol@example.net>', bcc: 'dave@example.com', text: 'x' });
+    expect(composed.envelope).toEqual({
+      from: 'ann@example.com',
+      to: ['bob@example.org', 'carol@example.net', 'dave@example.com'],
+    });
+    expect(composed.messageId).toBe('<fixed@example.com>');
+    expect(decodeUtf8(await composed.bytes())).not.toMatch(/^Bcc:/m);
+    expect(await compose({ ...base, bcc: 'dave@example.com', keepBcc: true, text: 'x' })).toMatch(/^Bcc: dave@example\.com\r$/m);
+  });
+
+  it('generates a Message-ID at the sender domain when none is given', () => {
+    const { messageId } = composeMessage({ from: 'ann@example.com', text: 'x' });
+    expect(messageId).toMatch(/^<[0-9a-f]{32}@example\.com>$/);
+  });
+
+  it('chooses alternative, related and mixed by what it is given', async () => {
+    const message = await compose({
+      ...base,
+      text: 'plain',
+      html: '<p>rich <img src="cid:logo@x"></p>',
+      attachments: [
+        { content: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 1, 2]), filename: 'logo.png', contentId: 'logo@x' },
+        { content: 'a,b\n1,2\n', filename: 'data.csv' },
+      ],
+    });
+    expectWellFormed(message);
+    const types = [...message.matchAll(/^Content-Type: ([^;\r]+)/gm)].map((match) => match[1]);
+    expect(types).toEqual(['multipart/mixed', 'multipart/alternative', 'text/plain', 'multipart/related', 'text/html', 'image/png', 'text/csv']);
+    expect(message).toContain('Content-Disposition: inline; filename=logo.png');
+    expect(message).toContain('Content-ID: <logo@x>');
+    expect(message).toMatch(/Content-Disposition: attachment; filename=data\.csv/);
+  });
+
+  it('encodes a non-ASCII subject as encoded words, or writes it raw with SMTPUTF8', async () => {
+    const subject = 'Grüße aus Köln — 東京 ✉';
+    const encoded = headerBlock(await compose({ ...base, subject, text: 'x' }));
+    expect(encoded).toMatch(/^Subject: =\?utf-8\?[BQ]\?/im);
+    expect(/[^\x00-\x7f]/.test(encoded)).toBe(false);
+    const raw = headerBlock(await compose({ ...base, subject, text: 'x', smtputf8: true }));
+    expect(raw).toContain(`Subject: ${subject}\r\n`);
+  });
+
+  it('folds long header fields at whitespace within 78 columns', async () => {
+    const subject = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ');
+    const to = Array.from({ length: 20 }, (_, i) => `person${i}@example.org`).join(', ');
+    const head = headerBlock(await compose({ ...base, subject, to, text: 'x' }));
+    for (const line of head.split('\r\n')) expect(line.length).toBeLessThanOrEqual(78);
+    const unfolded = head.replace(/\r\n(?=[ \t])/g, '');
+    expect(unfolded).toContain(`Subject: ${subject}\r\n`);
+    expect(unfolded).toContain(`To: ${to}\r\n`);
+  });
+
+  it('picks 7bit, 8bit, quoted-printable and base64 per part', async () => {
+    const umlauts = 'Grüße\n'.repeat(3);
+    expect(await compose({ ...base, text: umlauts })).toContain('Content-Transfer-Encoding: quoted-printable');
+    expect(await compose({ ...base, text: umlauts, eightBit: true })).toContain('Content-Transfer-Encoding: 8bit');
+    expect(await compose({ ...base, text: 'x'.repeat(2000) })).toContain('Content-Transfer-Encoding: quoted-printable');
+    const binary = await compose({ ...base, attachments: [{ content: new Uint8Array(300).fill(0xff), filename: 'a.bin' }] });
+    expect(binary).toContain('Content-Transfer-Encoding: base64');
+    expectWellFormed(binary);
+  });
+
+  it('streams attachments given as async iterables and web streams', async () => {
+    async function* pieces() {
+      yield new Uint8Array([1, 2, 3]);
+      yield new Uint8Array([4, 5]);
+    }
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array([6, 7, 8]));
+        controller.close();
+      },
+    });
+    const composed = composeMessage({
+      ...base,
+      text: 'see attached',
+      attachments: [
+        { content: pieces(), filename: 'one.bin' },
+        { content: stream, filename: 'two.bin' },
+      ],
+    });
+    const chunks: Uint8Array[] = [];
+    const reader = composed.stream().getReader();
+    for (let read = await reader.read(); !read.done; read = await reader.read()) chunks.push(read.value);
+    const message = chunks.map((chunk) => decodeLatin1(chunk)).join('');
+    expect(message).toContain('AQIDBAU=');
+    expect(message).toContain('BgcI');
+  });
+
+  describe('case 30: no header injection', () => {
+    const injections: [string, ComposeOptions][] = [
+      ['a subject with CRLF', { ...base, subject: 'x\r\nBcc: v@x' }],
+      ['a subject with a bare LF', { ...base, subject: 'x\nBcc: v@x' }],
+      ['a subject with a bare CR', { ...base, subject: 'x\rBcc: v@x' }],
+      ['a display name with CRLF', { ...base, to: [{ name: 'Bob\r\nBcc: v@x', address: 'bob@example.org' }] }],
+      ['an address with CRLF', { ...base, to: [{ name: '', address: 'bob@example.org\r\nBcc: v@x' }] }],
+      ['a filename with CRLF', { ...base, attachments: [{ content: 'x', filename: 'a.txt"\r\nBcc: v@x' }] }],
+      ['a custom header value with CRLF', { ...base, headers: { 'X-Note': 'a\r\nBcc: v@x' } }],
+      ['a custom header name with a colon', { ...base, headers: { 'X-Note: x\r\nBcc': 'v@x' } }],
+      ['a message id with CRLF', { ...base, messageId: 'a@b>\r\nBcc: <v@x' }],
+      ['a content type with CRLF', { ...base, attachments: [{ content: 'x', contentType: 'text/plain\r\nBcc: v@x' }] }],
+    ];
+    for (const [label, options] of injections) {
+      it(`refuses ${label}`, () => {
+        expect(() => composeMessage({ text: 'x', ...options })).toThrow(InvalidArgumentError);
+      });
+    }
+
+    it('keeps an encoded word that decodes to CRLF from becoming a line break', async () => {
+      const head = headerBlock(await compose({ ...base, subject: '=?utf-8?q?a=0D=0ABcc:_x?=', text: 'x' }));
+      expect(head).not.toMatch(/^Bcc:/m);
+      expect(/\r\n[^ \t]|\r[^\n]|[^\r]\n/.test(head.replace(/\r\n(?=[A-Z][\w-]*:)|\r\n$/g, ''))).toBe(false);
+    });
+  });
+
+  it('refuses structural fields among the custom headers', () => {
+    expect(() => composeMessage({ ...base, headers: { 'Content-Type': 'text/html' } })).toThrow(InvalidArgumentError);
+  });
+
+  it('case 42: an HTML body with a pathological data: URL is carried as it is, in linear time', async () => {
+    const html = `<img src="data:${';'.repeat(100_000)}">`;
+    const message = await compose({ ...base, html });
+    expect(message).toContain('Content-Type: text/html; charset=utf-8');
+    expectWellFormed(message);
+  });
+});
