@@ -64,7 +64,9 @@ export function htmlNewsletter(): Buffer {
         `<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit — sed do eiusmod tempor ${i}.</p>` +
         `<a href="https://news.example/article/${i}?utm_source=newsletter">Read more</a></td></tr>\n`,
     );
-    texts.push(`Article ${i}: Grüße aus Köln\nLorem ipsum dolor sit amet — ${i}.\nhttps://news.example/article/${i}\n`);
+    texts.push(
+      `Article ${i}: Grüße aus Köln\nLorem ipsum dolor sit amet — ${i}.\nhttps://news.example/article/${i}\n`,
+    );
   }
   const html = `<html><body><table>\n${items.join('')}</table></body></html>\n`;
   return Buffer.from(

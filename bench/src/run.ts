@@ -1,9 +1,15 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { lineDecodingSuite } from './line-decoding.js';
+import { mimeParseSuite } from './mime-parse.js';
+import { mimeStreamMemorySuite } from './mime-stream-memory.js';
 import { renderReport } from './report.js';
 
-const rows = await lineDecodingSuite();
+const rows = [
+  ...(await lineDecodingSuite()),
+  ...(await mimeParseSuite()),
+  ...(await mimeStreamMemorySuite()),
+];
 const report = renderReport(rows, new Date());
 const target = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
 writeFileSync(target, report);

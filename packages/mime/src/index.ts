@@ -22,3 +22,4 @@ export * from './parser/stream-api.js';
 export * from './parser/message-content.js';
 export * from './parser/delivery-status.js';
 export * from './parser/parse-message.js';
+export * from './header/received.js';

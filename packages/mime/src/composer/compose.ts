@@ -141,7 +141,7 @@ export function composeMessage(options: ComposeOptions): ComposedMessage {
     messageId,
     envelope,
     [Symbol.asyncIterator]: iterate,
-    stream: () => ReadableStream.from(iterate()),
+    stream: () => toReadableStream(iterate()),
     async bytes() {
       const chunks: Uint8Array[] = [];
       for await (const chunk of iterate()) chunks.push(chunk);
@@ -196,9 +196,9 @@ function attachmentLeaf(input: AttachmentInput, disposition: 'attachment' | 'inl
   if (!/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/s.test(contentType)) {
     throw new InvalidArgumentError(`invalid attachment content type "${contentType}"`);
   }
-  const nameParameter = filename === undefined ? '' : `; ${formatParameter('name', filename, { smtputf8 })}`;
+  const nameParameter = filename === undefined ? '' : `; ${formatParameter('name', filename)}`;
   const fields = [foldField('Content-Type', `${contentType}${nameParameter}`)];
-  const filenameParameter = filename === undefined ? '' : `; ${formatParameter('filename', filename, { smtputf8 })}`;
+  const filenameParameter = filename === undefined ? '' : `; ${formatParameter('filename', filename)}`;
   fields.push(foldField('Content-Disposition', `${disposition}${filenameParameter}`));
   if (contentId !== undefined) fields.push(foldField('Content-ID', bracketed('contentId', contentId)));
   const content = typeof input.content === 'string' ? utf8(input.content) : input.content;
@@ -224,6 +224,19 @@ async function* writeNode(node: Node, head?: Uint8Array): AsyncGenerator<Uint8Ar
   }
   const tail = encoder.end();
   if (tail.length > 0) yield tail;
+}
+
+function toReadableStream(chunks: AsyncGenerator<Uint8Array>): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await chunks.next();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    async cancel(reason) {
+      await chunks.return(reason);
+    },
+  });
 }
 
 async function* chunksOf(content: ContentInput): AsyncGenerator<Uint8Array> {

@@ -30,7 +30,7 @@ describe('composeMessage', () => {
     expectWellFormed(message);
     const head = headerBlock(message);
     expect(head).toMatch(/^Date: Tue, 24 Nov 2026 10:00:00 \+0000\r\n/);
-    expect(head).toContain('From: "Ann Example" <ann@example.com>\r\n');
+    expect(head).toContain('From: Ann Example <ann@example.com>\r\n');
     expect(head).toContain('To: bob@example.org\r\n');
     expect(head).toContain('Subject: Hello\r\n');
     expect(head).toContain('Message-ID: <fixed@example.com>\r\n');
@@ -94,7 +94,7 @@ describe('composeMessage', () => {
   });
 
   it('picks 7bit, 8bit, quoted-printable and base64 per part', async () => {
-    const umlauts = 'Grüße\n'.repeat(3);
+    const umlauts = 'Grüße aus Köln, bis bald!\n'.repeat(3);
     expect(await compose({ ...base, text: umlauts })).toContain('Content-Transfer-Encoding: quoted-printable');
     expect(await compose({ ...base, text: umlauts, eightBit: true })).toContain('Content-Transfer-Encoding: 8bit');
     expect(await compose({ ...base, text: 'x'.repeat(2000) })).toContain('Content-Transfer-Encoding: quoted-printable');
