@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { lineDecodingSuite } from './line-decoding.js';
+import { mimeComposeSuite } from './mime-compose.js';
 import { mimeParseSuite } from './mime-parse.js';
 import { mimeStreamMemorySuite } from './mime-stream-memory.js';
 import { renderReport } from './report.js';
@@ -9,6 +10,7 @@ const rows = [
   ...(await lineDecodingSuite()),
   ...(await mimeParseSuite()),
   ...(await mimeStreamMemorySuite()),
+  ...(await mimeComposeSuite()),
 ];
 const report = renderReport(rows, new Date());
 const target = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
