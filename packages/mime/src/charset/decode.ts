@@ -1,7 +1,7 @@
 import { concatBytes } from '@postwire/core';
 import { canonicalCharset } from './labels.js';
-import { decodeUtf8OrWindows1252, Utf8OrWindows1252Decoder } from './utf8-fallback.js';
 import { decodeUtf7, Utf7Decoder } from './utf7.js';
+import { decodeUtf8OrWindows1252, Utf8OrWindows1252Decoder } from './utf8-fallback.js';
 import { decodeWindows1252 } from './windows-1252.js';
 
 export { canonicalCharset } from './labels.js';
@@ -66,7 +66,9 @@ export function decodeCharset(bytes: Uint8Array, charset: string | undefined): D
   }
   if (canonical === 'us-ascii') {
     const decoded = decodeUtf8OrWindows1252(bytes);
-    return NON_ASCII.test(decoded.text) ? { ...decoded, defect: 'invalid-bytes' } : { text: decoded.text, charset: 'us-ascii' };
+    return NON_ASCII.test(decoded.text)
+      ? { ...decoded, defect: 'invalid-bytes' }
+      : { text: decoded.text, charset: 'us-ascii' };
   }
   const text =
     canonical === 'utf-7'
@@ -74,7 +76,33 @@ export function decodeCharset(bytes: Uint8Array, charset: string | undefined): D
       : canonical === 'windows-1252'
         ? decodeWindows1252(bytes)
         : decoderFor(canonical).decode(bytes);
-  return text.includes(REPLACEMENT) ? { text, charset: canonical, defect: 'invalid-bytes' } : { text, charset: canonical };
+  return hasDecodingErrors(text, canonical, bytes)
+    ? { text, charset: canonical, defect: 'invalid-bytes' }
+    : { text, charset: canonical };
+}
+
+/** The UTF-8 encoding of U+FFFD, EF BF BD, counted where the match ends at or after `from`. */
+function encodedReplacements(bytes: Uint8Array, from = 0): number {
+  let count = 0;
+  for (let i = bytes.indexOf(0xef, Math.max(0, from - 2)); i !== -1; i = bytes.indexOf(0xef, i + 1)) {
+    if (bytes[i + 1] === 0xbf && bytes[i + 2] === 0xbd) count++;
+  }
+  return count;
+}
+
+function replacementsIn(text: string): number {
+  let count = 0;
+  for (let i = text.indexOf(REPLACEMENT); i !== -1; i = text.indexOf(REPLACEMENT, i + 1)) count++;
+  return count;
+}
+
+/**
+ * True when decoding replaced bytes with U+FFFD. In UTF-8 a U+FFFD that the message itself holds
+ * (as EF BF BD) is content, not an error, so the replacements are counted against those.
+ */
+function hasDecodingErrors(text: string, charset: string, bytes: Uint8Array, from = 0): boolean {
+  if (!text.includes(REPLACEMENT)) return false;
+  return charset !== 'utf-8' || replacementsIn(text) !== encodedReplacements(bytes, from);
 }
 
 /**
@@ -84,11 +112,14 @@ export function decodeCharset(bytes: Uint8Array, charset: string | undefined): D
 export function createCharsetDecoder(charset: string | undefined): CharsetDecoder {
   const declared = charset?.trim() ? charset : undefined;
   const canonical = declared === undefined ? undefined : canonicalCharset(declared);
-  if (canonical === undefined) return new FallbackCharsetDecoder(declared === undefined ? undefined : 'unknown-charset');
+  if (canonical === undefined)
+    return new FallbackCharsetDecoder(declared === undefined ? undefined : 'unknown-charset');
   if (canonical === 'us-ascii') return new AsciiCharsetDecoder();
   if (canonical === 'utf-7') return new Utf7CharsetDecoder();
   if (canonical === 'windows-1252') return new Windows1252CharsetDecoder();
-  return LINE_SPLIT.has(canonical) ? new LineSplitCharsetDecoder(canonical) : new NativeCharsetDecoder(canonical);
+  return LINE_SPLIT.has(canonical)
+    ? new LineSplitCharsetDecoder(canonical)
+    : new NativeCharsetDecoder(canonical);
 }
 
 /**
@@ -97,7 +128,15 @@ export function createCharsetDecoder(charset: string | undefined): CharsetDecode
  * instead: a line feed is never part of a multi-byte character in them, so cutting after one gives
  * the same text as decoding everything at once.
  */
-const LINE_SPLIT: ReadonlySet<string> = new Set(['gbk', 'gb18030', 'big5', 'shift_jis', 'euc-jp', 'euc-kr', 'iso-2022-jp']);
+const LINE_SPLIT: ReadonlySet<string> = new Set([
+  'gbk',
+  'gb18030',
+  'big5',
+  'shift_jis',
+  'euc-jp',
+  'euc-kr',
+  'iso-2022-jp',
+]);
 
 class FallbackCharsetDecoder implements CharsetDecoder {
   private readonly inner = new Utf8OrWindows1252Decoder();
@@ -170,6 +209,8 @@ class Windows1252CharsetDecoder implements CharsetDecoder {
 
 class NativeCharsetDecoder implements CharsetDecoder {
   private readonly inner: TextDecoder;
+  /** The last two bytes already decoded: an EF BF BD may straddle two chunks. */
+  private tail: Uint8Array = new Uint8Array(0);
   defect: CharsetDefect | undefined;
 
   constructor(readonly charset: string) {
@@ -177,14 +218,17 @@ class NativeCharsetDecoder implements CharsetDecoder {
   }
 
   decode(chunk: Uint8Array): string {
-    return this.check(this.inner.decode(chunk, { stream: true }));
+    const text = this.inner.decode(chunk, { stream: true });
+    if (!this.defect && text.includes(REPLACEMENT)) {
+      const window = concatBytes([this.tail, chunk]);
+      if (hasDecodingErrors(text, this.charset, window, this.tail.length)) this.defect = 'invalid-bytes';
+    }
+    this.tail = chunk.length >= 2 ? chunk.subarray(-2) : concatBytes([this.tail, chunk]).slice(-2);
+    return text;
   }
 
   end(): string {
-    return this.check(this.inner.decode());
-  }
-
-  private check(text: string): string {
+    const text = this.inner.decode();
     if (!this.defect && text.includes(REPLACEMENT)) this.defect = 'invalid-bytes';
     return text;
   }
@@ -228,8 +272,8 @@ class LineSplitCharsetDecoder implements CharsetDecoder {
   private safeCut(chunk: Uint8Array): number {
     const lineFeed = chunk.lastIndexOf(LF);
     if (this.charset !== 'iso-2022-jp') return lineFeed + 1;
-    const escape = chunk.lastIndexOf(ESC, lineFeed);
-    const asciiAtLineFeed = escape === -1 ? this.ascii : selectsAscii(chunk, escape);
+    const escapeBefore = chunk.lastIndexOf(ESC, lineFeed);
+    const asciiAtLineFeed = escapeBefore === -1 ? this.ascii : selectsAscii(chunk, escapeBefore);
     const lastEscape = chunk.lastIndexOf(ESC);
     if (lastEscape !== -1) this.ascii = selectsAscii(chunk, lastEscape);
     return lineFeed !== -1 && asciiAtLineFeed ? lineFeed + 1 : 0;

@@ -13,7 +13,9 @@ const FLUSH_AT = 8192;
 
 /** Base64 digit values by byte, -1 for bytes outside the alphabet. */
 const BASE64_VALUES = new Int8Array(128).fill(-1);
-for (const [index, char] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].entries()) {
+for (const [index, char] of [
+  ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
+].entries()) {
   BASE64_VALUES[char.charCodeAt(0)] = index;
 }
 

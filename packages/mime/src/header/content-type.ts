@@ -42,7 +42,13 @@ export function parseContentType(value: string | undefined, options: ParameterOp
   if (slash === -1 || !TOKEN.test(type) || !TOKEN.test(subtype)) {
     return defaultContentType(parsed.parameters, [...parsed.defects, 'invalid-content-type']);
   }
-  return { type, subtype, mediaType: `${type}/${subtype}`, parameters: parsed.parameters, defects: parsed.defects };
+  return {
+    type,
+    subtype,
+    mediaType: `${type}/${subtype}`,
+    parameters: parsed.parameters,
+    defects: parsed.defects,
+  };
 }
 
 function defaultContentType(parameters: Record<string, string>, defects: string[]): ContentType {

@@ -26,8 +26,8 @@ export interface ParsedDate {
  * Parses an RFC 5322 date-time, obsolete syntax included, and the malformed forms common in mail.
  *
  * Accepted: an optional day of week; `D Mon YYYY`, `D-Mon-YYYY`, a numeric month (`20 11 79`) and
- * `Mon D YYYY`; asctime order (`Fri Feb 07 10:18:12 2003 -0800`); ISO 8601 (`2003-07-01T10:52:37Z`);
- * comments anywhere; missing seconds; any case and spacing. Two-digit years below 50 are 20xx,
+ * `Mon D YYYY`; asctime order (`Fri Feb 07 10:18:12 2003 -0800`, also with the zone before the
+ * year); ISO 8601 (`2003-07-01T10:52:37Z`); comments anywhere; missing or fractional seconds; any case and spacing. Two-digit years below 50 are 20xx,
  * other two- and three-digit years add 1900 (RFC 5322 §4.3). Zones: `±hhmm` (or `±hh:mm`), UT, UTC,
  * GMT, the US names of RFC 5322 §4.3, a few other abbreviations common in mail, and military
  * letters, which RFC 5322 §4.3 says to read as -0000 (so 0 here). A `POSIX` name such as `EST5EDT`
@@ -97,7 +97,7 @@ const ZONES: ReadonlyMap<string, number> = new Map([
 const ISO_DATE =
   /^[ \t\r\n]*(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?[ \t]*([Zz]|[+-]\d{2}:?\d{2})?[ \t\r\n]*$/;
 const NUMERIC_ZONE = /^[+-](\d{2}):?(\d{2})$/;
-const TIME = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/;
+const TIME = /^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?$/;
 const DASHED_DATE = /^(\d{1,2})-([A-Za-z]{3,9})-(\d{2,4})$/;
 const DIGITS = /^\d+$/;
 const LETTERS = /^[A-Za-z]+/;
@@ -158,13 +158,19 @@ function parseMailDate(tokens: readonly string[]): ParsedDate | undefined {
       const date = withZone([...dayMonthYear, ...clock], tokens[t + 1]);
       if (date) return date;
     }
-    // asctime: `Mon D hh:mm:ss YYYY [zone]`
+    // asctime: `Mon D hh:mm:ss YYYY [zone]`, or `Mon D hh:mm:ss zone YYYY`
     const [monthToken, dayToken] = before.slice(-2);
     const month = monthToken === undefined ? undefined : monthNumber(monthToken);
-    const yearToken = tokens[t + 1];
-    if (month !== undefined && isNumber(dayToken, 2) && yearToken !== undefined && /^\d{4}$/.test(yearToken)) {
-      const date = withZone([Number(yearToken), month, Number(dayToken), ...clock], tokens[t + 2]);
-      if (date) return date;
+    if (month !== undefined && isNumber(dayToken, 2)) {
+      const zoneFirst = !isYear(tokens[t + 1]) && isYear(tokens[t + 2]);
+      const year = zoneFirst ? tokens[t + 2] : tokens[t + 1];
+      if (isYear(year)) {
+        const date = withZone(
+          [Number(year), month, Number(dayToken), ...clock],
+          tokens[zoneFirst ? t + 1 : t + 2],
+        );
+        if (date) return date;
+      }
     }
   }
   return undefined;
@@ -182,6 +188,10 @@ function readDayMonthYear(tokens: readonly string[]): [number, number, number] |
   const leadingMonth = monthNumber(first);
   if (leadingMonth !== undefined && isNumber(second, 2)) return [year, leadingMonth, Number(second)];
   return undefined;
+}
+
+function isYear(token: string | undefined): token is string {
+  return token !== undefined && token.length === 4 && DIGITS.test(token);
 }
 
 function isNumber(token: string | undefined, maxDigits: number): token is string {
@@ -214,9 +224,12 @@ function withZone(fields: number[], token: string | undefined): ParsedDate | und
   const hours = name === undefined ? undefined : ZONES.get(name);
   if (hours !== undefined) return build(fields, hours * 60, token, defects);
   if (name !== undefined && name.length === 1 && name !== 'j') return build(fields, 0, token, defects);
-  if (name === undefined || DIGITS.test(token)) defects.push('missing-zone');
-  else defects.push('unknown-zone');
-  return build(fields, 0, name === undefined ? undefined : token, defects);
+  if (DIGITS.test(token)) {
+    defects.push('missing-zone');
+    return build(fields, 0, undefined, defects);
+  }
+  defects.push('unknown-zone');
+  return build(fields, 0, token, defects);
 }
 
 function numericOffset(token: string): number | undefined {
@@ -229,7 +242,12 @@ function numericOffset(token: string): number | undefined {
   return token[0] === '-' ? -offset : offset;
 }
 
-function build(fields: number[], offsetMinutes: number, zone: string | undefined, defects: string[]): ParsedDate | undefined {
+function build(
+  fields: number[],
+  offsetMinutes: number,
+  zone: string | undefined,
+  defects: string[],
+): ParsedDate | undefined {
   const [year, month, day, hour, minute, second] = fields as [number, number, number, number, number, number];
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
   if (hour > 23 || minute > 59 || second > 60) return undefined;

@@ -79,7 +79,8 @@ export function decodeEncodedWords(value: string, options: DecodeEncodedWordsOpt
   for (;;) {
     const start = value.indexOf('=?', search);
     if (start === -1) break;
-    const word = readWord(value, start, defects);
+    // A word past the limit is only looked at, so its defects are not reported.
+    const word = readWord(value, start, count === maxWords ? new Set() : defects);
     if (word === null) break;
     if (word === undefined) {
       search = start + 2;
@@ -134,7 +135,10 @@ function readWord(value: string, start: number, defects: Set<string>): Word | un
   const name = value.slice(start + 2, charsetEnd);
   if (!isCharsetName(name)) return undefined;
   const encoding = value[charsetEnd + 1];
-  if (value[charsetEnd + 2] !== '?' || (encoding !== 'B' && encoding !== 'b' && encoding !== 'Q' && encoding !== 'q')) {
+  if (
+    value[charsetEnd + 2] !== '?' ||
+    (encoding !== 'B' && encoding !== 'b' && encoding !== 'Q' && encoding !== 'q')
+  ) {
     return undefined;
   }
   const textEnd = value.indexOf('?', charsetEnd + 3);
@@ -256,7 +260,8 @@ const MAX_WORD_LENGTH = 75;
 export function encodeEncodedWords(text: string, options: EncodeEncodedWordsOptions = {}): string {
   if (!needsEncoding(text)) return text;
   const maxWord = Math.min(MAX_WORD_LENGTH, (options.maxLineLength ?? 76) - 1);
-  if (maxWord - WORD_OVERHEAD < 12) throw new InvalidArgumentError('maxLineLength is too small for an encoded word');
+  if (maxWord - WORD_OVERHEAD < 12)
+    throw new InvalidArgumentError('maxLineLength is too small for an encoded word');
   // Words at even indices, the whitespace between them at odd ones.
   const pieces = text.split(/([\t ]+)/);
   const encodes = (index: number): boolean => index % 2 === 0 && needsEncoding(pieces[index]!);

@@ -45,7 +45,14 @@ export function parseMessageId(value: string): string | undefined {
 }
 
 function isBareIdEnd(code: number): boolean {
-  return isFoldingSpace(code) || code === OPEN_ANGLE || code === CLOSE_ANGLE || code === COMMA || code === OPEN || code === QUOTE;
+  return (
+    isFoldingSpace(code) ||
+    code === OPEN_ANGLE ||
+    code === CLOSE_ANGLE ||
+    code === COMMA ||
+    code === OPEN ||
+    code === QUOTE
+  );
 }
 
 function unfold(text: string): string {

@@ -24,7 +24,9 @@ import { decodeEncodedWords } from './encoded-word.js';
  */
 
 /** The limits that apply to parameters; a whole `MimeLimits` object can be passed. */
-export type ParameterOptions = Partial<Pick<MimeLimits, 'maxParameters' | 'maxBoundaryLength' | 'maxEncodedWords'>>;
+export type ParameterOptions = Partial<
+  Pick<MimeLimits, 'maxParameters' | 'maxBoundaryLength' | 'maxEncodedWords'>
+>;
 
 /** A header value of the form `value; name=value; …`. */
 export interface ParameterizedValue {
@@ -137,7 +139,8 @@ function scanName(field: string, start: number): number {
   let i = start;
   while (i < field.length) {
     const code = field.charCodeAt(i);
-    if (isFoldingSpace(code) || code === EQUALS || code === SEMICOLON || code === OPEN || code === QUOTE) break;
+    if (isFoldingSpace(code) || code === EQUALS || code === SEMICOLON || code === OPEN || code === QUOTE)
+      break;
     i++;
   }
   return i;
@@ -182,7 +185,12 @@ function toRawParameter(name: string, value: string): RawParameter | undefined {
   const suffix = RFC2231_SUFFIX.exec(name.slice(star));
   if (star === 0 || !suffix) return undefined;
   const section = suffix[1] === undefined ? 0 : Number(suffix[1]);
-  return { name: name.slice(0, star), section, extended: suffix[1] === undefined || suffix[2] !== undefined, value };
+  return {
+    name: name.slice(0, star),
+    section,
+    extended: suffix[1] === undefined || suffix[2] !== undefined,
+    value,
+  };
 }
 
 function mergeParameters(
@@ -197,7 +205,8 @@ function mergeParameters(
       group = { plain: undefined, sections: new Map(), repeated: false };
       groups.set(parameter.name, group);
     }
-    const taken = parameter.section === undefined ? group.plain !== undefined : group.sections.has(parameter.section);
+    const taken =
+      parameter.section === undefined ? group.plain !== undefined : group.sections.has(parameter.section);
     if (taken) {
       group.repeated = true;
       defects.add('duplicate-parameter');
@@ -275,7 +284,10 @@ function joinSections(
         language = second === -1 ? '' : text.slice(first + 1, second);
         text = text.slice((second === -1 ? first : second) + 1);
       }
-    } else if (charset !== '' && text.slice(0, charset.length + 1).toLowerCase() === `${charset.toLowerCase()}'`) {
+    } else if (
+      charset !== '' &&
+      text.slice(0, charset.length + 1).toLowerCase() === `${charset.toLowerCase()}'`
+    ) {
       defects.add('repeated-parameter-charset');
       text = text.slice(charset.length + 1);
       const repeatedLanguage = LANGUAGE_PREFIX.exec(text);

@@ -14,7 +14,10 @@ export interface UnstructuredOptions {
  * ends trimmed. Whitespace that is not part of a fold is kept as written.
  */
 export function parseUnstructured(value: string, options: UnstructuredOptions = {}): DecodedWords {
-  const decoded = decodeEncodedWords(value, { spaceAroundWords: true, maxEncodedWords: options.maxEncodedWords });
+  const decoded = decodeEncodedWords(value, {
+    spaceAroundWords: true,
+    maxEncodedWords: options.maxEncodedWords,
+  });
   return { text: trimFoldingSpace(collapseFolds(decoded.text)), defects: decoded.defects };
 }
 
@@ -41,7 +44,8 @@ function collapseFolds(text: string): string {
       continue;
     }
     let start = i;
-    while (start > from && (text.charCodeAt(start - 1) === SPACE || text.charCodeAt(start - 1) === TAB)) start--;
+    while (start > from && (text.charCodeAt(start - 1) === SPACE || text.charCodeAt(start - 1) === TAB))
+      start--;
     let end = i;
     while (end < text.length && isFoldingSpace(text.charCodeAt(end))) end++;
     parts.push(text.slice(from, start), ' ');

@@ -66,6 +66,18 @@ enum Settled {
   SpacedSoftBreak,
 }
 
+/** Where {@link QuotedPrintableDecoder} stands in the chunk it decodes. */
+interface Cursor {
+  /** Bytes written to the output. */
+  o: number;
+  /** The next byte to read. */
+  pos: number;
+  /** Where the current encoded line starts (0 if in an earlier chunk). */
+  lineStart: number;
+  /** Where the pending input starts (0 if in an earlier chunk). */
+  pending: number;
+}
+
 function isSpace(byte: number): boolean {
   return byte === SPACE || byte === TAB;
 }
@@ -93,47 +105,88 @@ export class QuotedPrintableDecoder {
   decode(chunk: Uint8Array): Uint8Array {
     const length = chunk.length;
     const out = new Uint8Array(this.#heldLength + length);
-    let o = 0;
+    const cursor: Cursor = { o: 0, pos: 0, lineStart: 0, pending: 0 };
+    if (this.#state !== State.Text) this.#settle(chunk, out, cursor, true);
+    let { o, pos, lineStart } = cursor;
+    // Line by line: `indexOf` finds the line break, so white space matters only at the line's end.
+    while (pos < length) {
+      const lf = chunk.indexOf(LF, pos);
+      let end = lf === -1 ? length : lf;
+      const cr = end > pos && chunk[end - 1] === CR;
+      if (cr) end--;
+      const textEnd = end;
+      while (end > pos && isSpace(chunk[end - 1]!)) end--;
+      const soft = end > pos && chunk[end - 1] === EQUALS;
+      if (soft) end--;
+      if (lf === -1) {
+        // The last bytes may change meaning with the next chunk: the state machine holds them.
+        if (
+          !soft &&
+          textEnd === length &&
+          end - 2 >= pos &&
+          chunk[end - 2] === EQUALS &&
+          HEX_VALUES[chunk[end - 1]!]! < 16
+        ) {
+          end -= 2;
+        }
+      }
+      while (pos < end) {
+        const byte = chunk[pos]!;
+        if (byte !== EQUALS) {
+          out[o++] = byte;
+          pos++;
+          continue;
+        }
+        const high = pos + 2 < end ? HEX_VALUES[chunk[pos + 1]!]! : 0xff;
+        const low = pos + 2 < end ? HEX_VALUES[chunk[pos + 2]!]! : 0xff;
+        if ((high | low) < 16) {
+          out[o++] = (high << 4) | low;
+          pos += 3;
+        } else {
+          this.#defect('invalid-quoted-printable');
+          out[o++] = EQUALS;
+          pos++;
+        }
+      }
+      if (lf === -1) break;
+      if (!soft) {
+        if (cr) out[o++] = CR;
+        out[o++] = LF;
+      } else if (end + 1 < textEnd) {
+        this.#defect('qp-soft-break-with-space');
+      }
+      this.#endLine(this.#lineLength + textEnd - lineStart);
+      pos = lineStart = lf + 1;
+    }
+    if (pos < length) {
+      cursor.o = o;
+      cursor.pos = pos;
+      cursor.lineStart = lineStart;
+      this.#settle(chunk, out, cursor, false);
+      o = cursor.o;
+    }
+    if (this.#state !== State.Text) this.#hold(chunk.subarray(cursor.pending));
+    this.#lineLength += length - lineStart;
+    return out.subarray(0, o);
+  }
+
+  /**
+   * The byte-by-byte state machine, for input whose meaning depends on what follows: from the cursor to the
+   * end of the chunk, or with `untilSettled` only until the input pending from earlier chunks is settled.
+   */
+  #settle(chunk: Uint8Array, out: Uint8Array, cursor: Cursor, untilSettled: boolean): void {
+    const length = chunk.length;
+    let { o, pos, lineStart, pending } = cursor;
     let state = this.#state;
-    /** Where the pending input starts in this chunk (it may start in an earlier one, then it is 0). */
-    let pending = 0;
-    let lineStart = 0;
-    let pos = 0;
     while (pos < length) {
       const byte = chunk[pos]!;
       if (state === State.Text) {
-        if (PLAIN[byte] === 1) {
-          out[o++] = byte;
-          pos++;
-        } else if (byte === SPACE || byte === TAB) {
-          let next = pos + 1;
-          while (next < length && (chunk[next] === SPACE || chunk[next] === TAB)) next++;
-          if (next < length && chunk[next] !== CR && chunk[next] !== LF) {
-            out.set(chunk.subarray(pos, next), o);
-            o += next - pos;
-          } else {
-            state = State.Space;
-            pending = pos;
-          }
-          pos = next;
-        } else if (byte === EQUALS) {
-          const high = pos + 2 < length ? HEX_VALUES[chunk[pos + 1]!]! : 0xff;
-          const low = pos + 2 < length ? HEX_VALUES[chunk[pos + 2]!]! : 0xff;
-          if ((high | low) < 16) {
-            out[o++] = (high << 4) | low;
-            pos += 3;
-          } else {
-            state = State.Equals;
-            pending = pos++;
-          }
-        } else if (byte === CR) {
-          state = State.Cr;
-          pending = pos++;
-        } else {
-          out[o++] = LF;
-          this.#endLine(this.#lineLength + pos - lineStart);
-          lineStart = ++pos;
-        }
+        if (untilSettled) break;
+        pending = pos++;
+        if (isSpace(byte)) state = State.Space;
+        else if (byte === EQUALS) state = State.Equals;
+        else if (byte === CR) state = State.Cr;
+        else out[o++] = byte;
         continue;
       }
       // Pending input: the byte at `pos` decides what it is.
@@ -210,10 +263,11 @@ export class QuotedPrintableDecoder {
       }
       state = State.Text;
     }
-    if (state !== State.Text) this.#hold(chunk.subarray(pending));
-    this.#lineLength += length - lineStart;
     this.#state = state;
-    return out.subarray(0, o);
+    cursor.o = o;
+    cursor.pos = pos;
+    cursor.lineStart = lineStart;
+    cursor.pending = pending;
   }
 
   /**
@@ -348,79 +402,73 @@ export class QuotedPrintableEncoder {
     // Each byte takes at most three characters (a hard break two), and a line at least 73 before a soft break.
     const most = 3 * (length + 1);
     const out = new Uint8Array(most + 3 * Math.ceil(most / (MAX_LINE - 3)));
-    let column = this.#column;
     let o = 0;
-    const writeEscaped = (byte: number) => {
-      if (column > MAX_LINE - 4) {
-        out[o++] = EQUALS;
-        out[o++] = CR;
-        out[o++] = LF;
-        column = 0;
-      }
-      out[o] = EQUALS;
-      out[o + 1] = UPPER_HEX[byte >>> 4]!;
-      out[o + 2] = UPPER_HEX[byte & 15]!;
-      o += 3;
-      column += 3;
-    };
-    const writeLiteral = (byte: number) => {
-      if (column > MAX_LINE - 2) {
-        out[o++] = EQUALS;
-        out[o++] = CR;
-        out[o++] = LF;
-        column = 0;
-      }
-      out[o++] = byte;
-      column++;
-    };
     let pos = 0;
     if (this.#afterCr && length > 0) {
       this.#afterCr = false;
       if (chunk[0] === LF) pos = 1;
     }
     if (this.#space >= 0 && pos < length) {
-      if (kinds[chunk[pos]!] === Kind.Break) writeEscaped(this.#space);
-      else writeLiteral(this.#space);
+      o = this.#put(out, o, this.#space, kinds[chunk[pos]!] === Kind.Break);
       this.#space = -1;
     }
+    let column = this.#column;
     while (pos < length) {
       const byte = chunk[pos++]!;
-      switch (kinds[byte]) {
-        case Kind.Literal:
-          if (column > MAX_LINE - 2) writeLiteral(byte);
-          else {
-            out[o++] = byte;
-            column++;
-          }
-          break;
-        case Kind.Escaped:
-          writeEscaped(byte);
-          break;
-        case Kind.Space:
-          if (pos === length) this.#space = byte;
-          else if (kinds[chunk[pos]!] === Kind.Break) writeEscaped(byte);
-          else writeLiteral(byte);
-          break;
-        case Kind.LineStart:
-          if (column === 0 || column > MAX_LINE - 2) writeEscaped(byte);
-          else writeLiteral(byte);
-          break;
-        default:
-          out[o++] = CR;
-          out[o++] = LF;
-          column = 0;
-          if (byte === CR) {
-            if (pos === length) this.#afterCr = true;
-            else if (chunk[pos] === LF) pos++;
-          }
+      const kind = kinds[byte];
+      if (kind === Kind.Literal && column < MAX_LINE - 1) {
+        out[o++] = byte;
+        column++;
+        continue;
       }
-    }
-    if (final && this.#space >= 0) {
-      writeEscaped(this.#space);
-      this.#space = -1;
+      if (kind === Kind.Break) {
+        out[o++] = CR;
+        out[o++] = LF;
+        column = 0;
+        if (byte === CR) {
+          if (pos === length) this.#afterCr = true;
+          else if (chunk[pos] === LF) pos++;
+        }
+        continue;
+      }
+      if (kind === Kind.Space && pos === length) {
+        this.#space = byte;
+        break;
+      }
+      const escaped =
+        kind === Kind.Escaped ||
+        (kind === Kind.Space && kinds[chunk[pos]!] === Kind.Break) ||
+        (kind === Kind.LineStart && (column === 0 || column > MAX_LINE - 2));
+      this.#column = column;
+      o = this.#put(out, o, byte, escaped);
+      column = this.#column;
     }
     this.#column = column;
+    if (final && this.#space >= 0) {
+      o = this.#put(out, o, this.#space, true);
+      this.#space = -1;
+    }
     return out.subarray(0, o);
+  }
+
+  /** Writes one byte as itself or as `=XX`, after a soft break if the line has no room for it. */
+  #put(out: Uint8Array, o: number, byte: number, escaped: boolean): number {
+    if (this.#column > (escaped ? MAX_LINE - 4 : MAX_LINE - 2)) {
+      out[o++] = EQUALS;
+      out[o++] = CR;
+      out[o++] = LF;
+      this.#column = 0;
+    }
+    if (escaped) {
+      out[o] = EQUALS;
+      out[o + 1] = UPPER_HEX[byte >>> 4]!;
+      out[o + 2] = UPPER_HEX[byte & 15]!;
+      this.#column += 3;
+      return o + 3;
+    }
+    out[o] = byte;
+    this.#column++;
+    return o + 1;
   }
 }
 

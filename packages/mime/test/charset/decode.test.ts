@@ -148,7 +148,10 @@ describe('decodeCharset', () => {
   });
 
   it('a truncated UTF-8 sequence at the end falls back to windows-1252', () => {
-    expect(decodeCharset(bytes(0x61, 0xe2, 0x82), undefined)).toEqual({ text: 'aâ‚', charset: 'windows-1252' });
+    expect(decodeCharset(bytes(0x61, 0xe2, 0x82), undefined)).toEqual({
+      text: 'aâ‚',
+      charset: 'windows-1252',
+    });
   });
 });
 
@@ -250,5 +253,30 @@ describe('createCharsetDecoder', () => {
     expect(streamDecode(data, 'utf-8', cuts).text).toBe(text);
     expect(streamDecode(data, undefined, cuts).text).toBe(text);
     expect(decodeLatin1(latin1('abc'))).toBe('abc');
+  });
+});
+
+describe('a U+FFFD the message itself holds', () => {
+  const text = 'before \uFFFD after \uFFFD';
+
+  it('is content, not a decoding error, in one piece and in chunks split inside EF BF BD', () => {
+    const bytes = utf8(text);
+    expect(decodeCharset(bytes, 'utf-8')).toEqual({ text, charset: 'utf-8' });
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const decoder = createCharsetDecoder('utf-8');
+      const decoded =
+        decoder.decode(bytes.subarray(0, cut)) + decoder.decode(bytes.subarray(cut)) + decoder.end();
+      expect(decoded).toBe(text);
+      expect(decoder.defect).toBeUndefined();
+    }
+  });
+
+  it('still lets a real decoding error through as invalid-bytes', () => {
+    const bytes = new Uint8Array([...utf8(text), 0xff]);
+    expect(decodeCharset(bytes, 'utf-8').defect).toBe('invalid-bytes');
+    const decoder = createCharsetDecoder('utf-8');
+    decoder.decode(bytes);
+    decoder.end();
+    expect(decoder.defect).toBe('invalid-bytes');
   });
 });

@@ -1,6 +1,6 @@
 import { decodeLatin1, decodeUtf8, InvalidArgumentError } from '@postwire/core';
 import { describe, expect, it } from 'vitest';
-import { composeMessage, type ComposeOptions } from '../../src/index.js';
+import { type ComposeOptions, composeMessage } from '../../src/index.js';
 
 async function compose(options: ComposeOptions): Promise<string> {
   return decodeUtf8(await composeMessage(options).bytes());
@@ -41,14 +41,21 @@ describe('composeMessage', () => {
   });
 
   it('reports the envelope, Bcc included, and leaves Bcc out of the header unless asked', async () => {
-    const composed = composeMessage({ ...base, cc: 'Carol <carol@example.net>', bcc: 'dave@example.com', text: 'x' });
+    const composed = composeMessage({
+      ...base,
+      cc: 'Carol <carol@example.net>',
+      bcc: 'dave@example.com',
+      text: 'x',
+    });
     expect(composed.envelope).toEqual({
       from: 'ann@example.com',
       to: ['bob@example.org', 'carol@example.net', 'dave@example.com'],
     });
     expect(composed.messageId).toBe('<fixed@example.com>');
     expect(decodeUtf8(await composed.bytes())).not.toMatch(/^Bcc:/m);
-    expect(await compose({ ...base, bcc: 'dave@example.com', keepBcc: true, text: 'x' })).toMatch(/^Bcc: dave@example\.com\r$/m);
+    expect(await compose({ ...base, bcc: 'dave@example.com', keepBcc: true, text: 'x' })).toMatch(
+      /^Bcc: dave@example\.com\r$/m,
+    );
   });
 
   it('generates a Message-ID at the sender domain when none is given', () => {
@@ -62,13 +69,25 @@ describe('composeMessage', () => {
       text: 'plain',
       html: '<p>rich <img src="cid:logo@x"></p>',
       attachments: [
-        { content: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 1, 2]), filename: 'logo.png', contentId: 'logo@x' },
+        {
+          content: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 1, 2]),
+          filename: 'logo.png',
+          contentId: 'logo@x',
+        },
         { content: 'a,b\n1,2\n', filename: 'data.csv' },
       ],
     });
     expectWellFormed(message);
     const types = [...message.matchAll(/^Content-Type: ([^;\r]+)/gm)].map((match) => match[1]);
-    expect(types).toEqual(['multipart/mixed', 'multipart/alternative', 'text/plain', 'multipart/related', 'text/html', 'image/png', 'text/csv']);
+    expect(types).toEqual([
+      'multipart/mixed',
+      'multipart/alternative',
+      'text/plain',
+      'multipart/related',
+      'text/html',
+      'image/png',
+      'text/csv',
+    ]);
     expect(message).toContain('Content-Disposition: inline; filename=logo.png');
     expect(message).toContain('Content-ID: <logo@x>');
     expect(message).toMatch(/Content-Disposition: attachment; filename=data\.csv/);
@@ -95,10 +114,19 @@ describe('composeMessage', () => {
 
   it('picks 7bit, 8bit, quoted-printable and base64 per part', async () => {
     const umlauts = 'Grüße aus Köln, bis bald!\n'.repeat(3);
-    expect(await compose({ ...base, text: umlauts })).toContain('Content-Transfer-Encoding: quoted-printable');
-    expect(await compose({ ...base, text: umlauts, eightBit: true })).toContain('Content-Transfer-Encoding: 8bit');
-    expect(await compose({ ...base, text: 'x'.repeat(2000) })).toContain('Content-Transfer-Encoding: quoted-printable');
-    const binary = await compose({ ...base, attachments: [{ content: new Uint8Array(300).fill(0xff), filename: 'a.bin' }] });
+    expect(await compose({ ...base, text: umlauts })).toContain(
+      'Content-Transfer-Encoding: quoted-printable',
+    );
+    expect(await compose({ ...base, text: umlauts, eightBit: true })).toContain(
+      'Content-Transfer-Encoding: 8bit',
+    );
+    expect(await compose({ ...base, text: 'x'.repeat(2000) })).toContain(
+      'Content-Transfer-Encoding: quoted-printable',
+    );
+    const binary = await compose({
+      ...base,
+      attachments: [{ content: new Uint8Array(300).fill(0xff), filename: 'a.bin' }],
+    });
     expect(binary).toContain('Content-Transfer-Encoding: base64');
     expectWellFormed(binary);
   });
@@ -135,13 +163,19 @@ describe('composeMessage', () => {
       ['a subject with CRLF', { ...base, subject: 'x\r\nBcc: v@x' }],
       ['a subject with a bare LF', { ...base, subject: 'x\nBcc: v@x' }],
       ['a subject with a bare CR', { ...base, subject: 'x\rBcc: v@x' }],
-      ['a display name with CRLF', { ...base, to: [{ name: 'Bob\r\nBcc: v@x', address: 'bob@example.org' }] }],
+      [
+        'a display name with CRLF',
+        { ...base, to: [{ name: 'Bob\r\nBcc: v@x', address: 'bob@example.org' }] },
+      ],
       ['an address with CRLF', { ...base, to: [{ name: '', address: 'bob@example.org\r\nBcc: v@x' }] }],
       ['a filename with CRLF', { ...base, attachments: [{ content: 'x', filename: 'a.txt"\r\nBcc: v@x' }] }],
       ['a custom header value with CRLF', { ...base, headers: { 'X-Note': 'a\r\nBcc: v@x' } }],
       ['a custom header name with a colon', { ...base, headers: { 'X-Note: x\r\nBcc': 'v@x' } }],
       ['a message id with CRLF', { ...base, messageId: 'a@b>\r\nBcc: <v@x' }],
-      ['a content type with CRLF', { ...base, attachments: [{ content: 'x', contentType: 'text/plain\r\nBcc: v@x' }] }],
+      [
+        'a content type with CRLF',
+        { ...base, attachments: [{ content: 'x', contentType: 'text/plain\r\nBcc: v@x' }] },
+      ],
     ];
     for (const [label, options] of injections) {
       it(`refuses ${label}`, () => {
@@ -157,7 +191,9 @@ describe('composeMessage', () => {
   });
 
   it('refuses structural fields among the custom headers', () => {
-    expect(() => composeMessage({ ...base, headers: { 'Content-Type': 'text/html' } })).toThrow(InvalidArgumentError);
+    expect(() => composeMessage({ ...base, headers: { 'Content-Type': 'text/html' } })).toThrow(
+      InvalidArgumentError,
+    );
   });
 
   it('case 42: an HTML body with a pathological data: URL is carried as it is, in linear time', async () => {

@@ -57,14 +57,26 @@ describe('decodeEncodedWords', () => {
   });
 
   it('falls back for unknown charsets, and decodes UTF-7 words', () => {
-    expect(decodeEncodedWords('=?x-unknown?q?caf=E9?=')).toEqual({ text: 'café', defects: ['unknown-charset'] });
-    expect(decodeEncodedWords('=?x-unknown?q?caf=C3=A9?=')).toEqual({ text: 'café', defects: ['unknown-charset'] });
+    expect(decodeEncodedWords('=?x-unknown?q?caf=E9?=')).toEqual({
+      text: 'café',
+      defects: ['unknown-charset'],
+    });
+    expect(decodeEncodedWords('=?x-unknown?q?caf=C3=A9?=')).toEqual({
+      text: 'café',
+      defects: ['unknown-charset'],
+    });
     expect(text('=?unicode-1-1-utf-7?Q?Hi_Mom_-+Jjo--!?=')).toBe('Hi Mom -☺-!');
   });
 
   it('reports stray base64 characters', () => {
-    expect(decodeEncodedWords('=?utf-8?B?SGV*sbG8=?=')).toEqual({ text: 'Hello', defects: ['invalid-base64'] });
-    expect(decodeEncodedWords('=?utf-8?B?SGVsbG8gd?=')).toEqual({ text: 'Hello ', defects: ['invalid-base64'] });
+    expect(decodeEncodedWords('=?utf-8?B?SGV*sbG8=?=')).toEqual({
+      text: 'Hello',
+      defects: ['invalid-base64'],
+    });
+    expect(decodeEncodedWords('=?utf-8?B?SGVsbG8gd?=')).toEqual({
+      text: 'Hello ',
+      defects: ['invalid-base64'],
+    });
   });
 
   it('spaceAroundWords separates a word from text that touches it', () => {
@@ -146,7 +158,9 @@ describe('encodeEncodedWords', () => {
     expect(encodeEncodedWords('Grüße  aus Köln', { encoding: 'Q' })).toBe(
       '=?utf-8?Q?Gr=C3=BC=C3=9Fe?=  aus =?utf-8?Q?K=C3=B6ln?=',
     );
-    expect(encodeEncodedWords('très   élevé', { encoding: 'Q' })).toBe('=?utf-8?Q?tr=C3=A8s___=C3=A9lev=C3=A9?=');
+    expect(encodeEncodedWords('très   élevé', { encoding: 'Q' })).toBe(
+      '=?utf-8?Q?tr=C3=A8s___=C3=A9lev=C3=A9?=',
+    );
     expect(encodeEncodedWords('日本語', { encoding: 'B' })).toBe('=?utf-8?B?5pel5pys6Kqe?=');
     expect(encodeEncodedWords('日本語')).toBe('=?utf-8?B?5pel5pys6Kqe?=');
   });
@@ -181,7 +195,11 @@ describe('encodeEncodedWords', () => {
 
   it('encode then decode is the identity (property)', () => {
     const input = fc
-      .oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.string({ unit: 'binary-ascii' }))
+      .oneof(
+        fc.string({ unit: 'grapheme' }),
+        fc.string({ unit: 'binary' }),
+        fc.string({ unit: 'binary-ascii' }),
+      )
       .filter((value) => !/[\0\r\n]/.test(value));
     fc.assert(
       fc.property(input, fc.constantFrom(undefined, 'B' as const, 'Q' as const), (value, encoding) => {

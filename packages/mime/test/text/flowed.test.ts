@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeFlowed, encodeFlowed } from '../../src/text/flowed.js';
+import { decodeFlowed, encodeFlowed } from '../../src/text/index.js';
 
 describe('decodeFlowed', () => {
   it('joins flowed lines into paragraphs (RFC 3676 §4.1)', () => {

@@ -2,7 +2,7 @@ import { decodeLatin1 } from '@postwire/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Base64Decoder } from '../../src/transfer/base64.js';
-import { createTransferDecoder } from '../../src/transfer/decoder.js';
+import { createTransferDecoder } from '../../src/transfer/index.js';
 import { QuotedPrintableDecoder } from '../../src/transfer/quoted-printable.js';
 import { UuDecoder } from '../../src/transfer/uuencode.js';
 import { bytewise, cuts, latin1, run, splitAt } from './chunking.js';
