@@ -23,3 +23,7 @@ export * from './parser/message-content.js';
 export * from './parser/delivery-status.js';
 export * from './parser/parse-message.js';
 export * from './header/received.js';
+export * from './imap/envelope.js';
+export * from './imap/body-parameters.js';
+export * from './imap/body-structure.js';
+export * from './imap/section.js';

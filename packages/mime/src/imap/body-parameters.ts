@@ -144,7 +144,8 @@ function scanName(field: string, start: number): number {
   let i = start;
   while (i < field.length) {
     const code = field.charCodeAt(i);
-    if (isFoldingSpace(code) || code === EQUALS || code === SEMICOLON || code === OPEN || code === QUOTE) break;
+    if (isFoldingSpace(code) || code === EQUALS || code === SEMICOLON || code === OPEN || code === QUOTE)
+      break;
     i++;
   }
   return i;

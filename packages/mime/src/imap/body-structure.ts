@@ -98,6 +98,8 @@ export interface BodyStructureOptions {
 }
 
 const LF = 10;
+const COMMA = 0x2c;
+const OPEN = 0x28;
 
 /**
  * Describes a part (usually `parseMessageSync(bytes).parts`) for FETCH BODYSTRUCTURE or, with
@@ -181,7 +183,10 @@ function emptyText(extended: boolean): TextBodyStructure {
 function typeParameters(part: MimePart): BodyParameter[] | null {
   const field = firstField(part.headers, 'content-type');
   const parameters = field ? readBodyParameters(field.value) : [];
-  if (part.contentType.type === 'text' && !parameters.some(([name]) => name === 'CHARSET' || name === 'CHARSET*')) {
+  if (
+    part.contentType.type === 'text' &&
+    !parameters.some(([name]) => name === 'CHARSET' || name === 'CHARSET*')
+  ) {
     parameters.push(['CHARSET', 'US-ASCII']);
   }
   return parameters.length > 0 ? parameters : null;
@@ -220,9 +225,6 @@ function languageTags(fieldBody: string): string | string[] | null {
   if (tags.length === 0) return null;
   return tags.length === 1 ? tags[0]! : tags;
 }
-
-const COMMA = 0x2c;
-const OPEN = 0x28;
 
 function isTagEnd(code: number): boolean {
   return isFoldingSpace(code) || code === COMMA || code === OPEN;

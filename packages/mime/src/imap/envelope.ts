@@ -81,7 +81,9 @@ function addressField(headers: readonly HeaderField[], key: string): EnvelopeAdd
   const addresses: EnvelopeAddress[] = [];
   for (const field of headers) {
     if (field.key !== key) continue;
-    const value = field.value.includes('=?') ? field.value.replaceAll('=?', `${HIDDEN_EQUALS}?`) : field.value;
+    const value = field.value.includes('=?')
+      ? field.value.replaceAll('=?', `${HIDDEN_EQUALS}?`)
+      : field.value;
     for (const address of parseAddressList(value).addresses) addEnvelopeAddress(addresses, address);
   }
   return addresses.length > 0 ? addresses : null;

@@ -1,4 +1,4 @@
-import { concatBytes, InvalidArgumentError } from '@postwire/core';
+import { InvalidArgumentError } from '@postwire/core';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const PAD = 0x3d;
@@ -35,7 +35,7 @@ const CRLF_PAIR = (CR << 8) | LF;
  * - `invalid-base64`: a byte outside the alphabet (other than white space) was skipped.
  * - `base64-data-after-padding`: data went on after `=` padding; it was decoded as a new quantum.
  * - `base64-misplaced-padding`: `=` where no padding can be (after a whole quantum, or after one character).
- * - `base64-missing-padding`: the data ended two or three characters into a quantum without `=`; decoded anyway.
+ * - `base64-missing-padding`: the data ended two or three characters into a quantum, unpadded; decoded.
  * - `base64-truncated`: a quantum held a single character, which cannot make a byte; it was dropped.
  */
 export type Base64Defect =
@@ -48,9 +48,9 @@ export type Base64Defect =
 /**
  * Streaming, lenient decoder of a base64 body (RFC 2045 §6.8). Any chunking of the input gives the same
  * bytes. White space and line breaks are skipped; other bytes outside the alphabet are skipped with the
- * defect `invalid-base64`. Padding ends a quantum wherever it appears: `aGVs=bG8=` decodes as `hel` then
- * `lo`, with the defect `base64-data-after-padding`, as most mail readers do. It never throws, and never
- * returns more than three bytes for every four input bytes.
+ * defect `invalid-base64`. Padding ends a quantum wherever it appears, and decoding goes on after it, as
+ * most mail readers do: `aGVsbA==bG8=` decodes as `hell` then `lo`, with the defect
+ * `base64-data-after-padding`. It never throws, and returns at most three bytes for every four it reads.
  */
 export class Base64Decoder {
   /** The codes of the defects seen so far (see {@link Base64Defect}), each once. */
@@ -75,7 +75,7 @@ export class Base64Decoder {
     let pos = 0;
     while (pos < length) {
       if (count === 0 && !this.#padded) {
-        // The fast path: whole quanta of four alphabet bytes, and CRLF between lines.
+        // The fast path: whole quanta of four alphabet bytes, and CRLF or LF between lines.
         const last = length - 4;
         while (pos <= last) {
           const word = input.getUint32(pos);
@@ -87,6 +87,8 @@ export class Base64Decoder {
             pos += 4;
           } else if (word >>> 16 === CRLF_PAIR) {
             pos += 2;
+          } else if (word >>> 24 === LF) {
+            pos += 1;
           } else {
             break;
           }
@@ -127,7 +129,7 @@ export class Base64Decoder {
     return out.subarray(0, o);
   }
 
-  /** Ends the body: returns the bytes of an unpadded last quantum, and readies the decoder for another body. */
+  /** Ends the body: returns the bytes of an unpadded last quantum, and readies the decoder for a new body. */
   end(): Uint8Array {
     const count = this.#count;
     const out = new Uint8Array(count >= 2 ? count - 1 : 0);
@@ -165,7 +167,7 @@ for (let value = 0; value < 64; value++) ENCODE[value] = ALPHABET.charCodeAt(val
 
 /** Options of {@link Base64Encoder}. */
 export interface Base64EncoderOptions {
-  /** Characters per line: a positive multiple of 4 (default 76, the most RFC 2045 allows), or 0 for one line. */
+  /** Characters per line: a positive multiple of 4 (default 76, the RFC 2045 maximum), or 0 for one line. */
   lineLength?: number;
 }
 
@@ -211,17 +213,13 @@ export class Base64Encoder {
   #encode(chunk: Uint8Array, final: boolean): Uint8Array {
     const carry = this.#carry;
     let carried = this.#carried;
-    if (carried > 0 && carried + chunk.length < 3) {
-      carry.set(chunk, carried);
-      carried += chunk.length;
-      chunk = EMPTY;
-      if (!final) {
-        this.#carried = carried;
-        return EMPTY;
-      }
-    }
     const length = chunk.length;
     const total = carried + length;
+    if (!final && total < 3) {
+      carry.set(chunk, carried);
+      this.#carried = total;
+      return EMPTY;
+    }
     const whole = Math.floor(total / 3);
     const rest = total - whole * 3;
     const quanta = whole + (final && rest > 0 ? 1 : 0);
@@ -232,49 +230,86 @@ export class Base64Encoder {
     let o = 0;
     let i = 0;
     if (carried > 0 && whole > 0) {
+      // The quantum begun in the previous chunk.
       i = 3 - carried;
-      const head = concatBytes([carry.subarray(0, carried), chunk.subarray(0, i)]);
-      o = this.#tail(out, o, head, column);
-      column = this.#column;
-    }
-    const wholeEnd = length - ((length - i) % 3);
-    for (; i < wholeEnd; i += 3) {
       if (column === perLine) {
         out[o++] = CR;
         out[o++] = LF;
         column = 0;
       }
-      const bits = (chunk[i]! << 16) | (chunk[i + 1]! << 8) | chunk[i + 2]!;
-      out[o] = ENCODE[bits >>> 18]!;
-      out[o + 1] = ENCODE[(bits >>> 12) & 63]!;
-      out[o + 2] = ENCODE[(bits >>> 6) & 63]!;
-      out[o + 3] = ENCODE[bits & 63]!;
-      o += 4;
+      o = writeQuantum(
+        out,
+        o,
+        (carry[0]! << 16) | ((carried === 2 ? carry[1]! : chunk[0]!) << 8) | chunk[i - 1]!,
+        4,
+      );
       column++;
+      carried = 0;
     }
+    const wholeEnd = i + Math.floor((length - i) / 3) * 3;
+    if (wholeEnd > i) {
+      o = encodeQuanta(chunk, i, wholeEnd, out, o, column, perLine);
+      column = ((column + (wholeEnd - i) / 3 - 1) % perLine) + 1;
+    }
+    if (rest > 0) {
+      // One or two bytes left, after those carried from earlier chunks if no quantum was completed.
+      const first = carried > 0 ? carry[0]! : chunk[wholeEnd]!;
+      const second = rest === 1 ? 0 : carried > 1 ? carry[1]! : chunk[wholeEnd + 1 - carried]!;
+      if (final) {
+        if (column === perLine) {
+          out[o++] = CR;
+          out[o++] = LF;
+          column = 0;
+        }
+        writeQuantum(out, o, (first << 16) | (second << 8), rest + 1);
+        column++;
+      } else {
+        carry[0] = first;
+        carry[1] = second;
+      }
+    }
+    this.#carried = final ? 0 : rest;
     this.#column = column;
-    const tail = carried > 0 && whole === 0 ? carry.subarray(0, carried) : chunk.subarray(wholeEnd);
-    if (final && tail.length > 0) this.#tail(out, o, tail, column);
-    else carry.set(tail);
-    this.#carried = final ? 0 : tail.length;
     return out;
   }
+}
 
-  /** Writes one quantum of 1–3 bytes, padded, after a line break if the line is full; returns the new position. */
-  #tail(out: Uint8Array, o: number, bytes: Uint8Array, column: number): number {
-    if (column === this.#quantaPerLine) {
+/**
+ * Encodes the whole quanta of `chunk[from, to)` into `out` from `o`, starting a line whenever one is full;
+ * returns the new position. Its own function, so that the engine optimises the loop on its own.
+ */
+function encodeQuanta(
+  chunk: Uint8Array,
+  from: number,
+  to: number,
+  out: Uint8Array,
+  o: number,
+  column: number,
+  perLine: number,
+): number {
+  for (let i = from; i < to; i += 3) {
+    if (column === perLine) {
       out[o++] = CR;
       out[o++] = LF;
       column = 0;
     }
-    const bits = (bytes[0]! << 16) | ((bytes[1] ?? 0) << 8) | (bytes[2] ?? 0);
-    out[o] = ENCODE[bits >>> 18]!;
-    out[o + 1] = ENCODE[(bits >>> 12) & 63]!;
-    out[o + 2] = bytes.length > 1 ? ENCODE[(bits >>> 6) & 63]! : PAD;
-    out[o + 3] = bytes.length > 2 ? ENCODE[bits & 63]! : PAD;
-    this.#column = column + 1;
-    return o + 4;
+    out[o] = ENCODE[chunk[i]! >>> 2]!;
+    out[o + 1] = ENCODE[((chunk[i]! & 3) << 4) | (chunk[i + 1]! >>> 4)]!;
+    out[o + 2] = ENCODE[((chunk[i + 1]! & 15) << 2) | (chunk[i + 2]! >>> 6)]!;
+    out[o + 3] = ENCODE[chunk[i + 2]! & 63]!;
+    o += 4;
+    column++;
   }
+  return o;
+}
+
+/** Writes a quantum's four characters: the first `significant` are data, the rest padding. */
+function writeQuantum(out: Uint8Array, o: number, bits: number, significant: number): number {
+  out[o] = ENCODE[bits >>> 18]!;
+  out[o + 1] = ENCODE[(bits >>> 12) & 63]!;
+  out[o + 2] = significant > 2 ? ENCODE[(bits >>> 6) & 63]! : PAD;
+  out[o + 3] = significant > 3 ? ENCODE[bits & 63]! : PAD;
+  return o + 4;
 }
 
 /** Encodes a whole body as base64 lines of 76 characters separated by CRLF (no final line break). */

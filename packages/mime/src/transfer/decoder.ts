@@ -8,7 +8,7 @@ export interface TransferDecoder {
   decode(chunk: Uint8Array): Uint8Array;
   /** Ends the body; returns the last bytes. */
   end(): Uint8Array;
-  /** Codes of the defects seen so far, each once (`unknown-transfer-encoding` for an encoding it does not know). */
+  /** Codes of the defects seen so far, each once (`unknown-transfer-encoding` for an unknown encoding). */
   readonly defects: readonly string[];
 }
 

@@ -16,10 +16,6 @@ for (let value = 0; value < 16; value++) {
   HEX_VALUES[value.toString(16).toUpperCase().charCodeAt(0)] = value;
 }
 
-/** Bytes the decoder copies without a second look: everything but `=`, space, tab, CR and LF. */
-const PLAIN = new Uint8Array(256).fill(1);
-for (const byte of [EQUALS, SPACE, TAB, CR, LF]) PLAIN[byte] = 0;
-
 /**
  * Defect codes of {@link QuotedPrintableDecoder}, each recorded at most once per decoder:
  * - `invalid-quoted-printable`: `=` followed by neither two hex digits nor a line break; kept as written.
@@ -182,11 +178,9 @@ export class QuotedPrintableDecoder {
       const byte = chunk[pos]!;
       if (state === State.Text) {
         if (untilSettled) break;
+        // The undecided end of a chunk starts with white space, `=` or CR.
         pending = pos++;
-        if (isSpace(byte)) state = State.Space;
-        else if (byte === EQUALS) state = State.Equals;
-        else if (byte === CR) state = State.Cr;
-        else out[o++] = byte;
+        state = isSpace(byte) ? State.Space : byte === EQUALS ? State.Equals : State.Cr;
         continue;
       }
       // Pending input: the byte at `pos` decides what it is.
@@ -362,16 +356,16 @@ BINARY_KINDS[LF] = Kind.Escaped;
 
 /**
  * Streaming encoder of a quoted-printable body (RFC 2045 §6.7). Its output is printable ASCII and CRLF
- * only, in lines of at most 76 characters: `=`, control characters, 8-bit bytes and white space before a
- * line break (or at the end) are encoded; soft breaks never split an `=XX`; a `.` or `F` that starts a line
- * is encoded too, so that neither SMTP dot-stuffing nor mbox `From ` quoting can alter the body. The output
- * ends as the input does: with a hard break only if the input ends with a line break.
+ * only, in lines of at most 76 characters: `=`, control characters (tab included), 8-bit bytes and a
+ * space before a line break (or at the end) are encoded; soft breaks never split an `=XX`; a `.` or `F`
+ * that starts a line is encoded too, so that neither SMTP dot-stuffing nor mbox `From ` quoting can alter
+ * the body. The output ends as the input does: with a hard break only if the input ends with a line break.
  */
 export class QuotedPrintableEncoder {
   readonly #kinds: Uint8Array;
   /** Characters on the current output line. */
   #column = 0;
-  /** A space or tab that ended the previous chunk, until the next byte says whether it ends a line. */
+  /** A space that ended the previous chunk, until the next byte says whether it ends a line. */
   #space = -1;
   /** A CR ended the previous chunk and was written as a hard break: an LF next belongs to it. */
   #afterCr = false;
@@ -380,7 +374,7 @@ export class QuotedPrintableEncoder {
     this.#kinds = options.binary ? BINARY_KINDS : TEXT_KINDS;
   }
 
-  /** Encodes one chunk; a trailing space or tab waits for the next chunk. */
+  /** Encodes one chunk; a space at its end waits for the next chunk. */
   encode(chunk: Uint8Array): Uint8Array {
     return this.#encode(chunk, false);
   }
@@ -399,7 +393,7 @@ export class QuotedPrintableEncoder {
   #encode(chunk: Uint8Array, final: boolean): Uint8Array {
     const kinds = this.#kinds;
     const length = chunk.length;
-    // Each byte takes at most three characters (a hard break two), and a line at least 73 before a soft break.
+    // A byte takes at most three characters (a hard break two); a line holds 73 or more before a soft break.
     const most = 3 * (length + 1);
     const out = new Uint8Array(most + 3 * Math.ceil(most / (MAX_LINE - 3)));
     let o = 0;

@@ -47,6 +47,7 @@ describe('Base64Decoder', () => {
 
   it('skips line breaks and white space without a defect', () => {
     expect(decode('Zm9v\r\nYm Fy\tZm\n9v\r\n')).toMatchObject({ text: 'foobarfoo', defects: [] });
+    expect(decode('Zm9v\nYmFy\n')).toMatchObject({ text: 'foobar', defects: [] });
   });
 
   it('skips characters outside the alphabet, with a defect', () => {
@@ -154,6 +155,13 @@ describe('Base64Encoder', () => {
     for (const lineLength of [-4, 3, 77, 1.5]) {
       expect(() => new Base64Encoder({ lineLength })).toThrow(/multiple of 4/);
     }
+  });
+
+  it('starts a new line for a quantum completed across chunks', () => {
+    const encoder = new Base64Encoder({ lineLength: 4 });
+    expect(decodeLatin1(encoder.encode(latin1('foob')))).toBe('Zm9v');
+    expect(decodeLatin1(encoder.encode(latin1('ar')))).toBe('\r\nYmFy');
+    expect(decodeLatin1(encoder.end(latin1('x')))).toBe('\r\neA==');
   });
 
   it('carries up to two bytes between chunks', () => {

@@ -43,7 +43,7 @@ const INPUTS: ReadonlyArray<{ input: string; qp: string[]; base64: string[] }> =
 ];
 
 describe('case 40: QP and base64 edge cases', () => {
-  it('case 40: foo=, =FJ, foo= \\t, long lines, =0D=0A, aGVsb, aGVsb!!!!!, mid-stream padding: no exception, bounded output', () => {
+  it('case 40: QP and base64 edge inputs never throw and give bounded output', () => {
     for (const { input, qp, base64 } of INPUTS) {
       const bytes = latin1(input);
       for (const chunks of [[bytes], bytewise(bytes)]) {

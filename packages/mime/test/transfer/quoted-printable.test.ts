@@ -86,15 +86,18 @@ describe('QuotedPrintableDecoder', () => {
       defects: ['invalid-quoted-printable'],
     });
     expect(decode('= x')).toEqual({ text: '= x', defects: ['invalid-quoted-printable'] });
+    expect(decode('a= x', bytewise)).toEqual({ text: 'a= x', defects: ['invalid-quoted-printable'] });
     expect(decode('= \rx')).toEqual({ text: '= \rx', defects: ['invalid-quoted-printable'] });
     expect(decode('=A')).toEqual({ text: '=A', defects: ['invalid-quoted-printable'] });
   });
 
   it('takes white space between = and the line break as a soft break, with a defect', () => {
-    expect(decode('foo= \t\r\nbar= \nbaz')).toEqual({
-      text: 'foobarbaz',
-      defects: ['qp-soft-break-with-space'],
-    });
+    for (const chunks of [undefined, bytewise]) {
+      expect(decode('foo= \t\r\nbar= \nbaz', chunks)).toEqual({
+        text: 'foobarbaz',
+        defects: ['qp-soft-break-with-space'],
+      });
+    }
   });
 
   it('drops a final =, with a defect', () => {
