@@ -12,6 +12,8 @@ export interface AddressParseOptions {
   maxStructureDepth?: number;
   /** Encoded words decoded in the field; later ones stay as written. */
   maxEncodedWords?: number;
+  /** Decode RFC 2047 encoded words in display names (default `true`); IMAP's ENVELOPE wants them as written. */
+  decodeEncodedWords?: boolean;
 }
 
 /** The reading of an address field and what was wrong with it. */
@@ -136,12 +138,15 @@ class AddressReader {
   /** True once a token was marked skipped: elements then filter their tokens. */
   #skipped = false;
   #encodedWordsLeft: number;
+  readonly #decodeWords: boolean;
   readonly #output: Address[] = [];
   #group: Group | undefined;
 
   constructor(value: string, options: AddressParseOptions | undefined) {
     this.#value = value;
-    const limits = options === undefined ? defaultMimeLimits : resolveLimits(addressLimits, options);
+    const { decodeEncodedWords: decodeWords = true, ...limitOptions } = options ?? {};
+    this.#decodeWords = decodeWords;
+    const limits = options === undefined ? defaultMimeLimits : resolveLimits(addressLimits, limitOptions);
     const maxDepth = limits.maxStructureDepth;
     this.#encodedWordsLeft = limits.maxEncodedWords;
     const { tokens, comments } = tokenize(value, fieldEnd(value), maxDepth, this.defects);
@@ -309,7 +314,7 @@ class AddressReader {
 
   /** Decodes the encoded words of display text, within the field's budget. */
   #decode(raw: string): string {
-    if (!raw.includes('=?')) return raw;
+    if (!this.#decodeWords || !raw.includes('=?')) return raw;
     if (this.#encodedWordsLeft <= 0) {
       this.defects.add('limit-maxEncodedWords');
       return raw;

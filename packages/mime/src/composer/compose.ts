@@ -100,7 +100,8 @@ export function composeMessage(options: ComposeOptions): ComposedMessage {
   const to = addressesOf('to', options.to);
   const cc = addressesOf('cc', options.cc);
   const bcc = addressesOf('bcc', options.bcc);
-  const messageId = options.messageId === undefined ? generateMessageId(from) : bracketed('messageId', options.messageId);
+  const messageId =
+    options.messageId === undefined ? generateMessageId(from) : bracketed('messageId', options.messageId);
 
   const fields: string[] = [foldField('Date', formatDate(options.date ?? new Date()))];
   const addressField = (name: string, list: readonly Address[]) => {
@@ -112,11 +113,14 @@ export function composeMessage(options: ComposeOptions): ComposedMessage {
   addressField('Cc', cc);
   if (options.keepBcc) addressField('Bcc', bcc);
   addressField('Reply-To', addressesOf('replyTo', options.replyTo));
-  if (options.subject !== undefined) fields.push(foldField('Subject', headerText('subject', options.subject, smtputf8)));
+  if (options.subject !== undefined)
+    fields.push(foldField('Subject', headerText('subject', options.subject, smtputf8)));
   fields.push(foldField('Message-ID', messageId));
-  if (options.inReplyTo !== undefined) fields.push(foldField('In-Reply-To', bracketed('inReplyTo', options.inReplyTo)));
+  if (options.inReplyTo !== undefined)
+    fields.push(foldField('In-Reply-To', bracketed('inReplyTo', options.inReplyTo)));
   if (options.references !== undefined) {
-    const references = typeof options.references === 'string' ? options.references.split(/\s+/) : options.references;
+    const references =
+      typeof options.references === 'string' ? options.references.split(/\s+/) : options.references;
     const ids = references.filter((id) => id !== '').map((id) => bracketed('references', id));
     if (ids.length > 0) fields.push(foldField('References', ids.join(' ')));
   }
@@ -129,11 +133,13 @@ export function composeMessage(options: ComposeOptions): ComposedMessage {
   }
   fields.push('MIME-Version: 1.0\r\n');
 
-  const root = buildTree(options, smtputf8);
+  const root = buildTree(options);
   const head = utf8(fields.join(''));
   const envelope = {
     from: (from[0] as Mailbox).address,
-    to: [...to, ...cc, ...bcc].flatMap((address) => ('group' in address ? address.members : [address])).map((m) => m.address),
+    to: [...to, ...cc, ...bcc]
+      .flatMap((address) => ('group' in address ? address.members : [address]))
+      .map((m) => m.address),
   };
 
   const iterate = () => writeNode(root, head);
@@ -150,7 +156,7 @@ export function composeMessage(options: ComposeOptions): ComposedMessage {
   };
 }
 
-function buildTree(options: ComposeOptions, smtputf8: boolean): Node {
+function buildTree(options: ComposeOptions): Node {
   const eightBit = options.eightBit ?? false;
   const textLeaf = (subtype: string, body: string): Leaf => {
     const bytes = utf8(toCrlfText(body));
@@ -161,10 +167,10 @@ function buildTree(options: ComposeOptions, smtputf8: boolean): Node {
   const hasHtml = options.html !== undefined;
   const isInline = (a: AttachmentInput) =>
     hasHtml && a.contentId !== undefined && (a.disposition ?? 'inline') === 'inline';
-  const inline = attachments.filter(isInline).map((a) => attachmentLeaf(a, 'inline', smtputf8));
+  const inline = attachments.filter(isInline).map((a) => attachmentLeaf(a, 'inline'));
   const regular = attachments
     .filter((a) => !isInline(a))
-    .map((a) => attachmentLeaf(a, a.disposition ?? 'attachment', smtputf8));
+    .map((a) => attachmentLeaf(a, a.disposition ?? 'attachment'));
 
   const text = options.text === undefined ? undefined : textLeaf('plain', options.text);
   let html: Node | undefined = options.html === undefined ? undefined : textLeaf('html', options.html);
@@ -175,7 +181,13 @@ function buildTree(options: ComposeOptions, smtputf8: boolean): Node {
 }
 
 function leaf(fields: string[], content: ContentInput, encoding: TransferEncoding, text: boolean): Leaf {
-  return { kind: 'leaf', fields: [...fields, `Content-Transfer-Encoding: ${encoding}\r\n`], content, encoding, text };
+  return {
+    kind: 'leaf',
+    fields: [...fields, `Content-Transfer-Encoding: ${encoding}\r\n`],
+    content,
+    encoding,
+    text,
+  };
 }
 
 function multipart(subtype: string, children: Node[]): Multipart {
@@ -188,7 +200,7 @@ function multipart(subtype: string, children: Node[]): Multipart {
   };
 }
 
-function attachmentLeaf(input: AttachmentInput, disposition: 'attachment' | 'inline', smtputf8: boolean): Leaf {
+function attachmentLeaf(input: AttachmentInput, disposition: 'attachment' | 'inline'): Leaf {
   const { filename, contentId } = input;
   if (filename !== undefined) assertHeaderSafe('attachment filename', filename);
   const contentType = input.contentType ?? guessContentType(filename, typeof input.content === 'string');
@@ -202,7 +214,10 @@ function attachmentLeaf(input: AttachmentInput, disposition: 'attachment' | 'inl
   fields.push(foldField('Content-Disposition', `${disposition}${filenameParameter}`));
   if (contentId !== undefined) fields.push(foldField('Content-ID', bracketed('contentId', contentId)));
   const content = typeof input.content === 'string' ? utf8(input.content) : input.content;
-  const encoding = content instanceof Uint8Array ? chooseTransferEncoding(content, { text: false, eightBit: false }) : 'base64';
+  const encoding =
+    content instanceof Uint8Array
+      ? chooseTransferEncoding(content, { text: false, eightBit: false })
+      : 'base64';
   return leaf(fields, content, encoding, false);
 }
 
@@ -304,5 +319,8 @@ const TYPES_BY_EXTENSION: Readonly<Record<string, string>> = {
 
 function guessContentType(filename: string | undefined, isText: boolean): string {
   const extension = filename?.split('.').pop()?.toLowerCase();
-  return (extension && TYPES_BY_EXTENSION[extension]) || (isText ? 'text/plain; charset=utf-8' : 'application/octet-stream');
+  return (
+    (extension && TYPES_BY_EXTENSION[extension]) ||
+    (isText ? 'text/plain; charset=utf-8' : 'application/octet-stream')
+  );
 }

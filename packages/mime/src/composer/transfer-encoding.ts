@@ -33,7 +33,8 @@ export function chooseTransferEncoding(body: Uint8Array, policy: EncodingPolicy)
   }
   longestLine = Math.max(longestLine, body.length - lineStart);
   const shortLines = longestLine <= MAX_LINE_LENGTH;
-  if (!policy.text) return eightBitBytes === 0 && controlBytes === 0 && shortLines && isCrlfOnly(body) ? '7bit' : 'base64';
+  if (!policy.text)
+    return eightBitBytes === 0 && controlBytes === 0 && shortLines && isCrlfOnly(body) ? '7bit' : 'base64';
   if (controlBytes === 0 && shortLines) {
     if (eightBitBytes === 0) return '7bit';
     if (policy.eightBit) return '8bit';
@@ -42,8 +43,10 @@ export function chooseTransferEncoding(body: Uint8Array, policy: EncodingPolicy)
 }
 
 function isCrlfOnly(body: Uint8Array): boolean {
-  for (let i = body.indexOf(0x0d); i !== -1; i = body.indexOf(0x0d, i + 1)) if (body[i + 1] !== 0x0a) return false;
-  for (let i = body.indexOf(0x0a); i !== -1; i = body.indexOf(0x0a, i + 1)) if (body[i - 1] !== 0x0d) return false;
+  for (let i = body.indexOf(0x0d); i !== -1; i = body.indexOf(0x0d, i + 1))
+    if (body[i + 1] !== 0x0a) return false;
+  for (let i = body.indexOf(0x0a); i !== -1; i = body.indexOf(0x0a, i + 1))
+    if (body[i - 1] !== 0x0d) return false;
   return true;
 }
 

@@ -70,21 +70,12 @@ export function envelope(headers: readonly HeaderField[]): Envelope {
   };
 }
 
-/**
- * Stands for the `=` of every `=?` while the address parser reads a field, so that it sees no encoded
- * word to decode: IMAP sends names as written. A lone surrogate never occurs in a header value decoded
- * from bytes, so putting `=` back is exact.
- */
-const HIDDEN_EQUALS = '\uDFFF';
-
 function addressField(headers: readonly HeaderField[], key: string): EnvelopeAddress[] | null {
   const addresses: EnvelopeAddress[] = [];
   for (const field of headers) {
     if (field.key !== key) continue;
-    const value = field.value.includes('=?')
-      ? field.value.replaceAll('=?', `${HIDDEN_EQUALS}?`)
-      : field.value;
-    for (const address of parseAddressList(value).addresses) addEnvelopeAddress(addresses, address);
+    const { addresses: parsed } = parseAddressList(field.value, { decodeEncodedWords: false });
+    for (const address of parsed) addEnvelopeAddress(addresses, address);
   }
   return addresses.length > 0 ? addresses : null;
 }
@@ -94,20 +85,16 @@ function addEnvelopeAddress(out: EnvelopeAddress[], address: Address): void {
     out.push(mailboxAddress(address));
     return;
   }
-  out.push({ name: null, adl: null, mailbox: asWritten(address.group), host: null });
+  out.push({ name: null, adl: null, mailbox: address.group, host: null });
   for (const member of address.members) out.push(mailboxAddress(member));
   out.push({ name: null, adl: null, mailbox: null, host: null });
 }
 
 function mailboxAddress(mailbox: Mailbox): EnvelopeAddress {
   return {
-    name: mailbox.name === '' ? null : asWritten(mailbox.name),
+    name: mailbox.name === '' ? null : mailbox.name,
     adl: null,
-    mailbox: mailbox.local === undefined ? MISSING_MAILBOX : asWritten(mailbox.local),
-    host: mailbox.domain === undefined ? MISSING_DOMAIN : asWritten(mailbox.domain),
+    mailbox: mailbox.local === undefined ? MISSING_MAILBOX : mailbox.local,
+    host: mailbox.domain === undefined ? MISSING_DOMAIN : mailbox.domain,
   };
-}
-
-function asWritten(text: string): string {
-  return text.includes(HIDDEN_EQUALS) ? text.replaceAll(HIDDEN_EQUALS, '=') : text;
 }

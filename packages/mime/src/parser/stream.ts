@@ -36,6 +36,8 @@ interface PendingHeader {
 interface Delimiter extends DelimiterMatch {
   /** Buffer index of the byte after the delimiter line. */
   readonly next: number;
+  /** Buffer index of the delimiter line's line ending (its CR, or LF), or of the end of the input. */
+  readonly lineEnding: number;
 }
 
 const LF = 10;
@@ -371,21 +373,29 @@ export class MimeParser {
       return limit < index + window ? 'more' : undefined;
     }
     const match = this.#boundaries.match(buf, index, lineEnd);
-    return match && { ...match, next };
+    const lineEnding =
+      lineEnd > index && lineEnd < buf.length && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+    return match && { ...match, next, lineEnding };
   }
 
   #onDelimiter(delimiter: Delimiter, bodyEnd: number): void {
     while (this.#stack.length - 1 > delimiter.owner) this.#closeTop(bodyEnd);
     const owner = this.#stack[delimiter.owner]!;
     if (delimiter.padded) this.#defect('boundary-padding', 'whitespace after a boundary', owner.path);
-    const next = this.#base + delimiter.next;
-    this.#pos = next;
-    this.#regionStart = next;
     if (delimiter.close) {
+      // The close delimiter's line ending may be the CRLF of the enclosing multipart's next
+      // delimiter (`--inner--` CRLF `--outer`): scanning resumes at it, so that it is not counted
+      // in the inner multipart's body.
+      const lineEnding = this.#base + delimiter.lineEnding;
+      this.#pos = lineEnding;
+      this.#regionStart = lineEnding;
       owner.closed = true;
       this.#boundaries.delete(owner.boundary, delimiter.owner);
       return;
     }
+    const next = this.#base + delimiter.next;
+    this.#pos = next;
+    this.#regionStart = next;
     owner.children++;
     this.#parts++;
     const path = owner.path === '' ? `${owner.children}` : `${owner.path}.${owner.children}`;

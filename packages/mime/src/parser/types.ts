@@ -34,7 +34,9 @@ export interface PartEvent {
    * The part's IMAP section number (RFC 3501 §6.4.5): `''` for the message's root, `1`, `1.2` … for the
    * parts of multiparts. The root of an embedded message shares the path of its `message/rfc822` part, so
    * its multipart children are `<path>.1`, `<path>.2` … as in IMAP, and when that root (or the top-level
-   * root) is not multipart, IMAP's section `<path>.1` (or `1`) is its body.
+   * root) is not multipart, IMAP's section `<path>.1` (or `1`) is its body. One case differs from IMAP:
+   * when the top-level root is itself `message/rfc822`, IMAP calls the embedded message `1` and its parts
+   * `1.1`, `1.2` …, while these paths are `1`, `2` …; `resolveSection` and `bodyStructure` number by IMAP's rules.
    */
   readonly path: string;
   readonly headers: readonly HeaderField[];

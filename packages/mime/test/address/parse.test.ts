@@ -320,3 +320,14 @@ describe('parseMailbox', () => {
     expect(parseMailbox('')).toEqual({ mailbox: null, defects: [] });
   });
 });
+
+describe('decodeEncodedWords: false', () => {
+  it('keeps encoded words in display names as written, and still reads the addresses', () => {
+    const value = '=?utf-8?Q?J=C3=BCrgen?= <j@example.com>, "=?utf-8?B?w4RybmU=?=" <a@example.org>';
+    expect(parseAddressList(value, { decodeEncodedWords: false }).addresses).toEqual([
+      expect.objectContaining({ name: '=?utf-8?Q?J=C3=BCrgen?=', address: 'j@example.com' }),
+      expect.objectContaining({ name: '=?utf-8?B?w4RybmU=?=', address: 'a@example.org' }),
+    ]);
+    expect(parseAddressList(value).addresses[0]).toMatchObject({ name: 'Jürgen' });
+  });
+});

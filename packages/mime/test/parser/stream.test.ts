@@ -426,3 +426,37 @@ y
     );
   });
 });
+
+describe('a close delimiter followed at once by the enclosing delimiter', () => {
+  const message = crlf(`Content-Type: multipart/mixed; boundary="outer"
+
+--outer
+Content-Type: multipart/related; boundary="inner"
+
+--inner
+Content-Type: text/plain
+
+x
+--inner--
+--outer--
+`);
+
+  it('leaves the CRLF to the enclosing delimiter, so the inner multipart ends right after --inner--', () => {
+    const parser = new MimeParser();
+    const events = [...parser.push(utf8(message)), ...parser.end()];
+    const inner = events.find((event) => event.type === 'part-end' && event.path === '1');
+    const end = message.indexOf('--inner--') + '--inner--'.length;
+    expect(inner).toMatchObject({ end });
+    const innerStart = events.find((event) => event.type === 'part' && event.path === '1');
+    expect(
+      innerStart?.type === 'part' && message.slice(innerStart.bodyStart, end).endsWith('x\r\n--inner--'),
+    ).toBe(true);
+  });
+
+  it('gives the same offsets for any chunking', () => {
+    const bytes = utf8(message);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      expect(run([bytes.subarray(0, cut), bytes.subarray(cut)])).toEqual(run([bytes]));
+    }
+  });
+});
