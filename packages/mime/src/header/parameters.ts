@@ -68,6 +68,38 @@ const LANGUAGE_PREFIX = /^[A-Za-z0-9-]*'/;
 /** Parses a parameterised header value. Never throws: malformed parts are skipped and reported. */
 export function parseParameterizedValue(field: string, options: ParameterOptions = {}): ParameterizedValue {
   const defects = new Set<string>();
+  const written = readWrittenParameters(
+    field,
+    options.maxParameters ?? defaultMimeLimits.maxParameters,
+    defects,
+  );
+  const raw: RawParameter[] = [];
+  for (const { name, value } of written.parameters) {
+    const parameter = toRawParameter(name.toLowerCase(), value);
+    if (parameter) raw.push(parameter);
+    else defects.add('invalid-parameter');
+  }
+  const { parameters, languages } = mergeParameters(raw, options, defects);
+  return { value: written.value, parameters, languages, defects: [...defects] };
+}
+
+/** One `name=value` of a parameterised field as written: the name in its case, a quoted value unquoted. */
+export interface WrittenParameter {
+  readonly name: string;
+  readonly value: string;
+}
+
+/**
+ * Reads a parameterised field body without interpreting it: the leading value (`text/plain`,
+ * `attachment`) and the parameters in order, at most `maxParameters`, in one linear pass. A missing
+ * `;` between parameters is tolerated. Problems are added to `defects`; a parameter without a name,
+ * or with an empty unquoted value, is skipped (`invalid-parameter`).
+ */
+export function readWrittenParameters(
+  field: string,
+  maxParameters: number,
+  defects: Set<string>,
+): { value: string; parameters: WrittenParameter[] } {
   let i = skipCfws(field, 0);
   let end = scanToken(field, i, true);
   let value = field.slice(i, end);
@@ -78,40 +110,22 @@ export function parseParameterizedValue(field: string, options: ParameterOptions
     value += `/${field.slice(i, end)}`;
     i = skipCfws(field, end);
   }
-  const raw = readParameters(field, i, options.maxParameters ?? defaultMimeLimits.maxParameters, defects);
-  const { parameters, languages } = mergeParameters(raw, options, defects);
-  return { value, parameters, languages, defects: [...defects] };
-}
-
-/** The end of a token: folding space, `;` and `(` end it, and `/` too in a media type's first half. */
-function scanToken(field: string, start: number, slashEnds: boolean): number {
-  let i = start;
-  while (i < field.length) {
-    const code = field.charCodeAt(i);
-    if (isFoldingSpace(code) || code === SEMICOLON || code === OPEN || (slashEnds && code === SLASH)) break;
-    i++;
-  }
-  return i;
-}
-
-function readParameters(field: string, start: number, max: number, defects: Set<string>): RawParameter[] {
-  const raw: RawParameter[] = [];
+  const parameters: WrittenParameter[] = [];
   let afterSemicolon = false;
-  let i = start;
   while (i < field.length) {
     if (field.charCodeAt(i) === SEMICOLON) {
       afterSemicolon = true;
       i = skipCfws(field, i + 1);
       continue;
     }
-    if (raw.length === max) {
+    if (parameters.length === maxParameters) {
       defects.add('limit-maxParameters');
       break;
     }
     if (!afterSemicolon) defects.add('missing-semicolon');
     afterSemicolon = false;
     const nameEnd = scanName(field, i);
-    const name = field.slice(i, nameEnd).toLowerCase();
+    const name = field.slice(i, nameEnd);
     i = skipCfws(field, nameEnd);
     if (field.charCodeAt(i) !== EQUALS) {
       defects.add('invalid-parameter');
@@ -128,11 +142,21 @@ function readParameters(field: string, start: number, max: number, defects: Set<
       i = valueEnd;
     }
     i = skipCfws(field, i);
-    const parameter = name === '' || (!quoted && text === '') ? undefined : toRawParameter(name, text);
-    if (parameter) raw.push(parameter);
-    else defects.add('invalid-parameter');
+    if (name === '' || (!quoted && text === '')) defects.add('invalid-parameter');
+    else parameters.push({ name, value: text });
   }
-  return raw;
+  return { value, parameters };
+}
+
+/** The end of a token: folding space, `;` and `(` end it, and `/` too in a media type's first half. */
+function scanToken(field: string, start: number, slashEnds: boolean): number {
+  let i = start;
+  while (i < field.length) {
+    const code = field.charCodeAt(i);
+    if (isFoldingSpace(code) || code === SEMICOLON || code === OPEN || (slashEnds && code === SLASH)) break;
+    i++;
+  }
+  return i;
 }
 
 function scanName(field: string, start: number): number {

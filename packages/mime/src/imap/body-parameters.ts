@@ -1,13 +1,8 @@
-import { isFoldingSpace, readQuotedString, skipCfws, skipComment } from '../header/cfws.js';
+import { readWrittenParameters, type WrittenParameter } from '../header/parameters.js';
 import { defaultMimeLimits } from '../limits.js';
 
 /** A body parameter of BODYSTRUCTURE: its name in upper case and its value as written, unquoted. */
 export type BodyParameter = [name: string, value: string];
-
-interface WrittenParameter {
-  readonly name: string;
-  readonly value: string;
-}
 
 /** The RFC 2231 sections of one parameter name. */
 interface SectionGroup {
@@ -21,11 +16,6 @@ interface Section {
   readonly parameter: WrittenParameter;
 }
 
-const SEMICOLON = 0x3b;
-const EQUALS = 0x3d;
-const SLASH = 0x2f;
-const QUOTE = 0x22;
-const OPEN = 0x28;
 const SECTION_SUFFIX = /^\*(?:(0|[1-9]\d{0,8})(\*)?)?$/;
 
 /**
@@ -41,7 +31,7 @@ export function readBodyParameters(
   fieldBody: string,
   maxParameters: number = defaultMimeLimits.maxParameters,
 ): BodyParameter[] {
-  const written = readWrittenParameters(fieldBody, skipLeadingValue(fieldBody), maxParameters);
+  const written = readWrittenParameters(fieldBody, maxParameters, new Set()).parameters;
   const entries: (BodyParameter | SectionGroup)[] = [];
   const groups = new Map<string, SectionGroup>();
   for (const parameter of written) {
@@ -91,91 +81,4 @@ function joinSections(group: SectionGroup, out: BodyParameter[]): void {
     pieces.push(extended && !section.extended ? value.replaceAll('%', '%25') : value);
   }
   out.push([extended ? `${group.name}*` : group.name, pieces.join('')]);
-}
-
-/** The index after the media type (`type/subtype`) or disposition type that opens a field body. */
-function skipLeadingValue(field: string): number {
-  let i = skipCfws(field, scanToken(field, skipCfws(field, 0), true));
-  if (field.charCodeAt(i) === SLASH) i = skipCfws(field, scanToken(field, skipCfws(field, i + 1), false));
-  return i;
-}
-
-function scanToken(field: string, start: number, slashEnds: boolean): number {
-  let i = start;
-  while (i < field.length) {
-    const code = field.charCodeAt(i);
-    if (isFoldingSpace(code) || code === SEMICOLON || code === OPEN || (slashEnds && code === SLASH)) break;
-    i++;
-  }
-  return i;
-}
-
-function readWrittenParameters(field: string, start: number, max: number): WrittenParameter[] {
-  const parameters: WrittenParameter[] = [];
-  let i = start;
-  while (i < field.length && parameters.length < max) {
-    if (field.charCodeAt(i) === SEMICOLON) {
-      i = skipCfws(field, i + 1);
-      continue;
-    }
-    const nameEnd = scanName(field, i);
-    const name = field.slice(i, nameEnd);
-    i = skipCfws(field, nameEnd);
-    if (field.charCodeAt(i) !== EQUALS) {
-      i = skipToSemicolon(field, i);
-      continue;
-    }
-    i = skipCfws(field, i + 1);
-    const quoted = field.charCodeAt(i) === QUOTE;
-    let value: string;
-    if (quoted) ({ text: value, end: i } = readQuotedString(field, i));
-    else {
-      const valueEnd = scanUnquotedValue(field, i);
-      value = field.slice(i, valueEnd);
-      i = valueEnd;
-    }
-    i = skipCfws(field, i);
-    if (name !== '' && (quoted || value !== '')) parameters.push({ name, value });
-  }
-  return parameters;
-}
-
-function scanName(field: string, start: number): number {
-  let i = start;
-  while (i < field.length) {
-    const code = field.charCodeAt(i);
-    if (isFoldingSpace(code) || code === EQUALS || code === SEMICOLON || code === OPEN || code === QUOTE)
-      break;
-    i++;
-  }
-  return i;
-}
-
-/** The end of an unquoted value; whitespace between two encoded words does not end it, as for the parser. */
-function scanUnquotedValue(field: string, start: number): number {
-  let i = start;
-  for (;;) {
-    while (i < field.length) {
-      const code = field.charCodeAt(i);
-      if (isFoldingSpace(code) || code === SEMICOLON || code === OPEN) break;
-      i++;
-    }
-    if (i - start < 2 || !field.startsWith('?=', i - 2)) return i;
-    let next = i;
-    while (next < field.length && isFoldingSpace(field.charCodeAt(next))) next++;
-    if (next === i || !field.startsWith('=?', next)) return i;
-    i = next;
-  }
-}
-
-function skipToSemicolon(field: string, start: number): number {
-  let i = start;
-  while (i < field.length) {
-    const code = field.charCodeAt(i);
-    if (code === SEMICOLON) return i;
-    if (code === QUOTE) i = readQuotedString(field, i).end;
-    else if (code === OPEN) i = skipComment(field, i);
-    else i++;
-  }
-  return i;
 }
