@@ -3,21 +3,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalCharset, createCharsetDecoder, decodeCharset } from '../../src/charset/decode.js';
 import { firstInvalidUtf8 } from '../../src/charset/utf8-fallback.js';
+import { latin1, splitAt } from '../support/chunks.js';
 
 const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
-const latin1 = (text: string): Uint8Array => Uint8Array.from(text, (char) => char.charCodeAt(0));
 
-/** Splits bytes at the given offsets (sorted, deduplicated, within range). */
+/** Splits bytes at the given offsets, taken modulo the length + 1. */
 function chunked(data: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((cut) => cut % (data.length + 1)))].sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let from = 0;
-  for (const point of points) {
-    chunks.push(data.subarray(from, point));
-    from = point;
-  }
-  chunks.push(data.subarray(from));
-  return chunks;
+  return splitAt(
+    data,
+    cuts.map((cut) => cut % (data.length + 1)),
+  );
 }
 
 function streamDecode(data: Uint8Array, charset: string | undefined, cuts: number[]) {

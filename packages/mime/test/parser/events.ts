@@ -1,3 +1,5 @@
+export { splitAt } from '../support/chunks.js';
+
 import { concatBytes, decodeLatin1, utf8 } from '@postwire/core';
 import { MimeParser } from '../../src/parser/stream.js';
 import type { MimeEvent, ParseOptions } from '../../src/parser/types.js';
@@ -57,21 +59,6 @@ export function view(events: readonly MimeEvent[]): Seen[] {
   }
   flush();
   return seen;
-}
-
-/** Splits `bytes` at the given offsets (sorted, deduplicated, clamped). */
-export function splitAt(bytes: Uint8Array, offsets: readonly number[]): Uint8Array[] {
-  const cuts = [...new Set(offsets.map((offset) => Math.min(Math.max(offset, 0), bytes.length)))].sort(
-    (a, b) => a - b,
-  );
-  const chunks: Uint8Array[] = [];
-  let from = 0;
-  for (const cut of cuts) {
-    chunks.push(bytes.subarray(from, cut));
-    from = cut;
-  }
-  chunks.push(bytes.subarray(from));
-  return chunks;
 }
 
 /** The paths and media types of the `part` events, in order: a compact view of a tree. */

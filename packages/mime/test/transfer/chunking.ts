@@ -1,20 +1,18 @@
 import { concatBytes } from '@postwire/core';
 import fc from 'fast-check';
+import { splitAt as splitAtOffsets } from '../support/chunks.js';
+
+export { latin1 } from '../support/chunks.js';
 
 /** Cut points, as fractions of the input's length, so that any input can be cut by them. */
 export const cuts = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 });
 
-/** Splits `bytes` at the given fractions of its length (empty chunks included). */
+/** Splits `bytes` at the given fractions of its length. */
 export function splitAt(bytes: Uint8Array, fractions: readonly number[]): Uint8Array[] {
-  const positions = fractions.map((fraction) => Math.floor(fraction * bytes.length)).sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let start = 0;
-  for (const position of positions) {
-    chunks.push(bytes.subarray(start, position));
-    start = position;
-  }
-  chunks.push(bytes.subarray(start));
-  return chunks;
+  return splitAtOffsets(
+    bytes,
+    fractions.map((fraction) => Math.floor(fraction * bytes.length)),
+  );
 }
 
 /** Splits `bytes` into chunks of one byte. */
@@ -36,9 +34,4 @@ export function run<T extends Streaming>(
   const out = chunks.map((chunk) => step(codec, chunk));
   out.push(codec.end());
   return concatBytes(out);
-}
-
-/** The bytes of a Latin-1 string. */
-export function latin1(text: string): Uint8Array {
-  return Uint8Array.from(text, (char) => char.charCodeAt(0));
 }
