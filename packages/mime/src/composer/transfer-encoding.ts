@@ -19,6 +19,7 @@ export interface EncodingPolicy {
  * and base64 for everything else.
  */
 export function chooseTransferEncoding(body: Uint8Array, policy: EncodingPolicy): TransferEncoding {
+  if (!policy.text) return isSevenBitLines(body) ? '7bit' : 'base64';
   let eightBitBytes = 0;
   let controlBytes = 0;
   let longestLine = 0;
@@ -32,22 +33,28 @@ export function chooseTransferEncoding(body: Uint8Array, policy: EncodingPolicy)
     } else if (byte === 0 || (byte < 0x20 && byte !== 0x09 && byte !== 0x0d)) controlBytes++;
   }
   longestLine = Math.max(longestLine, body.length - lineStart);
-  const shortLines = longestLine <= MAX_LINE_LENGTH;
-  if (!policy.text)
-    return eightBitBytes === 0 && controlBytes === 0 && shortLines && isCrlfOnly(body) ? '7bit' : 'base64';
-  if (controlBytes === 0 && shortLines) {
+  if (controlBytes === 0 && longestLine <= MAX_LINE_LENGTH) {
     if (eightBitBytes === 0) return '7bit';
     if (policy.eightBit) return '8bit';
   }
   return eightBitBytes + controlBytes <= body.length / 3 ? 'quoted-printable' : 'base64';
 }
 
-function isCrlfOnly(body: Uint8Array): boolean {
-  for (let i = body.indexOf(0x0d); i !== -1; i = body.indexOf(0x0d, i + 1))
-    if (body[i + 1] !== 0x0a) return false;
-  for (let i = body.indexOf(0x0a); i !== -1; i = body.indexOf(0x0a, i + 1))
-    if (body[i - 1] !== 0x0d) return false;
-  return true;
+/**
+ * True when `body` is ASCII text in CRLF lines of at most 998 bytes, so that it can travel as it is.
+ * Stops at the first byte that rules it out, which for binary data is one of the first few.
+ */
+function isSevenBitLines(body: Uint8Array): boolean {
+  let lineStart = 0;
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i]!;
+    if (byte >= 0x20 && byte < 0x7f) continue;
+    if (byte === 0x0d) {
+      if (body[i + 1] !== 0x0a || i - lineStart > MAX_LINE_LENGTH) return false;
+      lineStart = ++i + 1;
+    } else if (byte !== 0x09) return false;
+  }
+  return body.length - lineStart <= MAX_LINE_LENGTH;
 }
 
 /** A streaming encoder for one part's body in the chosen transfer encoding. */

@@ -164,6 +164,14 @@ function writePartial(out: Uint8Array, o: number, bits: number, count: number): 
 const EMPTY = new Uint8Array(0);
 const ENCODE = new Uint8Array(64);
 for (let value = 0; value < 64; value++) ENCODE[value] = ALPHABET.charCodeAt(value);
+/** The two characters of every 12-bit value, as one 16-bit unit in the platform's byte order. */
+const ENCODE_PAIRS = new Uint16Array(4096);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+for (let value = 0; value < 4096; value++) {
+  const first = ENCODE[value >>> 6]!;
+  const second = ENCODE[value & 63]!;
+  ENCODE_PAIRS[value] = LITTLE_ENDIAN ? first | (second << 8) : (first << 8) | second;
+}
 
 /** Options of {@link Base64Encoder}. */
 export interface Base64EncoderOptions {
@@ -287,18 +295,26 @@ function encodeQuanta(
   column: number,
   perLine: number,
 ): number {
-  for (let i = from; i < to; i += 3) {
+  // Every quantum and line break is an even number of bytes and `out` starts a fresh buffer, so each
+  // quantum starts at an even offset and its four characters are two 16-bit pairs.
+  const pairs = new Uint16Array(out.buffer, out.byteOffset, out.length >>> 1);
+  let i = from;
+  while (i < to) {
     if (column === perLine) {
       out[o++] = CR;
       out[o++] = LF;
       column = 0;
     }
-    out[o] = ENCODE[chunk[i]! >>> 2]!;
-    out[o + 1] = ENCODE[((chunk[i]! & 3) << 4) | (chunk[i + 1]! >>> 4)]!;
-    out[o + 2] = ENCODE[((chunk[i + 1]! & 15) << 2) | (chunk[i + 2]! >>> 6)]!;
-    out[o + 3] = ENCODE[chunk[i + 2]! & 63]!;
-    o += 4;
-    column++;
+    const quanta = Math.min(perLine - column, (to - i) / 3);
+    const stop = i + quanta * 3;
+    let h = o >>> 1;
+    for (; i < stop; i += 3) {
+      const bits = (chunk[i]! << 16) | (chunk[i + 1]! << 8) | chunk[i + 2]!;
+      pairs[h++] = ENCODE_PAIRS[bits >>> 12]!;
+      pairs[h++] = ENCODE_PAIRS[bits & 0xfff]!;
+    }
+    o = h << 1;
+    column += quanta;
   }
   return o;
 }
