@@ -131,6 +131,21 @@ describe('composeMessage', () => {
     expectWellFormed(binary);
   });
 
+  it('sends an ASCII attachment in CRLF lines as 7bit, and any other as base64', async () => {
+    const crlfText = await compose({
+      ...base,
+      attachments: [{ content: 'a,b\r\n1,2\r\n', filename: 'a.csv' }],
+    });
+    expect(crlfText).toMatch(/filename=a\.csv\r\nContent-Transfer-Encoding: 7bit/);
+    const bareLf = await compose({ ...base, attachments: [{ content: 'a,b\n1,2\n', filename: 'a.csv' }] });
+    expect(bareLf).toMatch(/filename=a\.csv\r\nContent-Transfer-Encoding: base64/);
+    const longLine = await compose({
+      ...base,
+      attachments: [{ content: 'x'.repeat(999), filename: 'a.csv' }],
+    });
+    expect(longLine).toMatch(/filename=a\.csv\r\nContent-Transfer-Encoding: base64/);
+  });
+
   it('streams attachments given as async iterables and web streams', async () => {
     async function* pieces() {
       yield new Uint8Array([1, 2, 3]);
