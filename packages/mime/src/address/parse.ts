@@ -47,7 +47,8 @@ export interface MailboxResult {
  *   a local part or domain are removed (`obsolete-local-part`, `obsolete-domain`).
  * - Every mailbox is exposed, and what readers disagree on is flagged `ambiguous-address`: a backslash
  *   outside quotes is dropped (so `<a@x>\,<b@y>` gives two mailboxes); a second `<…>` in one element starts
- *   a new mailbox; an addr-spec after `<…>` (`<a@x>b@y`) is a mailbox of its own, after the bracketed one.
+ *   a new mailbox; an addr-spec after `<…>` (`<a@x>b@y`) is a mailbox of its own, after the bracketed one;
+ *   an unquoted `@` before `<…>` (`a@x <b@y>`) stays in the display name.
  * - Plain words after `<…>` become the display name (`name-after-address`); words before a bare addr-spec
  *   too (`missing-angle-brackets`). A lone word without `@` is a local-only address (`missing-domain`),
  *   unless it looks like an encoded word; other words without an address give a mailbox with a name and
@@ -275,6 +276,9 @@ class AddressReader {
     }
     let mailboxes: Mailbox[];
     if (open >= 0) {
+      // An unquoted `@` before `<…>` (`admin@legit.example <s@attack.example>`) is no phrase: a reader that
+      // takes the first addr-spec sees another author than one that takes the bracketed one.
+      for (let i = start; i < open; i++) if (isSpecial(words[i], '@')) this.defects.add('ambiguous-address');
       const mailbox = this.#bracketed(words, open + 1, close);
       mailbox.name = this.#phrase(words, start, open);
       mailboxes = [mailbox];

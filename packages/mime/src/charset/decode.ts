@@ -1,4 +1,4 @@
-import { concatBytes } from '@postwire/core';
+import { concatBytes, LF } from '@postwire/core';
 import { canonicalCharset } from './labels.js';
 import { decodeUtf7, Utf7Decoder } from './utf7.js';
 import { decodeUtf8OrWindows1252, Utf8OrWindows1252Decoder } from './utf8-fallback.js';
@@ -234,7 +234,6 @@ class NativeCharsetDecoder implements CharsetDecoder {
   }
 }
 
-const LF = 0x0a;
 const ESC = 0x1b;
 
 class LineSplitCharsetDecoder implements CharsetDecoder {

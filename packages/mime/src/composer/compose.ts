@@ -1,12 +1,18 @@
-import { concatBytes, encodeHex, InvalidArgumentError, utf8 } from '@postwire/core';
+import { concatBytes, decodeLatin1, encodeHex, InvalidArgumentError, utf8 } from '@postwire/core';
 import { formatAddressList } from '../address/format.js';
 import { parseAddressList } from '../address/parse.js';
 import type { Address, Mailbox } from '../address/types.js';
 import { formatDate } from '../header/date.js';
 import { encodeEncodedWords, needsEncoding } from '../header/encoded-word.js';
 import { formatParameter } from '../header/parameters.js';
+import { toCrlf } from '../text/line-endings.js';
 import { assertFieldName, assertHeaderSafe, foldField } from './fold.js';
-import { chooseTransferEncoding, createBodyEncoder, type TransferEncoding } from './transfer-encoding.js';
+import {
+  chooseTransferEncoding,
+  createBodyEncoder,
+  identityEncoding,
+  type TransferEncoding,
+} from './transfer-encoding.js';
 
 /** One address, a list of them, or header text such as `"Ann" <ann@example.com>, bob@example.org`. */
 export type AddressInput = string | Address | readonly (string | Address)[];
@@ -28,7 +34,9 @@ export interface AttachmentInput {
 
 /** What {@link composeMessage} builds a message from. */
 export interface ComposeOptions {
+  /** One mailbox; several, or a group, need a `sender`. */
   from: AddressInput;
+  /** One mailbox, the SMTP envelope's sender when given (RFC 5322 §3.6.2). */
   sender?: AddressInput;
   to?: AddressInput;
   cc?: AddressInput;
@@ -39,7 +47,10 @@ export interface ComposeOptions {
   text?: string;
   html?: string;
   attachments?: readonly AttachmentInput[];
-  /** Extra header fields, in order. Structural MIME fields cannot be set this way. */
+  /**
+   * Extra header fields, in order. Structural MIME fields, and the fields the options above write (Bcc
+   * included), cannot be set this way.
+   */
   headers?: Readonly<Record<string, string | readonly string[]>>;
   /** Default: now. */
   date?: Date;
@@ -68,6 +79,20 @@ export interface ComposedMessage extends AsyncIterable<Uint8Array> {
 }
 
 const STRUCTURAL = new Set(['content-type', 'content-transfer-encoding', 'mime-version']);
+/** Fields RFC 5322 §3.6 allows once, which the composer writes from its own options (Bcc only with `keepBcc`). */
+const FROM_OPTIONS = new Set([
+  'date',
+  'from',
+  'sender',
+  'reply-to',
+  'to',
+  'cc',
+  'bcc',
+  'message-id',
+  'in-reply-to',
+  'references',
+  'subject',
+]);
 
 interface Leaf {
   readonly kind: 'leaf';
@@ -95,51 +120,58 @@ type Node = Leaf | Multipart;
  */
 export function composeMessage(options: ComposeOptions): ComposedMessage {
   const smtputf8 = options.smtputf8 ?? false;
-  const from = addressesOf('from', options.from);
+  const from = addressesOf('from', options.from, smtputf8);
   if (from.length === 0) throw new InvalidArgumentError('a message needs a From address');
-  const to = addressesOf('to', options.to);
-  const cc = addressesOf('cc', options.cc);
-  const bcc = addressesOf('bcc', options.bcc);
+  const sender = addressesOf('sender', options.sender, smtputf8);
+  const to = addressesOf('to', options.to, smtputf8);
+  const cc = addressesOf('cc', options.cc, smtputf8);
+  const bcc = addressesOf('bcc', options.bcc, smtputf8);
+  const returnPath = envelopeSender(from, sender);
   const messageId =
-    options.messageId === undefined ? generateMessageId(from) : bracketed('messageId', options.messageId);
+    options.messageId === undefined
+      ? generateMessageId(returnPath)
+      : bracketed('messageId', options.messageId, smtputf8);
 
   const fields: string[] = [foldField('Date', formatDate(options.date ?? new Date()))];
   const addressField = (name: string, list: readonly Address[]) => {
     if (list.length > 0) fields.push(foldField(name, formatAddressList([...list], { smtputf8 })));
   };
   addressField('From', from);
-  addressField('Sender', addressesOf('sender', options.sender));
+  addressField('Sender', sender);
   addressField('To', to);
   addressField('Cc', cc);
   if (options.keepBcc) addressField('Bcc', bcc);
-  addressField('Reply-To', addressesOf('replyTo', options.replyTo));
+  addressField('Reply-To', addressesOf('replyTo', options.replyTo, smtputf8));
   if (options.subject !== undefined)
     fields.push(foldField('Subject', headerText('subject', options.subject, smtputf8)));
   fields.push(foldField('Message-ID', messageId));
   if (options.inReplyTo !== undefined)
-    fields.push(foldField('In-Reply-To', bracketed('inReplyTo', options.inReplyTo)));
+    fields.push(foldField('In-Reply-To', bracketed('inReplyTo', options.inReplyTo, smtputf8)));
   if (options.references !== undefined) {
+    // msg-ids may be written next to each other without white space: `<a@x><b@y>`.
     const references =
-      typeof options.references === 'string' ? options.references.split(/\s+/) : options.references;
-    const ids = references.filter((id) => id !== '').map((id) => bracketed('references', id));
+      typeof options.references === 'string'
+        ? options.references.split(/\s+|(?<=>)(?=<)/)
+        : options.references;
+    const ids = references.filter((id) => id !== '').map((id) => bracketed('references', id, smtputf8));
     if (ids.length > 0) fields.push(foldField('References', ids.join(' ')));
   }
   for (const [name, value] of Object.entries(options.headers ?? {})) {
     assertFieldName(name);
-    if (STRUCTURAL.has(name.toLowerCase())) throw new InvalidArgumentError(`${name} is set by the composer`);
+    const key = name.toLowerCase();
+    if (STRUCTURAL.has(key)) throw new InvalidArgumentError(`${name} is set by the composer`);
+    if (FROM_OPTIONS.has(key)) throw new InvalidArgumentError(`${name} is set through its own option`);
     for (const one of typeof value === 'string' ? [value] : value) {
       fields.push(foldField(name, headerText(`header ${name}`, one, smtputf8)));
     }
   }
   fields.push('MIME-Version: 1.0\r\n');
 
-  const root = buildTree(options);
+  const root = buildTree(options, smtputf8);
   const head = utf8(fields.join(''));
   const envelope = {
-    from: (from[0] as Mailbox).address,
-    to: [...to, ...cc, ...bcc]
-      .flatMap((address) => ('group' in address ? address.members : [address]))
-      .map((m) => m.address),
+    from: returnPath.address,
+    to: mailboxesOf([...to, ...cc, ...bcc]).map((m) => m.address),
   };
 
   const iterate = () => writeNode(root, head);
@@ -156,7 +188,7 @@ export function composeMessage(options: ComposeOptions): ComposedMessage {
   };
 }
 
-function buildTree(options: ComposeOptions): Node {
+function buildTree(options: ComposeOptions, smtputf8: boolean): Node {
   const eightBit = options.eightBit ?? false;
   const textLeaf = (subtype: string, body: string): Leaf => {
     const bytes = utf8(toCrlfText(body));
@@ -167,10 +199,11 @@ function buildTree(options: ComposeOptions): Node {
   const hasHtml = options.html !== undefined;
   const isInline = (a: AttachmentInput) =>
     hasHtml && a.contentId !== undefined && (a.disposition ?? 'inline') === 'inline';
-  const inline = attachments.filter(isInline).map((a) => attachmentLeaf(a, 'inline'));
+  const settings = { eightBit, smtputf8 };
+  const inline = attachments.filter(isInline).map((a) => attachmentLeaf(a, 'inline', settings));
   const regular = attachments
     .filter((a) => !isInline(a))
-    .map((a) => attachmentLeaf(a, a.disposition ?? 'attachment'));
+    .map((a) => attachmentLeaf(a, a.disposition ?? 'attachment', settings));
 
   const text = options.text === undefined ? undefined : textLeaf('plain', options.text);
   let html: Node | undefined = options.html === undefined ? undefined : textLeaf('html', options.html);
@@ -191,7 +224,12 @@ function leaf(fields: string[], content: ContentInput, encoding: TransferEncodin
 }
 
 function multipart(subtype: string, children: Node[]): Multipart {
-  const boundary = `=_pw_${encodeHex(crypto.getRandomValues(new Uint8Array(12)))}`;
+  // Quoted-printable and base64 can never hold `=_`; a body sent as it is (7bit or 8bit) might hold a
+  // boundary, however unlikely: draw again until none does (RFC 2046 §5.1.1).
+  const raw = children.flatMap(passThroughBodies);
+  let boundary: string;
+  do boundary = `=_pw_${encodeHex(crypto.getRandomValues(new Uint8Array(12)))}`;
+  while (raw.some((body) => body.includes(boundary)));
   return {
     kind: 'multipart',
     fields: [`Content-Type: multipart/${subtype}; boundary="${boundary}"\r\n`],
@@ -200,20 +238,77 @@ function multipart(subtype: string, children: Node[]): Multipart {
   };
 }
 
-function attachmentLeaf(input: AttachmentInput, disposition: 'attachment' | 'inline'): Leaf {
-  const { filename, contentId } = input;
-  if (filename !== undefined) assertHeaderSafe('attachment filename', filename);
-  const contentType = input.contentType ?? guessContentType(filename, typeof input.content === 'string');
-  assertHeaderSafe('attachment contentType', contentType);
-  if (!/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/s.test(contentType)) {
-    throw new InvalidArgumentError(`invalid attachment content type "${contentType}"`);
+/** The body of every leaf under `node` that goes out as it is (7bit or 8bit), as Latin-1 text. */
+function passThroughBodies(node: Node): string[] {
+  if (node.kind === 'multipart') return node.children.flatMap(passThroughBodies);
+  if ((node.encoding === '7bit' || node.encoding === '8bit') && node.content instanceof Uint8Array) {
+    return [decodeLatin1(node.content)];
   }
+  return [];
+}
+
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const QUOTED = '"(?:[\\t\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]|\\\\[\\t\\x20-\\x7e])*"';
+/**
+ * `type/subtype` and `; name=value` parameters (RFC 2045 §5.1), ASCII only, quoted strings balanced, so
+ * that the `name` parameter the composer appends stays a parameter of its own. Each piece can match in
+ * one way only, so the test is linear (case 42).
+ */
+const CONTENT_TYPE = new RegExp(
+  `^(${TOKEN})/(${TOKEN})(?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|${QUOTED}))*[ \\t]*$`,
+);
+
+interface LeafSettings {
+  readonly eightBit: boolean;
+  readonly smtputf8: boolean;
+}
+
+function attachmentLeaf(
+  input: AttachmentInput,
+  disposition: 'attachment' | 'inline',
+  settings: LeafSettings,
+): Leaf {
+  const { filename, contentId } = input;
+  if (disposition !== 'attachment' && disposition !== 'inline') {
+    throw new InvalidArgumentError('attachment disposition is "attachment" or "inline"');
+  }
+  if (filename !== undefined) assertHeaderSafe('attachment filename', filename);
+  const isString = typeof input.content === 'string';
+  const contentType = input.contentType ?? guessContentType(filename, isString);
+  assertHeaderSafe('attachment contentType', contentType);
+  const match = CONTENT_TYPE.exec(contentType);
+  if (!match) throw new InvalidArgumentError(`invalid attachment content type "${contentType}"`);
+  const type = match[1]!.toLowerCase();
+  const mediaType = `${type}/${match[2]!.toLowerCase()}`;
+  if (type === 'multipart') {
+    throw new InvalidArgumentError('a multipart attachment needs a boundary the composer cannot give it');
+  }
+  // String content is sent as UTF-8: a text type must say so.
+  const charset = isString && type === 'text' && !/;\s*charset=/i.test(contentType) ? '; charset=utf-8' : '';
   const nameParameter = filename === undefined ? '' : `; ${formatParameter('name', filename)}`;
-  const fields = [foldField('Content-Type', `${contentType}${nameParameter}`)];
+  const fields = [foldField('Content-Type', `${contentType}${charset}${nameParameter}`)];
   const filenameParameter = filename === undefined ? '' : `; ${formatParameter('filename', filename)}`;
   fields.push(foldField('Content-Disposition', `${disposition}${filenameParameter}`));
-  if (contentId !== undefined) fields.push(foldField('Content-ID', bracketed('contentId', contentId)));
-  const content = typeof input.content === 'string' ? utf8(input.content) : input.content;
+  if (contentId !== undefined) {
+    fields.push(foldField('Content-ID', bracketed('contentId', contentId, settings.smtputf8)));
+  }
+  let content = typeof input.content === 'string' ? utf8(input.content) : input.content;
+  if (type === 'message' && mediaType !== 'message/global') {
+    // RFC 2046 §5.2: an encapsulated message is never base64 or quoted-printable (message/global may be,
+    // RFC 6532 §3.5), and only message/rfc822 may be 8bit.
+    if (!(content instanceof Uint8Array)) {
+      throw new InvalidArgumentError(`${mediaType} content must be given as bytes or text, not a stream`);
+    }
+    content = toCrlf(content);
+    const eightBit = settings.eightBit && mediaType === 'message/rfc822';
+    const encoding = identityEncoding(content, eightBit);
+    if (encoding === undefined) {
+      throw new InvalidArgumentError(
+        `${mediaType} content must travel as ${eightBit ? '7bit or 8bit' : '7bit'}: send it as message/global or application/octet-stream`,
+      );
+    }
+    return leaf(fields, content, encoding, false);
+  }
   const encoding =
     content instanceof Uint8Array
       ? chooseTransferEncoding(content, { text: false, eightBit: false })
@@ -257,13 +352,25 @@ function toReadableStream(chunks: AsyncGenerator<Uint8Array>): ReadableStream<Ui
 async function* chunksOf(content: ContentInput): AsyncGenerator<Uint8Array> {
   if (content instanceof Uint8Array) yield content;
   else if (typeof content === 'string') yield utf8(content);
-  else yield* content as AsyncIterable<Uint8Array>;
+  else if ('getReader' in content) {
+    // Not every runtime makes a web stream async-iterable.
+    const reader = content.getReader();
+    try {
+      for (let read = await reader.read(); !read.done; read = await reader.read()) yield read.value;
+    } finally {
+      reader.releaseLock();
+    }
+  } else yield* content;
 }
 
-function addressesOf(option: string, input: AddressInput | undefined): Address[] {
+/**
+ * The addresses of an option. Strings are parsed; address objects are checked by formatting them, so that
+ * an address that only reaches the envelope (Bcc) is held to the same rules as one written in a field.
+ */
+function addressesOf(option: string, input: AddressInput | undefined, smtputf8: boolean): Address[] {
   if (input === undefined) return [];
   const list = typeof input === 'string' || !Array.isArray(input) ? [input as string | Address] : input;
-  return list.flatMap((item) => {
+  const addresses = list.flatMap((item) => {
     if (typeof item !== 'string') return [item];
     assertHeaderSafe(option, item);
     const { addresses, defects } = parseAddressList(item);
@@ -272,6 +379,30 @@ function addressesOf(option: string, input: AddressInput | undefined): Address[]
     }
     return addresses;
   });
+  if (addresses.length > 0) formatAddressList(addresses, { smtputf8 });
+  return addresses;
+}
+
+function mailboxesOf(addresses: readonly Address[]): Mailbox[] {
+  return addresses.flatMap((address) => ('group' in address ? address.members : [address]));
+}
+
+/**
+ * The mailbox that sends the message, which is also the SMTP envelope's sender: the Sender, which must be
+ * one mailbox, else the one mailbox of From. RFC 5322 §3.6.2 asks for a Sender when From holds several
+ * mailboxes (or, RFC 6854, a group).
+ */
+function envelopeSender(from: readonly Address[], sender: readonly Address[]): Mailbox {
+  if (sender.length > 0) {
+    const only = sender[0]!;
+    if (sender.length > 1 || 'group' in only) throw new InvalidArgumentError('sender is a single mailbox');
+    return only;
+  }
+  const only = from[0]!;
+  if (from.length > 1 || 'group' in only) {
+    throw new InvalidArgumentError('a From with several mailboxes or a group needs a sender');
+  }
+  return only;
 }
 
 function headerText(what: string, value: string, smtputf8: boolean): string {
@@ -279,18 +410,26 @@ function headerText(what: string, value: string, smtputf8: boolean): string {
   return needsEncoding(value) && !smtputf8 ? encodeEncodedWords(value) : value;
 }
 
+/**
+ * What a msg-id (RFC 5322 §3.6.4) may hold between its angle brackets: atext, `.`, `@` and the brackets of a
+ * domain literal. Not white space, `"`, `(`, `,`, `;`, `:` or `\\`, which a reader would take for the end
+ * of the id or the start of a comment or quoted string; and non-ASCII only with SMTPUTF8 (RFC 6532 §3.2).
+ */
+const MSG_ID_ASCII = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@[\]-]+$/;
+const MSG_ID_UTF8 = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@[\]\u0080-\u{10ffff}-]+$/u;
+
 /** A msg-id in angle brackets; refuses anything that could break the field. */
-function bracketed(what: string, id: string): string {
+function bracketed(what: string, id: string, smtputf8: boolean): string {
   assertHeaderSafe(what, id);
   const bare = id.startsWith('<') && id.endsWith('>') ? id.slice(1, -1) : id;
-  if (bare === '' || /[\s<>]/.test(bare)) throw new InvalidArgumentError(`${what} is not a valid message id`);
+  if (!(smtputf8 ? MSG_ID_UTF8 : MSG_ID_ASCII).test(bare)) {
+    throw new InvalidArgumentError(`${what} is not a valid message id`);
+  }
   return `<${bare}>`;
 }
 
-function generateMessageId(from: readonly Address[]): string {
-  const first = from[0]!;
-  const mailbox = 'group' in first ? first.members[0] : first;
-  const domain = mailbox?.address.split('@')[1];
+function generateMessageId(sender: Mailbox): string {
+  const domain = sender.address.split('@')[1];
   const safeDomain = domain && /^[A-Za-z0-9.-]+$/.test(domain) ? domain : 'postwire.invalid';
   return `<${encodeHex(crypto.getRandomValues(new Uint8Array(16)))}@${safeDomain}>`;
 }

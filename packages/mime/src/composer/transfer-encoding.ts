@@ -57,6 +57,29 @@ function isSevenBitLines(body: Uint8Array): boolean {
   return body.length - lineStart <= MAX_LINE_LENGTH;
 }
 
+/**
+ * The identity encoding an encapsulated message can travel in (RFC 2046 §5.2.1, RFC 2045 §2.7–2.8): `7bit`
+ * for CRLF lines of at most 998 bytes without NUL or 8-bit bytes, `8bit` when 8-bit bytes are allowed
+ * too, else `undefined`. Other control characters are allowed, as ISO-2022-JP text needs ESC.
+ */
+export function identityEncoding(body: Uint8Array, eightBitAllowed: boolean): '7bit' | '8bit' | undefined {
+  let eightBit = false;
+  let lineStart = 0;
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i]!;
+    if (byte === 0x0d) {
+      if (body[i + 1] !== 0x0a || i - lineStart > MAX_LINE_LENGTH) return undefined;
+      lineStart = ++i + 1;
+    } else if (byte === 0 || byte === 0x0a) return undefined;
+    else if (byte >= 0x80) {
+      if (!eightBitAllowed) return undefined;
+      eightBit = true;
+    }
+  }
+  if (body.length - lineStart > MAX_LINE_LENGTH) return undefined;
+  return eightBit ? '8bit' : '7bit';
+}
+
 /** A streaming encoder for one part's body in the chosen transfer encoding. */
 export interface BodyEncoder {
   encode(chunk: Uint8Array): Uint8Array;

@@ -1,3 +1,5 @@
+import { CR, LF } from '@postwire/core';
+
 /**
  * The lexical pieces shared by structured header fields (RFC 5322 §3.2.2–3.2.4): folding
  * whitespace, comments and quoted strings. Every scanner here is a single forward pass, and an
@@ -6,8 +8,6 @@
 
 const SPACE = 0x20;
 const TAB = 0x09;
-const CR = 0x0d;
-const LF = 0x0a;
 const BACKSLASH = 0x5c;
 const QUOTE = 0x22;
 const OPEN = 0x28;
@@ -64,4 +64,11 @@ export function readQuotedString(value: string, start: number): { text: string; 
   }
   parts.push(value.slice(from));
   return { text: parts.join(''), end: value.length };
+}
+
+const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+$/;
+
+/** True for an RFC 2045 token: a media type half, a disposition type, a parameter name or plain value. */
+export function isToken(text: string): boolean {
+  return TOKEN.test(text);
 }

@@ -1,3 +1,4 @@
+import { isToken } from './cfws.js';
 import { type ParameterOptions, parseParameterizedValue } from './parameters.js';
 
 /** A parsed Content-Type field (RFC 2045 §5). */
@@ -25,7 +26,6 @@ export interface ContentDisposition {
 }
 
 /** RFC 2045 token: printable ASCII except space and tspecials. */
-const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+$/;
 
 /**
  * Parses a Content-Type value. A missing field (`undefined`) means `text/plain; charset=us-ascii`
@@ -39,7 +39,7 @@ export function parseContentType(value: string | undefined, options: ParameterOp
   const slash = parsed.value.indexOf('/');
   const type = parsed.value.slice(0, slash).toLowerCase();
   const subtype = parsed.value.slice(slash + 1).toLowerCase();
-  if (slash === -1 || !TOKEN.test(type) || !TOKEN.test(subtype)) {
+  if (slash === -1 || !isToken(type) || !isToken(subtype)) {
     return defaultContentType(parsed.parameters, [...parsed.defects, 'invalid-content-type']);
   }
   return {
@@ -64,7 +64,7 @@ function defaultContentType(parameters: Record<string, string>, defects: string[
 export function parseContentDisposition(value: string, options: ParameterOptions = {}): ContentDisposition {
   const parsed = parseParameterizedValue(value, options);
   const type = parsed.value.toLowerCase();
-  if (!TOKEN.test(type)) {
+  if (!isToken(type)) {
     return {
       type: 'attachment',
       parameters: parsed.parameters,

@@ -94,8 +94,12 @@ const ZONES: ReadonlyMap<string, number> = new Map([
   ['hst', -10],
 ]);
 
+/**
+ * Matched against the value with its folding whitespace trimmed: no two quantifiers here can take the
+ * same characters, so a long run of spaces cannot make the match backtrack quadratically.
+ */
 const ISO_DATE =
-  /^[ \t\r\n]*(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?[ \t]*([Zz]|[+-]\d{2}:?\d{2})?[ \t\r\n]*$/;
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:[ \t]*([Zz]|[+-]\d{2}:?\d{2}))?$/;
 const NUMERIC_ZONE = /^[+-](\d{2}):?(\d{2})$/;
 const TIME = /^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?$/;
 const DASHED_DATE = /^(\d{1,2})-([A-Za-z]{3,9})-(\d{2,4})$/;
@@ -103,7 +107,11 @@ const DIGITS = /^\d+$/;
 const LETTERS = /^[A-Za-z]+/;
 
 function parseIsoDate(value: string): ParsedDate | undefined {
-  const match = ISO_DATE.exec(value);
+  let start = 0;
+  let end = value.length;
+  while (start < end && isFoldingSpace(value.charCodeAt(start))) start++;
+  while (end > start && isFoldingSpace(value.charCodeAt(end - 1))) end--;
+  const match = ISO_DATE.exec(value.slice(start, end));
   if (!match) return undefined;
   const [, year, month, day, hour, minute, second, zone] = match;
   const defects: string[] = [];

@@ -1,7 +1,7 @@
 import { concatBytes, InvalidArgumentError, utf8 } from '@postwire/core';
 import { decodeCharset } from '../charset/decode.js';
 import { defaultMimeLimits, type MimeLimits } from '../limits.js';
-import { isFoldingSpace, readQuotedString, skipCfws, skipComment } from './cfws.js';
+import { isFoldingSpace, isToken, readQuotedString, skipCfws, skipComment } from './cfws.js';
 import { decodeEncodedWords } from './encoded-word.js';
 
 /**
@@ -349,7 +349,6 @@ function hexValue(byte: number): number {
 }
 
 /** RFC 2045 token characters: printable ASCII except space and tspecials. */
-const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+$/;
 /** RFC 5987 attr-char: written as itself in an extended value; everything else is percent-encoded. */
 const ATTR_CHAR = /[!#$&+\-.0-9A-Z^_`a-z|~]/;
 const CONTROL = /[\x00-\x1f\x7f]/;
@@ -365,13 +364,13 @@ const SECTION_LENGTH = 76;
  * is not a token and for control characters (CR and LF included) in the value.
  */
 export function formatParameter(name: string, value: string): string {
-  if (!TOKEN.test(name) || name.includes('*') || name.includes("'") || name.includes('%')) {
+  if (!isToken(name) || name.includes('*') || name.includes("'") || name.includes('%')) {
     throw new InvalidArgumentError(`invalid parameter name "${name}"`);
   }
   if (CONTROL.test(value)) throw new InvalidArgumentError(`control character in parameter "${name}"`);
   const ascii = /^[\x20-\x7e]*$/.test(value) && !value.includes('=?');
   if (ascii) {
-    const single = TOKEN.test(value) ? `${name}=${value}` : `${name}=${quote(value)}`;
+    const single = isToken(value) ? `${name}=${value}` : `${name}=${quote(value)}`;
     if (single.length <= SECTION_LENGTH) return single;
     return splitSections(name, [...value].map(quotedChar), false);
   }

@@ -1,3 +1,4 @@
+import { CR, LF } from '@postwire/core';
 import { isFoldingSpace } from './cfws.js';
 import { type DecodedWords, decodeEncodedWords } from './encoded-word.js';
 
@@ -28,8 +29,6 @@ export function decodeUnstructured(value: string): string {
 
 const SPACE = 0x20;
 const TAB = 0x09;
-const CR = 0x0d;
-const LF = 0x0a;
 
 /** Replaces every run of whitespace that holds a line break by one space. */
 function collapseFolds(text: string): string {

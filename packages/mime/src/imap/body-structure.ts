@@ -1,3 +1,4 @@
+import { LF } from '@postwire/core';
 import { isFoldingSpace, skipCfws } from '../header/cfws.js';
 import type { MimePart } from '../parser/message-content.js';
 import { type BodyParameter, readBodyParameters } from './body-parameters.js';
@@ -97,7 +98,6 @@ export interface BodyStructureOptions {
   readonly extended?: boolean;
 }
 
-const LF = 10;
 const COMMA = 0x2c;
 const OPEN = 0x28;
 

@@ -1,4 +1,4 @@
-import { concatBytes, InvalidArgumentError } from '@postwire/core';
+import { CRLF, concatBytes, InvalidArgumentError } from '@postwire/core';
 import type { MimePart } from '../parser/message-content.js';
 import type { HeaderField } from '../parser/types.js';
 
@@ -27,7 +27,6 @@ export type SectionContent =
   | { readonly kind: 'empty' };
 
 const EMPTY: SectionContent = { kind: 'empty' };
-const CRLF = new Uint8Array([13, 10]);
 /** The largest `nz-number` (RFC 9051: an unsigned 32-bit integer). */
 const MAX_NUMBER = 4_294_967_295;
 

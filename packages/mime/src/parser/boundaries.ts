@@ -1,9 +1,8 @@
-import { decodeLatin1, utf8 } from '@postwire/core';
+import { CR, decodeLatin1, utf8 } from '@postwire/core';
 
 /** Transport padding (RFC 2046 §5.1.1) longer than this after a boundary makes the line ordinary text. */
 export const MAX_TRANSPORT_PADDING = 256;
 
-const CR = 13;
 const SP = 32;
 const HT = 9;
 const DASH = 45;
@@ -26,14 +25,23 @@ export interface DelimiterMatch {
  */
 export class BoundarySet {
   readonly #owners = new Map<string, number[]>();
+  /** Keys of boundaries written with trailing whitespace, whose close delimiter is `--key --`. */
+  readonly #spaced = new Set<string>();
   #longest = 0;
 
-  /** The key under which `boundary` is matched against raw bytes. */
+  /**
+   * The key under which `boundary` is matched against raw bytes. Delimiter lines are matched without
+   * their trailing spaces and tabs (transport padding), so those of the boundary itself, which RFC 2046
+   * §5.1.1 forbids (`bcharsnospace`), are dropped too: else no delimiter could ever match it.
+   */
   static keyOf(boundary: string): string {
-    for (let i = 0; i < boundary.length; i++) {
-      if (boundary.charCodeAt(i) > 0x7f) return decodeLatin1(utf8(boundary));
+    let end = boundary.length;
+    while (end > 0 && isBlank(boundary.charCodeAt(end - 1))) end--;
+    const key = end === boundary.length ? boundary : boundary.slice(0, end);
+    for (let i = 0; i < key.length; i++) {
+      if (key.charCodeAt(i) > 0x7f) return decodeLatin1(utf8(key));
     }
-    return boundary;
+    return key;
   }
 
   get size(): number {
@@ -53,7 +61,9 @@ export class BoundarySet {
     return false;
   }
 
-  add(key: string, owner: number): void {
+  /** Adds a boundary key; `spaced` when the boundary had trailing whitespace that `keyOf` dropped. */
+  add(key: string, owner: number, spaced = false): void {
+    if (spaced) this.#spaced.add(key);
     const owners = this.#owners.get(key);
     if (owners) owners.push(owner);
     else this.#owners.set(key, [owner]);
@@ -65,7 +75,10 @@ export class BoundarySet {
     if (!owners) return;
     const index = owners.lastIndexOf(owner);
     if (index >= 0) owners.splice(index, 1);
-    if (owners.length === 0) this.#owners.delete(key);
+    if (owners.length === 0) {
+      this.#owners.delete(key);
+      this.#spaced.delete(key);
+    }
   }
 
   /**
@@ -79,15 +92,28 @@ export class BoundarySet {
     const line = decodeLatin1(bytes.subarray(start + 2, trimmed));
     const open = this.#innermost(line);
     const closes = line.length >= 2 && bytes[trimmed - 1] === DASH && bytes[trimmed - 2] === DASH;
-    const close = closes ? this.#innermost(line.slice(0, -2)) : -1;
+    const close = closes ? this.#closeOwner(line.slice(0, -2)) : -1;
     if (open < 0 && close < 0) return undefined;
     return close > open ? { owner: close, close: true, padded } : { owner: open, close: false, padded };
+  }
+
+  #closeOwner(key: string): number {
+    const owner = this.#innermost(key);
+    if (owner >= 0 || this.#spaced.size === 0) return owner;
+    let end = key.length;
+    while (end > 0 && isBlank(key.charCodeAt(end - 1))) end--;
+    const trimmed = key.slice(0, end);
+    return end < key.length && this.#spaced.has(trimmed) ? this.#innermost(trimmed) : -1;
   }
 
   #innermost(key: string): number {
     const owners = this.#owners.get(key);
     return owners ? owners[owners.length - 1]! : -1;
   }
+}
+
+function isBlank(code: number): boolean {
+  return code === SP || code === HT;
 }
 
 function isPadding(byte: number): boolean {

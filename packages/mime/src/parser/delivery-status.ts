@@ -1,3 +1,4 @@
+import { CR, LF } from '@postwire/core';
 import { defaultMimeLimits } from '../limits.js';
 import { type HeaderBlockLimits, parseHeaderBlock } from './header-block.js';
 import { unfoldValue } from './header-value.js';
@@ -9,9 +10,6 @@ export interface DeliveryStatus {
   /** The per-recipient fields (`Final-Recipient`, `Action`, `Status`, `Diagnostic-Code` …), one entry each. */
   readonly recipients: Record<string, string>[];
 }
-
-const LF = 10;
-const CR = 13;
 
 /**
  * Reads a delivery-status body: blocks of header fields separated by blank lines, the first per message

@@ -1,5 +1,6 @@
-import { decodeLatin1, decodeUtf8Strict } from '@postwire/core';
+import { CR, decodeLatin1, decodeUtf8Strict, LF } from '@postwire/core';
 import type { Defect } from '../defects.js';
+import { isFoldingSpace } from '../header/cfws.js';
 import { defaultMimeLimits, type MimeLimits } from '../limits.js';
 import type { HeaderField } from './types.js';
 
@@ -17,8 +18,6 @@ export interface HeaderBlock {
 /** Field names longer than this are dropped (RFC 5322 lines hold at most 998 characters). */
 const MAX_NAME_LENGTH = 998;
 
-const LF = 10;
-const CR = 13;
 const SP = 32;
 const HT = 9;
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -159,8 +158,4 @@ function bodyAt(fields: HeaderField[], defects: Defect[], bodyOffset: number): H
 
 function isWhitespace(code: number): boolean {
   return code === SP || code === HT;
-}
-
-function isFoldingSpace(code: number): boolean {
-  return code === SP || code === HT || code === CR || code === LF;
 }

@@ -75,8 +75,9 @@ interface Segment {
  * - an inline `text/plain` or `text/html` leaf is body text, unless its disposition is `attachment` or it
  *   has a file name without an `inline` disposition; other leaves (`text/calendar` included) are
  *   attachments;
- * - a `multipart/alternative` gives the last alternative that has plain text as `text` and the last that has
- *   HTML as `html`; other multiparts give their parts' text in order;
+ * - a `multipart/alternative` gives as `text` the last alternative made of plain text only (else the last
+ *   that has any plain text) and as `html` the last that has HTML; other multiparts give their parts' text
+ *   in order;
  * - body texts in order are joined by a line break into `text`, and into `html` when any has HTML, plain
  *   text then being escaped into a `<div>` that keeps its line breaks;
  * - a `message/rfc822` part with an `inline` disposition is read as part of the body (its texts and
@@ -134,7 +135,7 @@ export function collectContent(
         visit(child, related || (subtype === 'related' && index > 0)),
       );
       if (subtype !== 'alternative') return choices.flat();
-      const text = lastWith(choices, 'text');
+      const text = lastPlainText(choices) ?? lastWith(choices, 'text');
       const html = lastWith(choices, 'html');
       const segment: { text?: string; html?: string } = {};
       if (text) segment.text = joinText(text);
@@ -165,6 +166,15 @@ function isBodyText(part: MimePart): boolean {
   if (disposition?.type === 'attachment') return false;
   const named = disposition?.parameters.filename !== undefined || contentType.parameters.name !== undefined;
   return !named || disposition?.type === 'inline';
+}
+
+/** The last alternative that is plain text only: the text version of the message, whatever the others hold. */
+function lastPlainText(choices: readonly Segment[][]): Segment[] | undefined {
+  for (let i = choices.length - 1; i >= 0; i--) {
+    const choice = choices[i]!;
+    if (choice.length > 0 && choice.every((segment) => segment.html === undefined)) return choice;
+  }
+  return undefined;
 }
 
 function lastWith(choices: readonly Segment[][], kind: 'text' | 'html'): Segment[] | undefined {

@@ -4,7 +4,7 @@ import type { Address } from '../address/types.js';
 import type { Defect } from '../defects.js';
 import { parseDate } from '../header/date.js';
 import { parseMessageId, parseMessageIds } from '../header/message-id.js';
-import { decodeUnstructured } from '../header/unstructured.js';
+import { parseUnstructured } from '../header/unstructured.js';
 import type { MimeLimits } from '../limits.js';
 import { type DeliveryStatus, parseDeliveryStatus } from './delivery-status.js';
 import { unfoldValue } from './header-value.js';
@@ -101,7 +101,7 @@ export function parseMessageSync(input: Uint8Array | string, options: ParseOptio
     to: addresses('to'),
     cc: addresses('cc'),
     bcc: addresses('bcc'),
-    subject: mapField(headers, 'subject', decodeUnstructured),
+    subject: readSubject(headers, limits, defects),
     messageId: mapField(headers, 'message-id', parseMessageId),
     inReplyTo: mapField(headers, 'in-reply-to', parseMessageId),
     references: mapField(headers, 'references', parseMessageIds) ?? [],
@@ -168,6 +168,19 @@ function mapField<T>(
 ): T | undefined {
   const field = first(headers, key);
   return field ? read(field.value) : undefined;
+}
+
+/** The decoded Subject, within `maxEncodedWords`; what decoding found (control characters …) becomes defects. */
+function readSubject(
+  headers: readonly HeaderField[],
+  limits: Readonly<MimeLimits>,
+  defects: Defect[],
+): string | undefined {
+  const field = first(headers, 'subject');
+  if (!field) return undefined;
+  const decoded = parseUnstructured(field.value, { maxEncodedWords: limits.maxEncodedWords });
+  for (const code of decoded.defects) defects.push({ code, message: `${field.name}: ${code}`, part: '' });
+  return decoded.text;
 }
 
 function readAddresses(

@@ -1,3 +1,4 @@
+import { CR, LF } from '@postwire/core';
 import type { Defect } from '../defects.js';
 import { type ContentType, parseContentDisposition, parseContentType } from '../header/content-type.js';
 import type { MimeLimits } from '../limits.js';
@@ -30,7 +31,10 @@ interface PendingHeader {
   readonly depth: number;
   readonly start: number;
   readonly digest: boolean;
+  /** Absolute offset of the line where scanning resumes. */
   scan: number;
+  /** Absolute offset up to which that line is known to hold no LF, so that no byte is searched twice. */
+  searched: number;
 }
 
 interface Delimiter extends DelimiterMatch {
@@ -40,8 +44,6 @@ interface Delimiter extends DelimiterMatch {
   readonly lineEnding: number;
 }
 
-const LF = 10;
-const CR = 13;
 const DASH = 45;
 const IDENTITY_ENCODINGS = new Set(['7bit', '8bit', 'binary']);
 
@@ -69,7 +71,7 @@ export class MimeParser {
   #base = 0;
   #pos = 0;
   #regionStart = 0;
-  #header: PendingHeader | undefined = { path: '', depth: 0, start: 0, digest: false, scan: 0 };
+  #header: PendingHeader | undefined = { path: '', depth: 0, start: 0, digest: false, scan: 0, searched: 0 };
   #parts = 1;
   #partsExceeded = false;
   #ended = false;
@@ -173,7 +175,7 @@ export class MimeParser {
         }
         if (delimiter) return this.#openPart(header, i, i);
       }
-      const lf = buf.indexOf(LF, i);
+      const lf = buf.indexOf(LF, Math.max(i, header.searched - base));
       const lineEnd = lf === -1 ? length : lf + 1;
       if (lineEnd - start > maxSize) {
         this.#defect(
@@ -187,6 +189,7 @@ export class MimeParser {
       if (lf === -1) {
         if (final) return this.#openPart(header, length, length);
         header.scan = base + i;
+        header.searched = base + length;
         return false;
       }
       i = lf + 1;
@@ -262,14 +265,22 @@ export class MimeParser {
       if (this.#boundaries.overlaps(boundary)) {
         this.#defect('ambiguous-boundary', 'a boundary equals or prefixes an enclosing one', path);
       }
-      this.#boundaries.add(boundary, this.#stack.length);
+      const written = contentType.parameters.boundary!;
+      this.#boundaries.add(boundary, this.#stack.length, written.endsWith(' ') || written.endsWith('\t'));
     }
     this.#stack.push(frame);
     this.#pos = bodyAt;
     this.#regionStart = bodyAt;
     if (structure === 'message') {
       this.#parts++;
-      this.#header = { path, depth: header.depth + 1, start: bodyAt, digest: false, scan: bodyAt };
+      this.#header = {
+        path,
+        depth: header.depth + 1,
+        start: bodyAt,
+        digest: false,
+        scan: bodyAt,
+        searched: bodyAt,
+      };
     }
     return true;
   }
@@ -283,7 +294,16 @@ export class MimeParser {
     }
     // The Content-Type parser reports `limit-maxBoundaryLength` itself.
     if (boundary.length > this.#limits.maxBoundaryLength) return '';
-    return this.#roomToNest(header, 'a multipart') ? BoundarySet.keyOf(boundary) : '';
+    const key = BoundarySet.keyOf(boundary);
+    if (key.length < boundary.length) {
+      this.#defect(
+        'boundary-whitespace',
+        'a boundary ends in whitespace; it is matched without it',
+        header.path,
+      );
+      if (key === '') return '';
+    }
+    return this.#roomToNest(header, 'a multipart') ? key : '';
   }
 
   #roomToNest(header: PendingHeader, what: string): boolean {
@@ -399,7 +419,14 @@ export class MimeParser {
     owner.children++;
     this.#parts++;
     const path = owner.path === '' ? `${owner.children}` : `${owner.path}.${owner.children}`;
-    this.#header = { path, depth: owner.depth + 1, start: next, digest: owner.digest, scan: next };
+    this.#header = {
+      path,
+      depth: owner.depth + 1,
+      start: next,
+      digest: owner.digest,
+      scan: next,
+      searched: next,
+    };
   }
 
   #emitBody(from: number, to: number): void {

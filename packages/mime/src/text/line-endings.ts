@@ -1,5 +1,4 @@
-const CR = 0x0d;
-const LF = 0x0a;
+import { CR, LF } from '@postwire/core';
 
 /**
  * Calls `bare` with the position of every CR not followed by LF and every LF not preceded by CR, in order,

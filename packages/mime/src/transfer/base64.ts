@@ -1,9 +1,7 @@
-import { InvalidArgumentError } from '@postwire/core';
+import { CR, InvalidArgumentError, LF } from '@postwire/core';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const PAD = 0x3d;
-const CR = 0x0d;
-const LF = 0x0a;
 
 /** {@link SEXTETS} value of `=`. */
 const PAD_CLASS = 64;

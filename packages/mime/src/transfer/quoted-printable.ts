@@ -1,5 +1,5 @@
-const CR = 0x0d;
-const LF = 0x0a;
+import { CR, concatBytes, LF } from '@postwire/core';
+
 const SPACE = 0x20;
 const TAB = 0x09;
 const EQUALS = 0x3d;
@@ -96,13 +96,24 @@ export class QuotedPrintableDecoder {
   #heldLength = 0;
   /** Bytes of the current encoded line in earlier chunks. */
   #lineLength = 0;
+  /** Set by {@link #settle} when the held bytes turned out to be literal and must be written as they are. */
+  #keptHeld = false;
 
   /** Decodes one chunk; returns the bytes it settles (a few undecided bytes may wait for the next chunk). */
   decode(chunk: Uint8Array): Uint8Array {
     const length = chunk.length;
-    const out = new Uint8Array(this.#heldLength + length);
+    // Sized by this chunk alone (plus a held CR that a hard break may write), never by the held bytes:
+    // a long undecided run fed in small chunks must not cost an allocation of its size per chunk.
+    const out = new Uint8Array(length + 1);
     const cursor: Cursor = { o: 0, pos: 0, lineStart: 0, pending: 0 };
-    if (this.#state !== State.Text) this.#settle(chunk, out, cursor, true);
+    let flushed: Uint8Array | undefined;
+    if (this.#state !== State.Text) {
+      const held = this.#heldLength;
+      this.#settle(chunk, out, cursor, true);
+      // Pending input kept as written: the held bytes come before anything this chunk wrote.
+      if (this.#keptHeld) flushed = this.#held.slice(0, held);
+      this.#keptHeld = false;
+    }
     let { o, pos, lineStart } = cursor;
     // Line by line: `indexOf` finds the line break, so white space matters only at the line's end.
     while (pos < length) {
@@ -163,7 +174,7 @@ export class QuotedPrintableDecoder {
     }
     if (this.#state !== State.Text) this.#hold(chunk.subarray(cursor.pending));
     this.#lineLength += length - lineStart;
-    return out.subarray(0, o);
+    return flushed ? concatBytes([flushed, out.subarray(0, o)]) : out.subarray(0, o);
   }
 
   /**
@@ -233,9 +244,9 @@ export class QuotedPrintableDecoder {
         case Settled.Invalid:
         case Settled.Literal:
           if (settled === Settled.Invalid) this.#defect('invalid-quoted-printable');
+          // Held bytes only exist while settling the start of a chunk; `decode` puts them first.
           if (this.#heldLength > 0) {
-            out.set(this.#held.subarray(0, this.#heldLength), o);
-            o += this.#heldLength;
+            this.#keptHeld = true;
             this.#heldLength = 0;
           }
           out.set(chunk.subarray(pending, pos), o);

@@ -1,7 +1,5 @@
-import { concatBytes, decodeLatin1 } from '@postwire/core';
+import { CR, concatBytes, decodeLatin1, LF } from '@postwire/core';
 
-const LF = 0x0a;
-const CR = 0x0d;
 /** Bytes of a line kept for decoding: a data line needs 61, a `begin` line its file name. */
 const KEPT_LINE = 1024;
 const BEGIN = /^begin ([0-7]{1,6}) (.*)$/;

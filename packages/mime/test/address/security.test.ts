@@ -84,6 +84,18 @@ describe('security catalogue (address parser)', () => {
     });
   });
 
+  it('case 33: an unquoted addr-spec before a bracketed address is flagged, and the bracketed one is the address', () => {
+    // Readers that take the first addr-spec see admin@legitimate.com; this used to pass without a defect.
+    expect(parseAddressList('admin@legitimate.com <s@attack.com>')).toEqual({
+      addresses: [
+        { name: 'admin@legitimate.com', address: 's@attack.com', local: 's', domain: 'attack.com' },
+      ],
+      defects: ['ambiguous-address'],
+    });
+    // Quoted, the phrase is well-formed RFC 5322 and carries no defect.
+    expect(parseAddressList('"admin@legitimate.com" <s@attack.com>').defects).toEqual([]);
+  });
+
   it('case 33: an addr-spec after a bracketed address is flagged and exposed as a mailbox of its own', () => {
     expect(parseAddressList('<any@attack.com>admin@legitimate.com')).toEqual({
       addresses: [

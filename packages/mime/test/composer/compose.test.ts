@@ -1,6 +1,6 @@
 import { decodeLatin1, decodeUtf8, InvalidArgumentError } from '@postwire/core';
-import { describe, expect, it } from 'vitest';
-import { type ComposeOptions, composeMessage } from '../../src/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type ComposeOptions, composeMessage, parseMessageSync } from '../../src/index.js';
 
 async function compose(options: ComposeOptions): Promise<string> {
   return decodeUtf8(await composeMessage(options).bytes());
@@ -216,5 +216,222 @@ describe('composeMessage', () => {
     const message = await compose({ ...base, html });
     expect(message).toContain('Content-Type: text/html; charset=utf-8');
     expectWellFormed(message);
+  });
+  describe('review regressions', () => {
+    afterEach(() => {
+      vi.restoreAllMocks();
+    });
+
+    it('folds a quoted display name whole and writes no white-space-only line', async () => {
+      const name = 'Very Long Display Name With Many Words In It, Surely Over The Limit';
+      const head = headerBlock(
+        await compose({
+          ...base,
+          to: [{ name, address: 'x@y.z' }],
+          subject: `a${' '.repeat(200)}b`,
+          text: 'x',
+        }),
+      );
+      expect(head).toContain(`"${name}"`);
+      expect(head).not.toMatch(/\r\n[ \t]*\r\n(?!$)/);
+      expect(head).not.toMatch(/^[ \t]+$/m);
+    });
+
+    it('refuses custom header fields that duplicate the fields it writes, Bcc included', () => {
+      for (const name of ['From', 'bcc', 'To', 'Subject', 'Message-ID', 'Date', 'References', 'Sender']) {
+        expect(() => composeMessage({ ...base, text: 'x', headers: { [name]: 'evil@example.net' } })).toThrow(
+          InvalidArgumentError,
+        );
+      }
+      expect(() => composeMessage({ ...base, text: 'x', headers: { 'X-Mailer': 'postwire' } })).not.toThrow();
+    });
+
+    it('checks Bcc address objects although they only reach the envelope (SMTP injection)', () => {
+      for (const address of ['b@c> NOTIFY=SUCCESS', 'b@c\r\nRCPT TO:<x@y>', 'not an address']) {
+        expect(() => composeMessage({ ...base, text: 'x', bcc: [{ name: '', address }] })).toThrow(
+          InvalidArgumentError,
+        );
+      }
+    });
+
+    it('needs a Sender for a From of several mailboxes or a group, and sends from it (RFC 5322 §3.6.2)', () => {
+      expect(() => composeMessage({ ...base, from: 'a@example.com, b@example.com', text: 'x' })).toThrow(
+        InvalidArgumentError,
+      );
+      expect(() =>
+        composeMessage({ ...base, from: 'Team: a@example.com, b@example.com;', text: 'x' }),
+      ).toThrow(InvalidArgumentError);
+      const composed = composeMessage({
+        ...base,
+        from: 'Team: a@example.com, b@example.com;',
+        sender: 'secretary@example.org',
+        messageId: undefined,
+        text: 'x',
+      });
+      expect(composed.envelope.from).toBe('secretary@example.org');
+      expect(composed.messageId).toMatch(/@example\.org>$/);
+      expect(() => composeMessage({ ...base, sender: 'a@example.com, b@example.com', text: 'x' })).toThrow(
+        InvalidArgumentError,
+      );
+    });
+
+    it('refuses message ids a reader would cut short, and raw UTF-8 ones without SMTPUTF8', () => {
+      for (const id of ['a(b)@c', 'a"b@c', 'a,b@c', 'a;b@c', 'a\\b@c', 'ü@example.com', '', '<>']) {
+        expect(() => composeMessage({ ...base, messageId: id, text: 'x' }), id).toThrow(InvalidArgumentError);
+        expect(
+          () => composeMessage({ ...base, text: 'x', attachments: [{ content: 'x', contentId: id }] }),
+          id,
+        ).toThrow(InvalidArgumentError);
+      }
+      expect(
+        composeMessage({ ...base, messageId: 'ü@example.com', smtputf8: true, text: 'x' }).messageId,
+      ).toBe('<ü@example.com>');
+      expect(composeMessage({ ...base, messageId: '<a.b@[127.0.0.1]>', text: 'x' }).messageId).toBe(
+        '<a.b@[127.0.0.1]>',
+      );
+    });
+
+    it('reads References written without white space between the ids', async () => {
+      const head = headerBlock(await compose({ ...base, references: '<a@x><b@y> <c@z>', text: 'x' }));
+      expect(head).toContain('References: <a@x> <b@y> <c@z>\r\n');
+    });
+
+    it('refuses attachment content types with unbalanced quotes, raw 8-bit text or a multipart type', () => {
+      for (const contentType of [
+        'text/plain; x="abc',
+        'text/plain; x=ü',
+        'multipart/mixed',
+        'text/plain;;',
+        'text',
+      ]) {
+        expect(
+          () =>
+            composeMessage({
+              ...base,
+              text: 'x',
+              attachments: [{ content: 'x', contentType, filename: 'f.txt' }],
+            }),
+          contentType,
+        ).toThrow(InvalidArgumentError);
+      }
+      expect(() =>
+        composeMessage({
+          ...base,
+          text: 'x',
+          attachments: [{ content: 'x', contentType: 'application/x-thing; a=b ;c="d \\"e\\""' }],
+        }),
+      ).not.toThrow();
+    });
+
+    it('case 42: checks a pathological content type in linear time', () => {
+      for (const contentType of [`data:${';'.repeat(100_000)}`, `text/plain${'; a=b'.repeat(20_000)};`]) {
+        const started = performance.now();
+        expect(() => composeMessage({ ...base, attachments: [{ content: 'x', contentType }] })).toThrow(
+          InvalidArgumentError,
+        );
+        expect(performance.now() - started).toBeLessThan(500);
+      }
+    });
+
+    it('refuses a disposition other than attachment or inline from untyped callers', () => {
+      const disposition = 'attachment\r\nBcc: v@x' as 'attachment';
+      expect(() =>
+        composeMessage({ ...base, text: 'x', attachments: [{ content: 'x', disposition }] }),
+      ).toThrow(InvalidArgumentError);
+    });
+
+    it('sends message/rfc822 as 7bit or 8bit, never base64 or quoted-printable (RFC 2046 §5.2.1)', async () => {
+      const inner = 'Subject: inner\nFrom: a@example.com\n\n\u001b$B$3$s\u001b(B\n';
+      const seven = await compose({
+        ...base,
+        text: 'x',
+        attachments: [{ content: inner, contentType: 'message/rfc822', filename: 'fwd.eml' }],
+      });
+      expect(seven).toMatch(
+        /filename=fwd\.eml\r\nContent-Transfer-Encoding: 7bit\r\n\r\nSubject: inner\r\nFrom:/,
+      );
+      const parsed = parseMessageSync(new TextEncoder().encode(seven));
+      expect(parsed.attachments[0]?.contentType).toBe('message/rfc822');
+
+      const eight = new TextEncoder().encode('Subject: Grüße\r\n\r\nKöln\r\n');
+      const attachments = [{ content: eight, contentType: 'message/rfc822' }];
+      expect(await compose({ ...base, text: 'x', eightBit: true, attachments })).toContain(
+        'Content-Transfer-Encoding: 8bit\r\n\r\nSubject: Gr',
+      );
+      expect(() => composeMessage({ ...base, text: 'x', attachments })).toThrow(InvalidArgumentError);
+      const withNul = new Uint8Array([0x53, 0x3a, 0x20, 0, 13, 10, 13, 10]);
+      expect(() =>
+        composeMessage({
+          ...base,
+          text: 'x',
+          eightBit: true,
+          attachments: [{ content: withNul, contentType: 'message/rfc822' }],
+        }),
+      ).toThrow(InvalidArgumentError);
+      const stream = new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
+      expect(() =>
+        composeMessage({
+          ...base,
+          text: 'x',
+          attachments: [{ content: stream, contentType: 'message/rfc822' }],
+        }),
+      ).toThrow(InvalidArgumentError);
+      expect(
+        await compose({
+          ...base,
+          text: 'x',
+          attachments: [{ content: eight, contentType: 'message/global' }],
+        }),
+      ).toContain(
+        'Content-Type: message/global\r\nContent-Disposition: attachment\r\nContent-Transfer-Encoding: base64',
+      );
+    });
+
+    it('draws another boundary when a body sent as it is holds one', async () => {
+      const zeros = `=_pw_${'00'.repeat(12)}`;
+      let calls = 0;
+      vi.spyOn(crypto, 'getRandomValues').mockImplementation(
+        <T extends ArrayBufferView | null>(array: T): T => {
+          if (array instanceof Uint8Array) array.fill(calls++ < 2 ? 0 : 0xab);
+          return array;
+        },
+      );
+      const message = await compose({ ...base, text: `--${zeros}\n`, html: `<p>--${zeros}--</p>` });
+      expect(message).toContain(`multipart/alternative; boundary="=_pw_${'ab'.repeat(12)}"`);
+      expect(message).not.toMatch(new RegExp(`boundary="${zeros}"`));
+      expect(parseMessageSync(new TextEncoder().encode(message)).text).toBe(`--${zeros}\r\n`);
+    });
+
+    it('labels a text attachment given as a string as UTF-8', async () => {
+      const message = await compose({
+        ...base,
+        text: 'x',
+        attachments: [{ content: 'Grüße', filename: 'a.txt' }],
+      });
+      expect(message).toContain('Content-Type: text/plain; charset=utf-8; name=a.txt\r\n');
+      expect(
+        await compose({
+          ...base,
+          text: 'x',
+          attachments: [{ content: 'x', contentType: 'text/csv; charset=latin1' }],
+        }),
+      ).toContain('Content-Type: text/csv; charset=latin1\r\n');
+    });
+
+    it('reads a web stream through its reader, where it is not async-iterable', async () => {
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new Uint8Array([1, 2, 3]));
+          controller.close();
+        },
+      });
+      Object.defineProperty(stream, Symbol.asyncIterator, { value: undefined });
+      const message = await compose({
+        ...base,
+        text: 'x',
+        attachments: [{ content: stream, filename: 'a.bin' }],
+      });
+      expect(message).toContain('\r\n\r\nAQID\r\n');
+    });
   });
 });

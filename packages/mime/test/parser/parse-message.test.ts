@@ -225,6 +225,19 @@ describe('parseMessageSync', () => {
     expect(codes(message)).toContain('unknown-charset');
   });
 
+  it('case 39: a Subject that decodes to CR LF is flagged, and maxEncodedWords applies to it', () => {
+    const message = parseMessageSync('Subject: =?utf-8?q?a=0D=0ABcc:_x?=\r\n\r\nbody');
+    expect(message.subject).toBe('a\uFFFD\uFFFDBcc: x');
+    expect(message.defects).toEqual([
+      { code: 'control-characters', message: 'Subject: control-characters', part: '' },
+    ]);
+    const limited = parseMessageSync('Subject: =?utf-8?q?a?= =?utf-8?q?b?=\r\n\r\n', {
+      limits: { maxEncodedWords: 1 },
+    });
+    expect(limited.subject).toBe('a =?utf-8?q?b?=');
+    expect(codes(limited)).toEqual(['limit-maxEncodedWords']);
+  });
+
   it('case 33: exposes every From and flags the ambiguity', () => {
     const message = parseMessageSync(
       crlf(
@@ -308,5 +321,34 @@ describe('parseDeliveryStatus', () => {
     expect(status.message).toEqual({ a: '1' });
     expect(status.recipients).toEqual([{ b: '3' }]);
     expect(parseDeliveryStatus(new Uint8Array(0))).toEqual({ message: {}, recipients: [] });
+  });
+});
+
+describe('multipart/alternative whose rich version is a mixed multipart', () => {
+  it('takes the plain-text alternative as text, not the footer of the rich one', () => {
+    const message = parseMessageSync(
+      crlf(`Content-Type: multipart/alternative; boundary="alt"
+
+--alt
+Content-Type: text/plain
+
+Plain version
+--alt
+Content-Type: multipart/mixed; boundary="mix"
+
+--mix
+Content-Type: text/html
+
+<p>Rich version</p>
+--mix
+Content-Type: text/plain
+
+Footer
+--mix--
+--alt--
+`),
+    );
+    expect(message.text).toBe('Plain version');
+    expect(message.html).toBe('<p>Rich version</p>\n<div style="white-space: pre-wrap">Footer</div>');
   });
 });

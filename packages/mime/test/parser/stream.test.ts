@@ -222,6 +222,18 @@ b
     expect(firstPart(one)).toMatchObject({ bodyStart: 50 });
   });
 
+  it('case 41: a long header line arriving in small chunks is searched once, in linear time', () => {
+    // The header scan used to search the unfinished line again from its start on every push.
+    const bytes = utf8(`Subject: ${'a'.repeat(2_000_000)}\r\n\r\nbody`);
+    const chunks: Uint8Array[] = [];
+    for (let i = 0; i < bytes.length; i += 64) chunks.push(bytes.subarray(i, i + 64));
+    const started = performance.now();
+    const seen = run(chunks);
+    expect(performance.now() - started).toBeLessThan(1_500);
+    expect(seen).toEqual(run([bytes]));
+    expect(bodies(seen)).toEqual({ '': 'body' });
+  });
+
   describe('case 37: boundary tricks', () => {
     const message = (boundary: string, line: string) =>
       crlf(
@@ -237,6 +249,19 @@ b
       const seen = run([message('a', '--a \t')]);
       expect(bodies(seen)).toEqual({ '1': 'one', '2': 'two' });
       expect(defectCodes(seen)).toEqual(['boundary-padding']);
+    });
+
+    it('a boundary parameter that ends in whitespace still splits, flagged', () => {
+      // Delimiter lines are matched without their padding, so `boundary="a "` used to match no line at all.
+      const seen = run([message('a ', '--a ')]);
+      // `message` writes the close delimiter as `--a --`: the boundary, its space, then `--`.
+      expect(bodies(seen)).toEqual({ '1': 'one', '2': 'two' });
+      expect(defectCodes(seen)).toEqual(['boundary-whitespace', 'boundary-padding', 'boundary-padding']);
+      const blank = run([crlf('Content-Type: multipart/mixed; boundary=" "\n\n-- \n\nx\n')]);
+      expect(firstPart(blank)).toMatchObject({ mediaType: 'multipart/mixed', structure: 'leaf' });
+      expect(defectCodes(blank)).toEqual(['boundary-whitespace']);
+      // For a boundary without whitespace, `--a --` stays ordinary text.
+      expect(bodies(run([message('a', '--a --')]))).toEqual({ '1': 'one\r\n--a --\r\n\r\ntwo' });
     });
 
     it('`--a--x` is not a close delimiter', () => {
