@@ -234,7 +234,8 @@ describe('createListener', () => {
     await delay(20);
     const started = Date.now();
     await bounded(listener.close({ timeout: 100 }), 'the shutdown');
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // Well under the 5 s goodbye timeout: the shutdown timeout ended it.
+    expect(Date.now() - started).toBeLessThan(3_000);
     expect(goodbye).toHaveBeenCalledWith('shutdown');
     await bounded(peer.ended, 'the connection to close');
     expect(listener.connections).toBe(0);
@@ -276,7 +277,7 @@ describe('createListener', () => {
     const peer = await client(port);
     const started = Date.now();
     await bounded(peer.closed, 'the stalled connection to close');
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
     await waitFor(() => errors.length > 0, 'the report');
     expect(errors).toEqual([expect.any(TimeoutError)]);
   });

@@ -158,7 +158,7 @@ describe('connect', () => {
     const started = Date.now();
     const error = await rejection(connect({ host: '127.0.0.1', port, secure: true, timeout: 150 }));
     expect(error).toBeInstanceOf(TimeoutError);
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('stops when its signal aborts, before or during the attempt', async () => {
