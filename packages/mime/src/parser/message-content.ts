@@ -1,23 +1,12 @@
 import { decodeCharset } from '../charset/decode.js';
 import type { Defect } from '../defects.js';
-import type { ContentDisposition, ContentType } from '../header/content-type.js';
 import { parseMessageId } from '../header/message-id.js';
 import { decodeFlowed } from '../text/flowed.js';
-import type { HeaderField, PartStructure } from './types.js';
+import type { PartEvent } from './types.js';
 
-/** A node of a message's MIME tree. */
-export interface MimePart {
-  /** IMAP section number; see `PartEvent.path`. */
-  readonly path: string;
-  readonly headers: readonly HeaderField[];
-  readonly contentType: ContentType;
-  readonly disposition: ContentDisposition | undefined;
-  /** Content-Transfer-Encoding in lower case, `7bit` when absent. */
-  readonly transferEncoding: string;
-  readonly structure: PartStructure;
-  /** Absolute byte offsets of the header block, the body, and the end of the body. */
-  readonly headerStart: number;
-  readonly bodyStart: number;
+/** A node of a message's MIME tree: what its `part` event said, its end, and its children. */
+export interface MimePart extends Omit<PartEvent, 'type'> {
+  /** Absolute byte offset of the end of the body. */
   end: number;
   /** Bytes in the raw body. */
   size: number;
