@@ -58,7 +58,7 @@ export interface ComposeOptions {
   messageId?: string;
   inReplyTo?: string;
   references?: string | readonly string[];
-  /** Every hop announced 8BITMIME: text may go as `8bit`. */
+  /** Every hop announced 8BITMIME: text may go as `8bit` (default: the value of `smtputf8`). */
   eightBit?: boolean;
   /** The path is SMTPUTF8: headers and addresses may carry raw UTF-8. */
   smtputf8?: boolean;
@@ -189,7 +189,8 @@ export function composeMessage(options: ComposeOptions): ComposedMessage {
 }
 
 function buildTree(options: ComposeOptions, smtputf8: boolean): Node {
-  const eightBit = options.eightBit ?? false;
+  // SMTPUTF8 requires 8BITMIME of the server (RFC 6531 §3.1), so a path that is SMTPUTF8 is 8-bit clean.
+  const eightBit = options.eightBit ?? options.smtputf8 ?? false;
   const textLeaf = (subtype: string, body: string): Leaf => {
     const bytes = utf8(toCrlfText(body));
     const encoding = chooseTransferEncoding(bytes, { text: true, eightBit });

@@ -64,6 +64,8 @@ interface Segment {
  * - an inline `text/plain` or `text/html` leaf is body text, unless its disposition is `attachment` or it
  *   has a file name without an `inline` disposition; other leaves (`text/calendar` included) are
  *   attachments;
+ * - in a `multipart/related`, the root (named by `start`, else the first part) is body text and the other
+ *   parts are resources (`related` attachments);
  * - a `multipart/alternative` gives as `text` the last alternative made of plain text only (else the last
  *   that has any plain text) and as `html` the last that has HTML; other multiparts give their parts' text
  *   in order;
@@ -120,8 +122,9 @@ export function collectContent(
     }
     if (part.structure === 'multipart') {
       const subtype = part.contentType.subtype;
+      const root = subtype === 'related' ? relatedRoot(part) : -1;
       const choices = part.children.map((child, index) =>
-        visit(child, related || (subtype === 'related' && index > 0)),
+        visit(child, related || (subtype === 'related' && index !== root)),
       );
       if (subtype !== 'alternative') return choices.flat();
       const text = lastPlainText(choices) ?? lastWith(choices, 'text');
@@ -131,7 +134,7 @@ export function collectContent(
       if (html) segment.html = joinHtml(html);
       return text || html ? [segment] : [];
     }
-    if (isBodyText(part)) {
+    if (!related && isBodyText(part)) {
       const text = readText(part);
       return [part.contentType.subtype === 'html' ? { html: text } : { text }];
     }
@@ -155,6 +158,21 @@ function isBodyText(part: MimePart): boolean {
   if (disposition?.type === 'attachment') return false;
   const named = disposition?.parameters.filename !== undefined || contentType.parameters.name !== undefined;
   return !named || disposition?.type === 'inline';
+}
+
+/**
+ * The index of a `multipart/related` part's root (RFC 2387 §3.2): the child whose Content-ID the
+ * `start` parameter names, else the first.
+ */
+function relatedRoot(part: MimePart): number {
+  const start = part.contentType.parameters.start;
+  if (start === undefined) return 0;
+  const wanted = parseMessageId(start) ?? stripBrackets(start);
+  const index = part.children.findIndex((child) => {
+    const field = child.headers.find((header) => header.key === 'content-id');
+    return field !== undefined && (parseMessageId(field.value) ?? stripBrackets(field.value)) === wanted;
+  });
+  return index === -1 ? 0 : index;
 }
 
 /** The last alternative that is plain text only: the text version of the message, whatever the others hold. */

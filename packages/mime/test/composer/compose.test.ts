@@ -131,6 +131,18 @@ describe('composeMessage', () => {
     expectWellFormed(binary);
   });
 
+  it('sends text as 8bit on an SMTPUTF8 path, which is 8-bit clean by RFC 6531', async () => {
+    const message = await compose({ ...base, text: 'Grüße aus Köln, bis bald!\n', smtputf8: true });
+    expect(message).toContain('Content-Transfer-Encoding: 8bit');
+    const refused = await compose({
+      ...base,
+      text: 'Grüße aus Köln, bis bald!\n',
+      smtputf8: true,
+      eightBit: false,
+    });
+    expect(refused).toContain('Content-Transfer-Encoding: quoted-printable');
+  });
+
   it('sends an ASCII attachment in CRLF lines as 7bit, and any other as base64', async () => {
     const crlfText = await compose({
       ...base,

@@ -352,3 +352,29 @@ Footer
     expect(message.html).toBe('<p>Rich version</p>\n<div style="white-space: pre-wrap">Footer</div>');
   });
 });
+
+describe('multipart/related with a start parameter (RFC 2387)', () => {
+  it('reads the part that start names as the body, and the first part as a resource', () => {
+    const message = parseMessageSync(
+      crlf(`Content-Type: multipart/related; boundary="rel"; start="<root@x>"; type="text/html"
+
+--rel
+Content-Type: text/html
+Content-ID: <style@x>
+Content-Disposition: inline
+
+<p>not the root</p>
+--rel
+Content-Type: text/html
+Content-ID: <root@x>
+
+<p>the root</p>
+--rel--
+`),
+    );
+    expect(message.html).toBe('<p>the root</p>');
+    expect(message.attachments.map((a) => ({ contentId: a.contentId, related: a.related }))).toEqual([
+      { contentId: 'style@x', related: true },
+    ]);
+  });
+});
