@@ -32,15 +32,11 @@ function sample() {
 /** Compose throughput, in MB of message written per second, against nodemailer's MailComposer. */
 export async function mimeComposeSuite(): Promise<Row[]> {
   const message = sample();
-  const date = new Date('2026-11-24T10:00:00Z');
+  const { from, to, subject, text, html } = message;
+  const common = { from, to, subject, text, html, date: new Date('2026-11-24T10:00:00Z') };
   const ours = () =>
     composeMessage({
-      from: message.from,
-      to: message.to,
-      subject: message.subject,
-      text: message.text,
-      html: message.html,
-      date,
+      ...common,
       attachments: [
         { content: message.logo, filename: 'logo.png', contentId: 'logo@example.com' },
         ...message.attachments.map((a) => ({ content: a.content, filename: a.filename })),
@@ -48,12 +44,7 @@ export async function mimeComposeSuite(): Promise<Row[]> {
     }).bytes();
   const nodemailer = () =>
     new MailComposer({
-      from: message.from,
-      to: message.to,
-      subject: message.subject,
-      text: message.text,
-      html: message.html,
-      date,
+      ...common,
       attachments: [
         { content: message.logo, filename: 'logo.png', cid: 'logo@example.com' },
         ...message.attachments.map((a) => ({ content: a.content, filename: a.filename })),

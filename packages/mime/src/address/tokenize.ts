@@ -1,3 +1,5 @@
+import { CR, LF } from '@postwire/core';
+
 /** What a token of a structured address field is. */
 export enum TokenKind {
   /** A run of atom characters (atext, UTF-8, and stray control characters). */
@@ -35,8 +37,6 @@ export interface Token {
   space: boolean;
 }
 
-const CR = 0x0d;
-const LF = 0x0a;
 const SP = 0x20;
 const TAB = 0x09;
 
