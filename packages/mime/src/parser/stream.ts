@@ -435,12 +435,10 @@ export class MimeParser {
     if (frame?.structure !== 'leaf') return;
     const data = this.#pending.subarray(from, to);
     if (frame.countLines) {
-      let lf = data.indexOf(LF);
-      while (lf !== -1) {
-        frame.lines++;
-        lf = data.indexOf(LF, lf + 1);
-      }
       frame.lastByte = data[data.length - 1]!;
+      if (frame.decoder?.lineFeeds === undefined) {
+        for (let lf = data.indexOf(LF); lf !== -1; lf = data.indexOf(LF, lf + 1)) frame.lines++;
+      }
     }
     if (!frame.decoder) {
       this.#events.push({ type: 'body', path: frame.path, data });
@@ -454,6 +452,7 @@ export class MimeParser {
     const frame = this.#stack.pop()!;
     const path = frame.path;
     if (frame.decoder) {
+      if (frame.decoder.lineFeeds !== undefined) frame.lines = frame.decoder.lineFeeds;
       const rest = frame.decoder.end();
       if (rest.length > 0) this.#events.push({ type: 'body', path, data: rest });
       for (const code of frame.decoder.defects) this.#defect(code, `transfer decoding: ${code}`, path);

@@ -10,6 +10,11 @@ export interface TransferDecoder {
   end(): Uint8Array;
   /** Codes of the defects seen so far, each once (`unknown-transfer-encoding` for an unknown encoding). */
   readonly defects: readonly string[];
+  /**
+   * Line feeds in the encoded input since the body began, for a decoder that finds every one anyway
+   * (quoted-printable): the parser then counts a text part's lines without a scan of its own.
+   */
+  readonly lineFeeds?: number;
 }
 
 const EMPTY = new Uint8Array(0);

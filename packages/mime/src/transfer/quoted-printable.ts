@@ -6,6 +6,12 @@ const EQUALS = 0x3d;
 const DOT = 0x2e;
 const CAPITAL_F = 0x46;
 
+/** `=` and LF in each byte of a 32-bit word, and the constants of the zero-byte test that finds them. */
+const EQUALS_X4 = 0x3d3d3d3d;
+const LF_X4 = 0x0a0a0a0a;
+const ONES_X4 = 0x01010101;
+const HIGH_BITS_X4 = 0x80808080;
+
 /** Longest encoded line RFC 2045 §6.7 rule 5 allows, soft-break `=` included. */
 const MAX_LINE = 76;
 
@@ -88,6 +94,8 @@ function isSpace(byte: number): boolean {
 export class QuotedPrintableDecoder {
   /** The codes of the defects seen so far (see {@link QuotedPrintableDefect}), each once. */
   readonly defects: QuotedPrintableDefect[] = [];
+  /** Line feeds in the encoded input of the current body. */
+  lineFeeds = 0;
   #state = State.Text;
   /** The high digit in state `EqualsHex`. */
   #high = 0;
@@ -114,67 +122,109 @@ export class QuotedPrintableDecoder {
       if (this.#keptHeld) flushed = this.#held.slice(0, held);
       this.#keptHeld = false;
     }
-    let { o, pos, lineStart } = cursor;
-    // Line by line: `indexOf` finds the line break, so white space matters only at the line's end.
-    while (pos < length) {
-      const lf = chunk.indexOf(LF, pos);
-      let end = lf === -1 ? length : lf;
-      const cr = end > pos && chunk[end - 1] === CR;
-      if (cr) end--;
-      const textEnd = end;
-      while (end > pos && isSpace(chunk[end - 1]!)) end--;
-      const soft = end > pos && chunk[end - 1] === EQUALS;
-      if (soft) end--;
-      if (lf === -1) {
-        // The last bytes may change meaning with the next chunk: the state machine holds them.
-        if (
-          !soft &&
-          textEnd === length &&
-          end - 2 >= pos &&
-          chunk[end - 2] === EQUALS &&
-          HEX_VALUES[chunk[end - 1]!]! < 16
-        ) {
-          end -= 2;
-        }
-      }
-      while (pos < end) {
-        const byte = chunk[pos]!;
-        if (byte !== EQUALS) {
-          out[o++] = byte;
-          pos++;
-          continue;
-        }
-        const high = pos + 2 < end ? HEX_VALUES[chunk[pos + 1]!]! : 0xff;
-        const low = pos + 2 < end ? HEX_VALUES[chunk[pos + 2]!]! : 0xff;
-        if ((high | low) < 16) {
-          out[o++] = (high << 4) | low;
-          pos += 3;
-        } else {
-          this.#defect('invalid-quoted-printable');
-          out[o++] = EQUALS;
-          pos++;
-        }
-      }
-      if (lf === -1) break;
-      if (!soft) {
-        if (cr) out[o++] = CR;
-        out[o++] = LF;
-      } else if (end + 1 < textEnd) {
-        this.#defect('qp-soft-break-with-space');
-      }
-      this.#endLine(this.#lineLength + textEnd - lineStart);
-      pos = lineStart = lf + 1;
-    }
-    if (pos < length) {
-      cursor.o = o;
-      cursor.pos = pos;
-      cursor.lineStart = lineStart;
-      this.#settle(chunk, out, cursor, false);
-      o = cursor.o;
-    }
+    // After the last line break, the bytes whose meaning depends on the next chunk wait for it: a CR,
+    // white space, a soft break's `=`, and an `=` with one hex digit.
+    const tail = Math.max(cursor.pos, chunk.lastIndexOf(LF) + 1);
+    let end = length;
+    if (end > tail && chunk[end - 1] === CR) end--;
+    const textEnd = end;
+    while (end > tail && isSpace(chunk[end - 1]!)) end--;
+    if (end > tail && chunk[end - 1] === EQUALS) end--;
+    else if (
+      textEnd === length &&
+      end - 2 >= tail &&
+      chunk[end - 2] === EQUALS &&
+      HEX_VALUES[chunk[end - 1]!]! < 16
+    )
+      end -= 2;
+    this.#decodeLines(chunk, out, cursor, end);
+    if (cursor.pos < length) this.#settle(chunk, out, cursor, false);
+    const { o, lineStart } = cursor;
     if (this.#state !== State.Text) this.#hold(chunk.subarray(cursor.pending));
     this.#lineLength += length - lineStart;
     return flushed ? concatBytes([flushed, out.subarray(0, o)]) : out.subarray(0, o);
+  }
+
+  /**
+   * Decodes the chunk from the cursor up to `end`, where nothing is left undecided: each line break
+   * comes with its line. Four bytes at a time up to the next `=` or LF; white space before a hard
+   * break is taken back out of the output, down to the last byte an escape wrote.
+   */
+  #decodeLines(chunk: Uint8Array, out: Uint8Array, cursor: Cursor, end: number): void {
+    let { o, pos, lineStart } = cursor;
+    const input = new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
+    // Four-byte writes stay inside `out`: `o` never runs more than one byte (a held CR) ahead of `pos`.
+    const output = new DataView(out.buffer);
+    /** Output before this may not be trimmed: an earlier line, or a decoded escape. */
+    let kept = o;
+    while (pos < end) {
+      if (pos + 4 <= end) {
+        // Four bytes at a time. A word holds byte b where (word XOR b-in-every-byte) has a zero byte;
+        // the zero-byte test flags the first such byte exactly (little-endian: the lowest flag).
+        const word = input.getUint32(pos, true);
+        const equals = word ^ EQUALS_X4;
+        const lf = word ^ LF_X4;
+        const found = (((equals - ONES_X4) & ~equals) | ((lf - ONES_X4) & ~lf)) & HIGH_BITS_X4;
+        output.setUint32(o, word, true);
+        if (found === 0) {
+          o += 4;
+          pos += 4;
+          continue;
+        }
+        // Keep the bytes before the `=` or LF; the ones written after it are overwritten later.
+        const before = (31 - Math.clz32(found & -found)) >>> 3;
+        o += before;
+        pos += before;
+      }
+      const byte = chunk[pos]!;
+      if (byte === LF) {
+        let cr = false;
+        if (o > kept && out[o - 1] === CR) {
+          cr = true;
+          o--;
+        }
+        while (o > kept && isSpace(out[o - 1]!)) o--;
+        if (cr) out[o++] = CR;
+        out[o++] = LF;
+        this.lineFeeds++;
+        this.#endLine(this.#lineLength + pos - lineStart - (cr ? 1 : 0));
+        kept = o;
+        lineStart = ++pos;
+        continue;
+      }
+      if (byte !== EQUALS) {
+        out[o++] = byte;
+        pos++;
+        continue;
+      }
+      const high = pos + 2 < end ? HEX_VALUES[chunk[pos + 1]!]! : 0xff;
+      const low = pos + 2 < end ? HEX_VALUES[chunk[pos + 2]!]! : 0xff;
+      if ((high | low) < 16) {
+        out[o++] = (high << 4) | low;
+        kept = o;
+        pos += 3;
+        continue;
+      }
+      // A soft break: `=`, perhaps white space (a defect), perhaps CR, then LF.
+      let next = pos + 1;
+      while (next < end && isSpace(chunk[next]!)) next++;
+      const spaced = next > pos + 1;
+      if (next < end && chunk[next] === CR) next++;
+      if (next < end && chunk[next] === LF) {
+        if (spaced) this.#defect('qp-soft-break-with-space');
+        this.lineFeeds++;
+        this.#endLine(this.#lineLength + next - lineStart - (chunk[next - 1] === CR ? 1 : 0));
+        kept = o;
+        lineStart = pos = next + 1;
+        continue;
+      }
+      this.#defect('invalid-quoted-printable');
+      out[o++] = EQUALS;
+      pos++;
+    }
+    cursor.o = o;
+    cursor.pos = pos;
+    cursor.lineStart = lineStart;
   }
 
   /**
@@ -254,6 +304,7 @@ export class QuotedPrintableDecoder {
           break;
         default: {
           // A line break: white space before it goes, and so does a soft break's `=`.
+          this.lineFeeds++;
           const cr = state === State.Cr || state === State.EqualsCr || state === State.EqualsSpaceCr;
           if (settled === Settled.HardBreak) {
             if (cr) out[o++] = CR;
@@ -301,6 +352,7 @@ export class QuotedPrintableDecoder {
     this.#state = State.Text;
     this.#heldLength = 0;
     this.#lineLength = 0;
+    this.lineFeeds = 0;
     return out;
   }
 

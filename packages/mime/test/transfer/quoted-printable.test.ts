@@ -47,12 +47,32 @@ const trickyText = fc
         'F',
         'x',
         '.',
+        'a run longer than eight bytes',
       ),
       fc.string({ maxLength: 4 }),
     ),
     { maxLength: 40 },
   )
   .map((parts) => parts.join('').replace(/[^\x00-\xff]/g, '\xe9'));
+
+/** The decoding rules line by line with regular expressions: an oracle for the streaming decoder. */
+function referenceDecode(text: string): string {
+  const hexEscapes = (line: string) =>
+    line.replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  const lines = text.split('\n');
+  const last = lines.pop()!;
+  let out = '';
+  for (const line of lines) {
+    const cr = line.endsWith('\r');
+    const content = (cr ? line.slice(0, -1) : line).replace(/[ \t]+$/, '');
+    out += content.endsWith('=')
+      ? hexEscapes(content.slice(0, -1))
+      : `${hexEscapes(content)}${cr ? '\r' : ''}\n`;
+  }
+  // The last line has no break: a final `=` (with white space or a CR after it) goes; a CR is content.
+  if (/=[ \t]*\r?$/.test(last)) return out + hexEscapes(last.replace(/=[ \t]*\r?$/, ''));
+  return out + hexEscapes(last.endsWith('\r') ? last : last.replace(/[ \t]+$/, ''));
+}
 
 describe('QuotedPrintableDecoder', () => {
   it('decodes the soft line breaks and escapes of RFC 2045 §6.7', () => {
@@ -154,6 +174,28 @@ describe('QuotedPrintableDecoder', () => {
     decoder.decode(latin1('a=4'));
     expect(decodeLatin1(decoder.end())).toBe('=4');
     expect(decodeLatin1(decoder.decode(latin1('b=42')))).toBe('bB');
+  });
+
+  it('decodes as the line-by-line rules say, whole or a byte at a time', () => {
+    fc.assert(
+      fc.property(trickyText, (text) => {
+        expect(decode(text).text).toBe(referenceDecode(text));
+        expect(decode(text, bytewise).text).toBe(referenceDecode(text));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('counts the line feeds of the encoded input, for any chunking', () => {
+    fc.assert(
+      fc.property(trickyText, cuts, (text, fractions) => {
+        const decoder = new QuotedPrintableDecoder();
+        for (const chunk of splitAt(latin1(text), fractions)) decoder.decode(chunk);
+        expect(decoder.lineFeeds).toBe(text.split('\n').length - 1);
+        decoder.end();
+        expect(decoder.lineFeeds).toBe(0);
+      }),
+    );
   });
 
   it('gives the same bytes and defects for any chunking, never more bytes than it reads', () => {
