@@ -20,7 +20,11 @@ export interface ParseOptions {
   readonly limits?: Partial<MimeLimits>;
   /** Decode the Content-Transfer-Encoding of body data (default `true`); `false` gives the raw bytes. */
   readonly decode?: boolean;
-  /** Make every `message/rfc822` part an attachment instead of reading inline ones as body (default `false`). */
+  /**
+   * Make every `message/rfc822` part an attachment (default `false`: one with an `inline` disposition is
+   * read as body, any other is an attachment). postal-mime's option of this name differs: by default it
+   * reads a message part without a Content-Disposition as body.
+   */
   readonly rfc822Attachments?: boolean;
 }
 
