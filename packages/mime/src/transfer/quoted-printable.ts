@@ -12,6 +12,12 @@ const LF_X4 = 0x0a0a0a0a;
 const ONES_X4 = 0x01010101;
 const HIGH_BITS_X4 = 0x80808080;
 
+/**
+ * The longest run of white space that a line break removes (one SMTP line's worth). A longer run is
+ * content, so that the decoder never holds more than this while it waits for the end of a line.
+ */
+const MAX_REMOVED_SPACE = 998;
+
 /** Longest encoded line RFC 2045 §6.7 rule 5 allows, soft-break `=` included. */
 const MAX_LINE = 76;
 
@@ -48,6 +54,8 @@ enum State {
   EqualsCr,
   EqualsSpace,
   EqualsSpaceCr,
+  /** Inside a run of white space too long to be removed: the rest of the run is content. */
+  LongSpace,
 }
 
 /** What the byte after pending input makes of it. */
@@ -87,7 +95,8 @@ function isSpace(byte: number): boolean {
 /**
  * Streaming, lenient decoder of a quoted-printable body (RFC 2045 §6.7). Any chunking of the input gives
  * the same bytes. `=XX` accepts both cases; `=` CRLF and `=` LF are soft line breaks; white space at the
- * end of a line (and of the body) is removed. Hard line breaks are kept as written: CRLF stays CRLF and a
+ * end of a line (and of the body) is removed, unless the run is longer than 998 bytes: then it is content,
+ * so that the decoder never holds more than that. Hard line breaks are kept as written: CRLF stays CRLF and a
  * bare LF stays LF, and a CR not followed by LF is an ordinary byte. Broken input is kept as written with
  * a defect (see {@link QuotedPrintableDefect}). It never throws, and never returns more bytes than it reads.
  */
@@ -129,7 +138,10 @@ export class QuotedPrintableDecoder {
     if (end > tail && chunk[end - 1] === CR) end--;
     const textEnd = end;
     while (end > tail && isSpace(chunk[end - 1]!)) end--;
-    if (end > tail && chunk[end - 1] === EQUALS) end--;
+    // A run too long to be removed is content already, and so is the rest of it in the next chunk.
+    const longRun = textEnd - end > MAX_REMOVED_SPACE;
+    if (longRun) end = textEnd;
+    else if (end > tail && chunk[end - 1] === EQUALS) end--;
     else if (
       textEnd === length &&
       end - 2 >= tail &&
@@ -138,9 +150,11 @@ export class QuotedPrintableDecoder {
     )
       end -= 2;
     this.#decodeLines(chunk, out, cursor, end);
-    if (cursor.pos < length) this.#settle(chunk, out, cursor, false);
+    if (longRun && textEnd === length) this.#state = State.LongSpace;
+    else if (cursor.pos < length) this.#settle(chunk, out, cursor, false);
     const { o, lineStart } = cursor;
-    if (this.#state !== State.Text) this.#hold(chunk.subarray(cursor.pending));
+    if (this.#state !== State.Text && this.#state !== State.LongSpace)
+      this.#hold(chunk.subarray(cursor.pending));
     this.#lineLength += length - lineStart;
     return flushed ? concatBytes([flushed, out.subarray(0, o)]) : out.subarray(0, o);
   }
@@ -183,7 +197,9 @@ export class QuotedPrintableDecoder {
           cr = true;
           o--;
         }
-        while (o > kept && isSpace(out[o - 1]!)) o--;
+        let trimmed = o;
+        while (trimmed > kept && isSpace(out[trimmed - 1]!)) trimmed--;
+        if (o - trimmed <= MAX_REMOVED_SPACE) o = trimmed;
         if (cr) out[o++] = CR;
         out[o++] = LF;
         this.lineFeeds++;
@@ -208,10 +224,10 @@ export class QuotedPrintableDecoder {
       // A soft break: `=`, perhaps white space (a defect), perhaps CR, then LF.
       let next = pos + 1;
       while (next < end && isSpace(chunk[next]!)) next++;
-      const spaced = next > pos + 1;
+      const spaces = next - pos - 1;
       if (next < end && chunk[next] === CR) next++;
-      if (next < end && chunk[next] === LF) {
-        if (spaced) this.#defect('qp-soft-break-with-space');
+      if (next < end && chunk[next] === LF && spaces <= MAX_REMOVED_SPACE) {
+        if (spaces > 0) this.#defect('qp-soft-break-with-space');
         this.lineFeeds++;
         this.#endLine(this.#lineLength + next - lineStart - (chunk[next - 1] === CR ? 1 : 0));
         kept = o;
@@ -244,13 +260,41 @@ export class QuotedPrintableDecoder {
         state = isSpace(byte) ? State.Space : byte === EQUALS ? State.Equals : State.Cr;
         continue;
       }
+      if (state === State.LongSpace) {
+        if (isSpace(byte)) {
+          out[o++] = byte;
+          pos++;
+          continue;
+        }
+        state = State.Text;
+        if (byte === CR) {
+          pending = pos++;
+          state = State.Cr;
+        } else if (byte === LF) {
+          out[o++] = LF;
+          this.lineFeeds++;
+          this.#endLine(this.#lineLength + pos - lineStart);
+          lineStart = ++pos;
+        } else {
+          // Only a run carried over from the previous chunk gets here: the rest of the line is the fast path's.
+          break;
+        }
+        continue;
+      }
       // Pending input: the byte at `pos` decides what it is.
       let settled: Settled;
+      /** White space pending so far, the byte at `pos` not counted (nor the `=` before it). */
+      const space = this.#heldLength + pos - pending - (state === State.Space ? 0 : 1);
+      let long = false;
       switch (state) {
         case State.Space:
           settled =
             byte === LF ? Settled.HardBreak : isSpace(byte) || byte === CR ? Settled.Open : Settled.Literal;
           if (byte === CR) state = State.Cr;
+          else if (isSpace(byte) && space >= MAX_REMOVED_SPACE) {
+            settled = Settled.Literal;
+            long = true;
+          }
           break;
         case State.Cr:
           settled = byte === LF ? Settled.HardBreak : Settled.Literal;
@@ -278,6 +322,10 @@ export class QuotedPrintableDecoder {
                 ? Settled.Open
                 : Settled.Invalid;
           if (byte === CR) state = State.EqualsSpaceCr;
+          else if (isSpace(byte) && space >= MAX_REMOVED_SPACE) {
+            settled = Settled.Invalid;
+            long = true;
+          }
           break;
         default:
           settled = byte === LF ? Settled.SpacedSoftBreak : Settled.Invalid;
@@ -317,7 +365,7 @@ export class QuotedPrintableDecoder {
           lineStart = ++pos;
         }
       }
-      state = State.Text;
+      state = long ? State.LongSpace : State.Text;
     }
     this.#state = state;
     cursor.o = o;

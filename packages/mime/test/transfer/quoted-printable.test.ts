@@ -48,6 +48,7 @@ const trickyText = fc
         'x',
         '.',
         'a run longer than eight bytes',
+        ' '.repeat(500),
       ),
       fc.string({ maxLength: 4 }),
     ),
@@ -55,23 +56,38 @@ const trickyText = fc
   )
   .map((parts) => parts.join('').replace(/[^\x00-\xff]/g, '\xe9'));
 
+/** The longest run of white space a line break removes; a longer one is content. */
+const MAX_REMOVED_SPACE = 998;
+
 /** The decoding rules line by line with regular expressions: an oracle for the streaming decoder. */
 function referenceDecode(text: string): string {
   const hexEscapes = (line: string) =>
     line.replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  const trimmed = (line: string) => {
+    const space = /[ \t]+$/.exec(line)?.[0].length ?? 0;
+    return space <= MAX_REMOVED_SPACE ? line.slice(0, line.length - space) : line;
+  };
+  /** The line without a final `=` (and the white space and CR after it), or undefined if it has none. */
+  const softBroken = (line: string) => {
+    const match = /=([ \t]*)\r?$/.exec(line);
+    return match && match[1]!.length <= MAX_REMOVED_SPACE ? line.slice(0, match.index) : undefined;
+  };
   const lines = text.split('\n');
   const last = lines.pop()!;
   let out = '';
   for (const line of lines) {
+    const soft = softBroken(line);
+    if (soft !== undefined) {
+      out += hexEscapes(soft);
+      continue;
+    }
     const cr = line.endsWith('\r');
-    const content = (cr ? line.slice(0, -1) : line).replace(/[ \t]+$/, '');
-    out += content.endsWith('=')
-      ? hexEscapes(content.slice(0, -1))
-      : `${hexEscapes(content)}${cr ? '\r' : ''}\n`;
+    out += `${hexEscapes(trimmed(cr ? line.slice(0, -1) : line))}${cr ? '\r' : ''}\n`;
   }
   // The last line has no break: a final `=` (with white space or a CR after it) goes; a CR is content.
-  if (/=[ \t]*\r?$/.test(last)) return out + hexEscapes(last.replace(/=[ \t]*\r?$/, ''));
-  return out + hexEscapes(last.endsWith('\r') ? last : last.replace(/[ \t]+$/, ''));
+  const dangling = softBroken(last);
+  if (dangling !== undefined) return out + hexEscapes(dangling);
+  return out + hexEscapes(last.endsWith('\r') ? last : trimmed(last));
 }
 
 describe('QuotedPrintableDecoder', () => {
@@ -143,7 +159,7 @@ describe('QuotedPrintableDecoder', () => {
     expect(decode(encoded).text).toBe('a=3\r\nbA cd\r\nef   \r');
   });
 
-  it('holds a long run of white space across many chunks in linear time', () => {
+  it('keeps a run of white space too long to remove, across many chunks, in linear time', () => {
     const spaces = ' '.repeat(200_000);
     const bytes = latin1(`x${spaces}\r\ny${spaces}z`);
     const chunks = (b: Uint8Array) =>
@@ -151,7 +167,7 @@ describe('QuotedPrintableDecoder', () => {
         b,
         Array.from({ length: 2_000 }, (_, i) => i / 2_000),
       );
-    expect(decode(bytes, chunks).text).toBe(`x\r\ny${spaces}z`);
+    expect(decode(bytes, chunks).text).toBe(`x${spaces}\r\ny${spaces}z`);
   });
 
   it('costs no more per chunk than the chunk itself while a run of white space is held (linear time)', () => {
@@ -184,6 +200,20 @@ describe('QuotedPrintableDecoder', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('holds back no more than 998 bytes of a run of white space, however long the run', () => {
+    const decoder = new QuotedPrintableDecoder();
+    let fed = 0;
+    let written = 0;
+    for (let i = 0; i < 1000; i++) {
+      fed += 1000;
+      written += decoder.decode(latin1(' \t'.repeat(500))).length;
+      expect(fed - written).toBeLessThanOrEqual(998);
+    }
+    written += decoder.decode(latin1('x\n')).length;
+    expect(written).toBe(1_000_002);
+    expect(decoder.end().length).toBe(0);
   });
 
   it('counts the line feeds of the encoded input, for any chunking', () => {
