@@ -7,10 +7,12 @@ const alias = {
   '@postwire/core': fileURLToPath(new URL('./packages/core/src/index.ts', import.meta.url)),
   '@postwire/sasl': fileURLToPath(new URL('./packages/sasl/src/index.ts', import.meta.url)),
   '@postwire/mime': fileURLToPath(new URL('./packages/mime/src/index.ts', import.meta.url)),
+  '@postwire/store/maildir': fileURLToPath(new URL('./packages/store/src/node/maildir.ts', import.meta.url)),
+  '@postwire/store': fileURLToPath(new URL('./packages/store/src/index.ts', import.meta.url)),
 };
 
 /** The one list of test projects: one per package. The root `vitest.config.ts` reads it. */
-const packages = ['core', 'sasl', 'mime'];
+const packages = ['core', 'sasl', 'mime', 'store'];
 
 const projects: TestProjectConfiguration[] = packages.map((name) => ({
   resolve: { alias },

@@ -31,6 +31,18 @@ export const ErrorCode = {
   TooManyConnections: 'TOO_MANY_CONNECTIONS',
   /** A PROXY protocol header was malformed. */
   ProxyProtocol: 'PROXY_PROTOCOL_ERROR',
+  /** A mailbox name is not allowed (it could reach outside the user's mail, or is not canonical). */
+  InvalidMailboxName: 'INVALID_MAILBOX_NAME',
+  /** The mailbox (or message) does not exist. */
+  NonExistent: 'NONEXISTENT',
+  /** The mailbox already exists. */
+  AlreadyExists: 'ALREADY_EXISTS',
+  /** The resource is locked by another session (a POP3 maildrop, a mailbox being deleted). */
+  InUse: 'IN_USE',
+  /** The operation would exceed the user's quota. */
+  OverQuota: 'OVER_QUOTA',
+  /** The store cannot do this to this mailbox (delete INBOX, rename into itself …). */
+  Cannot: 'CANNOT',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */

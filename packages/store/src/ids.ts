@@ -1,0 +1,33 @@
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/**
+ * A new stable message id: `M` and 24 base32 characters (120 random bits). It fits IMAP OBJECTID's
+ * EMAILID (RFC 8474) and POP3 UIDL (RFC 1939: 1–70 characters in 0x21–0x7E).
+ */
+export function newMessageId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(15));
+  let id = 'M';
+  for (let i = 0; i < bytes.length; i += 5) {
+    // Five bytes are eight base32 characters.
+    let bits = 0n;
+    for (let j = 0; j < 5; j++) bits = (bits << 8n) | BigInt(bytes[i + j]!);
+    for (let shift = 35n; shift >= 0n; shift -= 5n) id += ALPHABET[Number((bits >> shift) & 31n)];
+  }
+  return id;
+}
+
+/** True for a string that may serve as a message id: 1–64 characters of `A-Za-z0-9_-`. */
+export function isMessageId(id: string): boolean {
+  return /^[A-Za-z0-9_-]{1,64}$/.test(id);
+}
+
+/**
+ * A UIDVALIDITY for a new mailbox: the current time in seconds, and always above the last one this
+ * process gave, so that a mailbox deleted and re-created in the same second still gets a new value.
+ */
+export function nextUidValidity(): number {
+  lastUidValidity = Math.max(lastUidValidity + 1, Math.floor(Date.now() / 1000));
+  return lastUidValidity;
+}
+
+let lastUidValidity = 0;

@@ -1,0 +1,187 @@
+import { applyFlags } from './flags.js';
+import type { FlagChange, FlagOperation, MailboxStatus, MessageInfo, SetFlagsResult } from './types.js';
+
+/** A message's entry as the index keeps it; `MessageInfo` is its read-only view. */
+export interface IndexEntry {
+  uid: number;
+  id: string;
+  flags: string[];
+  internalDate: Date;
+  size: number;
+  modseq: number;
+}
+
+/** What a new entry needs; the index assigns the UID (unless given) and the MODSEQ. */
+export interface NewEntry {
+  readonly id: string;
+  readonly flags: readonly string[];
+  readonly internalDate: Date;
+  readonly size: number;
+  /** A UID that another writer already assigned (found on disk). */
+  readonly uid?: number;
+}
+
+/**
+ * The index of one mailbox, in memory: entries in UID order, the counters of {@link MailboxStatus}
+ * kept up to date, and MODSEQ assigned to each change (RFC 7162). Every backend keeps one; the Maildir
+ * backend also persists it. Pure data: no I/O, no events.
+ */
+export class MailboxIndex {
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  readonly #entries: IndexEntry[] = [];
+  readonly #byUid = new Map<number, IndexEntry>();
+  /** How many messages carry each id (a copy of a message into its own mailbox needs a new one). */
+  readonly #ids = new Map<string, number>();
+  #unseen = 0;
+  #deleted = 0;
+  #size = 0;
+
+  constructor(uidValidity: number, uidNext = 1, highestModseq = 1) {
+    this.uidValidity = uidValidity;
+    this.uidNext = uidNext;
+    this.highestModseq = highestModseq;
+  }
+
+  get count(): number {
+    return this.#entries.length;
+  }
+
+  status(): MailboxStatus {
+    return {
+      uidValidity: this.uidValidity,
+      uidNext: this.uidNext,
+      highestModseq: this.highestModseq,
+      messages: this.#entries.length,
+      unseen: this.#unseen,
+      size: this.#size,
+      deleted: this.#deleted,
+    };
+  }
+
+  /** True when a message with this id is in the mailbox. */
+  hasId(id: string): boolean {
+    return this.#ids.has(id);
+  }
+
+  get(uid: number): IndexEntry | undefined {
+    return this.#byUid.get(uid);
+  }
+
+  /** Every entry, or those with the given UIDs that exist, in ascending UID order. */
+  entries(uids?: readonly number[]): IndexEntry[] {
+    if (!uids) return [...this.#entries];
+    const found: IndexEntry[] = [];
+    for (const uid of new Set(uids)) {
+      const entry = this.#byUid.get(uid);
+      if (entry) found.push(entry);
+    }
+    return found.sort((a, b) => a.uid - b.uid);
+  }
+
+  /**
+   * Adds an entry with the next UID, or with the UID given (one another writer assigned), and a new MODSEQ
+   * unless one is given.
+   */
+  add(entry: NewEntry, modseq = ++this.highestModseq): IndexEntry {
+    const uid = entry.uid ?? this.uidNext;
+    if (this.#byUid.has(uid)) throw new RangeError(`UID ${uid} is already in the mailbox`);
+    if (uid >= this.uidNext) this.uidNext = uid + 1;
+    if (modseq > this.highestModseq) this.highestModseq = modseq;
+    const added: IndexEntry = {
+      uid,
+      id: entry.id,
+      flags: [...entry.flags],
+      internalDate: entry.internalDate,
+      size: entry.size,
+      modseq,
+    };
+    const last = this.#entries[this.#entries.length - 1];
+    if (!last || last.uid < uid) this.#entries.push(added);
+    else this.#entries.splice(this.#insertionPoint(uid), 0, added);
+    this.#byUid.set(uid, added);
+    this.#count(added, 1);
+    return added;
+  }
+
+  /**
+   * Changes the flags of the given messages. One MODSEQ for the whole operation, given to each message
+   * that changed; a message above `unchangedSince` is left alone and reported in `modified`.
+   */
+  setFlags(
+    uids: readonly number[],
+    operation: FlagOperation,
+    flags: readonly string[],
+    unchangedSince?: number,
+  ): SetFlagsResult {
+    const changed: FlagChange[] = [];
+    const modified: number[] = [];
+    let modseq = 0;
+    for (const entry of this.entries(uids)) {
+      if (unchangedSince !== undefined && entry.modseq > unchangedSince) {
+        modified.push(entry.uid);
+        continue;
+      }
+      const next = applyFlags(entry.flags, operation, flags);
+      if (!next) continue;
+      if (modseq === 0) modseq = ++this.highestModseq;
+      this.replaceFlags(entry, next, modseq);
+      changed.push({ uid: entry.uid, flags: [...next], modseq });
+    }
+    return { changed, modified };
+  }
+
+  /** Sets one entry's flags and MODSEQ (used when replaying changes found on disk). */
+  replaceFlags(entry: IndexEntry, flags: readonly string[], modseq = ++this.highestModseq): void {
+    this.#count(entry, -1);
+    entry.flags = [...flags];
+    entry.modseq = modseq;
+    if (modseq > this.highestModseq) this.highestModseq = modseq;
+    this.#count(entry, 1);
+  }
+
+  /** Removes the given messages; returns the UIDs removed (ascending) and the MODSEQ of the removal. */
+  remove(uids: readonly number[]): { uids: number[]; modseq: number } {
+    const gone = new Set(this.entries(uids).map((entry) => entry.uid));
+    if (gone.size === 0) return { uids: [], modseq: this.highestModseq };
+    const modseq = ++this.highestModseq;
+    let kept = 0;
+    for (const entry of this.#entries) {
+      if (gone.has(entry.uid)) {
+        this.#byUid.delete(entry.uid);
+        this.#count(entry, -1);
+      } else {
+        this.#entries[kept++] = entry;
+      }
+    }
+    this.#entries.length = kept;
+    return { uids: [...gone].sort((a, b) => a - b), modseq };
+  }
+
+  /** Where an entry with this UID goes in the ordered entries. */
+  #insertionPoint(uid: number): number {
+    let low = 0;
+    let high = this.#entries.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.#entries[middle]!.uid < uid) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  #count(entry: IndexEntry, sign: 1 | -1): void {
+    const ids = (this.#ids.get(entry.id) ?? 0) + sign;
+    if (ids > 0) this.#ids.set(entry.id, ids);
+    else this.#ids.delete(entry.id);
+    this.#size += sign * entry.size;
+    if (!entry.flags.includes('\\Seen')) this.#unseen += sign;
+    if (entry.flags.includes('\\Deleted')) this.#deleted += sign;
+  }
+}
+
+/** A read-only copy of an entry, safe to hand out. */
+export function messageInfo(entry: IndexEntry): MessageInfo {
+  return { ...entry, flags: [...entry.flags] };
+}

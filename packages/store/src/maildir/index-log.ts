@@ -1,0 +1,90 @@
+/**
+ * Postwire's own record beside each Maildir folder, `postwire-index`: what Maildir and Dovecot's files do
+ * not hold. One change per line, appended:
+ *
+ *     a <uid> <modseq> <internal date, ms> <size>   a message, as first seen
+ *     f <uid> <modseq>                             its flags changed
+ *     x <modseq>                                   messages were expunged
+ *     h <highest modseq>                           the state before this point (after a compaction)
+ */
+
+/** What the log knows of one message. */
+export interface LoggedMessage {
+  modseq: number;
+  internalDate: number;
+  size: number;
+}
+
+/** The state a log describes. */
+export interface IndexLogState {
+  highestModseq: number;
+  readonly messages: Map<number, LoggedMessage>;
+  /** Lines read: the file is compacted when it holds many more lines than messages. */
+  lines: number;
+}
+
+/** An empty state. */
+export function emptyLogState(): IndexLogState {
+  return { highestModseq: 1, messages: new Map(), lines: 0 };
+}
+
+/** Applies the log's text to `state`; a last line without its line feed (a write in progress) is ignored. */
+export function replayIndexLog(text: string, state: IndexLogState = emptyLogState()): IndexLogState {
+  const end = text.lastIndexOf('\n');
+  if (end === -1) return state;
+  for (const line of text.slice(0, end).split('\n')) {
+    const fields = line.split(' ');
+    const numbers = fields.slice(1).map(Number);
+    if (!numbers.every((value) => Number.isSafeInteger(value) && value >= 0)) continue;
+    const [first = 0, second = 0, third = 0, fourth = 0] = numbers;
+    switch (fields[0]) {
+      case 'a':
+        if (numbers.length !== 4) continue;
+        state.messages.set(first, { modseq: second, internalDate: third, size: fourth });
+        raise(state, second);
+        break;
+      case 'f': {
+        const message = state.messages.get(first);
+        if (numbers.length !== 2) continue;
+        if (message) message.modseq = second;
+        raise(state, second);
+        break;
+      }
+      case 'x':
+      case 'h':
+        if (numbers.length !== 1) continue;
+        raise(state, first);
+        break;
+      default:
+        continue;
+    }
+    state.lines++;
+  }
+  return state;
+}
+
+function raise(state: IndexLogState, modseq: number): void {
+  if (modseq > state.highestModseq) state.highestModseq = modseq;
+}
+
+/** The line for a message first seen. */
+export function messageLine(uid: number, message: LoggedMessage): string {
+  return `a ${uid} ${message.modseq} ${message.internalDate} ${message.size}\n`;
+}
+
+/** The line for a flag change. */
+export function flagsLine(uid: number, modseq: number): string {
+  return `f ${uid} ${modseq}\n`;
+}
+
+/** The line for an expunge. */
+export function expungeLine(modseq: number): string {
+  return `x ${modseq}\n`;
+}
+
+/** A compacted log: the highest MODSEQ, then one line per message still present. */
+export function compactIndexLog(highestModseq: number, messages: Iterable<[number, LoggedMessage]>): string {
+  let text = `h ${highestModseq}\n`;
+  for (const [uid, message] of messages) text += messageLine(uid, message);
+  return text;
+}

@@ -1,0 +1,85 @@
+/**
+ * Dovecot's `dovecot-uidlist` (version 3), which gives each Maildir file its UID, so that Postwire and
+ * Dovecot agree on UIDs over one Maildir:
+ *
+ *     3 V<uidvalidity> N<next uid> G<128-bit hex guid>
+ *     <uid> [<extension fields>] :<file base name>
+ *
+ * New records are appended; the file is rewritten (through a temporary file and a rename) to drop the
+ * records of expunged messages.
+ */
+
+/** One record: a UID, the file base it names, and the extension fields Dovecot wrote (kept as they are). */
+export interface UidRecord {
+  readonly uid: number;
+  readonly base: string;
+  /** Extension fields such as `W1234` or `G…`, space-separated, `''` if none. */
+  readonly extensions: string;
+}
+
+/** The parsed file. */
+export interface UidList {
+  readonly version: number;
+  readonly uidValidity: number;
+  /** The next UID: the header's, or above the highest record, whichever is higher. */
+  readonly nextUid: number;
+  /** The header fields after V and N (`G…` and any other), kept for rewrites. */
+  readonly headerExtensions: string;
+  readonly records: UidRecord[];
+}
+
+const RECORD = /^(\d+)((?: [^ :][^ ]*)*) :(.+)$/;
+
+/**
+ * Parses the file's text. A last line without its line feed (a write in progress) is ignored, as are
+ * malformed records. Returns `undefined` when the header is not a version 3 header.
+ */
+export function parseUidList(text: string): UidList | undefined {
+  const end = text.lastIndexOf('\n');
+  const lines = end === -1 ? [] : text.slice(0, end).split('\n');
+  const header = lines[0]?.split(' ') ?? [];
+  if (header[0] !== '3') return undefined;
+  let uidValidity = 0;
+  let nextUid = 1;
+  const rest: string[] = [];
+  for (const field of header.slice(1)) {
+    if (field.startsWith('V')) uidValidity = Number(field.slice(1)) >>> 0;
+    else if (field.startsWith('N')) nextUid = Number(field.slice(1)) >>> 0 || 1;
+    else if (field) rest.push(field);
+  }
+  if (uidValidity === 0) return undefined;
+  const records: UidRecord[] = [];
+  for (const line of lines.slice(1)) {
+    const match = RECORD.exec(line);
+    if (!match) continue;
+    const uid = Number(match[1]);
+    if (!Number.isSafeInteger(uid) || uid < 1 || uid > 0xffffffff) continue;
+    records.push({ uid, base: match[3]!, extensions: match[2]!.trim() });
+    if (uid >= nextUid) nextUid = uid + 1;
+  }
+  return { version: 3, uidValidity, nextUid, headerExtensions: rest.join(' '), records };
+}
+
+/** The header line, with its line feed. */
+export function uidListHeader(uidValidity: number, nextUid: number, extensions: string): string {
+  return `3 V${uidValidity} N${nextUid}${extensions ? ` ${extensions}` : ''}\n`;
+}
+
+/** One record line, with its line feed. */
+export function uidRecordLine(record: UidRecord): string {
+  return `${record.uid}${record.extensions ? ` ${record.extensions}` : ''} :${record.base}\n`;
+}
+
+/** The whole file. */
+export function serializeUidList(list: UidList): string {
+  return (
+    uidListHeader(list.uidValidity, list.nextUid, list.headerExtensions) +
+    list.records.map(uidRecordLine).join('')
+  );
+}
+
+/** A new mailbox GUID for the header, as Dovecot writes it (`G` and 32 hex digits). */
+export function newMailboxGuid(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `G${[...bytes].map((byte) => byte.toString(16).padStart(2, '0')).join('')}`;
+}

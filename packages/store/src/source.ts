@@ -1,0 +1,38 @@
+import type { MessageSource } from './types.js';
+
+/** The chunks of a message source, whichever form it takes. */
+export async function* sourceChunks(source: MessageSource): AsyncIterable<Uint8Array> {
+  if (source instanceof Uint8Array) {
+    yield source;
+    return;
+  }
+  if (isReadableStream(source)) {
+    const reader = source.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        yield value;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  } else {
+    yield* source;
+  }
+}
+
+function isReadableStream(source: MessageSource): source is ReadableStream<Uint8Array> {
+  return typeof (source as ReadableStream<Uint8Array>).getReader === 'function';
+}
+
+/** A stream of `bytes[start, end)`, for a message held in memory. */
+export function streamOf(bytes: Uint8Array, start = 0, end = bytes.length): ReadableStream<Uint8Array> {
+  const slice = bytes.subarray(Math.min(start, bytes.length), Math.min(end, bytes.length));
+  return new ReadableStream({
+    start(controller) {
+      if (slice.length > 0) controller.enqueue(slice);
+      controller.close();
+    },
+  });
+}

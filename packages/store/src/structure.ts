@@ -1,0 +1,21 @@
+import { bodyStructure, envelope, type MimePart, parseMessageSync } from '@postwire/mime';
+import type { MessageStructure, PartOffsets } from './types.js';
+
+/** Parses a message once for everything FETCH needs: ENVELOPE, BODY, BODYSTRUCTURE and part offsets. */
+export function describeMessage(bytes: Uint8Array): MessageStructure {
+  const root = parseMessageSync(bytes, { decode: false }).parts;
+  return {
+    envelope: envelope(root.headers),
+    bodyStructure: bodyStructure(root, bytes),
+    body: bodyStructure(root, bytes, { extended: false }),
+    parts: offsets(root),
+  };
+}
+
+function offsets(part: MimePart): PartOffsets {
+  const { headerStart, bodyStart, end, structure } = part;
+  if (structure === 'multipart')
+    return { headerStart, bodyStart, end, structure, children: part.children.map(offsets) };
+  if (part.message) return { headerStart, bodyStart, end, structure, message: offsets(part.message) };
+  return { headerStart, bodyStart, end, structure };
+}

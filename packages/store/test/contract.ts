@@ -1,0 +1,368 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  InvalidMailboxNameError,
+  type MailboxChange,
+  MailboxExistsError,
+  MailboxInUseError,
+  MailboxNotFoundError,
+  type MailStore,
+  StoreRefusedError,
+  type UserMail,
+} from '../src/index.js';
+
+/** A fresh, empty store for one test, and how to dispose of it. */
+export interface StoreFixture {
+  readonly store: MailStore;
+  cleanup(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+
+/** A small message with a subject, CRLF line endings. */
+export function message(subject: string, body = 'Hello.\r\n'): Uint8Array {
+  return encoder.encode(
+    `From: Alice <alice@example.org>\r\nTo: bob@example.com\r\nSubject: ${subject}\r\n` +
+      `Message-ID: <${subject.replace(/\W/g, '')}@example.org>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\n${body}`,
+  );
+}
+
+export async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
+/** Collects `count` changes from a feed. */
+async function take(feed: AsyncIterable<MailboxChange>, count: number): Promise<MailboxChange[]> {
+  const changes: MailboxChange[] = [];
+  if (count === 0) return changes;
+  for await (const change of feed) {
+    changes.push(change);
+    if (changes.length === count) break;
+  }
+  return changes;
+}
+
+/**
+ * The behaviour every backend must have: the same tests run against each. `open` gives a fresh store;
+ * `reopen`, when the backend persists, gives a new store over the same data.
+ */
+export function storeContract(
+  label: string,
+  open: () => Promise<StoreFixture>,
+  reopen?: (fixture: StoreFixture) => Promise<StoreFixture>,
+): void {
+  describe(`${label}: the store contract`, () => {
+    let fixture: StoreFixture;
+    let alice: UserMail;
+
+    beforeEach(async () => {
+      fixture = await open();
+      alice = await fixture.store.user('alice');
+    });
+    afterEach(async () => {
+      await fixture.store.close();
+      await fixture.cleanup();
+    });
+
+    it('gives each user an INBOX, subscribed, and one mail root per canonical user name (case 23)', async () => {
+      expect((await alice.list()).map((entry) => [entry.name, entry.exists, entry.subscribed])).toEqual([
+        ['INBOX', true, true],
+      ]);
+      const inbox = await alice.open('inbox');
+      await inbox.append(message('one'));
+      const fullwidth = await fixture.store.user('ＡＬＩＣＥ');
+      expect(fullwidth.user).toBe('alice');
+      expect((await fullwidth.status('INBOX')).messages).toBe(1);
+    });
+
+    it('appends from bytes, a web stream and an async iterable, with UIDs, counters and MODSEQ', async () => {
+      const inbox = await alice.open('INBOX');
+      const before = await inbox.status();
+      expect(before).toMatchObject({ uidNext: 1, messages: 0, unseen: 0, size: 0 });
+      const first = await inbox.append(message('one'), { flags: ['\\seen'] });
+      const bytes = message('two');
+      const second = await inbox.append(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(bytes.subarray(0, 10));
+            controller.enqueue(bytes.subarray(10));
+            controller.close();
+          },
+        }),
+      );
+      const third = await inbox.append(
+        (async function* () {
+          yield message('three');
+        })(),
+        { internalDate: new Date('2026-01-02T03:04:05Z') },
+      );
+      expect([first.uid, second.uid, third.uid]).toEqual([1, 2, 3]);
+      expect(first.uidValidity).toBe(before.uidValidity);
+      expect(first.modseq).toBeLessThan(second.modseq);
+      for (const { id } of [first, second, third]) expect(id).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+      expect(new Set([first.id, second.id, third.id]).size).toBe(3);
+      const status = await inbox.status();
+      expect(status).toMatchObject({ uidNext: 4, messages: 3, unseen: 2, deleted: 0 });
+      expect(status.size).toBe(message('one').length + message('two').length + message('three').length);
+      expect(status.highestModseq).toBe(third.modseq);
+      const infos = await inbox.messages();
+      expect(infos.map((info) => [info.uid, info.flags])).toEqual([
+        [1, ['\\Seen']],
+        [2, []],
+        [3, []],
+      ]);
+      expect(infos[2]!.internalDate.toISOString()).toBe('2026-01-02T03:04:05.000Z');
+      expect(infos[1]!.size).toBe(bytes.length);
+      expect(await alice.status('INBOX')).toEqual(status);
+    });
+
+    it('reads a message whole and in byte ranges', async () => {
+      const inbox = await alice.open('INBOX');
+      const { uid } = await inbox.append(message('ranges'));
+      const whole = new TextDecoder().decode(message('ranges'));
+      expect(await readAll(inbox.read(uid))).toBe(whole);
+      expect(await readAll(inbox.read(uid, { start: 6, end: 11 }))).toBe(whole.slice(6, 11));
+      expect(await readAll(inbox.read(uid, { start: 6, end: 1_000_000 }))).toBe(whole.slice(6));
+      expect(await readAll(inbox.read(uid, { start: 1_000_000 }))).toBe('');
+    });
+
+    it('keeps the parsed structure of a message', async () => {
+      const inbox = await alice.open('INBOX');
+      const { uid } = await inbox.append(message('structured'));
+      const structure = await inbox.structure(uid);
+      expect(structure.envelope.subject).toBe('structured');
+      expect(structure.bodyStructure).toMatchObject({ kind: 'text', subtype: 'PLAIN' });
+      expect(structure.parts.structure).toBe('leaf');
+      expect(structure.parts.bodyStart).toBe(
+        new TextDecoder().decode(message('structured')).indexOf('\r\n\r\n') + 4,
+      );
+      expect(await inbox.structure(uid)).toEqual(structure);
+    });
+
+    it('changes flags atomically: add, remove, replace, with UNCHANGEDSINCE', async () => {
+      const inbox = await alice.open('INBOX');
+      await inbox.append(message('a'));
+      await inbox.append(message('b'));
+      const added = await inbox.setFlags([1, 2], 'add', ['\\Seen', 'Work']);
+      expect(added.changed.map((change) => change.uid)).toEqual([1, 2]);
+      expect(added.changed[0]!.modseq).toBe(added.changed[1]!.modseq);
+      expect((await inbox.status()).unseen).toBe(0);
+      const again = await inbox.setFlags([1], 'add', ['\\Seen']);
+      expect(again.changed).toEqual([]);
+      const removed = await inbox.setFlags([2], 'remove', ['Work']);
+      expect(removed.changed).toEqual([{ uid: 2, flags: ['\\Seen'], modseq: expect.any(Number) }]);
+      const conditional = await inbox.setFlags([1, 2], 'replace', ['\\Deleted'], {
+        unchangedSince: added.changed[0]!.modseq,
+      });
+      expect(conditional.modified).toEqual([2]);
+      expect(conditional.changed.map((change) => [change.uid, change.flags])).toEqual([[1, ['\\Deleted']]]);
+      expect(await inbox.status()).toMatchObject({ unseen: 1, deleted: 1 });
+      expect((await inbox.messages([2, 1, 99])).map((info) => info.uid)).toEqual([1, 2]);
+      await expect(inbox.setFlags([1], 'add', ['\\Recent'])).rejects.toThrow(/not a flag/);
+      await expect(inbox.setFlags([1], 'add', ['bad keyword'])).rejects.toThrow(/not a valid keyword/);
+    });
+
+    it('expunges by UID and never reuses a UID', async () => {
+      const inbox = await alice.open('INBOX');
+      await inbox.append(message('a'));
+      await inbox.append(message('b'));
+      await inbox.append(message('c'));
+      expect(await inbox.expunge([2, 3, 42])).toEqual([2, 3]);
+      const { uid } = await inbox.append(message('d'));
+      expect(uid).toBe(4);
+      expect((await inbox.messages()).map((info) => info.uid)).toEqual([1, 4]);
+      expect(() => inbox.read(2)).toThrow(MailboxNotFoundError);
+    });
+
+    it('copies and moves, keeping ids, flags and dates, with COPYUID data', async () => {
+      await alice.create('Archive');
+      const inbox = await alice.open('INBOX');
+      const a = await inbox.append(message('a'), { flags: ['\\Flagged'] });
+      await inbox.append(message('b'));
+      const copied = await inbox.copy([1, 2], 'Archive');
+      const archive = await alice.open('Archive');
+      expect(copied).toEqual({
+        uidValidity: (await archive.status()).uidValidity,
+        sourceUids: [1, 2],
+        targetUids: [1, 2],
+      });
+      const [copy] = await archive.messages([1]);
+      expect(copy).toMatchObject({ id: a.id, flags: ['\\Flagged'] });
+      expect(await readAll(archive.read(1))).toBe(new TextDecoder().decode(message('a')));
+      const moved = await inbox.move([2], 'Archive');
+      expect(moved.targetUids).toEqual([3]);
+      expect((await inbox.messages()).map((info) => info.uid)).toEqual([1]);
+      const again = await inbox.copy([1], 'INBOX');
+      const [duplicate] = await inbox.messages(again.targetUids);
+      expect(duplicate!.id).not.toBe(a.id);
+      await expect(inbox.copy([1], 'Nowhere')).rejects.toThrow(MailboxNotFoundError);
+    });
+
+    it('creates, lists, renames and deletes mailboxes in a hierarchy', async () => {
+      await alice.create('Work/Projects/Postwire', { specialUse: '\\Archive' });
+      await expect(alice.create('work/../x')).rejects.toThrow(InvalidMailboxNameError);
+      await expect(alice.create('Work')).rejects.toThrow(MailboxExistsError);
+      await alice.create('Sent', { specialUse: '\\Sent' });
+      const list = await alice.list();
+      expect(list.map((entry) => entry.name)).toEqual([
+        'INBOX',
+        'Sent',
+        'Work',
+        'Work/Projects',
+        'Work/Projects/Postwire',
+      ]);
+      expect(list.find((entry) => entry.name === 'Sent')?.specialUse).toBe('\\Sent');
+      expect(list.find((entry) => entry.name === 'Work')?.hasChildren).toBe(true);
+      expect(list.find((entry) => entry.name === 'Sent')?.hasChildren).toBe(false);
+
+      const projects = await alice.open('Work/Projects/Postwire');
+      await projects.append(message('p'));
+      await alice.rename('Work', 'Jobs');
+      expect((await alice.status('Jobs/Projects/Postwire')).messages).toBe(1);
+      await expect(alice.status('Work')).rejects.toThrow(MailboxNotFoundError);
+      await expect(alice.rename('Jobs', 'Jobs/Inside')).rejects.toThrow(StoreRefusedError);
+
+      const before = (await alice.status('Sent')).uidValidity;
+      await alice.delete('Sent');
+      await expect(alice.open('Sent')).rejects.toThrow(MailboxNotFoundError);
+      await alice.create('Sent');
+      expect((await alice.status('Sent')).uidValidity).not.toBe(before);
+      await expect(alice.delete('INBOX')).rejects.toThrow(StoreRefusedError);
+
+      await alice.delete('Jobs');
+      const after = await alice.list();
+      expect(after.find((entry) => entry.name === 'Jobs')).toMatchObject({
+        exists: false,
+        hasChildren: true,
+      });
+    });
+
+    it('renames INBOX by moving its messages into the new mailbox', async () => {
+      const inbox = await alice.open('INBOX');
+      await inbox.append(message('a'));
+      await inbox.append(message('b'));
+      await alice.rename('INBOX', 'Old');
+      expect((await alice.status('Old')).messages).toBe(2);
+      expect(await alice.status('INBOX')).toMatchObject({ messages: 0, uidNext: 3 });
+    });
+
+    it('keeps subscriptions, also to names that do not exist', async () => {
+      await alice.subscribe('Lists/Postwire');
+      const entry = (await alice.list()).find((item) => item.name === 'Lists/Postwire');
+      expect(entry).toMatchObject({ subscribed: true, exists: false });
+      await alice.unsubscribe('Lists/Postwire');
+      expect((await alice.list()).some((item) => item.name.startsWith('Lists'))).toBe(false);
+    });
+
+    it('refuses every name of case 20 without touching anything', async () => {
+      for (const name of [
+        '..',
+        '../x',
+        './x',
+        'a//b',
+        '/etc/passwd',
+        '~root',
+        'a\u0000b',
+        'a\u2028b',
+        '\ufeffa',
+      ]) {
+        await expect(alice.create(name)).rejects.toThrow(InvalidMailboxNameError);
+        await expect(alice.open(name)).rejects.toThrow(InvalidMailboxNameError);
+      }
+      await expect(alice.create('x'.repeat(256))).rejects.toThrow(InvalidMailboxNameError);
+      await expect(alice.create(`a/${'b/'.repeat(2100)}c`)).rejects.toThrow(InvalidMailboxNameError);
+      await expect(fixture.store.user('../bob')).rejects.toThrow(InvalidMailboxNameError);
+      expect((await alice.list()).map((entry) => entry.name)).toEqual(['INBOX']);
+    });
+
+    it('treats NFC and NFD spellings as one mailbox (case 23)', async () => {
+      await alice.create('Caf\u00e9');
+      await expect(alice.create('Cafe\u0301')).rejects.toThrow(MailboxExistsError);
+    });
+
+    it('feeds every session the same changes in the same order', async () => {
+      const writer = await alice.open('INBOX');
+      const reader = await alice.open('INBOX');
+      const seen = take(reader.changes(), 4);
+      const alsoSeen = take(writer.changes(), 4);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await writer.append(message('a'));
+      await writer.append(message('b'));
+      await writer.setFlags([1], 'add', ['\\Seen']);
+      await writer.expunge([2]);
+      const changes = await seen;
+      expect(changes.map((change) => change.type)).toEqual(['append', 'append', 'flags', 'expunge']);
+      expect(await alsoSeen).toEqual(changes);
+      const modseqs = changes.map((change) =>
+        change.type === 'append' ? change.message.modseq : 'modseq' in change ? change.modseq : 0,
+      );
+      expect([...modseqs].sort((a, b) => a - b)).toEqual(modseqs);
+    });
+
+    it('ends a feed when its signal aborts or its mailbox closes', async () => {
+      const inbox = await alice.open('INBOX');
+      const controller = new AbortController();
+      const aborted = take(inbox.changes({ signal: controller.signal }), 10);
+      const closed = take(inbox.changes(), 10);
+      controller.abort();
+      expect(await aborted).toEqual([]);
+      await inbox.close();
+      expect(await closed).toEqual([]);
+    });
+
+    it('tells open sessions that their mailbox is gone', async () => {
+      await alice.create('Temp');
+      const temp = await alice.open('Temp');
+      const changes = take(temp.changes(), 1);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await alice.delete('Temp');
+      expect(await changes).toEqual([{ type: 'gone' }]);
+      await expect(temp.status()).rejects.toThrow(MailboxNotFoundError);
+    });
+
+    it('locks a mailbox for one session at a time (case 26)', async () => {
+      const first = await alice.open('INBOX');
+      const second = await alice.open('INBOX');
+      const lock = await first.lock();
+      await expect(second.lock()).rejects.toThrow(MailboxInUseError);
+      await lock.release();
+      await (await second.lock()).release();
+    });
+
+    it('reports quota usage over all mailboxes', async () => {
+      await alice.create('Other');
+      await (await alice.open('INBOX')).append(message('a'));
+      await (await alice.open('Other')).append(message('b'));
+      const usage = await alice.quota();
+      expect(usage).toMatchObject({ messages: 2, storage: message('a').length + message('b').length });
+    });
+
+    if (reopen) {
+      it('keeps everything across a reopen: messages, flags, UIDs, UIDVALIDITY, MODSEQ, ids, mailboxes', async () => {
+        await alice.create('Archive', { specialUse: '\\Archive' });
+        await alice.subscribe('Archive');
+        const inbox = await alice.open('INBOX');
+        const a = await inbox.append(message('a'), {
+          flags: ['\\Seen', 'Work'],
+          internalDate: new Date('2026-03-04T05:06:07Z'),
+        });
+        await inbox.append(message('b'));
+        await inbox.expunge([2]);
+        await inbox.setFlags([1], 'add', ['\\Answered']);
+        const status = await inbox.status();
+        const infos = await inbox.messages();
+        const list = await alice.list();
+        await fixture.store.close();
+        fixture = await reopen(fixture);
+        alice = await fixture.store.user('alice');
+        const reopened = await alice.open('INBOX');
+        expect(await reopened.status()).toEqual(status);
+        expect(await reopened.messages()).toEqual(infos);
+        expect(await alice.list()).toEqual(list);
+        expect(await readAll(reopened.read(a.uid))).toBe(new TextDecoder().decode(message('a')));
+        expect((await reopened.append(message('c'))).uid).toBe(3);
+      });
+    }
+  });
+}
