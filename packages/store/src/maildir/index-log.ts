@@ -2,8 +2,11 @@
  * Postwire's own record beside each Maildir folder, `postwire-index`: what Maildir and Dovecot's files do
  * not hold. One change per line, appended:
  *
- *     a <uid> <modseq> <internal date, ms> <size>   a message, as first seen
- *     f <uid> <modseq>                             its flags changed
+ *     a <uid> <modseq> <internal date, ms> <size> :<letters>   a message, as first seen
+ *     f <uid> <modseq> :<letters>                             its flags changed
+ *
+ * The letters are the flag letters of the file name at that MODSEQ, so that a flag change another
+ * program made while Postwire was not looking is told apart from one Postwire logged.
  *     x <modseq>                                   messages were expunged
  *     h <highest modseq>                           the state before this point (after a compaction)
  */
@@ -13,6 +16,8 @@ export interface LoggedMessage {
   modseq: number;
   internalDate: number;
   size: number;
+  /** The file name's flag letters at `modseq`. */
+  letters: string;
 }
 
 /** The state a log describes. */
@@ -34,29 +39,25 @@ export function replayIndexLog(text: string, state: IndexLogState = emptyLogStat
   if (end === -1) return state;
   for (const line of text.slice(0, end).split('\n')) {
     const fields = line.split(' ');
+    const letters = fields[fields.length - 1]?.startsWith(':') ? fields.pop()!.slice(1) : undefined;
     const numbers = fields.slice(1).map(Number);
     if (!numbers.every((value) => Number.isSafeInteger(value) && value >= 0)) continue;
     const [first = 0, second = 0, third = 0, fourth = 0] = numbers;
-    switch (fields[0]) {
-      case 'a':
-        if (numbers.length !== 4) continue;
-        state.messages.set(first, { modseq: second, internalDate: third, size: fourth });
-        raise(state, second);
-        break;
-      case 'f': {
-        const message = state.messages.get(first);
-        if (numbers.length !== 2) continue;
-        if (message) message.modseq = second;
-        raise(state, second);
-        break;
+    const kind = fields[0];
+    if (kind === 'a' && numbers.length === 4 && letters !== undefined) {
+      state.messages.set(first, { modseq: second, internalDate: third, size: fourth, letters });
+      raise(state, second);
+    } else if (kind === 'f' && numbers.length === 2 && letters !== undefined) {
+      const message = state.messages.get(first);
+      if (message) {
+        message.modseq = second;
+        message.letters = letters;
       }
-      case 'x':
-      case 'h':
-        if (numbers.length !== 1) continue;
-        raise(state, first);
-        break;
-      default:
-        continue;
+      raise(state, second);
+    } else if ((kind === 'x' || kind === 'h') && numbers.length === 1 && letters === undefined) {
+      raise(state, first);
+    } else {
+      continue;
     }
     state.lines++;
   }
@@ -69,12 +70,12 @@ function raise(state: IndexLogState, modseq: number): void {
 
 /** The line for a message first seen. */
 export function messageLine(uid: number, message: LoggedMessage): string {
-  return `a ${uid} ${message.modseq} ${message.internalDate} ${message.size}\n`;
+  return `a ${uid} ${message.modseq} ${message.internalDate} ${message.size} :${message.letters}\n`;
 }
 
 /** The line for a flag change. */
-export function flagsLine(uid: number, modseq: number): string {
-  return `f ${uid} ${modseq}\n`;
+export function flagsLine(uid: number, modseq: number, letters: string): string {
+  return `f ${uid} ${modseq} :${letters}\n`;
 }
 
 /** The line for an expunge. */

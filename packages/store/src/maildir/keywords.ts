@@ -6,16 +6,16 @@
 /** The most keywords a Maildir folder can hold in its file names. */
 export const MAX_MAILDIR_KEYWORDS = 26;
 
-/** Keywords by their index, from the file's text; malformed lines are skipped. */
-export function parseKeywords(text: string): string[] {
-  const keywords: string[] = [];
+/** Keywords by their index, from the file's text (`undefined` where an index is unused); malformed lines are skipped. */
+export function parseKeywords(text: string): (string | undefined)[] {
+  const keywords: (string | undefined)[] = [];
   for (const line of text.split('\n')) {
     const match = /^(\d+) (\S+)$/.exec(line.trimEnd());
     if (!match) continue;
     const index = Number(match[1]);
     if (index < MAX_MAILDIR_KEYWORDS) keywords[index] = match[2]!;
   }
-  return keywords;
+  return Array.from(keywords);
 }
 
 /** The file's text for keywords by index. */

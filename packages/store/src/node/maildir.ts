@@ -1,0 +1,507 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { CrlfNormalizer } from '@postwire/mime';
+import { MailboxExistsError, MailboxNotFoundError, OverQuotaError, StoreRefusedError } from '../errors.js';
+import { canonicalFlags } from '../flags.js';
+import { messageInfo } from '../mailbox-index.js';
+import { folderOfMailbox, mailboxOfFolder } from '../maildir/folder-names.js';
+import { canonicalMailboxName, canonicalUserName, parentNames } from '../names.js';
+import { sourceChunks } from '../source.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  ByteRange,
+  CopyResult,
+  FlagOperation,
+  Mailbox,
+  MailboxChange,
+  MailboxListEntry,
+  MailboxLock,
+  MailboxStatus,
+  MailStore,
+  MessageInfo,
+  MessageSource,
+  MessageStructure,
+  QuotaUsage,
+  SetFlagsOptions,
+  SetFlagsResult,
+  SpecialUse,
+  UserMail,
+} from '../types.js';
+import { acquireDotlock } from './dotlock.js';
+import { type FolderOptions, MaildirFolder, newBase, sizeSuffix, writeAtomically } from './maildir-folder.js';
+
+/** Options of {@link createMaildirStore}. */
+export interface MaildirStoreOptions {
+  /** The directory that holds one Maildir per user (`<root>/<user>`), as Dovecot's `maildir:<root>/%u`. */
+  readonly root: string;
+  /** Per-user limits: octets over all mailboxes, and number of messages. */
+  readonly quota?: { readonly storage?: number; readonly messages?: number };
+  /** Flush each delivery and change to disk before it is acknowledged (default `true`). */
+  readonly fsync?: boolean;
+  /** How often a mailbox that someone follows looks for changes by other programs, in ms (default 2000). */
+  readonly pollInterval?: number;
+}
+
+/** Postwire's per-user file: special-use attributes and subscriptions. */
+const USER_FILE = 'postwire-mailboxes.json';
+
+interface UserFile {
+  subscriptions: string[];
+  specialUse: Record<string, SpecialUse>;
+}
+
+/**
+ * A store on Maildir++ folders laid out as Dovecot lays them out (`maildir:<root>/%u`), sharing Dovecot's
+ * `dovecot-uidlist` and `dovecot-keywords`, so that Dovecot and Postwire can serve the same mail. Delivery
+ * goes through `tmp/` and a rename, flushed to disk; a process killed at any point leaves no partial
+ * message visible, and a message whose UID was not yet recorded gets one at the next look.
+ */
+export function createMaildirStore(options: MaildirStoreOptions): MailStore {
+  const folderOptions: FolderOptions = {
+    fsync: options.fsync ?? true,
+    pollInterval: options.pollInterval ?? 2000,
+  };
+  const users = new Map<string, MaildirUser>();
+  return {
+    async user(name) {
+      const canonical = canonicalUserName(name);
+      let user = users.get(canonical);
+      if (!user) {
+        user = new MaildirUser(canonical, join(options.root, canonical), options.quota ?? {}, folderOptions);
+        await user.init();
+        users.set(canonical, user);
+      }
+      return user;
+    },
+    async close() {
+      for (const user of users.values()) user.closeAll();
+      users.clear();
+    },
+  };
+}
+
+class MaildirUser implements UserMail {
+  readonly user: string;
+  readonly #root: string;
+  readonly #quota: { readonly storage?: number; readonly messages?: number };
+  readonly #options: FolderOptions;
+  /** Open folders by mailbox name, shared by every session of this process. */
+  readonly #folders = new Map<string, Promise<MaildirFolder>>();
+
+  constructor(
+    user: string,
+    root: string,
+    quota: { readonly storage?: number; readonly messages?: number },
+    options: FolderOptions,
+  ) {
+    this.user = user;
+    this.#root = root;
+    this.#quota = quota;
+    this.#options = options;
+  }
+
+  async init(): Promise<void> {
+    try {
+      await fs.access(join(this.#root, 'dovecot-uidlist'));
+    } catch {
+      await MaildirFolder.create(this.#root);
+      await fs.rm(join(this.#root, 'maildirfolder'), { force: true });
+    }
+  }
+
+  async list(): Promise<MailboxListEntry[]> {
+    const file = await this.#readUserFile();
+    const existing = new Set(['INBOX', ...(await this.#folderNames())]);
+    const names = new Set([...existing, ...file.subscriptions]);
+    for (const name of [...names]) for (const parent of parentNames(name)) names.add(parent);
+    const parents = new Set([...names].flatMap((name) => parentNames(name)));
+    const subscribed = new Set(file.subscriptions);
+    return [...names].sort().map((name) => ({
+      name,
+      ...(file.specialUse[name] && existing.has(name) ? { specialUse: file.specialUse[name] } : {}),
+      subscribed: subscribed.has(name),
+      exists: existing.has(name),
+      hasChildren: parents.has(name),
+    }));
+  }
+
+  async create(name: string, options: { specialUse?: SpecialUse } = {}): Promise<void> {
+    const canonical = canonicalMailboxName(name);
+    const path = this.#pathOf(canonical);
+    if (canonical === 'INBOX' || (await exists(path))) throw new MailboxExistsError(canonical);
+    for (const parent of parentNames(canonical)) {
+      const parentPath = this.#pathOf(parent);
+      if (!(await exists(parentPath))) await MaildirFolder.create(parentPath);
+    }
+    await MaildirFolder.create(path);
+    if (options.specialUse) {
+      const specialUse = options.specialUse;
+      await this.#updateUserFile((file) => {
+        file.specialUse[canonical] = specialUse;
+      });
+    }
+  }
+
+  async delete(name: string): Promise<void> {
+    const canonical = canonicalMailboxName(name);
+    if (canonical === 'INBOX') throw new StoreRefusedError('INBOX cannot be deleted');
+    const path = this.#pathOf(canonical);
+    if (!(await exists(path))) throw new MailboxNotFoundError(canonical);
+    const folder = await this.#folders.get(canonical)?.catch(() => undefined);
+    // Out of sight in one rename (into INBOX's tmp/, which every reader ignores), then removed.
+    const trash = join(this.#root, 'tmp', `postwire-deleted-${randomUUID()}`);
+    await fs.rename(path, trash);
+    folder?.markGone();
+    this.#folders.delete(canonical);
+    await fs.rm(trash, { recursive: true, force: true });
+    await this.#updateUserFile((file) => {
+      delete file.specialUse[canonical];
+    });
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const source = canonicalMailboxName(from);
+    const target = canonicalMailboxName(to);
+    if (!(source === 'INBOX' || (await exists(this.#pathOf(source))))) throw new MailboxNotFoundError(source);
+    if (target === 'INBOX' || (await exists(this.#pathOf(target)))) throw new MailboxExistsError(target);
+    if (target.startsWith(`${source}/`)) throw new StoreRefusedError('a mailbox cannot move under itself');
+    for (const parent of parentNames(target)) {
+      if (!(await exists(this.#pathOf(parent)))) await MaildirFolder.create(this.#pathOf(parent));
+    }
+    if (source === 'INBOX') {
+      // RFC 9051 §6.3.6: the messages move to the new mailbox; INBOX stays, empty.
+      await this.create(target);
+      const inbox = await this.#folder('INBOX');
+      await inbox.sync();
+      const uids = inbox.index.entries().map((entry) => entry.uid);
+      await this.#copy(inbox, uids, target);
+      await inbox.expunge(uids);
+      return;
+    }
+    const renamed: [string, string][] = [];
+    for (const name of [
+      source,
+      ...(await this.#folderNames()).filter((name) => name.startsWith(`${source}/`)),
+    ]) {
+      const newName = target + name.slice(source.length);
+      await fs.rename(this.#pathOf(name), this.#pathOf(newName));
+      renamed.push([name, newName]);
+    }
+    for (const [oldName, newName] of renamed) {
+      const folder = this.#folders.get(oldName);
+      this.#folders.delete(oldName);
+      if (folder) {
+        this.#folders.set(newName, folder);
+        folder.then(
+          (open) => {
+            open.name = newName;
+            open.path = this.#pathOf(newName);
+          },
+          () => {},
+        );
+      }
+    }
+    await this.#updateUserFile((file) => {
+      for (const [oldName, newName] of renamed) {
+        const specialUse = file.specialUse[oldName];
+        if (!specialUse) continue;
+        delete file.specialUse[oldName];
+        file.specialUse[newName] = specialUse;
+      }
+    });
+  }
+
+  async subscribe(name: string): Promise<void> {
+    const canonical = canonicalMailboxName(name);
+    await this.#updateUserFile((file) => {
+      if (!file.subscriptions.includes(canonical)) file.subscriptions.push(canonical);
+    });
+  }
+
+  async unsubscribe(name: string): Promise<void> {
+    const canonical = canonicalMailboxName(name);
+    await this.#updateUserFile((file) => {
+      file.subscriptions = file.subscriptions.filter((subscription) => subscription !== canonical);
+    });
+  }
+
+  async status(name: string): Promise<MailboxStatus> {
+    const folder = await this.#folder(canonicalMailboxName(name));
+    await folder.sync();
+    return folder.index.status();
+  }
+
+  async open(name: string): Promise<Mailbox> {
+    const folder = await this.#folder(canonicalMailboxName(name));
+    await folder.sync();
+    return new MaildirMailbox(this, folder);
+  }
+
+  async quota(): Promise<QuotaUsage> {
+    let storage = 0;
+    let messages = 0;
+    for (const name of ['INBOX', ...(await this.#folderNames())]) {
+      const status = await this.status(name);
+      storage += status.size;
+      messages += status.messages;
+    }
+    return {
+      storage,
+      messages,
+      ...(this.#quota.storage !== undefined ? { storageLimit: this.#quota.storage } : {}),
+      ...(this.#quota.messages !== undefined ? { messageLimit: this.#quota.messages } : {}),
+    };
+  }
+
+  /** Throws when adding `messages` messages of `size` octets in all would exceed the quota. */
+  async checkQuota(size: number, messages: number): Promise<void> {
+    if (this.#quota.storage === undefined && this.#quota.messages === undefined) return;
+    const usage = await this.quota();
+    if (this.#quota.storage !== undefined && usage.storage + size > this.#quota.storage) {
+      throw new OverQuotaError('the message would exceed the storage quota');
+    }
+    if (this.#quota.messages !== undefined && usage.messages + messages > this.#quota.messages) {
+      throw new OverQuotaError('the message would exceed the message quota');
+    }
+  }
+
+  /** Writes a message into a folder's `tmp/`, flushed, and delivers it. */
+  async append(folder: MaildirFolder, source: MessageSource, options: AppendOptions): Promise<AppendResult> {
+    const flags = canonicalFlags(options.flags ?? []);
+    const base = newBase();
+    const tmpPath = join(folder.path, 'tmp', base);
+    const size = await writeMessage(tmpPath, source, this.#options.fsync);
+    const finalBase = `${base}${sizeSuffix(size, size)}`;
+    try {
+      await this.checkQuota(size, 1);
+      const finalTmp = join(folder.path, 'tmp', finalBase);
+      await fs.rename(tmpPath, finalTmp);
+      const [entry] = await folder.deliver([
+        { tmpPath: finalTmp, base: finalBase, flags, internalDate: options.internalDate ?? new Date(), size },
+      ]);
+      return { uid: entry!.uid, id: entry!.id, uidValidity: folder.index.uidValidity, modseq: entry!.modseq };
+    } catch (error) {
+      await fs.rm(tmpPath, { force: true });
+      await fs.rm(join(folder.path, 'tmp', finalBase), { force: true });
+      throw error;
+    }
+  }
+
+  async copy(folder: MaildirFolder, uids: readonly number[], target: string): Promise<CopyResult> {
+    return this.#copy(folder, uids, canonicalMailboxName(target));
+  }
+
+  async #copy(folder: MaildirFolder, uids: readonly number[], target: string): Promise<CopyResult> {
+    const destination = await this.#folder(target);
+    await destination.sync();
+    const entries = folder.index.entries(uids);
+    await this.checkQuota(
+      entries.reduce((sum, entry) => sum + entry.size, 0),
+      entries.length,
+    );
+    const prepared = await folder.prepareCopies(
+      entries.map((entry) => entry.uid),
+      join(destination.path, 'tmp'),
+      (base) => destination.holdsBase(base),
+    );
+    const delivered = await destination.deliver(prepared);
+    return {
+      uidValidity: destination.index.uidValidity,
+      sourceUids: entries.map((entry) => entry.uid),
+      targetUids: delivered.map((entry) => entry.uid),
+    };
+  }
+
+  closeAll(): void {
+    for (const folder of this.#folders.values())
+      folder.then(
+        (open) => open.feed.end(),
+        () => {},
+      );
+    this.#folders.clear();
+  }
+
+  /** The shared folder of a mailbox, opened once per process. */
+  async #folder(name: string): Promise<MaildirFolder> {
+    const open = this.#folders.get(name);
+    if (open) {
+      const folder = await open.catch(() => undefined);
+      if (folder && !folder.gone) return folder;
+      this.#folders.delete(name);
+    }
+    const path = this.#pathOf(name);
+    if (name !== 'INBOX' && !(await exists(join(path, 'cur')))) throw new MailboxNotFoundError(name);
+    const opening = MaildirFolder.open(path, name, this.#options);
+    this.#folders.set(name, opening);
+    opening.catch(() => this.#folders.delete(name));
+    return opening;
+  }
+
+  #pathOf(name: string): string {
+    return join(this.#root, folderOfMailbox(name));
+  }
+
+  /** The mailbox names of the folders on disk (INBOX not included). */
+  async #folderNames(): Promise<string[]> {
+    const names: string[] = [];
+    for (const entry of await fs.readdir(this.#root, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const name = mailboxOfFolder(entry.name);
+      if (!name) continue;
+      try {
+        if (canonicalMailboxName(name) === name) names.push(name);
+      } catch {
+        // A directory whose name is not a mailbox name Postwire allows: not listed.
+      }
+    }
+    return names;
+  }
+
+  async #readUserFile(): Promise<UserFile> {
+    try {
+      const parsed = JSON.parse(await fs.readFile(join(this.#root, USER_FILE), 'utf8')) as Partial<UserFile>;
+      return { subscriptions: parsed.subscriptions ?? ['INBOX'], specialUse: parsed.specialUse ?? {} };
+    } catch {
+      return { subscriptions: ['INBOX'], specialUse: {} };
+    }
+  }
+
+  /** Changes the user file under its lock, so that concurrent changes from several processes all land. */
+  async #updateUserFile(change: (file: UserFile) => void): Promise<void> {
+    const path = join(this.#root, USER_FILE);
+    const release = await acquireDotlock(path);
+    try {
+      const file = await this.#readUserFile();
+      change(file);
+      await writeAtomically(path, JSON.stringify(file), this.#options.fsync);
+    } finally {
+      await release();
+    }
+  }
+}
+
+class MaildirMailbox implements Mailbox {
+  readonly #user: MaildirUser;
+  readonly #folder: MaildirFolder;
+  readonly #closed = new AbortController();
+
+  constructor(user: MaildirUser, folder: MaildirFolder) {
+    this.#user = user;
+    this.#folder = folder;
+  }
+
+  get name(): string {
+    return this.#folder.name;
+  }
+
+  async status(): Promise<MailboxStatus> {
+    await this.sync();
+    return this.#folder.index.status();
+  }
+
+  async messages(uids?: readonly number[]): Promise<MessageInfo[]> {
+    await this.sync();
+    return this.#folder.index.entries(uids).map(messageInfo);
+  }
+
+  async append(source: MessageSource, options: AppendOptions = {}): Promise<AppendResult> {
+    this.#live();
+    return this.#user.append(this.#folder, source, options);
+  }
+
+  read(uid: number, range?: ByteRange): ReadableStream<Uint8Array> {
+    return this.#live().read(uid, range);
+  }
+
+  async structure(uid: number): Promise<MessageStructure> {
+    return this.#live().structure(uid);
+  }
+
+  async setFlags(
+    uids: readonly number[],
+    operation: FlagOperation,
+    flags: readonly string[],
+    options: SetFlagsOptions = {},
+  ): Promise<SetFlagsResult> {
+    return this.#live().setFlags(uids, operation, canonicalFlags(flags), options.unchangedSince);
+  }
+
+  async copy(uids: readonly number[], target: string): Promise<CopyResult> {
+    return this.#user.copy(this.#live(), uids, target);
+  }
+
+  async move(uids: readonly number[], target: string): Promise<CopyResult> {
+    const result = await this.copy(uids, target);
+    await this.expunge(result.sourceUids);
+    return result;
+  }
+
+  async expunge(uids: readonly number[]): Promise<number[]> {
+    return this.#live().expunge(uids);
+  }
+
+  changes(options: { signal?: AbortSignal } = {}): AsyncIterable<MailboxChange> {
+    const signal = AbortSignal.any([this.#closed.signal, ...(options.signal ? [options.signal] : [])]);
+    const folder = this.#folder;
+    return (async function* () {
+      const stop = folder.watch();
+      try {
+        yield* folder.feed.subscribe(signal);
+      } finally {
+        stop();
+      }
+    })();
+  }
+
+  async sync(): Promise<void> {
+    await this.#live().sync();
+  }
+
+  async lock(): Promise<MailboxLock> {
+    return this.#live().lockMaildrop();
+  }
+
+  async close(): Promise<void> {
+    this.#closed.abort();
+  }
+
+  #live(): MaildirFolder {
+    if (this.#folder.gone) throw new MailboxNotFoundError(this.#folder.name);
+    return this.#folder;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fs.access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Streams a message into a new file, every line ending written as CRLF, and flushes it.
+ * @returns its size.
+ */
+async function writeMessage(path: string, source: MessageSource, durable: boolean): Promise<number> {
+  const handle = await fs.open(path, 'wx', 0o600);
+  const normalizer = new CrlfNormalizer();
+  let size = 0;
+  try {
+    for await (const chunk of sourceChunks(source)) {
+      const normalized = normalizer.normalize(chunk);
+      await handle.write(normalized);
+      size += normalized.length;
+    }
+    if (durable) await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await fs.rm(path, { force: true });
+    throw error;
+  }
+  await handle.close();
+  return size;
+}
