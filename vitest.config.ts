@@ -12,6 +12,7 @@ export default defineConfig({
         'packages/core/src/**': { lines: 90 },
         'packages/sasl/src/**': { lines: 90 },
         'packages/mime/src/**': { lines: 90 },
+        'packages/store/src/**': { lines: 90 },
       },
     },
   },

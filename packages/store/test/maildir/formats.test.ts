@@ -1,0 +1,177 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { InvalidMailboxNameError } from '../../src/index.js';
+import {
+  flagsOfLetters,
+  lettersOfFlags,
+  maildirName,
+  parseMaildirName,
+  unmappedLetters,
+} from '../../src/maildir/filename.js';
+import { folderOfMailbox, mailboxOfFolder } from '../../src/maildir/folder-names.js';
+import {
+  compactIndexLog,
+  expungeLine,
+  flagsLine,
+  messageLine,
+  replayIndexLog,
+} from '../../src/maildir/index-log.js';
+import { keywordLetter, parseKeywords, serializeKeywords } from '../../src/maildir/keywords.js';
+import { parseUidList, serializeUidList, uidListHeader, uidRecordLine } from '../../src/maildir/uidlist.js';
+
+describe('Maildir file names', () => {
+  it('splits Dovecot names into base, letters and sizes', () => {
+    expect(parseMaildirName('1795498253.M202851P16082.vm,S=188,W=195:2,Sab')).toEqual({
+      base: '1795498253.M202851P16082.vm,S=188,W=195',
+      letters: 'Sab',
+      size: 188,
+      virtualSize: 195,
+    });
+    expect(parseMaildirName('1795498253.M1P2.host')).toEqual({ base: '1795498253.M1P2.host', letters: '' });
+  });
+
+  it('maps letters to IMAP flags and back in ASCII order, keeping P', () => {
+    const keywords = ['$Forwarded', 'Custom1'];
+    const keywordOf = (letter: string) => keywords[letter.charCodeAt(0) - 97];
+    expect(flagsOfLetters('DFPRSTab', keywordOf)).toEqual([
+      '\\Draft',
+      '\\Flagged',
+      '\\Answered',
+      '\\Seen',
+      '\\Deleted',
+      '$Forwarded',
+      'Custom1',
+    ]);
+    const letterOf = (keyword: string) => keywordLetter(keywords.indexOf(keyword));
+    expect(lettersOfFlags(['Custom1', '\\Seen', '\\Draft'], letterOf, unmappedLetters('PS'))).toBe('DPSb');
+    expect(maildirName('base', 'S')).toBe('base:2,S');
+  });
+
+  it('round-trips any set of flags through letters', () => {
+    const keywords = ['a1', 'b2', 'c3'];
+    fc.assert(
+      fc.property(
+        fc.subarray(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft', ...keywords]),
+        (flags) => {
+          const letters = lettersOfFlags(flags, (keyword) => keywordLetter(keywords.indexOf(keyword)));
+          const back = flagsOfLetters(letters, (letter) => keywords[letter.charCodeAt(0) - 97]);
+          expect([...back].sort()).toEqual([...flags].sort());
+        },
+      ),
+    );
+  });
+});
+
+describe('dovecot-uidlist', () => {
+  it('reads what Dovecot writes, taking the next UID past the last record', () => {
+    const list = parseUidList(
+      '3 V1795498253 N1 Ge86b170c0d21056bd23e000083ecc375\n1 :1795498253.M202851P16082.vm,S=188,W=195\n',
+    );
+    expect(list).toEqual({
+      version: 3,
+      uidValidity: 1795498253,
+      nextUid: 2,
+      headerExtensions: 'Ge86b170c0d21056bd23e000083ecc375',
+      records: [{ uid: 1, base: '1795498253.M202851P16082.vm,S=188,W=195', extensions: '' }],
+    });
+  });
+
+  it('keeps extension fields, skips malformed records and a line still being written', () => {
+    const list = parseUidList('3 V7 N10\n3 W1234 G00ff :b1\nnonsense\n0 :b0\n12 :b2\n13 :partial')!;
+    expect(list.records).toEqual([
+      { uid: 3, base: 'b1', extensions: 'W1234 G00ff' },
+      { uid: 12, base: 'b2', extensions: '' },
+    ]);
+    expect(list.nextUid).toBe(13);
+    expect(parseUidList('1 1234 5\n')).toBeUndefined();
+    expect(parseUidList('3 N5\n')).toBeUndefined();
+  });
+
+  it('serializes so that parsing gives the list back', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 0xffffffff }),
+        fc.uniqueArray(fc.integer({ min: 1, max: 100_000 })),
+        (uidValidity, uids) => {
+          const records = [...uids]
+            .sort((a, b) => a - b)
+            .map((uid) => ({ uid, base: `${uid}.M1P1.host,S=10`, extensions: '' }));
+          const nextUid = (records.at(-1)?.uid ?? 0) + 1;
+          const list = { version: 3, uidValidity, nextUid, headerExtensions: 'G00', records };
+          expect(parseUidList(serializeUidList(list))).toEqual(list);
+        },
+      ),
+    );
+    expect(uidListHeader(5, 6, '')).toBe('3 V5 N6\n');
+    expect(uidRecordLine({ uid: 4, base: 'x', extensions: 'W9' })).toBe('4 W9 :x\n');
+  });
+});
+
+describe('dovecot-keywords', () => {
+  it('reads and writes keywords by index', () => {
+    const keywords = parseKeywords('0 $Forwarded\n2 Work\nbad line\n30 TooFar\n');
+    expect(keywords).toEqual(['$Forwarded', undefined, 'Work']);
+    expect(serializeKeywords(keywords)).toBe('0 $Forwarded\n2 Work\n');
+    expect(keywordLetter(25)).toBe('z');
+  });
+});
+
+describe('postwire-index log', () => {
+  it('replays appends, flag changes and expunges; a line being written is ignored', () => {
+    const text =
+      messageLine(1, { modseq: 2, internalDate: 1000, size: 10, letters: 'S' }) +
+      messageLine(2, { modseq: 3, internalDate: 2000, size: 20, letters: '' }) +
+      flagsLine(1, 4, 'FS') +
+      expungeLine(5) +
+      'f 2 9 :T';
+    const state = replayIndexLog(text);
+    expect(state.highestModseq).toBe(5);
+    expect(state.messages.get(1)).toEqual({ modseq: 4, internalDate: 1000, size: 10, letters: 'FS' });
+    expect(state.messages.get(2)).toEqual({ modseq: 3, internalDate: 2000, size: 20, letters: '' });
+    expect(state.lines).toBe(4);
+  });
+
+  it('compacts to the same state', () => {
+    const state = replayIndexLog(
+      `${messageLine(7, { modseq: 8, internalDate: 1, size: 2, letters: 'a' })}x 12\n`,
+    );
+    const compacted = replayIndexLog(compactIndexLog(state.highestModseq, state.messages));
+    expect(compacted.highestModseq).toBe(12);
+    expect(compacted.messages).toEqual(state.messages);
+  });
+
+  it('skips malformed lines', () => {
+    const state = replayIndexLog('a 1 2\nf x 3 :S\nq 1\nh 9 :S\nx -1\nh 4\n');
+    expect(state.messages.size).toBe(0);
+    expect(state.highestModseq).toBe(4);
+  });
+});
+
+describe('Maildir++ folder names', () => {
+  it('maps mailbox names to Dovecot folder directories and back', () => {
+    expect(folderOfMailbox('INBOX')).toBe('');
+    expect(folderOfMailbox('Work/Entwürfe')).toBe('.Work.Entw&APw-rfe');
+    expect(folderOfMailbox('INBOX/Sub')).toBe('.INBOX.Sub');
+    expect(mailboxOfFolder('.Work.Entw&APw-rfe')).toBe('Work/Entwürfe');
+    for (const directory of ['.', '..', 'cur', '.a..b', '.Bad&-x&']) {
+      expect(mailboxOfFolder(directory)).toBeUndefined();
+    }
+  });
+
+  it('refuses a level holding "." (it would read as two levels)', () => {
+    expect(() => folderOfMailbox('v1.2')).toThrow(InvalidMailboxNameError);
+  });
+
+  it('round-trips names of printable and non-ASCII levels', () => {
+    const level = fc
+      .string({ minLength: 1, maxLength: 12 })
+      .filter((text) => !/[./\x00-\x1f]/.test(text) && !/[\ud800-\udfff]/.test(text));
+    fc.assert(
+      fc.property(fc.array(level, { minLength: 1, maxLength: 4 }), (levels) => {
+        const name = levels.join('/');
+        fc.pre(name !== 'INBOX');
+        expect(mailboxOfFolder(folderOfMailbox(name))).toBe(name);
+      }),
+    );
+  });
+});
