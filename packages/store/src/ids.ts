@@ -16,11 +16,6 @@ export function newMessageId(): string {
   return id;
 }
 
-/** True for a string that may serve as a message id: 1–64 characters of `A-Za-z0-9_-`. */
-export function isMessageId(id: string): boolean {
-  return /^[A-Za-z0-9_-]{1,64}$/.test(id);
-}
-
 /**
  * A UIDVALIDITY for a new mailbox: the current time in seconds, and always above the last one this
  * process gave, so that a mailbox deleted and re-created in the same second still gets a new value.

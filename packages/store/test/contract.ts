@@ -141,6 +141,22 @@ export function storeContract(
       expect(await inbox.structure(uid)).toEqual(structure);
     });
 
+    it('keeps the part offsets of a multipart message with a nested message', async () => {
+      const inbox = await alice.open('INBOX');
+      const text =
+        'Subject: outer\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n' +
+        '--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nbody\r\n--b--\r\n';
+      const { uid } = await inbox.append(encoder.encode(text));
+      const { parts, envelope, body } = await inbox.structure(uid);
+      expect(envelope.subject).toBe('outer');
+      expect(body).toMatchObject({ kind: 'multipart', subtype: 'MIXED' });
+      expect(parts.children).toHaveLength(2);
+      const nested = parts.children![1]!.message!;
+      expect(text.slice(nested.headerStart, nested.bodyStart)).toBe('Subject: inner\r\n\r\n');
+      expect(text.slice(nested.bodyStart, nested.end)).toBe('body');
+      expect(await readAll(inbox.read(uid, { start: nested.bodyStart, end: nested.end }))).toBe('body');
+    });
+
     it('changes flags atomically: add, remove, replace, with UNCHANGEDSINCE', async () => {
       const inbox = await alice.open('INBOX');
       await inbox.append(message('a'));
