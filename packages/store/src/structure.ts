@@ -1,7 +1,7 @@
 import { bodyStructure, envelope, type MimePart, parseMessageSync } from '@postwire/mime';
 import type { MessageStructure, PartOffsets } from './types.js';
 
-/** Parses a message once for everything FETCH needs: ENVELOPE, BODY, BODYSTRUCTURE and part offsets. */
+/** Parses a message once for everything FETCH needs: ENVELOPE, BODY, BODYSTRUCTURE, part offsets and header fields. */
 export function describeMessage(bytes: Uint8Array): MessageStructure {
   const root = parseMessageSync(bytes, { decode: false }).parts;
   return {
@@ -9,6 +9,7 @@ export function describeMessage(bytes: Uint8Array): MessageStructure {
     bodyStructure: bodyStructure(root, bytes),
     body: bodyStructure(root, bytes, { extended: false }),
     parts: offsets(root),
+    headers: root.headers.map((field) => [field.name, field.value] as const),
   };
 }
 

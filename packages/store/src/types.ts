@@ -80,6 +80,11 @@ export interface MessageStructure {
   readonly body: BodyStructure;
   /** The tree of parts with their byte offsets, for sections such as `1.2.MIME` or `TEXT`. */
   readonly parts: PartOffsets;
+  /**
+   * The message's header fields in order, as `[name, value]` with the value as written (folds kept), for
+   * SEARCH HEADER, SORT and THREAD without reading the message.
+   */
+  readonly headers: readonly (readonly [name: string, value: string])[];
 }
 
 /** A message to append: its bytes, as one array or a stream of chunks. */

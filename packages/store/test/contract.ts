@@ -135,6 +135,7 @@ export function storeContract(
       expect(structure.envelope.subject).toBe('structured');
       expect(structure.bodyStructure).toMatchObject({ kind: 'text', subtype: 'PLAIN' });
       expect(structure.parts.structure).toBe('leaf');
+      expect(structure.headers.find(([name]) => name === 'Subject')).toEqual(['Subject', ' structured']);
       expect(structure.parts.bodyStart).toBe(
         new TextDecoder().decode(message('structured')).indexOf('\r\n\r\n') + 4,
       );
