@@ -5,12 +5,14 @@ import { mimeComposeSuite } from './mime-compose.js';
 import { mimeParseSuite } from './mime-parse.js';
 import { mimeStreamMemorySuite } from './mime-stream-memory.js';
 import { renderReport } from './report.js';
+import { storeSuite } from './store.js';
 
 const rows = [
   ...(await lineDecodingSuite()),
   ...(await mimeParseSuite()),
   ...(await mimeStreamMemorySuite()),
   ...(await mimeComposeSuite()),
+  ...(await storeSuite()),
 ];
 const report = renderReport(rows, new Date());
 const target = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));

@@ -82,3 +82,18 @@ export function unmappedLetters(letters: string): string {
 export function maildirName(base: string, letters: string): string {
   return `${base}${INFO_SEPARATOR}${letters}`;
 }
+
+/**
+ * Dovecot's order for files that have no UID yet: by the delivery time in the name (seconds, then the
+ * microseconds after `M`), then by name.
+ */
+export function compareDeliveryOrder(a: string, b: string): number {
+  const [aSeconds, aMicros] = deliveryTime(a);
+  const [bSeconds, bMicros] = deliveryTime(b);
+  return aSeconds - bSeconds || aMicros - bMicros || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+function deliveryTime(base: string): [number, number] {
+  const match = /^(\d+)\.(?:[^.]*?M(\d+))?/.exec(base);
+  return [Number(match?.[1] ?? 0), Number(match?.[2] ?? 0)];
+}

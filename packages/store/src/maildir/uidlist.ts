@@ -48,16 +48,22 @@ export function parseUidList(text: string): UidList | undefined {
     else if (field) rest.push(field);
   }
   if (uidValidity === 0) return undefined;
+  const records = parseUidRecords(lines.slice(1));
+  for (const record of records) if (record.uid >= nextUid) nextUid = record.uid + 1;
+  return { version: 3, uidValidity, nextUid, headerExtensions: rest.join(' '), records };
+}
+
+/** The well-formed records among complete record lines (such as those appended since the last read). */
+export function parseUidRecords(lines: readonly string[]): UidRecord[] {
   const records: UidRecord[] = [];
-  for (const line of lines.slice(1)) {
+  for (const line of lines) {
     const match = RECORD.exec(line);
     if (!match) continue;
     const uid = Number(match[1]);
     if (!Number.isSafeInteger(uid) || uid < 1 || uid > 0xffffffff) continue;
     records.push({ uid, base: match[3]!, extensions: match[2]!.trim() });
-    if (uid >= nextUid) nextUid = uid + 1;
   }
-  return { version: 3, uidValidity, nextUid, headerExtensions: rest.join(' '), records };
+  return records;
 }
 
 /** The header line, with its line feed. */

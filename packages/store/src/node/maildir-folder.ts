@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
-import { type FSWatcher, promises as fs, watch } from 'node:fs';
+import { type BigIntStats, type FSWatcher, promises as fs, watch } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { TimeoutError } from '@postwire/core';
 import { CrlfNormalizer } from '@postwire/mime';
 import { ChangeFeed } from '../change-feed.js';
 import { MailboxInUseError, MailboxNotFoundError, StoreRefusedError } from '../errors.js';
 import { nextUidValidity } from '../ids.js';
 import { type IndexEntry, MailboxIndex, messageInfo } from '../mailbox-index.js';
 import {
+  compareDeliveryOrder,
   flagsOfLetters,
   lettersOfFlags,
   maildirName,
@@ -32,20 +34,28 @@ import {
 import {
   newMailboxGuid,
   parseUidList,
+  parseUidRecords,
   serializeUidList,
   type UidRecord,
   uidListHeader,
   uidRecordLine,
 } from '../maildir/uidlist.js';
 import { describeMessage } from '../structure.js';
-import type { ByteRange, FlagOperation, MailboxLock, MessageStructure, SetFlagsResult } from '../types.js';
-import { acquireDotlock, isRunning } from './dotlock.js';
+import type {
+  ByteRange,
+  FlagOperation,
+  MailboxChange,
+  MailboxLock,
+  MessageStructure,
+  SetFlagsResult,
+} from '../types.js';
+import { acquireDotlock } from './dotlock.js';
 
 const UIDLIST = 'dovecot-uidlist';
 const KEYWORDS = 'dovecot-keywords';
 const INDEX_LOG = 'postwire-index';
 const CACHE = 'postwire-cache';
-const MAILDROP_LOCK = 'postwire-maildrop.lock';
+const MAILDROP_LOCK = 'postwire-maildrop';
 
 /** Where a message's file is. */
 interface MessageFile {
@@ -102,13 +112,21 @@ export class MaildirFolder {
   readonly #options: FolderOptions;
   #index!: MailboxIndex;
   readonly #files = new Map<number, MessageFile>();
-  readonly #uidOfBase = new Map<string, number>();
+  /** The UID the uidlist gives each base (of messages not seen on disk yet too). */
+  readonly #listed = new Map<string, number>();
   #keywords: (string | undefined)[] = [];
   #headerExtensions = '';
+  /** Records in the uidlist file, stale ones included: it is rewritten when they are many. */
   #uidRecords = 0;
-  readonly #log: IndexLogState = emptyLogState();
+  /** The uidlist read so far: which file (a rewrite replaces it) and the bytes consumed. */
+  #uidlistIdentity: string | undefined;
+  #uidlistOffset = 0;
+  #log: IndexLogState = emptyLogState();
   #logOffset = 0;
-  #stamps = '';
+  /** Which log file was read so far: another process's compaction replaces the file. */
+  #logIdentity: string | undefined;
+  /** What the disk looked like after the last refresh or change of this process. */
+  #stamps: Stamps | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   readonly #structures = new Map<number, MessageStructure>();
   #watchers = 0;
@@ -126,6 +144,7 @@ export class MaildirFolder {
   static async open(path: string, name: string, options: FolderOptions): Promise<MaildirFolder> {
     const folder = new MaildirFolder(path, name, options);
     await folder.#locked(async () => {});
+    await removeAbandonedFiles(join(path, 'tmp'));
     return folder;
   }
 
@@ -141,25 +160,29 @@ export class MaildirFolder {
     return this.#index;
   }
 
-  /** Reads what other writers changed, unless nothing on disk changed since the last look. */
+  /**
+   * Reads what other writers changed, unless nothing on disk changed since the last look; `force` reads the
+   * directories even so (a change within the file system's timestamp granularity leaves no trace).
+   */
   async sync(force = false): Promise<void> {
     await this.#exclusive(async () => {
-      if (!force && (await this.#readStamps()) === this.#stamps) return;
-      await this.#withLock(() => this.#refresh());
+      if (!force && this.#stamps && sameStamps(await this.#readStamps(), this.#stamps)) return;
+      await this.#withLock(() => this.#refresh(force));
     });
   }
 
   async deliver(messages: readonly PreparedMessage[]): Promise<IndexEntry[]> {
     return this.#locked(async () => {
       const delivered: IndexEntry[] = [];
+      const dirs = new Set<'new' | 'cur'>();
       let uidLines = '';
       let logLines = '';
       for (const message of messages) {
         const letters = lettersOfFlags(message.flags, (keyword) => this.#letterOf(keyword));
+        const dir = message.flags.length > 0 ? 'cur' : 'new';
+        dirs.add(dir);
         const name =
-          message.flags.length > 0
-            ? join('cur', maildirName(message.base, letters))
-            : join('new', message.base);
+          dir === 'cur' ? join('cur', maildirName(message.base, letters)) : join('new', message.base);
         await fs.utimes(message.tmpPath, message.internalDate, message.internalDate);
         await fs.rename(message.tmpPath, join(this.path, name));
         const entry = this.#index.add({
@@ -170,7 +193,7 @@ export class MaildirFolder {
         });
         this.#track(entry.uid, {
           base: message.base,
-          dir: message.flags.length > 0 ? 'cur' : 'new',
+          dir,
           letters,
           lfOnly: parseMaildirName(message.base).size !== message.size,
         });
@@ -185,8 +208,7 @@ export class MaildirFolder {
         logLines += messageLine(entry.uid, logged);
         delivered.push(entry);
       }
-      if (this.#options.fsync)
-        await Promise.all([syncDirectory(join(this.path, 'new')), syncDirectory(join(this.path, 'cur'))]);
+      if (this.#options.fsync) await Promise.all([...dirs].map((dir) => syncDirectory(join(this.path, dir))));
       await this.#appendUidRecords(uidLines, messages.length);
       await this.#appendLog(logLines);
       for (const entry of delivered) this.feed.publish({ type: 'append', message: messageInfo(entry) });
@@ -225,12 +247,13 @@ export class MaildirFolder {
 
   async expunge(uids: readonly number[]): Promise<number[]> {
     return this.#locked(async () => {
+      const dirs = new Set<'new' | 'cur'>();
       for (const entry of this.#index.entries(uids)) {
         const file = this.#files.get(entry.uid)!;
         await fs.rm(this.#pathOf(file), { force: true });
+        dirs.add(file.dir);
       }
-      if (this.#options.fsync)
-        await Promise.all([syncDirectory(join(this.path, 'new')), syncDirectory(join(this.path, 'cur'))]);
+      if (this.#options.fsync) await Promise.all([...dirs].map((dir) => syncDirectory(join(this.path, dir))));
       const removed = this.#index.remove(uids);
       for (const uid of removed.uids) this.#forget(uid);
       if (removed.uids.length > 0) {
@@ -279,7 +302,7 @@ export class MaildirFolder {
 
   /** True when a message with this base name is in the folder. */
   holdsBase(base: string): boolean {
-    return this.#uidOfBase.has(base);
+    return this.#listed.has(base);
   }
 
   /** The message's bytes (CRLF line endings), whole or a range. */
@@ -317,26 +340,27 @@ export class MaildirFolder {
     return structure;
   }
 
-  /** Takes the maildrop lock, shared with other processes through a lock file. */
+  /** Takes the maildrop lock, shared with other processes through a dot-lock held while this process lives. */
   async lockMaildrop(): Promise<MailboxLock> {
     if (this.#maildropLocked) throw new MailboxInUseError();
-    const path = join(this.path, MAILDROP_LOCK);
-    try {
-      await fs.writeFile(path, `${process.pid}`, { flag: 'wx' });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(await fs.readFile(path, 'utf8').catch(() => '0'));
-      if (holder === process.pid || (holder > 0 && isRunning(holder))) throw new MailboxInUseError();
-      await fs.writeFile(path, `${process.pid}`);
-    }
     this.#maildropLocked = true;
+    let unlock: () => Promise<void>;
+    try {
+      unlock = await acquireDotlock(join(this.path, MAILDROP_LOCK), {
+        timeout: 0,
+        stale: Number.POSITIVE_INFINITY,
+      });
+    } catch (error) {
+      this.#maildropLocked = false;
+      throw error instanceof TimeoutError ? new MailboxInUseError() : error;
+    }
     let released = false;
     return {
       release: async () => {
         if (released) return;
         released = true;
         this.#maildropLocked = false;
-        await fs.rm(path, { force: true });
+        await unlock();
       },
     };
   }
@@ -351,7 +375,7 @@ export class MaildirFolder {
       const soon = () => {
         pending ??= setTimeout(() => {
           pending = undefined;
-          this.sync(true).catch(() => {});
+          this.sync(true).catch((e) => console.error('WATCHERR', this.name, e));
         }, 20);
       };
       const watchers: FSWatcher[] = [];
@@ -362,7 +386,10 @@ export class MaildirFolder {
           // No file-system events here: the poll alone finds changes.
         }
       }
-      const poll = setInterval(() => this.sync(true).catch(() => {}), this.#options.pollInterval);
+      const poll = setInterval(
+        () => this.sync().catch((e) => console.error('POLLERR', this.name, e)),
+        this.#options.pollInterval,
+      );
       poll.unref?.();
       this.#stopWatching = () => {
         clearInterval(poll);
@@ -378,8 +405,17 @@ export class MaildirFolder {
     };
   }
 
+  /** Stops looking for changes, ends the feed, and waits for the operation under way. */
+  async close(): Promise<void> {
+    this.#stopWatching?.();
+    this.#stopWatching = undefined;
+    this.feed.end();
+    await this.#queue;
+  }
+
   /** Marks the folder deleted: its sessions are told, and its feed ends. */
   markGone(): void {
+    if (this.gone) return;
     this.gone = true;
     this.#stopWatching?.();
     this.feed.publish({ type: 'gone' });
@@ -397,15 +433,25 @@ export class MaildirFolder {
   #locked<T>(fn: () => Promise<T>): Promise<T> {
     return this.#exclusive(() =>
       this.#withLock(async () => {
-        await this.#refresh();
-        return fn();
+        if (!this.#stamps || !sameStamps(await this.#readStamps(), this.#stamps)) await this.#refresh(false);
+        const result = await fn();
+        await this.#compact();
+        return result;
       }),
     );
   }
 
   async #withLock<T>(fn: () => Promise<T>): Promise<T> {
     if (this.gone) throw new MailboxNotFoundError(this.name);
-    const release = await acquireDotlock(join(this.path, UIDLIST));
+    let release: () => Promise<void>;
+    try {
+      release = await acquireDotlock(join(this.path, UIDLIST));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      // The folder's directory is gone: another program deleted the mailbox.
+      this.markGone();
+      throw new MailboxNotFoundError(this.name);
+    }
     try {
       return await fn();
     } finally {
@@ -415,154 +461,203 @@ export class MaildirFolder {
   }
 
   /** What changes when another writer touches the folder: the directories, the uidlist, the log, the keywords. */
-  async #readStamps(): Promise<string> {
-    const stamps = await Promise.all(
+  async #readStamps(): Promise<Stamps> {
+    const now = Date.now();
+    let recent = false;
+    const [newDir, curDir, uidlist, log, keywords] = await Promise.all(
       ['new', 'cur', UIDLIST, INDEX_LOG, KEYWORDS].map((entry) =>
         fs.stat(join(this.path, entry), { bigint: true }).then(
-          (stat) => `${stat.mtimeNs}:${stat.size}:${stat.ino}`,
+          (stat) => {
+            if (now - Number(stat.mtimeMs) < SAME_TIMESTAMP_WINDOW) recent = true;
+            return `${stat.mtimeNs}:${stat.size}:${identity(stat)}`;
+          },
           () => '-',
         ),
       ),
     );
-    return stamps.join(' ');
+    return { new: newDir!, cur: curDir!, uidlist: uidlist!, log: log!, keywords: keywords!, recent };
   }
 
-  /** Brings the index in step with the disk (the uidlist lock is held). */
-  async #refresh(): Promise<void> {
-    const [uidText, keywordText, logText, newNames, curNames] = await Promise.all([
-      fs.readFile(join(this.path, UIDLIST), 'utf8').catch(() => ''),
-      fs.readFile(join(this.path, KEYWORDS), 'utf8').catch(() => ''),
-      readFrom(join(this.path, INDEX_LOG), this.#logOffset),
-      readDirectory(join(this.path, 'new')),
-      readDirectory(join(this.path, 'cur')),
-    ]);
-    this.#keywords = parseKeywords(keywordText);
-    const consumed = logText.lastIndexOf('\n') + 1;
-    replayIndexLog(logText.slice(0, consumed), this.#log);
-    this.#logOffset += Buffer.byteLength(logText.slice(0, consumed));
-
-    let list = parseUidList(uidText);
-    if (!list) {
-      // No uidlist (or an unreadable one): a new UIDVALIDITY, and every file gets a new UID.
-      list = {
-        version: 3,
-        uidValidity: nextUidValidity(),
-        nextUid: 1,
-        headerExtensions: newMailboxGuid(),
-        records: [],
-      };
-      await writeAtomically(join(this.path, UIDLIST), serializeUidList(list), this.#options.fsync);
-      this.#index = new MailboxIndex(list.uidValidity, 1, this.#log.highestModseq);
-      this.#files.clear();
-      this.#uidOfBase.clear();
-    }
-    if (!this.#index || this.#index.uidValidity !== list.uidValidity) {
-      if (this.#index) this.markGone();
-      this.#index = new MailboxIndex(list.uidValidity, 1, this.#log.highestModseq);
+  /**
+   * Brings the index in step with the disk (the uidlist lock is held), reading only what changed: the
+   * uidlist and the log from where they were read up to, the directories whose timestamps moved.
+   */
+  async #refresh(force: boolean): Promise<void> {
+    await this.#readLog();
+    const rebuilt = await this.#readUidList();
+    // Stamps taken just after a change cannot tell a later change in the same clock tick apart: then all is read.
+    const previous = force || rebuilt || this.#stamps?.recent ? undefined : this.#stamps;
+    const current = await this.#readStamps();
+    const dirs = (['new', 'cur'] as const).filter((dir) => !previous || previous[dir] !== current[dir]);
+    if (!previous || previous.keywords !== current.keywords) {
+      this.#keywords = parseKeywords(await fs.readFile(join(this.path, KEYWORDS), 'utf8').catch(() => ''));
     }
     if (this.#log.highestModseq > this.#index.highestModseq)
       this.#index.highestModseq = this.#log.highestModseq;
-    this.#headerExtensions = list.headerExtensions;
-    this.#uidRecords = list.records.length;
 
-    const onDisk = new Map<string, { dir: 'new' | 'cur'; letters: string }>();
-    for (const [dir, names] of [
-      ['new', newNames],
-      ['cur', curNames],
-    ] as const) {
-      for (const fileName of names) {
+    const onDisk = new Map<string, DiskFile>();
+    for (const dir of dirs) {
+      for (const fileName of await readDirectory(join(this.path, dir))) {
         const { base, letters } = parseMaildirName(fileName);
         onDisk.set(base, { dir, letters });
       }
     }
     const index = this.#index;
+    const changes: [number, MailboxChange][] = [];
     let logLines = '';
-    const added: IndexEntry[] = [];
-    const flagged: IndexEntry[] = [];
-    const listed = new Set<string>();
-    for (const record of list.records) {
-      listed.add(record.base);
-      const disk = onDisk.get(record.base);
-      if (!disk) continue;
-      const known = index.get(record.uid);
-      if (known) {
-        const file = this.#files.get(record.uid)!;
-        file.dir = disk.dir;
-        if (file.letters === disk.letters) continue;
-        file.letters = disk.letters;
-        const flags = flagsOfLetters(disk.letters, (letter) => this.#keywordOf(letter));
-        if (sameFlags(flags, known.flags)) continue;
-        logLines += this.#flagsChanged(known, flags, disk.letters);
-        flagged.push(known);
+    const vanished: number[] = [];
+    for (const [uid, file] of this.#files) {
+      if (!dirs.includes(file.dir)) continue;
+      const disk = onDisk.get(file.base);
+      if (!disk) {
+        vanished.push(uid);
         continue;
       }
-      if (this.#uidOfBase.has(record.base)) continue;
-      const { entry, line } = await this.#adopt(record, disk);
-      logLines += line;
-      added.push(entry);
+      onDisk.delete(file.base);
+      file.dir = disk.dir;
+      if (file.letters === disk.letters) continue;
+      file.letters = disk.letters;
+      const entry = index.get(uid)!;
+      const flags = flagsOfLetters(disk.letters, (letter) => this.#keywordOf(letter));
+      if (sameFlags(flags, entry.flags)) continue;
+      logLines += this.#flagsChanged(entry, flags, disk.letters);
+      changes.push([entry.modseq, { type: 'flags', uid, flags: [...entry.flags], modseq: entry.modseq }]);
     }
-    index.uidNext = Math.max(index.uidNext, list.nextUid);
 
-    const vanished = index.entries().filter((entry) => !onDisk.has(this.#files.get(entry.uid)!.base));
-    let newRecords = '';
+    // Files the index lacks: those the uidlist numbers, then the others, numbered in delivery order.
+    const listed: Adoption[] = [];
+    const unlisted: string[] = [];
     for (const [base, disk] of onDisk) {
-      if (listed.has(base) || this.#uidOfBase.has(base)) continue;
-      const record: UidRecord = { uid: index.uidNext, base, extensions: '' };
-      newRecords += uidRecordLine(record);
-      const { entry, line } = await this.#adopt(record, disk);
-      logLines += line;
-      added.push(entry);
+      const uid = this.#listed.get(base);
+      if (uid === undefined) unlisted.push(base);
+      else if (!this.#files.has(uid)) listed.push({ uid, base, disk });
     }
-    const removed = index.remove(vanished.map((entry) => entry.uid));
+    let newRecords = '';
+    for (const base of unlisted.sort(compareDeliveryOrder)) {
+      const uid = index.uidNext;
+      listed.push({ uid, base, disk: onDisk.get(base)! });
+      this.#listed.set(base, uid);
+      index.uidNext = uid + 1;
+      newRecords += uidRecordLine({ uid, base, extensions: '' });
+    }
+    for (const adoption of await this.#describe(listed.sort((a, b) => a.uid - b.uid))) {
+      const { entry, line } = this.#adopt(adoption);
+      logLines += line;
+      changes.push([entry.modseq, { type: 'append', message: messageInfo(entry) }]);
+    }
+    const removed = index.remove(vanished);
     for (const uid of removed.uids) this.#forget(uid);
-    if (removed.uids.length > 0) logLines += expungeLine(removed.modseq);
-    await this.#appendUidRecords(newRecords, newRecords ? newRecords.split('\n').length - 1 : 0);
+    if (removed.uids.length > 0) {
+      logLines += expungeLine(removed.modseq);
+      changes.push([removed.modseq, { type: 'expunge', ...removed }]);
+    }
+    await this.#appendUidRecords(newRecords, unlisted.length);
     await this.#appendLog(logLines);
     await this.#compact();
-    for (const entry of added) this.feed.publish({ type: 'append', message: messageInfo(entry) });
-    for (const entry of flagged)
-      this.feed.publish({ type: 'flags', uid: entry.uid, flags: [...entry.flags], modseq: entry.modseq });
-    if (removed.uids.length > 0) this.feed.publish({ type: 'expunge', ...removed });
+    // Published in MODSEQ order, as they happened, whatever order they were found in.
+    for (const [, change] of changes.sort((a, b) => a[0] - b[0])) this.feed.publish(change);
+  }
+
+  /** Reads the index log from where it was read up to (from its start if another process replaced it). */
+  async #readLog(): Promise<void> {
+    const log = await readFrom(join(this.path, INDEX_LOG), this.#logOffset, this.#logIdentity);
+    if (log.replaced) {
+      this.#log = emptyLogState();
+      this.#logOffset = 0;
+      this.#logIdentity = log.identity;
+    }
+    const consumed = log.text.lastIndexOf('\n') + 1;
+    replayIndexLog(log.text.slice(0, consumed), this.#log);
+    this.#logOffset += consumed;
+  }
+
+  /**
+   * Reads the uidlist's new records, or all of it when the file was replaced. A new UIDVALIDITY makes the
+   * folder gone for its sessions and starts a new index: then it returns true.
+   */
+  async #readUidList(): Promise<boolean> {
+    const path = join(this.path, UIDLIST);
+    const read = await readFrom(path, this.#uidlistOffset, this.#uidlistIdentity);
+    const consumed = read.text.lastIndexOf('\n') + 1;
+    if (read.identity !== undefined && !read.replaced) {
+      const lines = read.text.slice(0, consumed).split('\n').slice(0, -1);
+      for (const record of parseUidRecords(lines)) this.#listRecord(record);
+      this.#uidRecords += lines.length;
+      this.#uidlistOffset += consumed;
+      return false;
+    }
+    // No uidlist (or an unreadable one): every file gets a new UID, under a UIDVALIDITY that is written
+    // with the first UID; until then another program (Dovecot creating the folder) may write its own.
+    const list = parseUidList(read.text) ?? {
+      version: 3,
+      // Kept while the folder never had one; a uidlist that disappeared means a new folder.
+      uidValidity:
+        this.#uidlistIdentity === undefined && this.#index ? this.#index.uidValidity : nextUidValidity(),
+      nextUid: 1,
+      headerExtensions: newMailboxGuid(),
+      records: [],
+    };
+    if (this.#index && this.#index.uidValidity !== list.uidValidity) this.markGone();
+    const rebuilt = this.#index?.uidValidity !== list.uidValidity;
+    if (rebuilt) {
+      this.#index = new MailboxIndex(list.uidValidity, 1, this.#log.highestModseq);
+      this.#files.clear();
+    }
+    this.#listed.clear();
+    for (const record of list.records) this.#listRecord(record);
+    this.#index.uidNext = Math.max(this.#index.uidNext, list.nextUid);
+    this.#headerExtensions = list.headerExtensions;
+    this.#uidRecords = list.records.length;
+    this.#uidlistIdentity = read.identity;
+    this.#uidlistOffset = consumed;
+    return rebuilt;
+  }
+
+  #listRecord(record: UidRecord): void {
+    this.#listed.set(record.base, record.uid);
+    if (record.uid >= this.#index.uidNext) this.#index.uidNext = record.uid + 1;
+  }
+
+  /**
+   * What the index needs of files it lacks: from the log when it knows them, else from the file (its
+   * time, and its size with CRLF line endings, counted when the name does not say), 64 files at a time.
+   */
+  async #describe(adoptions: Adoption[]): Promise<Adoption[]> {
+    await forEachConcurrently(adoptions, 64, async (adoption) => {
+      if (this.#log.messages.has(adoption.uid)) return;
+      const parsed = parseMaildirName(adoption.base);
+      const path = this.#pathOf({ base: adoption.base, ...adoption.disk, lfOnly: true });
+      const stat = await fs.stat(path);
+      adoption.internalDate = Math.floor(stat.mtimeMs);
+      adoption.size = parsed.virtualSize ?? (await crlfSize(path));
+    });
+    return adoptions;
   }
 
   /**
    * Takes a file found on disk into the index. A message the log knows keeps its MODSEQ, unless its flag
    * letters changed since (another program changed its flags): then it gets a new one.
    */
-  async #adopt(
-    record: UidRecord,
-    disk: { dir: 'new' | 'cur'; letters: string },
-  ): Promise<{ entry: IndexEntry; line: string }> {
-    const parsed = parseMaildirName(record.base);
+  #adopt({ uid, base, disk, internalDate, size }: Adoption): { entry: IndexEntry; line: string } {
+    const parsed = parseMaildirName(base);
     const flags = flagsOfLetters(disk.letters, (letter) => this.#keywordOf(letter));
-    const file: MessageFile = {
-      base: record.base,
-      dir: disk.dir,
-      letters: disk.letters,
-      lfOnly:
-        parsed.size !== undefined && parsed.virtualSize !== undefined && parsed.size !== parsed.virtualSize,
-    };
-    const id = messageIdOfBase(record.base);
-    const logged = this.#log.messages.get(record.uid);
-    if (logged) {
-      const entry = this.#index.add(
-        { uid: record.uid, id, flags, internalDate: new Date(logged.internalDate), size: logged.size },
-        logged.modseq,
-      );
-      this.#track(entry.uid, file);
+    const id = messageIdOfBase(base);
+    const logged = this.#log.messages.get(uid);
+    const entry = logged
+      ? this.#index.add(
+          { uid, id, flags, internalDate: new Date(logged.internalDate), size: logged.size },
+          logged.modseq,
+        )
+      : this.#index.add({ uid, id, flags, internalDate: new Date(internalDate!), size: size! });
+    this.#track(uid, { base, ...disk, lfOnly: parsed.size !== entry.size });
+    if (logged)
       return {
         entry,
         line: logged.letters === disk.letters ? '' : this.#flagsChanged(entry, flags, disk.letters),
       };
-    }
-    const stat = await fs.stat(this.#pathOf(file));
-    const size = parsed.virtualSize ?? parsed.size ?? stat.size;
-    const internalDate = Math.floor(stat.mtimeMs);
-    const entry = this.#index.add({ uid: record.uid, id, flags, internalDate: new Date(internalDate), size });
-    const fresh = { modseq: entry.modseq, internalDate, size, letters: disk.letters };
-    this.#log.messages.set(entry.uid, fresh);
-    this.#track(entry.uid, file);
-    return { entry, line: messageLine(entry.uid, fresh) };
+    const fresh = { modseq: entry.modseq, internalDate: internalDate!, size: size!, letters: disk.letters };
+    this.#log.messages.set(uid, fresh);
+    return { entry, line: messageLine(uid, fresh) };
   }
 
   /** Records flags found changed on disk: a new MODSEQ, unless the log already has this change. */
@@ -580,12 +675,12 @@ export class MaildirFolder {
 
   #track(uid: number, file: MessageFile): void {
     this.#files.set(uid, file);
-    this.#uidOfBase.set(file.base, uid);
+    this.#listed.set(file.base, uid);
   }
 
   #forget(uid: number): void {
     const file = this.#files.get(uid);
-    if (file) this.#uidOfBase.delete(file.base);
+    if (file) this.#listed.delete(file.base);
     this.#files.delete(uid);
     this.#log.messages.delete(uid);
     this.#structures.delete(uid);
@@ -634,21 +729,43 @@ export class MaildirFolder {
   async #appendUidRecords(lines: string, count: number): Promise<void> {
     if (!lines) return;
     await this.#saveKeywords();
-    await appendDurably(join(this.path, UIDLIST), lines, this.#options.fsync);
+    const path = join(this.path, UIDLIST);
+    if (this.#uidlistIdentity === undefined) {
+      // The first records of a folder that had no uidlist: written whole, with its header.
+      const text =
+        uidListHeader(this.#index.uidValidity, this.#index.uidNext, this.#headerExtensions) + lines;
+      await writeAtomically(path, text, this.#options.fsync);
+      this.#uidlistIdentity = await identityOf(path);
+      this.#uidlistOffset = Buffer.byteLength(text);
+      this.#uidRecords = count;
+      return;
+    }
+    await appendDurably(path, lines, this.#options.fsync);
     this.#uidRecords += count;
+    this.#uidlistOffset += Buffer.byteLength(lines);
   }
 
   async #saveKeywords(): Promise<void> {
     if (!this.#keywordsDirty) return;
     this.#keywordsDirty = false;
-    await writeAtomically(join(this.path, KEYWORDS), serializeKeywords(this.#keywords), this.#options.fsync);
+    // Dovecot re-reads the file only when its mtime, in whole seconds, has grown: it must grow every time.
+    const path = join(this.path, KEYWORDS);
+    const previous = await fs.stat(path).then(
+      (stat) => Math.floor(stat.mtimeMs / 1000),
+      () => 0,
+    );
+    const mtime = new Date(Math.max(Date.now(), (previous + 1) * 1000));
+    await writeAtomically(path, serializeKeywords(this.#keywords), this.#options.fsync, mtime);
   }
 
+  /** Appends to the index log; not flushed: what it holds can be found again from the files if lost. */
   async #appendLog(lines: string): Promise<void> {
     await this.#saveKeywords();
     if (!lines) return;
-    await appendDurably(join(this.path, INDEX_LOG), lines, this.#options.fsync);
-    this.#logOffset += Buffer.byteLength(lines);
+    const path = join(this.path, INDEX_LOG);
+    await appendDurably(path, lines, false);
+    this.#logOffset += lines.length;
+    this.#logIdentity ??= await identityOf(path);
     this.#log.lines += lines.split('\n').length - 1;
   }
 
@@ -666,15 +783,99 @@ export class MaildirFolder {
         headerExtensions: this.#headerExtensions,
         records,
       };
-      await writeAtomically(join(this.path, UIDLIST), serializeUidList(list), this.#options.fsync);
+      const text = serializeUidList(list);
+      await writeAtomically(join(this.path, UIDLIST), text, this.#options.fsync);
       this.#uidRecords = records.length;
+      this.#uidlistOffset = Buffer.byteLength(text);
+      this.#uidlistIdentity = await identityOf(join(this.path, UIDLIST));
     }
     if (this.#log.lines > 2 * count + 256) {
       const text = compactIndexLog(this.#index.highestModseq, this.#log.messages);
       await writeAtomically(join(this.path, INDEX_LOG), text, this.#options.fsync);
       this.#logOffset = Buffer.byteLength(text);
+      this.#logIdentity = await identityOf(join(this.path, INDEX_LOG));
       this.#log.lines = this.#log.messages.size + 1;
     }
+  }
+}
+
+/**
+ * File timestamps move in clock ticks of a few milliseconds: a stamp taken within this many ms of a
+ * change may equal the stamp after another change in the same tick, and is not trusted.
+ */
+const SAME_TIMESTAMP_WINDOW = 20;
+
+/** The stamps of what another writer changes; see `#readStamps`. */
+interface Stamps {
+  readonly new: string;
+  readonly cur: string;
+  readonly uidlist: string;
+  readonly log: string;
+  readonly keywords: string;
+  /** Some of it changed within {@link SAME_TIMESTAMP_WINDOW} ms of the stamps being taken. */
+  readonly recent: boolean;
+}
+
+/** True when nothing changed between two stamps, and the earlier can be trusted to show it. */
+function sameStamps(later: Stamps, earlier: Stamps): boolean {
+  return (
+    !earlier.recent &&
+    later.new === earlier.new &&
+    later.cur === earlier.cur &&
+    later.uidlist === earlier.uidlist &&
+    later.log === earlier.log &&
+    later.keywords === earlier.keywords
+  );
+}
+
+/** Where a file is, and its flag letters, as a directory listing shows. */
+interface DiskFile {
+  readonly dir: 'new' | 'cur';
+  readonly letters: string;
+}
+
+/** A file the index is about to take in, and what `#describe` found out about it. */
+interface Adoption {
+  readonly uid: number;
+  readonly base: string;
+  readonly disk: DiskFile;
+  internalDate?: number;
+  size?: number;
+}
+
+/** Runs `task` on every item, at most `limit` at once. */
+async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await task(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** The size of a file with every bare LF counted as CRLF (as it is read). */
+async function crlfSize(path: string): Promise<number> {
+  const bytes = await fs.readFile(path);
+  let size = bytes.length;
+  for (let lf = bytes.indexOf(0x0a); lf !== -1; lf = bytes.indexOf(0x0a, lf + 1)) {
+    if (lf === 0 || bytes[lf - 1] !== 0x0d) size++;
+  }
+  return size;
+}
+
+/** How long a file may stay in `tmp/` before it is taken for an abandoned delivery (Maildir's rule). */
+const TMP_LIFETIME = 36 * 60 * 60 * 1000;
+
+/** Removes the files of deliveries that died: in `tmp/` for more than 36 hours. */
+async function removeAbandonedFiles(tmp: string): Promise<void> {
+  const now = Date.now();
+  for (const name of await readDirectory(tmp)) {
+    const path = join(tmp, name);
+    const stat = await fs.stat(path).catch(() => undefined);
+    if (stat?.isFile() && now - stat.mtimeMs > TMP_LIFETIME) await fs.rm(path, { force: true });
   }
 }
 
@@ -696,31 +897,56 @@ async function readDirectory(path: string): Promise<string[]> {
   }
 }
 
-/** The text of a file from `offset` on (`''` if it does not exist). */
-async function readFrom(path: string, offset: number): Promise<string> {
+/** Which file a path names: its inode and birth time (an inode number alone is soon reused). */
+function identity(stat: BigIntStats): string {
+  return `${stat.ino}:${stat.birthtimeNs}`;
+}
+
+async function identityOf(path: string): Promise<string> {
+  return identity(await fs.stat(path, { bigint: true }));
+}
+
+/**
+ * The text of a file from `offset` on, or from its start when it was `replaced`: it is not the file
+ * `known` (see {@link identity}), or it is shorter than `offset`. No identity when it does not exist.
+ */
+async function readFrom(
+  path: string,
+  offset: number,
+  known: string | undefined,
+): Promise<{ text: string; identity?: string; replaced: boolean }> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(path, 'r');
   } catch {
-    return '';
+    return { text: '', replaced: known !== undefined };
   }
   try {
-    const { size } = await handle.stat();
-    if (size <= offset) return '';
-    const buffer = Buffer.alloc(size - offset);
-    await handle.read(buffer, 0, buffer.length, offset);
-    return buffer.toString('utf8');
+    const stat = await handle.stat({ bigint: true });
+    const size = Number(stat.size);
+    const replaced = identity(stat) !== known || size < offset;
+    const from = replaced ? 0 : offset;
+    if (size <= from) return { text: '', identity: identity(stat), replaced };
+    const buffer = Buffer.alloc(size - from);
+    await handle.read(buffer, 0, buffer.length, from);
+    return { text: buffer.toString('utf8'), identity: identity(stat), replaced };
   } finally {
     await handle.close();
   }
 }
 
 /** Writes a file through a temporary file and a rename, so that readers see the old or the new whole. */
-export async function writeAtomically(path: string, text: string, durable: boolean): Promise<void> {
+export async function writeAtomically(
+  path: string,
+  text: string,
+  durable: boolean,
+  mtime?: Date,
+): Promise<void> {
   const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
   const handle = await fs.open(temporary, 'w', 0o600);
   try {
     await handle.writeFile(text);
+    if (mtime) await handle.utimes(mtime, mtime);
     if (durable) await handle.sync();
   } finally {
     await handle.close();

@@ -76,8 +76,9 @@ export function createMaildirStore(options: MaildirStoreOptions): MailStore {
       return user;
     },
     async close() {
-      for (const user of users.values()) user.closeAll();
+      const open = [...users.values()];
       users.clear();
+      for (const user of open) await user.closeAll();
     },
   };
 }
@@ -314,13 +315,11 @@ class MaildirUser implements UserMail {
     };
   }
 
-  closeAll(): void {
-    for (const folder of this.#folders.values())
-      folder.then(
-        (open) => open.feed.end(),
-        () => {},
-      );
+  /** Closes every folder this user opened: watchers stopped, feeds ended, operations under way finished. */
+  async closeAll(): Promise<void> {
+    const folders = [...this.#folders.values()];
     this.#folders.clear();
+    for (const folder of folders) await (await folder.catch(() => undefined))?.close();
   }
 
   /** The shared folder of a mailbox, opened once per process. */
