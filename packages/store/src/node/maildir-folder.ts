@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type BigIntStats, type FSWatcher, promises as fs, watch } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { TimeoutError } from '@postwire/core';
 import { CrlfNormalizer } from '@postwire/mime';
 import { ChangeFeed } from '../change-feed.js';
@@ -129,8 +129,17 @@ export class MaildirFolder {
   #stamps: Stamps | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   readonly #structures = new Map<number, MessageStructure>();
-  #watchers = 0;
-  #stopWatching: (() => void) | undefined;
+  /** Followers of the change feed, and how to stop following for them. */
+  #subscribers = 0;
+  #stopFollowing: (() => void) | undefined;
+  #onForeignChange: (() => void) | undefined;
+  readonly #directoryWatchers: FSWatcher[] = [];
+  /** The directory watchers run: their silence means no other writer touched the folder. */
+  #watching = false;
+  /** Names this process is adding or removing in `new/` and `cur/`: their events are its own. */
+  readonly #ownNames = new Map<string, number>();
+  /** An event no change of this process explains came since the last refresh. */
+  #foreign = false;
   #maildropLocked = false;
   gone = false;
 
@@ -143,6 +152,7 @@ export class MaildirFolder {
   /** Opens a folder whose directories exist, reading its index from disk (creating the files it lacks). */
   static async open(path: string, name: string, options: FolderOptions): Promise<MaildirFolder> {
     const folder = new MaildirFolder(path, name, options);
+    folder.#watchDirectories();
     await folder.#locked(async () => {});
     await removeAbandonedFiles(join(path, 'tmp'));
     return folder;
@@ -166,7 +176,7 @@ export class MaildirFolder {
    */
   async sync(force = false): Promise<void> {
     await this.#exclusive(async () => {
-      if (!force && this.#stamps && sameStamps(await this.#readStamps(), this.#stamps)) return;
+      if (!force && (await this.#unchanged())) return;
       await this.#withLock(() => this.#refresh(force));
     });
   }
@@ -184,7 +194,11 @@ export class MaildirFolder {
         const name =
           dir === 'cur' ? join('cur', maildirName(message.base, letters)) : join('new', message.base);
         await fs.utimes(message.tmpPath, message.internalDate, message.internalDate);
-        await fs.rename(message.tmpPath, join(this.path, name));
+        this.#expect(basename(name));
+        await fs.rename(message.tmpPath, join(this.path, name)).catch((error) => {
+          this.#unexpect(basename(name));
+          throw error;
+        });
         const entry = this.#index.add({
           id: messageIdOfBase(message.base),
           flags: message.flags,
@@ -250,7 +264,9 @@ export class MaildirFolder {
       const dirs = new Set<'new' | 'cur'>();
       for (const entry of this.#index.entries(uids)) {
         const file = this.#files.get(entry.uid)!;
-        await fs.rm(this.#pathOf(file), { force: true });
+        const path = this.#pathOf(file);
+        this.#expect(basename(path));
+        await fs.unlink(path).catch(() => this.#unexpect(basename(path)));
         dirs.add(file.dir);
       }
       if (this.#options.fsync) await Promise.all([...dirs].map((dir) => syncDirectory(join(this.path, dir))));
@@ -370,45 +386,82 @@ export class MaildirFolder {
    * platform gives them, and a poll in any case. Returns the function that stops it.
    */
   watch(): () => void {
-    if (this.#watchers++ === 0) {
+    if (this.#subscribers++ === 0) {
       let pending: ReturnType<typeof setTimeout> | undefined;
-      const soon = () => {
+      this.#onForeignChange = () => {
         pending ??= setTimeout(() => {
           pending = undefined;
-          this.sync(true).catch((e) => console.error('WATCHERR', this.name, e));
+          this.sync().catch(() => {});
         }, 20);
       };
-      const watchers: FSWatcher[] = [];
-      for (const dir of ['new', 'cur']) {
-        try {
-          watchers.push(watch(join(this.path, dir), { persistent: false }, soon));
-        } catch {
-          // No file-system events here: the poll alone finds changes.
-        }
-      }
-      const poll = setInterval(
-        () => this.sync().catch((e) => console.error('POLLERR', this.name, e)),
-        this.#options.pollInterval,
-      );
+      const poll = setInterval(() => this.sync().catch(() => {}), this.#options.pollInterval);
       poll.unref?.();
-      this.#stopWatching = () => {
+      this.#stopFollowing = () => {
         clearInterval(poll);
         if (pending) clearTimeout(pending);
-        for (const watcher of watchers) watcher.close();
+        this.#onForeignChange = undefined;
       };
     }
     let stopped = false;
     return () => {
       if (stopped) return;
       stopped = true;
-      if (--this.#watchers === 0) this.#stopWatching?.();
+      if (--this.#subscribers === 0) this.#stopFollowing?.();
     };
+  }
+
+  /**
+   * Watches `new/` and `cur/` while the folder is open. An event for a name this process is not adding or
+   * removing itself is another writer's change; without events (or after a watcher error), a change
+   * within one clock tick of the last look is found by reading the directories again.
+   */
+  #watchDirectories(): void {
+    try {
+      for (const dir of ['new', 'cur']) {
+        const watcher = watch(join(this.path, dir), { persistent: false }, (_event, name) =>
+          this.#onEvent(name),
+        );
+        watcher.on('error', () => {
+          this.#watching = false;
+        });
+        this.#directoryWatchers.push(watcher);
+      }
+      this.#watching = true;
+    } catch {
+      this.#unwatchDirectories();
+    }
+  }
+
+  #unwatchDirectories(): void {
+    this.#watching = false;
+    for (const watcher of this.#directoryWatchers) watcher.close();
+    this.#directoryWatchers.length = 0;
+  }
+
+  #onEvent(name: string | null): void {
+    const own = name === null ? 0 : (this.#ownNames.get(name) ?? 0);
+    if (own > 1) this.#ownNames.set(name!, own - 1);
+    else if (own === 1) this.#ownNames.delete(name!);
+    else {
+      this.#foreign = true;
+      this.#onForeignChange?.();
+    }
+  }
+
+  /** Notes that this process is about to add or remove these names in `new/` or `cur/`. */
+  #expect(...names: string[]): void {
+    for (const name of names) this.#ownNames.set(name, (this.#ownNames.get(name) ?? 0) + 1);
+  }
+
+  /** Withdraws an expectation for a change that did not happen. */
+  #unexpect(...names: string[]): void {
+    for (const name of names) this.#onEvent(name);
   }
 
   /** Stops looking for changes, ends the feed, and waits for the operation under way. */
   async close(): Promise<void> {
-    this.#stopWatching?.();
-    this.#stopWatching = undefined;
+    this.#stopFollowing?.();
+    this.#unwatchDirectories();
     this.feed.end();
     await this.#queue;
   }
@@ -417,7 +470,8 @@ export class MaildirFolder {
   markGone(): void {
     if (this.gone) return;
     this.gone = true;
-    this.#stopWatching?.();
+    this.#stopFollowing?.();
+    this.#unwatchDirectories();
     this.feed.publish({ type: 'gone' });
     this.feed.end();
   }
@@ -433,7 +487,7 @@ export class MaildirFolder {
   #locked<T>(fn: () => Promise<T>): Promise<T> {
     return this.#exclusive(() =>
       this.#withLock(async () => {
-        if (!this.#stamps || !sameStamps(await this.#readStamps(), this.#stamps)) await this.#refresh(false);
+        if (!(await this.#unchanged())) await this.#refresh(false);
         const result = await fn();
         await this.#compact();
         return result;
@@ -458,6 +512,22 @@ export class MaildirFolder {
       this.#stamps = await this.#readStamps();
       await release();
     }
+  }
+
+  /** True when nothing changed on disk since the last look, as far as the stamps and the watchers tell. */
+  async #unchanged(): Promise<boolean> {
+    return (
+      this.#stamps !== undefined && this.#trustworthy() && sameStamps(await this.#readStamps(), this.#stamps)
+    );
+  }
+
+  /**
+   * Whether the last stamps can be compared: not if another writer's event came since, nor if they were
+   * taken within a clock tick of a change and no watcher can vouch that nothing else happened in it.
+   */
+  #trustworthy(): boolean {
+    if (this.#foreign) return false;
+    return !this.#stamps?.recent || this.#watching;
   }
 
   /** What changes when another writer touches the folder: the directories, the uidlist, the log, the keywords. */
@@ -485,8 +555,8 @@ export class MaildirFolder {
   async #refresh(force: boolean): Promise<void> {
     await this.#readLog();
     const rebuilt = await this.#readUidList();
-    // Stamps taken just after a change cannot tell a later change in the same clock tick apart: then all is read.
-    const previous = force || rebuilt || this.#stamps?.recent ? undefined : this.#stamps;
+    const previous = force || rebuilt || !this.#trustworthy() ? undefined : this.#stamps;
+    this.#foreign = false;
     const current = await this.#readStamps();
     const dirs = (['new', 'cur'] as const).filter((dir) => !previous || previous[dir] !== current[dir]);
     if (!previous || previous.keywords !== current.keywords) {
@@ -694,12 +764,14 @@ export class MaildirFolder {
 
   async #renameFile(file: MessageFile, letters: string): Promise<void> {
     const from = this.#pathOf(file);
-    const to = join(this.path, 'cur', maildirName(file.base, letters));
+    const name = maildirName(file.base, letters);
+    this.#expect(basename(from), name);
     try {
-      await fs.rename(from, to);
+      await fs.rename(from, join(this.path, 'cur', name));
       file.dir = 'cur';
       file.letters = letters;
     } catch (error) {
+      this.#unexpect(basename(from), name);
       // Expunged by another writer meanwhile: the next refresh removes it.
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
@@ -816,10 +888,9 @@ interface Stamps {
   readonly recent: boolean;
 }
 
-/** True when nothing changed between two stamps, and the earlier can be trusted to show it. */
+/** True when the stamps show no change. */
 function sameStamps(later: Stamps, earlier: Stamps): boolean {
   return (
-    !earlier.recent &&
     later.new === earlier.new &&
     later.cur === earlier.cur &&
     later.uidlist === earlier.uidlist &&
