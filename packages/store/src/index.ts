@@ -6,5 +6,6 @@ export * from './mailbox-index.js';
 export * from './memory.js';
 export * from './modified-utf7.js';
 export * from './names.js';
+export * from './quota.js';
 export * from './structure.js';
 export * from './types.js';

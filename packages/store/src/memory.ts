@@ -11,6 +11,7 @@ import { canonicalFlags } from './flags.js';
 import { newMessageId, nextUidValidity } from './ids.js';
 import { MailboxIndex, messageInfo } from './mailbox-index.js';
 import { canonicalMailboxName, canonicalUserName, parentNames } from './names.js';
+import { assertWithinQuota, type QuotaLimits, quotaUsage } from './quota.js';
 import { sourceChunks, streamOf } from './source.js';
 import { describeMessage } from './structure.js';
 import type {
@@ -38,7 +39,7 @@ import type {
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
   /** Per-user limits: octets over all mailboxes, and number of messages. */
-  readonly quota?: { readonly storage?: number; readonly messages?: number };
+  readonly quota?: QuotaLimits;
 }
 
 /**
@@ -89,11 +90,11 @@ function newMailbox(name: string, specialUse?: SpecialUse): MailboxData {
 
 class MemoryUser implements UserMail {
   readonly user: string;
-  readonly #quota: { readonly storage?: number; readonly messages?: number };
+  readonly #quota: QuotaLimits;
   readonly #mailboxes = new Map<string, MailboxData>([['INBOX', newMailbox('INBOX')]]);
   readonly #subscriptions = new Set<string>(['INBOX']);
 
-  constructor(user: string, quota: { readonly storage?: number; readonly messages?: number }) {
+  constructor(user: string, quota: QuotaLimits) {
     this.user = user;
     this.#quota = quota;
   }
@@ -180,31 +181,15 @@ class MemoryUser implements UserMail {
   }
 
   async quota(): Promise<QuotaUsage> {
-    let storage = 0;
-    let messages = 0;
-    for (const data of this.#mailboxes.values()) {
-      const status = data.index.status();
-      storage += status.size;
-      messages += status.messages;
-    }
-    return {
-      storage,
-      messages,
-      ...(this.#quota.storage !== undefined ? { storageLimit: this.#quota.storage } : {}),
-      ...(this.#quota.messages !== undefined ? { messageLimit: this.#quota.messages } : {}),
-    };
+    return quotaUsage(
+      [...this.#mailboxes.values()].map((data) => data.index.status()),
+      this.#quota,
+    );
   }
 
   /** Throws when adding `messages` messages of `size` octets in all would exceed the quota. */
   async checkQuota(size: number, messages: number): Promise<void> {
-    if (this.#quota.storage === undefined && this.#quota.messages === undefined) return;
-    const usage = await this.quota();
-    if (this.#quota.storage !== undefined && usage.storage + size > this.#quota.storage) {
-      throw new OverQuotaError('the message would exceed the storage quota');
-    }
-    if (this.#quota.messages !== undefined && usage.messages + messages > this.#quota.messages) {
-      throw new OverQuotaError('the message would exceed the message quota');
-    }
+    await assertWithinQuota(() => this.quota(), this.#quota, size, messages);
   }
 
   /** The mailbox's data while it exists under its name. */

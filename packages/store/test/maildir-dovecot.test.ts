@@ -275,6 +275,23 @@ describe.skipIf(!available)('Maildir store and Dovecot: Postwire writes, Dovecot
   );
 
   it(
+    'shares subscriptions with Dovecot both ways, through its subscriptions file',
+    async () => {
+      await alice.subscribe('Work/Projects');
+      await alice.subscribe('Entwürfe');
+      await alice.subscribe('Lists/Not yet');
+      await prepareMaildirForDovecot(mailRoot);
+      const subscribed = (await dovecot.doveadm(['mailbox', 'list', '-u', 'alice', '-s'])).trim().split('\n');
+      expect(subscribed.sort()).toEqual(['Entwürfe', 'INBOX', 'Lists.Not yet', 'Work.Projects']);
+      await dovecot.doveadm(['mailbox', 'subscribe', '-u', 'alice', 'Archive']);
+      await dovecot.doveadm(['mailbox', 'unsubscribe', '-u', 'alice', 'Lists.Not yet']);
+      const ours = (await alice.list()).filter((entry) => entry.subscribed).map((entry) => entry.name);
+      expect(ours.sort()).toEqual(['Archive', 'Entwürfe', 'INBOX', 'Work/Projects']);
+    },
+    TIMEOUT,
+  );
+
+  it(
     'doveadm fetch sees the same UIDs, flags, keywords, GUIDs (file bases), sizes and text',
     async () => {
       const inbox = await alice.open('INBOX');

@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { CrlfNormalizer } from '@postwire/mime';
-import { MailboxExistsError, MailboxNotFoundError, OverQuotaError, StoreRefusedError } from '../errors.js';
+import { MailboxExistsError, MailboxNotFoundError, StoreRefusedError } from '../errors.js';
 import { canonicalFlags } from '../flags.js';
 import { messageInfo } from '../mailbox-index.js';
 import { folderOfMailbox, mailboxOfFolder } from '../maildir/folder-names.js';
+import { parseSubscriptions, serializeSubscriptions } from '../maildir/subscriptions.js';
 import { canonicalMailboxName, canonicalUserName, parentNames } from '../names.js';
+import { assertWithinQuota, type QuotaLimits, quotaUsage } from '../quota.js';
 import { sourceChunks } from '../source.js';
 import type {
   AppendOptions,
@@ -37,15 +39,17 @@ export interface MaildirStoreOptions {
   /** The directory that holds one Maildir per user (`<root>/<user>`), as Dovecot's `maildir:<root>/%u`. */
   readonly root: string;
   /** Per-user limits: octets over all mailboxes, and number of messages. */
-  readonly quota?: { readonly storage?: number; readonly messages?: number };
+  readonly quota?: QuotaLimits;
   /** Flush each delivery and change to disk before it is acknowledged (default `true`). */
   readonly fsync?: boolean;
   /** How often a mailbox that someone follows looks for changes by other programs, in ms (default 2000). */
   readonly pollInterval?: number;
 }
 
-/** Postwire's per-user file: special-use attributes and subscriptions. */
+/** Postwire's per-user file: the SPECIAL-USE attributes. */
 const USER_FILE = 'postwire-mailboxes.json';
+/** Dovecot's list of subscriptions, shared with it. */
+const SUBSCRIPTIONS = 'subscriptions';
 
 interface UserFile {
   subscriptions: string[];
@@ -86,17 +90,12 @@ export function createMaildirStore(options: MaildirStoreOptions): MailStore {
 class MaildirUser implements UserMail {
   readonly user: string;
   readonly #root: string;
-  readonly #quota: { readonly storage?: number; readonly messages?: number };
+  readonly #quota: QuotaLimits;
   readonly #options: FolderOptions;
   /** Open folders by mailbox name, shared by every session of this process. */
   readonly #folders = new Map<string, Promise<MaildirFolder>>();
 
-  constructor(
-    user: string,
-    root: string,
-    quota: { readonly storage?: number; readonly messages?: number },
-    options: FolderOptions,
-  ) {
+  constructor(user: string, root: string, quota: QuotaLimits, options: FolderOptions) {
     this.user = user;
     this.#root = root;
     this.#quota = quota;
@@ -241,31 +240,14 @@ class MaildirUser implements UserMail {
   }
 
   async quota(): Promise<QuotaUsage> {
-    let storage = 0;
-    let messages = 0;
-    for (const name of ['INBOX', ...(await this.#folderNames())]) {
-      const status = await this.status(name);
-      storage += status.size;
-      messages += status.messages;
-    }
-    return {
-      storage,
-      messages,
-      ...(this.#quota.storage !== undefined ? { storageLimit: this.#quota.storage } : {}),
-      ...(this.#quota.messages !== undefined ? { messageLimit: this.#quota.messages } : {}),
-    };
+    const statuses: MailboxStatus[] = [];
+    for (const name of ['INBOX', ...(await this.#folderNames())]) statuses.push(await this.status(name));
+    return quotaUsage(statuses, this.#quota);
   }
 
   /** Throws when adding `messages` messages of `size` octets in all would exceed the quota. */
   async checkQuota(size: number, messages: number): Promise<void> {
-    if (this.#quota.storage === undefined && this.#quota.messages === undefined) return;
-    const usage = await this.quota();
-    if (this.#quota.storage !== undefined && usage.storage + size > this.#quota.storage) {
-      throw new OverQuotaError('the message would exceed the storage quota');
-    }
-    if (this.#quota.messages !== undefined && usage.messages + messages > this.#quota.messages) {
-      throw new OverQuotaError('the message would exceed the message quota');
-    }
+    await assertWithinQuota(() => this.quota(), this.#quota, size, messages);
   }
 
   /** Writes a message into a folder's `tmp/`, flushed, and delivers it. */
@@ -359,22 +341,44 @@ class MaildirUser implements UserMail {
   }
 
   async #readUserFile(): Promise<UserFile> {
+    const [json, subscriptions] = await Promise.all([
+      fs.readFile(join(this.#root, USER_FILE), 'utf8').catch(() => '{}'),
+      fs.readFile(join(this.#root, SUBSCRIPTIONS), 'utf8').catch(() => undefined),
+    ]);
+    let specialUse: Record<string, SpecialUse> = {};
     try {
-      const parsed = JSON.parse(await fs.readFile(join(this.#root, USER_FILE), 'utf8')) as Partial<UserFile>;
-      return { subscriptions: parsed.subscriptions ?? ['INBOX'], specialUse: parsed.specialUse ?? {} };
+      specialUse = (JSON.parse(json) as Partial<UserFile>).specialUse ?? {};
     } catch {
-      return { subscriptions: ['INBOX'], specialUse: {} };
+      // An unreadable file: no attributes.
     }
+    return {
+      subscriptions: subscriptions === undefined ? ['INBOX'] : parseSubscriptions(subscriptions),
+      specialUse,
+    };
   }
 
-  /** Changes the user file under its lock, so that concurrent changes from several processes all land. */
+  /**
+   * Changes the subscriptions and attributes under Dovecot's lock of its subscriptions file, so that
+   * concurrent changes from several processes, Dovecot included, all land.
+   */
   async #updateUserFile(change: (file: UserFile) => void): Promise<void> {
-    const path = join(this.#root, USER_FILE);
-    const release = await acquireDotlock(path);
+    const release = await acquireDotlock(join(this.#root, SUBSCRIPTIONS));
     try {
       const file = await this.#readUserFile();
+      const subscriptionsBefore = serializeSubscriptions(file.subscriptions);
+      const specialUseBefore = JSON.stringify(file.specialUse);
       change(file);
-      await writeAtomically(path, JSON.stringify(file), this.#options.fsync);
+      const subscriptions = serializeSubscriptions(file.subscriptions);
+      if (subscriptions !== subscriptionsBefore) {
+        await writeAtomically(join(this.#root, SUBSCRIPTIONS), subscriptions, this.#options.fsync);
+      }
+      if (JSON.stringify(file.specialUse) !== specialUseBefore) {
+        await writeAtomically(
+          join(this.#root, USER_FILE),
+          JSON.stringify({ specialUse: file.specialUse }),
+          this.#options.fsync,
+        );
+      }
     } finally {
       await release();
     }

@@ -17,6 +17,7 @@ import {
   replayIndexLog,
 } from '../../src/maildir/index-log.js';
 import { keywordLetter, parseKeywords, serializeKeywords } from '../../src/maildir/keywords.js';
+import { parseSubscriptions, serializeSubscriptions } from '../../src/maildir/subscriptions.js';
 import { parseUidList, serializeUidList, uidListHeader, uidRecordLine } from '../../src/maildir/uidlist.js';
 
 describe('Maildir file names', () => {
@@ -173,5 +174,18 @@ describe('Maildir++ folder names', () => {
         expect(mailboxOfFolder(folderOfMailbox(name))).toBe(name);
       }),
     );
+  });
+});
+
+describe("Dovecot's subscriptions file", () => {
+  it('reads and writes version 2, levels separated by a tab, in modified UTF-7', () => {
+    const text = 'V\t2\n\nWork\tProjects\nEntw&APw-rfe\nINBOX\nNoSuch\tThing\n';
+    const names = parseSubscriptions(text);
+    expect(names).toEqual(['Work/Projects', 'Entwürfe', 'INBOX', 'NoSuch/Thing']);
+    expect(serializeSubscriptions(names)).toBe(text);
+  });
+
+  it('reads version 1 (storage names) and skips lines that are not names', () => {
+    expect(parseSubscriptions('Work.Projects\n\nBad&\nINBOX\n')).toEqual(['Work/Projects', 'INBOX']);
   });
 });

@@ -1,0 +1,44 @@
+import { OverQuotaError } from './errors.js';
+import type { MailboxStatus, QuotaUsage } from './types.js';
+
+/** A user's limits: octets over all mailboxes, and number of messages. */
+export interface QuotaLimits {
+  readonly storage?: number;
+  readonly messages?: number;
+}
+
+/** The usage of a user's mailboxes (their statuses) against the limits. */
+export function quotaUsage(statuses: Iterable<MailboxStatus>, limits: QuotaLimits): QuotaUsage {
+  let storage = 0;
+  let messages = 0;
+  for (const status of statuses) {
+    storage += status.size;
+    messages += status.messages;
+  }
+  return {
+    storage,
+    messages,
+    ...(limits.storage !== undefined ? { storageLimit: limits.storage } : {}),
+    ...(limits.messages !== undefined ? { messageLimit: limits.messages } : {}),
+  };
+}
+
+/**
+ * Throws `OverQuotaError` when adding `messages` messages of `size` octets in all to `usage` (read only
+ * when there are limits) would exceed them.
+ */
+export async function assertWithinQuota(
+  usage: () => Promise<QuotaUsage>,
+  limits: QuotaLimits,
+  size: number,
+  messages: number,
+): Promise<void> {
+  if (limits.storage === undefined && limits.messages === undefined) return;
+  const current = await usage();
+  if (limits.storage !== undefined && current.storage + size > limits.storage) {
+    throw new OverQuotaError('the message would exceed the storage quota');
+  }
+  if (limits.messages !== undefined && current.messages + messages > limits.messages) {
+    throw new OverQuotaError('the message would exceed the message quota');
+  }
+}
