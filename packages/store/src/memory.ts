@@ -1,12 +1,6 @@
 import { concatBytes } from '@postwire/core';
 import { ChangeFeed } from './change-feed.js';
-import {
-  MailboxExistsError,
-  MailboxInUseError,
-  MailboxNotFoundError,
-  OverQuotaError,
-  StoreRefusedError,
-} from './errors.js';
+import { MailboxExistsError, MailboxInUseError, MailboxNotFoundError, StoreRefusedError } from './errors.js';
 import { canonicalFlags } from './flags.js';
 import { newMessageId, nextUidValidity } from './ids.js';
 import { MailboxIndex, messageInfo } from './mailbox-index.js';

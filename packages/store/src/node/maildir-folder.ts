@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { type BigIntStats, type FSWatcher, promises as fs, watch } from 'node:fs';
+import { type FSWatcher, promises as fs, watch } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { TimeoutError } from '@postwire/core';
-import { CrlfNormalizer } from '@postwire/mime';
 import { ChangeFeed } from '../change-feed.js';
 import { MailboxInUseError, MailboxNotFoundError, StoreRefusedError } from '../errors.js';
 import { nextUidValidity } from '../ids.js';
@@ -50,6 +49,20 @@ import type {
   SetFlagsResult,
 } from '../types.js';
 import { acquireDotlock } from './dotlock.js';
+import {
+  appendDurably,
+  collect,
+  crlfSize,
+  forEachConcurrently,
+  identity,
+  identityOf,
+  readDirectory,
+  readFileRange,
+  readFrom,
+  removeAbandonedFiles,
+  syncDirectory,
+  writeAtomically,
+} from './files.js';
 
 const UIDLIST = 'dovecot-uidlist';
 const KEYWORDS = 'dovecot-keywords';
@@ -914,42 +927,6 @@ interface Adoption {
   size?: number;
 }
 
-/** Runs `task` on every item, at most `limit` at once. */
-async function forEachConcurrently<T>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await task(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
-/** The size of a file with every bare LF counted as CRLF (as it is read). */
-async function crlfSize(path: string): Promise<number> {
-  const bytes = await fs.readFile(path);
-  let size = bytes.length;
-  for (let lf = bytes.indexOf(0x0a); lf !== -1; lf = bytes.indexOf(0x0a, lf + 1)) {
-    if (lf === 0 || bytes[lf - 1] !== 0x0d) size++;
-  }
-  return size;
-}
-
-/** How long a file may stay in `tmp/` before it is taken for an abandoned delivery (Maildir's rule). */
-const TMP_LIFETIME = 36 * 60 * 60 * 1000;
-
-/** Removes the files of deliveries that died: in `tmp/` for more than 36 hours. */
-async function removeAbandonedFiles(tmp: string): Promise<void> {
-  const now = Date.now();
-  for (const name of await readDirectory(tmp)) {
-    const path = join(tmp, name);
-    const stat = await fs.stat(path).catch(() => undefined);
-    if (stat?.isFile() && now - stat.mtimeMs > TMP_LIFETIME) await fs.rm(path, { force: true });
-  }
-}
-
 function sameFlags(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((flag) => b.includes(flag));
 }
@@ -957,165 +934,4 @@ function sameFlags(a: readonly string[], b: readonly string[]): boolean {
 /** `,S=<size>,W=<virtual size>` as Dovecot writes them, for those known. */
 export function sizeSuffix(size: number | undefined, virtualSize: number | undefined): string {
   return `${size !== undefined ? `,S=${size}` : ''}${virtualSize !== undefined ? `,W=${virtualSize}` : ''}`;
-}
-
-async function readDirectory(path: string): Promise<string[]> {
-  try {
-    return (await fs.readdir(path)).filter((name) => !name.startsWith('.'));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-}
-
-/** Which file a path names: its inode and birth time (an inode number alone is soon reused). */
-function identity(stat: BigIntStats): string {
-  return `${stat.ino}:${stat.birthtimeNs}`;
-}
-
-async function identityOf(path: string): Promise<string> {
-  return identity(await fs.stat(path, { bigint: true }));
-}
-
-/**
- * The text of a file from `offset` on, or from its start when it was `replaced`: it is not the file
- * `known` (see {@link identity}), or it is shorter than `offset`. No identity when it does not exist.
- */
-async function readFrom(
-  path: string,
-  offset: number,
-  known: string | undefined,
-): Promise<{ text: string; identity?: string; replaced: boolean }> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(path, 'r');
-  } catch {
-    return { text: '', replaced: known !== undefined };
-  }
-  try {
-    const stat = await handle.stat({ bigint: true });
-    const size = Number(stat.size);
-    const replaced = identity(stat) !== known || size < offset;
-    const from = replaced ? 0 : offset;
-    if (size <= from) return { text: '', identity: identity(stat), replaced };
-    const buffer = Buffer.alloc(size - from);
-    await handle.read(buffer, 0, buffer.length, from);
-    return { text: buffer.toString('utf8'), identity: identity(stat), replaced };
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Writes a file through a temporary file and a rename, so that readers see the old or the new whole. */
-export async function writeAtomically(
-  path: string,
-  text: string,
-  durable: boolean,
-  mtime?: Date,
-): Promise<void> {
-  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
-  const handle = await fs.open(temporary, 'w', 0o600);
-  try {
-    await handle.writeFile(text);
-    if (mtime) await handle.utimes(mtime, mtime);
-    if (durable) await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(temporary, path);
-}
-
-async function appendDurably(path: string, text: string, durable: boolean): Promise<void> {
-  const handle = await fs.open(path, 'a', 0o600);
-  try {
-    await handle.appendFile(text);
-    if (durable) await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Flushes a directory's entries (a rename or a new file in it) to disk. */
-export async function syncDirectory(path: string): Promise<void> {
-  const handle = await fs.open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
-}
-
-const READ_CHUNK = 64 * 1024;
-
-/**
- * Streams `[start, end)` of a message file, read lazily with backpressure. A file stored with bare LF line
- * endings is read with CRLF, the range applying to that form. The file is looked up when reading starts,
- * and once more after `resync` if a flag change renamed it meanwhile.
- */
-function readFileRange(
-  pathOf: () => string,
-  lfOnly: boolean,
-  start: number,
-  end: number,
-  resync: () => Promise<void>,
-): ReadableStream<Uint8Array> {
-  let handle: fs.FileHandle | undefined;
-  let position = lfOnly ? 0 : start;
-  /** Bytes of CRLF output before the current position, for an LF-only file. */
-  let produced = 0;
-  const normalizer = lfOnly ? new CrlfNormalizer() : undefined;
-  const finish = async () => {
-    await handle?.close();
-    handle = undefined;
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (!handle) {
-        try {
-          handle = await fs.open(pathOf(), 'r');
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-          await resync();
-          handle = await fs.open(pathOf(), 'r');
-        }
-      }
-      const wanted = lfOnly ? READ_CHUNK : Math.min(READ_CHUNK, end - position);
-      if (wanted <= 0 || (lfOnly && produced >= end)) {
-        await finish();
-        controller.close();
-        return;
-      }
-      const buffer = Buffer.alloc(wanted);
-      const { bytesRead } = await handle.read(buffer, 0, wanted, position);
-      if (bytesRead === 0) {
-        await finish();
-        controller.close();
-        return;
-      }
-      position += bytesRead;
-      let chunk: Uint8Array = buffer.subarray(0, bytesRead);
-      if (normalizer) {
-        const normalized = normalizer.normalize(chunk);
-        const from = Math.max(0, start - produced);
-        const to = Math.min(normalized.length, end - produced);
-        produced += normalized.length;
-        chunk = from < to ? normalized.subarray(from, to) : new Uint8Array(0);
-      }
-      if (chunk.length > 0) controller.enqueue(chunk);
-    },
-    async cancel() {
-      await finish();
-    },
-  });
 }

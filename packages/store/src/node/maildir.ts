@@ -32,7 +32,8 @@ import type {
   UserMail,
 } from '../types.js';
 import { acquireDotlock } from './dotlock.js';
-import { type FolderOptions, MaildirFolder, newBase, sizeSuffix, writeAtomically } from './maildir-folder.js';
+import { writeAtomically } from './files.js';
+import { type FolderOptions, MaildirFolder, newBase, sizeSuffix } from './maildir-folder.js';
 
 /** Options of {@link createMaildirStore}. */
 export interface MaildirStoreOptions {
