@@ -9,10 +9,11 @@ const alias = {
   '@postwire/mime': fileURLToPath(new URL('./packages/mime/src/index.ts', import.meta.url)),
   '@postwire/store/maildir': fileURLToPath(new URL('./packages/store/src/node/maildir.ts', import.meta.url)),
   '@postwire/store': fileURLToPath(new URL('./packages/store/src/index.ts', import.meta.url)),
+  '@postwire/smtp': fileURLToPath(new URL('./packages/smtp/src/index.ts', import.meta.url)),
 };
 
 /** The one list of test projects: one per package. The root `vitest.config.ts` reads it. */
-const packages = ['core', 'sasl', 'mime', 'store'];
+const packages = ['core', 'sasl', 'mime', 'store', 'smtp'];
 
 const projects: TestProjectConfiguration[] = packages.map((name) => ({
   resolve: { alias },

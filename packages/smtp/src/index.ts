@@ -1,0 +1,5 @@
+export * from './protocol/capabilities.js';
+export * from './protocol/command.js';
+export * from './protocol/path.js';
+export * from './protocol/reply.js';
+export * from './protocol/xtext.js';
