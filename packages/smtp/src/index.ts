@@ -3,3 +3,4 @@ export * from './protocol/command.js';
 export * from './protocol/path.js';
 export * from './protocol/reply.js';
 export * from './protocol/xtext.js';
+export * from './server/session.js';

@@ -1,0 +1,542 @@
+import {
+  BareLineEndingError,
+  decodeUtf8Strict,
+  LineDecoder,
+  type LineDecoderEvent,
+  LineTooLongError,
+  resolveLimits,
+} from '@postwire/core';
+import { ehloReply } from '../protocol/capabilities.js';
+import {
+  type MailParameters,
+  parseCommand,
+  type RcptParameters,
+  type SmtpCommand,
+  SmtpCommandError,
+} from '../protocol/command.js';
+import type { SmtpMailbox } from '../protocol/path.js';
+import { type SmtpReply, serializeReply } from '../protocol/reply.js';
+
+/** Limits of a server session, with Postfix-like defaults. */
+export type SmtpServerLimits = {
+  /** A command line, in octets without its CRLF (RFC 5321 §4.5.3.1.4: 512 with it). */
+  readonly commandLine: number;
+  /** A line of message text, in octets without its CRLF (RFC 5321 §4.5.3.1.6: 1000 with it). */
+  readonly textLine: number;
+  /** Recipients of one transaction; more get `452 4.5.3` (Postfix: 1000). */
+  readonly recipients: number;
+  /** Size of one message in octets (Postfix `message_size_limit`: 10,240,000). */
+  readonly messageSize: number;
+  /** Bad commands before the session ends with 421 (Postfix `smtpd_hard_error_limit`: 20). */
+  readonly badCommands: number;
+};
+
+/** The defaults of {@link SmtpServerLimits}. */
+export const defaultSmtpServerLimits: SmtpServerLimits = {
+  commandLine: 510,
+  textLine: 998,
+  recipients: 1000,
+  messageSize: 10_240_000,
+  badCommands: 20,
+};
+
+/** Options of {@link SmtpServerSession}. */
+export interface SmtpServerSessionOptions {
+  /** The server's name, in the greeting and the EHLO reply. */
+  readonly hostname: string;
+  /** `smtp` (default) or `lmtp` (RFC 2033: LHLO, one reply per recipient after the message). */
+  readonly protocol?: 'smtp' | 'lmtp';
+  readonly limits?: Partial<SmtpServerLimits>;
+  /**
+   * Bare CR or LF from the client (catalogue case 2): `reject` (default) refuses the command or the
+   * message; `normalize` takes it as CRLF. Only CRLF `.` CRLF ever ends a message (case 1).
+   */
+  readonly bareLineEndings?: 'reject' | 'normalize';
+  /** Offer STARTTLS (the transport can upgrade, and is not yet TLS). */
+  readonly startTls?: boolean;
+  /** Offer SMTPUTF8 (RFC 6531); default true. */
+  readonly smtputf8?: boolean;
+  /** Offer 8BITMIME (RFC 6152); default true. */
+  readonly eightBitMime?: boolean;
+  /** Offer DSN (RFC 3461); default true. */
+  readonly dsn?: boolean;
+}
+
+/** The envelope of the transaction in progress. */
+export interface SmtpEnvelope {
+  /** The reverse path; `null` for `<>`. */
+  readonly from: SmtpMailbox | null;
+  readonly mailParameters: MailParameters;
+  /** The recipients the application accepted, in order. */
+  readonly recipients: readonly { readonly to: SmtpMailbox; readonly parameters: RcptParameters }[];
+}
+
+/**
+ * What the session needs the application (through its driver) to do. Events marked "decision" wait
+ * for {@link SmtpServerSession.respond}: the session reads no further input until then.
+ */
+export type SmtpServerEvent =
+  /** Bytes to write to the client. */
+  | { readonly type: 'write'; readonly data: Uint8Array }
+  /** Decision: accept the client's HELO/EHLO/LHLO name (default `250`). */
+  | { readonly type: 'helo'; readonly verb: 'HELO' | 'EHLO' | 'LHLO'; readonly domain: string }
+  /** Decision: accept the sender (default `250 2.1.0`). */
+  | { readonly type: 'mail'; readonly from: SmtpMailbox | null; readonly parameters: MailParameters }
+  /** Decision: accept the recipient (default `250 2.1.5`). */
+  | { readonly type: 'rcpt'; readonly to: SmtpMailbox; readonly parameters: RcptParameters }
+  /** Decision: accept a message for this envelope (default `354`). */
+  | { readonly type: 'message-start'; readonly envelope: SmtpEnvelope }
+  /** Message bytes, dot-stuffing removed, in order. */
+  | { readonly type: 'message-data'; readonly data: Uint8Array }
+  /**
+   * Decision: the message is complete (default `250 2.0.0`). In LMTP, respond with one reply per
+   * recipient, in order.
+   */
+  | { readonly type: 'message-end'; readonly envelope: SmtpEnvelope; readonly size: number }
+  /** The message was given up (the data after `message-start` must be discarded): why. */
+  | { readonly type: 'message-abort'; readonly reason: 'size' | 'bare-line-ending' | 'line-too-long' }
+  /**
+   * Decision: start TLS now, on the bytes after the `220` just written; respond once the handshake is
+   * done (the session then starts afresh, as RFC 3207 requires), or with a reply if it failed.
+   */
+  | { readonly type: 'starttls' }
+  /** Close the connection once everything written is sent. */
+  | { readonly type: 'close' };
+
+type Decision = 'helo' | 'mail' | 'rcpt' | 'message-start' | 'message-end' | 'starttls';
+
+/** States of the session (RFC 5321 §4.1.4 ordering). */
+enum Phase {
+  /** Before HELO/EHLO/LHLO. */
+  Greeted,
+  /** After HELO/EHLO/LHLO, no transaction. */
+  Ready,
+  /** After MAIL. */
+  Mail,
+  /** Reading the message after DATA. */
+  Data,
+  /** After QUIT, or an error that ends the session. */
+  Closed,
+}
+
+function reply(code: number, enhancedCode: string | undefined, text: string): SmtpReply {
+  return enhancedCode ? { code, enhancedCode, lines: [text] } : { code, lines: [text] };
+}
+
+/**
+ * A server's SMTP or LMTP session as a state machine, sans I/O: bytes from the client go in through
+ * {@link receive}; {@link next} returns what to do — bytes to write, and decisions for the application
+ * (accept a sender, a recipient, a message), answered through {@link respond}. Commands pipelined
+ * behind a decision wait until it is answered. Only CRLF `.` CRLF ends a message; commands pipelined
+ * where the client must wait for a reply end the session with `554 5.5.0` (catalogue case 3).
+ */
+export class SmtpServerSession {
+  readonly #options: SmtpServerSessionOptions;
+  readonly #limits: SmtpServerLimits;
+  readonly #lmtp: boolean;
+  readonly #decoder: LineDecoder;
+  readonly #events: SmtpServerEvent[] = [];
+  #phase = Phase.Greeted;
+  #pending: { readonly decision: Decision; readonly command?: SmtpCommand } | undefined;
+  /** The client used EHLO or LHLO: extensions (PIPELINING among them) are on. */
+  #extended = false;
+  #tls = false;
+  #from: SmtpMailbox | null = null;
+  #mailParameters: MailParameters = { other: new Map() };
+  #recipients: { to: SmtpMailbox; parameters: RcptParameters }[] = [];
+  #size = 0;
+  #aborted: 'size' | 'bare-line-ending' | 'line-too-long' | undefined;
+  #badCommands = 0;
+
+  constructor(options: SmtpServerSessionOptions) {
+    this.#options = options;
+    this.#limits = resolveLimits(defaultSmtpServerLimits, options.limits);
+    this.#lmtp = options.protocol === 'lmtp';
+    this.#decoder = new LineDecoder({
+      mode: options.bareLineEndings === 'normalize' ? 'lenient' : 'crlf',
+      maxLineLength: this.#limits.commandLine,
+    });
+    const service = this.#lmtp ? 'LMTP' : 'ESMTP';
+    this.#write(reply(220, undefined, `${options.hostname} ${service} Postwire`));
+  }
+
+  /** Whether the session runs over TLS (after STARTTLS, or from the start when the driver says so). */
+  get secure(): boolean {
+    return this.#tls;
+  }
+
+  /** Marks the session as on TLS from the start (implicit TLS, RFC 8314). */
+  markSecure(): void {
+    this.#tls = true;
+  }
+
+  /** Bytes received from the client. */
+  receive(bytes: Uint8Array): void {
+    if (this.#phase !== Phase.Closed) this.#decoder.push(bytes);
+  }
+
+  /** The next thing to do, or `undefined` when more input (or a pending decision's answer) is needed. */
+  next(): SmtpServerEvent | undefined {
+    while (this.#events.length === 0 && !this.#pending && this.#phase !== Phase.Closed) {
+      if (!this.#step()) break;
+    }
+    return this.#events.shift();
+  }
+
+  /**
+   * Answers the pending decision: `undefined` accepts it with the default reply; a reply refuses it (or,
+   * for `message-end` in LMTP, an array gives one reply per recipient).
+   */
+  respond(answer?: SmtpReply | readonly SmtpReply[]): void {
+    const pending = this.#pending;
+    if (!pending) throw new Error('no decision is pending');
+    this.#pending = undefined;
+    const refusal = Array.isArray(answer) ? undefined : (answer as SmtpReply | undefined);
+    const refused = refusal !== undefined && refusal.code >= 400;
+    switch (pending.decision) {
+      case 'helo':
+        if (refused) {
+          this.#write(refusal);
+          return;
+        }
+        this.#resetTransaction();
+        this.#phase = Phase.Ready;
+        this.#extended = pending.command?.verb !== 'HELO';
+        this.#write(
+          refusal ?? this.#heloReply(pending.command as { verb: 'HELO' | 'EHLO' | 'LHLO'; domain: string }),
+        );
+        return;
+      case 'mail': {
+        if (refused) {
+          this.#write(refusal);
+          return;
+        }
+        const command = pending.command as Extract<SmtpCommand, { verb: 'MAIL' }>;
+        this.#from = command.from;
+        this.#mailParameters = command.parameters;
+        this.#phase = Phase.Mail;
+        this.#write(refusal ?? reply(250, '2.1.0', 'Sender OK'));
+        return;
+      }
+      case 'rcpt': {
+        if (refused) {
+          this.#write(refusal);
+          return;
+        }
+        const command = pending.command as Extract<SmtpCommand, { verb: 'RCPT' }>;
+        this.#recipients.push({ to: command.to, parameters: command.parameters });
+        this.#write(refusal ?? reply(250, '2.1.5', 'Recipient OK'));
+        return;
+      }
+      case 'message-start':
+        if (refused) {
+          this.#write(refusal);
+          return;
+        }
+        this.#phase = Phase.Data;
+        this.#size = 0;
+        this.#aborted = undefined;
+        this.#decoder.readDotBlock({
+          bareLineEndings: this.#options.bareLineEndings === 'normalize' ? 'normalize' : 'reject',
+          maxLineLength: this.#limits.textLine,
+        });
+        this.#write(refusal ?? reply(354, undefined, 'End data with <CR><LF>.<CR><LF>'));
+        return;
+      case 'message-end': {
+        const replies = Array.isArray(answer)
+          ? (answer as readonly SmtpReply[])
+          : this.#lmtp
+            ? this.#recipients.map(() => refusal ?? reply(250, '2.0.0', 'Message accepted'))
+            : [refusal ?? reply(250, '2.0.0', 'Message accepted')];
+        for (const each of replies) this.#write(each);
+        this.#resetTransaction();
+        return;
+      }
+      case 'starttls':
+        if (refusal) {
+          this.#write(refusal);
+          return;
+        }
+        this.#tls = true;
+        this.#phase = Phase.Greeted;
+        this.#extended = false;
+        this.#resetTransaction();
+        return;
+    }
+  }
+
+  /** Ends the session at the server's wish (shutdown): `421 4.3.2` and close. */
+  shutdown(text = 'Service shutting down'): void {
+    if (this.#phase === Phase.Closed) return;
+    this.#close(reply(421, '4.3.2', `${this.#options.hostname} ${text}`));
+  }
+
+  /** Processes one decoder event; false when more input is needed. */
+  #step(): boolean {
+    const event = this.#decoder.next();
+    if (!event) return false;
+    if (this.#phase === Phase.Data) {
+      this.#onMessageEvent(event);
+      return true;
+    }
+    switch (event.type) {
+      case 'line':
+        this.#onCommandLine(event.line);
+        break;
+      case 'error':
+        this.#onLineError(event.error);
+        break;
+    }
+    return true;
+  }
+
+  #onMessageEvent(event: LineDecoderEvent): void {
+    switch (event.type) {
+      case 'bytes':
+        if (this.#aborted) return;
+        this.#size += event.data.length;
+        if (this.#size > this.#limits.messageSize) {
+          this.#abort('size');
+          return;
+        }
+        this.#events.push({ type: 'message-data', data: event.data });
+        return;
+      case 'error':
+        if (this.#aborted) return;
+        this.#abort(event.error instanceof LineTooLongError ? 'line-too-long' : 'bare-line-ending');
+        return;
+      case 'block-end': {
+        this.#phase = Phase.Mail;
+        if (this.#mustWait()) return;
+        if (this.#aborted === 'size') this.#write(reply(552, '5.3.4', 'Message size exceeds fixed limit'));
+        else if (this.#aborted === 'bare-line-ending')
+          this.#write(reply(550, '5.5.2', 'Bare CR or LF in message text'));
+        else if (this.#aborted === 'line-too-long')
+          this.#write(reply(500, '5.5.6', 'Line too long in message text'));
+        else {
+          this.#pending = { decision: 'message-end' };
+          this.#events.push({ type: 'message-end', envelope: this.#envelope(), size: this.#size });
+          return;
+        }
+        this.#resetTransaction();
+        return;
+      }
+    }
+  }
+
+  #abort(reason: 'size' | 'bare-line-ending' | 'line-too-long'): void {
+    this.#aborted = reason;
+    this.#events.push({ type: 'message-abort', reason });
+  }
+
+  #onLineError(error: LineTooLongError | BareLineEndingError): void {
+    if (error instanceof BareLineEndingError) {
+      // Reject mode (case 2): a bare CR or LF in a command ends the session, as Postfix does.
+      this.#close(reply(521, '5.5.2', 'Bare CR or LF received'));
+      return;
+    }
+    this.#bad(reply(500, '5.5.6', 'Line too long'));
+  }
+
+  #onCommandLine(bytes: Uint8Array): void {
+    const line = decodeUtf8Strict(bytes);
+    if (line === undefined) {
+      this.#bad(reply(500, '5.5.2', 'Command is not valid UTF-8'));
+      return;
+    }
+    let command: SmtpCommand;
+    try {
+      command = parseCommand(line, {
+        smtputf8: this.#mailParameters.smtputf8 === true && this.#phase === Phase.Mail,
+      });
+    } catch (error) {
+      if (!(error instanceof SmtpCommandError)) throw error;
+      this.#bad(reply(error.replyCode, error.enhancedCode, error.message));
+      return;
+    }
+    this.#dispatch(command);
+  }
+
+  #dispatch(command: SmtpCommand): void {
+    const verb = command.verb;
+    if (verb === 'QUIT') {
+      this.#close(reply(221, '2.0.0', `${this.#options.hostname} Bye`));
+      return;
+    }
+    // STARTTLS discards what was pipelined behind it instead (case 6).
+    if (verb !== 'STARTTLS' && this.#mustWait(verb)) return;
+    switch (verb) {
+      case 'EHLO':
+      case 'HELO':
+      case 'LHLO':
+        if ((verb === 'LHLO') !== this.#lmtp) {
+          this.#bad(reply(500, '5.5.1', this.#lmtp ? 'LMTP needs LHLO' : 'Command not recognized'));
+          return;
+        }
+        this.#decide('helo', command, { type: 'helo', verb, domain: command.domain });
+        return;
+      case 'MAIL':
+        if (this.#phase === Phase.Greeted) {
+          this.#bad(reply(503, '5.5.1', `Send ${this.#lmtp ? 'LHLO' : 'HELO/EHLO'} first`));
+          return;
+        }
+        if (this.#phase === Phase.Mail) {
+          this.#bad(reply(503, '5.5.1', 'Nested MAIL command'));
+          return;
+        }
+        this.#mail(command);
+        return;
+      case 'RCPT':
+        if (this.#phase !== Phase.Mail) {
+          this.#bad(reply(503, '5.5.1', 'Need MAIL before RCPT'));
+          return;
+        }
+        if (this.#recipients.length >= this.#limits.recipients) {
+          this.#write(reply(452, '4.5.3', 'Too many recipients'));
+          return;
+        }
+        this.#decide('rcpt', command, {
+          type: 'rcpt',
+          to: command.to,
+          parameters: command.parameters,
+        });
+        return;
+      case 'DATA':
+        if (this.#phase !== Phase.Mail) {
+          this.#bad(reply(503, '5.5.1', 'Need MAIL before DATA'));
+          return;
+        }
+        if (this.#recipients.length === 0) {
+          this.#bad(reply(554, '5.5.1', 'No valid recipients'));
+          return;
+        }
+        this.#decide('message-start', command, { type: 'message-start', envelope: this.#envelope() });
+        return;
+      case 'RSET':
+        this.#resetTransaction();
+        this.#write(reply(250, '2.0.0', 'Reset'));
+        return;
+      case 'NOOP':
+        this.#write(reply(250, '2.0.0', 'OK'));
+        return;
+      case 'HELP':
+        this.#write(reply(214, '2.0.0', 'See RFC 5321'));
+        return;
+      case 'VRFY':
+      case 'EXPN':
+        this.#write(reply(252, '2.5.2', 'Cannot verify the user, but will accept the message'));
+        return;
+      case 'STARTTLS':
+        if (!this.#options.startTls || this.#tls) {
+          this.#bad(reply(502, '5.5.1', 'STARTTLS not available'));
+          return;
+        }
+        // RFC 3207 §4.2 and case 6: whatever the client pipelined behind STARTTLS is discarded.
+        this.#decoder.reset();
+        this.#write(reply(220, '2.0.0', 'Ready to start TLS'));
+        this.#pending = { decision: 'starttls' };
+        this.#events.push({ type: 'starttls' });
+        return;
+      default:
+        this.#bad(reply(502, '5.5.1', 'Command not implemented'));
+        return;
+    }
+  }
+
+  #mail(command: Extract<SmtpCommand, { verb: 'MAIL' }>): void {
+    const { parameters } = command;
+    if (parameters.other.size > 0 || parameters.auth !== undefined || parameters.requireTls) {
+      this.#bad(reply(555, '5.5.4', 'Unsupported MAIL parameter'));
+      return;
+    }
+    if (parameters.smtputf8 && this.#options.smtputf8 === false) {
+      this.#bad(reply(555, '5.5.4', 'SMTPUTF8 not offered'));
+      return;
+    }
+    if (parameters.body === 'BINARYMIME') {
+      this.#bad(reply(555, '5.5.4', 'BINARYMIME not offered'));
+      return;
+    }
+    if (parameters.body === '8BITMIME' && this.#options.eightBitMime === false) {
+      this.#bad(reply(555, '5.5.4', '8BITMIME not offered'));
+      return;
+    }
+    if ((parameters.ret || parameters.envid !== undefined) && this.#options.dsn === false) {
+      this.#bad(reply(555, '5.5.4', 'DSN not offered'));
+      return;
+    }
+    if (parameters.size !== undefined && parameters.size > this.#limits.messageSize) {
+      this.#write(reply(552, '5.3.4', 'Message size exceeds fixed limit'));
+      return;
+    }
+    this.#decide('mail', command, { type: 'mail', from: command.from, parameters });
+  }
+
+  /**
+   * The synchronisation check (RFC 2920, case 3): without PIPELINING every command, and with it the
+   * commands that end a group (and the end of a message), must be the last input so far. Input already
+   * waiting behind them means a client that did not wait: `554 5.5.0` and close.
+   */
+  #mustWait(verb?: string): boolean {
+    const endsGroup = verb === undefined || !this.#extended || GROUP_ENDERS.has(verb);
+    if (!endsGroup || this.#decoder.buffered === 0) return false;
+    this.#close(reply(554, '5.5.0', 'Error: SMTP protocol synchronization'));
+    return true;
+  }
+
+  #decide(decision: Decision, command: SmtpCommand, event: SmtpServerEvent): void {
+    this.#pending = { decision, command };
+    this.#events.push(event);
+  }
+
+  #heloReply(command: { verb: 'HELO' | 'EHLO' | 'LHLO'; domain: string }): SmtpReply {
+    if (command.verb === 'HELO') return reply(250, undefined, this.#options.hostname);
+    const keywords: [string, string[]][] = [
+      ['PIPELINING', []],
+      ['SIZE', [String(this.#limits.messageSize)]],
+      ['ENHANCEDSTATUSCODES', []],
+      ['LIMITS', [`RCPTMAX=${this.#limits.recipients}`]],
+    ];
+    if (this.#options.eightBitMime !== false) keywords.push(['8BITMIME', []]);
+    if (this.#options.smtputf8 !== false) keywords.push(['SMTPUTF8', []]);
+    if (this.#options.dsn !== false) keywords.push(['DSN', []]);
+    if (this.#options.startTls && !this.#tls) keywords.push(['STARTTLS', []]);
+    return ehloReply(this.#options.hostname, `greets ${command.domain}`, keywords);
+  }
+
+  #envelope(): SmtpEnvelope {
+    return { from: this.#from, mailParameters: this.#mailParameters, recipients: [...this.#recipients] };
+  }
+
+  #resetTransaction(): void {
+    if (this.#phase === Phase.Mail || this.#phase === Phase.Data) this.#phase = Phase.Ready;
+    this.#from = null;
+    this.#mailParameters = { other: new Map() };
+    this.#recipients = [];
+    this.#size = 0;
+    this.#aborted = undefined;
+  }
+
+  /** Replies to a bad command; after too many, ends the session (catalogue case 51). */
+  #bad(answer: SmtpReply): void {
+    this.#write(answer);
+    if (++this.#badCommands >= this.#limits.badCommands) {
+      this.#close(reply(421, '4.7.0', `${this.#options.hostname} Too many errors`));
+    }
+  }
+
+  #write(answer: SmtpReply): void {
+    this.#events.push({ type: 'write', data: serializeReply(answer) });
+  }
+
+  #close(answer: SmtpReply): void {
+    this.#write(answer);
+    this.#phase = Phase.Closed;
+    this.#pending = undefined;
+    this.#decoder.reset();
+    this.#events.push({ type: 'close' });
+  }
+}
+
+/** Commands that must end a pipelined group (RFC 2920 §3.1), AUTH among them. */
+const GROUP_ENDERS = new Set(['EHLO', 'HELO', 'LHLO', 'DATA', 'VRFY', 'EXPN', 'NOOP', 'AUTH']);

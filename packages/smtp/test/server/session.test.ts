@@ -1,0 +1,351 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { SmtpReply } from '../../src/protocol/reply.js';
+import {
+  type SmtpServerEvent,
+  SmtpServerSession,
+  type SmtpServerSessionOptions,
+} from '../../src/server/session.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Answers to decisions, by event type: a reply (or replies) to refuse, nothing to accept. */
+type Answers = Partial<
+  Record<SmtpServerEvent['type'], (event: SmtpServerEvent) => SmtpReply | SmtpReply[] | undefined>
+>;
+
+/** A test driver: feeds client flights (each an array of chunks) and records what the session does. */
+class Driver {
+  readonly session: SmtpServerSession;
+  output = '';
+  readonly messages: string[] = [];
+  readonly aborts: string[] = [];
+  closed = false;
+  startTls = 0;
+  #message = '';
+
+  constructor(
+    options: Partial<SmtpServerSessionOptions> = {},
+    readonly answers: Answers = {},
+  ) {
+    this.session = new SmtpServerSession({ hostname: 'mx.test', ...options });
+    this.drain();
+  }
+
+  /** Sends one flight of client input, in the given chunks, processing between chunks. */
+  send(...chunks: string[]): string {
+    const before = this.output.length;
+    for (const chunk of chunks) {
+      this.session.receive(encoder.encode(chunk));
+      this.drain();
+    }
+    return this.output.slice(before);
+  }
+
+  drain(): void {
+    for (let event = this.session.next(); event; event = this.session.next()) {
+      switch (event.type) {
+        case 'write':
+          this.output += decoder.decode(event.data);
+          break;
+        case 'close':
+          this.closed = true;
+          break;
+        case 'message-data':
+          this.#message += decoder.decode(event.data);
+          break;
+        case 'message-abort':
+          this.aborts.push(event.reason);
+          this.#message = '';
+          break;
+        default: {
+          if (event.type === 'message-end') {
+            this.messages.push(this.#message);
+            this.#message = '';
+          }
+          if (event.type === 'starttls') this.startTls++;
+          this.session.respond(this.answers[event.type]?.(event));
+        }
+      }
+    }
+  }
+}
+
+const GREETING = '220 mx.test ESMTP Postwire\r\n';
+
+describe('SmtpServerSession: a transaction', () => {
+  it('greets, answers EHLO with its extensions, and takes a message', () => {
+    const driver = new Driver();
+    expect(driver.output).toBe(GREETING);
+    expect(driver.send('EHLO client.test\r\n')).toBe(
+      '250-mx.test greets client.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-ENHANCEDSTATUSCODES\r\n' +
+        '250-LIMITS RCPTMAX=1000\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 DSN\r\n',
+    );
+    expect(driver.send('MAIL FROM:<a@b.test>\r\n')).toBe('250 2.1.0 Sender OK\r\n');
+    expect(driver.send('RCPT TO:<c@d.test>\r\n')).toBe('250 2.1.5 Recipient OK\r\n');
+    expect(driver.send('DATA\r\n')).toBe('354 End data with <CR><LF>.<CR><LF>\r\n');
+    expect(driver.send('Subject: x\r\n\r\n..dot\r\n', 'body\r\n.\r\n')).toBe(
+      '250 2.0.0 Message accepted\r\n',
+    );
+    expect(driver.messages).toEqual(['Subject: x\r\n\r\n.dot\r\nbody\r\n']);
+    expect(driver.send('QUIT\r\n')).toBe('221 2.0.0 mx.test Bye\r\n');
+    expect(driver.closed).toBe(true);
+  });
+
+  it('answers pipelined MAIL, RCPT and DATA in order (RFC 2920)', () => {
+    const driver = new Driver();
+    driver.send('EHLO client.test\r\n');
+    expect(driver.send('MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nRCPT TO:<e@f.test>\r\nDATA\r\n')).toBe(
+      '250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n250 2.1.5 Recipient OK\r\n354 End data with <CR><LF>.<CR><LF>\r\n',
+    );
+  });
+
+  it('lets the application refuse with its own replies (greylisting)', () => {
+    const driver = new Driver(
+      {},
+      {
+        rcpt: (event) =>
+          event.type === 'rcpt' && event.to.address === 'grey@d.test'
+            ? { code: 451, enhancedCode: '4.7.1', lines: ['Greylisted, try again later'] }
+            : undefined,
+      },
+    );
+    driver.send('EHLO c\r\n');
+    driver.send('MAIL FROM:<a@b.test>\r\n');
+    expect(driver.send('RCPT TO:<grey@d.test>\r\n')).toBe('451 4.7.1 Greylisted, try again later\r\n');
+    expect(driver.send('DATA\r\n')).toBe('554 5.5.1 No valid recipients\r\n');
+  });
+
+  it('refuses commands out of sequence with 503 5.5.1', () => {
+    const driver = new Driver();
+    expect(driver.send('MAIL FROM:<a@b.test>\r\n')).toBe('503 5.5.1 Send HELO/EHLO first\r\n');
+    driver.send('HELO c\r\n');
+    expect(driver.send('RCPT TO:<c@d.test>\r\n')).toBe('503 5.5.1 Need MAIL before RCPT\r\n');
+    expect(driver.send('DATA\r\n')).toBe('503 5.5.1 Need MAIL before DATA\r\n');
+    driver.send('MAIL FROM:<a@b.test>\r\n');
+    expect(driver.send('MAIL FROM:<a@b.test>\r\n')).toBe('503 5.5.1 Nested MAIL command\r\n');
+    expect(driver.send('RSET\r\n')).toBe('250 2.0.0 Reset\r\n');
+    expect(driver.send('RCPT TO:<c@d.test>\r\n')).toBe('503 5.5.1 Need MAIL before RCPT\r\n');
+  });
+
+  it('answers NOOP, HELP, VRFY and EXPN, and refuses unknown parameters with 555', () => {
+    const driver = new Driver();
+    driver.send('EHLO c\r\n');
+    expect(driver.send('NOOP\r\n')).toBe('250 2.0.0 OK\r\n');
+    expect(driver.send('HELP\r\n')).toBe('214 2.0.0 See RFC 5321\r\n');
+    expect(driver.send('VRFY bob\r\n')).toBe(
+      '252 2.5.2 Cannot verify the user, but will accept the message\r\n',
+    );
+    expect(driver.send('MAIL FROM:<a@b.test> X-UNKNOWN=1\r\n')).toBe(
+      '555 5.5.4 Unsupported MAIL parameter\r\n',
+    );
+    expect(driver.send('MAIL FROM:<a@b.test> BODY=BINARYMIME\r\n')).toBe(
+      '555 5.5.4 BINARYMIME not offered\r\n',
+    );
+    expect(driver.send('BOGUS\r\n')).toBe('500 5.5.2 Command not recognized\r\n');
+  });
+});
+
+describe('SmtpServerSession: smuggling and hostile clients', () => {
+  const smuggled = [
+    '\n.\n',
+    '\n.\r',
+    '\r.\n',
+    '\r.\r',
+    '\n.\r\n',
+    '\r.\r\n',
+    '\r\n.\n',
+    '\r\n.\r',
+    '\r\n\x00.\r\n',
+  ];
+
+  for (const ending of smuggled) {
+    it(`case 1: ${JSON.stringify(ending)} does not end DATA, and no second transaction appears`, () => {
+      for (const bareLineEndings of ['reject', 'normalize'] as const) {
+        const driver = new Driver({ bareLineEndings });
+        driver.send('EHLO c\r\n');
+        driver.send('MAIL FROM:<a@b.test>\r\n');
+        driver.send('RCPT TO:<c@d.test>\r\n');
+        driver.send('DATA\r\n');
+        const reply = driver.send(
+          `Subject: one\r\n\r\nhello${ending}mail FROM:<s@x.test>\r\nrcpt TO:<v@y.test>\r\ndata\r\nsmuggled\r\n`,
+          '.\r\n',
+        );
+        expect(driver.messages.length + driver.aborts.length, bareLineEndings).toBe(1);
+        if (bareLineEndings === 'reject' && /\r(?!\n)|(?<!\r)\n/.test(ending)) {
+          expect(reply).toBe('550 5.5.2 Bare CR or LF in message text\r\n');
+          expect(driver.aborts).toEqual(['bare-line-ending']);
+        } else {
+          expect(reply).toBe('250 2.0.0 Message accepted\r\n');
+          expect(driver.messages[0]).toContain('mail FROM:<s@x.test>');
+        }
+        expect(driver.closed).toBe(false);
+      }
+    });
+  }
+
+  it('case 2: a bare CR or LF in a command ends the session in reject mode (521), and is a line end in normalize mode', () => {
+    const strict = new Driver();
+    expect(strict.send('RSET\rQUIT\r\n')).toBe('521 5.5.2 Bare CR or LF received\r\n');
+    expect(strict.closed).toBe(true);
+    const lenient = new Driver({ bareLineEndings: 'normalize' });
+    expect(lenient.send('EHLO c\n')).toMatch(/^250-mx.test/);
+    expect(lenient.closed).toBe(false);
+  });
+
+  it('case 3: commands pipelined behind the end of a message, or without PIPELINING, end the session with 554 5.5.0', () => {
+    const behindDot = new Driver();
+    behindDot.send('EHLO c\r\n');
+    behindDot.send('MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n');
+    expect(behindDot.send('body\r\n.\r\nMAIL FROM:<s@x.test>\r\nRCPT TO:<v@y.test>\r\nDATA\r\n')).toBe(
+      '554 5.5.0 Error: SMTP protocol synchronization\r\n',
+    );
+    expect(behindDot.messages).toEqual([]);
+    expect(behindDot.closed).toBe(true);
+
+    const helo = new Driver();
+    helo.send('HELO c\r\n');
+    expect(helo.send('MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n')).toBe(
+      '554 5.5.0 Error: SMTP protocol synchronization\r\n',
+    );
+    const early = new Driver();
+    expect(early.send('EHLO c\r\nMAIL FROM:<a@b.test>\r\n')).toBe(
+      '554 5.5.0 Error: SMTP protocol synchronization\r\n',
+    );
+  });
+
+  it('case 6: input pipelined behind STARTTLS is discarded, and the session starts afresh after TLS', () => {
+    const driver = new Driver({ startTls: true });
+    expect(driver.send('EHLO c\r\n')).toContain('250 STARTTLS\r\n');
+    expect(driver.send('STARTTLS\r\nRSET\r\nMAIL FROM:<a@b.test>\r\n')).toBe(
+      '220 2.0.0 Ready to start TLS\r\n',
+    );
+    expect(driver.startTls).toBe(1);
+    expect(driver.session.secure).toBe(true);
+    expect(driver.send('MAIL FROM:<a@b.test>\r\n')).toBe('503 5.5.1 Send HELO/EHLO first\r\n');
+    expect(driver.send('EHLO c\r\n')).not.toContain('STARTTLS');
+    expect(driver.send('STARTTLS\r\n')).toBe('502 5.5.1 STARTTLS not available\r\n');
+  });
+
+  it('case 50: a command line over 510 octets gets 500 5.5.6; a message line over 998 aborts the message', () => {
+    const driver = new Driver();
+    driver.send('EHLO c\r\n');
+    expect(driver.send(`NOOP ${'x'.repeat(510)}\r\n`)).toBe('500 5.5.6 Line too long\r\n');
+    driver.send('MAIL FROM:<a@b.test>\r\n');
+    driver.send('RCPT TO:<c@d.test>\r\n');
+    driver.send('DATA\r\n');
+    expect(driver.send(`${'y'.repeat(999)}\r\n.\r\n`)).toBe('500 5.5.6 Line too long in message text\r\n');
+    expect(driver.aborts).toEqual(['line-too-long']);
+    expect(driver.send('RCPT TO:<c@d.test>\r\n')).toBe('503 5.5.1 Need MAIL before RCPT\r\n');
+  });
+
+  it('case 51: the 20th bad command ends the session with 421', () => {
+    const driver = new Driver();
+    let output = '';
+    for (let i = 0; i < 20; i++) output += driver.send('BOGUS\r\n');
+    expect(output.split('\r\n').filter(Boolean)).toHaveLength(21);
+    expect(output.endsWith('421 4.7.0 mx.test Too many errors\r\n')).toBe(true);
+    expect(driver.closed).toBe(true);
+  });
+
+  it('case 52: a recipient past the limit gets 452 4.5.3; a declared size over the limit 552 5.3.4', () => {
+    const driver = new Driver({ limits: { recipients: 3 } });
+    driver.send('EHLO c\r\n');
+    expect(driver.send('MAIL FROM:<a@b.test> SIZE=99999999999\r\n')).toBe(
+      '552 5.3.4 Message size exceeds fixed limit\r\n',
+    );
+    driver.send('MAIL FROM:<a@b.test>\r\n');
+    const replies = driver.send(
+      'RCPT TO:<1@d.test>\r\nRCPT TO:<2@d.test>\r\nRCPT TO:<3@d.test>\r\nRCPT TO:<4@d.test>\r\n',
+    );
+    expect(replies.split('\r\n').filter(Boolean).at(-1)).toBe('452 4.5.3 Too many recipients');
+  });
+
+  it('aborts a message the moment it passes the size limit, and replies 552 after its end', () => {
+    const driver = new Driver({ limits: { messageSize: 20 } });
+    driver.send('EHLO c\r\n');
+    driver.send('MAIL FROM:<a@b.test>\r\n');
+    driver.send('RCPT TO:<c@d.test>\r\n');
+    driver.send('DATA\r\n');
+    expect(driver.send('0123456789\r\n', '0123456789\r\n', 'more\r\n.\r\n')).toBe(
+      '552 5.3.4 Message size exceeds fixed limit\r\n',
+    );
+    expect(driver.aborts).toEqual(['size']);
+    expect(driver.messages).toEqual([]);
+  });
+
+  it('refuses a command that is not valid UTF-8', () => {
+    const driver = new Driver();
+    driver.session.receive(new Uint8Array([0x4e, 0x4f, 0x4f, 0x50, 0x20, 0xff, 0x0d, 0x0a]));
+    driver.drain();
+    expect(driver.output.slice(GREETING.length)).toBe('500 5.5.2 Command is not valid UTF-8\r\n');
+  });
+
+  it('ends with 421 4.3.2 on shutdown', () => {
+    const driver = new Driver();
+    driver.session.shutdown();
+    driver.drain();
+    expect(driver.output.slice(GREETING.length)).toBe('421 4.3.2 mx.test Service shutting down\r\n');
+    expect(driver.closed).toBe(true);
+  });
+});
+
+describe('SmtpServerSession: LMTP', () => {
+  it('needs LHLO and gives one reply per recipient after the message', () => {
+    const driver = new Driver(
+      { protocol: 'lmtp' },
+      {
+        'message-end': () => [
+          { code: 250, enhancedCode: '2.1.5', lines: ['a delivered'] },
+          { code: 452, enhancedCode: '4.2.2', lines: ['b is over quota'] },
+        ],
+      },
+    );
+    expect(driver.output).toBe('220 mx.test LMTP Postwire\r\n');
+    expect(driver.send('EHLO c\r\n')).toBe('500 5.5.1 LMTP needs LHLO\r\n');
+    expect(driver.send('LHLO c\r\n')).toMatch(/^250-mx.test greets c\r\n/);
+    driver.send('MAIL FROM:<a@b.test>\r\nRCPT TO:<a@d.test>\r\nRCPT TO:<b@d.test>\r\nDATA\r\n');
+    expect(driver.send('hi\r\n.\r\n')).toBe('250 2.1.5 a delivered\r\n452 4.2.2 b is over quota\r\n');
+  });
+
+  it('refuses LHLO from an SMTP client', () => {
+    expect(new Driver().send('LHLO c\r\n')).toBe('500 5.5.1 Command not recognized\r\n');
+  });
+});
+
+describe('SmtpServerSession: any chunking', () => {
+  it('gives the same transcript and message however each flight is cut', () => {
+    const flights = [
+      'EHLO client.test\r\n',
+      'MAIL FROM:<a@b.test> SIZE=100\r\nRCPT TO:<c@d.test>\r\nRCPT TO:<e@f.test>\r\nDATA\r\n',
+      'Subject: cut\r\n\r\n..leading dot\r\nline two\r\n.\r\n',
+      'RSET\r\nNOOP\r\n',
+      'QUIT\r\n',
+    ];
+    const whole = new Driver();
+    for (const flight of flights) whole.send(flight);
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.nat(), { maxLength: 6 }), {
+          minLength: flights.length,
+          maxLength: flights.length,
+        }),
+        (cutsPerFlight) => {
+          const driver = new Driver();
+          flights.forEach((flight, index) => {
+            const cuts = [...new Set(cutsPerFlight[index]!.map((cut) => cut % flight.length))].sort(
+              (a, b) => a - b,
+            );
+            const chunks = [0, ...cuts, flight.length]
+              .slice(0, -1)
+              .map((start, i, starts) => flight.slice(start, starts[i + 1] ?? flight.length));
+            driver.send(...chunks.filter(Boolean));
+          });
+          expect(driver.output).toBe(whole.output);
+          expect(driver.messages).toEqual(whole.messages);
+        },
+      ),
+    );
+  });
+});
