@@ -9,6 +9,7 @@ const alias = {
   '@postwire/mime': fileURLToPath(new URL('./packages/mime/src/index.ts', import.meta.url)),
   '@postwire/store/maildir': fileURLToPath(new URL('./packages/store/src/node/maildir.ts', import.meta.url)),
   '@postwire/store': fileURLToPath(new URL('./packages/store/src/index.ts', import.meta.url)),
+  '@postwire/smtp/node': fileURLToPath(new URL('./packages/smtp/src/node/index.ts', import.meta.url)),
   '@postwire/smtp': fileURLToPath(new URL('./packages/smtp/src/index.ts', import.meta.url)),
 };
 
