@@ -24,6 +24,7 @@ export interface SmtpConnectionInfo {
  * A hook's answer: nothing (or `undefined`) accepts with the default reply; a reply with a 4xx or 5xx
  * code refuses. `onData` in LMTP may return one reply per recipient.
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: a hook written as `async () => {}` returns void, and accepts.
 export type SmtpHookResult = SmtpReply | undefined | void;
 
 /** Options of {@link createSmtpServer}. */
