@@ -5,10 +5,16 @@ import {
   type ServerConnection,
   type ServerTlsOptions,
 } from '@postwire/core/node';
+import type { SaslServer, SaslServerExchange, SaslServerOutcome } from '@postwire/sasl';
 import type { MailParameters, RcptParameters } from '../protocol/command.js';
 import type { SmtpMailbox } from '../protocol/path.js';
 import type { SmtpReply } from '../protocol/reply.js';
-import { type SmtpEnvelope, SmtpServerSession, type SmtpServerSessionOptions } from '../server/session.js';
+import {
+  type SmtpAuthStep,
+  type SmtpEnvelope,
+  SmtpServerSession,
+  type SmtpServerSessionOptions,
+} from '../server/session.js';
 
 /** What the hooks know of the connection. */
 export interface SmtpConnectionInfo {
@@ -18,6 +24,8 @@ export interface SmtpConnectionInfo {
   readonly secure: boolean;
   /** The name the client gave in HELO, EHLO or LHLO. */
   readonly clientName?: string;
+  /** The user the client authenticated as (AUTH). */
+  readonly user?: string;
 }
 
 /**
@@ -29,7 +37,7 @@ export type SmtpHookResult = SmtpReply | undefined | void;
 
 /** Options of {@link createSmtpServer}. */
 export interface SmtpServerOptions
-  extends Omit<SmtpServerSessionOptions, 'startTls'>,
+  extends Omit<SmtpServerSessionOptions, 'startTls' | 'authMechanisms'>,
     Pick<
       ListenerOptions,
       | 'host'
@@ -45,6 +53,11 @@ export interface SmtpServerOptions
   readonly tls?: ServerTlsOptions;
   /** The TLS settings of STARTTLS; without them STARTTLS is not offered. */
   readonly startTls?: ServerTlsOptions;
+  /**
+   * AUTH (RFC 4954) through a `@postwire/sasl` server: its mechanisms are offered, and cleartext ones only
+   * on TLS unless it allows cleartext (catalogue case 45).
+   */
+  readonly sasl?: SaslServer;
   onHelo?(domain: string, connection: SmtpConnectionInfo): SmtpHookResult | Promise<SmtpHookResult>;
   onMailFrom?(
     from: SmtpMailbox | null,
@@ -103,7 +116,13 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
     ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
     ...(options.proxyProtocol !== undefined ? { proxyProtocol: options.proxyProtocol } : {}),
     onConnection(connection) {
-      const session = new SmtpServerSession({ ...options, startTls: options.startTls !== undefined });
+      const sasl = options.sasl;
+      const remoteAddress = connection.remoteAddress;
+      const session = new SmtpServerSession({
+        ...options,
+        startTls: options.startTls !== undefined,
+        ...(sasl ? { authMechanisms: (secure: boolean) => sasl.mechanisms({ secure, remoteAddress }) } : {}),
+      });
       if (connection.transport.info.secure) session.markSecure();
       const run = new SessionRun(session, connection, options);
       void run.serve();
@@ -132,6 +151,8 @@ class SessionRun {
   #clientName: string | undefined;
   /** The message being received: where its bytes go, and the application's answer to come. */
   #message: { writer: WritableStreamDefaultWriter<Uint8Array>; result: Promise<unknown> } | undefined;
+  /** The SASL exchange of the AUTH command in progress. */
+  #exchange: SaslServerExchange | undefined;
 
   constructor(session: SmtpServerSession, connection: ServerConnection, options: SmtpServerOptions) {
     this.#session = session;
@@ -148,6 +169,7 @@ class SessionRun {
       remotePort: this.#connection.remotePort,
       secure: this.#session.secure,
       ...(this.#clientName !== undefined ? { clientName: this.#clientName } : {}),
+      ...(this.#session.user !== undefined ? { user: this.#session.user } : {}),
     };
   }
 
@@ -231,6 +253,26 @@ class SessionRun {
         session.respond(answer ?? undefined);
         return;
       }
+      case 'auth': {
+        const transport = this.#transport;
+        this.#exchange = this.#options.sasl?.createExchange({
+          secure: this.#session.secure,
+          remoteAddress: this.#connection.remoteAddress,
+          channelBinding: (type) => transport.channelBinding?.(type),
+        });
+        const outcome = this.#exchange
+          ? await this.#exchange.start(event.mechanism, event.initialResponse)
+          : ({ type: 'failure', reason: 'mechanism-unavailable' } as const);
+        session.authStep(authStep(outcome));
+        return;
+      }
+      case 'auth-response': {
+        const outcome = this.#exchange
+          ? await this.#exchange.respond(event.line)
+          : ({ type: 'failure', reason: 'cancelled' } as const);
+        session.authStep(authStep(outcome));
+        return;
+      }
       case 'starttls':
         this.#reader.releaseLock();
         this.#writer.releaseLock();
@@ -269,4 +311,10 @@ async function discard(message: ReadableStream<Uint8Array>): Promise<undefined> 
   while (!(await reader.read()).done) {
     // Read to the end.
   }
+}
+
+/** A SASL exchange's outcome as the session's authentication step. */
+function authStep(outcome: SaslServerOutcome): SmtpAuthStep {
+  if (outcome.type === 'success') return { type: 'success', username: outcome.identity.username };
+  return outcome;
 }

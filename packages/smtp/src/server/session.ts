@@ -29,6 +29,8 @@ export type SmtpServerLimits = {
   readonly messageSize: number;
   /** Bad commands before the session ends with 421 (Postfix `smtpd_hard_error_limit`: 20). */
   readonly badCommands: number;
+  /** An AUTH command or SASL response line (RFC 4954 §4: 12,288, Postfix `smtpd_sasl_response_limit`). */
+  readonly authLine: number;
 };
 
 /** The defaults of {@link SmtpServerLimits}. */
@@ -38,6 +40,7 @@ export const defaultSmtpServerLimits: SmtpServerLimits = {
   recipients: 1000,
   messageSize: 10_240_000,
   badCommands: 20,
+  authLine: 12_288,
 };
 
 /** Options of {@link SmtpServerSession}. */
@@ -60,7 +63,47 @@ export interface SmtpServerSessionOptions {
   readonly eightBitMime?: boolean;
   /** Offer DSN (RFC 3461); default true. */
   readonly dsn?: boolean;
+  /**
+   * The SASL mechanisms to offer in EHLO `AUTH`, given whether the session is on TLS (usually a
+   * `@postwire/sasl` server's `mechanisms()`); none, or no function, means no AUTH (RFC 4954).
+   */
+  readonly authMechanisms?: (secure: boolean) => readonly string[];
+  /** Submission (RFC 6409): MAIL is refused with `530 5.7.0` until the client authenticates. */
+  readonly requireAuth?: boolean;
 }
+
+/** How a SASL exchange step ended, for {@link SmtpServerSession.authStep}. */
+export type SmtpAuthStep =
+  /** Send `334 <text>` (base64) and read the client's answer. */
+  | { readonly type: 'challenge'; readonly text: string }
+  | { readonly type: 'success'; readonly username: string }
+  /** Failed: the reason names the reply (`@postwire/sasl`'s failure reasons). */
+  | { readonly type: 'failure'; readonly reason: SmtpAuthFailure };
+
+/** Why authentication failed, as `@postwire/sasl` reports it. */
+export type SmtpAuthFailure =
+  | 'invalid-credentials'
+  | 'authorization-failed'
+  | 'cancelled'
+  | 'malformed'
+  | 'too-long'
+  | 'mechanism-unavailable'
+  | 'encryption-required'
+  | 'throttled'
+  | 'temporary';
+
+/** The reply for each way authentication fails (RFC 4954 §6, RFC 5248). */
+const AUTH_FAILURES: Record<SmtpAuthFailure, SmtpReply> = {
+  'invalid-credentials': reply(535, '5.7.8', 'Authentication credentials invalid'),
+  'authorization-failed': reply(535, '5.7.8', 'Authentication credentials invalid'),
+  cancelled: reply(501, '5.0.0', 'Authentication cancelled'),
+  malformed: reply(501, '5.5.2', 'Cannot decode the response'),
+  'too-long': reply(500, '5.5.6', 'Authentication exchange line is too long'),
+  'mechanism-unavailable': reply(504, '5.5.4', 'Unrecognized authentication type'),
+  'encryption-required': reply(538, '5.7.11', 'Encryption required for requested authentication mechanism'),
+  throttled: reply(454, '4.7.0', 'Too many failed attempts, try again later'),
+  temporary: reply(454, '4.7.0', 'Temporary authentication failure'),
+};
 
 /** The envelope of the transaction in progress. */
 export interface SmtpEnvelope {
@@ -78,6 +121,13 @@ export interface SmtpEnvelope {
 export type SmtpServerEvent =
   /** Bytes to write to the client. */
   | { readonly type: 'write'; readonly data: Uint8Array }
+  /**
+   * Run a SASL exchange: respond through {@link SmtpServerSession.authStep} with its first outcome (the
+   * initial response is as written: base64, `=` for empty, or absent).
+   */
+  | { readonly type: 'auth'; readonly mechanism: string; readonly initialResponse?: string }
+  /** The client's answer to a `334` challenge (base64, or `*` to cancel): respond through `authStep`. */
+  | { readonly type: 'auth-response'; readonly line: string }
   /** Decision: accept the client's HELO/EHLO/LHLO name (default `250`). */
   | { readonly type: 'helo'; readonly verb: 'HELO' | 'EHLO' | 'LHLO'; readonly domain: string }
   /** Decision: accept the sender (default `250 2.1.0`). */
@@ -103,7 +153,7 @@ export type SmtpServerEvent =
   /** Close the connection once everything written is sent. */
   | { readonly type: 'close' };
 
-type Decision = 'helo' | 'mail' | 'rcpt' | 'message-start' | 'message-end' | 'starttls';
+type Decision = 'helo' | 'mail' | 'rcpt' | 'message-start' | 'message-end' | 'starttls' | 'auth';
 
 /** States of the session (RFC 5321 §4.1.4 ordering). */
 enum Phase {
@@ -147,6 +197,10 @@ export class SmtpServerSession {
   #size = 0;
   #aborted: 'size' | 'bare-line-ending' | 'line-too-long' | undefined;
   #badCommands = 0;
+  /** The authenticated user, once AUTH succeeded. */
+  #user: string | undefined;
+  /** A `334` challenge was sent: the next line is the client's answer. */
+  #challenged = false;
 
   constructor(options: SmtpServerSessionOptions) {
     this.#options = options;
@@ -154,7 +208,7 @@ export class SmtpServerSession {
     this.#lmtp = options.protocol === 'lmtp';
     this.#decoder = new LineDecoder({
       mode: options.bareLineEndings === 'normalize' ? 'lenient' : 'crlf',
-      maxLineLength: this.#limits.commandLine,
+      maxLineLength: Math.max(this.#limits.commandLine, this.#limits.authLine),
     });
     const service = this.#lmtp ? 'LMTP' : 'ESMTP';
     this.#write(reply(220, undefined, `${options.hostname} ${service} Postwire`));
@@ -163,6 +217,11 @@ export class SmtpServerSession {
   /** Whether the session runs over TLS (after STARTTLS, or from the start when the driver says so). */
   get secure(): boolean {
     return this.#tls;
+  }
+
+  /** The user the client authenticated as (AUTH), if it did. */
+  get user(): string | undefined {
+    return this.#user;
   }
 
   /** Marks the session as on TLS from the start (implicit TLS, RFC 8314). */
@@ -252,16 +311,39 @@ export class SmtpServerSession {
         this.#resetTransaction();
         return;
       }
+      case 'auth':
+        this.#pending = pending;
+        throw new Error('answer authentication through authStep()');
       case 'starttls':
         if (refusal) {
           this.#write(refusal);
           return;
         }
+        // RFC 3207 §4.2: everything learnt from the client before TLS is forgotten.
         this.#tls = true;
         this.#phase = Phase.Greeted;
         this.#extended = false;
+        this.#user = undefined;
         this.#resetTransaction();
         return;
+    }
+  }
+
+  /** Answers the pending `auth` or `auth-response` with the SASL exchange's outcome. */
+  authStep(step: SmtpAuthStep): void {
+    if (this.#pending?.decision !== 'auth') throw new Error('no authentication is pending');
+    this.#pending = undefined;
+    switch (step.type) {
+      case 'challenge':
+        this.#challenged = true;
+        this.#write({ code: 334, lines: [step.text] });
+        return;
+      case 'success':
+        this.#user = step.username;
+        this.#write(reply(235, '2.7.0', 'Authentication successful'));
+        return;
+      default:
+        this.#bad(AUTH_FAILURES[step.reason]);
     }
   }
 
@@ -339,6 +421,16 @@ export class SmtpServerSession {
   }
 
   #onCommandLine(bytes: Uint8Array): void {
+    if (this.#challenged) {
+      this.#challenged = false;
+      this.#pending = { decision: 'auth' };
+      this.#events.push({ type: 'auth-response', line: decodeUtf8Strict(bytes) ?? '' });
+      return;
+    }
+    if (bytes.length > this.#limits.commandLine && !isAuthCommand(bytes)) {
+      this.#bad(reply(500, '5.5.6', 'Line too long'));
+      return;
+    }
     const line = decodeUtf8Strict(bytes);
     if (line === undefined) {
       this.#bad(reply(500, '5.5.2', 'Command is not valid UTF-8'));
@@ -375,7 +467,14 @@ export class SmtpServerSession {
         }
         this.#decide('helo', command, { type: 'helo', verb, domain: command.domain });
         return;
+      case 'AUTH':
+        this.#auth(command);
+        return;
       case 'MAIL':
+        if (this.#options.requireAuth && this.#user === undefined) {
+          this.#write(reply(530, '5.7.0', 'Authentication required'));
+          return;
+        }
         if (this.#phase === Phase.Greeted) {
           this.#bad(reply(503, '5.5.1', `Send ${this.#lmtp ? 'LHLO' : 'HELO/EHLO'} first`));
           return;
@@ -443,9 +542,35 @@ export class SmtpServerSession {
     }
   }
 
+  #auth(command: Extract<SmtpCommand, { verb: 'AUTH' }>): void {
+    if (!this.#extended || (this.#options.authMechanisms?.(this.#tls).length ?? 0) === 0) {
+      this.#bad(reply(503, '5.5.1', 'AUTH not available'));
+      return;
+    }
+    if (this.#user !== undefined) {
+      this.#bad(reply(503, '5.5.1', 'Already authenticated'));
+      return;
+    }
+    if (this.#phase !== Phase.Ready) {
+      this.#bad(reply(503, '5.5.1', 'AUTH not allowed during a mail transaction'));
+      return;
+    }
+    this.#pending = { decision: 'auth' };
+    this.#events.push(
+      command.initialResponse === undefined
+        ? { type: 'auth', mechanism: command.mechanism }
+        : { type: 'auth', mechanism: command.mechanism, initialResponse: command.initialResponse },
+    );
+  }
+
   #mail(command: Extract<SmtpCommand, { verb: 'MAIL' }>): void {
     const { parameters } = command;
-    if (parameters.other.size > 0 || parameters.auth !== undefined || parameters.requireTls) {
+    const authOffered = (this.#options.authMechanisms?.(this.#tls).length ?? 0) > 0;
+    if (
+      parameters.other.size > 0 ||
+      parameters.requireTls ||
+      (parameters.auth !== undefined && !authOffered)
+    ) {
       this.#bad(reply(555, '5.5.4', 'Unsupported MAIL parameter'));
       return;
     }
@@ -501,6 +626,8 @@ export class SmtpServerSession {
     if (this.#options.smtputf8 !== false) keywords.push(['SMTPUTF8', []]);
     if (this.#options.dsn !== false) keywords.push(['DSN', []]);
     if (this.#options.startTls && !this.#tls) keywords.push(['STARTTLS', []]);
+    const mechanisms = this.#options.authMechanisms?.(this.#tls) ?? [];
+    if (mechanisms.length > 0) keywords.push(['AUTH', [...mechanisms]]);
     return ehloReply(this.#options.hostname, `greets ${command.domain}`, keywords);
   }
 
@@ -540,3 +667,15 @@ export class SmtpServerSession {
 
 /** Commands that must end a pipelined group (RFC 2920 §3.1), AUTH among them. */
 const GROUP_ENDERS = new Set(['EHLO', 'HELO', 'LHLO', 'DATA', 'VRFY', 'EXPN', 'NOOP', 'AUTH']);
+
+/** True when a command line starts with `AUTH ` (any case): it may be as long as a SASL response. */
+function isAuthCommand(line: Uint8Array): boolean {
+  return (
+    line.length > 5 &&
+    (line[0]! | 0x20) === 0x61 &&
+    (line[1]! | 0x20) === 0x75 &&
+    (line[2]! | 0x20) === 0x74 &&
+    (line[3]! | 0x20) === 0x68 &&
+    line[4] === 0x20
+  );
+}

@@ -4,6 +4,7 @@ import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createSaslServer } from '@postwire/sasl';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testCertificates } from '../../../core/test/support/certs.js';
 import { createSmtpServer, type SmtpServer, type SmtpServerOptions } from '../../src/node/server.js';
@@ -119,6 +120,73 @@ s.quit()
       );
       expect(output.trim().split('\n')).toEqual(['True', 'False TLSv1.3']);
       expect(deliveries.map((delivery) => delivery.message)).toEqual(['Subject: tls\r\n\r\nsecret\r\n']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("Python's smtplib: AUTH PLAIN, LOGIN and CRAM-MD5 after STARTTLS; no cleartext mechanism before it (case 45)", async () => {
+    const certificates = testCertificates();
+    const sasl = createSaslServer({
+      mechanisms: ['PLAIN', 'LOGIN', 'CRAM-MD5'],
+      verifiers: { lookupPassword: async (username) => (username === 'alice' ? 'alicepw' : undefined) },
+    });
+    const users: (string | undefined)[] = [];
+    const { port, deliveries } = await start({
+      requireAuth: true,
+      sasl,
+      startTls: { cert: certificates.cert, key: certificates.key },
+      onMailFrom: (_from, _parameters, connection) => {
+        users.push(connection.user);
+      },
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'pw-smtp-'));
+    try {
+      await writeFile(join(dir, 'ca.pem'), certificates.ca);
+      const output = await python(
+        `
+import smtplib, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+s = smtplib.SMTP('localhost', port)
+s.ehlo()
+print('before', s.esmtp_features.get('auth'))
+try:
+    s.sendmail('a@example.org', ['b@example.com'], 'Subject: x\\r\\n\\r\\nx\\r\\n')
+except smtplib.SMTPSenderRefused as e:
+    print('refused', e.smtp_code)
+s.quit()
+for mechanism in ['PLAIN', 'LOGIN', 'CRAM-MD5']:
+    s = smtplib.SMTP('localhost', port)
+    s.starttls(context=ssl.create_default_context(cafile=ca))
+    s.ehlo()
+    s.user, s.password = 'alice', 'alicepw'
+    code, _ = s.auth(mechanism, getattr(s, 'auth_' + mechanism.lower().replace('-', '_')))
+    print(mechanism, code)
+    s.sendmail('alice@example.org', ['b@example.com'], 'Subject: ' + mechanism + '\\r\\n\\r\\nx\\r\\n')
+    s.quit()
+s = smtplib.SMTP('localhost', port)
+s.starttls(context=ssl.create_default_context(cafile=ca))
+s.ehlo()
+try:
+    s.login('alice', 'wrong')
+except smtplib.SMTPAuthenticationError as e:
+    print('bad password', e.smtp_code)
+s.quit()
+`,
+        String(port),
+        join(dir, 'ca.pem'),
+      );
+      expect(output.trim().split('\n')).toEqual([
+        // Before TLS only CRAM-MD5, which does not reveal the password, is offered (case 45).
+        'before  CRAM-MD5',
+        'refused 530',
+        'PLAIN 235',
+        'LOGIN 235',
+        'CRAM-MD5 235',
+        'bad password 535',
+      ]);
+      expect(deliveries).toHaveLength(3);
+      expect(users).toEqual(['alice', 'alice', 'alice']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -291,6 +291,89 @@ describe('SmtpServerSession: smuggling and hostile clients', () => {
   });
 });
 
+describe('SmtpServerSession: AUTH', () => {
+  it('offers AUTH only when mechanisms are available (after TLS here), and runs challenges', () => {
+    const steps: SmtpServerEvent[] = [];
+    const session = new SmtpServerSession({ hostname: 'mx.test', authMechanisms: () => ['PLAIN', 'LOGIN'] });
+    session.markSecure();
+    const out: string[] = [];
+    const pump = (input?: string) => {
+      if (input) session.receive(encoder.encode(input));
+      for (let event = session.next(); event; event = session.next()) {
+        if (event.type === 'write') out.push(decoder.decode(event.data));
+        else if (event.type === 'helo') session.respond();
+        else steps.push(event);
+      }
+    };
+    pump('EHLO c\r\n');
+    expect(out.join('')).toContain('250 AUTH PLAIN LOGIN\r\n');
+    pump('AUTH LOGIN\r\n');
+    expect(steps.at(-1)).toEqual({ type: 'auth', mechanism: 'LOGIN' });
+    session.authStep({ type: 'challenge', text: 'VXNlcm5hbWU6' });
+    pump();
+    expect(out.at(-1)).toBe('334 VXNlcm5hbWU6\r\n');
+    pump('YWxpY2U=\r\n');
+    expect(steps.at(-1)).toEqual({ type: 'auth-response', line: 'YWxpY2U=' });
+    session.authStep({ type: 'success', username: 'alice' });
+    pump();
+    expect(out.at(-1)).toBe('235 2.7.0 Authentication successful\r\n');
+    expect(session.user).toBe('alice');
+    pump('AUTH PLAIN =\r\n');
+    expect(out.at(-1)).toBe('503 5.5.1 Already authenticated\r\n');
+  });
+
+  it('maps SASL failures to RFC 4954 replies (case 45: 538 5.7.11 without TLS)', () => {
+    for (const [reason, expected] of [
+      ['encryption-required', '538 5.7.11 Encryption required for requested authentication mechanism'],
+      ['invalid-credentials', '535 5.7.8 Authentication credentials invalid'],
+      ['cancelled', '501 5.0.0 Authentication cancelled'],
+      ['mechanism-unavailable', '504 5.5.4 Unrecognized authentication type'],
+      ['throttled', '454 4.7.0 Too many failed attempts, try again later'],
+    ] as const) {
+      const session = new SmtpServerSession({ hostname: 'mx.test', authMechanisms: () => ['PLAIN'] });
+      let written = '';
+      const pump = (input?: string) => {
+        if (input) session.receive(encoder.encode(input));
+        for (let event = session.next(); event; event = session.next()) {
+          if (event.type === 'write') written = decoder.decode(event.data);
+          else if (event.type === 'helo') session.respond();
+        }
+      };
+      pump('EHLO c\r\n');
+      pump('AUTH PLAIN AGEAYg==\r\n');
+      session.authStep({ type: 'failure', reason });
+      pump();
+      expect(written).toBe(`${expected}\r\n`);
+    }
+  });
+
+  it('refuses AUTH where it is not offered, and MAIL before AUTH in submission (530 5.7.0)', () => {
+    const plain = new Driver();
+    plain.send('EHLO c\r\n');
+    expect(plain.send('AUTH PLAIN =\r\n')).toBe('503 5.5.1 AUTH not available\r\n');
+    expect(plain.send('MAIL FROM:<a@b.test> AUTH=<>\r\n')).toBe('555 5.5.4 Unsupported MAIL parameter\r\n');
+    const submission = new Driver({ requireAuth: true, authMechanisms: () => ['PLAIN'] });
+    submission.send('EHLO c\r\n');
+    expect(submission.send('MAIL FROM:<a@b.test>\r\n')).toBe('530 5.7.0 Authentication required\r\n');
+  });
+
+  it('takes an AUTH line as long as a SASL response may be, but no other command that long', () => {
+    const session = new SmtpServerSession({ hostname: 'mx.test', authMechanisms: () => ['XOAUTH2'] });
+    const events: SmtpServerEvent[] = [];
+    const pump = (input: string) => {
+      session.receive(encoder.encode(input));
+      for (let event = session.next(); event; event = session.next()) {
+        if (event.type === 'helo') session.respond();
+        else events.push(event);
+      }
+    };
+    pump('EHLO c\r\n');
+    const token = 'A'.repeat(4000);
+    pump(`AUTH XOAUTH2 ${token}\r\n`);
+    expect(events.at(-1)).toEqual({ type: 'auth', mechanism: 'XOAUTH2', initialResponse: token });
+  });
+});
+
 describe('SmtpServerSession: LMTP', () => {
   it('needs LHLO and gives one reply per recipient after the message', () => {
     const driver = new Driver(
