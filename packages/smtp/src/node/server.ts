@@ -121,6 +121,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
       const session = new SmtpServerSession({
         ...options,
         startTls: options.startTls !== undefined,
+        remoteAddress,
         ...(sasl ? { authMechanisms: (secure: boolean) => sasl.mechanisms({ secure, remoteAddress }) } : {}),
       });
       if (connection.transport.info.secure) session.markSecure();

@@ -16,6 +16,7 @@ import {
 } from '../protocol/command.js';
 import type { SmtpMailbox } from '../protocol/path.js';
 import { type SmtpReply, serializeReply } from '../protocol/reply.js';
+import { receivedHeader } from './received.js';
 
 /** Limits of a server session, with Postfix-like defaults. */
 export type SmtpServerLimits = {
@@ -70,6 +71,10 @@ export interface SmtpServerSessionOptions {
   readonly authMechanisms?: (secure: boolean) => readonly string[];
   /** Submission (RFC 6409): MAIL is refused with `530 5.7.0` until the client authenticates. */
   readonly requireAuth?: boolean;
+  /** The client's IP address, for the `Received:` header. */
+  readonly remoteAddress?: string;
+  /** Prepend a `Received:` header to each message (RFC 5321 §4.4); default true. */
+  readonly receivedHeader?: boolean;
 }
 
 /** How a SASL exchange step ended, for {@link SmtpServerSession.authStep}. */
@@ -201,6 +206,8 @@ export class SmtpServerSession {
   #user: string | undefined;
   /** A `334` challenge was sent: the next line is the client's answer. */
   #challenged = false;
+  /** The name the client gave in HELO, EHLO or LHLO. */
+  #clientName = '';
 
   constructor(options: SmtpServerSessionOptions) {
     this.#options = options;
@@ -261,6 +268,7 @@ export class SmtpServerSession {
         this.#resetTransaction();
         this.#phase = Phase.Ready;
         this.#extended = pending.command?.verb !== 'HELO';
+        this.#clientName = (pending.command as { domain: string }).domain;
         this.#write(
           refusal ?? this.#heloReply(pending.command as { verb: 'HELO' | 'EHLO' | 'LHLO'; domain: string }),
         );
@@ -299,6 +307,9 @@ export class SmtpServerSession {
           bareLineEndings: this.#options.bareLineEndings === 'normalize' ? 'normalize' : 'reject',
           maxLineLength: this.#limits.textLine,
         });
+        if (this.#options.receivedHeader !== false) {
+          this.#events.push({ type: 'message-data', data: this.#received() });
+        }
         this.#write(refusal ?? reply(354, undefined, 'End data with <CR><LF>.<CR><LF>'));
         return;
       case 'message-end': {
@@ -629,6 +640,25 @@ export class SmtpServerSession {
     const mechanisms = this.#options.authMechanisms?.(this.#tls) ?? [];
     if (mechanisms.length > 0) keywords.push(['AUTH', [...mechanisms]]);
     return ehloReply(this.#options.hostname, `greets ${command.domain}`, keywords);
+  }
+
+  #received(): Uint8Array {
+    const id = [...crypto.getRandomValues(new Uint8Array(6))]
+      .map((byte) => byte.toString(16).padStart(2, '0'))
+      .join('');
+    return receivedHeader({
+      clientName: this.#clientName,
+      ...(this.#options.remoteAddress ? { remoteAddress: this.#options.remoteAddress } : {}),
+      hostname: this.#options.hostname,
+      lmtp: this.#lmtp,
+      extended: this.#extended,
+      secure: this.#tls,
+      authenticated: this.#user !== undefined,
+      utf8: this.#mailParameters.smtputf8 === true,
+      ...(this.#recipients.length === 1 ? { recipient: this.#recipients[0]!.to.address } : {}),
+      id: id.toUpperCase(),
+      date: new Date(),
+    });
   }
 
   #envelope(): SmtpEnvelope {

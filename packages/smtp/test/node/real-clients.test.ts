@@ -14,7 +14,9 @@ const run = promisify(execFile);
 
 interface Delivery {
   readonly envelope: SmtpEnvelope;
+  /** The message as the client sent it (the server's Received header taken off). */
   readonly message: string;
+  readonly received?: string;
 }
 
 /** Starts a server on loopback that records each delivered message. */
@@ -26,7 +28,9 @@ async function start(options: Partial<SmtpServerOptions> = {}) {
     async onData(stream, envelope) {
       const chunks: Uint8Array[] = [];
       for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
-      deliveries.push({ envelope, message: Buffer.concat(chunks).toString('utf8') });
+      const message = Buffer.concat(chunks).toString('utf8');
+      const received = /^Received: (?:.*\r\n[\t ])*.*\r\n/.exec(message)?.[0] ?? '';
+      deliveries.push({ envelope, message: message.slice(received.length), received });
     },
     onError: (error) => failures.push(error),
     ...options,
@@ -187,6 +191,9 @@ s.quit()
       ]);
       expect(deliveries).toHaveLength(3);
       expect(users).toEqual(['alice', 'alice', 'alice']);
+      expect(deliveries[0]!.received).toMatch(
+        /^Received: from \S+ \(\S+ \[127\.0\.0\.1\]\)\r\n\tby mx\.postwire\.test \(Postwire\) with ESMTPSA id /,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

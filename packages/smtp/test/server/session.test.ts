@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SmtpReply } from '../../src/protocol/reply.js';
+import { receivedHeader, receivedProtocol } from '../../src/server/received.js';
 import {
   type SmtpServerEvent,
   SmtpServerSession,
@@ -29,7 +30,7 @@ class Driver {
     options: Partial<SmtpServerSessionOptions> = {},
     readonly answers: Answers = {},
   ) {
-    this.session = new SmtpServerSession({ hostname: 'mx.test', ...options });
+    this.session = new SmtpServerSession({ hostname: 'mx.test', receivedHeader: false, ...options });
     this.drain();
   }
 
@@ -288,6 +289,53 @@ describe('SmtpServerSession: smuggling and hostile clients', () => {
     driver.drain();
     expect(driver.output.slice(GREETING.length)).toBe('421 4.3.2 mx.test Service shutting down\r\n');
     expect(driver.closed).toBe(true);
+  });
+});
+
+describe('SmtpServerSession: the Received header', () => {
+  it('prepends Received with the client, the protocol of RFC 3848 and the one recipient', () => {
+    const driver = new Driver({ receivedHeader: true, remoteAddress: '192.0.2.7' });
+    driver.send('EHLO client.test\r\n');
+    driver.send('MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n');
+    driver.send('Subject: x\r\n\r\nbody\r\n.\r\n');
+    expect(driver.messages[0]).toMatch(
+      /^Received: from client\.test \(client\.test \[192\.0\.2\.7\]\)\r\n\tby mx\.test \(Postwire\) with ESMTP id [0-9A-F]{12}\r\n\tfor <c@d\.test>; \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\nSubject: x\r\n\r\nbody\r\n$/,
+    );
+  });
+
+  it('names the protocol: SMTP, ESMTPS, ESMTPSA, LMTP, UTF8SMTP', () => {
+    const protocol = (
+      lmtp: boolean,
+      extended: boolean,
+      secure: boolean,
+      authenticated: boolean,
+      utf8: boolean,
+    ) => receivedProtocol({ lmtp, extended, secure, authenticated, utf8 });
+    expect(protocol(false, false, false, false, false)).toBe('SMTP');
+    expect(protocol(false, true, true, false, false)).toBe('ESMTPS');
+    expect(protocol(false, true, true, true, false)).toBe('ESMTPSA');
+    expect(protocol(true, true, false, false, false)).toBe('LMTP');
+    expect(protocol(false, true, true, true, true)).toBe('UTF8SMTPSA');
+  });
+
+  it('leaves out several recipients, and keeps the header one line per field with an IPv6 literal', () => {
+    const header = new TextDecoder().decode(
+      receivedHeader({
+        clientName: 'odd(name)',
+        remoteAddress: '2001:db8::1',
+        hostname: 'mx.test',
+        lmtp: false,
+        extended: true,
+        secure: false,
+        authenticated: false,
+        utf8: false,
+        id: 'ID',
+        date: new Date(0),
+      }),
+    );
+    expect(header).toBe(
+      'Received: from odd(name) (odd?name? [IPv6:2001:db8::1])\r\n\tby mx.test (Postwire) with ESMTP id ID; Thu, 1 Jan 1970 00:00:00 +0000\r\n',
+    );
   });
 });
 
