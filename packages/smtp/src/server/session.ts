@@ -6,6 +6,7 @@ import {
   LineTooLongError,
   resolveLimits,
 } from '@postwire/core';
+import { CrlfNormalizer } from '@postwire/mime';
 import { ehloReply } from '../protocol/capabilities.js';
 import {
   type MailParameters,
@@ -64,6 +65,8 @@ export interface SmtpServerSessionOptions {
   readonly eightBitMime?: boolean;
   /** Offer DSN (RFC 3461); default true. */
   readonly dsn?: boolean;
+  /** Offer CHUNKING and BINARYMIME (RFC 3030: BDAT); default true. */
+  readonly chunking?: boolean;
   /**
    * The SASL mechanisms to offer in EHLO `AUTH`, given whether the session is on TLS (usually a
    * `@postwire/sasl` server's `mechanisms()`); none, or no function, means no AUTH (RFC 4954).
@@ -208,6 +211,13 @@ export class SmtpServerSession {
   #challenged = false;
   /** The name the client gave in HELO, EHLO or LHLO. */
   #clientName = '';
+  /** The BDAT chunk being read: its bytes are read whatever the reply, so they are never taken as commands. */
+  #chunk: { readonly size: number; readonly last: boolean; readonly refusal?: SmtpReply } | undefined;
+  /** The transaction's message comes in BDAT chunks (DATA is then refused, RFC 3030 §3). */
+  #chunking = false;
+  /** Stray CR and LF in BDAT text (not BINARYMIME): found (reject) or made CRLF (normalize). */
+  #strayCr = false;
+  #normalizer: CrlfNormalizer | undefined;
 
   constructor(options: SmtpServerSessionOptions) {
     this.#options = options;
@@ -296,6 +306,10 @@ export class SmtpServerSession {
         return;
       }
       case 'message-start':
+        if (pending.command?.verb === 'BDAT') {
+          this.#readChunk(pending.command, refused ? refusal : undefined);
+          return;
+        }
         if (refused) {
           this.#write(refusal);
           return;
@@ -372,6 +386,11 @@ export class SmtpServerSession {
       this.#onMessageEvent(event);
       return true;
     }
+    if (this.#chunk && event.type === 'bytes') {
+      this.#onChunkBytes(event.data);
+      if (event.remaining === 0) this.#chunkEnd();
+      return true;
+    }
     switch (event.type) {
       case 'line':
         this.#onCommandLine(event.line);
@@ -401,11 +420,7 @@ export class SmtpServerSession {
       case 'block-end': {
         this.#phase = Phase.Mail;
         if (this.#mustWait()) return;
-        if (this.#aborted === 'size') this.#write(reply(552, '5.3.4', 'Message size exceeds fixed limit'));
-        else if (this.#aborted === 'bare-line-ending')
-          this.#write(reply(550, '5.5.2', 'Bare CR or LF in message text'));
-        else if (this.#aborted === 'line-too-long')
-          this.#write(reply(500, '5.5.6', 'Line too long in message text'));
+        if (this.#aborted) this.#write(ABORT_REPLIES[this.#aborted]);
         else {
           this.#pending = { decision: 'message-end' };
           this.#events.push({ type: 'message-end', envelope: this.#envelope(), size: this.#size });
@@ -415,6 +430,85 @@ export class SmtpServerSession {
         return;
       }
     }
+  }
+
+  /** Starts reading a BDAT chunk's bytes; a refusal is replied once they are read. */
+  #readChunk(command: Extract<SmtpCommand, { verb: 'BDAT' }>, refusal?: SmtpReply): void {
+    this.#chunk = refusal
+      ? { size: command.size, last: command.last, refusal }
+      : { size: command.size, last: command.last };
+    if (!refusal && !this.#chunking) {
+      this.#chunking = true;
+      this.#size = 0;
+      this.#aborted = undefined;
+      this.#strayCr = false;
+      this.#normalizer =
+        this.#options.bareLineEndings === 'normalize' && this.#mailParameters.body !== 'BINARYMIME'
+          ? new CrlfNormalizer()
+          : undefined;
+      if (this.#options.receivedHeader !== false)
+        this.#events.push({ type: 'message-data', data: this.#received() });
+    }
+    if (command.size === 0) this.#chunkEnd();
+    else this.#decoder.readBytes(command.size);
+  }
+
+  #onChunkBytes(data: Uint8Array): void {
+    if (this.#chunk?.refusal || this.#aborted) return;
+    this.#size += data.length;
+    if (this.#size > this.#limits.messageSize) {
+      this.#abort('size');
+      return;
+    }
+    if (this.#mailParameters.body !== 'BINARYMIME' && this.#options.bareLineEndings !== 'normalize') {
+      if (this.#hasStrayLineEnding(data)) {
+        this.#abort('bare-line-ending');
+        return;
+      }
+    }
+    this.#events.push({
+      type: 'message-data',
+      data: this.#normalizer ? this.#normalizer.normalize(data) : data,
+    });
+  }
+
+  /** Looks for a CR not followed by LF, or an LF not after CR, across chunks (case 5). */
+  #hasStrayLineEnding(data: Uint8Array): boolean {
+    let afterCr = this.#strayCr;
+    for (let i = 0; i < data.length; i++) {
+      const byte = data[i]!;
+      if (afterCr !== (byte === 0x0a)) return true;
+      afterCr = byte === 0x0d;
+    }
+    this.#strayCr = afterCr;
+    return false;
+  }
+
+  #chunkEnd(): void {
+    const chunk = this.#chunk!;
+    this.#chunk = undefined;
+    if (chunk.refusal) {
+      this.#bad(chunk.refusal);
+      return;
+    }
+    if (
+      this.#aborted ||
+      (chunk.last &&
+        this.#strayCr &&
+        this.#options.bareLineEndings !== 'normalize' &&
+        this.#mailParameters.body !== 'BINARYMIME')
+    ) {
+      if (!this.#aborted) this.#abort('bare-line-ending');
+      this.#write(ABORT_REPLIES[this.#aborted!]);
+      this.#resetTransaction();
+      return;
+    }
+    if (!chunk.last) {
+      this.#write(reply(250, '2.0.0', `${chunk.size} octets received`));
+      return;
+    }
+    this.#pending = { decision: 'message-end' };
+    this.#events.push({ type: 'message-end', envelope: this.#envelope(), size: this.#size });
   }
 
   #abort(reason: 'size' | 'bare-line-ending' | 'line-too-long'): void {
@@ -516,11 +610,28 @@ export class SmtpServerSession {
           this.#bad(reply(503, '5.5.1', 'Need MAIL before DATA'));
           return;
         }
+        if (this.#chunking || this.#mailParameters.body === 'BINARYMIME') {
+          this.#bad(reply(503, '5.5.1', 'DATA cannot follow BDAT, nor carry BINARYMIME'));
+          return;
+        }
         if (this.#recipients.length === 0) {
           this.#bad(reply(554, '5.5.1', 'No valid recipients'));
           return;
         }
         this.#decide('message-start', command, { type: 'message-start', envelope: this.#envelope() });
+        return;
+      case 'BDAT':
+        if (this.#options.chunking === false) {
+          this.#readChunk(command, reply(502, '5.5.1', 'BDAT not available'));
+        } else if (this.#phase !== Phase.Mail) {
+          this.#readChunk(command, reply(503, '5.5.1', 'Need MAIL before BDAT'));
+        } else if (this.#recipients.length === 0) {
+          this.#readChunk(command, reply(554, '5.5.1', 'No valid recipients'));
+        } else if (this.#chunking) {
+          this.#readChunk(command);
+        } else {
+          this.#decide('message-start', command, { type: 'message-start', envelope: this.#envelope() });
+        }
         return;
       case 'RSET':
         this.#resetTransaction();
@@ -589,7 +700,7 @@ export class SmtpServerSession {
       this.#bad(reply(555, '5.5.4', 'SMTPUTF8 not offered'));
       return;
     }
-    if (parameters.body === 'BINARYMIME') {
+    if (parameters.body === 'BINARYMIME' && this.#options.chunking === false) {
       this.#bad(reply(555, '5.5.4', 'BINARYMIME not offered'));
       return;
     }
@@ -636,6 +747,7 @@ export class SmtpServerSession {
     if (this.#options.eightBitMime !== false) keywords.push(['8BITMIME', []]);
     if (this.#options.smtputf8 !== false) keywords.push(['SMTPUTF8', []]);
     if (this.#options.dsn !== false) keywords.push(['DSN', []]);
+    if (this.#options.chunking !== false) keywords.push(['CHUNKING', []], ['BINARYMIME', []]);
     if (this.#options.startTls && !this.#tls) keywords.push(['STARTTLS', []]);
     const mechanisms = this.#options.authMechanisms?.(this.#tls) ?? [];
     if (mechanisms.length > 0) keywords.push(['AUTH', [...mechanisms]]);
@@ -672,6 +784,9 @@ export class SmtpServerSession {
     this.#recipients = [];
     this.#size = 0;
     this.#aborted = undefined;
+    this.#chunking = false;
+    this.#strayCr = false;
+    this.#normalizer = undefined;
   }
 
   /** Replies to a bad command; after too many, ends the session (catalogue case 51). */
@@ -709,3 +824,10 @@ function isAuthCommand(line: Uint8Array): boolean {
     line[4] === 0x20
   );
 }
+
+/** The reply to a message given up mid-way, by why. */
+const ABORT_REPLIES = {
+  size: reply(552, '5.3.4', 'Message size exceeds fixed limit'),
+  'bare-line-ending': reply(550, '5.5.2', 'Bare CR or LF in message text'),
+  'line-too-long': reply(500, '5.5.6', 'Line too long in message text'),
+} as const;

@@ -81,7 +81,7 @@ describe('SmtpServerSession: a transaction', () => {
     expect(driver.output).toBe(GREETING);
     expect(driver.send('EHLO client.test\r\n')).toBe(
       '250-mx.test greets client.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-ENHANCEDSTATUSCODES\r\n' +
-        '250-LIMITS RCPTMAX=1000\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 DSN\r\n',
+        '250-LIMITS RCPTMAX=1000\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n250-CHUNKING\r\n250 BINARYMIME\r\n',
     );
     expect(driver.send('MAIL FROM:<a@b.test>\r\n')).toBe('250 2.1.0 Sender OK\r\n');
     expect(driver.send('RCPT TO:<c@d.test>\r\n')).toBe('250 2.1.5 Recipient OK\r\n');
@@ -141,7 +141,9 @@ describe('SmtpServerSession: a transaction', () => {
     expect(driver.send('MAIL FROM:<a@b.test> X-UNKNOWN=1\r\n')).toBe(
       '555 5.5.4 Unsupported MAIL parameter\r\n',
     );
-    expect(driver.send('MAIL FROM:<a@b.test> BODY=BINARYMIME\r\n')).toBe(
+    const noChunking = new Driver({ chunking: false });
+    noChunking.send('EHLO c\r\n');
+    expect(noChunking.send('MAIL FROM:<a@b.test> BODY=BINARYMIME\r\n')).toBe(
       '555 5.5.4 BINARYMIME not offered\r\n',
     );
     expect(driver.send('BOGUS\r\n')).toBe('500 5.5.2 Command not recognized\r\n');
@@ -289,6 +291,81 @@ describe('SmtpServerSession: smuggling and hostile clients', () => {
     driver.drain();
     expect(driver.output.slice(GREETING.length)).toBe('421 4.3.2 mx.test Service shutting down\r\n');
     expect(driver.closed).toBe(true);
+  });
+});
+
+describe('SmtpServerSession: CHUNKING (BDAT)', () => {
+  function transaction(options: Partial<SmtpServerSessionOptions> = {}, mail = 'MAIL FROM:<a@b.test>') {
+    const driver = new Driver(options);
+    driver.send('EHLO c\r\n');
+    driver.send(`${mail}\r\nRCPT TO:<c@d.test>\r\n`);
+    return driver;
+  }
+
+  it('takes a message in chunks, and BDAT 0 LAST', () => {
+    const driver = transaction();
+    expect(driver.send('BDAT 12\r\nSubject: x', '\r\n')).toBe('250 2.0.0 12 octets received\r\n');
+    expect(driver.send('BDAT 6 LAST\r\nbody\r\n')).toBe('250 2.0.0 Message accepted\r\n');
+    expect(driver.messages).toEqual(['Subject: x\r\nbody\r\n']);
+    driver.send('MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n');
+    expect(driver.send('BDAT 3\r\nabcBDAT 0 LAST\r\n')).toBe(
+      '250 2.0.0 3 octets received\r\n250 2.0.0 Message accepted\r\n',
+    );
+    expect(driver.messages[1]).toBe('abc');
+  });
+
+  it('reads the bytes of a refused BDAT, so that none is taken as a command', () => {
+    const driver = new Driver();
+    driver.send('EHLO c\r\n');
+    const chunk = 'MAIL FROM:<s@x.test>\r\nRCPT TO:<v@y.test>\r\n';
+    expect(driver.send(`BDAT ${chunk.length} LAST\r\n${chunk}`)).toBe('503 5.5.1 Need MAIL before BDAT\r\n');
+    expect(driver.send('RCPT TO:<v@y.test>\r\n')).toBe('503 5.5.1 Need MAIL before RCPT\r\n');
+    const noChunking = new Driver({ chunking: false });
+    noChunking.send('EHLO c\r\n');
+    expect(noChunking.send(`BDAT ${chunk.length}\r\n${chunk}`)).toBe('502 5.5.1 BDAT not available\r\n');
+  });
+
+  it('refuses DATA after BDAT, and DATA for BINARYMIME (RFC 3030)', () => {
+    const driver = transaction();
+    driver.send('BDAT 2\r\nab');
+    expect(driver.send('DATA\r\n')).toBe('503 5.5.1 DATA cannot follow BDAT, nor carry BINARYMIME\r\n');
+    const binary = transaction({}, 'MAIL FROM:<a@b.test> BODY=BINARYMIME');
+    expect(binary.send('DATA\r\n')).toBe('503 5.5.1 DATA cannot follow BDAT, nor carry BINARYMIME\r\n');
+  });
+
+  it('case 5: a bare LF in BDAT text is refused in reject mode, made CRLF in normalize mode, and kept in BINARYMIME', () => {
+    const strict = transaction();
+    expect(strict.send('BDAT 4\r\na\nb\n', 'BDAT 0 LAST\r\n')).toBe(
+      '550 5.5.2 Bare CR or LF in message text\r\n503 5.5.1 Need MAIL before BDAT\r\n',
+    );
+    expect(strict.aborts).toEqual(['bare-line-ending']);
+    const split = transaction();
+    expect(split.send('BDAT 2\r\na\r', 'BDAT 2 LAST\r\n\nb')).toBe(
+      '250 2.0.0 2 octets received\r\n250 2.0.0 Message accepted\r\n',
+    );
+    expect(split.messages).toEqual(['a\r\nb']);
+    const lenient = transaction({ bareLineEndings: 'normalize' });
+    lenient.send('BDAT 4 LAST\r\na\nb\n');
+    expect(lenient.messages).toEqual(['a\r\nb\r\n']);
+    const binary = transaction({}, 'MAIL FROM:<a@b.test> BODY=BINARYMIME');
+    binary.send('BDAT 4 LAST\r\na\nb\r');
+    expect(binary.messages).toEqual(['a\nb\r']);
+  });
+
+  it('gives up a message past the size limit, counting every chunk', () => {
+    const driver = transaction({ limits: { messageSize: 8 } });
+    expect(driver.send('BDAT 5\r\n12345')).toBe('250 2.0.0 5 octets received\r\n');
+    expect(driver.send('BDAT 5 LAST\r\n67890')).toBe('552 5.3.4 Message size exceeds fixed limit\r\n');
+    expect(driver.aborts).toEqual(['size']);
+  });
+
+  it('replies per recipient after BDAT LAST in LMTP', () => {
+    const driver = new Driver({ protocol: 'lmtp' });
+    driver.send('LHLO c\r\n');
+    driver.send('MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nRCPT TO:<e@f.test>\r\n');
+    expect(driver.send('BDAT 2 LAST\r\nhi')).toBe(
+      '250 2.0.0 Message accepted\r\n250 2.0.0 Message accepted\r\n',
+    );
   });
 });
 
