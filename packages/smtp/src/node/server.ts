@@ -127,7 +127,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
       if (connection.transport.info.secure) session.markSecure();
       const run = new SessionRun(session, connection, options);
       void run.serve();
-      return { goodbye: () => run.goodbye() };
+      return { goodbye: (reason) => run.goodbye(reason === 'shutdown' ? 'shutdown' : 'timeout') };
     },
     async onRefused({ transport }) {
       const writer = transport.writable.getWriter();
@@ -179,9 +179,16 @@ class SessionRun {
       for (;;) {
         const event = this.#session.next();
         if (!event) {
+          // The whole-request deadline runs while the client is in the middle of a command or a message.
+          if (this.#session.busy) {
+            if (!this.#connection.commandDeadline.pending) this.#connection.commandDeadline.reset();
+          } else {
+            this.#connection.commandDeadline.clear();
+          }
           const { done, value } = await this.#reader.read();
           if (done) break;
           this.#session.receive(value);
+          if (!this.#connection.commandDeadline.pending) this.#connection.commandDeadline.reset();
           continue;
         }
         if (event.type === 'close') break;
@@ -196,8 +203,8 @@ class SessionRun {
   }
 
   /** Says goodbye for the listener (shutdown, idle, timeout): `421`, then the listener closes. */
-  async goodbye(): Promise<void> {
-    this.#session.shutdown();
+  async goodbye(reason: 'shutdown' | 'timeout'): Promise<void> {
+    this.#session.shutdown(reason);
     for (let event = this.#session.next(); event; event = this.#session.next()) {
       if (event.type === 'write') await this.#writer.write(event.data);
     }

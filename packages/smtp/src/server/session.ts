@@ -372,10 +372,22 @@ export class SmtpServerSession {
     }
   }
 
-  /** Ends the session at the server's wish (shutdown): `421 4.3.2` and close. */
-  shutdown(text = 'Service shutting down'): void {
+  /** Ends the session at the server's wish: `421 4.3.2` on shutdown, `421 4.4.2` on a timeout; then close. */
+  shutdown(reason: 'shutdown' | 'timeout' = 'shutdown'): void {
     if (this.#phase === Phase.Closed) return;
-    this.#close(reply(421, '4.3.2', `${this.#options.hostname} ${text}`));
+    this.#close(
+      reason === 'timeout'
+        ? reply(421, '4.4.2', `${this.#options.hostname} Timeout exceeded`)
+        : reply(421, '4.3.2', `${this.#options.hostname} Service shutting down`),
+    );
+  }
+
+  /**
+   * True while the client is in the middle of something: a partial command, a message, a BDAT chunk.
+   * A driver arms its whole-request deadline then (catalogue case 53).
+   */
+  get busy(): boolean {
+    return this.#decoder.buffered > 0 || this.#phase === Phase.Data || this.#chunk !== undefined;
   }
 
   /** Processes one decoder event; false when more input is needed. */
