@@ -1,6 +1,7 @@
 import {
   BareLineEndingError,
   decodeUtf8Strict,
+  InvalidArgumentError,
   LineDecoder,
   type LineDecoderEvent,
   LineTooLongError,
@@ -332,6 +333,13 @@ export class SmtpServerSession {
           : this.#lmtp
             ? this.#recipients.map(() => refusal ?? reply(250, '2.0.0', 'Message accepted'))
             : [refusal ?? reply(250, '2.0.0', 'Message accepted')];
+        // One reply per recipient in LMTP, one in SMTP: any other count would put the client out of step.
+        if (replies.length !== (this.#lmtp ? this.#recipients.length : 1)) {
+          this.#pending = pending;
+          throw new InvalidArgumentError(
+            `a message needs ${this.#lmtp ? `one reply per recipient (${this.#recipients.length})` : 'one reply'}, not ${replies.length}`,
+          );
+        }
         for (const each of replies) this.#write(each);
         this.#resetTransaction();
         return;

@@ -517,6 +517,28 @@ describe('SmtpServerSession: LMTP', () => {
     expect(driver.send('hi\r\n.\r\n')).toBe('250 2.1.5 a delivered\r\n452 4.2.2 b is over quota\r\n');
   });
 
+  it('refuses a wrong number of replies for the recipients, and stays ready for the right one', () => {
+    const session = new SmtpServerSession({ hostname: 'mx.test', protocol: 'lmtp', receivedHeader: false });
+    session.receive(encoder.encode('LHLO c\r\n'));
+    const answerAll = () => {
+      for (let event = session.next(); event; event = session.next()) {
+        if (event.type !== 'write' && event.type !== 'message-data') session.respond();
+      }
+    };
+    answerAll();
+    session.receive(
+      encoder.encode('MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nRCPT TO:<e@f.test>\r\nDATA\r\n'),
+    );
+    answerAll();
+    session.receive(encoder.encode('x\r\n.\r\n'));
+    let end = session.next();
+    while (end && end.type !== 'message-end') end = session.next();
+    const ok = { code: 250, enhancedCode: '2.0.0', lines: ['ok'] };
+    expect(() => session.respond([ok])).toThrow(/one reply per recipient \(2\)/);
+    session.respond([ok, ok]);
+    expect(new TextDecoder().decode((session.next() as { data: Uint8Array }).data)).toBe('250 2.0.0 ok\r\n');
+  });
+
   it('refuses LHLO from an SMTP client', () => {
     expect(new Driver().send('LHLO c\r\n')).toBe('500 5.5.1 Command not recognized\r\n');
   });
