@@ -5,6 +5,7 @@ import { mimeComposeSuite } from './mime-compose.js';
 import { mimeParseSuite } from './mime-parse.js';
 import { mimeStreamMemorySuite } from './mime-stream-memory.js';
 import { renderReport } from './report.js';
+import { smtpServerSuite } from './smtp-server.js';
 import { storeSuite } from './store.js';
 
 const rows = [
@@ -13,6 +14,7 @@ const rows = [
   ...(await mimeStreamMemorySuite()),
   ...(await mimeComposeSuite()),
   ...(await storeSuite()),
+  ...(await smtpServerSuite()),
 ];
 const report = renderReport(rows, new Date());
 const target = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));

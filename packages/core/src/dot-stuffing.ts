@@ -112,6 +112,17 @@ export class DotStuffedDecoder {
         report(new LineTooLongError(this.#maxLineLength));
         start += Math.max(room, 0);
       }
+      // Lines that follow one another in the chunk go out as one piece (but never across an error).
+      const last = data[data.length - 1];
+      if (
+        last !== undefined &&
+        last.buffer === chunk.buffer &&
+        last.byteOffset + last.byteLength === chunk.byteOffset + start &&
+        (error === undefined || data.length > errorIndex)
+      ) {
+        data[data.length - 1] = chunk.subarray(last.byteOffset - chunk.byteOffset, end);
+        return;
+      }
       data.push(chunk.subarray(start, end));
     };
 

@@ -1,4 +1,4 @@
-import type { Transport } from '@postwire/core';
+import { concatBytes, type Transport } from '@postwire/core';
 import {
   createListener,
   type ListenerOptions,
@@ -154,6 +154,8 @@ class SessionRun {
   #message: { writer: WritableStreamDefaultWriter<Uint8Array>; result: Promise<unknown> } | undefined;
   /** The SASL exchange of the AUTH command in progress. */
   #exchange: SaslServerExchange | undefined;
+  /** Replies not yet written: they go out together when the session waits for the client. */
+  #replies: Uint8Array[] = [];
 
   constructor(session: SmtpServerSession, connection: ServerConnection, options: SmtpServerOptions) {
     this.#session = session;
@@ -179,6 +181,7 @@ class SessionRun {
       for (;;) {
         const event = this.#session.next();
         if (!event) {
+          await this.#flush();
           // The whole-request deadline runs while the client is in the middle of a command or a message.
           if (this.#session.busy) {
             if (!this.#connection.commandDeadline.pending) this.#connection.commandDeadline.reset();
@@ -192,11 +195,16 @@ class SessionRun {
           continue;
         }
         if (event.type === 'close') break;
+        if (event.type === 'write') {
+          this.#replies.push(event.data);
+          continue;
+        }
         await this.#handle(event);
       }
     } catch (error) {
       this.#options.onError?.(error, this.#info);
     } finally {
+      await this.#flush().catch(() => {});
       this.#dropMessage(new Error('the connection closed before the message ended'));
       await this.#connection.close();
     }
@@ -204,6 +212,7 @@ class SessionRun {
 
   /** Says goodbye for the listener (shutdown, idle, timeout): `421`, then the listener closes. */
   async goodbye(reason: 'shutdown' | 'timeout'): Promise<void> {
+    await this.#flush();
     this.#session.shutdown(reason);
     for (let event = this.#session.next(); event; event = this.#session.next()) {
       if (event.type === 'write') await this.#writer.write(event.data);
@@ -213,9 +222,6 @@ class SessionRun {
   async #handle(event: NonNullable<ReturnType<SmtpServerSession['next']>>): Promise<void> {
     const session = this.#session;
     switch (event.type) {
-      case 'write':
-        await this.#writer.write(event.data);
-        return;
       case 'helo':
         this.#clientName = event.domain;
         session.respond(await this.#hook(() => this.#options.onHelo?.(event.domain, this.#info)));
@@ -282,6 +288,8 @@ class SessionRun {
         return;
       }
       case 'starttls':
+        // The 220 goes out before the handshake starts.
+        await this.#flush();
         this.#reader.releaseLock();
         this.#writer.releaseLock();
         try {
@@ -293,6 +301,14 @@ class SessionRun {
         session.respond();
         return;
     }
+  }
+
+  /** Writes the replies gathered so far, in one write. */
+  async #flush(): Promise<void> {
+    if (this.#replies.length === 0) return;
+    const replies = this.#replies;
+    this.#replies = [];
+    await this.#writer.write(replies.length === 1 ? replies[0]! : concatBytes(replies));
   }
 
   /** Runs a hook; one that throws gets the client a temporary failure. */
