@@ -82,8 +82,21 @@ export class DotStuffedDecoder {
     const data: Uint8Array[] = [];
     let error: BareLineEndingError | LineTooLongError | undefined;
     let errorIndex = 0;
+    // Text that follows on in the chunk is gathered as one run `[runStart, runEnd)` and goes out as one
+    // piece when something else comes (a CRLF of its own, a stray byte, an error) or the chunk ends.
+    let runStart = -1;
+    let runEnd = -1;
+    const flushRun = () => {
+      if (runStart >= 0) data.push(chunk.subarray(runStart, runEnd));
+      runStart = -1;
+    };
+    const emit = (piece: Uint8Array) => {
+      flushRun();
+      data.push(piece);
+    };
     const report = (problem: BareLineEndingError | LineTooLongError) => {
       if (!this.#reported) {
+        flushRun();
         this.#reported = true;
         error = problem;
         errorIndex = data.length;
@@ -91,13 +104,13 @@ export class DotStuffedDecoder {
     };
     const stray = (ending: 'CR' | 'LF', byte: Uint8Array) => {
       if (this.#policy === 'normalize') {
-        data.push(CRLF);
+        emit(CRLF);
         this.#lineLength = 0;
         return;
       }
       if (this.#policy === 'reject') report(new BareLineEndingError(ending));
       if (++this.#lineLength > this.#maxLineLength) report(new LineTooLongError(this.#maxLineLength));
-      data.push(byte);
+      emit(byte);
     };
     /**
      * Emits `chunk[start, end)`, of which `[start, contentEnd)` counts toward the line length; a line
@@ -108,22 +121,17 @@ export class DotStuffedDecoder {
       const room = this.#maxLineLength - this.#lineLength;
       this.#lineLength += contentEnd - start;
       if (this.#lineLength > this.#maxLineLength && !this.#reported) {
-        if (room > 0) data.push(chunk.subarray(start, start + room));
+        if (room > 0) emit(chunk.subarray(start, start + room));
         report(new LineTooLongError(this.#maxLineLength));
         start += Math.max(room, 0);
       }
-      // Lines that follow one another in the chunk go out as one piece (but never across an error).
-      const last = data[data.length - 1];
-      if (
-        last !== undefined &&
-        last.buffer === chunk.buffer &&
-        last.byteOffset + last.byteLength === chunk.byteOffset + start &&
-        (error === undefined || data.length > errorIndex)
-      ) {
-        data[data.length - 1] = chunk.subarray(last.byteOffset - chunk.byteOffset, end);
-        return;
+      if (runStart >= 0 && runEnd === start) {
+        runEnd = end;
+      } else {
+        flushRun();
+        runStart = start;
+        runEnd = end;
       }
-      data.push(chunk.subarray(start, end));
     };
 
     let pos = 0;
@@ -161,7 +169,7 @@ export class DotStuffedDecoder {
         }
         case State.Cr: {
           if (chunk[pos] === LF) {
-            data.push(CRLF);
+            emit(CRLF);
             this.#lineLength = 0;
             this.#state = State.LineStart;
             pos++;
@@ -201,6 +209,7 @@ export class DotStuffedDecoder {
         }
       }
     }
+    flushRun();
     const result = { data, done: this.#done, consumed: pos };
     return error ? { ...result, error, errorIndex } : result;
   }
