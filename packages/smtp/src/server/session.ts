@@ -8,6 +8,7 @@ import {
   resolveLimits,
 } from '@postwire/core';
 import { CrlfNormalizer } from '@postwire/mime';
+import type { SaslFailureReason } from '@postwire/sasl';
 import { ehloReply } from '../protocol/capabilities.js';
 import {
   type MailParameters,
@@ -89,17 +90,8 @@ export type SmtpAuthStep =
   /** Failed: the reason names the reply (`@postwire/sasl`'s failure reasons). */
   | { readonly type: 'failure'; readonly reason: SmtpAuthFailure };
 
-/** Why authentication failed, as `@postwire/sasl` reports it. */
-export type SmtpAuthFailure =
-  | 'invalid-credentials'
-  | 'authorization-failed'
-  | 'cancelled'
-  | 'malformed'
-  | 'too-long'
-  | 'mechanism-unavailable'
-  | 'encryption-required'
-  | 'throttled'
-  | 'temporary';
+/** Why authentication failed: `@postwire/sasl`'s failure reasons. */
+export type SmtpAuthFailure = SaslFailureReason;
 
 /** The reply for each way authentication fails (RFC 4954 §6, RFC 5248). */
 const AUTH_FAILURES: Record<SmtpAuthFailure, SmtpReply> = {
