@@ -4,6 +4,7 @@ import { MailboxExistsError, MailboxInUseError, MailboxNotFoundError, StoreRefus
 import { canonicalFlags } from './flags.js';
 import { newMessageId, nextUidValidity } from './ids.js';
 import { MailboxIndex, messageInfo } from './mailbox-index.js';
+import { mailboxListEntries } from './mailbox-list.js';
 import { canonicalMailboxName, canonicalUserName, parentNames } from './names.js';
 import { assertWithinQuota, type QuotaLimits, quotaUsage } from './quota.js';
 import { sourceChunks, streamOf } from './source.js';
@@ -94,19 +95,8 @@ class MemoryUser implements UserMail {
   }
 
   async list(): Promise<MailboxListEntry[]> {
-    const names = new Set<string>([...this.#mailboxes.keys(), ...this.#subscriptions]);
-    for (const name of [...names]) for (const parent of parentNames(name)) names.add(parent);
-    const parents = new Set([...names].flatMap((name) => parentNames(name)));
-    return [...names].sort().map((name) => {
-      const data = this.#mailboxes.get(name);
-      return {
-        name,
-        ...(data?.specialUse ? { specialUse: data.specialUse } : {}),
-        subscribed: this.#subscriptions.has(name),
-        exists: data !== undefined,
-        hasChildren: parents.has(name),
-      };
-    });
+    const mailboxes = new Map([...this.#mailboxes].map(([name, data]) => [name, data.specialUse] as const));
+    return mailboxListEntries(mailboxes, this.#subscriptions);
   }
 
   async create(name: string, options: { specialUse?: SpecialUse } = {}): Promise<void> {

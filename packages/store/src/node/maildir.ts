@@ -5,6 +5,7 @@ import { CrlfNormalizer } from '@postwire/mime';
 import { MailboxExistsError, MailboxNotFoundError, StoreRefusedError } from '../errors.js';
 import { canonicalFlags } from '../flags.js';
 import { messageInfo } from '../mailbox-index.js';
+import { mailboxListEntries } from '../mailbox-list.js';
 import { folderOfMailbox, mailboxOfFolder } from '../maildir/folder-names.js';
 import { parseSubscriptions, serializeSubscriptions } from '../maildir/subscriptions.js';
 import { canonicalMailboxName, canonicalUserName, parentNames } from '../names.js';
@@ -114,18 +115,11 @@ class MaildirUser implements UserMail {
 
   async list(): Promise<MailboxListEntry[]> {
     const file = await this.#readUserFile();
-    const existing = new Set(['INBOX', ...(await this.#folderNames())]);
-    const names = new Set([...existing, ...file.subscriptions]);
-    for (const name of [...names]) for (const parent of parentNames(name)) names.add(parent);
-    const parents = new Set([...names].flatMap((name) => parentNames(name)));
-    const subscribed = new Set(file.subscriptions);
-    return [...names].sort().map((name) => ({
-      name,
-      ...(file.specialUse[name] && existing.has(name) ? { specialUse: file.specialUse[name] } : {}),
-      subscribed: subscribed.has(name),
-      exists: existing.has(name),
-      hasChildren: parents.has(name),
-    }));
+    const names = ['INBOX', ...(await this.#folderNames())];
+    return mailboxListEntries(
+      new Map(names.map((name) => [name, file.specialUse[name]] as const)),
+      file.subscriptions,
+    );
   }
 
   async create(name: string, options: { specialUse?: SpecialUse } = {}): Promise<void> {
