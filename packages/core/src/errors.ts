@@ -43,6 +43,8 @@ export const ErrorCode = {
   OverQuota: 'OVER_QUOTA',
   /** The store cannot do this to this mailbox (delete INBOX, rename into itself …). */
   Cannot: 'CANNOT',
+  /** The peer lacks an extension the operation needs (8BITMIME for 8-bit text, SMTPUTF8 …), or its size limit is too small. */
+  Unsupported: 'UNSUPPORTED',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */

@@ -5,3 +5,8 @@ export * from './protocol/reply.js';
 export * from './protocol/xtext.js';
 export * from './server/received.js';
 export * from './server/session.js';
+export * from './client/client.js';
+export * from './client/errors.js';
+export * from './client/message.js';
+export * from './client/session.js';
+export * from './client/transaction.js';

@@ -1,0 +1,454 @@
+import {
+  AbortError,
+  ConnectionError,
+  type Connector,
+  InvalidArgumentError,
+  PostwireError,
+  type StartTlsPolicy,
+  type TlsClientOptions,
+  type TraceHook,
+} from '@postwire/core';
+import { createSaslClient, type SaslClientOptions } from '@postwire/sasl';
+import type { SmtpReply } from '../protocol/reply.js';
+import { SmtpReplyError } from './errors.js';
+import { messageEnvelope, prepareMessage, type SmtpMessageInput } from './message.js';
+import { defaultSmtpClientTimeouts, SmtpClientSession, type SmtpClientTimeouts } from './session.js';
+import { planTransaction, type SmtpRecipientResult, type SmtpSendEnvelope } from './transaction.js';
+
+/** How a pooled client shares its connections. */
+export interface SmtpPoolOptions {
+  /** Connections open at once (default 5). */
+  readonly maxConnections?: number;
+  /** Messages sent on one connection before it is replaced (default 100). */
+  readonly maxMessages?: number;
+  /** At most `messages` messages started per `perMilliseconds` across the pool. */
+  readonly rateLimit?: { readonly messages: number; readonly perMilliseconds: number };
+  /** An idle connection is closed after this many milliseconds (default 30,000). */
+  readonly idleTimeout?: number;
+}
+
+/** The MX records of a domain, as `node:dns`'s `resolveMx` gives them. */
+export interface MxRecord {
+  readonly exchange: string;
+  readonly priority: number;
+}
+
+/**
+ * Finds a domain's mail exchangers. Resolve with `[]` when the domain has no MX records (the domain's own
+ * address is then used, RFC 5321 §5.1); reject when the lookup fails.
+ */
+export type MxResolver = (domain: string) => Promise<readonly MxRecord[]>;
+
+/** Options of {@link createSmtpClient}. */
+export interface SmtpClientOptions {
+  /** The server; omit it with `mx` to deliver straight to each recipient domain's mail exchangers. */
+  readonly host?: string;
+  /** Default: 465 with `secure`, 24 for LMTP, else 587 (25 with `mx`). */
+  readonly port?: number;
+  /** Implicit TLS from the first byte (RFC 8314, port 465). */
+  readonly secure?: boolean;
+  /**
+   * STARTTLS: `required` refuses to go on in cleartext (nothing is sent after a missing or refused
+   * STARTTLS), `opportunistic` (default) upgrades when offered, `never` stays in cleartext.
+   */
+  readonly starttls?: StartTlsPolicy;
+  readonly tls?: TlsClientOptions;
+  /**
+   * Credentials for AUTH (RFC 4954) through `@postwire/sasl`: the strongest mechanism both sides have is
+   * used, and cleartext ones (PLAIN, LOGIN) only inside TLS unless `allowCleartext` is set.
+   */
+  readonly auth?: SaslClientOptions;
+  /** The name said in EHLO (default: the runtime adapter's, else `localhost`). */
+  readonly name?: string;
+  /** Speak LMTP (RFC 2033): LHLO, and one result per recipient after the message. */
+  readonly lmtp?: boolean;
+  /** Keep connections open and reuse them; `true` for the defaults of {@link SmtpPoolOptions}. */
+  readonly pool?: boolean | SmtpPoolOptions;
+  /** Direct delivery to each recipient domain's MX hosts, by preference, through this resolver. */
+  readonly mx?: MxResolver;
+  /** Milliseconds to wait; see {@link SmtpClientTimeouts}. */
+  readonly timeouts?: Partial<SmtpClientTimeouts>;
+  /** Cancels everything the client does. */
+  readonly signal?: AbortSignal;
+  /** Sees every command and reply line (credentials redacted), for debugging. */
+  readonly trace?: TraceHook;
+  /** Opens connections: `@postwire/core/node`'s `connect` on Node. */
+  readonly connector: Connector;
+}
+
+/** What {@link SmtpClient.send} takes. */
+export interface SmtpSendOptions {
+  /** The message. */
+  readonly message: SmtpMessageInput;
+  /** The envelope; optional for a composed message (its From/Sender and To/Cc/Bcc are used). */
+  readonly envelope?: SmtpSendEnvelope;
+  readonly signal?: AbortSignal;
+}
+
+/** What happened to a message. */
+export interface SmtpSendResult {
+  readonly envelope: { readonly from: string | null; readonly to: readonly string[] };
+  /** The recipients the message was accepted for. */
+  readonly accepted: readonly string[];
+  /** The recipients it was refused for (their replies are in `recipients`). */
+  readonly rejected: readonly string[];
+  /** Each recipient's result, in envelope order. */
+  readonly recipients: readonly SmtpRecipientResult[];
+  /** The server's reply to the message (in LMTP, the last recipient's; with `mx`, the last server's). */
+  readonly reply: SmtpReply;
+  /** The Message-ID of a message composed by the client or by `@postwire/mime`. */
+  readonly messageId?: string;
+  /** `host:port` of the server that took it (the last one, with `mx` and several domains). */
+  readonly server: string;
+}
+
+/** An SMTP or LMTP client: send messages, then close. */
+export interface SmtpClient {
+  /**
+   * Sends a message. Resolves when the server accepted it for at least one recipient (see `rejected`);
+   * rejects with an {@link SmtpReplyError} (`temporary` or `permanent`) when it was refused, an
+   * `SmtpExtensionError` when it needs an extension the server lacks, or a connection, TLS,
+   * authentication, timeout or abort error.
+   */
+  send(options: SmtpSendOptions): Promise<SmtpSendResult>;
+  /** Ends every connection (QUIT) and refuses further sends. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates an SMTP (or LMTP) client over any runtime's connector. On Node, `createSmtpClient` from
+ * `@postwire/smtp/node` fills in the connector, the EHLO name and the MX resolver.
+ */
+export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
+  if (!options.host && !options.mx)
+    throw new InvalidArgumentError('an SMTP client needs a host, or an MX resolver');
+  const sasl = options.auth ? createSaslClient(options.auth) : undefined;
+  const timeouts = { ...defaultSmtpClientTimeouts, ...options.timeouts };
+  const poolOptions = options.pool === true ? {} : options.pool || undefined;
+  const port = options.port ?? (options.secure ? 465 : options.lmtp ? 24 : options.mx ? 25 : 587);
+  const pools = new Map<string, ConnectionPool>();
+  const limiter = poolOptions?.rateLimit ? new RateLimiter(poolOptions.rateLimit) : undefined;
+  let closed = false;
+
+  const poolFor = (host: string): ConnectionPool => {
+    let pool = pools.get(host);
+    if (!pool) {
+      pool = new ConnectionPool(
+        (signal) =>
+          SmtpClientSession.open(
+            {
+              connector: options.connector,
+              host,
+              port,
+              secure: options.secure === true,
+              ...(options.tls ? { tls: options.tls } : {}),
+              starttls: options.starttls ?? 'opportunistic',
+              name: options.name ?? 'localhost',
+              lmtp: options.lmtp === true,
+              ...(sasl ? { sasl } : {}),
+              timeouts,
+              ...(options.trace ? { trace: options.trace } : {}),
+            },
+            signal,
+          ),
+        poolOptions,
+      );
+      pools.set(host, pool);
+    }
+    return pool;
+  };
+
+  const sendTo = async (
+    host: string,
+    envelope: SmtpSendEnvelope,
+    message: SmtpMessageInput,
+    signal: AbortSignal | undefined,
+  ): Promise<SmtpSendResult> => {
+    const pool = poolFor(host);
+    for (let attempt = 0; ; attempt++) {
+      const session = await pool.acquire(signal);
+      const reused = session.messages > 0;
+      let ok = false;
+      try {
+        const plan = planTransaction(envelope, {}, session.capabilities, session.secure);
+        const prepared = await prepareMessage(message, session.capabilities, plan.smtputf8);
+        const checked = planTransaction(envelope, prepared.facts, session.capabilities, session.secure);
+        await limiter?.take(signal);
+        const outcome = await session.send(checked, prepared.source, prepared.bytes, signal);
+        ok = true;
+        return result(envelope, outcome.recipients, outcome.reply, session.server, prepared.messageId);
+      } catch (error) {
+        ok = error instanceof SmtpReplyError && session.usable;
+        if (reused && attempt === 0 && isStale(session, error)) continue;
+        throw error;
+      } finally {
+        pool.release(session, ok);
+      }
+    }
+  };
+
+  return {
+    async send({ message, envelope, signal: sendSignal }) {
+      if (closed) throw new InvalidArgumentError('this SMTP client is closed');
+      const signal = anySignal(options.signal, sendSignal);
+      if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+      const resolved = envelope ?? messageEnvelope(message);
+      if (!resolved) throw new InvalidArgumentError('a message given as bytes or a stream needs an envelope');
+      if (options.host) return sendTo(options.host, resolved, message, signal);
+      return deliverDirect(options.mx!, resolved, message, signal, sendTo);
+    },
+    async close() {
+      closed = true;
+      await Promise.all([...pools.values()].map((pool) => pool.close()));
+      pools.clear();
+    },
+  };
+}
+
+/**
+ * A pooled connection the server gave up while it was idle: it closed without answering the message,
+ * or answered its first command with `421`. The message was not taken, so it goes once more on a fresh
+ * connection.
+ */
+function isStale(session: SmtpClientSession, error: unknown): boolean {
+  if (error instanceof ConnectionError) return !session.answered;
+  return (
+    error instanceof SmtpReplyError &&
+    error.reply.code === 421 &&
+    (error.command === 'MAIL' || error.command === 'RSET')
+  );
+}
+
+function result(
+  envelope: SmtpSendEnvelope,
+  recipients: readonly SmtpRecipientResult[],
+  reply: SmtpReply,
+  server: string,
+  messageId: string | undefined,
+): SmtpSendResult {
+  return {
+    envelope: { from: envelope.from || null, to: envelope.to },
+    accepted: recipients.filter((each) => each.accepted).map((each) => each.address),
+    rejected: recipients.filter((each) => !each.accepted).map((each) => each.address),
+    recipients,
+    reply,
+    server,
+    ...(messageId ? { messageId } : {}),
+  };
+}
+
+/**
+ * Direct delivery: the recipients grouped by domain, each group sent to its domain's MX hosts in order of
+ * preference (the domain itself when it has none). A host that cannot be reached or answers 4yz gives way
+ * to the next; a 5yz answer is final. A null MX (RFC 7505) refuses the domain's recipients at once.
+ */
+async function deliverDirect(
+  resolve: MxResolver,
+  envelope: SmtpSendEnvelope,
+  message: SmtpMessageInput,
+  signal: AbortSignal | undefined,
+  sendTo: (
+    host: string,
+    envelope: SmtpSendEnvelope,
+    message: SmtpMessageInput,
+    signal: AbortSignal | undefined,
+  ) => Promise<SmtpSendResult>,
+): Promise<SmtpSendResult> {
+  if (isStream(message) && new Set(envelope.to.map(domainOf)).size > 1) {
+    throw new InvalidArgumentError('a message stream can go to one domain only; give bytes for several');
+  }
+  const byDomain = new Map<string, string[]>();
+  for (const address of envelope.to) {
+    const domain = domainOf(address);
+    byDomain.set(domain, [...(byDomain.get(domain) ?? []), address]);
+  }
+  const outcomes = new Map<string, SmtpRecipientResult>();
+  let last: SmtpSendResult | undefined;
+  let lastError: unknown;
+  for (const [domain, to] of byDomain) {
+    const records = [...(await resolve(domain))].sort((a, b) => a.priority - b.priority);
+    const nullMx = records.length === 1 && (records[0]!.exchange === '' || records[0]!.exchange === '.');
+    if (nullMx) {
+      const reply: SmtpReply = {
+        code: 556,
+        enhancedCode: '5.1.10',
+        lines: [`${domain} does not accept mail (null MX)`],
+      };
+      for (const address of to) outcomes.set(address, { address, accepted: false, reply });
+      lastError = new SmtpReplyError('RCPT', reply);
+      continue;
+    }
+    const hosts = records.length > 0 ? records.map((record) => record.exchange) : [domain];
+    for (const host of hosts) {
+      try {
+        last = await sendTo(host, { ...envelope, to }, message, signal);
+        for (const each of last.recipients) outcomes.set(each.address, each);
+        lastError = undefined;
+        break;
+      } catch (error) {
+        lastError = error;
+        if (error instanceof AbortError) throw error;
+        const refusals = error instanceof SmtpReplyError ? error.recipients : [];
+        for (const each of refusals) outcomes.set(each.address, each);
+        const temporary = !(error instanceof SmtpReplyError) || error.temporary;
+        if (!temporary || !(error instanceof PostwireError)) break;
+      }
+    }
+  }
+  const recipients = envelope.to.map((address) => outcomes.get(address)).filter((each) => each !== undefined);
+  if (!recipients.some((each) => each.accepted) || !last) throw lastError;
+  return result(envelope, recipients, last.reply, last.server, last.messageId);
+}
+
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
+function isStream(message: SmtpMessageInput): boolean {
+  return (
+    typeof message === 'object' &&
+    !(message instanceof Uint8Array) &&
+    Symbol.asyncIterator in message &&
+    !('envelope' in message)
+  );
+}
+
+/** One signal that aborts when either does. */
+function anySignal(a: AbortSignal | undefined, b: AbortSignal | undefined): AbortSignal | undefined {
+  if (!a || !b) return a ?? b;
+  return AbortSignal.any([a, b]);
+}
+
+type Opener = (signal: AbortSignal | undefined) => Promise<SmtpClientSession>;
+
+/**
+ * The connections to one server. Without pool options every send gets a fresh connection that is closed
+ * after it; with them, idle connections are reused up to `maxMessages` each, at most `maxConnections` are
+ * open, and senders beyond that wait their turn.
+ */
+class ConnectionPool {
+  readonly #open: Opener;
+  readonly #pooled: boolean;
+  readonly #maxConnections: number;
+  readonly #maxMessages: number;
+  readonly #idleTimeout: number;
+  readonly #idle: { session: SmtpClientSession; timer: ReturnType<typeof setTimeout> }[] = [];
+  readonly #waiting: (() => void)[] = [];
+  #count = 0;
+
+  constructor(open: Opener, options: SmtpPoolOptions | undefined) {
+    this.#open = open;
+    this.#pooled = options !== undefined;
+    this.#maxConnections = options?.maxConnections ?? (this.#pooled ? 5 : Number.POSITIVE_INFINITY);
+    this.#maxMessages = options?.maxMessages ?? 100;
+    this.#idleTimeout = options?.idleTimeout ?? 30_000;
+    for (const [name, value] of [
+      ['maxConnections', this.#maxConnections],
+      ['maxMessages', this.#maxMessages],
+      ['idleTimeout', this.#idleTimeout],
+    ] as const) {
+      if (!(value > 0)) throw new InvalidArgumentError(`pool ${name} must be a positive number`);
+    }
+  }
+
+  async acquire(signal: AbortSignal | undefined): Promise<SmtpClientSession> {
+    for (;;) {
+      const idle = this.#idle.pop();
+      if (idle) {
+        clearTimeout(idle.timer);
+        if (idle.session.usable) return idle.session;
+        this.#count--;
+        continue;
+      }
+      if (this.#count < this.#maxConnections) {
+        this.#count++;
+        try {
+          return await this.#open(signal);
+        } catch (error) {
+          this.#count--;
+          this.#wake();
+          throw error;
+        }
+      }
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          this.#waiting.splice(this.#waiting.indexOf(wake), 1);
+          reject(new AbortError(undefined, { cause: signal?.reason }));
+        };
+        const wake = (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.#waiting.push(wake);
+      });
+    }
+  }
+
+  /** Takes a connection back: kept for the next message when pooled and in good shape, else closed. */
+  release(session: SmtpClientSession, reusable: boolean): void {
+    if (this.#pooled && reusable && session.usable && session.messages < this.#maxMessages) {
+      const timer = setTimeout(() => {
+        const index = this.#idle.findIndex((each) => each.session === session);
+        if (index >= 0) this.#idle.splice(index, 1);
+        this.#count--;
+        void session.quit();
+      }, this.#idleTimeout);
+      (timer as { unref?(): void }).unref?.();
+      this.#idle.push({ session, timer });
+    } else {
+      this.#count--;
+      void session.quit();
+    }
+    this.#wake();
+  }
+
+  #wake(): void {
+    this.#waiting.shift()?.();
+  }
+
+  async close(): Promise<void> {
+    const idle = this.#idle.splice(0);
+    for (const { timer } of idle) clearTimeout(timer);
+    this.#count -= idle.length;
+    await Promise.all(idle.map(({ session }) => session.quit()));
+  }
+}
+
+/** Spaces message starts so that at most `messages` begin in any `perMilliseconds` window. */
+class RateLimiter {
+  readonly #messages: number;
+  readonly #window: number;
+  readonly #starts: number[] = [];
+
+  constructor(limit: { readonly messages: number; readonly perMilliseconds: number }) {
+    if (!(limit.messages >= 1) || !(limit.perMilliseconds > 0)) {
+      throw new InvalidArgumentError('rateLimit needs messages >= 1 and perMilliseconds > 0');
+    }
+    this.#messages = limit.messages;
+    this.#window = limit.perMilliseconds;
+  }
+
+  async take(signal: AbortSignal | undefined): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      while (this.#starts.length > 0 && this.#starts[0]! <= now - this.#window) this.#starts.shift();
+      if (this.#starts.length < this.#messages) {
+        this.#starts.push(now);
+        return;
+      }
+      const wait = this.#starts[0]! + this.#window - now;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }, wait);
+        const onAbort = (): void => {
+          clearTimeout(timer);
+          reject(new AbortError(undefined, { cause: signal?.reason }));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+  }
+}

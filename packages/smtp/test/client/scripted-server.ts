@@ -1,0 +1,46 @@
+import { createServer, type Server, type Socket } from 'node:net';
+
+/** What a scripted server does with one command line: the text to send back (CRLFs included), or nothing. */
+export type Script = (line: string, socket: Socket) => string | undefined;
+
+/**
+ * A hostile or odd SMTP server in a few lines, for the cases a well-behaved server never shows (a
+ * missing STARTTLS, a reply injected after the STARTTLS 220, a server that never answers). It sends
+ * `greeting`, answers each line through `script`, and records every line the client wrote.
+ */
+export async function scriptedServer(
+  greeting: string,
+  script: Script,
+): Promise<{ port: number; lines: string[]; close(): Promise<void> }> {
+  const lines: string[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let buffer = '';
+    socket.write(greeting);
+    socket.on('data', (data) => {
+      buffer += data.toString('latin1');
+      for (let end = buffer.indexOf('\r\n'); end >= 0; end = buffer.indexOf('\r\n')) {
+        const line = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        lines.push(line);
+        const answer = script(line, socket);
+        if (answer) socket.write(answer);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return {
+    port: address.port,
+    lines,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
