@@ -25,13 +25,13 @@ const IDLE_WARMUP = 100;
 const OPEN_AT_ONCE = 50;
 
 const SERVERS = ['ours', 'smtp-server'] as const;
-type Server = (typeof SERVERS)[number];
+export type Server = (typeof SERVERS)[number];
 
 /**
- * The message each client sends, as it goes on the wire after DATA: 10,240 bytes of CRLF text with lines
- * of about 80 characters, every 32nd starting with a dot (doubled by dot-stuffing), then the `.` line.
+ * The message of the SMTP rows: 10,240 bytes of CRLF text with lines of about 80 characters, every 32nd
+ * starting with a dot (doubled by dot-stuffing).
  */
-function tenKilobyteMessageData(): Buffer {
+export function tenKilobyteMessage(): Buffer {
   const header =
     'From: Ann Example <ann@example.com>\r\nTo: Bob Example <bob@example.org>\r\n' +
     'Subject: Quarterly figures\r\nDate: Mon, 2 Mar 2026 09:00:00 +0000\r\n' +
@@ -44,7 +44,12 @@ function tenKilobyteMessageData(): Buffer {
   for (let i = 0; text.length + line(i).length <= 10_240; i++) text += line(i);
   text += `${'x'.repeat(10_240 - text.length - 2)}\r\n`;
   if (text.length !== 10_240) throw new Error(`the message has ${text.length} bytes`);
-  return Buffer.from(`${text.replace(/^\./gm, '..')}.\r\n`, 'latin1');
+  return Buffer.from(text, 'latin1');
+}
+
+/** {@link tenKilobyteMessage} as it goes on the wire after DATA: dot-stuffed, then the `.` line. */
+function tenKilobyteMessageData(): Buffer {
+  return Buffer.from(`${tenKilobyteMessage().toString('latin1').replace(/^\./gm, '..')}.\r\n`, 'latin1');
 }
 
 interface Reply {
@@ -174,7 +179,7 @@ async function messagesPerSecond(port: number, message: Buffer): Promise<number>
 }
 
 /** A server in its own process, run by plain Node on the built packages; see smtp-server-child.mjs. */
-class ServerProcess {
+export class ServerProcess {
   readonly #child: ChildProcess;
   readonly #replies: ((reply: ChildReply) => void)[] = [];
   readonly #exited: Promise<number | null>;
@@ -265,7 +270,7 @@ async function idleMemory(server: Server): Promise<{ rss: number; heap: number }
 }
 
 /** The children run the built packages: say so when a build is older than the sources tsx runs here. */
-function checkSmtpBuild(): void {
+export function checkSmtpBuild(): void {
   for (const name of ['smtp', 'core', 'sasl', 'mime']) {
     const dist = fileURLToPath(new URL(`../../packages/${name}/dist/index.js`, import.meta.url));
     const src = fileURLToPath(new URL(`../../packages/${name}/src/`, import.meta.url));
@@ -282,7 +287,7 @@ function checkSmtpBuild(): void {
   }
 }
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
 }
