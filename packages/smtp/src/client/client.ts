@@ -170,13 +170,36 @@ export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
       const reused = session.messages > 0;
       let ok = false;
       try {
-        const plan = planTransaction(envelope, {}, session.capabilities, session.secure);
-        const prepared = await prepareMessage(message, session.capabilities, plan.smtputf8);
-        const checked = planTransaction(envelope, prepared.facts, session.capabilities, session.secure);
-        await limiter?.take(signal);
-        const outcome = await session.send(checked, prepared.source, prepared.bytes, signal);
+        const { capabilities } = session;
+        const plan = planTransaction(envelope, {}, capabilities, session.secure);
+        const prepared = await prepareMessage(message, capabilities, plan.smtputf8);
+        // RFC 9422 §4.1: more recipients than the server's RCPTMAX go in several transactions (a message
+        // known as bytes can be sent again; a stream goes once and the server refuses the excess).
+        const rcptMax = capabilities.limits?.rcptMax;
+        const batches =
+          rcptMax !== undefined && prepared.bytes !== undefined
+            ? inBatches(envelope.to, rcptMax)
+            : [envelope.to];
+        const recipients: SmtpRecipientResult[] = [];
+        let reply: SmtpReply | undefined;
+        let refusal: unknown;
+        for (const to of batches) {
+          const checked = planTransaction({ ...envelope, to }, prepared.facts, capabilities, session.secure);
+          await limiter?.take(signal);
+          try {
+            const outcome = await session.send(checked, prepared.source, prepared.bytes, signal);
+            recipients.push(...outcome.recipients);
+            reply = outcome.reply;
+          } catch (error) {
+            if (!(error instanceof SmtpReplyError) || batches.length === 1 || !session.usable) throw error;
+            const refused = to.map((address) => ({ address, accepted: false, reply: error.reply }));
+            recipients.push(...(error.recipients.length > 0 ? error.recipients : refused));
+            refusal = error;
+          }
+        }
+        if (!reply) throw refusal;
         ok = true;
-        return result(envelope, outcome.recipients, outcome.reply, session.server, prepared.messageId);
+        return result(envelope, recipients, reply, session.server, prepared.messageId);
       } catch (error) {
         ok = error instanceof SmtpReplyError && session.usable;
         if (reused && attempt === 0 && isStale(session, error)) continue;
@@ -300,6 +323,13 @@ async function deliverDirect(
   return result(envelope, recipients, last.reply, last.server, last.messageId);
 }
 
+/** The recipients in groups of at most `size`. */
+function inBatches(recipients: readonly string[], size: number): (readonly string[])[] {
+  const batches: (readonly string[])[] = [];
+  for (let i = 0; i < recipients.length; i += size) batches.push(recipients.slice(i, i + size));
+  return batches;
+}
+
 function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
@@ -387,7 +417,12 @@ class ConnectionPool {
 
   /** Takes a connection back: kept for the next message when pooled and in good shape, else closed. */
   release(session: SmtpClientSession, reusable: boolean): void {
-    if (this.#pooled && reusable && session.usable && session.messages < this.#maxMessages) {
+    // RFC 9422: a server's MAILMAX bounds the transactions of one session too.
+    const maxMessages = Math.min(
+      this.#maxMessages,
+      session.capabilities?.limits?.mailMax ?? Number.POSITIVE_INFINITY,
+    );
+    if (this.#pooled && reusable && session.usable && session.messages < maxMessages) {
       const timer = setTimeout(() => {
         const index = this.#idle.findIndex((each) => each.session === session);
         if (index >= 0) this.#idle.splice(index, 1);

@@ -374,6 +374,38 @@ describe('SMTP client with our server', () => {
     expect(sessions.count).toBe(2);
   });
 
+  it("splits the recipients by the server's RCPTMAX (RFC 9422) into several transactions", async () => {
+    const { port, deliveries } = await ourServer({ limits: { recipients: 2 } });
+    const to = [
+      'r1@postwire.test',
+      'r2@postwire.test',
+      'r3@postwire.test',
+      'r4@postwire.test',
+      'r5@postwire.test',
+    ];
+    const result = await client(port).send({ envelope: { from: 'a@postwire.test', to }, message: MESSAGE });
+    expect(result.accepted).toEqual(to);
+    expect(deliveries.map((each) => each.envelope.recipients.length)).toEqual([2, 2, 1]);
+  });
+
+  it("opens a new pooled connection once the server's MAILMAX is reached", async () => {
+    let greetings = 0;
+    const server = await scriptedServer('220 x ESMTP\r\n', (line) => {
+      if (line.startsWith('EHLO')) {
+        greetings++;
+        return '250-x\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 LIMITS MAILMAX=1\r\n';
+      }
+      if (line.startsWith('BDAT')) return '250 2.0.0 OK\r\n';
+      if (line === 'QUIT') return '221 bye\r\n';
+      return /^(MAIL|RCPT|RSET)/.test(line) ? '250 OK\r\n' : undefined;
+    });
+    closers.push(() => server.close());
+    const smtp = client(server.port, { pool: { maxConnections: 1 } });
+    await smtp.send({ envelope: ENVELOPE, message: MESSAGE });
+    await smtp.send({ envelope: ENVELOPE, message: MESSAGE });
+    expect(greetings).toBe(2);
+  });
+
   it('delivers to the MX hosts by preference, passing over one that cannot be reached', async () => {
     const { port, deliveries } = await ourServer();
     const closed = await scriptedServer('', () => undefined);
