@@ -1,2 +1,2 @@
-export * from './server.js';
 export * from './client.js';
+export * from './server.js';

@@ -1,31 +1,79 @@
-import { concatBytes, type Transport } from '@postwire/core';
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import {
+  concatBytes,
+  createDeadline,
+  type Deadline,
+  InvalidArgumentError,
+  resolveLimits,
+  type Transport,
+} from '@postwire/core';
 import {
   createListener,
   type ListenerOptions,
   type ServerConnection,
   type ServerTlsOptions,
 } from '@postwire/core/node';
-import type { SaslServer, SaslServerExchange, SaslServerOutcome } from '@postwire/sasl';
+import {
+  createSaslServer,
+  type SaslConnectionContext,
+  type SaslServer,
+  type SaslServerExchange,
+  type SaslServerOutcome,
+  type VerifierResult,
+} from '@postwire/sasl';
 import type { MailParameters, RcptParameters } from '../protocol/command.js';
 import type { SmtpMailbox } from '../protocol/path.js';
 import type { SmtpReply } from '../protocol/reply.js';
 import {
   type SmtpAuthStep,
   type SmtpEnvelope,
+  type SmtpServerEvent,
   SmtpServerSession,
   type SmtpServerSessionOptions,
 } from '../server/session.js';
+import type { SmtpXclient, SmtpXforward } from '../server/xclient.js';
 
 /** What the hooks know of the connection. */
 export interface SmtpConnectionInfo {
+  /**
+   * The client's address: the socket's peer, the one a trusted PROXY header declared, or the one an
+   * allowed XCLIENT named (`unknown` when it said `[UNAVAILABLE]`).
+   */
   readonly remoteAddress: string;
+  /** The client's port, from the same source as `remoteAddress` (`0` when unknown). */
   readonly remotePort: number;
+  /** The client's host name, when XCLIENT gave one. */
+  readonly remoteName?: string;
   /** True on implicit TLS, and after STARTTLS. */
   readonly secure: boolean;
-  /** The name the client gave in HELO, EHLO or LHLO. */
+  /** The TLS version and cipher suite, on TLS. */
+  readonly tls?: { readonly protocol?: string; readonly cipher?: string };
+  /** The name the client gave in an accepted HELO, EHLO or LHLO (or XCLIENT HELO). */
   readonly clientName?: string;
-  /** The user the client authenticated as (AUTH). */
+  /** The user the client authenticated as (AUTH, or XCLIENT LOGIN). */
   readonly user?: string;
+  /** The connection's own peer (the proxy that sent XCLIENT), when XCLIENT changed the client's address or port. */
+  readonly peer?: { readonly address: string; readonly port: number };
+  /** Everything XCLIENT said, when an allowed client used it. */
+  readonly xclient?: SmtpXclient;
+  /** What XFORWARD said about the up-stream client, for the transaction to come or in progress. */
+  readonly forwarded?: SmtpXforward;
+}
+
+/** A message being received, as `onData` gets it. */
+export interface SmtpIncomingMessage {
+  /**
+   * The message's bytes (dot-stuffing removed, the server's `Received:` header first), to be read to its
+   * end. It errors if the client drops the connection or the message is refused mid-way, and then
+   * nothing may be delivered.
+   */
+  readonly stream: ReadableStream<Uint8Array>;
+  /** The same bytes as a Node stream, made from `stream` on the first call: read one or the other. */
+  nodeStream(): Readable;
+  readonly envelope: SmtpEnvelope;
+  /** Octets of the message received from the client so far (no `Received:` header); final once it ended. */
+  readonly size: number;
 }
 
 /**
@@ -35,9 +83,18 @@ export interface SmtpConnectionInfo {
 // biome-ignore lint/suspicious/noConfusingVoidType: a hook written as `async () => {}` returns void, and accepts.
 export type SmtpHookResult = SmtpReply | undefined | void;
 
+/** A user name and password given with AUTH PLAIN or LOGIN, for `onAuth`. */
+export interface SmtpCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
 /** Options of {@link createSmtpServer}. */
 export interface SmtpServerOptions
-  extends Omit<SmtpServerSessionOptions, 'startTls' | 'authMechanisms'>,
+  extends Omit<
+      SmtpServerSessionOptions,
+      'startTls' | 'authMechanisms' | 'connectDecision' | 'xclient' | 'xforward'
+    >,
     Pick<
       ListenerOptions,
       | 'host'
@@ -55,9 +112,36 @@ export interface SmtpServerOptions
   readonly startTls?: ServerTlsOptions;
   /**
    * AUTH (RFC 4954) through a `@postwire/sasl` server: its mechanisms are offered, and cleartext ones only
-   * on TLS unless it allows cleartext (catalogue case 45).
+   * on TLS unless it allows cleartext (catalogue case 45). For user names and passwords alone, `onAuth`
+   * is shorter; give one or the other.
    */
   readonly sasl?: SaslServer;
+  /**
+   * AUTH PLAIN and LOGIN, on TLS only (case 45), checked by this function: `true` accepts the user name
+   * given, a string accepts as that user, `false` refuses. It is the `password` verifier of a
+   * `@postwire/sasl` server made for it; for other mechanisms, throttling or cleartext, give `sasl`.
+   */
+  onAuth?(
+    credentials: SmtpCredentials,
+    connection: SmtpConnectionInfo,
+  ): VerifierResult | Promise<VerifierResult>;
+  /**
+   * Which clients may use XCLIENT (Postfix): given the connection's address, true for a proxy or filter
+   * that may say who the client is. Offered and accepted only for them.
+   */
+  xclient?(remoteAddress: string): boolean;
+  /** Which clients may use XFORWARD (Postfix): given the connection's address, true for a trusted filter. */
+  xforward?(remoteAddress: string): boolean;
+  /**
+   * The most milliseconds from an accepted MAIL to the end of its message; past it the client gets
+   * `421 4.4.2` and is closed. Default: no limit but the per-command one.
+   */
+  readonly transactionTimeout?: number;
+  /**
+   * Runs before the greeting (and again after XCLIENT, for the client it named): a 4xx or 5xx reply is
+   * sent instead of the greeting, such as `554 5.7.1`, and the connection closes.
+   */
+  onConnect?(connection: SmtpConnectionInfo): SmtpHookResult | Promise<SmtpHookResult>;
   onHelo?(domain: string, connection: SmtpConnectionInfo): SmtpHookResult | Promise<SmtpHookResult>;
   onMailFrom?(
     from: SmtpMailbox | null,
@@ -69,16 +153,20 @@ export interface SmtpServerOptions
     parameters: RcptParameters,
     connection: SmtpConnectionInfo,
   ): SmtpHookResult | Promise<SmtpHookResult>;
+  /** Answers VRFY; the default is `252 2.5.2` (not verified, but mail will be tried). */
+  onVrfy?(argument: string, connection: SmtpConnectionInfo): SmtpHookResult | Promise<SmtpHookResult>;
+  /** Answers EXPN; the default is `502 5.5.1` (mailing lists are not disclosed). */
+  onExpn?(argument: string, connection: SmtpConnectionInfo): SmtpHookResult | Promise<SmtpHookResult>;
   /**
-   * The message, as a web stream of its bytes (dot-stuffing removed) that must be read to its end; the
-   * stream errors if the client drops the connection or the message is refused mid-way, and then nothing
-   * may be delivered. Resolve once the message is stored: only then does the client get 250.
+   * The message, with its envelope, as a web stream (or a Node stream) that must be read to its end.
+   * Resolve once the message is stored: only then does the client get 250.
    */
   onData?(
-    message: ReadableStream<Uint8Array>,
-    envelope: SmtpEnvelope,
+    message: SmtpIncomingMessage,
     connection: SmtpConnectionInfo,
   ): SmtpHookResult | readonly SmtpReply[] | Promise<SmtpHookResult | readonly SmtpReply[]>;
+  /** Called once per connection when it has closed, whatever closed it. */
+  onClose?(connection: SmtpConnectionInfo): void | Promise<void>;
   /** Failures that end one connection (a hook that threw, a broken socket). */
   onError?(error: unknown, connection: SmtpConnectionInfo): void;
 }
@@ -97,11 +185,22 @@ const HOOK_FAILED: SmtpReply = {
   lines: ['Temporary failure, try again later'],
 };
 
+/** The connection each SASL exchange runs for, so that `onAuth` learns it from the verifier's context. */
+const EXCHANGE_CONNECTIONS = new WeakMap<SaslConnectionContext, SmtpConnectionInfo>();
+
 /**
  * An SMTP (or LMTP) server for Node: the core listener (connection limits, deadlines, PROXY, TLS) around
  * one {@link SmtpServerSession} per connection, with the application's decisions as async hooks.
+ * @throws InvalidArgumentError when both `sasl` and `onAuth` are given, or `transactionTimeout` is not a
+ * positive integer.
  */
 export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
+  if (options.sasl && options.onAuth) throw new InvalidArgumentError('give either sasl or onAuth, not both');
+  const { transactionTimeout } = resolveLimits(
+    { transactionTimeout: Number.POSITIVE_INFINITY },
+    { transactionTimeout: options.transactionTimeout },
+  );
+  const sasl = options.sasl ?? (options.onAuth && passwordSasl(options.onAuth));
   const listener = createListener({
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.port !== undefined ? { port: options.port } : {}),
@@ -116,16 +215,21 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
     ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
     ...(options.proxyProtocol !== undefined ? { proxyProtocol: options.proxyProtocol } : {}),
     onConnection(connection) {
-      const sasl = options.sasl;
       const remoteAddress = connection.remoteAddress;
       const session = new SmtpServerSession({
         ...options,
         startTls: options.startTls !== undefined,
         remoteAddress,
+        connectDecision: options.onConnect !== undefined,
+        xclient: options.xclient?.(remoteAddress) === true,
+        xforward: options.xforward?.(remoteAddress) === true,
         ...(sasl ? { authMechanisms: (secure: boolean) => sasl.mechanisms({ secure, remoteAddress }) } : {}),
       });
       if (connection.transport.info.secure) session.markSecure();
-      const run = new SessionRun(session, connection, options);
+      const run = new SessionRun(session, connection, options, {
+        sasl,
+        ...(transactionTimeout !== Number.POSITIVE_INFINITY ? { transactionTimeout } : {}),
+      });
       void run.serve();
       return { goodbye: (reason) => run.goodbye(reason === 'shutdown' ? 'shutdown' : 'timeout') };
     },
@@ -141,38 +245,92 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
   };
 }
 
+/** A SASL server with PLAIN and LOGIN whose password check is the application's `onAuth`. */
+function passwordSasl(onAuth: NonNullable<SmtpServerOptions['onAuth']>): SaslServer {
+  return createSaslServer({
+    mechanisms: ['PLAIN', 'LOGIN'],
+    verifiers: {
+      password: (username, password, context) => {
+        const connection = EXCHANGE_CONNECTIONS.get(context);
+        if (!connection) throw new Error('a SASL exchange outside an SMTP connection');
+        return onAuth({ username, password }, connection);
+      },
+    },
+  });
+}
+
+/** The message being received: where its bytes go, and the application's answer to come. */
+interface MessageInProgress {
+  readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly result: Promise<SmtpHookResult | readonly SmtpReply[]>;
+  /** Records the message's final size at its end. */
+  end(size: number): void;
+}
+
 /** One connection's loop: feeds the session, writes its output, and runs the hooks for its decisions. */
 class SessionRun {
   readonly #session: SmtpServerSession;
   readonly #connection: ServerConnection;
   readonly #options: SmtpServerOptions;
+  readonly #sasl: SaslServer | undefined;
+  /** From an accepted MAIL to the end of its message (`transactionTimeout`). */
+  readonly #transactionDeadline: Deadline | undefined;
   #transport: Transport;
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #clientName: string | undefined;
-  /** The message being received: where its bytes go, and the application's answer to come. */
-  #message: { writer: WritableStreamDefaultWriter<Uint8Array>; result: Promise<unknown> } | undefined;
+  #message: MessageInProgress | undefined;
   /** The SASL exchange of the AUTH command in progress. */
   #exchange: SaslServerExchange | undefined;
   /** Replies not yet written: they go out together when the session waits for the client. */
   #replies: Uint8Array[] = [];
 
-  constructor(session: SmtpServerSession, connection: ServerConnection, options: SmtpServerOptions) {
+  constructor(
+    session: SmtpServerSession,
+    connection: ServerConnection,
+    options: SmtpServerOptions,
+    settings: { readonly sasl: SaslServer | undefined; readonly transactionTimeout?: number },
+  ) {
     this.#session = session;
     this.#connection = connection;
     this.#options = options;
+    this.#sasl = settings.sasl;
     this.#transport = connection.transport;
     this.#reader = this.#transport.readable.getReader();
     this.#writer = this.#transport.writable.getWriter();
+    if (settings.transactionTimeout !== undefined) {
+      this.#transactionDeadline = createDeadline(settings.transactionTimeout, () => this.#expire(), {
+        start: false,
+      });
+    }
   }
 
   get #info(): SmtpConnectionInfo {
+    const session = this.#session;
+    const xclient = session.xclient;
+    const peer = { address: this.#connection.remoteAddress, port: this.#connection.remotePort };
+    const address = xclient?.address === undefined ? peer.address : (xclient.address ?? 'unknown');
+    const port = xclient?.port === undefined ? peer.port : (xclient.port ?? 0);
+    const name = xclient?.name === '[TEMPUNAVAIL]' ? undefined : xclient?.name;
+    const { tlsProtocol, tlsCipher } = this.#transport.info;
+    const clientName = session.clientName;
     return {
-      remoteAddress: this.#connection.remoteAddress,
-      remotePort: this.#connection.remotePort,
-      secure: this.#session.secure,
-      ...(this.#clientName !== undefined ? { clientName: this.#clientName } : {}),
-      ...(this.#session.user !== undefined ? { user: this.#session.user } : {}),
+      remoteAddress: address,
+      remotePort: port,
+      ...(name ? { remoteName: name } : {}),
+      secure: session.secure,
+      ...(session.secure
+        ? {
+            tls: {
+              ...(tlsProtocol !== undefined ? { protocol: tlsProtocol } : {}),
+              ...(tlsCipher !== undefined ? { cipher: tlsCipher } : {}),
+            },
+          }
+        : {}),
+      ...(clientName !== undefined ? { clientName } : {}),
+      ...(session.user !== undefined ? { user: session.user } : {}),
+      ...(address !== peer.address || port !== peer.port ? { peer } : {}),
+      ...(xclient ? { xclient } : {}),
+      ...(session.forwarded ? { forwarded: session.forwarded } : {}),
     };
   }
 
@@ -182,12 +340,7 @@ class SessionRun {
         const event = this.#session.next();
         if (!event) {
           await this.#flush();
-          // The whole-request deadline runs while the client is in the middle of a command or a message.
-          if (this.#session.busy) {
-            if (!this.#connection.commandDeadline.pending) this.#connection.commandDeadline.reset();
-          } else {
-            this.#connection.commandDeadline.clear();
-          }
+          this.#armDeadlines();
           const { done, value } = await this.#reader.read();
           if (done) break;
           this.#session.receive(value);
@@ -204,9 +357,11 @@ class SessionRun {
     } catch (error) {
       this.#options.onError?.(error, this.#info);
     } finally {
+      this.#transactionDeadline?.clear();
       await this.#flush().catch(() => {});
       this.#dropMessage(new Error('the connection closed before the message ended'));
       await this.#connection.close();
+      await this.#closed();
     }
   }
 
@@ -219,39 +374,68 @@ class SessionRun {
     }
   }
 
-  async #handle(event: NonNullable<ReturnType<SmtpServerSession['next']>>): Promise<void> {
+  /**
+   * Runs the whole-request deadline while the client is in the middle of a command or a message (case
+   * 53), and the transaction deadline from MAIL to the end of the message.
+   */
+  #armDeadlines(): void {
+    const { commandDeadline } = this.#connection;
+    if (this.#session.busy) {
+      if (!commandDeadline.pending) commandDeadline.reset();
+    } else {
+      commandDeadline.clear();
+    }
+    const transaction = this.#transactionDeadline;
+    if (!transaction) return;
+    if (!this.#session.inTransaction) transaction.clear();
+    else if (!transaction.pending) transaction.reset();
+  }
+
+  /** The transaction took too long: `421 4.4.2`, and the connection closes; the message is dropped. */
+  #expire(): void {
+    this.#dropMessage(new Error('the transaction took longer than transactionTimeout'));
+    void this.goodbye('timeout')
+      .catch((error: unknown) => this.#options.onError?.(error, this.#info))
+      .finally(() => this.#connection.close());
+  }
+
+  /** Tells the application the connection has closed. */
+  async #closed(): Promise<void> {
+    try {
+      await this.#options.onClose?.(this.#info);
+    } catch (error) {
+      this.#options.onError?.(error, this.#info);
+    }
+  }
+
+  async #handle(event: Exclude<SmtpServerEvent, { type: 'write' | 'close' }>): Promise<void> {
     const session = this.#session;
+    const options = this.#options;
     switch (event.type) {
+      case 'connect':
+        session.respond(await this.#hook(() => options.onConnect?.(this.#info)));
+        return;
       case 'helo':
-        this.#clientName = event.domain;
-        session.respond(await this.#hook(() => this.#options.onHelo?.(event.domain, this.#info)));
+        session.respond(await this.#hook(() => options.onHelo?.(event.domain, this.#info)));
         return;
       case 'mail':
         session.respond(
-          await this.#hook(() => this.#options.onMailFrom?.(event.from, event.parameters, this.#info)),
+          await this.#hook(() => options.onMailFrom?.(event.from, event.parameters, this.#info)),
         );
         return;
       case 'rcpt':
-        session.respond(
-          await this.#hook(() => this.#options.onRcptTo?.(event.to, event.parameters, this.#info)),
-        );
+        session.respond(await this.#hook(() => options.onRcptTo?.(event.to, event.parameters, this.#info)));
         return;
-      case 'message-start': {
-        const pipe = new TransformStream<Uint8Array, Uint8Array>();
-        const onData = this.#options.onData ?? discard;
-        const result = Promise.resolve()
-          .then(() => onData(pipe.readable, event.envelope, this.#info))
-          .then(
-            (answer) => answer,
-            (error: unknown) => {
-              this.#options.onError?.(error, this.#info);
-              return HOOK_FAILED;
-            },
-          );
-        this.#message = { writer: pipe.writable.getWriter(), result };
+      case 'vrfy':
+        session.respond(await this.#hook(() => options.onVrfy?.(event.argument, this.#info)));
+        return;
+      case 'expn':
+        session.respond(await this.#hook(() => options.onExpn?.(event.argument, this.#info)));
+        return;
+      case 'message-start':
+        this.#message = this.#startMessage(event.envelope);
         session.respond();
         return;
-      }
       case 'message-data':
         // A stream the application cancelled refuses further bytes: its answer still decides.
         await this.#message?.writer.write(event.data).catch(() => {});
@@ -260,20 +444,26 @@ class SessionRun {
         this.#dropMessage(new Error(`the message was refused: ${event.reason}`));
         return;
       case 'message-end': {
+        // The transaction deadline covers the client's part; storing the message is the application's.
+        this.#transactionDeadline?.clear();
         const message = this.#message;
         this.#message = undefined;
+        message?.end(event.size);
         await message?.writer.close().catch(() => {});
-        const answer = (await message?.result) as SmtpReply | readonly SmtpReply[] | undefined;
+        const answer = await message?.result;
         session.respond(answer ?? undefined);
         return;
       }
       case 'auth': {
         const transport = this.#transport;
-        this.#exchange = this.#options.sasl?.createExchange({
-          secure: this.#session.secure,
-          remoteAddress: this.#connection.remoteAddress,
+        const info = this.#info;
+        const context: SaslConnectionContext = {
+          secure: session.secure,
+          remoteAddress: info.remoteAddress,
           channelBinding: (type) => transport.channelBinding?.(type),
-        });
+        };
+        EXCHANGE_CONNECTIONS.set(context, info);
+        this.#exchange = this.#sasl?.createExchange(context);
         const outcome = this.#exchange
           ? await this.#exchange.start(event.mechanism, event.initialResponse)
           : ({ type: 'failure', reason: 'mechanism-unavailable' } as const);
@@ -303,6 +493,39 @@ class SessionRun {
     }
   }
 
+  /** Hands a new message to `onData`, and keeps where its bytes go and the answer to come. */
+  #startMessage(envelope: SmtpEnvelope): MessageInProgress {
+    const pipe = new TransformStream<Uint8Array, Uint8Array>();
+    const session = this.#session;
+    let finalSize: number | undefined;
+    let nodeStream: Readable | undefined;
+    const message: SmtpIncomingMessage = {
+      stream: pipe.readable,
+      nodeStream: () => {
+        nodeStream ??= Readable.fromWeb(pipe.readable as NodeReadableStream<Uint8Array>);
+        return nodeStream;
+      },
+      envelope,
+      get size() {
+        return finalSize ?? session.messageSize;
+      },
+    };
+    const onData = this.#options.onData ?? discard;
+    const result = Promise.resolve()
+      .then(() => onData(message, this.#info))
+      .catch((error: unknown) => {
+        this.#options.onError?.(error, this.#info);
+        return HOOK_FAILED;
+      });
+    return {
+      writer: pipe.writable.getWriter(),
+      result,
+      end: (size) => {
+        finalSize = size;
+      },
+    };
+  }
+
   /** Writes the replies gathered so far, in one write. */
   async #flush(): Promise<void> {
     if (this.#replies.length === 0) return;
@@ -330,8 +553,8 @@ class SessionRun {
 }
 
 /** The default `onData`: reads the message to its end and accepts it. */
-async function discard(message: ReadableStream<Uint8Array>): Promise<undefined> {
-  const reader = message.getReader();
+async function discard(message: SmtpIncomingMessage): Promise<undefined> {
+  const reader = message.stream.getReader();
   while (!(await reader.read()).done) {
     // Read to the end.
   }

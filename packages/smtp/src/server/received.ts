@@ -7,6 +7,8 @@ export interface ReceivedFields {
   readonly clientName: string;
   /** The client's IP address, when known. */
   readonly remoteAddress?: string;
+  /** The client's host name, when known (XCLIENT NAME); the comment shows the HELO name otherwise. */
+  readonly remoteName?: string;
   /** The server's name. */
   readonly hostname: string;
   readonly lmtp: boolean;
@@ -47,13 +49,16 @@ function commentText(text: string): string {
 
 /**
  * The `Received:` header a server prepends to each message it accepts (RFC 5321 §4.4), folded, with
- * its CRLF: `from <helo> (<helo> [address]) by <host> (Postwire) with <protocol> id <id> [for <rcpt>];
+ * its CRLF: `from <helo> (<name> [address]) by <host> (Postwire) with <protocol> id <id> [for <rcpt>];
  * <date>`.
  */
 export function receivedHeader(fields: ReceivedFields): Uint8Array {
+  const name = commentText(fields.remoteName ?? fields.clientName);
   const client = fields.remoteAddress
-    ? `${fields.clientName} (${commentText(fields.clientName)} ${addressLiteral(fields.remoteAddress)})`
-    : fields.clientName;
+    ? `${fields.clientName} (${name} ${addressLiteral(fields.remoteAddress)})`
+    : fields.remoteName
+      ? `${fields.clientName} (${name})`
+      : fields.clientName;
   const recipient = fields.recipient ? `\r\n\tfor <${fields.recipient}>` : '';
   return utf8(
     `Received: from ${client}\r\n\tby ${fields.hostname} (Postwire) with ${receivedProtocol(fields)} id ${fields.id}` +

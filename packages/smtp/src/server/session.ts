@@ -20,6 +20,14 @@ import {
 import type { SmtpMailbox } from '../protocol/path.js';
 import { type SmtpReply, serializeReply } from '../protocol/reply.js';
 import { receivedHeader } from './received.js';
+import {
+  applyXforward,
+  parseXclient,
+  type SmtpXclient,
+  type SmtpXforward,
+  XCLIENT_ATTRIBUTES,
+  XFORWARD_ATTRIBUTES,
+} from './xclient.js';
 
 /** Limits of a server session, with Postfix-like defaults. */
 export type SmtpServerLimits = {
@@ -35,6 +43,13 @@ export type SmtpServerLimits = {
   readonly badCommands: number;
   /** An AUTH command or SASL response line (RFC 4954 §4: 12,288, Postfix `smtpd_sasl_response_limit`). */
   readonly authLine: number;
+  /**
+   * Commands before authentication when it is required (`requireAuth`), AUTH and QUIT not counted; the
+   * next one ends the session with 421 (smtp-server's `maxAllowedUnauthenticatedCommands`: 10).
+   */
+  readonly unauthenticatedCommands: number;
+  /** Failed AUTH exchanges before the session ends with 421 (catalogue case 44: Dovecot and Stalwart, 3). */
+  readonly authFailures: number;
 };
 
 /** The defaults of {@link SmtpServerLimits}. */
@@ -45,6 +60,8 @@ export const defaultSmtpServerLimits: SmtpServerLimits = {
   messageSize: 10_240_000,
   badCommands: 20,
   authLine: 12_288,
+  unauthenticatedCommands: 10,
+  authFailures: 3,
 };
 
 /** Options of {@link SmtpServerSession}. */
@@ -80,6 +97,20 @@ export interface SmtpServerSessionOptions {
   readonly remoteAddress?: string;
   /** Prepend a `Received:` header to each message (RFC 5321 §4.4); default true. */
   readonly receivedHeader?: boolean;
+  /**
+   * Ask the application before greeting: the session starts with a `connect` decision and writes its
+   * `220` only once that is answered (a 4xx or 5xx answer is written instead, and the session closes).
+   */
+  readonly connectDecision?: boolean;
+  /** Offer REQUIRETLS (RFC 8689) on TLS sessions; default true. */
+  readonly requireTls?: boolean;
+  /**
+   * Offer and accept XCLIENT (Postfix) from this client, which may then say who the client really is:
+   * only for a proxy or filter the application trusts. Others are refused with `550 5.7.0`.
+   */
+  readonly xclient?: boolean;
+  /** Offer and accept XFORWARD (Postfix) from this client: only for a filter the application trusts. */
+  readonly xforward?: boolean;
 }
 
 /** How a SASL exchange step ended, for {@link SmtpServerSession.authStep}. */
@@ -113,6 +144,8 @@ export interface SmtpEnvelope {
   readonly mailParameters: MailParameters;
   /** The recipients the application accepted, in order. */
   readonly recipients: readonly { readonly to: SmtpMailbox; readonly parameters: RcptParameters }[];
+  /** What XFORWARD said about the up-stream client for this transaction, when it was used. */
+  readonly forwarded?: SmtpXforward;
 }
 
 /**
@@ -122,6 +155,11 @@ export interface SmtpEnvelope {
 export type SmtpServerEvent =
   /** Bytes to write to the client. */
   | { readonly type: 'write'; readonly data: Uint8Array }
+  /**
+   * Decision (with `connectDecision`, and again after XCLIENT): admit the client (the default `220`
+   * greeting), or refuse it with a 4xx or 5xx reply, after which the session closes.
+   */
+  | { readonly type: 'connect' }
   /**
    * Run a SASL exchange: respond through {@link SmtpServerSession.authStep} with its first outcome (the
    * initial response is as written: base64, `=` for empty, or absent).
@@ -135,6 +173,10 @@ export type SmtpServerEvent =
   | { readonly type: 'mail'; readonly from: SmtpMailbox | null; readonly parameters: MailParameters }
   /** Decision: accept the recipient (default `250 2.1.5`). */
   | { readonly type: 'rcpt'; readonly to: SmtpMailbox; readonly parameters: RcptParameters }
+  /** Decision: answer VRFY (default `252 2.5.2`: not verified, but mail will be tried, RFC 5321 §3.5.3). */
+  | { readonly type: 'vrfy'; readonly argument: string }
+  /** Decision: answer EXPN (default `502 5.5.1`: lists are not disclosed, RFC 5321 §7.3). */
+  | { readonly type: 'expn'; readonly argument: string }
   /** Decision: accept a message for this envelope (default `354`). */
   | { readonly type: 'message-start'; readonly envelope: SmtpEnvelope }
   /** Message bytes, dot-stuffing removed, in order. */
@@ -154,7 +196,17 @@ export type SmtpServerEvent =
   /** Close the connection once everything written is sent. */
   | { readonly type: 'close' };
 
-type Decision = 'helo' | 'mail' | 'rcpt' | 'message-start' | 'message-end' | 'starttls' | 'auth';
+type Decision =
+  | 'connect'
+  | 'helo'
+  | 'mail'
+  | 'rcpt'
+  | 'vrfy'
+  | 'expn'
+  | 'message-start'
+  | 'message-end'
+  | 'starttls'
+  | 'auth';
 
 /** States of the session (RFC 5321 §4.1.4 ordering). */
 enum Phase {
@@ -211,6 +263,14 @@ export class SmtpServerSession {
   /** Stray CR and LF in BDAT text (not BINARYMIME): found (reject) or made CRLF (normalize). */
   #strayCr = false;
   #normalizer: CrlfNormalizer | undefined;
+  /** What XCLIENT said about the client, once it was used. */
+  #xclient: SmtpXclient | undefined;
+  /** What XFORWARD said for the next transaction, once it was used. */
+  #xforward: SmtpXforward | undefined;
+  #unauthenticatedCommands = 0;
+  #authFailures = 0;
+  /** A QUIT came right behind the end of the message: it is answered after the message's reply. */
+  #quitBehindData = false;
 
   constructor(options: SmtpServerSessionOptions) {
     this.#options = options;
@@ -220,8 +280,7 @@ export class SmtpServerSession {
       mode: options.bareLineEndings === 'normalize' ? 'lenient' : 'crlf',
       maxLineLength: Math.max(this.#limits.commandLine, this.#limits.authLine),
     });
-    const service = this.#lmtp ? 'LMTP' : 'ESMTP';
-    this.#write(reply(220, undefined, `${options.hostname} ${service} Postwire`));
+    this.#greet();
   }
 
   /** Whether the session runs over TLS (after STARTTLS, or from the start when the driver says so). */
@@ -229,9 +288,34 @@ export class SmtpServerSession {
     return this.#tls;
   }
 
-  /** The user the client authenticated as (AUTH), if it did. */
+  /** The user the client authenticated as (AUTH, or XCLIENT LOGIN), if it did. */
   get user(): string | undefined {
     return this.#user;
+  }
+
+  /** The name the client gave in an accepted HELO, EHLO or LHLO, or the one XCLIENT HELO gave. */
+  get clientName(): string | undefined {
+    return this.#xclient?.helo ?? (this.#clientName || undefined);
+  }
+
+  /** What XCLIENT said about the client (its address, name, HELO name…), once an allowed client used it. */
+  get xclient(): SmtpXclient | undefined {
+    return this.#xclient;
+  }
+
+  /** What XFORWARD said about the up-stream client for the transaction to come or in progress. */
+  get forwarded(): SmtpXforward | undefined {
+    return this.#xforward;
+  }
+
+  /** True from an accepted MAIL to the end of its transaction (the message's end, RSET, a refusal). */
+  get inTransaction(): boolean {
+    return this.#phase === Phase.Mail || this.#phase === Phase.Data;
+  }
+
+  /** Octets of the message in progress received so far (dot-stuffing removed, no `Received:` header). */
+  get messageSize(): number {
+    return this.#size;
   }
 
   /** Marks the session as on TLS from the start (implicit TLS, RFC 8314). */
@@ -254,15 +338,27 @@ export class SmtpServerSession {
 
   /**
    * Answers the pending decision: `undefined` accepts it with the default reply; a reply refuses it (or,
-   * for `message-end` in LMTP, an array gives one reply per recipient).
+   * for `message-end` in LMTP, an array gives one reply per recipient). A 2xx or 3xx reply is written in
+   * place of the default one. Once the session has closed (after `shutdown()`), answers are ignored.
    */
   respond(answer?: SmtpReply | readonly SmtpReply[]): void {
+    if (this.#phase === Phase.Closed) return;
     const pending = this.#pending;
     if (!pending) throw new Error('no decision is pending');
     this.#pending = undefined;
     const refusal = Array.isArray(answer) ? undefined : (answer as SmtpReply | undefined);
     const refused = refusal !== undefined && refusal.code >= 400;
     switch (pending.decision) {
+      case 'connect':
+        if (refused) this.#close(refusal);
+        else this.#write(refusal ?? this.#greeting());
+        return;
+      case 'vrfy':
+        this.#write(refusal ?? reply(252, '2.5.2', 'Cannot verify the user, but will accept the message'));
+        return;
+      case 'expn':
+        this.#write(refusal ?? reply(502, '5.5.1', 'EXPN not available'));
+        return;
       case 'helo':
         if (refused) {
           this.#write(refusal);
@@ -334,6 +430,7 @@ export class SmtpServerSession {
         }
         for (const each of replies) this.#write(each);
         this.#resetTransaction();
+        this.#quitAfterData();
         return;
       }
       case 'auth':
@@ -354,8 +451,12 @@ export class SmtpServerSession {
     }
   }
 
-  /** Answers the pending `auth` or `auth-response` with the SASL exchange's outcome. */
+  /**
+   * Answers the pending `auth` or `auth-response` with the SASL exchange's outcome. Each failure counts
+   * as a bad command, and after `limits.authFailures` of them the session ends with 421 (case 44).
+   */
   authStep(step: SmtpAuthStep): void {
+    if (this.#phase === Phase.Closed) return;
     if (this.#pending?.decision !== 'auth') throw new Error('no authentication is pending');
     this.#pending = undefined;
     switch (step.type) {
@@ -368,7 +469,14 @@ export class SmtpServerSession {
         this.#write(reply(235, '2.7.0', 'Authentication successful'));
         return;
       default:
-        this.#bad(AUTH_FAILURES[step.reason]);
+        this.#authFailed(step.reason);
+    }
+  }
+
+  /** Replies to a failed exchange; after `limits.authFailures` of them, ends the session. */
+  #authFailed(reason: SmtpAuthFailure): void {
+    if (!this.#bad(AUTH_FAILURES[reason]) && ++this.#authFailures >= this.#limits.authFailures) {
+      this.#close(reply(421, '4.7.0', `${this.#options.hostname} Too many failed authentications`));
     }
   }
 
@@ -431,14 +539,19 @@ export class SmtpServerSession {
         return;
       case 'block-end': {
         this.#phase = Phase.Mail;
-        if (this.#mustWait()) return;
-        if (this.#aborted) this.#write(ABORT_REPLIES[this.#aborted]);
-        else {
+        // The end of a message ends a group (case 3): nothing but a QUIT may wait behind it.
+        if (this.#decoder.buffered > 0 && !this.#takeQuitBehindData()) {
+          this.#close(SYNCHRONIZATION_ERROR);
+          return;
+        }
+        if (!this.#aborted) {
           this.#pending = { decision: 'message-end' };
           this.#events.push({ type: 'message-end', envelope: this.#envelope(), size: this.#size });
           return;
         }
+        this.#write(ABORT_REPLIES[this.#aborted]);
         this.#resetTransaction();
+        this.#quitAfterData();
         return;
       }
     }
@@ -529,6 +642,12 @@ export class SmtpServerSession {
   }
 
   #onLineError(error: LineTooLongError | BareLineEndingError): void {
+    if (this.#challenged && error instanceof LineTooLongError) {
+      // A SASL response past the limit ends the exchange (case 46); the next line is a command again.
+      this.#challenged = false;
+      this.#authFailed('too-long');
+      return;
+    }
     if (error instanceof BareLineEndingError) {
       // Reject mode (case 2): a bare CR or LF in a command ends the session, as Postfix does.
       this.#close(reply(521, '5.5.2', 'Bare CR or LF received'));
@@ -560,10 +679,21 @@ export class SmtpServerSession {
       });
     } catch (error) {
       if (!(error instanceof SmtpCommandError)) throw error;
-      this.#bad(reply(error.replyCode, error.enhancedCode, error.message));
+      if (!this.#unauthenticated()) this.#bad(reply(error.replyCode, error.enhancedCode, error.message));
       return;
     }
     this.#dispatch(command);
+  }
+
+  /**
+   * Counts a command from a client that must authenticate and has not: past the limit, the session ends
+   * with 421 instead of answering it.
+   */
+  #unauthenticated(): boolean {
+    if (!this.#options.requireAuth || this.#user !== undefined) return false;
+    if (++this.#unauthenticatedCommands <= this.#limits.unauthenticatedCommands) return false;
+    this.#close(reply(421, '4.7.0', `${this.#options.hostname} Too many unauthenticated commands`));
+    return true;
   }
 
   #dispatch(command: SmtpCommand): void {
@@ -574,6 +704,7 @@ export class SmtpServerSession {
     }
     // STARTTLS discards what was pipelined behind it instead (case 6).
     if (verb !== 'STARTTLS' && this.#mustWait(verb)) return;
+    if (verb !== 'AUTH' && this.#unauthenticated()) return;
     switch (verb) {
       case 'EHLO':
       case 'HELO':
@@ -656,8 +787,16 @@ export class SmtpServerSession {
         this.#write(reply(214, '2.0.0', 'See RFC 5321'));
         return;
       case 'VRFY':
+        this.#decide('vrfy', command, { type: 'vrfy', argument: command.argument });
+        return;
       case 'EXPN':
-        this.#write(reply(252, '2.5.2', 'Cannot verify the user, but will accept the message'));
+        this.#decide('expn', command, { type: 'expn', argument: command.argument });
+        return;
+      case 'XCLIENT':
+        this.#xclientCommand(command.attributes);
+        return;
+      case 'XFORWARD':
+        this.#xforwardCommand(command.attributes);
         return;
       case 'STARTTLS':
         if (!this.#options.startTls || this.#tls) {
@@ -674,6 +813,58 @@ export class SmtpServerSession {
         this.#bad(reply(502, '5.5.1', 'Command not implemented'));
         return;
     }
+  }
+
+  /**
+   * XCLIENT (Postfix): an allowed client says who the client really is; the session goes back to its
+   * greeting, keeping TLS and what XCLIENT said, and greets afresh (through a `connect` decision when
+   * there is one, so that the application judges the client XCLIENT named).
+   */
+  #xclientCommand(attributes: ReadonlyMap<string, string>): void {
+    const refusal = this.#forwardingRefusal(this.#options.xclient);
+    if (refusal) {
+      this.#bad(refusal);
+      return;
+    }
+    let xclient: SmtpXclient;
+    try {
+      xclient = parseXclient(attributes);
+    } catch (error) {
+      if (!(error instanceof SmtpCommandError)) throw error;
+      this.#bad(reply(error.replyCode, error.enhancedCode, error.message));
+      return;
+    }
+    this.#xclient = { ...this.#xclient, ...xclient };
+    this.#resetTransaction();
+    this.#phase = Phase.Greeted;
+    this.#extended = false;
+    this.#clientName = '';
+    this.#user = this.#xclient.login ?? undefined;
+    this.#greet();
+  }
+
+  /** XFORWARD (Postfix): an allowed client says who the up-stream client of the next transaction was. */
+  #xforwardCommand(attributes: ReadonlyMap<string, string>): void {
+    const refusal = this.#forwardingRefusal(this.#options.xforward);
+    if (refusal) {
+      this.#bad(refusal);
+      return;
+    }
+    try {
+      this.#xforward = applyXforward(this.#xforward ?? {}, attributes);
+    } catch (error) {
+      if (!(error instanceof SmtpCommandError)) throw error;
+      this.#bad(reply(error.replyCode, error.enhancedCode, error.message));
+      return;
+    }
+    this.#write(reply(250, '2.0.0', 'OK'));
+  }
+
+  /** Why XCLIENT or XFORWARD cannot be used now: the client is not allowed, or a transaction is open. */
+  #forwardingRefusal(allowed: boolean | undefined): SmtpReply | undefined {
+    if (!allowed) return reply(550, '5.7.0', 'Insufficient authorization');
+    if (this.inTransaction) return reply(503, '5.5.1', 'Mail transaction in progress');
+    return undefined;
   }
 
   #auth(command: Extract<SmtpCommand, { verb: 'AUTH' }>): void {
@@ -700,12 +891,17 @@ export class SmtpServerSession {
   #mail(command: Extract<SmtpCommand, { verb: 'MAIL' }>): void {
     const { parameters } = command;
     const authOffered = (this.#options.authMechanisms?.(this.#tls).length ?? 0) > 0;
-    if (
-      parameters.other.size > 0 ||
-      parameters.requireTls ||
-      (parameters.auth !== undefined && !authOffered)
-    ) {
+    if (parameters.other.size > 0 || (parameters.auth !== undefined && !authOffered)) {
       this.#bad(reply(555, '5.5.4', 'Unsupported MAIL parameter'));
+      return;
+    }
+    if (parameters.requireTls && this.#options.requireTls === false) {
+      this.#bad(reply(555, '5.5.4', 'REQUIRETLS not offered'));
+      return;
+    }
+    // RFC 8689 §3: REQUIRETLS is only given on a session that itself runs over TLS.
+    if (parameters.requireTls && !this.#tls) {
+      this.#bad(reply(530, '5.7.10', 'REQUIRETLS needs a TLS session'));
       return;
     }
     if (parameters.smtputf8 && this.#options.smtputf8 === false) {
@@ -733,14 +929,33 @@ export class SmtpServerSession {
 
   /**
    * The synchronisation check (RFC 2920, case 3): without PIPELINING every command, and with it the
-   * commands that end a group (and the end of a message), must be the last input so far. Input already
-   * waiting behind them means a client that did not wait: `554 5.5.0` and close.
+   * commands that end a group, must be the last input so far. Input already waiting behind them means
+   * a client that did not wait: `554 5.5.0` and close.
    */
-  #mustWait(verb?: string): boolean {
-    const endsGroup = verb === undefined || !this.#extended || GROUP_ENDERS.has(verb);
+  #mustWait(verb: string): boolean {
+    const endsGroup = !this.#extended || GROUP_ENDERS.has(verb);
     if (!endsGroup || this.#decoder.buffered === 0) return false;
-    this.#close(reply(554, '5.5.0', 'Error: SMTP protocol synchronization'));
+    this.#close(SYNCHRONIZATION_ERROR);
     return true;
+  }
+
+  /**
+   * Takes a QUIT that is all the input waiting behind the end of a message: Postfix's client writes it
+   * with the end of the message, and it cannot start a transaction. Anything else is refused.
+   */
+  #takeQuitBehindData(): boolean {
+    const event = this.#decoder.next();
+    if (event?.type !== 'line' || this.#decoder.buffered > 0) return false;
+    if (decodeUtf8Strict(event.line)?.toUpperCase() !== 'QUIT') return false;
+    this.#quitBehindData = true;
+    return true;
+  }
+
+  /** Answers the QUIT that came behind the message, once the message has its reply. */
+  #quitAfterData(): void {
+    if (!this.#quitBehindData) return;
+    this.#quitBehindData = false;
+    this.#close(reply(221, '2.0.0', `${this.#options.hostname} Bye`));
   }
 
   #decide(decision: Decision, command: SmtpCommand, event: SmtpServerEvent): void {
@@ -761,21 +976,44 @@ export class SmtpServerSession {
     if (this.#options.dsn !== false) keywords.push(['DSN', []]);
     if (this.#options.chunking !== false) keywords.push(['CHUNKING', []], ['BINARYMIME', []]);
     if (this.#options.startTls && !this.#tls) keywords.push(['STARTTLS', []]);
+    if (this.#tls && this.#options.requireTls !== false) keywords.push(['REQUIRETLS', []]);
     const mechanisms = this.#options.authMechanisms?.(this.#tls) ?? [];
     if (mechanisms.length > 0) keywords.push(['AUTH', [...mechanisms]]);
+    if (this.#options.xclient) keywords.push(['XCLIENT', XCLIENT_ATTRIBUTES]);
+    if (this.#options.xforward) keywords.push(['XFORWARD', XFORWARD_ATTRIBUTES]);
     return ehloReply(this.#options.hostname, `greets ${command.domain}`, keywords);
   }
 
+  #greeting(): SmtpReply {
+    return reply(220, undefined, `${this.#options.hostname} ${this.#lmtp ? 'LMTP' : 'ESMTP'} Postwire`);
+  }
+
+  /** Greets the client, or asks the application first. */
+  #greet(): void {
+    if (this.#options.connectDecision) {
+      this.#pending = { decision: 'connect' };
+      this.#events.push({ type: 'connect' });
+    } else {
+      this.#write(this.#greeting());
+    }
+  }
+
+  /** The `Received:` header, with the client as XCLIENT named it when it did. */
   #received(): Uint8Array {
     const id = [...crypto.getRandomValues(new Uint8Array(6))]
       .map((byte) => byte.toString(16).padStart(2, '0'))
       .join('');
+    const xclient = this.#xclient ?? {};
+    const remoteAddress =
+      xclient.address === undefined ? this.#options.remoteAddress : (xclient.address ?? undefined);
+    const remoteName = xclient.name === '[TEMPUNAVAIL]' ? undefined : (xclient.name ?? undefined);
     return receivedHeader({
-      clientName: this.#clientName,
-      ...(this.#options.remoteAddress ? { remoteAddress: this.#options.remoteAddress } : {}),
+      clientName: xclient.helo ?? this.#clientName,
+      ...(remoteAddress ? { remoteAddress } : {}),
+      ...(remoteName ? { remoteName } : {}),
       hostname: this.#options.hostname,
       lmtp: this.#lmtp,
-      extended: this.#extended,
+      extended: xclient.protocol ? xclient.protocol === 'ESMTP' : this.#extended,
       secure: this.#tls,
       authenticated: this.#user !== undefined,
       utf8: this.#mailParameters.smtputf8 === true,
@@ -786,7 +1024,12 @@ export class SmtpServerSession {
   }
 
   #envelope(): SmtpEnvelope {
-    return { from: this.#from, mailParameters: this.#mailParameters, recipients: [...this.#recipients] };
+    return {
+      from: this.#from,
+      mailParameters: this.#mailParameters,
+      recipients: [...this.#recipients],
+      ...(this.#xforward ? { forwarded: this.#xforward } : {}),
+    };
   }
 
   #resetTransaction(): void {
@@ -799,14 +1042,16 @@ export class SmtpServerSession {
     this.#chunking = false;
     this.#strayCr = false;
     this.#normalizer = undefined;
+    // XFORWARD speaks for one transaction only (Postfix resets it after RSET or the message's end).
+    this.#xforward = undefined;
   }
 
-  /** Replies to a bad command; after too many, ends the session (catalogue case 51). */
-  #bad(answer: SmtpReply): void {
+  /** Replies to a bad command; after too many, ends the session (catalogue case 51) and returns true. */
+  #bad(answer: SmtpReply): boolean {
     this.#write(answer);
-    if (++this.#badCommands >= this.#limits.badCommands) {
-      this.#close(reply(421, '4.7.0', `${this.#options.hostname} Too many errors`));
-    }
+    if (++this.#badCommands < this.#limits.badCommands) return false;
+    this.#close(reply(421, '4.7.0', `${this.#options.hostname} Too many errors`));
+    return true;
   }
 
   #write(answer: SmtpReply): void {
@@ -821,6 +1066,8 @@ export class SmtpServerSession {
     this.#events.push({ type: 'close' });
   }
 }
+
+const SYNCHRONIZATION_ERROR = reply(554, '5.5.0', 'Error: SMTP protocol synchronization');
 
 /** Commands that must end a pipelined group (RFC 2920 §3.1), AUTH among them. */
 const GROUP_ENDERS = new Set(['EHLO', 'HELO', 'LHLO', 'DATA', 'VRFY', 'EXPN', 'NOOP', 'AUTH']);

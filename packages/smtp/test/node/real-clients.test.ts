@@ -25,7 +25,7 @@ async function start(options: Partial<SmtpServerOptions> = {}) {
   const failures: unknown[] = [];
   const server = createSmtpServer({
     hostname: 'mx.postwire.test',
-    async onData(stream, envelope) {
+    async onData({ stream, envelope }) {
       const chunks: Uint8Array[] = [];
       for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
       const message = Buffer.concat(chunks).toString('utf8');
@@ -218,7 +218,7 @@ s.quit()
   it("Python's smtplib: LMTP, one result per recipient", async () => {
     const { port, deliveries } = await start({
       protocol: 'lmtp',
-      async onData(stream, envelope) {
+      async onData({ stream, envelope }) {
         for await (const _ of stream as unknown as AsyncIterable<Uint8Array>) {
           // Read the message to its end.
         }
@@ -316,7 +316,7 @@ s.quit()
   it('a connection dropped in the middle of DATA delivers nothing', async () => {
     let streamFailed: unknown;
     const { port, deliveries } = await start({
-      async onData(stream, envelope) {
+      async onData({ stream, envelope }) {
         try {
           for await (const _ of stream as unknown as AsyncIterable<Uint8Array>) {
             // Read until the stream ends or fails.

@@ -1,79 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { SmtpReply } from '../../src/protocol/reply.js';
 import { receivedHeader, receivedProtocol } from '../../src/server/received.js';
 import {
   type SmtpServerEvent,
   SmtpServerSession,
   type SmtpServerSessionOptions,
 } from '../../src/server/session.js';
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** Answers to decisions, by event type: a reply (or replies) to refuse, nothing to accept. */
-type Answers = Partial<
-  Record<SmtpServerEvent['type'], (event: SmtpServerEvent) => SmtpReply | SmtpReply[] | undefined>
->;
-
-/** A test driver: feeds client flights (each an array of chunks) and records what the session does. */
-class Driver {
-  readonly session: SmtpServerSession;
-  output = '';
-  readonly messages: string[] = [];
-  readonly aborts: string[] = [];
-  closed = false;
-  startTls = 0;
-  #message = '';
-
-  constructor(
-    options: Partial<SmtpServerSessionOptions> = {},
-    readonly answers: Answers = {},
-  ) {
-    this.session = new SmtpServerSession({ hostname: 'mx.test', receivedHeader: false, ...options });
-    this.drain();
-  }
-
-  /** Sends one flight of client input, in the given chunks, processing between chunks. */
-  send(...chunks: string[]): string {
-    const before = this.output.length;
-    for (const chunk of chunks) {
-      this.session.receive(encoder.encode(chunk));
-      this.drain();
-    }
-    return this.output.slice(before);
-  }
-
-  drain(): void {
-    for (let event = this.session.next(); event; event = this.session.next()) {
-      switch (event.type) {
-        case 'write':
-          this.output += decoder.decode(event.data);
-          break;
-        case 'close':
-          this.closed = true;
-          break;
-        case 'message-data':
-          this.#message += decoder.decode(event.data);
-          break;
-        case 'message-abort':
-          this.aborts.push(event.reason);
-          this.#message = '';
-          break;
-        default: {
-          if (event.type === 'message-end') {
-            this.messages.push(this.#message);
-            this.#message = '';
-          }
-          if (event.type === 'starttls') this.startTls++;
-          this.session.respond(this.answers[event.type]?.(event));
-        }
-      }
-    }
-  }
-}
-
-const GREETING = '220 mx.test ESMTP Postwire\r\n';
+import { Driver, decoder, encoder, GREETING } from './driver.js';
 
 describe('SmtpServerSession: a transaction', () => {
   it('greets, answers EHLO with its extensions, and takes a message', () => {
