@@ -41,7 +41,8 @@ const MAX_REPLY_LINES = 100;
 
 /**
  * Serializes a reply for the server: `code-text` lines then `code text`, CRLF each, the enhanced code
- * (if any) after the code on every line (RFC 2034 §4). An empty last text gives the bare code.
+ * (if any) after the code on every line (RFC 2034 §4). An empty last text gives the bare code, but for
+ * `334`, whose grammar always has the space (RFC 4954 §4: `"334" SP [base64]`).
  * @throws InvalidArgumentError for a code outside the reply-code grammar (200–599, second digit 0–5),
  * an enhanced code that is malformed or whose class differs from the code's first digit (so none on a
  * 3xx reply), text that is not printable US-ASCII or HT (a CR or LF would forge further replies), no
@@ -70,7 +71,7 @@ export function serializeReply(reply: SmtpReply): Uint8Array {
     }
     const separator = index === lines.length - 1 ? ' ' : '-';
     const body = enhancedCode === undefined ? text : text === '' ? enhancedCode : `${enhancedCode} ${text}`;
-    const line = body === '' && separator === ' ' ? String(code) : `${code}${separator}${body}`;
+    const line = body === '' && separator === ' ' && code !== 334 ? String(code) : `${code}${separator}${body}`;
     if (line.length + CRLF.length > MAX_REPLY_LINE_OCTETS) {
       throw new InvalidArgumentError(`a reply line is at most ${MAX_REPLY_LINE_OCTETS} octets with its CRLF`);
     }

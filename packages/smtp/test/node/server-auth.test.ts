@@ -147,7 +147,7 @@ describe('createSmtpServer: the security catalogue for AUTH', () => {
     expect(await conversation.send(`AUTH PLAIN ${'A'.repeat(12_300)}\r\n`)).toBe(
       '500 5.5.6 Line too long\r\n',
     );
-    expect(await conversation.send('AUTH PLAIN\r\n')).toMatch(/^334 ?\r\n$/);
+    expect(await conversation.send('AUTH PLAIN\r\n')).toBe('334 \r\n');
     expect(await conversation.send(`${'A'.repeat(12_300)}\r\n`)).toBe(
       '500 5.5.6 Authentication exchange line is too long\r\n',
     );

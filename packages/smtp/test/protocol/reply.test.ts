@@ -62,6 +62,8 @@ describe('serializeReply', () => {
 
   it('writes an empty last text as the bare code, and an empty continuation as `code-`', () => {
     expect(wire({ code: 250, lines: [''] })).toBe('250\r\n');
+    // RFC 4954 §4: an empty SASL challenge is still `334` SP.
+    expect(wire({ code: 334, lines: [''] })).toBe('334 \r\n');
     expect(wire({ code: 250, lines: ['', ''] })).toBe('250-\r\n250\r\n');
     expect(wire({ code: 250, enhancedCode: '2.0.0', lines: ['', ''] })).toBe('250-2.0.0\r\n250 2.0.0\r\n');
     expect(wire({ code: 354, lines: ['Start mail input; end with <CRLF>.<CRLF>'] })).toBe(
