@@ -5,7 +5,9 @@ import { mimeComposeSuite } from './mime-compose.js';
 import { mimeParseSuite } from './mime-parse.js';
 import { mimeStreamMemorySuite } from './mime-stream-memory.js';
 import { renderReport } from './report.js';
+import { smtpClientSuite } from './smtp-client.js';
 import { smtpServerSuite } from './smtp-server.js';
+import { smtpSourceSuite } from './smtp-source.js';
 import { storeSuite } from './store.js';
 
 const rows = [
@@ -15,6 +17,8 @@ const rows = [
   ...(await mimeComposeSuite()),
   ...(await storeSuite()),
   ...(await smtpServerSuite()),
+  ...(await smtpSourceSuite()),
+  ...(await smtpClientSuite()),
 ];
 const report = renderReport(rows, new Date());
 const target = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));

@@ -495,7 +495,12 @@ class SessionRun {
 
   /** Hands a new message to `onData`, and keeps where its bytes go and the answer to come. */
   #startMessage(envelope: SmtpEnvelope): MessageInProgress {
-    const pipe = new TransformStream<Uint8Array, Uint8Array>();
+    let control!: TransformStreamDefaultController<Uint8Array>;
+    const pipe = new TransformStream<Uint8Array, Uint8Array>({
+      start(controller) {
+        control = controller;
+      },
+    });
     const session = this.#session;
     let finalSize: number | undefined;
     let nodeStream: Readable | undefined;
@@ -517,8 +522,13 @@ class SessionRun {
         this.#options.onError?.(error, this.#info);
         return HOOK_FAILED;
       });
+    const writer = pipe.writable.getWriter();
+    // An application that answers (or fails) before reading the message to its end reads no more of it:
+    // the stream is ended with an error that also releases a write waiting for a reader, so that the rest
+    // is discarded and the session is never held up behind a stream nobody reads.
+    void result.then(() => control.error(new Error('the application answered before the message ended')));
     return {
-      writer: pipe.writable.getWriter(),
+      writer,
       result,
       end: (size) => {
         finalSize = size;

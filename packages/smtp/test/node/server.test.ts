@@ -72,6 +72,27 @@ describe('createSmtpServer', () => {
     expect(said()).toMatch(/421 4\.3\.2 mx\.test Service shutting down\r\n$/);
   });
 
+  it('answers 451 4.3.0 after the message when onData fails before reading it, without holding the client', async () => {
+    const errors: unknown[] = [];
+    const port = await start({
+      onData: async () => {
+        throw new Error('storage down');
+      },
+      onError: (error) => errors.push(error),
+    });
+    const { socket, said } = client(port);
+    await until(() => said().startsWith('220 '));
+    socket.write('EHLO c\r\n');
+    await until(() => said().includes('250 '));
+    socket.write('MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n');
+    await until(() => said().includes('354 '));
+    socket.write(`Subject: x\r\n\r\n${'line of text\r\n'.repeat(5000)}.\r\n`);
+    await until(() => said().includes('451 '));
+    expect(said()).toMatch(/354 [^\r]*\r\n451 4\.3\.0 Temporary failure, try again later\r\n$/);
+    expect(errors).toHaveLength(1);
+    socket.destroy();
+  });
+
   it('answers 451 4.3.0 when a hook throws, so that the mail is retried, never lost', async () => {
     const errors: unknown[] = [];
     const port = await start({
