@@ -71,7 +71,8 @@ export function serializeReply(reply: SmtpReply): Uint8Array {
     }
     const separator = index === lines.length - 1 ? ' ' : '-';
     const body = enhancedCode === undefined ? text : text === '' ? enhancedCode : `${enhancedCode} ${text}`;
-    const line = body === '' && separator === ' ' && code !== 334 ? String(code) : `${code}${separator}${body}`;
+    const line =
+      body === '' && separator === ' ' && code !== 334 ? String(code) : `${code}${separator}${body}`;
     if (line.length + CRLF.length > MAX_REPLY_LINE_OCTETS) {
       throw new InvalidArgumentError(`a reply line is at most ${MAX_REPLY_LINE_OCTETS} octets with its CRLF`);
     }
