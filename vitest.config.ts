@@ -14,6 +14,7 @@ export default defineConfig({
         'packages/mime/src/**': { lines: 90 },
         'packages/store/src/**': { lines: 90 },
         'packages/smtp/src/**': { lines: 90 },
+        'packages/pop3/src/**': { lines: 90 },
       },
     },
   },

@@ -11,10 +11,12 @@ const alias = {
   '@postwire/store': fileURLToPath(new URL('./packages/store/src/index.ts', import.meta.url)),
   '@postwire/smtp/node': fileURLToPath(new URL('./packages/smtp/src/node/index.ts', import.meta.url)),
   '@postwire/smtp': fileURLToPath(new URL('./packages/smtp/src/index.ts', import.meta.url)),
+  '@postwire/pop3/node': fileURLToPath(new URL('./packages/pop3/src/node/index.ts', import.meta.url)),
+  '@postwire/pop3': fileURLToPath(new URL('./packages/pop3/src/index.ts', import.meta.url)),
 };
 
 /** The one list of test projects: one per package. The root `vitest.config.ts` reads it. */
-const packages = ['core', 'sasl', 'mime', 'store', 'smtp'];
+const packages = ['core', 'sasl', 'mime', 'store', 'smtp', 'pop3'];
 
 const projects: TestProjectConfiguration[] = packages.map((name) => ({
   resolve: { alias },
