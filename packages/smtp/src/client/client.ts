@@ -400,6 +400,7 @@ class ConnectionPool {
           throw error;
         }
       }
+      if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
       await new Promise<void>((resolve, reject) => {
         const onAbort = (): void => {
           this.#waiting.splice(this.#waiting.indexOf(wake), 1);
@@ -473,6 +474,7 @@ class RateLimiter {
         return;
       }
       const wait = this.#starts[0]! + this.#window - now;
+      if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           signal?.removeEventListener('abort', onAbort);

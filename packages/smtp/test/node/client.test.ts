@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import {
   AbortError,
   ErrorCode,
@@ -406,6 +407,35 @@ describe('SMTP client with our server', () => {
     expect(greetings).toBe(2);
   });
 
+  it('holds sends past the rate limit until the window passes; an abort ends the wait', async () => {
+    const { port, deliveries } = await ourServer();
+    const smtp = client(port, { pool: { rateLimit: { messages: 2, perMilliseconds: 60_000 } } });
+    await smtp.send({ envelope: ENVELOPE, message: MESSAGE });
+    await smtp.send({ envelope: ENVELOPE, message: MESSAGE });
+    const controller = new AbortController();
+    const third = smtp.send({ envelope: ENVELOPE, message: MESSAGE, signal: controller.signal });
+    controller.abort();
+    await expect(third).rejects.toBeInstanceOf(AbortError);
+    expect(deliveries).toHaveLength(2);
+  });
+
+  it("says the machine's name in EHLO when it is fully qualified, else an address literal", async () => {
+    const { port } = await ourServer();
+    const names: string[] = [];
+    const smtp = createSmtpClient({
+      host: '127.0.0.1',
+      port,
+      starttls: 'never',
+      trace: (event) => {
+        if (event.line.startsWith('EHLO ')) names.push(event.line.slice(5));
+      },
+    });
+    closers.push(() => smtp.close());
+    await smtp.send({ envelope: ENVELOPE, message: MESSAGE });
+    const host = hostname();
+    expect(names).toEqual([/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(host) ? host : '[127.0.0.1]']);
+  });
+
   it('delivers to the MX hosts by preference, passing over one that cannot be reached', async () => {
     const { port, deliveries } = await ourServer();
     const closed = await scriptedServer('', () => undefined);
@@ -524,6 +554,20 @@ describe('SMTP client against a hostile or odd server', () => {
     });
     setTimeout(() => controller.abort(), 100);
     await expect(sending).rejects.toBeInstanceOf(AbortError);
+  });
+
+  it('a send waiting for a pooled connection gives up on abort', async () => {
+    const server = await scripted('220 x ESMTP\r\n', (line) =>
+      line.startsWith('EHLO') ? '250 x\r\n' : undefined,
+    );
+    const smtp = client(server.port, { pool: { maxConnections: 1 }, timeouts: { command: 2000 } });
+    const first = smtp.send({ envelope: ENVELOPE, message: MESSAGE });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const controller = new AbortController();
+    const second = smtp.send({ envelope: ENVELOPE, message: MESSAGE, signal: controller.signal });
+    controller.abort();
+    await expect(second).rejects.toBeInstanceOf(AbortError);
+    await expect(first).rejects.toBeInstanceOf(TimeoutError);
   });
 
   it('refuses a greeting that is not 220', async () => {
