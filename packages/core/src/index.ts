@@ -6,5 +6,6 @@ export * from './limits.js';
 export * from './line-decoder.js';
 export * from './line-reader.js';
 export * from './proxy-protocol.js';
+export * from './push-stream.js';
 export * from './trace.js';
 export * from './transport.js';

@@ -5,6 +5,7 @@ import {
   createDeadline,
   type Deadline,
   InvalidArgumentError,
+  PushStream,
   resolveLimits,
   type Transport,
 } from '@postwire/core';
@@ -261,7 +262,7 @@ function passwordSasl(onAuth: NonNullable<SmtpServerOptions['onAuth']>): SaslSer
 
 /** The message being received: where its bytes go, and the application's answer to come. */
 interface MessageInProgress {
-  readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly content: PushStream;
   readonly result: Promise<SmtpHookResult | readonly SmtpReply[]>;
   /** Records the message's final size at its end. */
   end(size: number): void;
@@ -437,8 +438,8 @@ class SessionRun {
         session.respond();
         return;
       case 'message-data':
-        // A stream the application cancelled refuses further bytes: its answer still decides.
-        await this.#message?.writer.write(event.data).catch(() => {});
+        // A stream the application cancelled drops further bytes: its answer still decides.
+        await this.#message?.content.push(event.data);
         return;
       case 'message-abort':
         this.#dropMessage(new Error(`the message was refused: ${event.reason}`));
@@ -449,7 +450,7 @@ class SessionRun {
         const message = this.#message;
         this.#message = undefined;
         message?.end(event.size);
-        await message?.writer.close().catch(() => {});
+        message?.content.end();
         const answer = await message?.result;
         session.respond(answer ?? undefined);
         return;
@@ -495,19 +496,14 @@ class SessionRun {
 
   /** Hands a new message to `onData`, and keeps where its bytes go and the answer to come. */
   #startMessage(envelope: SmtpEnvelope): MessageInProgress {
-    let control!: TransformStreamDefaultController<Uint8Array>;
-    const pipe = new TransformStream<Uint8Array, Uint8Array>({
-      start(controller) {
-        control = controller;
-      },
-    });
+    const content = new PushStream();
     const session = this.#session;
     let finalSize: number | undefined;
     let nodeStream: Readable | undefined;
     const message: SmtpIncomingMessage = {
-      stream: pipe.readable,
+      stream: content.stream,
       nodeStream: () => {
-        nodeStream ??= Readable.fromWeb(pipe.readable as NodeReadableStream<Uint8Array>);
+        nodeStream ??= Readable.fromWeb(content.stream as NodeReadableStream<Uint8Array>);
         return nodeStream;
       },
       envelope,
@@ -522,13 +518,11 @@ class SessionRun {
         this.#options.onError?.(error, this.#info);
         return HOOK_FAILED;
       });
-    const writer = pipe.writable.getWriter();
     // An application that answers (or fails) before reading the message to its end reads no more of it:
-    // the stream is ended with an error that also releases a write waiting for a reader, so that the rest
-    // is discarded and the session is never held up behind a stream nobody reads.
-    void result.then(() => control.error(new Error('the application answered before the message ended')));
+    // the rest is dropped as it arrives, so that the session is never held up behind a stream nobody reads.
+    void result.then(() => content.discard());
     return {
-      writer,
+      content,
       result,
       end: (size) => {
         finalSize = size;
@@ -558,7 +552,7 @@ class SessionRun {
   #dropMessage(reason: Error): void {
     const message = this.#message;
     this.#message = undefined;
-    message?.writer.abort(reason).catch(() => {});
+    message?.content.fail(reason);
   }
 }
 
