@@ -40,70 +40,96 @@ export interface DeadlineOptions {
  */
 export function createDeadline(ms: number, onExpire: () => void, options: DeadlineOptions = {}): Deadline {
   checkDuration(ms);
-  let duration = ms;
-  let dueAt = Number.POSITIVE_INFINITY;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timerDueAt = Number.POSITIVE_INFINITY;
-  let expired = false;
-
-  const disarm = (): void => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-    timerDueAt = Number.POSITIVE_INFINITY;
-  };
-
-  const arm = (): void => {
-    const delay = Math.max(0, Math.ceil(dueAt - performance.now()));
-    timerDueAt = dueAt;
-    timer = setTimeout(fire, delay);
-  };
-
-  const fire = (): void => {
-    timer = undefined;
-    timerDueAt = Number.POSITIVE_INFINITY;
-    if (performance.now() < dueAt) {
-      arm();
-      return;
-    }
-    dueAt = Number.POSITIVE_INFINITY;
-    expired = true;
-    onExpire();
-  };
-
-  const deadline: Deadline = {
-    reset(next?: number): void {
-      if (next !== undefined) {
-        checkDuration(next);
-        duration = next;
-      }
-      expired = false;
-      if (duration === Number.POSITIVE_INFINITY) {
-        dueAt = Number.POSITIVE_INFINITY;
-        disarm();
-        return;
-      }
-      dueAt = performance.now() + duration;
-      if (dueAt < timerDueAt) {
-        disarm();
-        arm();
-      }
-    },
-    clear(): void {
-      dueAt = Number.POSITIVE_INFINITY;
-      disarm();
-    },
-    get pending(): boolean {
-      return dueAt !== Number.POSITIVE_INFINITY;
-    },
-    get expired(): boolean {
-      return expired;
-    },
-    get ms(): number {
-      return duration;
-    },
-  };
+  const deadline = new TimerDeadline(ms, onExpire);
   if (options.start !== false) deadline.reset();
   return deadline;
+}
+
+/**
+ * The {@link Deadline} of {@link createDeadline}: a plain object with its state in fields and its
+ * methods on the prototype, so that the two or three deadlines of each server connection stay small.
+ * It holds one timer while armed, none otherwise.
+ */
+class TimerDeadline implements Deadline {
+  readonly #onExpire: () => void;
+  #duration: number;
+  /** The moment of expiry (a `performance.now()` reading), or `Infinity` when not armed. */
+  #dueAt = Number.POSITIVE_INFINITY;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the timer fires: at `#dueAt` or before it, since a reset only pushes `#dueAt` back. */
+  #timerDueAt = Number.POSITIVE_INFINITY;
+  #expired = false;
+
+  constructor(ms: number, onExpire: () => void) {
+    this.#duration = ms;
+    this.#onExpire = onExpire;
+  }
+
+  reset(next?: number): void {
+    if (next !== undefined) {
+      checkDuration(next);
+      this.#duration = next;
+    }
+    this.#expired = false;
+    if (this.#duration === Number.POSITIVE_INFINITY) {
+      this.clear();
+      return;
+    }
+    this.#dueAt = performance.now() + this.#duration;
+    if (this.#dueAt < this.#timerDueAt) {
+      this.#disarm();
+      this.#arm();
+    }
+  }
+
+  clear(): void {
+    this.#dueAt = Number.POSITIVE_INFINITY;
+    this.#disarm();
+  }
+
+  get pending(): boolean {
+    return this.#dueAt !== Number.POSITIVE_INFINITY;
+  }
+
+  get expired(): boolean {
+    return this.#expired;
+  }
+
+  get ms(): number {
+    return this.#duration;
+  }
+
+  /**
+   * The timer's callback, shared so that arming allocates no closure: expires, or re-arms when
+   * resets have pushed the moment back.
+   */
+  static #fire(deadline: TimerDeadline): void {
+    deadline.#timer = undefined;
+    deadline.#timerDueAt = Number.POSITIVE_INFINITY;
+    if (performance.now() < deadline.#dueAt) {
+      deadline.#arm();
+      return;
+    }
+    deadline.#dueAt = Number.POSITIVE_INFINITY;
+    deadline.#expired = true;
+    deadline.#onExpire();
+  }
+
+  #arm(): void {
+    this.#timerDueAt = this.#dueAt;
+    this.#timer = setTimeout(
+      TimerDeadline.#fire,
+      Math.max(0, Math.ceil(this.#dueAt - performance.now())),
+      this,
+    );
+  }
+
+  #disarm(): void {
+    if (this.#timer === undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerDueAt = Number.POSITIVE_INFINITY;
+  }
 }
 
 function checkDuration(ms: number): void {

@@ -83,6 +83,35 @@ describe('createDeadline', () => {
     expect(onExpire).not.toHaveBeenCalled();
   });
 
+  it('holds a timer only while armed, so that a cleared or expired deadline keeps nothing alive', () => {
+    const deadline = createDeadline(100, () => {});
+    expect(vi.getTimerCount()).toBe(1);
+    deadline.clear();
+    expect(vi.getTimerCount()).toBe(0);
+    deadline.reset();
+    vi.advanceTimersByTime(100);
+    expect(deadline.expired).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('keeps deadlines apart: each expires on its own, however the others are reset or cleared', () => {
+    const expired: string[] = [];
+    const idle = createDeadline(100, () => expired.push('idle'));
+    const command = createDeadline(30, () => expired.push('command'), { start: false });
+    for (let i = 0; i < 3; i++) {
+      command.reset();
+      vi.advanceTimersByTime(20);
+      command.clear();
+    }
+    expect(expired).toEqual([]);
+    command.reset();
+    vi.advanceTimersByTime(30);
+    expect(expired).toEqual(['command']);
+    vi.advanceTimersByTime(10);
+    expect(expired).toEqual(['command', 'idle']);
+    expect(idle.expired && command.expired).toBe(true);
+  });
+
   it('rejects durations a timer cannot hold', () => {
     for (const ms of [0, -1, Number.NaN, 2 ** 31]) {
       expect(() => createDeadline(ms, () => {})).toThrow(InvalidArgumentError);

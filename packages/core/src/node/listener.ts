@@ -1,10 +1,8 @@
 import * as net from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { createDeadline, type Deadline } from '../deadline.js';
 import { ConnectionError, ErrorCode, InvalidArgumentError, PostwireError, TimeoutError } from '../errors.js';
 import { resolveLimits } from '../limits.js';
 import { type ProxyHeader, ProxyHeaderParser } from '../proxy-protocol.js';
-import type { Transport } from '../transport.js';
 import { type ServerTlsOptions, serverTlsUpgrade, type TlsUpgrade } from './tls.js';
 import { NodeTransport } from './transport.js';
 
@@ -27,8 +25,11 @@ export interface ConnectionHandler {
 export interface ServerConnection {
   /** A number unique within the listener, for logs. */
   readonly id: number;
-  /** The byte stream. After `startTls()`, use the transport it returns; closing this one closes the connection. */
-  readonly transport: Transport;
+  /**
+   * The byte stream. After `startTls()`, use the transport it returns; closing this one closes the
+   * connection. A Node transport: a Node adapter may use its `read()` and `write()` fast path.
+   */
+  readonly transport: NodeTransport;
   /** The client's address: the one a trusted proxy declared, or else the socket's peer. IPv4-mapped IPv6 is shown as IPv4. */
   readonly remoteAddress: string;
   /** The client's port, declared by the proxy or from the socket. */
@@ -53,7 +54,7 @@ export interface ServerConnection {
 
 /** A connection over a limit, handed to `onRefused` so the protocol can say why before it is closed. */
 export interface RefusedConnection {
-  readonly transport: Transport;
+  readonly transport: NodeTransport;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly reason: RefusalReason;
@@ -112,12 +113,20 @@ export interface Listener {
 
 /** One accepted socket, from accept to close. */
 interface Tracked {
-  /** Drops the connection at once. */
-  destroy: () => void;
+  /** The socket: the accepted one, then the TLS socket over it once implicit TLS is up. */
+  socket: net.Socket;
   /** Set once the socket has a transport (after the PROXY header and any implicit TLS). */
+  transport?: NodeTransport;
+  /** Set once the connection is admitted and handed to the protocol. */
   connection?: Connection;
   /** Settles when the connection is closed and its counts released. */
   done?: Promise<void>;
+}
+
+/** Drops a tracked connection at once. */
+function destroy(tracked: Tracked): void {
+  if (tracked.transport) tracked.transport.destroy();
+  else tracked.socket.destroy();
 }
 
 const DEFAULTS = {
@@ -131,6 +140,7 @@ const DEFAULTS = {
 };
 const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
 const noop = (): void => {};
+const NO_HANDLER: Promise<ConnectionHandler | undefined> = Promise.resolve(undefined);
 
 /**
  * Creates a TCP server that does the protocol-neutral part of serving: connection limits in all
@@ -143,8 +153,9 @@ export function createListener(options: ListenerOptions): Listener {
 }
 
 class NodeListener implements Listener {
-  readonly #options: ListenerOptions;
-  readonly #settings: Readonly<typeof DEFAULTS>;
+  /** The options and the resolved limits, which each {@link Connection} reads instead of keeping copies. */
+  readonly options: ListenerOptions;
+  readonly settings: Readonly<typeof DEFAULTS>;
   readonly #server: net.Server;
   readonly #implicitTls: TlsUpgrade | undefined;
   readonly #startTls: TlsUpgrade | undefined;
@@ -158,17 +169,17 @@ class NodeListener implements Listener {
   #closing: Promise<void> | undefined;
 
   constructor(options: ListenerOptions) {
-    this.#options = options;
+    this.options = options;
     const overrides = Object.fromEntries(
       Object.keys(DEFAULTS).map((name) => [name, options[name as keyof typeof DEFAULTS]]),
     );
-    this.#settings = resolveLimits(DEFAULTS, overrides);
-    const { handshakeTimeout } = this.#settings;
+    this.settings = resolveLimits(DEFAULTS, overrides);
+    const { handshakeTimeout } = this.settings;
     this.#implicitTls = options.tls && serverTlsUpgrade(options.tls, handshakeTimeout);
     this.#startTls = options.startTls && serverTlsUpgrade(options.startTls, handshakeTimeout);
     this.#trusted = options.proxyProtocol ? trustList(options.proxyProtocol.trusted) : undefined;
     this.#server = net.createServer((socket) => this.#accept(socket));
-    this.#server.on('error', (error) => this.#report(error, undefined));
+    this.#server.on('error', (error) => this.report(error, undefined));
   }
 
   get connections(): number {
@@ -178,7 +189,7 @@ class NodeListener implements Listener {
   listen(): Promise<{ host: string; port: number }> {
     return new Promise((resolve, reject) => {
       this.#server.once('error', reject);
-      this.#server.listen({ host: this.#options.host ?? '127.0.0.1', port: this.#options.port ?? 0 }, () => {
+      this.#server.listen({ host: this.options.host ?? '127.0.0.1', port: this.options.port ?? 0 }, () => {
         this.#server.off('error', reject);
         const address = this.#server.address() as net.AddressInfo;
         resolve({ host: address.address, port: address.port });
@@ -191,17 +202,22 @@ class NodeListener implements Listener {
     return this.#closing;
   }
 
+  /** Hears of a failure that only closes one connection. */
+  report(error: unknown, remoteAddress: string | undefined): void {
+    this.options.onError?.(error, remoteAddress);
+  }
+
   async #shutdown(timeout: number): Promise<void> {
     const wasListening = this.#server.listening;
     const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const everyone = [...this.#active, ...this.#refused];
     for (const tracked of everyone) {
       if (tracked.connection) void tracked.connection.terminate('shutdown');
-      else tracked.destroy();
+      else destroy(tracked);
     }
     const finished = Promise.all(everyone.map((tracked) => tracked.done));
     await within(finished, timeout);
-    for (const tracked of everyone) tracked.destroy();
+    for (const tracked of everyone) destroy(tracked);
     await finished;
     if (wasListening) await stopped;
   }
@@ -210,42 +226,48 @@ class NodeListener implements Listener {
     socket.on('error', noop);
     socket.setNoDelay(true);
     const peer = socket.remoteAddress && normalizeAddress(socket.remoteAddress);
-    const overLimit = this.#active.size >= this.#settings.maxConnections;
+    const overLimit = this.#active.size >= this.settings.maxConnections;
     if (
       this.#closing ||
       peer === undefined ||
-      (overLimit && this.#refused.size >= this.#settings.maxConnections)
+      (overLimit && this.#refused.size >= this.settings.maxConnections)
     ) {
       socket.destroy();
       return;
     }
-    const tracked: Tracked = { destroy: () => socket.destroy() };
+    const tracked: Tracked = { socket };
     (overLimit ? this.#refused : this.#active).add(tracked);
-    tracked.done = this.#serve(socket, peer, tracked).finally(() => {
-      this.#active.delete(tracked);
-      this.#refused.delete(tracked);
-    });
+    tracked.done = this.#serve(tracked, peer);
   }
 
-  async #serve(socket: net.Socket, peer: string, tracked: Tracked): Promise<void> {
-    const settings = this.#settings;
+  /**
+   * Takes a connection through its PROXY header, limits and implicit TLS, then hands it to the
+   * protocol. Resolves once it is closed and its per-address count released; never rejects.
+   */
+  async #serve(tracked: Tracked, peer: string): Promise<void> {
+    const settings = this.settings;
     let timedOut = false;
-    const handshake = createDeadline(settings.handshakeTimeout, () => {
-      timedOut = true;
-      tracked.destroy();
-    });
+    // A deadline only when there is a handshake to wait for: a plain connection is served at once.
+    const handshake =
+      this.#trusted || this.#implicitTls
+        ? createDeadline(settings.handshakeTimeout, () => {
+            timedOut = true;
+            destroy(tracked);
+          })
+        : undefined;
     let countedAddress: string | undefined;
+    let transport: NodeTransport;
     try {
       let proxy: ProxyHeader | undefined;
       if (this.#trusted) {
         if (!this.#trusted.check(peer, net.isIPv6(peer) ? 'ipv6' : 'ipv4')) {
           throw new PostwireError(ErrorCode.ProxyProtocol, `${peer} is not a trusted proxy`);
         }
-        proxy = await readProxyHeader(socket);
+        proxy = await readProxyHeader(tracked.socket);
       }
       const declared = proxy?.family === 'inet' || proxy?.family === 'inet6' ? proxy.source : undefined;
       const remoteAddress = declared ? normalizeAddress(declared.address) : peer;
-      const remotePort = declared ? declared.port : (socket.remotePort ?? 0);
+      const remotePort = declared ? declared.port : (tracked.socket.remotePort ?? 0);
       let reason: RefusalReason | undefined = this.#refused.has(tracked) ? 'max-connections' : undefined;
       if (reason === undefined && (this.#perIp.get(remoteAddress) ?? 0) >= settings.maxConnectionsPerIp) {
         reason = 'max-connections-per-ip';
@@ -256,87 +278,76 @@ class NodeListener implements Listener {
         countedAddress = remoteAddress;
         this.#perIp.set(remoteAddress, (this.#perIp.get(remoteAddress) ?? 0) + 1);
       }
-      let secureSocket: net.Socket = socket;
-      if (this.#implicitTls) {
-        const upgraded: TLSSocket = await this.#implicitTls(socket);
-        tracked.destroy = () => upgraded.destroy();
-        secureSocket = upgraded;
-      }
-      handshake.clear();
-      let connection: Connection | undefined;
-      const idleDeadline = createDeadline(settings.idleTimeout, () => void connection?.terminate('idle'), {
-        start: false,
-      });
-      const transport = new NodeTransport(secureSocket, {
-        role: 'server',
-        upgrade: reason === undefined ? this.#startTls : undefined,
-        onActivity: reason === undefined ? () => idleDeadline.reset() : undefined,
-        closeTimeout: settings.closeTimeout,
-      });
-      tracked.destroy = () => transport.destroy();
+      if (this.#implicitTls) tracked.socket = await this.#implicitTls(tracked.socket);
+      handshake?.clear();
       if (reason !== undefined) {
+        transport = new NodeTransport(tracked.socket, {
+          role: 'server',
+          closeTimeout: settings.closeTimeout,
+        });
+        tracked.transport = transport;
         await this.#refuse({ transport, remoteAddress, remotePort, reason });
       } else {
-        connection = new Connection({
+        const connection = new Connection(this, tracked.socket, {
           id: this.#nextId++,
-          transport,
           remoteAddress,
           remotePort,
           proxy,
-          idleDeadline,
-          commandTimeout: settings.commandTimeout,
-          goodbyeTimeout: settings.goodbyeTimeout,
-          report: (error) => this.#report(error, remoteAddress),
+          startTls: this.#startTls,
         });
+        transport = connection.transport;
+        tracked.transport = transport;
         tracked.connection = connection;
-        connection.start(this.#options.onConnection);
+        connection.start();
         if (this.#closing) void connection.terminate('shutdown');
       }
-      await transport.closed.catch(noop);
-      connection?.stop();
     } catch (error) {
       const timeout = `handshake (PROXY header, TLS) not complete within ${settings.handshakeTimeout} ms`;
-      this.#report(timedOut ? new TimeoutError(timeout) : error, peer);
-      tracked.destroy();
-    } finally {
-      handshake.clear();
-      if (countedAddress !== undefined) {
-        const count = (this.#perIp.get(countedAddress) ?? 1) - 1;
-        if (count > 0) this.#perIp.set(countedAddress, count);
-        else this.#perIp.delete(countedAddress);
-      }
+      this.report(timedOut ? new TimeoutError(timeout) : error, peer);
+      handshake?.clear();
+      destroy(tracked);
+      this.#release(tracked, countedAddress);
+      return;
     }
+    // Not awaited, so that no suspended call stays behind for the connection's lifetime.
+    const closed = (): void => this.#release(tracked, countedAddress);
+    return transport.closed.then(closed, closed);
+  }
+
+  /** Forgets a connection that has closed, and takes it off its address's count. */
+  #release(tracked: Tracked, countedAddress: string | undefined): void {
+    tracked.connection?.stop();
+    this.#active.delete(tracked);
+    this.#refused.delete(tracked);
+    if (countedAddress === undefined) return;
+    const count = (this.#perIp.get(countedAddress) ?? 1) - 1;
+    if (count > 0) this.#perIp.set(countedAddress, count);
+    else this.#perIp.delete(countedAddress);
   }
 
   async #refuse(refused: RefusedConnection): Promise<void> {
-    const { onRefused } = this.#options;
+    const { onRefused } = this.options;
     if (onRefused) {
       try {
-        await within(Promise.resolve(onRefused(refused)), this.#settings.goodbyeTimeout);
+        await within(Promise.resolve(onRefused(refused)), this.settings.goodbyeTimeout);
       } catch (error) {
-        this.#report(error, refused.remoteAddress);
+        this.report(error, refused.remoteAddress);
       }
     }
     await refused.transport.close();
   }
-
-  #report(error: unknown, remoteAddress: string | undefined): void {
-    this.#options.onError?.(error, remoteAddress);
-  }
 }
 
+/** What the listener knows of a connection it admits. */
 interface ConnectionInit {
   id: number;
-  transport: NodeTransport;
   remoteAddress: string;
   remotePort: number;
   proxy: ProxyHeader | undefined;
-  idleDeadline: Deadline;
-  commandTimeout: number;
-  goodbyeTimeout: number;
-  report: (error: unknown) => void;
+  startTls: TlsUpgrade | undefined;
 }
 
+/** An admitted connection: its transport, its two deadlines, and the way out (goodbye, then close). */
 class Connection implements ServerConnection {
   readonly id: number;
   readonly transport: NodeTransport;
@@ -345,28 +356,35 @@ class Connection implements ServerConnection {
   readonly proxy?: ProxyHeader;
   readonly idleDeadline: Deadline;
   readonly commandDeadline: Deadline;
-  readonly #goodbyeTimeout: number;
-  readonly #report: (error: unknown) => void;
-  #handler: Promise<ConnectionHandler | undefined> = Promise.resolve(undefined);
+  readonly #listener: NodeListener;
+  #handler: Promise<ConnectionHandler | undefined> = NO_HANDLER;
   #terminating: Promise<void> | undefined;
 
-  constructor(init: ConnectionInit) {
+  constructor(listener: NodeListener, socket: net.Socket, init: ConnectionInit) {
+    const { settings } = listener;
+    this.#listener = listener;
     this.id = init.id;
-    this.transport = init.transport;
     this.remoteAddress = init.remoteAddress;
     this.remotePort = init.remotePort;
     if (init.proxy) this.proxy = init.proxy;
-    this.idleDeadline = init.idleDeadline;
-    this.commandDeadline = createDeadline(init.commandTimeout, () => void this.terminate('timeout'), {
+    this.idleDeadline = createDeadline(settings.idleTimeout, () => void this.terminate('idle'), {
       start: false,
     });
-    this.#goodbyeTimeout = init.goodbyeTimeout;
-    this.#report = init.report;
+    this.commandDeadline = createDeadline(settings.commandTimeout, () => void this.terminate('timeout'), {
+      start: false,
+    });
+    this.transport = new NodeTransport(socket, {
+      role: 'server',
+      upgrade: init.startTls,
+      onActivity: () => this.idleDeadline.reset(),
+      closeTimeout: settings.closeTimeout,
+    });
   }
 
   /** Hands the connection to the protocol; a failing `onConnection` closes it. */
-  start(onConnection: ListenerOptions['onConnection']): void {
+  start(): void {
     this.idleDeadline.reset();
+    const { onConnection } = this.#listener.options;
     this.#handler = (async (): Promise<ConnectionHandler | undefined> => onConnection(this))().catch(
       (error: unknown) => {
         this.#report(error);
@@ -382,7 +400,7 @@ class Connection implements ServerConnection {
       this.stop();
       const farewell = this.#handler.then((handler) => handler?.goodbye?.(reason));
       try {
-        await within(farewell, this.#goodbyeTimeout);
+        await within(farewell, this.#listener.settings.goodbyeTimeout);
       } catch (error) {
         this.#report(error);
       }
@@ -401,6 +419,10 @@ class Connection implements ServerConnection {
   close(): Promise<void> {
     this.stop();
     return this.transport.close();
+  }
+
+  #report(error: unknown): void {
+    this.#listener.report(error, this.remoteAddress);
   }
 }
 

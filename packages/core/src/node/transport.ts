@@ -22,26 +22,37 @@ export interface NodeTransportOptions {
 
 type State = 'open' | 'upgrading' | 'upgraded' | 'closed';
 
+/** A write the operating system has not taken yet: settled once the socket's write count reaches `count`. */
+interface PendingWrite {
+  readonly count: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
 const DEFAULT_CLOSE_TIMEOUT = 2_000;
 const noop = (): void => {};
+const WRITTEN: Promise<void> = Promise.resolve();
+const ENDED: Promise<undefined> = Promise.resolve(undefined);
 
 /**
  * A {@link Transport} over a Node `net.Socket` or `tls.TLSSocket`.
  *
- * Reading pulls from the socket one chunk per read: the socket stays paused while nobody reads, so
- * a fast sender fills the kernel buffers and then waits, and the readable never queues more than
- * one chunk. Received chunks are plain `Uint8Array` views of Node's buffers, not copies. A write
- * resolves once the socket has handed the bytes to the operating system, so a peer that does not
- * read holds the writer back. Chunks are written without copying: do not change one after writing it.
+ * Reading pulls from the socket one chunk per read: the socket pauses as soon as a chunk arrives
+ * that nobody waits for, so a fast sender fills the kernel buffers and then waits, and the transport
+ * never holds more than one chunk. Received chunks are the socket's `Buffer`s (which are
+ * `Uint8Array`s), not copies. A write resolves once the socket has handed the bytes to the operating
+ * system, so a peer that does not read holds the writer back. Chunks are written without copying: do
+ * not change one after writing it.
  *
- * `startTls()` stops reading plaintext at once. Bytes already delivered to the old readable are the
- * protocol's to discard; chunks still in its queue are dropped with it; bytes not yet read from the
- * socket go to the TLS handshake, where plaintext makes the handshake fail. A TLS error or close
- * during the session ends the connection: there is never a way back to the plaintext socket.
+ * `readable` and `writable` are created on first use, over {@link NodeTransport.read} and
+ * {@link NodeTransport.write}: a Node adapter that calls those two directly skips the web streams
+ * and their cost per connection and per chunk. Use one way or the other for each direction.
+ *
+ * `startTls()` stops reading plaintext at once. Bytes already read are the protocol's to discard;
+ * bytes not yet read go to the TLS handshake, where plaintext makes the handshake fail. A TLS error
+ * or close during the session ends the connection: there is never a way back to the plaintext socket.
  */
 export class NodeTransport implements Transport {
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
   readonly closed: Promise<void>;
   readonly info: TransportInfo;
 
@@ -53,10 +64,21 @@ export class NodeTransport implements Transport {
   #state: State = 'open';
   #successor: NodeTransport | undefined;
   #error: Error | undefined;
-  #readController!: ReadableStreamDefaultController<Uint8Array>;
-  #writeController!: WritableStreamDefaultController;
-  #readableDone = false;
-  #inFlightWrite: Promise<void> | undefined;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+  #writeController: WritableStreamDefaultController | undefined;
+  /** A chunk that arrived while nobody was reading; the socket is paused while it is held. */
+  #held: Buffer | undefined;
+  #resolveRead: ((chunk: Uint8Array | undefined) => void) | undefined;
+  #rejectRead: ((error: Error) => void) | undefined;
+  /** Set once reads only return the end (or `#readError`) after any held chunk. */
+  #readDone = false;
+  #readError: Error | undefined;
+  /** Writes handed to the socket, and those it has reported done. */
+  #writes = 0;
+  #written = 0;
+  /** Writes waiting for the operating system; created on the first that has to wait. */
+  #pendingWrites: PendingWrite[] | undefined;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #resolveClosed!: () => void;
   #rejectClosed!: (error: Error) => void;
@@ -75,33 +97,6 @@ export class NodeTransport implements Transport {
     });
     this.closed.catch(noop);
 
-    this.readable = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.#readController = controller;
-        },
-        pull: () => {
-          if (this.#state === 'open') socket.resume();
-        },
-        cancel: () => {
-          this.#readableDone = true;
-          socket.off('data', this.#onData);
-          socket.pause();
-        },
-      },
-      { highWaterMark: 0 },
-    );
-    this.writable = new WritableStream<Uint8Array>({
-      start: (controller) => {
-        this.#writeController = controller;
-      },
-      write: (chunk) => this.#write(chunk),
-      close: () => this.#end(),
-      abort: () => {
-        socket.destroy();
-      },
-    });
-
     socket.pause();
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
@@ -110,18 +105,91 @@ export class NodeTransport implements Transport {
     if (socket.destroyed) this.#onClose();
   }
 
+  /** Bytes from the peer, as a web stream over {@link NodeTransport.read}; created on first use. */
+  get readable(): ReadableStream<Uint8Array> {
+    if (this.#readable) return this.#readable;
+    let cancelled = false;
+    this.#readable = new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          const chunk = await this.read();
+          if (cancelled) return;
+          if (chunk === undefined) controller.close();
+          else controller.enqueue(chunk);
+        },
+        cancel: () => {
+          cancelled = true;
+          this.#stopReading();
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return this.#readable;
+  }
+
+  /** Bytes to the peer, as a web stream over {@link NodeTransport.write}; created on first use. */
+  get writable(): WritableStream<Uint8Array> {
+    this.#writable ??= new WritableStream<Uint8Array>({
+      start: (controller) => {
+        this.#writeController = controller;
+        if (this.#state !== 'open') controller.error(this.#writeFailure());
+      },
+      write: (chunk) => this.write(chunk),
+      close: () => this.#end(),
+      abort: () => {
+        this.#socket.destroy();
+      },
+    });
+    return this.#writable;
+  }
+
+  /**
+   * The fast path for reading, without a stream: the next chunk from the peer, or `undefined` once
+   * the peer has closed its side (or the readable was cancelled, or STARTTLS ended this transport).
+   * Rejects as reading `readable` would. One read at a time: the next may start once this one settles.
+   */
+  read(): Promise<Uint8Array | undefined> {
+    const held = this.#held;
+    if (held !== undefined) {
+      this.#held = undefined;
+      return Promise.resolve(held);
+    }
+    if (this.#readError) return Promise.reject(this.#readError);
+    if (this.#readDone) return ENDED;
+    if (this.#resolveRead) return Promise.reject(new TypeError('a read is already pending'));
+    return new Promise((resolve, reject) => {
+      this.#resolveRead = resolve;
+      this.#rejectRead = reject;
+      this.#socket.resume();
+    });
+  }
+
+  /**
+   * The fast path for writing, without a stream: writes `chunk` (not copied: do not change it
+   * afterwards) and resolves once the operating system has it, at once when the socket could hand
+   * it over straight away. Rejects as writing to `writable` would. Writes may overlap; they go out
+   * in order.
+   */
+  write(chunk: Uint8Array): Promise<void> {
+    const socket = this.#socket;
+    if (this.#state !== 'open' || !socket.writable) return Promise.reject(this.#writeFailure());
+    socket.write(chunk, this.#afterWrite);
+    const count = ++this.#writes;
+    return socket.writableLength === 0 && !socket.errored ? WRITTEN : this.#whenWritten(count);
+  }
+
   /**
    * Upgrades to TLS with the settings given at creation and returns the secure transport. This
-   * transport's streams end at once and never carry another byte; `closed` and `close()` keep
-   * following the connection. Await every write before calling it: writes still queued are dropped.
+   * transport's reads and writes end at once and never carry another byte; `closed` and `close()`
+   * keep following the connection. Await every write before calling it: writes still queued are dropped.
    */
-  async startTls(): Promise<Transport> {
+  async startTls(): Promise<NodeTransport> {
     if (this.#upgrade === undefined) throw new TlsError(ErrorCode.Tls, 'this transport cannot start TLS');
     if (this.#state !== 'open') throw this.#closedError();
     this.#state = 'upgrading';
     const socket = this.#socket;
     this.#detach();
-    await this.#inFlightWrite?.catch(noop);
+    if (this.#written < this.#writes) await this.#whenWritten(this.#writes).catch(noop);
     if (socket.destroyed) {
       this.#settle(this.#closedError());
       throw this.#closedError();
@@ -167,8 +235,8 @@ export class NodeTransport implements Transport {
       socket.destroy();
     } else if (this.#state === 'open') {
       this.#state = 'closed';
-      this.#endReadable();
-      this.#writeController.error(this.#closedError());
+      this.#endReads(undefined);
+      this.#writeController?.error(this.#closedError());
       socket.off('data', this.#onData);
       socket.on('data', noop);
       socket.resume();
@@ -187,13 +255,20 @@ export class NodeTransport implements Transport {
   readonly #onData = (chunk: Buffer): void => {
     // Handed on as the Buffer it is (a Uint8Array): its indexOf is a native memchr, several times
     // faster than Uint8Array's, and the line decoder's scans go through it.
-    this.#readController.enqueue(chunk);
-    if ((this.#readController.desiredSize ?? 0) <= 0) this.#socket.pause();
+    const resolve = this.#resolveRead;
+    if (resolve) {
+      this.#resolveRead = undefined;
+      this.#rejectRead = undefined;
+      resolve(chunk);
+    } else {
+      this.#socket.pause();
+      this.#held = this.#held === undefined ? chunk : Buffer.concat([this.#held, chunk]);
+    }
     this.#onActivity();
   };
 
   readonly #onEnd = (): void => {
-    this.#endReadable();
+    this.#endReads(undefined);
   };
 
   readonly #onError = (error: Error): void => {
@@ -203,31 +278,32 @@ export class NodeTransport implements Transport {
   readonly #onClose = (): void => {
     clearTimeout(this.#closeTimer);
     const error = this.#error;
-    if (!this.#readableDone) {
-      this.#readableDone = true;
-      if (error) this.#readController.error(error);
-      else this.#readController.close();
-    }
-    this.#writeController.error(error ?? this.#closedError());
+    this.#endReads(error);
+    this.#writeController?.error(error ?? this.#closedError());
     this.#state = 'closed';
     this.#settle(error);
   };
 
-  #write(chunk: Uint8Array): Promise<void> {
-    const socket = this.#socket;
-    if (this.#state !== 'open' || !socket.writable) return Promise.reject(this.#error ?? this.#closedError());
-    const written = new Promise<void>((resolve, reject) => {
-      socket.write(chunk, (error) => {
-        if (error) {
-          reject(this.#error ?? socketError(error));
-        } else {
-          this.#onActivity();
-          resolve();
-        }
-      });
-    });
-    this.#inFlightWrite = written;
-    return written;
+  /** Counts the socket's reports of finished writes, in order, and settles the writes waiting on them. */
+  readonly #afterWrite = (error: Error | null | undefined): void => {
+    this.#written++;
+    if (error) {
+      const failure = this.#error ?? socketError(error);
+      for (const pending of this.#pendingWrites?.splice(0) ?? []) pending.reject(failure);
+      return;
+    }
+    this.#onActivity();
+    const pendingWrites = this.#pendingWrites;
+    if (pendingWrites === undefined) return;
+    while (pendingWrites.length > 0 && pendingWrites[0]!.count <= this.#written) {
+      pendingWrites.shift()!.resolve();
+    }
+  };
+
+  #whenWritten(count: number): Promise<void> {
+    this.#pendingWrites ??= [];
+    const pendingWrites = this.#pendingWrites;
+    return new Promise((resolve, reject) => pendingWrites.push({ count, resolve, reject }));
   }
 
   #end(): Promise<void> {
@@ -236,7 +312,33 @@ export class NodeTransport implements Transport {
     });
   }
 
-  /** Stops every plaintext byte: no more reads, the old streams end, the old socket's events are ignored. */
+  /**
+   * Ends reading: a held chunk stays readable unless there is an error, then reads give the end, or
+   * reject with `error`. A read in progress settles now.
+   */
+  #endReads(error: Error | undefined): void {
+    if (this.#readDone) return;
+    this.#readDone = true;
+    if (error) {
+      this.#held = undefined;
+      this.#readError = error;
+    }
+    const resolve = this.#resolveRead;
+    const reject = this.#rejectRead;
+    this.#resolveRead = undefined;
+    this.#rejectRead = undefined;
+    if (error) reject?.(error);
+    else resolve?.(undefined);
+  }
+
+  /** The readable was cancelled: stop reading, but keep the connection. */
+  #stopReading(): void {
+    this.#held = undefined;
+    this.#endReads(undefined);
+    this.#socket.pause();
+  }
+
+  /** Stops every plaintext byte: reads end, writes fail, the old socket's events are ignored. */
   #detach(): void {
     const socket = this.#socket;
     socket.pause();
@@ -245,20 +347,19 @@ export class NodeTransport implements Transport {
     socket.off('error', this.#onError);
     socket.off('close', this.#onClose);
     socket.on('error', noop);
-    if (!this.#readableDone) {
-      this.#readableDone = true;
-      if (this.#readController.desiredSize === 0) this.#readController.close();
-      else this.#readController.error(new TlsError(ErrorCode.Tls, 'unread plaintext discarded by STARTTLS'));
-    }
-    this.#writeController.error(
-      new TlsError(ErrorCode.Tls, 'the connection was upgraded; use the new transport'),
-    );
+    // A chunk received but never read goes back to the socket, and so to the TLS handshake.
+    const held = this.#held;
+    this.#held = undefined;
+    if (held !== undefined) socket.unshift(held);
+    this.#endReads(undefined);
+    this.#writeController?.error(this.#writeFailure());
   }
 
-  #endReadable(): void {
-    if (this.#readableDone) return;
-    this.#readableDone = true;
-    this.#readController.close();
+  #writeFailure(): Error {
+    if (this.#state === 'upgrading' || this.#state === 'upgraded') {
+      return new TlsError(ErrorCode.Tls, 'the connection was upgraded; use the new transport');
+    }
+    return this.#error ?? this.#closedError();
   }
 
   #settle(error: Error | undefined): void {
@@ -272,16 +373,22 @@ export class NodeTransport implements Transport {
   }
 }
 
+/** The socket's addresses and TLS state, as object literals of one fixed shape each. */
 function describe(socket: Socket): TransportInfo {
-  const base = {
+  if (!(socket instanceof TLSSocket)) {
+    return {
+      remoteAddress: socket.remoteAddress,
+      remotePort: socket.remotePort,
+      localAddress: socket.localAddress,
+      localPort: socket.localPort,
+      secure: false,
+    };
+  }
+  return {
     remoteAddress: socket.remoteAddress,
     remotePort: socket.remotePort,
     localAddress: socket.localAddress,
     localPort: socket.localPort,
-  };
-  if (!(socket instanceof TLSSocket)) return { ...base, secure: false };
-  return {
-    ...base,
     secure: true,
     tlsProtocol: socket.getProtocol() ?? undefined,
     tlsCipher: socket.getCipher()?.name,
