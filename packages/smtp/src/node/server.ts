@@ -7,11 +7,11 @@ import {
   InvalidArgumentError,
   PushStream,
   resolveLimits,
-  type Transport,
 } from '@postwire/core';
 import {
   createListener,
   type ListenerOptions,
+  type NodeTransport,
   type ServerConnection,
   type ServerTlsOptions,
 } from '@postwire/core/node';
@@ -179,6 +179,8 @@ export interface SmtpServer {
   close(options?: { timeout?: number }): Promise<void>;
 }
 
+const TOO_MANY_CONNECTIONS = new TextEncoder().encode('421 4.7.0 Too many connections, try again later\r\n');
+
 /** A hook threw: the client hears a temporary failure, so that its mail is retried, never lost. */
 const HOOK_FAILED: SmtpReply = {
   code: 451,
@@ -235,9 +237,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
       return { goodbye: (reason) => run.goodbye(reason === 'shutdown' ? 'shutdown' : 'timeout') };
     },
     async onRefused({ transport }) {
-      const writer = transport.writable.getWriter();
-      await writer.write(new TextEncoder().encode('421 4.7.0 Too many connections, try again later\r\n'));
-      writer.releaseLock();
+      await transport.write(TOO_MANY_CONNECTIONS);
     },
   });
   return {
@@ -276,9 +276,8 @@ class SessionRun {
   readonly #sasl: SaslServer | undefined;
   /** From an accepted MAIL to the end of its message (`transactionTimeout`). */
   readonly #transactionDeadline: Deadline | undefined;
-  #transport: Transport;
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** Read and written through the Node transport's fast path, without web streams. */
+  #transport: NodeTransport;
   #message: MessageInProgress | undefined;
   /** The SASL exchange of the AUTH command in progress. */
   #exchange: SaslServerExchange | undefined;
@@ -296,8 +295,6 @@ class SessionRun {
     this.#options = options;
     this.#sasl = settings.sasl;
     this.#transport = connection.transport;
-    this.#reader = this.#transport.readable.getReader();
-    this.#writer = this.#transport.writable.getWriter();
     if (settings.transactionTimeout !== undefined) {
       this.#transactionDeadline = createDeadline(settings.transactionTimeout, () => this.#expire(), {
         start: false,
@@ -342,8 +339,8 @@ class SessionRun {
         if (!event) {
           await this.#flush();
           this.#armDeadlines();
-          const { done, value } = await this.#reader.read();
-          if (done) break;
+          const value = await this.#transport.read();
+          if (value === undefined) break;
           this.#session.receive(value);
           if (!this.#connection.commandDeadline.pending) this.#connection.commandDeadline.reset();
           continue;
@@ -371,7 +368,7 @@ class SessionRun {
     await this.#flush();
     this.#session.shutdown(reason);
     for (let event = this.#session.next(); event; event = this.#session.next()) {
-      if (event.type === 'write') await this.#writer.write(event.data);
+      if (event.type === 'write') await this.#transport.write(event.data);
     }
   }
 
@@ -481,14 +478,7 @@ class SessionRun {
       case 'starttls':
         // The 220 goes out before the handshake starts.
         await this.#flush();
-        this.#reader.releaseLock();
-        this.#writer.releaseLock();
-        try {
-          this.#transport = await this.#transport.startTls();
-        } finally {
-          this.#reader = this.#transport.readable.getReader();
-          this.#writer = this.#transport.writable.getWriter();
-        }
+        this.#transport = await this.#transport.startTls();
         session.respond();
         return;
     }
@@ -535,7 +525,7 @@ class SessionRun {
     if (this.#replies.length === 0) return;
     const replies = this.#replies;
     this.#replies = [];
-    await this.#writer.write(replies.length === 1 ? replies[0]! : concatBytes(replies));
+    await this.#transport.write(replies.length === 1 ? replies[0]! : concatBytes(replies));
   }
 
   /** Runs a hook; one that throws gets the client a temporary failure. */
