@@ -8,45 +8,66 @@ export interface PushStreamOptions {
 
 const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
 
+type Waiting = { resolve(result: IteratorResult<Uint8Array>): void; reject(error: Error): void };
+
 /**
- * A web `ReadableStream` of bytes that a protocol engine fills as they arrive from the network: a
- * message being received by a server, or downloaded by a client. Pushing is synchronous while the
- * reader keeps up; when it falls behind, {@link push} returns a promise, and the engine stops reading
- * from its connection until the reader catches up, so that a message is never held whole. A reader
- * that cancels, or a {@link discard}, makes the rest be dropped as it arrives, so that the protocol
- * stays in step.
+ * Bytes that a protocol engine hands over as they arrive from the network — a message a server
+ * receives, or one a client downloads — read once, either by async iteration (`for await`, the cheap
+ * way: no web stream is made) or as a web `ReadableStream` ({@link stream}, made on first use).
+ * Pushing is synchronous while the reader keeps up; when it falls a high-water mark behind,
+ * {@link push} returns a promise and the engine stops reading from its connection until the reader
+ * catches up, so that a message is never held whole. A reader that stops early, or a {@link discard},
+ * makes the rest be dropped as it arrives, so that the protocol stays in step.
  */
-export class PushStream {
-  readonly stream: ReadableStream<Uint8Array>;
+export class PushStream implements AsyncIterable<Uint8Array> {
   /** Settles when the last byte was pushed ({@link end}); rejects when the producer {@link fail}ed first. */
   readonly done: Promise<void>;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
-  #settle!: { resolve(): void; reject(error: Error): void };
+  readonly #highWaterMark: number;
+  readonly #queue: Uint8Array[] = [];
+  #queued = 0;
+  #reader: Waiting | undefined;
   #resume: (() => void) | undefined;
-  #dropping = false;
   #ended = false;
+  #error: Error | undefined;
+  #dropping = false;
+  #stream: ReadableStream<Uint8Array> | undefined;
+  #settle!: { resolve(): void; reject(error: Error): void };
 
   constructor(options: PushStreamOptions = {}) {
-    this.stream = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.#controller = controller;
-        },
-        pull: () => this.#wake(),
-        cancel: () => {
-          this.#dropping = true;
-          this.#wake();
-        },
-      },
-      { highWaterMark: options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
-    );
+    this.#highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.done = new Promise<void>((resolve, reject) => {
       this.#settle = { resolve, reject };
     });
     this.done.catch(() => {});
   }
 
-  /** True once the reader cancelled or the rest was discarded: pushed bytes are dropped. */
+  /** The bytes as a web stream, made on first use; read it or iterate this object, not both. */
+  get stream(): ReadableStream<Uint8Array> {
+    this.#stream ??= new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          const result = await this.#next();
+          if (result.done) controller.close();
+          else controller.enqueue(result.value);
+        },
+        cancel: () => this.#stopReading(),
+      },
+      { highWaterMark: 0 },
+    );
+    return this.#stream;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return {
+      next: () => this.#next(),
+      return: async () => {
+        this.#stopReading();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  /** True once the reader stopped early or the rest was discarded: pushed bytes are dropped. */
   get dropping(): boolean {
     return this.#dropping;
   }
@@ -54,40 +75,76 @@ export class PushStream {
   /** Adds bytes; returns a promise to wait for when the reader is behind, else `undefined`. */
   push(data: Uint8Array): Promise<void> | undefined {
     if (this.#dropping || this.#ended) return undefined;
-    this.#controller.enqueue(data);
-    if ((this.#controller.desiredSize ?? 0) > 0) return undefined;
+    const reader = this.#reader;
+    if (reader) {
+      this.#reader = undefined;
+      reader.resolve({ done: false, value: data });
+      return undefined;
+    }
+    this.#queue.push(data);
+    this.#queued += data.byteLength;
+    if (this.#queued < this.#highWaterMark) return undefined;
     return new Promise((resolve) => {
       this.#resume = resolve;
     });
   }
 
-  /** The content is complete: the stream ends after what was pushed. */
+  /** The content is complete: the reader gets the end after what was pushed. */
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    if (!this.#dropping) this.#controller.close();
     this.#settle.resolve();
+    const reader = this.#reader;
+    this.#reader = undefined;
+    reader?.resolve({ done: true, value: undefined });
   }
 
-  /** The content will not be complete (the connection failed, the message was refused): the stream errors. */
+  /** The content will not be complete (the connection failed, the message was refused): the reader gets `error`. */
   fail(error: Error): void {
     if (this.#ended) return;
     this.#ended = true;
-    if (!this.#dropping) this.#controller.error(error);
-    this.#dropping = true;
     this.#settle.reject(error);
-    this.#wake();
+    this.#abandon(error);
   }
 
   /**
-   * Drops whatever has not been pushed yet: a reader still holding the stream gets an `AbortError`
-   * rather than silently shortened content. Nothing happens once the content is complete.
+   * Drops whatever has not been pushed yet: a reader still reading gets an `AbortError` rather than
+   * silently shortened content. Nothing happens once the content is complete.
    */
   discard(): void {
     if (this.#ended || this.#dropping) return;
-    this.#dropping = true;
-    this.#controller.error(new AbortError('the rest of the content was discarded'));
+    this.#abandon(new AbortError('the rest of the content was discarded'));
+  }
+
+  /** The next chunk for the reader: from the queue, or the next one pushed. */
+  #next(): Promise<IteratorResult<Uint8Array>> {
+    const chunk = this.#queue.shift();
+    if (chunk) {
+      this.#queued -= chunk.byteLength;
+      if (this.#queued < this.#highWaterMark) this.#wake();
+      return Promise.resolve({ done: false, value: chunk });
+    }
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#ended || this.#dropping) return Promise.resolve({ done: true, value: undefined });
     this.#wake();
+    return new Promise((resolve, reject) => {
+      this.#reader = { resolve, reject };
+    });
+  }
+
+  #stopReading(): void {
+    this.#dropping = true;
+    this.#queue.length = 0;
+    this.#queued = 0;
+    this.#wake();
+  }
+
+  #abandon(error: Error): void {
+    this.#error = error;
+    this.#stopReading();
+    const reader = this.#reader;
+    this.#reader = undefined;
+    reader?.reject(error);
   }
 
   #wake(): void {

@@ -1,24 +1,48 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AbortError } from '../src/errors.js';
 import { PushStream } from '../src/push-stream.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
+const text = (chunks: readonly Uint8Array[]) =>
+  chunks.map((chunk) => new TextDecoder().decode(chunk)).join('');
 
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
-  let text = '';
-  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>)
-    text += new TextDecoder().decode(chunk);
-  return text;
+async function iterate(content: AsyncIterable<Uint8Array>): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of content) chunks.push(chunk);
+  return text(chunks);
 }
 
 describe('PushStream', () => {
-  it('gives the reader what was pushed, in order, and ends', async () => {
-    const content = new PushStream();
-    expect(content.push(bytes('one '))).toBeUndefined();
-    content.push(bytes('two'));
-    content.end();
-    await expect(readAll(content.stream)).resolves.toBe('one two');
-    await expect(content.done).resolves.toBeUndefined();
+  it('gives the reader what was pushed, in order, whether iterated or read as a web stream', async () => {
+    for (const read of [
+      iterate,
+      (content: PushStream) => iterate(content.stream as unknown as AsyncIterable<Uint8Array>),
+    ]) {
+      const content = new PushStream();
+      expect(content.push(bytes('one '))).toBeUndefined();
+      const reading = read(content);
+      content.push(bytes('two'));
+      content.end();
+      await expect(reading).resolves.toBe('one two');
+      await expect(content.done).resolves.toBeUndefined();
+    }
+  });
+
+  it('delivers any sequence of pushes, with reads interleaved anyhow, unchanged', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.string({ minLength: 1 }), { maxLength: 20 }),
+        fc.integer({ min: 1, max: 64 }),
+        async (pieces, highWaterMark) => {
+          const content = new PushStream({ highWaterMark });
+          const reading = iterate(content);
+          for (const piece of pieces) await content.push(bytes(piece));
+          content.end();
+          expect(await reading).toBe(pieces.join(''));
+        },
+      ),
+    );
   });
 
   it('asks the producer to wait once the reader is a high-water mark behind, and resumes it on read', async () => {
@@ -32,42 +56,56 @@ describe('PushStream', () => {
     });
     await Promise.resolve();
     expect(resumed).toBe(false);
-    const reader = content.stream.getReader();
-    await reader.read();
+    await content[Symbol.asyncIterator]().next();
     await wait;
     expect(resumed).toBe(true);
   });
 
-  it('drops what comes after the reader cancels, and wakes a waiting producer', async () => {
-    const content = new PushStream({ highWaterMark: 1 });
-    const wait = content.push(bytes('x'));
-    await content.stream.cancel();
-    await wait;
-    expect(content.dropping).toBe(true);
-    expect(content.push(bytes('y'))).toBeUndefined();
-    content.end();
-    await expect(content.done).resolves.toBeUndefined();
+  it('drops what comes after the reader stops early, and wakes a waiting producer', async () => {
+    for (const stop of [
+      async (content: PushStream) => {
+        await content.stream.cancel();
+      },
+      async (content: PushStream) => {
+        for await (const _ of content) break;
+      },
+    ]) {
+      const content = new PushStream({ highWaterMark: 1 });
+      const wait = content.push(bytes('x'));
+      await stop(content);
+      await wait;
+      expect(content.dropping).toBe(true);
+      expect(content.push(bytes('y'))).toBeUndefined();
+      content.end();
+      await expect(content.done).resolves.toBeUndefined();
+    }
   });
 
-  it('errors the stream when the producer fails, and rejects done', async () => {
+  it('fails the reader, waiting or not, when the producer fails, and rejects done', async () => {
     const content = new PushStream();
-    content.push(bytes('half'));
+    const iterator = content[Symbol.asyncIterator]();
+    const waiting = iterator.next();
     const failure = new Error('connection lost');
     content.fail(failure);
-    await expect(readAll(content.stream)).rejects.toBe(failure);
+    await expect(waiting).rejects.toBe(failure);
+    await expect(iterator.next()).rejects.toBe(failure);
     await expect(content.done).rejects.toBe(failure);
+    const queued = new PushStream();
+    queued.push(bytes('half'));
+    queued.fail(failure);
+    await expect(iterate(queued.stream as unknown as AsyncIterable<Uint8Array>)).rejects.toBe(failure);
   });
 
-  it('discard errors a reader with AbortError, and does nothing once the content is complete', async () => {
+  it('discard fails a reader with AbortError, and does nothing once the content is complete', async () => {
     const discarded = new PushStream();
     discarded.push(bytes('part'));
     discarded.discard();
-    await expect(readAll(discarded.stream)).rejects.toBeInstanceOf(AbortError);
+    await expect(iterate(discarded)).rejects.toBeInstanceOf(AbortError);
     const complete = new PushStream();
     complete.push(bytes('all'));
     complete.end();
     complete.discard();
     complete.fail(new Error('late'));
-    await expect(readAll(complete.stream)).resolves.toBe('all');
+    await expect(iterate(complete)).resolves.toBe('all');
   });
 });

@@ -1,5 +1,4 @@
 import { Readable } from 'node:stream';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import {
   concatBytes,
   createDeadline,
@@ -63,14 +62,15 @@ export interface SmtpConnectionInfo {
 }
 
 /** A message being received, as `onData` gets it. */
-export interface SmtpIncomingMessage {
+export interface SmtpIncomingMessage extends AsyncIterable<Uint8Array> {
   /**
    * The message's bytes (dot-stuffing removed, the server's `Received:` header first), to be read to its
-   * end. It errors if the client drops the connection or the message is refused mid-way, and then
-   * nothing may be delivered.
+   * end, once, in one of three ways: `for await (const chunk of message)` (the cheapest), `stream` (a
+   * web stream, made on first use) or `nodeStream()`. Reading fails if the client drops the connection
+   * or the message is refused mid-way, and then nothing may be delivered.
    */
   readonly stream: ReadableStream<Uint8Array>;
-  /** The same bytes as a Node stream, made from `stream` on the first call: read one or the other. */
+  /** The same bytes as a Node stream, made on the first call. */
   nodeStream(): Readable;
   readonly envelope: SmtpEnvelope;
   /** Octets of the message received from the client so far (no `Received:` header); final once it ended. */
@@ -491,11 +491,14 @@ class SessionRun {
     let finalSize: number | undefined;
     let nodeStream: Readable | undefined;
     const message: SmtpIncomingMessage = {
-      stream: content.stream,
+      get stream() {
+        return content.stream;
+      },
       nodeStream: () => {
-        nodeStream ??= Readable.fromWeb(content.stream as NodeReadableStream<Uint8Array>);
+        nodeStream ??= Readable.from(content, { objectMode: false });
         return nodeStream;
       },
+      [Symbol.asyncIterator]: () => content[Symbol.asyncIterator](),
       envelope,
       get size() {
         return finalSize ?? session.messageSize;
@@ -548,8 +551,7 @@ class SessionRun {
 
 /** The default `onData`: reads the message to its end and accepts it. */
 async function discard(message: SmtpIncomingMessage): Promise<undefined> {
-  const reader = message.stream.getReader();
-  while (!(await reader.read()).done) {
+  for await (const _ of message) {
     // Read to the end.
   }
 }
