@@ -1,3 +1,12 @@
+export * from './client/client.js';
+export * from './client/errors.js';
+export { defaultPop3ClientTimeouts, type Pop3ClientTimeouts } from './client/session.js';
+export type { Pop3SyncMessage, Pop3SyncOptions, Pop3SyncResult } from './client/sync.js';
+export * from './protocol/apop.js';
 export * from './protocol/capabilities.js';
 export * from './protocol/command.js';
 export * from './protocol/response.js';
+export * from './server/apop.js';
+export * from './server/maildrop.js';
+export * from './server/session.js';
+export * from './server/top.js';

@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from '@postwire/core';
+
 /** What a CAPA response announces (RFC 2449 §6, RFC 2595, RFC 5034, RFC 6856). */
 export interface Pop3Capabilities {
   /** Every capability with its arguments, names upper-cased. */
@@ -53,4 +55,51 @@ export function parsePop3Capabilities(lines: readonly string[]): Pop3Capabilitie
           : {}),
     ...(implementation ? { implementation } : {}),
   };
+}
+
+/** The capabilities a POP3 server can announce in CAPA, each with the RFC that defines it. */
+export const Pop3Capability = {
+  /** The TOP command (RFC 2449 §6.1, RFC 1939). */
+  Top: 'TOP',
+  /** USER and PASS (RFC 2449 §6.2, RFC 1939). */
+  User: 'USER',
+  /** AUTH, with the SASL mechanisms as arguments (RFC 2449 §6.3, RFC 5034). */
+  Sasl: 'SASL',
+  /** `[CODE]` after `-ERR` (RFC 2449 §6.4). */
+  RespCodes: 'RESP-CODES',
+  /** Seconds a client must wait between logins (RFC 2449 §6.5). */
+  LoginDelay: 'LOGIN-DELAY',
+  /** The server takes commands sent without waiting for each response (RFC 2449 §6.6). */
+  Pipelining: 'PIPELINING',
+  /** Days messages are kept on the server, `NEVER`, or `0`: retrieved mail is deleted (RFC 2449 §6.7). */
+  Expire: 'EXPIRE',
+  /** The UIDL command (RFC 2449 §6.8, RFC 1939). */
+  Uidl: 'UIDL',
+  /** Free text naming the server's software (RFC 2449 §6.9). */
+  Implementation: 'IMPLEMENTATION',
+  /** STLS, TLS after the greeting (RFC 2595 §4). */
+  Stls: 'STLS',
+  /** `[AUTH]` and `[SYS/TEMP]`, `[SYS/PERM]` on authentication failures (RFC 3206). */
+  AuthRespCode: 'AUTH-RESP-CODE',
+  /** The UTF8 command; with `USER`, UTF-8 user names and passwords (RFC 6856 §2). */
+  Utf8: 'UTF8',
+  /** The LANG command (RFC 6856 §3). */
+  Lang: 'LANG',
+} as const;
+
+/**
+ * Writes the lines of a CAPA response (without the status line and the final `.`), each a capability
+ * name and its arguments.
+ * @throws InvalidArgumentError for a name or argument that is not one word of printable ASCII.
+ */
+export function serializePop3Capabilities(
+  capabilities: readonly (readonly [name: string, args?: readonly string[]])[],
+): string[] {
+  return capabilities.map(([name, args = []]) => {
+    for (const word of [name, ...args]) {
+      if (!/^[\x21-\x7e]+$/.test(word))
+        throw new InvalidArgumentError(`${JSON.stringify(word)} cannot be sent in CAPA`);
+    }
+    return [name, ...args].join(' ');
+  });
 }

@@ -47,7 +47,9 @@ export function parsePop3Command(line: string): Pop3Command {
     return { verb, password: rest };
   }
   const args = rest.split(' ').filter((arg) => arg !== '');
-  if (args.some((arg) => arg.length > MAX_ARGUMENT)) throw new Pop3CommandError('Argument too long');
+  // RFC 5034 §4: AUTH's initial response is not held to RFC 2449's 40 characters.
+  const limited = verb === 'AUTH' ? args.slice(0, 1) : args;
+  if (limited.some((arg) => arg.length > MAX_ARGUMENT)) throw new Pop3CommandError('Argument too long');
   const count = (min: number, max: number): void => {
     if (args.length < min || args.length > max)
       throw new Pop3CommandError(`Wrong number of arguments for ${verb}`);

@@ -99,3 +99,39 @@ export function parseUniqueIdListing(line: string): Pop3UniqueIdListing {
   }
   return { message: Number(match[1]), uid: match[2]! };
 }
+
+/**
+ * Writes a whole multi-line response, as the server sends it: the status line, each line dot-stuffed
+ * (a leading `.` doubled), and the closing `.` line, all with CRLF (RFC 1939 §3).
+ * @throws InvalidArgumentError for a status or line with CR, LF or NUL.
+ */
+export function serializePop3MultiLine(status: Pop3Status, lines: readonly string[]): Uint8Array {
+  let body = '';
+  for (const line of lines) {
+    if (/[\r\n\0]/.test(line))
+      throw new InvalidArgumentError('a POP3 response line cannot hold CR, LF or NUL');
+    body += line.startsWith('.') ? `.${line}\r\n` : `${line}\r\n`;
+  }
+  const head = serializePop3Status(status);
+  const tail = utf8(`${body}.\r\n`);
+  const out = new Uint8Array(head.length + tail.length);
+  out.set(head);
+  out.set(tail, head.length);
+  return out;
+}
+
+/** Writes `msg size`: a LIST line, or the text after `+OK` of `LIST n`. */
+export function formatScanListing(listing: Pop3ScanListing): string {
+  return `${listing.message} ${listing.size}`;
+}
+
+/**
+ * Writes `msg uid`: a UIDL line, or the text after `+OK` of `UIDL n`.
+ * @throws InvalidArgumentError for a unique id that breaks RFC 1939's rules (case 27).
+ */
+export function formatUniqueIdListing(listing: Pop3UniqueIdListing): string {
+  if (!POP3_UNIQUE_ID.test(listing.uid)) {
+    throw new InvalidArgumentError('a POP3 unique id is 1 to 70 characters from 0x21 to 0x7E');
+  }
+  return `${listing.message} ${listing.uid}`;
+}

@@ -1,0 +1,618 @@
+import { Buffer } from 'node:buffer';
+import { concatBytes, ErrorCode, InvalidArgumentError, type TraceHook } from '@postwire/core';
+import {
+  createListener,
+  type ListenerOptions,
+  type NodeTransport,
+  type ServerConnection,
+  type ServerTlsOptions,
+} from '@postwire/core/node';
+import {
+  createSaslServer,
+  type MaybePromise,
+  type SaslConnectionContext,
+  type SaslServer,
+  type SaslServerExchange,
+  type SaslServerOptions,
+  type SaslServerOutcome,
+  type SaslThrottle,
+  type VerifierResult,
+} from '@postwire/sasl';
+import type { MailStore } from '@postwire/store';
+import { Pop3ResponseCode, type Pop3Status, serializePop3Status } from '../protocol/response.js';
+import { verifyApopDigest } from '../server/apop.js';
+import { openStoreMaildrop, type Pop3Maildrop, type StoreMaildropOptions } from '../server/maildrop.js';
+import {
+  type Pop3AuthStep,
+  type Pop3ServerEvent,
+  type Pop3ServerLimits,
+  Pop3ServerSession,
+  type Pop3ServerSessionOptions,
+} from '../server/session.js';
+
+/** What the hooks know of the connection. */
+export interface Pop3ConnectionInfo {
+  /** The client's address: the socket's peer, or the one a trusted PROXY header declared. */
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** True on implicit TLS, and after STLS. */
+  readonly secure: boolean;
+  /** The TLS version and cipher suite, on TLS. */
+  readonly tls?: { readonly protocol?: string; readonly cipher?: string };
+  /** The user who logged in, once the maildrop is open. */
+  readonly user?: string;
+}
+
+/** A user name and password given with USER/PASS, or AUTH PLAIN or LOGIN, for `onAuth`. */
+export interface Pop3Credentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** A hook's answer: nothing accepts; a status with `ok: false` refuses with it. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a hook written as `async () => {}` returns void, and accepts.
+export type Pop3HookResult = Pop3Status | undefined | void;
+
+/** Looks up a user's shared secret for APOP, or `undefined` for an unknown user. */
+export type Pop3ApopLookup = (
+  username: string,
+  context: SaslConnectionContext,
+) => MaybePromise<string | undefined>;
+
+/** Options of {@link createPop3Server}. */
+export interface Pop3ServerOptions
+  extends Pick<
+    ListenerOptions,
+    | 'host'
+    | 'port'
+    | 'maxConnections'
+    | 'maxConnectionsPerIp'
+    | 'commandTimeout'
+    | 'handshakeTimeout'
+    | 'proxyProtocol'
+  > {
+  /** The server's name, in the greeting and the APOP challenge. */
+  readonly hostname: string;
+  readonly limits?: Partial<Pop3ServerLimits>;
+  /** Implicit TLS from the first byte (RFC 8314, port 995 style). */
+  readonly tls?: ServerTlsOptions;
+  /** The TLS settings of STLS (RFC 2595); without them STLS is not offered. */
+  readonly startTls?: ServerTlsOptions;
+  /**
+   * Milliseconds without traffic before the session ends with `-ERR`, deleting nothing: RFC 1939 §3's
+   * autologout timer, at least 10 minutes (the default, 600,000).
+   */
+  readonly idleTimeout?: number;
+  /** The store whose users' INBOX are the maildrops; give `store` or `maildrop`. */
+  readonly store?: MailStore;
+  /** How the store maildrop behaves (the mailbox served, `\Seen` on retrieved messages). */
+  readonly storeMaildrop?: StoreMaildropOptions;
+  /**
+   * Opens and locks a user's maildrop, for mail that lives outside a `@postwire/store` store. Throw an
+   * error with `code: 'IN_USE'` (such as the store's `MailboxInUseError`) when it is locked: the client
+   * hears `-ERR [IN-USE]` (case 26); any other error gives `-ERR [SYS/TEMP]`.
+   */
+  maildrop?(user: string, connection: Pop3ConnectionInfo): Pop3Maildrop | Promise<Pop3Maildrop>;
+  /**
+   * USER/PASS and AUTH (RFC 5034) through `@postwire/sasl`: a server, or the options to make one. Its
+   * mechanisms are offered, and cleartext logins (USER/PASS, PLAIN, LOGIN) only on TLS unless it allows
+   * cleartext (catalogue cases 29, 45). Give `sasl` or `onAuth`.
+   */
+  readonly sasl?: SaslServer | SaslServerOptions;
+  /**
+   * USER/PASS, AUTH PLAIN and LOGIN, on TLS only, checked by this function: `true` accepts the user name
+   * given, a string accepts as that user, `false` refuses.
+   */
+  onAuth?(
+    credentials: Pop3Credentials,
+    connection: Pop3ConnectionInfo,
+  ): VerifierResult | Promise<VerifierResult>;
+  /**
+   * APOP (RFC 1939 §7), off by default (case 28). `true` takes the secrets from the `lookupPassword`
+   * verifier of `sasl` given as options (with its throttle); otherwise give the lookup here.
+   */
+  readonly apop?: boolean | { readonly lookupPassword: Pop3ApopLookup };
+  /**
+   * Seconds a user must wait between logins, announced as LOGIN-DELAY (RFC 2449 §6.5) and enforced by this
+   * server: a login that comes too soon gets `-ERR [LOGIN-DELAY]` once its credentials are right.
+   */
+  readonly loginDelay?: number;
+  /** Days messages stay on the server, or `never`, announced as EXPIRE; `0` deletes retrieved mail at QUIT. */
+  readonly expire?: number | 'never';
+  /** Text announced as IMPLEMENTATION (none by default). */
+  readonly implementation?: string;
+  /** Offer UTF8 and LANG (RFC 6856); default true. */
+  readonly utf8?: boolean;
+  /** Receives each command and status line, credentials redacted. */
+  readonly trace?: TraceHook;
+  /** Runs before the greeting: a refusal is sent instead, and the connection closes. */
+  onConnect?(connection: Pop3ConnectionInfo): Pop3HookResult | Promise<Pop3HookResult>;
+  /** Called once per connection when it has closed, whatever closed it. */
+  onClose?(connection: Pop3ConnectionInfo): void | Promise<void>;
+  /** Failures that end one connection or one command (a hook that threw, a maildrop error, a broken socket). */
+  onError?(error: unknown, connection: Pop3ConnectionInfo): void;
+}
+
+/** A listening POP3 server. */
+export interface Pop3Server {
+  listen(): Promise<{ host: string; port: number }>;
+  /** Stops accepting, ends every session with `-ERR [SYS/TEMP]` (deleting nothing), and resolves once all are closed. */
+  close(options?: { timeout?: number }): Promise<void>;
+}
+
+/** RFC 1939 §3: the autologout timer is at least 10 minutes. */
+const IDLE_TIMEOUT = 600_000;
+/** Output gathered beyond this is written at once, so that a message streams with backpressure. */
+const FLUSH_BYTES = 64 * 1024;
+
+const HOOK_FAILED: Pop3Status = {
+  ok: false,
+  code: Pop3ResponseCode.SysTemp,
+  text: 'Temporary failure, try again later',
+};
+
+/** The connection each SASL exchange runs for, so that `onAuth` learns it from the verifier's context. */
+const EXCHANGE_CONNECTIONS = new WeakMap<SaslConnectionContext, Pop3ConnectionInfo>();
+
+/** What every session of a server shares. */
+interface Shared {
+  readonly options: Pop3ServerOptions;
+  readonly sasl: SaslServer | undefined;
+  readonly apop: Pop3ApopLookup | undefined;
+  readonly throttle: SaslThrottle;
+  readonly openMaildrop: (user: string, connection: Pop3ConnectionInfo) => Promise<Pop3Maildrop>;
+  /** The last login of each user, for LOGIN-DELAY. */
+  readonly lastLogin: Map<string, number>;
+}
+
+/**
+ * A POP3 server for Node: the core listener (connection limits, deadlines, PROXY, implicit TLS) around one
+ * {@link Pop3ServerSession} per connection, serving maildrops from a `@postwire/store` store or the
+ * application's own.
+ * @throws InvalidArgumentError when neither or both of `store` and `maildrop` are given, both `sasl` and
+ * `onAuth`, none of `sasl`, `onAuth` and `apop`, or `apop: true` without a `lookupPassword` verifier.
+ */
+export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
+  if ((options.store === undefined) === (options.maildrop === undefined)) {
+    throw new InvalidArgumentError('give either store or maildrop');
+  }
+  if (options.sasl && options.onAuth) throw new InvalidArgumentError('give either sasl or onAuth, not both');
+  const saslOptions = options.sasl && !isSaslServer(options.sasl) ? options.sasl : undefined;
+  const sasl = options.sasl
+    ? isSaslServer(options.sasl)
+      ? options.sasl
+      : createSaslServer(options.sasl)
+    : options.onAuth && passwordSasl(options.onAuth);
+  const apop =
+    options.apop === true
+      ? saslOptions?.verifiers?.lookupPassword
+      : options.apop
+        ? options.apop.lookupPassword
+        : undefined;
+  if (options.apop === true && !apop) {
+    throw new InvalidArgumentError('apop: true needs sasl options with a lookupPassword verifier');
+  }
+  if (!sasl && !apop) throw new InvalidArgumentError('give sasl, onAuth or apop: a way to log in');
+  const sessionOptions: Pop3ServerSessionOptions = {
+    hostname: options.hostname,
+    ...(options.limits ? { limits: options.limits } : {}),
+    startTls: options.startTls !== undefined,
+    apop: apop !== undefined,
+    connectDecision: options.onConnect !== undefined,
+    ...(options.expire !== undefined ? { expire: options.expire } : {}),
+    ...(options.loginDelay !== undefined ? { loginDelay: options.loginDelay } : {}),
+    ...(options.implementation !== undefined ? { implementation: options.implementation } : {}),
+    ...(options.utf8 !== undefined ? { utf8: options.utf8 } : {}),
+    ...(options.trace ? { trace: options.trace } : {}),
+  };
+  // A session checks the limits, `expire` and `loginDelay`: made once here, it refuses bad ones now
+  // rather than at the first connection.
+  new Pop3ServerSession({ ...sessionOptions, trace: undefined });
+  const { store, storeMaildrop } = options;
+  const shared: Shared = {
+    options,
+    sasl,
+    apop,
+    throttle: saslOptions?.throttle ?? {},
+    openMaildrop: store
+      ? (user) => openStoreMaildrop(store, user, storeMaildrop)
+      : async (user, connection) => options.maildrop!(user, connection),
+    lastLogin: new Map(),
+  };
+  const listener = createListener({
+    ...(options.host !== undefined ? { host: options.host } : {}),
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.startTls ? { startTls: options.startTls } : {}),
+    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    ...(options.maxConnectionsPerIp !== undefined
+      ? { maxConnectionsPerIp: options.maxConnectionsPerIp }
+      : {}),
+    idleTimeout: options.idleTimeout ?? IDLE_TIMEOUT,
+    ...(options.commandTimeout !== undefined ? { commandTimeout: options.commandTimeout } : {}),
+    ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
+    ...(options.proxyProtocol !== undefined ? { proxyProtocol: options.proxyProtocol } : {}),
+    onConnection(connection) {
+      const remoteAddress = connection.remoteAddress;
+      const session = new Pop3ServerSession({
+        ...sessionOptions,
+        ...(sasl
+          ? {
+              authMechanisms: (secure: boolean) => sasl.mechanisms({ secure, remoteAddress }),
+              cleartextLogin: (secure: boolean) => sasl.allowsCleartext({ secure, remoteAddress }),
+            }
+          : { cleartextLogin: () => false }),
+      });
+      if (connection.transport.info.secure) session.markSecure();
+      const run = new SessionRun(session, connection, shared);
+      void run.serve();
+      return { goodbye: (reason) => run.goodbye(reason === 'shutdown' ? 'shutdown' : 'timeout') };
+    },
+    async onRefused({ transport }) {
+      await transport.write(
+        serializePop3Status({
+          ok: false,
+          code: Pop3ResponseCode.SysTemp,
+          text: 'Too many connections, try again later',
+        }),
+      );
+    },
+  });
+  return {
+    listen: () => listener.listen(),
+    close: (closeOptions) => listener.close(closeOptions),
+  };
+}
+
+function isSaslServer(sasl: SaslServer | SaslServerOptions): sasl is SaslServer {
+  return typeof (sasl as SaslServer).createExchange === 'function';
+}
+
+/** A SASL server with PLAIN and LOGIN (and USER/PASS) whose password check is the application's `onAuth`. */
+function passwordSasl(onAuth: NonNullable<Pop3ServerOptions['onAuth']>): SaslServer {
+  return createSaslServer({
+    mechanisms: ['PLAIN', 'LOGIN'],
+    verifiers: {
+      password: (username, password, context) => {
+        const connection = EXCHANGE_CONNECTIONS.get(context);
+        if (!connection) throw new Error('a SASL exchange outside a POP3 connection');
+        return onAuth({ username, password }, connection);
+      },
+    },
+  });
+}
+
+/** One connection's loop: feeds the session, writes its output, and answers its decisions. */
+class SessionRun {
+  readonly #session: Pop3ServerSession;
+  readonly #connection: ServerConnection;
+  readonly #shared: Shared;
+  #transport: NodeTransport;
+  #maildrop: Pop3Maildrop | undefined;
+  #exchange: SaslServerExchange | undefined;
+  /** Output not yet written: it goes out together when the session waits, or once it is large. */
+  #output: Uint8Array[] = [];
+  #outputBytes = 0;
+  /** The session has closed: its `close` event was seen. */
+  #closing = false;
+
+  constructor(session: Pop3ServerSession, connection: ServerConnection, shared: Shared) {
+    this.#session = session;
+    this.#connection = connection;
+    this.#shared = shared;
+    this.#transport = connection.transport;
+  }
+
+  get #info(): Pop3ConnectionInfo {
+    const session = this.#session;
+    const { tlsProtocol, tlsCipher } = this.#transport.info;
+    return {
+      remoteAddress: this.#connection.remoteAddress,
+      remotePort: this.#connection.remotePort,
+      secure: session.secure,
+      ...(session.secure
+        ? {
+            tls: {
+              ...(tlsProtocol !== undefined ? { protocol: tlsProtocol } : {}),
+              ...(tlsCipher !== undefined ? { cipher: tlsCipher } : {}),
+            },
+          }
+        : {}),
+      ...(session.user !== undefined ? { user: session.user } : {}),
+    };
+  }
+
+  get #context(): SaslConnectionContext {
+    const transport = this.#transport;
+    const context: SaslConnectionContext = {
+      secure: this.#session.secure,
+      remoteAddress: this.#connection.remoteAddress,
+      channelBinding: (type) => transport.channelBinding(type),
+    };
+    EXCHANGE_CONNECTIONS.set(context, this.#info);
+    return context;
+  }
+
+  async serve(): Promise<void> {
+    try {
+      while (!this.#closing) {
+        const event = this.#session.next();
+        if (!event) {
+          await this.#flush();
+          this.#armDeadline();
+          const chunk = await this.#transport.read();
+          if (chunk === undefined) break;
+          this.#session.receive(chunk);
+          continue;
+        }
+        if (event.type === 'write' || event.type === 'close') {
+          this.#take(event);
+          continue;
+        }
+        await this.#handle(event);
+      }
+    } catch (error) {
+      this.#report(error);
+    } finally {
+      this.#connection.commandDeadline.clear();
+      await this.#flush().catch(() => {});
+      await this.#release();
+      await this.#connection.close();
+      try {
+        await this.#shared.options.onClose?.(this.#info);
+      } catch (error) {
+        this.#report(error);
+      }
+    }
+  }
+
+  /** Says goodbye for the listener (shutdown, idle, timeout): `-ERR`, then the listener closes. */
+  async goodbye(reason: 'shutdown' | 'timeout'): Promise<void> {
+    this.#session.shutdown(reason);
+    this.#drain();
+    await this.#flush();
+  }
+
+  /** Runs the whole-command deadline while part of a command is buffered (case 53). */
+  #armDeadline(): void {
+    const { commandDeadline } = this.#connection;
+    if (!this.#session.busy) commandDeadline.clear();
+    else if (!commandDeadline.pending) commandDeadline.reset();
+  }
+
+  async #handle(event: Exclude<Pop3ServerEvent, { type: 'write' | 'close' }>): Promise<void> {
+    const session = this.#session;
+    switch (event.type) {
+      case 'connect':
+        session.respond(await this.#hook(() => this.#shared.options.onConnect?.(this.#info)));
+        return;
+      case 'password': {
+        const outcome = await this.#shared.sasl!.verifyPassword(
+          event.username,
+          event.password,
+          this.#context,
+        );
+        session.authStep(authStep(outcome));
+        return;
+      }
+      case 'apop':
+        session.authStep(await this.#apop(event.username, event.digest, event.challenge));
+        return;
+      case 'auth': {
+        this.#exchange = this.#shared.sasl?.createExchange(this.#context);
+        const outcome = this.#exchange
+          ? await this.#exchange.start(event.mechanism, event.initialResponse)
+          : ({ type: 'failure', reason: 'mechanism-unavailable' } as const);
+        session.authStep(authStep(outcome));
+        return;
+      }
+      case 'auth-response':
+        // A `+` challenge only ever comes from the exchange of the AUTH command in progress.
+        session.authStep(authStep(await this.#exchange!.respond(event.line)));
+        return;
+      case 'open':
+        await this.#open(event.username);
+        return;
+      case 'retrieve':
+        await this.#retrieve(event.message);
+        return;
+      case 'update': {
+        const maildrop = this.#maildrop!;
+        const pick = (numbers: readonly number[]) => numbers.map((number) => maildrop.messages[number - 1]!);
+        try {
+          await maildrop.update({ deleted: pick(event.deleted), retrieved: pick(event.retrieved) });
+          session.respond();
+        } catch (error) {
+          this.#report(error);
+          session.respond({
+            ok: false,
+            code: Pop3ResponseCode.SysTemp,
+            text: 'Some deleted messages not removed',
+          });
+        }
+        return;
+      }
+      case 'stls':
+        // The +OK goes out before the handshake starts.
+        await this.#flush();
+        this.#transport = await this.#transport.startTls();
+        session.respond();
+        return;
+    }
+  }
+
+  /** APOP: the user's secret, the digest compared in constant time, and the SASL throttle's hooks. */
+  async #apop(username: string, digest: string, challenge: string): Promise<Pop3AuthStep> {
+    const { apop, throttle } = this.#shared;
+    const context = this.#context;
+    try {
+      if ((await throttle.beforeAttempt?.(context)) === false)
+        return { type: 'failure', reason: 'throttled' };
+      const secret = await apop!(username, context);
+      if (!verifyApopDigest(challenge, secret, digest)) {
+        await throttle.onFailure?.(context, username);
+        return { type: 'failure', reason: 'invalid-credentials' };
+      }
+      await throttle.onSuccess?.(context, { username });
+      return { type: 'success', username };
+    } catch (error) {
+      this.#report(error);
+      return { type: 'failure', reason: 'temporary' };
+    }
+  }
+
+  /** Opens the maildrop of a user who logged in, after the LOGIN-DELAY check. */
+  async #open(user: string): Promise<void> {
+    const { loginDelay } = this.#shared.options;
+    const { lastLogin } = this.#shared;
+    const now = Date.now();
+    const last = lastLogin.get(user);
+    if (loginDelay !== undefined && last !== undefined && now - last < loginDelay * 1000) {
+      this.#session.respond({ ok: false, code: Pop3ResponseCode.LoginDelay, text: 'Logged in too recently' });
+      return;
+    }
+    let maildrop: Pop3Maildrop;
+    try {
+      maildrop = await this.#shared.openMaildrop(user, this.#info);
+    } catch (error) {
+      const inUse = (error as { code?: unknown } | undefined)?.code === ErrorCode.InUse;
+      if (!inUse) this.#report(error);
+      this.#session.respond(
+        inUse
+          ? { ok: false, code: Pop3ResponseCode.InUse, text: 'Maildrop is locked by another session' }
+          : { ok: false, code: Pop3ResponseCode.SysTemp, text: 'Cannot open the maildrop' },
+      );
+      return;
+    }
+    this.#maildrop = maildrop;
+    if (this.#session.state === 'closed') return;
+    try {
+      this.#session.respond({ messages: maildrop.messages });
+    } catch (error) {
+      this.#report(error);
+      this.#maildrop = undefined;
+      await maildrop.release();
+      this.#session.respond({
+        ok: false,
+        code: Pop3ResponseCode.SysPerm,
+        text: 'The maildrop cannot be served',
+      });
+      return;
+    }
+    if (loginDelay !== undefined) {
+      for (const [name, time] of lastLogin) if (now - time >= loginDelay * 1000) lastLogin.delete(name);
+      lastLogin.set(user, now);
+    }
+  }
+
+  /** Streams one message to the client with backpressure, as RETR or TOP. */
+  async #retrieve(number: number): Promise<void> {
+    const session = this.#session;
+    const maildrop = this.#maildrop!;
+    let source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+    try {
+      source = await maildrop.retrieve(maildrop.messages[number - 1]!);
+    } catch (error) {
+      this.#report(error);
+      session.respond({ ok: false, code: Pop3ResponseCode.SysTemp, text: 'Cannot read the message' });
+      return;
+    }
+    session.respond();
+    const chunks = source instanceof ReadableStream ? streamChunks(source) : source;
+    try {
+      for await (const chunk of chunks) {
+        // As a Buffer view: its indexOf is a native memchr, and dot-stuffing scans every line end with it.
+        const more = session.messageData(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        this.#drain();
+        if (this.#outputBytes >= FLUSH_BYTES) await this.#flush();
+        if (!more) break;
+      }
+    } catch (error) {
+      this.#report(error);
+      session.abortMessage();
+      this.#drain();
+      return;
+    }
+    session.messageEnd();
+  }
+
+  /** Takes the events a message's bytes produced. */
+  #drain(): void {
+    for (let event = this.#session.next(); event; event = this.#session.next()) {
+      if (event.type === 'write' || event.type === 'close') this.#take(event);
+    }
+  }
+
+  #take(event: Extract<Pop3ServerEvent, { type: 'write' | 'close' }>): void {
+    if (event.type === 'close') {
+      this.#closing = true;
+      return;
+    }
+    this.#output.push(event.data);
+    this.#outputBytes += event.data.length;
+  }
+
+  /** Writes the output gathered so far: small pieces in one write, large ones as they are. */
+  async #flush(): Promise<void> {
+    const output = this.#output;
+    if (output.length === 0) return;
+    const bytes = this.#outputBytes;
+    this.#output = [];
+    this.#outputBytes = 0;
+    if (output.length === 1 || bytes < FLUSH_BYTES) {
+      await this.#transport.write(output.length === 1 ? output[0]! : concatBytes(output));
+      return;
+    }
+    await Promise.all(output.map((data) => this.#transport.write(data)));
+  }
+
+  /** Runs a hook; one that throws gets the client a temporary failure. */
+  async #hook(run: () => Pop3HookResult | Promise<Pop3HookResult>): Promise<Pop3Status | undefined> {
+    try {
+      return (await run()) ?? undefined;
+    } catch (error) {
+      this.#report(error);
+      return HOOK_FAILED;
+    }
+  }
+
+  /** Unlocks the maildrop, whatever ended the session. */
+  async #release(): Promise<void> {
+    const maildrop = this.#maildrop;
+    this.#maildrop = undefined;
+    try {
+      await maildrop?.release();
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  #report(error: unknown): void {
+    this.#shared.options.onError?.(error, this.#info);
+  }
+}
+
+/** A web stream's chunks; leaving the loop early cancels the stream. */
+async function* streamChunks(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = stream.getReader();
+  let done = false;
+  try {
+    for (;;) {
+      const result = await reader.read();
+      if (result.done) {
+        done = true;
+        return;
+      }
+      yield result.value;
+    }
+  } finally {
+    if (!done) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}
+
+/** A SASL outcome as the session's login step. */
+function authStep(outcome: SaslServerOutcome): Pop3AuthStep {
+  if (outcome.type === 'success') return { type: 'success', username: outcome.identity.username };
+  return outcome;
+}
