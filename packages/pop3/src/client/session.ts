@@ -9,6 +9,7 @@ import {
   ErrorCode,
   PostwireError,
   ProtocolError,
+  PushStream,
   type StartTlsPolicy,
   shouldStartTls,
   TimeoutError,
@@ -25,7 +26,7 @@ import { type Pop3Capabilities, parsePop3Capabilities } from '../protocol/capabi
 import { type Pop3Command, serializePop3Command } from '../protocol/command.js';
 import { Pop3ResponseCode, type Pop3Status } from '../protocol/response.js';
 import { Pop3ResponseError } from './errors.js';
-import { MessageStream } from './message-stream.js';
+
 import { type Pop3ResponseEvent, Pop3ResponseReader, type Pop3ResponseShape } from './response-reader.js';
 
 /** How long the client waits, in milliseconds. */
@@ -81,7 +82,7 @@ const MAX_COMMAND_LINE = 255;
 interface Response {
   readonly status: Pop3Status;
   readonly lines?: readonly string[];
-  readonly message?: MessageStream;
+  readonly message?: PushStream;
 }
 
 /** A SASL challenge, or the status that ends the exchange. */
@@ -99,7 +100,7 @@ interface Request {
   readonly reject: (error: Error) => void;
   status?: Pop3Status;
   lines?: string[];
-  message?: MessageStream;
+  message?: PushStream;
 }
 
 /**
@@ -326,7 +327,7 @@ export class Pop3ClientSession {
   }
 
   /** Sends RETR or TOP; resolves as soon as the `+OK` came, with the message streaming behind it. */
-  async message(command: Pop3Command): Promise<MessageStream> {
+  async message(command: Pop3Command): Promise<PushStream> {
     const { status, message } = await this.#request('block', command);
     if (!status.ok) throw new Pop3ResponseError(command.verb, status);
     return message!;
@@ -453,7 +454,7 @@ export class Pop3ClientSession {
           request.status = event.status;
           request.lines = [];
         } else {
-          request.message = new MessageStream();
+          request.message = new PushStream();
           request.resolve({ status: event.status, message: request.message });
         }
         return undefined;

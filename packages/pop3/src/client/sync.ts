@@ -1,8 +1,8 @@
-import { AbortError, InvalidArgumentError } from '@postwire/core';
+import { AbortError, InvalidArgumentError, type PushStream } from '@postwire/core';
 import type { Mailbox } from '@postwire/store';
 import type { Pop3Client } from './client.js';
 import { Pop3ResponseError } from './errors.js';
-import type { MessageStream } from './message-stream.js';
+
 import type { Pop3ClientSession } from './session.js';
 
 /** One message a sync hands over. */
@@ -105,7 +105,7 @@ export async function syncMaildrop(
     for (const { uid, message } of ids) if (since.has(uid)) remove(uid, message);
 
     const window = client.capabilities.pipelining ? PIPELINE_WINDOW : 1;
-    const retrievals: Promise<MessageStream>[] = [];
+    const retrievals: Promise<PushStream>[] = [];
     const retrieveUpTo = (count: number): void => {
       while (retrievals.length < Math.min(count, fresh.length)) {
         const retrieval = session.message({ verb: 'RETR', message: fresh[retrievals.length]!.message });
@@ -115,7 +115,7 @@ export async function syncMaildrop(
     };
     for (const [index, { uid, message }] of fresh.entries()) {
       retrieveUpTo(index + window);
-      let body: MessageStream;
+      let body: PushStream;
       try {
         body = await retrievals[index]!;
       } catch (error) {
