@@ -2,8 +2,9 @@
 // loopback port, alone in its process so that it has a core of its own and nothing else in its heap. Run
 // by plain Node on the built packages, as the other child processes of the bench (tsx would add its
 // keepNames wrapper to every function of our sources, which costs memory per closure). Both servers accept
-// every message with a hook that reads it to its end. Messages from the parent: `memory` (answered with
-// RSS and heap used + external, in bytes, after full collections) and `stop`. The first message to the
+// every message with a hook that reads it to its end. Messages from the parent: `cpu` (answered with the
+// user + system CPU time used so far, in µs), `memory` (answered with RSS and heap used + external, in bytes,
+// after full collections) and `stop`. The first message to the
 // parent gives the port.
 import { createSmtpServer } from '@postwire/smtp/node';
 import { SMTPServer } from 'smtp-server';
@@ -65,7 +66,10 @@ function gc() {
 
 const server = await start();
 process.on('message', async (request) => {
-  if (request.type === 'memory') {
+  if (request.type === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    process.send({ type: 'cpu', micros: user + system });
+  } else if (request.type === 'memory') {
     gc();
     // Let the sockets' pending callbacks run, then collect what they left.
     await new Promise((resolve) => setTimeout(resolve, 100));

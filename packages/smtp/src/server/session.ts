@@ -226,6 +226,27 @@ function reply(code: number, enhancedCode: string | undefined, text: string): Sm
   return enhancedCode ? { code, enhancedCode, lines: [text] } : { code, lines: [text] };
 }
 
+/** The replies of every transaction, made and serialized once (see {@link serialized}). */
+const SENDER_OK = reply(250, '2.1.0', 'Sender OK');
+const RECIPIENT_OK = reply(250, '2.1.5', 'Recipient OK');
+const START_DATA = reply(354, undefined, 'End data with <CR><LF>.<CR><LF>');
+const MESSAGE_ACCEPTED = reply(250, '2.0.0', 'Message accepted');
+const RESET = reply(250, '2.0.0', 'Reset');
+const OK = reply(250, '2.0.0', 'OK');
+
+/** The wire form of replies written again and again: the constant ones, and an application's own. */
+const SERIALIZED = new WeakMap<SmtpReply, Uint8Array>();
+
+/** A reply's bytes, serialized once per reply object. */
+function serialized(answer: SmtpReply): Uint8Array {
+  let bytes = SERIALIZED.get(answer);
+  if (!bytes) {
+    bytes = serializeReply(answer);
+    SERIALIZED.set(answer, bytes);
+  }
+  return bytes;
+}
+
 /**
  * A server's SMTP or LMTP session as a state machine, sans I/O: bytes from the client go in through
  * {@link receive}; {@link next} returns what to do — bytes to write, and decisions for the application
@@ -381,7 +402,7 @@ export class SmtpServerSession {
         this.#from = command.from;
         this.#mailParameters = command.parameters;
         this.#phase = Phase.Mail;
-        this.#write(refusal ?? reply(250, '2.1.0', 'Sender OK'));
+        this.#write(refusal ?? SENDER_OK);
         return;
       }
       case 'rcpt': {
@@ -391,7 +412,7 @@ export class SmtpServerSession {
         }
         const command = pending.command as Extract<SmtpCommand, { verb: 'RCPT' }>;
         this.#recipients.push({ to: command.to, parameters: command.parameters });
-        this.#write(refusal ?? reply(250, '2.1.5', 'Recipient OK'));
+        this.#write(refusal ?? RECIPIENT_OK);
         return;
       }
       case 'message-start':
@@ -413,14 +434,14 @@ export class SmtpServerSession {
         if (this.#options.receivedHeader !== false) {
           this.#events.push({ type: 'message-data', data: this.#received() });
         }
-        this.#write(refusal ?? reply(354, undefined, 'End data with <CR><LF>.<CR><LF>'));
+        this.#write(refusal ?? START_DATA);
         return;
       case 'message-end': {
         const replies = Array.isArray(answer)
           ? (answer as readonly SmtpReply[])
           : this.#lmtp
-            ? this.#recipients.map(() => refusal ?? reply(250, '2.0.0', 'Message accepted'))
-            : [refusal ?? reply(250, '2.0.0', 'Message accepted')];
+            ? this.#recipients.map(() => refusal ?? MESSAGE_ACCEPTED)
+            : [refusal ?? MESSAGE_ACCEPTED];
         // One reply per recipient in LMTP, one in SMTP: any other count would put the client out of step.
         if (replies.length !== (this.#lmtp ? this.#recipients.length : 1)) {
           this.#pending = pending;
@@ -778,10 +799,10 @@ export class SmtpServerSession {
         return;
       case 'RSET':
         this.#resetTransaction();
-        this.#write(reply(250, '2.0.0', 'Reset'));
+        this.#write(RESET);
         return;
       case 'NOOP':
-        this.#write(reply(250, '2.0.0', 'OK'));
+        this.#write(OK);
         return;
       case 'HELP':
         this.#write(reply(214, '2.0.0', 'See RFC 5321'));
@@ -1055,7 +1076,7 @@ export class SmtpServerSession {
   }
 
   #write(answer: SmtpReply): void {
-    this.#events.push({ type: 'write', data: serializeReply(answer) });
+    this.#events.push({ type: 'write', data: serialized(answer) });
   }
 
   #close(answer: SmtpReply): void {
