@@ -12,11 +12,11 @@ import { Pop3ResponseError } from '@postwire/pop3';
 import { createPop3Client, type NodePop3ClientOptions } from '@postwire/pop3/node';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  maildropScript,
   type Script,
   type ScriptedServer,
   scriptedServer,
-} from '../client/scripted-server.js';
+} from '../../../core/test/support/scripted-server.js';
+import { maildropScript } from '../client/maildrop-script.js';
 
 /**
  * The client against scripted servers: the hostile and odd behaviours a real server never shows

@@ -1,7 +1,7 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import * as net from 'node:net';
 import { join } from 'node:path';
+import { freePorts, spawnPeer, waitForGreeting } from '../../../core/test/support/peer-process.js';
 import {
   dovecotAvailable,
   MAIL_GID,
@@ -20,9 +20,8 @@ import {
 export { dovecotAvailable };
 
 const DOVECOT = '/usr/sbin/dovecot';
-/** How long Dovecot gets to greet after it was started, and to exit after SIGTERM. */
+/** How long Dovecot gets to greet after it was started. */
 const START_DEADLINE = 10_000;
-const STOP_DEADLINE = 5_000;
 
 const runningAsRoot = (): boolean => process.getuid?.() === 0;
 
@@ -96,44 +95,23 @@ async function startOnce(options: Pop3DovecotOptions): Promise<Pop3Dovecot> {
     { mode: 0o644 },
   );
 
-  const child = spawn(DOVECOT, ['-F', '-c', join(dir, 'dovecot.conf')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-  });
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.once('error', (error) => {
-      output += `${error.message}\n`;
-      resolve();
-    });
-  });
-  const onProcessExit = (): void => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  };
-  process.once('exit', onProcessExit);
+  const dovecot = spawnPeer(DOVECOT, ['-F', '-c', join(dir, 'dovecot.conf')]);
   const cleanUp = async (): Promise<void> => {
-    await terminate(child, exited);
-    process.removeListener('exit', onProcessExit);
+    await dovecot.stop();
     await rm(dir, { recursive: true, force: true, maxRetries: 5 });
   };
   try {
-    await waitForGreeting(exited, port);
+    await waitForGreeting(dovecot, port, { deadline: Date.now() + START_DEADLINE, greeting: /^\+OK/ });
   } catch (error) {
     const log = await readFile(logPath, 'utf8').catch(() => '');
     await cleanUp();
-    throw new Error(`${(error as Error).message}\n${output}${log}`.trim());
+    throw new Error(`${(error as Error).message}\n${dovecot.output()}${log}`.trim());
   }
 
   let delivered = 0;
   let stopping: Promise<void> | undefined;
   return {
-    pid: child.pid!,
+    pid: dovecot.pid,
     port,
     ...(options.tls ? { securePort } : {}),
     async deliver(user, message) {
@@ -215,78 +193,4 @@ function config(c: {
     '}',
     ...noChroot,
   ].join('\n')}\n`;
-}
-
-/** Free loopback ports, found by binding port 0 (all held at once, so they differ). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = net.createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
-      });
-    }
-    return servers.map((server) => (server.address() as net.AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-  }
-}
-
-/** Waits until the POP3 listener sends `+OK`, failing at once if Dovecot exits. */
-async function waitForGreeting(exited: Promise<void>, port: number): Promise<void> {
-  const deadline = Date.now() + START_DEADLINE;
-  let gone = false;
-  void exited.then(() => {
-    gone = true;
-  });
-  for (;;) {
-    if (gone) throw new Error('dovecot exited before greeting');
-    const line = await firstLine(port, Math.max(100, deadline - Date.now())).catch(() => undefined);
-    if (line?.startsWith('+OK')) return;
-    if (Date.now() >= deadline) throw new Error(`dovecot did not greet on 127.0.0.1:${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** Connects, reads the first line, hangs up. */
-function firstLine(port: number, timeout: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    let text = '';
-    const timer = setTimeout(() => finish(new Error('no greeting')), timeout);
-    const finish = (error: Error | undefined, line?: string): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      if (error) reject(error);
-      else resolve(line!);
-    };
-    socket.on('data', (chunk: Buffer) => {
-      text += chunk.toString('latin1');
-      const end = text.indexOf('\r\n');
-      if (end >= 0) finish(undefined, text.slice(0, end));
-    });
-    socket.on('error', (error) => finish(error));
-    socket.on('close', () => finish(new Error('closed before greeting')));
-  });
-}
-
-/** SIGTERM, then SIGKILL after a deadline; resolves once the child has exited. */
-async function terminate(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = await Promise.race([
-    exited.then(() => false),
-    new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), STOP_DEADLINE);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (late) {
-    child.kill('SIGKILL');
-    await exited;
-  }
 }

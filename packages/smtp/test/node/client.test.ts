@@ -10,12 +10,12 @@ import {
 import { createSaslServer } from '@postwire/sasl';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testCertificates } from '../../../core/test/support/certs.js';
+import { scriptedServer } from '../../../core/test/support/scripted-server.js';
 import { SmtpExtensionError, SmtpReplyError } from '../../src/client/errors.js';
 import { createSmtpClient, type NodeSmtpClientOptions } from '../../src/node/client.js';
 import { createSmtpServer, type SmtpServer, type SmtpServerOptions } from '../../src/node/server.js';
 import type { SmtpReply } from '../../src/protocol/reply.js';
 import type { SmtpEnvelope } from '../../src/server/session.js';
-import { scriptedServer } from '../client/scripted-server.js';
 
 interface Delivery {
   readonly envelope: SmtpEnvelope;

@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testCertificates } from '../../../core/test/support/certs.js';
+import { runCommand } from '../../../core/test/support/peer-process.js';
 import { createSmtpServer, type SmtpServer, type SmtpServerOptions } from '../../src/node/server.js';
 import type { SmtpReply } from '../../src/protocol/reply.js';
 import type { SmtpEnvelope } from '../../src/server/session.js';
 import { aiosmtpdAvailable, startAiosmtpd } from '../support/aiosmtpd.js';
-import { runCommand } from '../support/peer-process.js';
 import { type PostfixPeer, postfixAvailable, startPostfix } from '../support/postfix.js';
 
 /**

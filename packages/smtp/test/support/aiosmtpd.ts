@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestCertificates, testCertificates } from '../../../core/test/support/certs.js';
-import { spawnPeer, waitForGreeting } from './peer-process.js';
+import { spawnPeer, waitForGreeting } from '../../../core/test/support/peer-process.js';
 
 /**
  * aiosmtpd (Debian's python3-aiosmtpd) as a real SMTP server for tests: a small Python script in a

@@ -3,7 +3,13 @@ import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile 
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { type TestCertificates, testCertificates } from '../../../core/test/support/certs.js';
-import { freePorts, type PeerProcess, runCommand, spawnPeer, waitForGreeting } from './peer-process.js';
+import {
+  freePorts,
+  type PeerProcess,
+  runCommand,
+  spawnPeer,
+  waitForGreeting,
+} from '../../../core/test/support/peer-process.js';
 
 /**
  * A throwaway Postfix (Debian's 3.7) as a real MTA for tests: its own config, queue and data

@@ -1,8 +1,14 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { join } from 'node:path';
+import {
+  freePorts,
+  type PeerProcess,
+  spawnPeer,
+  waitForGreeting,
+} from '../../../core/test/support/peer-process.js';
 
 /**
  * A real Dovecot (2.3, Debian's packages) as a test peer: it serves a Maildir that Postwire's store
@@ -17,9 +23,8 @@ const DOVEADM = '/usr/bin/doveadm';
 export const MAIL_UID = 65534;
 export const MAIL_GID = 65534;
 
-/** How long Dovecot gets to greet after it was started, and to exit after SIGTERM. */
+/** How long Dovecot gets to greet after it was started. */
 const START_DEADLINE = 10_000;
-const STOP_DEADLINE = 5_000;
 /** How long one `imap()` exchange or one `doveadm` run may take. */
 const EXCHANGE_DEADLINE = 15_000;
 
@@ -114,9 +119,7 @@ async function startOnce(options: DovecotOptions): Promise<DovecotPeer> {
   const configPath = join(dir, 'dovecot.conf');
   const logPath = join(dir, 'dovecot.log');
   const passwdPath = join(dir, 'passwd');
-  let child: ChildProcess | undefined;
-  let childExited: Promise<void> | undefined;
-  let onProcessExit: (() => void) | undefined;
+  let dovecot: PeerProcess | undefined;
   try {
     const [imapPort, pop3Port] = (await freePorts(2)) as [number, number];
     await writeFile(
@@ -129,43 +132,18 @@ async function startOnce(options: DovecotOptions): Promise<DovecotPeer> {
     await writeFile(
       configPath,
       dovecotConfig({ dir, logPath, passwdPath, mailRoot: options.mailRoot, imapPort, pop3Port }),
-      {
-        mode: 0o644,
-      },
+      { mode: 0o644 },
     );
 
-    const started = spawn(DOVECOT, ['-F', '-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child = started;
-    let output = '';
-    started.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-    });
-    started.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-    });
-    let spawnFailed = false;
-    const exited = new Promise<void>((resolve) => {
-      started.once('exit', () => resolve());
-      started.once('error', (error) => {
-        // Only a failed spawn ends here (kill() errors are not expected for our own child).
-        spawnFailed = true;
-        output += `${error.message}\n`;
-        resolve();
-      });
-    });
-    childExited = exited;
-    const isRunning = (): boolean => !spawnFailed && started.exitCode === null && started.signalCode === null;
-    // Never leave a Dovecot behind if the test process ends without calling stop().
-    onProcessExit = () => {
-      if (isRunning()) started.kill('SIGKILL');
-    };
-    process.once('exit', onProcessExit);
-
+    const started = spawnPeer(DOVECOT, ['-F', '-c', configPath]);
+    dovecot = started;
     try {
-      await waitForGreetings(started, exited, imapPort, pop3Port);
+      const deadline = Date.now() + START_DEADLINE;
+      await waitForGreeting(started, imapPort, { deadline, greeting: /^\* OK/ });
+      await waitForGreeting(started, pop3Port, { deadline, greeting: /^\+OK/ });
     } catch (error) {
       const log = await readFile(logPath, 'utf8').catch(() => '');
-      const details = `${output}${log}`.trim();
+      const details = `${started.output()}${log}`.trim();
       const message = `${(error as Error).message}${details ? `\n${details}` : ''}`;
       if (/Address already in use/.test(details)) throw new PortTakenError(message);
       throw new Error(message);
@@ -173,7 +151,7 @@ async function startOnce(options: DovecotOptions): Promise<DovecotPeer> {
 
     let stopping: Promise<void> | undefined;
     const peer: DovecotPeer = {
-      pid: started.pid!,
+      pid: started.pid,
       imapPort,
       pop3Port,
       configPath,
@@ -183,8 +161,7 @@ async function startOnce(options: DovecotOptions): Promise<DovecotPeer> {
       imap: (user, password, commands) => imapExchange(imapPort, user, password, commands),
       stop: () => {
         stopping ??= (async () => {
-          await terminate(started, exited);
-          if (onProcessExit) process.removeListener('exit', onProcessExit);
+          await started.stop();
           await rm(dir, { recursive: true, force: true });
         })();
         return stopping;
@@ -192,8 +169,7 @@ async function startOnce(options: DovecotOptions): Promise<DovecotPeer> {
     };
     return peer;
   } catch (error) {
-    if (child && childExited) await terminate(child, childExited);
-    if (onProcessExit) process.removeListener('exit', onProcessExit);
+    await dovecot?.stop();
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
@@ -264,92 +240,6 @@ function dovecotConfig(c: {
     '}',
     ...noChroot,
   ].join('\n')}\n`;
-}
-
-/** Free loopback ports, found by binding port 0 (all held at once, so they differ). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = net.createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
-      });
-    }
-    return servers.map((server) => (server.address() as net.AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-  }
-}
-
-/** Waits until both listeners greet (`* OK`, `+OK`), failing at once if Dovecot exits. */
-async function waitForGreetings(
-  child: ChildProcess,
-  exited: Promise<void>,
-  imapPort: number,
-  pop3Port: number,
-): Promise<void> {
-  const deadline = Date.now() + START_DEADLINE;
-  let exitedEarly = false;
-  void exited.then(() => {
-    exitedEarly = true;
-  });
-  for (const [port, expected] of [
-    [imapPort, '* OK'],
-    [pop3Port, '+OK'],
-  ] as const) {
-    for (;;) {
-      if (exitedEarly) {
-        throw new Error(`dovecot exited (${child.exitCode ?? child.signalCode}) before greeting`);
-      }
-      const line = await firstLine(port, Math.max(100, deadline - Date.now())).catch(() => undefined);
-      if (line?.startsWith(expected)) break;
-      if (Date.now() >= deadline) {
-        throw new Error(`dovecot did not greet on 127.0.0.1:${port} within ${START_DEADLINE} ms`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
-
-/** Connects, reads the first line, hangs up. */
-function firstLine(port: number, timeout: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    let text = '';
-    const timer = setTimeout(() => finish(new Error('no greeting')), timeout);
-    const finish = (error: Error | undefined, line?: string): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      if (error) reject(error);
-      else resolve(line!);
-    };
-    socket.on('data', (chunk: Buffer) => {
-      text += chunk.toString('latin1');
-      const end = text.indexOf('\r\n');
-      if (end >= 0) finish(undefined, text.slice(0, end));
-    });
-    socket.on('error', (error) => finish(error));
-    socket.on('close', () => finish(new Error('closed before greeting')));
-  });
-}
-
-/** SIGTERM, then SIGKILL after a deadline; resolves once the child has exited. */
-async function terminate(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(true), STOP_DEADLINE);
-  });
-  const late = await Promise.race([exited.then(() => false), timedOut]);
-  clearTimeout(timer);
-  if (late) {
-    child.kill('SIGKILL');
-    await exited;
-  }
 }
 
 function runDoveadm(configPath: string, args: string[], input?: Uint8Array | string): Promise<string> {

@@ -3,9 +3,9 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 
 /**
- * What every real SMTP peer of these tests needs: a child process started with a deadline for its
- * greeting, stopped by its own PID (SIGTERM, then SIGKILL), never left behind when the test process
- * ends. See /work/shared/PEERS.md.
+ * What every real peer of these tests needs (Postfix, aiosmtpd, Dovecot …): a child process started
+ * with a deadline for its greeting, stopped by its own PID (SIGTERM, then SIGKILL), never left behind
+ * when the test process ends. See /work/shared/PEERS.md.
  */
 
 /** How long a peer gets to exit after SIGTERM before it is killed. */
@@ -86,20 +86,22 @@ export function spawnPeer(
 }
 
 /**
- * Waits until `127.0.0.1:port` greets with `220` (over TLS from the first byte when `tls` is set),
- * trying again until `deadline` (a `Date.now()` value); fails at once if `peer` exits.
+ * Waits until `127.0.0.1:port` greets with a line matching `greeting` (default SMTP's `220`; `* OK`
+ * for IMAP, `+OK` for POP3), over TLS from the first byte when `tls` is set, trying again until
+ * `deadline` (a `Date.now()` value); fails at once if `peer` exits.
  */
 export async function waitForGreeting(
   peer: PeerProcess,
   port: number,
-  options: { tls?: boolean; deadline: number },
+  options: { tls?: boolean; deadline: number; greeting?: RegExp },
 ): Promise<void> {
+  const greeting = options.greeting ?? /^220[ -]/;
   for (;;) {
     if (!peer.running()) throw new Error(`the peer exited before greeting on 127.0.0.1:${port}`);
     const timeout = Math.max(100, options.deadline - Date.now());
     const line = await firstLine(port, options.tls ?? false, timeout, peer.exited).catch(() => undefined);
-    if (line?.startsWith('220')) return;
-    if (Date.now() >= options.deadline) throw new Error(`no 220 greeting on 127.0.0.1:${port} in time`);
+    if (line !== undefined && greeting.test(line)) return;
+    if (Date.now() >= options.deadline) throw new Error(`no greeting on 127.0.0.1:${port} in time`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -1,17 +1,23 @@
 import { createServer, type Server, type Socket } from 'node:net';
 
-/** What a scripted server does with one command line: the text to send back (CRLFs included), or nothing. */
-export type Script = (line: string, socket: Socket) => string | undefined;
+/** What a scripted server does with one command line: the bytes to send back (CRLFs included), or nothing. */
+export type Script = (line: string, socket: Socket) => string | Uint8Array | undefined;
+
+/** A running scripted server. */
+export interface ScriptedServer {
+  readonly port: number;
+  /** Every line the clients wrote, in order. */
+  readonly lines: string[];
+  close(): Promise<void>;
+}
 
 /**
- * A hostile or odd SMTP server in a few lines, for the cases a well-behaved server never shows (a
- * missing STARTTLS, a reply injected after the STARTTLS 220, a server that never answers). It sends
- * `greeting`, answers each line through `script`, and records every line the client wrote.
+ * A hostile or odd server in a few lines, for what a well-behaved server never shows (a missing or
+ * refused STARTTLS, a reply injected after its `220` or `+OK`, a malformed UIDL, a server that never
+ * answers): a line protocol over loopback that sends `greeting` (unless empty), answers each line
+ * through `script`, and records every line the client wrote. Shared by the clients' tests.
  */
-export async function scriptedServer(
-  greeting: string,
-  script: Script,
-): Promise<{ port: number; lines: string[]; close(): Promise<void> }> {
+export async function scriptedServer(greeting: string, script: Script): Promise<ScriptedServer> {
   const lines: string[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
@@ -19,7 +25,7 @@ export async function scriptedServer(
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
     let buffer = '';
-    socket.write(greeting);
+    if (greeting) socket.write(greeting);
     socket.on('data', (data) => {
       buffer += data.toString('latin1');
       for (let end = buffer.indexOf('\r\n'); end >= 0; end = buffer.indexOf('\r\n')) {
@@ -27,7 +33,7 @@ export async function scriptedServer(
         buffer = buffer.slice(end + 2);
         lines.push(line);
         const answer = script(line, socket);
-        if (answer) socket.write(answer);
+        if (answer !== undefined && !socket.destroyed) socket.write(answer);
       }
     });
   });
