@@ -153,3 +153,25 @@ export class PushStream implements AsyncIterable<Uint8Array> {
     resume?.();
   }
 }
+
+/**
+ * A web stream's chunks as an async iterable, for runtimes whose streams are not async iterable (and
+ * the same everywhere): leaving the loop early cancels the stream.
+ */
+export async function* streamChunks<T>(stream: ReadableStream<T>): AsyncGenerator<T, void, undefined> {
+  const reader = stream.getReader();
+  let done = false;
+  try {
+    for (;;) {
+      const result = await reader.read();
+      if (result.done) {
+        done = true;
+        return;
+      }
+      yield result.value;
+    }
+  } finally {
+    if (!done) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}

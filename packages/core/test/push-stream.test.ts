@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AbortError } from '../src/errors.js';
-import { PushStream } from '../src/push-stream.js';
+import { PushStream, streamChunks } from '../src/push-stream.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (chunks: readonly Uint8Array[]) =>
@@ -107,5 +107,31 @@ describe('PushStream', () => {
     complete.discard();
     complete.fail(new Error('late'));
     await expect(iterate(complete)).resolves.toBe('all');
+  });
+});
+
+describe('streamChunks', () => {
+  it('yields a web stream’s chunks, and cancels the stream when the loop ends early', async () => {
+    let cancelled = false;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const piece of ['a', 'b', 'c']) controller.enqueue(bytes(piece));
+        controller.close();
+      },
+    });
+    const seen: Uint8Array[] = [];
+    for await (const chunk of streamChunks(stream)) seen.push(chunk);
+    expect(text(seen)).toBe('abc');
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(bytes('x'));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    for await (const _ of streamChunks(endless)) break;
+    expect(cancelled).toBe(true);
+    expect(endless.locked).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { utf8 } from '@postwire/core';
+import { streamChunks, utf8 } from '@postwire/core';
 
 /** What the parsers read: bytes, a string (encoded as UTF-8), a web stream, or any async iterable of bytes. */
 export type MessageInput =
@@ -18,21 +18,7 @@ export async function* toByteStream(input: MessageInput): AsyncIterable<Uint8Arr
   } else if (input instanceof Uint8Array) {
     yield input;
   } else if (isReadableStream(input)) {
-    const reader = input.getReader();
-    let done = false;
-    try {
-      for (;;) {
-        const result = await reader.read();
-        if (result.done) {
-          done = true;
-          return;
-        }
-        yield result.value;
-      }
-    } finally {
-      if (!done) await reader.cancel();
-      reader.releaseLock();
-    }
+    yield* streamChunks(input);
   } else {
     for await (const chunk of input) yield typeof chunk === 'string' ? utf8(chunk) : chunk;
   }

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { concatBytes, ErrorCode, InvalidArgumentError, type TraceHook } from '@postwire/core';
+import { concatBytes, ErrorCode, InvalidArgumentError, streamChunks, type TraceHook } from '@postwire/core';
 import {
   createListener,
   type ListenerOptions,
@@ -589,25 +589,6 @@ class SessionRun {
 
   #report(error: unknown): void {
     this.#shared.options.onError?.(error, this.#info);
-  }
-}
-
-/** A web stream's chunks; leaving the loop early cancels the stream. */
-async function* streamChunks(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const reader = stream.getReader();
-  let done = false;
-  try {
-    for (;;) {
-      const result = await reader.read();
-      if (result.done) {
-        done = true;
-        return;
-      }
-      yield result.value;
-    }
-  } finally {
-    if (!done) await reader.cancel().catch(() => {});
-    reader.releaseLock();
   }
 }
 

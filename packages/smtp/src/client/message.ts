@@ -1,4 +1,4 @@
-import { InvalidArgumentError, utf8 } from '@postwire/core';
+import { streamChunks, utf8 } from '@postwire/core';
 import { type ComposedMessage, type ComposeOptions, composeMessage } from '@postwire/mime';
 import type { SmtpCapabilities } from '../protocol/capabilities.js';
 import type { MessageSource } from './session.js';
@@ -47,7 +47,7 @@ export async function prepareMessage(
   if (isComposedMessage(input)) {
     return { source: input, facts: {}, messageId: input.messageId };
   }
-  return { source: input instanceof ReadableStream ? readChunks(input) : input, facts: {} };
+  return { source: input instanceof ReadableStream ? streamChunks(input) : input, facts: {} };
 }
 
 /** The envelope a message brings along: a composed message's, or one derived from compose options. */
@@ -68,20 +68,4 @@ function isComposedMessage(input: SmtpMessageInput): input is ComposedMessage {
   return (
     typeof input === 'object' && 'envelope' in input && 'messageId' in input && Symbol.asyncIterator in input
   );
-}
-
-/** A web stream's chunks, for runtimes whose streams are not async iterable. */
-async function* readChunks(stream: ReadableStream<Uint8Array>): AsyncIterable<Uint8Array> {
-  const reader = stream.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      if (!(value instanceof Uint8Array))
-        throw new InvalidArgumentError('a message stream must carry Uint8Array chunks');
-      yield value;
-    }
-  } finally {
-    reader.releaseLock();
-  }
 }
