@@ -29,7 +29,9 @@ export {
   type ScramStoredCredentials,
 } from './scram-credentials.js';
 export {
+  createPasswordSaslServer,
   createSaslServer,
+  type SaslPasswordCredentials,
   type SaslPasswordOutcome,
   type SaslServer,
   type SaslServerOptions,

@@ -48,6 +48,8 @@ export interface SaslConnectionContext {
   readonly externalIdentity?: string;
   /** The peer's address, for throttling hooks. */
   readonly remoteAddress?: string;
+  /** The protocol's own description of the connection, handed through to the verifiers as it is. */
+  readonly connection?: unknown;
 }
 
 /** One step of a server mechanism: send a challenge, or finish. */

@@ -30,6 +30,7 @@ import {
   type MaybePromise,
   type PasswordCheck,
   type SaslVerifiers,
+  type VerifierResult,
 } from './verifiers.js';
 import { randomBytes } from './web-crypto.js';
 import { xoauth2Server } from './xoauth2.js';
@@ -241,4 +242,27 @@ function builtInServerMechanisms(
   if (external) mechanisms.push(externalServer(async (identity, context) => external(identity, context)));
   if (anonymous) mechanisms.push(anonymousServer(async (trace, context) => anonymous(trace, context)));
   return new Map(mechanisms.map((mechanism) => [mechanism.name, mechanism]));
+}
+
+/** A user name and password, as PLAIN and LOGIN carry them. */
+export interface SaslPasswordCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * A SASL server offering PLAIN and LOGIN whose password check is one function, such as a protocol
+ * server's `onAuth` option: it gets the credentials and the `connection` the protocol put in the
+ * exchange's context. Cleartext rules and decoys are those of {@link createSaslServer}.
+ */
+export function createPasswordSaslServer<Connection>(
+  check: (credentials: SaslPasswordCredentials, connection: Connection) => MaybePromise<VerifierResult>,
+): SaslServer {
+  return createSaslServer({
+    mechanisms: ['PLAIN', 'LOGIN'],
+    verifiers: {
+      password: (username, password, context) =>
+        check({ username, password }, context.connection as Connection),
+    },
+  });
 }

@@ -1,5 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createSaslServer, type SaslConnectionContext, type ServerMechanism } from '../src/index.js';
+import {
+  createPasswordSaslServer,
+  createSaslServer,
+  type SaslConnectionContext,
+  type ServerMechanism,
+} from '../src/index.js';
 import { b64 } from './harness.js';
 
 const tls: SaslConnectionContext = { secure: true };
@@ -323,5 +328,25 @@ describe('server registry', () => {
       type: 'failure',
       reason: 'throttled',
     });
+  });
+});
+
+describe('createPasswordSaslServer', () => {
+  it("checks PLAIN and LOGIN with one function that sees the protocol's connection", async () => {
+    const seen: unknown[] = [];
+    const password = createPasswordSaslServer<{ id: number }>((credentials, connection) => {
+      seen.push(connection);
+      return credentials.username === 'alice' && credentials.password === 'wonderland';
+    });
+    expect(password.mechanisms({ secure: true })).toEqual(['PLAIN', 'LOGIN']);
+    const plain = password.createExchange({ secure: true, connection: { id: 1 } });
+    expect(await plain.start('PLAIN', alice)).toMatchObject({
+      type: 'success',
+      identity: { username: 'alice' },
+    });
+    const wrong = password.createExchange({ secure: true, connection: { id: 2 } });
+    expect(await wrong.start('PLAIN', b64('\u0000alice\u0000nope'))).toMatchObject({ type: 'failure' });
+    expect(seen).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(password.mechanisms({ secure: false })).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import {
   type ServerTlsOptions,
 } from '@postwire/core/node';
 import {
+  createPasswordSaslServer,
   createSaslServer,
   type MaybePromise,
   type SaslConnectionContext,
@@ -151,9 +152,6 @@ const HOOK_FAILED: Pop3Status = {
   text: 'Temporary failure, try again later',
 };
 
-/** The connection each SASL exchange runs for, so that `onAuth` learns it from the verifier's context. */
-const EXCHANGE_CONNECTIONS = new WeakMap<SaslConnectionContext, Pop3ConnectionInfo>();
-
 /** What every session of a server shares. */
 interface Shared {
   readonly options: Pop3ServerOptions;
@@ -182,7 +180,7 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
     ? isSaslServer(options.sasl)
       ? options.sasl
       : createSaslServer(options.sasl)
-    : options.onAuth && passwordSasl(options.onAuth);
+    : options.onAuth && createPasswordSaslServer(options.onAuth);
   const apop =
     options.apop === true
       ? saslOptions?.verifiers?.lookupPassword
@@ -268,20 +266,6 @@ function isSaslServer(sasl: SaslServer | SaslServerOptions): sasl is SaslServer 
   return typeof (sasl as SaslServer).createExchange === 'function';
 }
 
-/** A SASL server with PLAIN and LOGIN (and USER/PASS) whose password check is the application's `onAuth`. */
-function passwordSasl(onAuth: NonNullable<Pop3ServerOptions['onAuth']>): SaslServer {
-  return createSaslServer({
-    mechanisms: ['PLAIN', 'LOGIN'],
-    verifiers: {
-      password: (username, password, context) => {
-        const connection = EXCHANGE_CONNECTIONS.get(context);
-        if (!connection) throw new Error('a SASL exchange outside a POP3 connection');
-        return onAuth({ username, password }, connection);
-      },
-    },
-  });
-}
-
 /** One connection's loop: feeds the session, writes its output, and answers its decisions. */
 class SessionRun {
   readonly #session: Pop3ServerSession;
@@ -328,8 +312,8 @@ class SessionRun {
       secure: this.#session.secure,
       remoteAddress: this.#connection.remoteAddress,
       channelBinding: (type) => transport.channelBinding(type),
+      connection: this.#info,
     };
-    EXCHANGE_CONNECTIONS.set(context, this.#info);
     return context;
   }
 

@@ -15,7 +15,7 @@ import {
   type ServerTlsOptions,
 } from '@postwire/core/node';
 import {
-  createSaslServer,
+  createPasswordSaslServer,
   type SaslConnectionContext,
   type SaslServer,
   type SaslServerExchange,
@@ -188,9 +188,6 @@ const HOOK_FAILED: SmtpReply = {
   lines: ['Temporary failure, try again later'],
 };
 
-/** The connection each SASL exchange runs for, so that `onAuth` learns it from the verifier's context. */
-const EXCHANGE_CONNECTIONS = new WeakMap<SaslConnectionContext, SmtpConnectionInfo>();
-
 /**
  * An SMTP (or LMTP) server for Node: the core listener (connection limits, deadlines, PROXY, TLS) around
  * one {@link SmtpServerSession} per connection, with the application's decisions as async hooks.
@@ -203,7 +200,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
     { transactionTimeout: Number.POSITIVE_INFINITY },
     { transactionTimeout: options.transactionTimeout },
   );
-  const sasl = options.sasl ?? (options.onAuth && passwordSasl(options.onAuth));
+  const sasl = options.sasl ?? (options.onAuth && createPasswordSaslServer(options.onAuth));
   const listener = createListener({
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.port !== undefined ? { port: options.port } : {}),
@@ -244,20 +241,6 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
     listen: () => listener.listen(),
     close: (closeOptions) => listener.close(closeOptions),
   };
-}
-
-/** A SASL server with PLAIN and LOGIN whose password check is the application's `onAuth`. */
-function passwordSasl(onAuth: NonNullable<SmtpServerOptions['onAuth']>): SaslServer {
-  return createSaslServer({
-    mechanisms: ['PLAIN', 'LOGIN'],
-    verifiers: {
-      password: (username, password, context) => {
-        const connection = EXCHANGE_CONNECTIONS.get(context);
-        if (!connection) throw new Error('a SASL exchange outside an SMTP connection');
-        return onAuth({ username, password }, connection);
-      },
-    },
-  });
 }
 
 /** The message being received: where its bytes go, and the application's answer to come. */
@@ -459,8 +442,8 @@ class SessionRun {
           secure: session.secure,
           remoteAddress: info.remoteAddress,
           channelBinding: (type) => transport.channelBinding?.(type),
+          connection: info,
         };
-        EXCHANGE_CONNECTIONS.set(context, info);
         this.#exchange = this.#sasl?.createExchange(context);
         const outcome = this.#exchange
           ? await this.#exchange.start(event.mechanism, event.initialResponse)
