@@ -137,3 +137,15 @@ export class InvalidArgumentError extends PostwireError {
     super(ErrorCode.InvalidArgument, message);
   }
 }
+
+/**
+ * A failure of a transport as a Postwire error: one already typed passes through; anything else (a
+ * socket's error) becomes a `ConnectionError` (`CONNECTION_CLOSED`) with it as the cause.
+ */
+export function toConnectionError(error: unknown): PostwireError {
+  if (error instanceof PostwireError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new ConnectionError(ErrorCode.ConnectionClosed, `the connection failed: ${message}`, {
+    cause: error,
+  });
+}

@@ -7,7 +7,6 @@ import {
   createDeadline,
   type Deadline,
   ErrorCode,
-  PostwireError,
   ProtocolError,
   PushStream,
   type StartTlsPolicy,
@@ -18,6 +17,7 @@ import {
   type TraceHook,
   Tracer,
   type Transport,
+  toConnectionError,
   utf8,
 } from '@postwire/core';
 import type { SaslClient, SaslClientConnection } from '@postwire/sasl';
@@ -404,7 +404,7 @@ export class Pop3ClientSession {
     const data = this.#outbox.length === 1 ? this.#outbox[0]! : concatBytes(this.#outbox);
     this.#outbox = [];
     this.#written = this.#writer.write(data).catch((error: unknown) => {
-      this.#fail(asConnectionError(error));
+      this.#fail(toConnectionError(error));
     });
   }
 
@@ -437,7 +437,7 @@ export class Pop3ClientSession {
         this.#fail(new ConnectionError(ErrorCode.ConnectionClosed, `${this.server} closed the connection`));
       }
     } catch (error) {
-      if (!this.#upgrading) this.#fail(asConnectionError(error));
+      if (!this.#upgrading) this.#fail(toConnectionError(error));
     }
   }
 
@@ -520,13 +520,4 @@ function refusal(command: string, status: Pop3Status): Error {
   const error = new Pop3ResponseError(command, status);
   if (status.code !== undefined && status.code !== Pop3ResponseCode.Auth) return error;
   return new AuthenticationError(`${command} refused: ${status.text}`, { cause: error });
-}
-
-/** A failure of the transport as a Postwire error (those already typed pass through). */
-function asConnectionError(error: unknown): Error {
-  if (error instanceof PostwireError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new ConnectionError(ErrorCode.ConnectionClosed, `the connection failed: ${message}`, {
-    cause: error,
-  });
 }

@@ -8,7 +8,6 @@ import {
   decodeUtf8,
   ErrorCode,
   LineDecoder,
-  PostwireError,
   ProtocolError,
   type StartTlsPolicy,
   shouldStartTls,
@@ -18,6 +17,7 @@ import {
   type TraceHook,
   Tracer,
   type Transport,
+  toConnectionError,
   utf8,
 } from '@postwire/core';
 import { CrlfNormalizer } from '@postwire/mime';
@@ -481,7 +481,7 @@ export class SmtpClientSession {
     try {
       await this.#writer.write(bytes);
     } catch (error) {
-      throw this.#fail(asConnectionError(error));
+      throw this.#fail(toConnectionError(error));
     }
   }
 
@@ -548,7 +548,7 @@ export class SmtpClientSession {
       if (!this.#upgrading)
         this.#fail(new ConnectionError(ErrorCode.ConnectionClosed, `${this.server} closed the connection`));
     } catch (error) {
-      if (!this.#upgrading) this.#fail(asConnectionError(error));
+      if (!this.#upgrading) this.#fail(toConnectionError(error));
     }
   }
 
@@ -614,13 +614,4 @@ function allRefused(results: readonly SmtpRecipientResult[]): SmtpReplyError {
   // Temporary when any refusal was: the message may still go later.
   const reply = results.find((result) => result.reply.code < 500)?.reply ?? results[0]!.reply;
   return new SmtpReplyError('RCPT', reply, results);
-}
-
-/** A failure of the transport as a Postwire error (those already typed pass through). */
-function asConnectionError(error: unknown): Error {
-  if (error instanceof PostwireError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new ConnectionError(ErrorCode.ConnectionClosed, `the connection failed: ${message}`, {
-    cause: error,
-  });
 }
