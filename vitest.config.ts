@@ -15,6 +15,7 @@ export default defineConfig({
         'packages/store/src/**': { lines: 90 },
         'packages/smtp/src/**': { lines: 90 },
         'packages/pop3/src/**': { lines: 90 },
+        'packages/imap/src/**': { lines: 90 },
       },
     },
   },

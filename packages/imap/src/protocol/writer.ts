@@ -1,0 +1,194 @@
+import { decodeUtf8Strict, InvalidArgumentError, utf8 } from '@postwire/core';
+import type { NonSyncLiterals } from './reader.js';
+
+/** Literal content that is streamed rather than held: its exact size and its chunks. */
+export interface LiteralSource {
+  readonly size: number;
+  readonly chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+}
+
+/** A piece of serialized output, to be written in order. */
+export type OutputPart =
+  | { readonly kind: 'bytes'; readonly data: Uint8Array }
+  /** Client side: a synchronising literal was announced; wait for the server's `+` before writing on. */
+  | { readonly kind: 'await-continuation' }
+  /** Stream the literal's chunks (exactly `source.size` octets). */
+  | { readonly kind: 'stream'; readonly source: LiteralSource };
+
+/** Options of {@link ImapWriter}. */
+export interface ImapWriterOptions {
+  /** `client` writes commands (synchronising literals wait for `+`); `server` writes responses. */
+  readonly side: 'client' | 'server';
+  /** Client side: the non-synchronising literals the server advertised; default `none`. */
+  readonly nonSyncLiterals?: NonSyncLiterals;
+  /** UTF8=ACCEPT is enabled (or IMAP4rev2 is in use): quoted strings may hold UTF-8. */
+  readonly utf8?: boolean;
+  /** The largest non-synchronising literal under LITERAL-; default 4096. */
+  readonly maxNonSyncLiteral?: number;
+}
+
+/** The longest string written quoted; longer ones are literals, which keeps lines short. */
+const MAX_QUOTED = 1024;
+const ATOM_CHAR = /^[\x21\x23\x24\x26-\x27\x2b-\x5b\x5e-\x7a\x7c-\x7e]+$/;
+
+function isAtom(text: string, extra = ''): boolean {
+  if (ATOM_CHAR.test(text)) return true;
+  if (extra === '') return false;
+  for (const char of text) if (!ATOM_CHAR.test(char) && !extra.includes(char)) return false;
+  return text !== '';
+}
+
+/**
+ * Writes IMAP syntax, each value in its safest form: an atom where the grammar and the value allow it,
+ * else a quoted string, else a literal (non-synchronising when the peer allows it). Every value is
+ * checked before it is written; CR, LF and NUL never reach the output outside a literal.
+ */
+export class ImapWriter {
+  readonly #side: 'client' | 'server';
+  readonly #nonSync: NonSyncLiterals;
+  readonly #utf8: boolean;
+  readonly #maxNonSync: number;
+  readonly #parts: OutputPart[] = [];
+  #text = '';
+
+  constructor(options: ImapWriterOptions) {
+    this.#side = options.side;
+    this.#nonSync = options.nonSyncLiterals ?? 'none';
+    this.#utf8 = options.utf8 ?? false;
+    this.#maxNonSync = options.maxNonSyncLiteral ?? 4096;
+  }
+
+  /** Writes protocol text as is; it must be printable (UTF-8 allowed) and hold no CR, LF or NUL. */
+  raw(text: string): this {
+    if (/[\r\n\0]/.test(text))
+      throw new InvalidArgumentError('CR, LF and NUL cannot be written outside a literal');
+    this.#text += text;
+    return this;
+  }
+
+  /** Writes one SP. */
+  sp(): this {
+    this.#text += ' ';
+    return this;
+  }
+
+  /** Writes an atom; `extra` lists further characters the grammar allows there (`\\*` for flags, `*%` for patterns). */
+  atom(text: string, extra = ''): this {
+    if (!isAtom(text, extra)) throw new InvalidArgumentError(`not an atom: ${JSON.stringify(text)}`);
+    this.#text += text;
+    return this;
+  }
+
+  /** Writes a `number` (0 to 2³²−1) or, with `max`, a number64. */
+  number(value: number, max = 4_294_967_295): this {
+    if (!Number.isSafeInteger(value) || value < 0 || value > max)
+      throw new InvalidArgumentError(`not a number in range: ${value}`);
+    this.#text += String(value);
+    return this;
+  }
+
+  /** Writes a `string`: quoted when possible, else a literal. */
+  string(value: string | Uint8Array): this {
+    const bytes = typeof value === 'string' ? utf8(value) : value;
+    if (bytes.includes(0)) throw new InvalidArgumentError('a string cannot hold NUL');
+    const text = this.#quotable(bytes);
+    if (text === undefined) return this.literal(bytes);
+    this.#text += `"${text.replace(/[\\"]/g, '\\$&')}"`;
+    return this;
+  }
+
+  /** Writes an `astring`: an atom when the value is one (and is not `NIL`), else a string. */
+  astring(value: string, extra = ']'): this {
+    if (isAtom(value, extra) && value.toUpperCase() !== 'NIL') {
+      this.#text += value;
+      return this;
+    }
+    return this.string(value);
+  }
+
+  /** Writes an `nstring`: NIL for `null`, else a string. */
+  nstring(value: string | Uint8Array | null): this {
+    return value === null ? this.raw('NIL') : this.string(value);
+  }
+
+  /** Writes a literal (`~{n}` literal8 when `binary`), in the form the side and the peer allow. */
+  literal(data: Uint8Array, binary = false): this {
+    if (!binary && data.includes(0))
+      throw new InvalidArgumentError('a literal cannot hold NUL; use literal8');
+    this.#announce(data.length, binary);
+    this.#parts.push({ kind: 'bytes', data });
+    return this;
+  }
+
+  /** Writes a literal whose content is streamed from `source`. */
+  streamedLiteral(source: LiteralSource, binary = false): this {
+    this.#announce(source.size, binary);
+    this.#parts.push({ kind: 'stream', source });
+    return this;
+  }
+
+  /** Writes a parenthesised list; `item` writes one element. */
+  list<T>(items: readonly T[], item: (value: T) => void): this {
+    this.#text += '(';
+    items.forEach((value, index) => {
+      if (index > 0) this.#text += ' ';
+      item(value);
+    });
+    this.#text += ')';
+    return this;
+  }
+
+  /** Ends the line. */
+  crlf(): this {
+    this.#text += '\r\n';
+    return this;
+  }
+
+  /** The output so far, as ordered parts; the writer is then empty. */
+  finish(): OutputPart[] {
+    this.#flush();
+    const parts = this.#parts.splice(0);
+    return parts;
+  }
+
+  /** The output as one byte array; throws if it holds a streamed literal or waits for a continuation. */
+  bytes(): Uint8Array {
+    const parts = this.finish();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (const part of parts) {
+      if (part.kind !== 'bytes') throw new InvalidArgumentError('the output is not a single byte run');
+      chunks.push(part.data);
+      total += part.data.length;
+    }
+    const out = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of chunks) {
+      out.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return out;
+  }
+
+  #quotable(bytes: Uint8Array): string | undefined {
+    if (bytes.length > MAX_QUOTED || bytes.includes(0x0d) || bytes.includes(0x0a)) return undefined;
+    if (bytes.every((byte) => byte < 0x80)) return String.fromCharCode(...bytes);
+    return this.#utf8 ? decodeUtf8Strict(bytes) : undefined;
+  }
+
+  #announce(size: number, binary: boolean): void {
+    if (!Number.isSafeInteger(size) || size < 0) throw new InvalidArgumentError('a literal size must be ≥ 0');
+    const nonSync =
+      this.#side === 'client' &&
+      (this.#nonSync === 'plus' || (this.#nonSync === 'minus' && size <= this.#maxNonSync));
+    this.#text += `${binary ? '~' : ''}{${size}${nonSync ? '+' : ''}}\r\n`;
+    this.#flush();
+    if (this.#side === 'client' && !nonSync) this.#parts.push({ kind: 'await-continuation' });
+  }
+
+  #flush(): void {
+    if (this.#text === '') return;
+    this.#parts.push({ kind: 'bytes', data: utf8(this.#text) });
+    this.#text = '';
+  }
+}
