@@ -1,6 +1,7 @@
-import { DotStuffedDecoder, LineDecoder, type LineEndingMode } from '@postwire/core';
+import { pathToFileURL } from 'node:url';
+import { DotStuffedDecoder, DotStuffedEncoder, LineDecoder, type LineEndingMode } from '@postwire/core';
 import { compareThroughput, type Workload } from './measure.js';
-import type { Row } from './report.js';
+import { type Row, renderTable } from './report.js';
 
 const CHUNK = 64 * 1024;
 const LIMIT = 'Buffer.indexOf scan (limit)';
@@ -136,6 +137,133 @@ async function dotStuffedData(line: string, label: string): Promise<Row> {
   };
 }
 
+/** A deterministic stream of numbers in [0, 1) (a 32-bit LCG), so that every run measures the same message. */
+function pseudoRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+/** A plain-text message of about `size` bytes: lines of up to 76 characters, one in 20 starting with a dot. */
+function textMessage(size: number): string {
+  const random = pseudoRandom(size);
+  const words = ['lorem', 'ipsum', 'dolor', 'sit', 'amet', 'consectetur', 'adipiscing', 'elit', 'sed', 'do'];
+  let message =
+    'From: a@example.com\r\nTo: b@example.com\r\nSubject: Hello\r\nContent-Type: text/plain\r\n\r\n';
+  while (message.length < size) {
+    let line = random() < 0.05 ? '.' : '';
+    while (line.length < 70) line += `${words[Math.floor(random() * words.length)]} `;
+    message += `${line.slice(0, 76).trimEnd()}\r\n`;
+  }
+  return message;
+}
+
+/** A message whose body is about `size` bytes of base64 in 76-character lines. */
+function base64Message(size: number): string {
+  const random = pseudoRandom(7);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  let message = 'Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n';
+  while (message.length < size) {
+    let line = '';
+    for (let i = 0; i < 76; i++) line += alphabet[Math.floor(random() * 64)];
+    message += `${line}\r\n`;
+  }
+  return message;
+}
+
+/** About `size` bytes of lines of 0 to 8 characters, one in 10 starting with a dot. */
+function shortLines(size: number): string {
+  const random = pseudoRandom(3);
+  let message = '';
+  while (message.length < size) {
+    const length = Math.floor(random() * 9);
+    let line = random() < 0.1 ? '.' : '';
+    while (line.length < length) line += 'abcdefgh'[line.length];
+    message += `${line}\r\n`;
+  }
+  return message;
+}
+
+/** The bytes in 64 KB chunks, as views of one Node `Buffer` or of one plain `Uint8Array`. */
+function chunksOf(bytes: Uint8Array, kind: 'buffer' | 'array'): Uint8Array[] {
+  const whole = kind === 'buffer' ? Buffer.from(bytes) : new Uint8Array(bytes);
+  const chunks: Uint8Array[] = [];
+  for (let offset = 0; offset < whole.length; offset += CHUNK)
+    chunks.push(whole.subarray(offset, offset + CHUNK));
+  return chunks;
+}
+
+/** Dot-stuffs the message (as an SMTP client's DATA or a POP3 server's RETR), `repeat` times per run. */
+function encoding(chunks: Uint8Array[], bytes: number, repeat: number): Workload {
+  return {
+    bytes: bytes * repeat,
+    run() {
+      let total = 0;
+      for (let i = 0; i < repeat; i++) {
+        const encoder = new DotStuffedEncoder();
+        for (const chunk of chunks) for (const piece of encoder.encode(chunk)) total += piece.length;
+        total += encoder.end().length;
+      }
+      return total;
+    },
+  };
+}
+
+/** Unstuffs the dot-stuffed message up to CRLF.CRLF (as an SMTP server or a POP3 client), `repeat` times per run. */
+function decoding(chunks: Uint8Array[], bytes: number, repeat: number): Workload {
+  return {
+    bytes: bytes * repeat,
+    run() {
+      let total = 0;
+      for (let i = 0; i < repeat; i++) {
+        const decoder = new DotStuffedDecoder();
+        for (const chunk of chunks) for (const piece of decoder.decode(chunk).data) total += piece.length;
+      }
+      return total;
+    },
+  };
+}
+
+/**
+ * One message dot-stuffed and unstuffed, in 64 KB chunks of a plain `Uint8Array` (ours) and of a Node
+ * `Buffer` (the peer column), whose native `indexOf` a scanner might lean on.
+ */
+async function dotStuffing(label: string, message: string): Promise<Row[]> {
+  const raw = Buffer.from(message, 'latin1');
+  const encoder = new DotStuffedEncoder();
+  const stuffed = Buffer.concat([...encoder.encode(raw), encoder.end()]);
+  const repeat = Math.max(1, Math.round(4_000_000 / raw.length));
+  const rows: Row[] = [];
+  for (const [operation, input, workload] of [
+    ['encoding', raw, encoding],
+    ['decoding', stuffed, decoding],
+  ] as const) {
+    const { array, buffer } = await compareThroughput({
+      array: workload(chunksOf(input, 'array'), raw.length, repeat),
+      buffer: workload(chunksOf(input, 'buffer'), raw.length, repeat),
+    });
+    rows.push({
+      workload: `Dot-stuffing, ${operation} ${label} (Uint8Array chunks)`,
+      unit: 'MB/s',
+      ours: array,
+      peers: { 'the same in Buffer chunks': buffer },
+    });
+  }
+  return rows;
+}
+
+/** Dot-stuffing and unstuffing whole messages of several shapes, Uint8Array against Buffer chunks. */
+export async function dotStuffingSuite(): Promise<Row[]> {
+  return [
+    ...(await dotStuffing('a 10 KB text message', textMessage(10_000))),
+    ...(await dotStuffing('a 100 KB text message', textMessage(100_000))),
+    ...(await dotStuffing('a 1 MB base64 body', base64Message(1_000_000))),
+    ...(await dotStuffing('100 KB of lines of 0–8 bytes', shortLines(100_000))),
+  ];
+}
+
 /** The line-core rows of docs/benchmarks.md. */
 export async function lineDecodingSuite(): Promise<Row[]> {
   return [
@@ -144,5 +272,13 @@ export async function lineDecodingSuite(): Promise<Row[]> {
     await hundredMegabyteLiteral(),
     await dotStuffedData(`${'y'.repeat(76)}\r\n`, 'plain text'),
     await dotStuffedData(`..${'y'.repeat(74)}\r\n`, 'every one dot-stuffed'),
+    ...(await dotStuffingSuite()),
   ];
+}
+
+// Run directly (`node --import tsx src/line-decoding.ts [dot-stuffing]`): these rows alone, or only the
+// dot-stuffing ones, as a Markdown table.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const rows = process.argv[2] === 'dot-stuffing' ? await dotStuffingSuite() : await lineDecodingSuite();
+  process.stdout.write(`${renderTable(rows).join('\n')}\n`);
 }

@@ -223,3 +223,164 @@ describe('DotStuffedEncoder', () => {
     );
   });
 });
+
+/**
+ * Longer inputs over the bytes that matter to a word-at-a-time scan: line ends, dots, other bytes
+ * below 14 (which it must look at and pass over) and bytes with the high bit set.
+ */
+const longTrickyBytes = fc
+  .array(
+    fc.oneof(
+      fc.constantFrom(
+        '\r',
+        '\n',
+        '.',
+        '\r\n',
+        '\r\n.',
+        '\r\n..',
+        '\t',
+        '\0',
+        '\x0c',
+        '\x0e',
+        '\x80',
+        '\x8d',
+        '\xff',
+      ),
+      fc.string({ maxLength: 24 }),
+    ),
+    { maxLength: 80 },
+  )
+  .map((parts) => parts.join(''));
+
+/** Chunks of the input: cut at the given points, or one byte each. */
+function chunking(input: Uint8Array, cuts: readonly number[], bytewise: boolean): Uint8Array[] {
+  return bytewise ? Array.from(input, (_, i) => input.subarray(i, i + 1)) : splitAt(input, cuts);
+}
+
+interface Traced extends Decoded {
+  /** Where in the content the problem was reported, or -1. */
+  errorAt: number;
+}
+
+/** Decodes chunk by chunk, tracing where in the content the problem was reported. */
+function decodeTraced(chunks: Uint8Array[], policy: BareLineEndingPolicy, maxLineLength?: number): Traced {
+  const decoder = new DotStuffedDecoder({ bareLineEndings: policy, maxLineLength });
+  const content: Uint8Array[] = [];
+  const errors: string[] = [];
+  let errorAt = -1;
+  let consumed = 0;
+  for (const chunk of chunks) {
+    if (decoder.done) break;
+    const result = decoder.decode(chunk);
+    if (result.error) {
+      errors.push(result.error.code);
+      errorAt = concatBytes([...content, ...result.data.slice(0, result.errorIndex)]).length;
+    }
+    content.push(...result.data);
+    consumed += result.consumed;
+  }
+  return { content: decodeLatin1(concatBytes(content)), done: decoder.done, consumed, errors, errorAt };
+}
+
+/** The decoder's rules, byte by byte over the whole input. */
+function referenceDecode(text: string, policy: BareLineEndingPolicy, maxLineLength = Infinity): Traced {
+  let content = '';
+  let lineLength = 0;
+  let atLineStart = true;
+  const errors: string[] = [];
+  let errorAt = -1;
+  const report = (code: string) => {
+    if (errors.length > 0) return;
+    errors.push(code);
+    errorAt = content.length;
+  };
+  let at = 0;
+  while (at < text.length) {
+    if (atLineStart) {
+      atLineStart = false;
+      if (text[at] === '.') {
+        if (text.startsWith('\r\n', at + 1))
+          return { content, done: true, consumed: at + 3, errors, errorAt };
+        if (text[at + 1] === '\r' && at + 2 === text.length) break;
+        at++;
+        continue;
+      }
+    }
+    const byte = text[at]!;
+    if (byte === '\r' && at + 1 === text.length) break;
+    if (byte === '\r' && text[at + 1] === '\n') {
+      content += '\r\n';
+      lineLength = 0;
+      atLineStart = true;
+      at += 2;
+      continue;
+    }
+    if ((byte === '\r' || byte === '\n') && policy === 'normalize') {
+      content += '\r\n';
+      lineLength = 0;
+    } else {
+      if ((byte === '\r' || byte === '\n') && policy === 'reject') report('BARE_LINE_ENDING');
+      if (++lineLength > maxLineLength) report('LINE_TOO_LONG');
+      content += byte;
+    }
+    at++;
+  }
+  return { content, done: false, consumed: text.length, errors, errorAt };
+}
+
+/** The encoder's rules, byte by byte over the whole input. */
+function referenceEncode(text: string, normalize: boolean): string {
+  let wire = '';
+  let atLineStart = true;
+  for (let at = 0; at < text.length; at++) {
+    const byte = text[at]!;
+    const crlf = (byte === '\r' && text[at + 1] === '\n') || (byte === '\n' && text[at - 1] === '\r');
+    if (normalize && (byte === '\r' || byte === '\n') && !crlf) {
+      wire += '\r\n';
+      atLineStart = true;
+      continue;
+    }
+    if (atLineStart && byte === '.') wire += '.';
+    wire += byte;
+    atLineStart = crlf && byte === '\n';
+  }
+  return `${wire}${atLineStart ? '' : '\r\n'}.\r\n`;
+}
+
+describe('against a byte-by-byte reference of the rules', () => {
+  it('property: the decoder agrees on content, end, consumed bytes and where a problem is reported', () => {
+    fc.assert(
+      fc.property(
+        longTrickyBytes,
+        fc.constantFrom('', TERMINATOR, `${TERMINATOR}QUIT\r\n`),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        fc.boolean(),
+        fc.constantFrom<BareLineEndingPolicy>('reject', 'normalize', 'accept'),
+        fc.option(fc.integer({ min: 0, max: 40 }), { nil: undefined }),
+        (text, ending, cuts, bytewise, policy, maxLineLength) => {
+          const input = bytes(`${text}${ending}`);
+          expect(decodeTraced(chunking(input, cuts, bytewise), policy, maxLineLength)).toEqual(
+            referenceDecode(`${text}${ending}`, policy, maxLineLength),
+          );
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('property: the encoder agrees on the wire form', () => {
+    fc.assert(
+      fc.property(
+        longTrickyBytes,
+        fc.array(fc.nat(), { maxLength: 10 }),
+        fc.boolean(),
+        fc.boolean(),
+        (text, cuts, bytewise, normalize) => {
+          const wire = encode(chunking(bytes(text), cuts, bytewise), { normalize });
+          expect(decodeLatin1(wire)).toBe(referenceEncode(text, normalize));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+});
