@@ -1,4 +1,3 @@
-import { Buffer } from 'node:buffer';
 import { concatBytes, ErrorCode, InvalidArgumentError, streamChunks, type TraceHook } from '@postwire/core';
 import {
   createListener,
@@ -505,8 +504,7 @@ class SessionRun {
     const chunks = source instanceof ReadableStream ? streamChunks(source) : source;
     try {
       for await (const chunk of chunks) {
-        // As a Buffer view: its indexOf is a native memchr, and dot-stuffing scans every line end with it.
-        const more = session.messageData(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        const more = session.messageData(chunk);
         this.#drain();
         if (this.#outputBytes >= FLUSH_BYTES) await this.#flush();
         if (!more) break;
