@@ -135,6 +135,9 @@ export async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8
   return Buffer.concat(chunks);
 }
 
+/** A message range up to this size is read in one read (most messages: one open, one read, one close). */
+const WHOLE_READ = 1024 * 1024;
+/** The read size for a file with bare LF line endings, which is normalised as it streams. */
 const READ_CHUNK = 64 * 1024;
 
 /**
@@ -169,13 +172,14 @@ export function readFileRange(
           handle = await fs.open(pathOf(), 'r');
         }
       }
-      const wanted = lfOnly ? READ_CHUNK : Math.min(READ_CHUNK, end - position);
+      const wanted = lfOnly ? READ_CHUNK : Math.min(WHOLE_READ, end - position);
       if (wanted <= 0 || (lfOnly && produced >= end)) {
         await finish();
         controller.close();
         return;
       }
-      const buffer = Buffer.alloc(wanted);
+      // Not zero-filled: only the bytes read are ever handed on.
+      const buffer = Buffer.allocUnsafe(wanted);
       const { bytesRead } = await handle.read(buffer, 0, wanted, position);
       if (bytesRead === 0) {
         await finish();
@@ -192,6 +196,11 @@ export function readFileRange(
         chunk = from < to ? normalized.subarray(from, to) : new Uint8Array(0);
       }
       if (chunk.length > 0) controller.enqueue(chunk);
+      // A range read whole in one go: close at once rather than on the next pull.
+      if (!lfOnly && position >= end) {
+        await finish();
+        controller.close();
+      }
     },
     async cancel() {
       await finish();
