@@ -4,6 +4,7 @@ import { lineDecodingSuite } from './line-decoding.js';
 import { mimeComposeSuite } from './mime-compose.js';
 import { mimeParseSuite } from './mime-parse.js';
 import { mimeStreamMemorySuite } from './mime-stream-memory.js';
+import { pop3Suite } from './pop3.js';
 import { renderReport } from './report.js';
 import { smtpClientSuite } from './smtp-client.js';
 import { smtpServerSuite } from './smtp-server.js';
@@ -19,6 +20,7 @@ const rows = [
   ...(await smtpServerSuite()),
   ...(await smtpSourceSuite()),
   ...(await smtpClientSuite()),
+  ...(await pop3Suite()),
 ];
 const report = renderReport(rows, new Date());
 const target = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
