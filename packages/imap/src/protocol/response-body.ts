@@ -1,0 +1,269 @@
+import { decodeUtf8, InvalidArgumentError } from '@postwire/core';
+import type {
+  BodyDisposition,
+  BodyFields,
+  BodyParameter,
+  BodyStructure,
+  Envelope,
+  EnvelopeAddress,
+  MultipartExtension,
+  SinglePartExtension,
+} from '@postwire/mime';
+import type { ImapCursor } from './cursor.js';
+import type { ImapWriter } from './writer.js';
+
+/** A value of an extension the grammar does not know: a string (atom, number or string), NIL, or a list. */
+export type ExtensionValue = string | null | readonly ExtensionValue[];
+
+const OPEN = 0x28;
+const QUOTE = 0x22;
+
+/** Reads an {@link ExtensionValue} (`tagged-ext-val`, `body-extension`, Gmail's `X-GM-*` values). */
+export function readExtensionValue(cursor: ImapCursor): ExtensionValue {
+  const next = cursor.peek();
+  if (next === OPEN) return cursor.list(() => readExtensionValue(cursor));
+  if (next === QUOTE || next === 0x7b || next === 0x7e) return cursor.string();
+  if (cursor.nil()) return null;
+  return cursor.word('flag');
+}
+
+/** Writes an {@link ExtensionValue}: strings as atoms when they can be, else quoted or literal. */
+export function writeExtensionValue(writer: ImapWriter, value: ExtensionValue): void {
+  if (value === null) writer.raw('NIL');
+  else if (typeof value === 'string') writer.astring(value, '\\*');
+  else writer.list(value, (item) => writeExtensionValue(writer, item));
+}
+
+function nstring(cursor: ImapCursor): string | null {
+  if (cursor.nil()) return null;
+  const value = cursor.stringValue();
+  if (!(value instanceof Uint8Array)) return cursor.fail('Literal not expected here');
+  return decodeUtf8(value);
+}
+
+/** Reads an ENVELOPE (RFC 9051 §7.5.2) into the type of `@postwire/mime`. */
+export function readEnvelope(cursor: ImapCursor): Envelope {
+  cursor.expect(OPEN, '"("');
+  return cursor.nested(() => {
+    const date = nstring(cursor);
+    cursor.sp();
+    const subject = nstring(cursor);
+    const lists: (EnvelopeAddress[] | null)[] = [];
+    for (let i = 0; i < 6; i++) {
+      cursor.sp();
+      lists.push(readAddresses(cursor));
+    }
+    cursor.sp();
+    const inReplyTo = nstring(cursor);
+    cursor.sp();
+    const messageId = nstring(cursor);
+    cursor.expect(0x29, '")"');
+    const [from, sender, replyTo, to, cc, bcc] = lists as [
+      EnvelopeAddress[] | null,
+      EnvelopeAddress[] | null,
+      EnvelopeAddress[] | null,
+      EnvelopeAddress[] | null,
+      EnvelopeAddress[] | null,
+      EnvelopeAddress[] | null,
+    ];
+    return { date, subject, from, sender, replyTo, to, cc, bcc, inReplyTo, messageId };
+  });
+}
+
+function readAddresses(cursor: ImapCursor): EnvelopeAddress[] | null {
+  if (cursor.nil()) return null;
+  cursor.expect(OPEN, '"("');
+  const addresses: EnvelopeAddress[] = [];
+  cursor.nested(() => {
+    while (!cursor.tryByte(0x29)) {
+      if (cursor.lenient) cursor.trySp();
+      const fields = cursor.list(() => nstring(cursor));
+      if (fields.length !== 4) cursor.fail('An address has four fields');
+      const [name, adl, mailbox, host] = fields as [
+        string | null,
+        string | null,
+        string | null,
+        string | null,
+      ];
+      addresses.push({ name, adl, mailbox, host });
+    }
+  });
+  return addresses.length > 0 ? addresses : null;
+}
+
+/** Writes an ENVELOPE. */
+export function writeEnvelope(writer: ImapWriter, envelope: Envelope): void {
+  writer.raw('(').nstring(envelope.date).sp().nstring(envelope.subject);
+  for (const list of [
+    envelope.from,
+    envelope.sender,
+    envelope.replyTo,
+    envelope.to,
+    envelope.cc,
+    envelope.bcc,
+  ]) {
+    writer.sp();
+    if (list === null || list.length === 0) writer.raw('NIL');
+    else {
+      writer.raw('(');
+      for (const address of list)
+        writer.list([address.name, address.adl, address.mailbox, address.host], (field) =>
+          writer.nstring(field),
+        );
+      writer.raw(')');
+    }
+  }
+  writer.sp().nstring(envelope.inReplyTo).sp().nstring(envelope.messageId).raw(')');
+}
+
+/**
+ * Reads a BODY or BODYSTRUCTURE into the type of `@postwire/mime`; each level of nesting counts against
+ * the cursor's depth limit, so a hostile structure ends in an {@link ImapSyntaxError}.
+ */
+export function readBodyStructure(cursor: ImapCursor): BodyStructure {
+  cursor.expect(OPEN, '"("');
+  return cursor.nested(() => {
+    const body = cursor.peek() === OPEN ? readMultipart(cursor) : readSinglePart(cursor);
+    if (cursor.lenient) cursor.trySp();
+    cursor.expect(0x29, '")"');
+    return body;
+  });
+}
+
+function readMultipart(cursor: ImapCursor): BodyStructure {
+  const parts: BodyStructure[] = [];
+  let spaced = false;
+  do {
+    parts.push(readBodyStructure(cursor));
+    spaced = cursor.lenient && cursor.trySp();
+  } while (cursor.peek() === OPEN);
+  if (!spaced) cursor.sp();
+  const subtype = cursor.string();
+  if (!cursor.trySp() || cursor.peek() === 0x29) return { kind: 'multipart', parts, subtype };
+  const parameters = readParameters(cursor);
+  const rest = readCommonExtension(cursor);
+  const extension: MultipartExtension = { parameters, ...rest };
+  return { kind: 'multipart', parts, subtype, extension };
+}
+
+function readSinglePart(cursor: ImapCursor): BodyStructure {
+  const type = cursor.string();
+  cursor.sp();
+  const subtype = cursor.string();
+  cursor.sp();
+  const parameters = readParameters(cursor);
+  cursor.sp();
+  const id = nstring(cursor);
+  cursor.sp();
+  const description = nstring(cursor);
+  cursor.sp();
+  const encoding = cursor.string();
+  cursor.sp();
+  const size = cursor.number();
+  const fields: BodyFields = { type, subtype, parameters, id, description, encoding, size };
+  const upper = `${type}/${subtype}`.toUpperCase();
+  let body: BodyStructure;
+  if (upper === 'MESSAGE/RFC822' || upper === 'MESSAGE/GLOBAL') {
+    cursor.sp();
+    const envelope = readEnvelope(cursor);
+    cursor.sp();
+    const inner = readBodyStructure(cursor);
+    cursor.sp();
+    body = { kind: 'message', ...fields, envelope, body: inner, lines: cursor.number() };
+  } else if (type.toUpperCase() === 'TEXT') {
+    cursor.sp();
+    body = { kind: 'text', ...fields, lines: cursor.number() };
+  } else body = { kind: 'basic', ...fields };
+  if (!cursor.trySp() || cursor.peek() === 0x29) return body;
+  const md5 = nstring(cursor);
+  const extension: SinglePartExtension = { md5, ...readCommonExtension(cursor) };
+  return { ...body, extension };
+}
+
+function readParameters(cursor: ImapCursor): BodyParameter[] | null {
+  if (cursor.nil()) return null;
+  const flat = cursor.list(() => cursor.string());
+  if (flat.length % 2 !== 0) cursor.fail('Body parameters come in pairs');
+  const parameters: BodyParameter[] = [];
+  for (let i = 0; i < flat.length; i += 2) parameters.push([flat[i]!, flat[i + 1]!]);
+  return parameters;
+}
+
+/** Disposition, language and location, each optional; later body extensions are skipped. */
+function readCommonExtension(cursor: ImapCursor): Omit<SinglePartExtension, 'md5'> {
+  let disposition: BodyDisposition | null = null;
+  let language: string | string[] | null = null;
+  let location: string | null = null;
+  if (cursor.trySp()) {
+    if (!cursor.nil()) {
+      cursor.expect(OPEN, '"("');
+      cursor.nested(() => {
+        const type = cursor.string();
+        cursor.sp();
+        disposition = { type, parameters: readParameters(cursor) };
+        cursor.expect(0x29, '")"');
+      });
+    }
+    if (cursor.trySp()) {
+      if (cursor.peek() === OPEN) language = cursor.list(() => cursor.string());
+      else language = nstring(cursor);
+      if (cursor.trySp()) {
+        location = nstring(cursor);
+        while (cursor.trySp()) readExtensionValue(cursor);
+      }
+    }
+  }
+  return { disposition, language, location };
+}
+
+/** Writes a BODY (without extension data) or a BODYSTRUCTURE. */
+export function writeBodyStructure(writer: ImapWriter, body: BodyStructure): void {
+  writer.raw('(');
+  if (body.kind === 'multipart') {
+    if (body.parts.length === 0) throw new InvalidArgumentError('a multipart needs a part');
+    for (const part of body.parts) writeBodyStructure(writer, part);
+    writer.sp().string(body.subtype);
+    if (body.extension) {
+      writer.sp();
+      writeParameters(writer, body.extension.parameters);
+      writeCommonExtension(writer, body.extension);
+    }
+  } else {
+    writer.string(body.type).sp().string(body.subtype).sp();
+    writeParameters(writer, body.parameters);
+    writer.sp().nstring(body.id).sp().nstring(body.description).sp().string(body.encoding);
+    writer.sp().number(body.size);
+    if (body.kind === 'message') {
+      writer.sp();
+      writeEnvelope(writer, body.envelope);
+      writer.sp();
+      writeBodyStructure(writer, body.body);
+    }
+    if (body.kind !== 'basic') writer.sp().number(body.lines);
+    if (body.extension) {
+      writer.sp().nstring(body.extension.md5);
+      writeCommonExtension(writer, body.extension);
+    }
+  }
+  writer.raw(')');
+}
+
+function writeParameters(writer: ImapWriter, parameters: readonly BodyParameter[] | null): void {
+  if (parameters === null || parameters.length === 0) writer.raw('NIL');
+  else writer.list(parameters, ([name, value]) => writer.string(name).sp().string(value));
+}
+
+function writeCommonExtension(writer: ImapWriter, extension: Omit<SinglePartExtension, 'md5'>): void {
+  writer.sp();
+  const { disposition, language } = extension;
+  if (disposition === null) writer.raw('NIL');
+  else {
+    writer.raw('(').string(disposition.type).sp();
+    writeParameters(writer, disposition.parameters);
+    writer.raw(')');
+  }
+  writer.sp();
+  if (Array.isArray(language)) writer.list(language, (tag: string) => writer.string(tag));
+  else writer.nstring(language as string | null);
+  writer.sp().nstring(extension.location);
+}
