@@ -1,0 +1,325 @@
+import { concatBytes, InvalidArgumentError, type TraceHook } from '@postwire/core';
+import {
+  createListener,
+  type ListenerOptions,
+  type NodeTransport,
+  type ServerConnection,
+  type ServerTlsOptions,
+} from '@postwire/core/node';
+import {
+  createPasswordSaslServer,
+  createSaslServer,
+  type SaslConnectionContext,
+  type SaslServer,
+  type SaslServerExchange,
+  type SaslServerOptions,
+  type SaslServerOutcome,
+  type VerifierResult,
+} from '@postwire/sasl';
+import type { MailStore } from '@postwire/store';
+import {
+  type ImapAuthStep,
+  type ImapServerEvent,
+  type ImapServerLimits,
+  ImapServerSession,
+  type ImapServerSessionOptions,
+} from '../server/session.js';
+import { ImapStoreBridge } from '../server/store-bridge.js';
+
+/** What the hooks know of the connection. */
+export interface ImapConnectionInfo {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** True on implicit TLS, and after STARTTLS. */
+  readonly secure: boolean;
+  /** The user who logged in. */
+  readonly user?: string;
+}
+
+/** A user name and password given with LOGIN or AUTHENTICATE PLAIN/LOGIN, for `onAuth`. */
+export interface ImapCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** Options of {@link createImapServer}. */
+export interface ImapServerOptions
+  extends Pick<
+    ListenerOptions,
+    | 'host'
+    | 'port'
+    | 'maxConnections'
+    | 'maxConnectionsPerIp'
+    | 'commandTimeout'
+    | 'handshakeTimeout'
+    | 'proxyProtocol'
+  > {
+  /** The mail served: each user's mailboxes. */
+  readonly store: MailStore;
+  /** LOGIN and AUTHENTICATE through `@postwire/sasl`: a server, or the options to make one. Give `sasl` or `onAuth`. */
+  readonly sasl?: SaslServer | SaslServerOptions;
+  /** LOGIN and AUTHENTICATE PLAIN/LOGIN checked by this function: `true` accepts, a string accepts as that user. */
+  onAuth?(
+    credentials: ImapCredentials,
+    connection: ImapConnectionInfo,
+  ): VerifierResult | Promise<VerifierResult>;
+  /** Implicit TLS from the first byte (port 993). */
+  readonly tls?: ServerTlsOptions;
+  /** The TLS settings of STARTTLS; without them STARTTLS is not offered. */
+  readonly startTls?: ServerTlsOptions;
+  /** Allow LOGIN and cleartext SASL before TLS (off by default: LOGINDISABLED, case 45). */
+  readonly allowCleartextLogin?: boolean;
+  readonly limits?: Partial<ImapServerLimits>;
+  /** Milliseconds without traffic before `* BYE` (RFC 9051 §5.4's autologout: at least 30 minutes, the default). */
+  readonly idleTimeout?: number;
+  /** The greeting's text. */
+  readonly greeting?: string;
+  /** Receives each command and response line, credentials redacted. */
+  readonly trace?: TraceHook;
+  /** Runs before the greeting: a string refuses with `* BYE` and that text. */
+  onConnect?(connection: ImapConnectionInfo): string | undefined | Promise<string | undefined>;
+  /** Called once per connection when it has closed. */
+  onClose?(connection: ImapConnectionInfo): void | Promise<void>;
+  /** Failures that end one connection or one command (a hook that threw, a store error, a broken socket). */
+  onError?(error: unknown, connection: ImapConnectionInfo): void;
+}
+
+/** A listening IMAP server. */
+export interface ImapServer {
+  listen(): Promise<{ host: string; port: number }>;
+  /** Stops accepting, ends every session with `* BYE`, and resolves once all are closed. */
+  close(options?: { timeout?: number }): Promise<void>;
+}
+
+/** RFC 9051 §5.4: the autologout timer is at least 30 minutes. */
+const IDLE_TIMEOUT = 30 * 60_000;
+
+/**
+ * An IMAP server for Node: the core listener (connection limits, deadlines, PROXY, implicit TLS) around
+ * one {@link ImapServerSession} per connection, serving a `@postwire/store` store.
+ * @throws InvalidArgumentError for both or neither of `sasl` and `onAuth`, or a bad limit.
+ */
+export function createImapServer(options: ImapServerOptions): ImapServer {
+  if ((options.sasl === undefined) === (options.onAuth === undefined))
+    throw new InvalidArgumentError('give either sasl or onAuth');
+  const allowCleartext = options.allowCleartextLogin ?? false;
+  const sasl: SaslServer = options.sasl
+    ? isSaslServer(options.sasl)
+      ? options.sasl
+      : createSaslServer({ allowCleartext, ...options.sasl })
+    : allowCleartext
+      ? createSaslServer({
+          mechanisms: ['PLAIN', 'LOGIN'],
+          allowCleartext,
+          verifiers: {
+            password: (username, password, context) =>
+              options.onAuth!({ username, password }, context.connection as ImapConnectionInfo),
+          },
+        })
+      : createPasswordSaslServer(options.onAuth!);
+  const sessionOptions: ImapServerSessionOptions = {
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.greeting !== undefined ? { greeting: options.greeting } : {}),
+    ...(options.trace ? { trace: options.trace } : {}),
+    startTls: options.startTls !== undefined,
+    connectDecision: options.onConnect !== undefined,
+  };
+  new ImapServerSession({ ...sessionOptions, connectDecision: false, trace: undefined });
+  const listener = createListener({
+    ...(options.host !== undefined ? { host: options.host } : {}),
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.startTls ? { startTls: options.startTls } : {}),
+    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    ...(options.maxConnectionsPerIp !== undefined
+      ? { maxConnectionsPerIp: options.maxConnectionsPerIp }
+      : {}),
+    idleTimeout: options.idleTimeout ?? IDLE_TIMEOUT,
+    ...(options.commandTimeout !== undefined ? { commandTimeout: options.commandTimeout } : {}),
+    ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
+    ...(options.proxyProtocol !== undefined ? { proxyProtocol: options.proxyProtocol } : {}),
+    onConnection(connection) {
+      const remoteAddress = connection.remoteAddress;
+      const session = new ImapServerSession({
+        ...sessionOptions,
+        secure: connection.transport.info.secure,
+        authMechanisms: (secure) => sasl.mechanisms({ secure, remoteAddress }),
+        cleartextLogin: (secure) => sasl.allowsCleartext({ secure, remoteAddress }),
+      });
+      const run = new SessionRun(session, connection, options, sasl);
+      void run.serve();
+      return { goodbye: (reason) => run.goodbye(reason === 'shutdown' ? 'shutdown' : 'timeout') };
+    },
+    async onRefused({ transport }) {
+      await transport.write(
+        new TextEncoder().encode('* BYE [UNAVAILABLE] Too many connections, try again later\r\n'),
+      );
+    },
+  });
+  return { listen: () => listener.listen(), close: (closeOptions) => listener.close(closeOptions) };
+}
+
+function isSaslServer(sasl: SaslServer | SaslServerOptions): sasl is SaslServer {
+  return typeof (sasl as SaslServer).createExchange === 'function';
+}
+
+function authStep(outcome: SaslServerOutcome): ImapAuthStep {
+  return outcome.type === 'success' ? { type: 'success', username: outcome.identity.username } : outcome;
+}
+
+/** One connection's loop: feeds the session, writes its output, and answers its decisions. */
+class SessionRun {
+  readonly #session: ImapServerSession;
+  readonly #connection: ServerConnection;
+  readonly #options: ImapServerOptions;
+  readonly #sasl: SaslServer;
+  #transport: NodeTransport;
+  #bridge: ImapStoreBridge | undefined;
+  #exchange: SaslServerExchange | undefined;
+  #output: Uint8Array[] = [];
+  #closing = false;
+
+  constructor(
+    session: ImapServerSession,
+    connection: ServerConnection,
+    options: ImapServerOptions,
+    sasl: SaslServer,
+  ) {
+    this.#session = session;
+    this.#connection = connection;
+    this.#options = options;
+    this.#sasl = sasl;
+    this.#transport = connection.transport;
+  }
+
+  get #info(): ImapConnectionInfo {
+    const user = this.#session.user;
+    return {
+      remoteAddress: this.#connection.remoteAddress,
+      remotePort: this.#connection.remotePort,
+      secure: this.#session.secure,
+      ...(user !== undefined ? { user } : {}),
+    };
+  }
+
+  get #context(): SaslConnectionContext {
+    const transport = this.#transport;
+    return {
+      secure: this.#session.secure,
+      remoteAddress: this.#connection.remoteAddress,
+      channelBinding: (type) => transport.channelBinding(type),
+      connection: this.#info,
+    };
+  }
+
+  async serve(): Promise<void> {
+    try {
+      while (!this.#closing) {
+        const event = this.#session.next();
+        if (!event) {
+          await this.#flush();
+          const chunk = await this.#transport.read();
+          if (chunk === undefined) break;
+          this.#session.receive(chunk);
+          continue;
+        }
+        if (event.type === 'write' || event.type === 'close') this.#take(event);
+        else await this.#handle(event);
+      }
+    } catch (error) {
+      this.#report(error);
+    } finally {
+      await this.#flush().catch(() => {});
+      await this.#bridge?.close().catch((error: unknown) => this.#report(error));
+      await this.#connection.close();
+      try {
+        await this.#options.onClose?.(this.#info);
+      } catch (error) {
+        this.#report(error);
+      }
+    }
+  }
+
+  /** Says goodbye for the listener (shutdown, idle timeout): `* BYE`, then the listener closes. */
+  async goodbye(reason: 'shutdown' | 'timeout'): Promise<void> {
+    this.#session.shutdown(reason);
+    for (let event = this.#session.next(); event; event = this.#session.next())
+      if (event.type === 'write' || event.type === 'close') this.#take(event);
+    await this.#flush();
+  }
+
+  async #handle(event: Exclude<ImapServerEvent, { type: 'write' | 'close' }>): Promise<void> {
+    const session = this.#session;
+    switch (event.type) {
+      case 'connect': {
+        let refusal: string | undefined;
+        try {
+          refusal = (await this.#options.onConnect?.(this.#info)) ?? undefined;
+        } catch (error) {
+          this.#report(error);
+          refusal = 'Temporary failure, try again later';
+        }
+        session.respond(refusal);
+        return;
+      }
+      case 'starttls':
+        await this.#flush();
+        this.#transport = await this.#transport.startTls();
+        session.respond();
+        return;
+      case 'login':
+        session.authStep(
+          await this.#loggedIn(
+            await this.#sasl.verifyPassword(event.username, event.password, this.#context),
+          ),
+        );
+        return;
+      case 'authenticate':
+        this.#exchange = this.#sasl.createExchange(this.#context);
+        session.authStep(
+          await this.#loggedIn(await this.#exchange.start(event.mechanism, event.initialResponse)),
+        );
+        return;
+      case 'auth-response':
+        session.authStep(await this.#loggedIn(await this.#exchange!.respond(event.line)));
+        return;
+      case 'store':
+        try {
+          session.storeDone(await this.#bridge!.run(event.request));
+        } catch (error) {
+          if (typeof (error as { code?: unknown } | undefined)?.code !== 'string') this.#report(error);
+          session.storeFailed(error);
+        }
+        return;
+    }
+  }
+
+  /** Opens the store of a user who logged in, before the session hears of the success. */
+  async #loggedIn(outcome: SaslServerOutcome): Promise<ImapAuthStep> {
+    const step = authStep(outcome);
+    if (step.type !== 'success') return step;
+    try {
+      this.#bridge = new ImapStoreBridge(await this.#options.store.user(step.username));
+      return step;
+    } catch (error) {
+      this.#report(error);
+      return { type: 'failure', reason: 'temporary' };
+    }
+  }
+
+  #take(event: Extract<ImapServerEvent, { type: 'write' | 'close' }>): void {
+    if (event.type === 'close') this.#closing = true;
+    else this.#output.push(event.data);
+  }
+
+  async #flush(): Promise<void> {
+    const output = this.#output;
+    if (output.length === 0) return;
+    this.#output = [];
+    await this.#transport.write(output.length === 1 ? output[0]! : concatBytes(output));
+  }
+
+  #report(error: unknown): void {
+    this.#options.onError?.(error, this.#info);
+  }
+}

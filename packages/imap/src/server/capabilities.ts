@@ -1,0 +1,31 @@
+/**
+ * The capabilities the server session offers, each once, with the RFC that defines it. Those that
+ * depend on the session (STARTTLS, LOGINDISABLED, AUTH=…, the literal kind) are added by the session.
+ */
+export const SERVER_CAPABILITIES: readonly (readonly [name: string, rfc: string])[] = [
+  ['IMAP4rev1', 'RFC 3501'],
+  ['IMAP4rev2', 'RFC 9051'],
+  ['SASL-IR', 'RFC 4959'],
+  ['ID', 'RFC 2971'],
+  ['ENABLE', 'RFC 5161'],
+  ['NAMESPACE', 'RFC 2342'],
+  ['UNSELECT', 'RFC 3691'],
+  ['LIST-EXTENDED', 'RFC 5258'],
+  ['LIST-STATUS', 'RFC 5819'],
+  ['SPECIAL-USE', 'RFC 6154'],
+  ['CREATE-SPECIAL-USE', 'RFC 6154 §3'],
+  ['CHILDREN', 'RFC 3348'],
+  ['STATUS=SIZE', 'RFC 8438'],
+  ['UTF8=ACCEPT', 'RFC 6855'],
+];
+
+/**
+ * What ENABLE accepts (RFC 5161), with what each one implies. CONDSTORE and QRESYNC are recorded for the
+ * message commands; IMAP4rev2 and UTF8=ACCEPT switch mailbox names to UTF-8 (RFC 9051 §5.1, RFC 6855 §3).
+ */
+export const ENABLE_IMPLIES: ReadonlyMap<string, readonly string[]> = new Map([
+  ['IMAP4REV2', ['IMAP4rev2']],
+  ['UTF8=ACCEPT', ['UTF8=ACCEPT']],
+  ['CONDSTORE', ['CONDSTORE']],
+  ['QRESYNC', ['QRESYNC', 'CONDSTORE']],
+]);

@@ -1,0 +1,4 @@
+export * from './capabilities.js';
+export * from './mailbox-pattern.js';
+export * from './session.js';
+export * from './store-bridge.js';

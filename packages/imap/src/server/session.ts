@@ -1,0 +1,839 @@
+import { ErrorCode, resolveLimits, type TraceHook, Tracer } from '@postwire/core';
+import type { SaslFailureReason } from '@postwire/sasl';
+import {
+  MAILBOX_DELIMITER,
+  type MailboxListEntry,
+  type MailboxStatus,
+  type SpecialUse,
+} from '@postwire/store';
+import type { ImapCommand, StatusItem } from '../protocol/command.js';
+import { parseCommand } from '../protocol/command.js';
+import { ImapSyntaxError } from '../protocol/errors.js';
+import { defaultImapLimits, type ImapLimits } from '../protocol/limits.js';
+import { type Fragment, ImapReader, type ImapReaderEvent } from '../protocol/reader.js';
+import { type ImapResponse, type StatusValues, serializeResponse } from '../protocol/response.js';
+import type { ResponseCode } from '../protocol/response-code.js';
+import { ImapWriter } from '../protocol/writer.js';
+import { ENABLE_IMPLIES, SERVER_CAPABILITIES } from './capabilities.js';
+import { MailboxPattern } from './mailbox-pattern.js';
+import type { ImapSelectResult, ImapStoreRequest, ImapStoreResult } from './store-bridge.js';
+
+/** Limits of a server session: the grammar's (see {@link ImapLimits}) and the session's, Dovecot-like. */
+export type ImapServerLimits = ImapLimits & {
+  /** Bytes of a command's lines before login (catalogue case 50: 8 KiB); longer gets BAD, then BYE. */
+  lineBeforeLogin: number;
+  /** Bad commands before the session ends with BYE (Dovecot: 20; case 51). */
+  badCommands: number;
+  /** Failed logins before the session ends with BYE (case 44). */
+  authFailures: number;
+};
+
+/** The defaults of {@link ImapServerLimits}. */
+export const defaultImapServerLimits: Readonly<ImapServerLimits> = Object.freeze({
+  ...defaultImapLimits,
+  lineBeforeLogin: 8192,
+  badCommands: 20,
+  authFailures: 3,
+});
+
+/** Options of {@link ImapServerSession}. */
+export interface ImapServerSessionOptions {
+  /** The greeting's text; default `Postwire IMAP ready`. */
+  readonly greeting?: string;
+  readonly limits?: Partial<ImapServerLimits>;
+  /** Offer STARTTLS: the transport can upgrade, and is not yet TLS. */
+  readonly startTls?: boolean;
+  /** Start on TLS (implicit TLS, port 993). */
+  readonly secure?: boolean;
+  /** The SASL mechanisms offered as `AUTH=…`, given whether the session is on TLS (a sasl server's `mechanisms`). */
+  readonly authMechanisms?: (secure: boolean) => readonly string[];
+  /**
+   * Whether LOGIN may be used, given whether the session is on TLS. Default: on TLS only; before it
+   * LOGINDISABLED is advertised and LOGIN gets `NO [PRIVACYREQUIRED]` (catalogue case 45).
+   */
+  readonly cleartextLogin?: (secure: boolean) => boolean;
+  /** Ask the application before greeting: a `connect` decision comes first. */
+  readonly connectDecision?: boolean;
+  /** Greet with PREAUTH: the session starts authenticated as this user (its driver has its mail ready). */
+  readonly preauth?: string;
+  /** The non-synchronising literals offered: LITERAL+ (default) or LITERAL- (RFC 7888). */
+  readonly nonSyncLiterals?: 'plus' | 'minus';
+  /** Receives each command and response line, credentials redacted (literals are not traced). */
+  readonly trace?: TraceHook;
+}
+
+/** How a login step ended, for {@link ImapServerSession.authStep}. */
+export type ImapAuthStep =
+  /** Send `+ <text>` (base64) and read the client's answer (AUTHENTICATE only). */
+  | { readonly type: 'challenge'; readonly text: string }
+  /** Logged in; the driver has the user's store ready. */
+  | { readonly type: 'success'; readonly username: string }
+  | { readonly type: 'failure'; readonly reason: SaslFailureReason };
+
+/**
+ * What the session needs its driver to do. Decisions (all but `write` and `close`) wait for their answer —
+ * {@link ImapServerSession.respond}, {@link ImapServerSession.authStep}, or
+ * {@link ImapServerSession.storeDone} / {@link ImapServerSession.storeFailed} — and no further command is
+ * read until then.
+ */
+export type ImapServerEvent =
+  /** Bytes to write to the client. */
+  | { readonly type: 'write'; readonly data: Uint8Array }
+  /** Decision (with `connectDecision`): admit the client (`respond()`), or refuse it with a text. */
+  | { readonly type: 'connect' }
+  /** Check LOGIN's credentials: answer through `authStep`. */
+  | { readonly type: 'login'; readonly username: string; readonly password: string }
+  /** Start a SASL exchange (`initialResponse`: SASL-IR's base64, `=` for empty): answer through `authStep`. */
+  | { readonly type: 'authenticate'; readonly mechanism: string; readonly initialResponse?: string }
+  /** The client's answer to a `+` challenge (base64, or `*` to cancel): answer through `authStep`. */
+  | { readonly type: 'auth-response'; readonly line: string }
+  /** Run a store request for the logged-in user: answer with `storeDone` or `storeFailed`. */
+  | { readonly type: 'store'; readonly request: ImapStoreRequest }
+  /** Start TLS on the bytes after the tagged OK just written; `respond()` once the handshake is done. */
+  | { readonly type: 'starttls' }
+  /** Close the connection once everything written is sent. */
+  | { readonly type: 'close' };
+
+/** The RFC 9051 §3 state of a session. */
+export type ImapServerState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
+
+/** The answer to each way a login fails (RFC 5530 codes, Dovecot's texts). */
+const AUTH_FAILURES: Record<SaslFailureReason, { status: 'NO' | 'BAD'; code?: ResponseCode; text: string }> =
+  {
+    'invalid-credentials': {
+      status: 'NO',
+      code: { code: 'AUTHENTICATIONFAILED' },
+      text: 'Authentication failed',
+    },
+    'authorization-failed': {
+      status: 'NO',
+      code: { code: 'AUTHORIZATIONFAILED' },
+      text: 'Authorization failed',
+    },
+    cancelled: { status: 'BAD', text: 'Authentication cancelled' },
+    malformed: { status: 'BAD', text: 'Invalid authentication response' },
+    'too-long': { status: 'BAD', code: { code: 'TOOBIG' }, text: 'Authentication response too long' },
+    'mechanism-unavailable': { status: 'NO', text: 'Unsupported authentication mechanism' },
+    'encryption-required': {
+      status: 'NO',
+      code: { code: 'PRIVACYREQUIRED' },
+      text: 'Plaintext authentication disallowed on non-secure connections',
+    },
+    throttled: {
+      status: 'NO',
+      code: { code: 'UNAVAILABLE' },
+      text: 'Too many failed attempts, try again later',
+    },
+    temporary: { status: 'NO', code: { code: 'UNAVAILABLE' }, text: 'Temporary authentication failure' },
+  };
+
+/** Store error codes and the response codes they map to. */
+const STORE_CODES: ReadonlyMap<string, ResponseCode | undefined> = new Map<string, ResponseCode | undefined>([
+  [ErrorCode.NonExistent, { code: 'NONEXISTENT' }],
+  [ErrorCode.AlreadyExists, { code: 'ALREADYEXISTS' }],
+  [ErrorCode.Cannot, { code: 'CANNOT' }],
+  [ErrorCode.InUse, { code: 'INUSE' }],
+  [ErrorCode.OverQuota, { code: 'OVERQUOTA' }],
+  [ErrorCode.InvalidMailboxName, undefined],
+]);
+
+const ANY_STATE = new Set(['CAPABILITY', 'NOOP', 'LOGOUT', 'ID']);
+const NOT_AUTHENTICATED = new Set(['STARTTLS', 'AUTHENTICATE', 'LOGIN']);
+const AUTHENTICATED = new Set([
+  'ENABLE',
+  'NAMESPACE',
+  'CREATE',
+  'DELETE',
+  'RENAME',
+  'SUBSCRIBE',
+  'UNSUBSCRIBE',
+  'LIST',
+  'LSUB',
+  'STATUS',
+  'SELECT',
+  'EXAMINE',
+]);
+const SELECTED = new Set([...AUTHENTICATED, 'CHECK', 'CLOSE', 'UNSELECT']);
+SELECTED.delete('ENABLE');
+
+const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+const SPECIAL_USES = new Set<string>([
+  '\\All',
+  '\\Archive',
+  '\\Drafts',
+  '\\Flagged',
+  '\\Junk',
+  '\\Sent',
+  '\\Trash',
+]);
+const LIST_SELECTION = new Set(['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE']);
+const latin1 = new TextDecoder('latin1');
+
+type Pending =
+  | { readonly kind: 'connect' | 'starttls' | 'auth' }
+  | {
+      readonly kind: 'store';
+      readonly done: (result: ImapStoreResult) => void;
+      readonly failed: (error: unknown) => void;
+    };
+
+/**
+ * A server's IMAP session as a state machine, sans I/O (RFC 9051 and RFC 3501): bytes from the client go
+ * in through {@link receive}; {@link next} returns what to do — bytes to write, and decisions for the
+ * driver (check a login, run a store request, start TLS). The store's calls are async, so each one is a
+ * decision with a typed request, answered with its result: the session stays synchronous and is tested
+ * with byte transcripts, and any driver (Node, a test loop, another runtime) runs the requests, most simply
+ * through an {@link ImapStoreBridge}.
+ *
+ * Implemented: the not-authenticated and authenticated states in full, and in the selected state
+ * SELECT/EXAMINE, CHECK, CLOSE and UNSELECT. The message commands (APPEND, IDLE, EXPUNGE, SEARCH, SORT,
+ * THREAD, FETCH, STORE, COPY, MOVE, their UID forms), COMPRESS, QUOTA and UNAUTHENTICATE are answered
+ * `BAD` as not valid in the state.
+ */
+export class ImapServerSession {
+  readonly #options: ImapServerSessionOptions;
+  readonly #limits: Readonly<ImapServerLimits>;
+  readonly #reader: ImapReader;
+  readonly #tracer: Tracer;
+  readonly #events: ImapServerEvent[] = [];
+  readonly #enabled = new Set<string>();
+  #state: ImapServerState = 'not-authenticated';
+  #pending: Pending | undefined;
+  #tls: boolean;
+  #user: string | undefined;
+  #selected: { readonly mailbox: string; readonly readOnly: boolean } | undefined;
+  /** The tag of the AUTHENTICATE whose `+` challenge is waiting for the client's answer. */
+  #challenged: string | undefined;
+  /** The tag of the login being checked. */
+  #authTag = '';
+  #badCommands = 0;
+  #authFailures = 0;
+
+  /** @throws InvalidArgumentError for a bad limit. */
+  constructor(options: ImapServerSessionOptions = {}) {
+    this.#options = options;
+    this.#limits = resolveLimits<ImapServerLimits>(defaultImapServerLimits, options.limits);
+    const { lineBeforeLogin: _, badCommands: __, authFailures: ___, ...grammar } = this.#limits;
+    this.#reader = new ImapReader({
+      side: 'server',
+      limits: grammar,
+      nonSyncLiterals: options.nonSyncLiterals ?? 'plus',
+    });
+    this.#tracer = new Tracer(options.trace, 'server');
+    this.#tls = options.secure ?? false;
+    if (options.connectDecision) this.#decide({ kind: 'connect' }, { type: 'connect' });
+    else this.#greet();
+  }
+
+  /** The RFC 9051 state; `logout` once the session has ended. */
+  get state(): ImapServerState {
+    return this.#state;
+  }
+
+  /** Whether the session runs over TLS. */
+  get secure(): boolean {
+    return this.#tls;
+  }
+
+  /** The user who logged in. */
+  get user(): string | undefined {
+    return this.#user;
+  }
+
+  /** The selected mailbox, and whether it was opened with EXAMINE. */
+  get selected(): { readonly mailbox: string; readonly readOnly: boolean } | undefined {
+    return this.#selected;
+  }
+
+  /** The capabilities the client enabled with ENABLE (IMAP4rev2, UTF8=ACCEPT, CONDSTORE, QRESYNC). */
+  get enabled(): ReadonlySet<string> {
+    return this.#enabled;
+  }
+
+  /** The capabilities offered now, as CAPABILITY lists them. */
+  get capabilities(): string[] {
+    const capabilities = SERVER_CAPABILITIES.map(([name]) => name);
+    capabilities.splice(1, 0, this.#options.nonSyncLiterals === 'minus' ? 'LITERAL-' : 'LITERAL+');
+    if (this.#state === 'not-authenticated') {
+      if (this.#options.startTls && !this.#tls) capabilities.push('STARTTLS');
+      if (!this.#cleartextAllowed()) capabilities.push('LOGINDISABLED');
+      for (const mechanism of this.#options.authMechanisms?.(this.#tls) ?? [])
+        capabilities.push(`AUTH=${mechanism}`);
+    }
+    return capabilities;
+  }
+
+  /** Bytes received from the client. */
+  receive(bytes: Uint8Array): void {
+    if (this.#state !== 'logout') this.#reader.push(bytes);
+  }
+
+  /** The next thing to do, or `undefined` when more input (or a pending decision's answer) is needed. */
+  next(): ImapServerEvent | undefined {
+    while (this.#events.length === 0 && !this.#pending && this.#state !== 'logout') {
+      const event = this.#reader.next();
+      if (!event) break;
+      this.#onReader(event);
+    }
+    return this.#events.shift();
+  }
+
+  /**
+   * Answers a pending `connect` (nothing admits, a text refuses with `* BYE`) or `starttls` (the handshake
+   * is done: the session is now on TLS).
+   */
+  respond(refusal?: string): void {
+    const pending = this.#take('connect', 'starttls');
+    if (!pending) return;
+    if (pending.kind === 'starttls') {
+      this.#tls = true;
+      return;
+    }
+    if (refusal === undefined) this.#greet();
+    else this.#bye(refusal);
+  }
+
+  /** Answers the pending `login`, `authenticate` or `auth-response`. */
+  authStep(step: ImapAuthStep): void {
+    if (!this.#take('auth')) return;
+    const tag = this.#authTag;
+    if (step.type === 'challenge') {
+      this.#challenged = tag;
+      this.#send(new TextEncoder().encode(`+ ${step.text}\r\n`));
+      return;
+    }
+    if (step.type === 'success') {
+      this.#user = step.username;
+      this.#state = 'authenticated';
+      this.#tagged(tag, 'OK', 'Logged in', { code: 'CAPABILITY', capabilities: this.capabilities });
+      return;
+    }
+    const failure = AUTH_FAILURES[step.reason];
+    if (++this.#authFailures >= this.#limits.authFailures) {
+      this.#tagged(tag, failure.status, failure.text, failure.code);
+      this.#bye('Too many authentication failures');
+    } else this.#tagged(tag, failure.status, failure.text, failure.code);
+  }
+
+  /** Answers the pending `store` request with its result. */
+  storeDone(result?: ImapStoreResult): void {
+    const pending = this.#take('store');
+    if (pending?.kind === 'store') pending.done(result);
+  }
+
+  /**
+   * Answers the pending `store` request with the error it threw: store errors become `NO` with their
+   * response code (NONEXISTENT, ALREADYEXISTS, CANNOT, INUSE, OVERQUOTA; an invalid name a plain NO),
+   * anything else `NO [SERVERBUG]`.
+   */
+  storeFailed(error: unknown): void {
+    const pending = this.#take('store');
+    if (pending?.kind === 'store') pending.failed(error);
+  }
+
+  /** Ends the session at the server's wish: `* BYE` for a shutdown or an idle autologout, then close. */
+  shutdown(reason: 'shutdown' | 'timeout' = 'shutdown'): void {
+    if (this.#state === 'logout') return;
+    this.#pending = undefined;
+    if (reason === 'timeout') this.#bye('Disconnected for inactivity');
+    else this.#bye('Server shutting down', { code: 'UNAVAILABLE' });
+  }
+
+  #take(...kinds: Pending['kind'][]): Pending | undefined {
+    const pending = this.#pending;
+    if (this.#state === 'logout' && !pending) return undefined;
+    if (!pending || !kinds.includes(pending.kind))
+      throw new Error(`no ${kinds.join(' or ')} decision is pending`);
+    this.#pending = undefined;
+    return pending;
+  }
+
+  #greet(): void {
+    const text = this.#options.greeting ?? 'Postwire IMAP ready';
+    if (this.#options.preauth !== undefined) {
+      this.#user = this.#options.preauth;
+      this.#state = 'authenticated';
+      this.#write({
+        type: 'status',
+        status: 'PREAUTH',
+        code: { code: 'CAPABILITY', capabilities: this.capabilities },
+        text: `Logged in as ${this.#options.preauth}`,
+      });
+      return;
+    }
+    this.#write({
+      type: 'status',
+      status: 'OK',
+      code: { code: 'CAPABILITY', capabilities: this.capabilities },
+      text,
+    });
+  }
+
+  #onReader(event: ImapReaderEvent): void {
+    switch (event.type) {
+      case 'continuation':
+        this.#send(new TextEncoder().encode('+ Ready for literal data\r\n'));
+        return;
+      case 'error': {
+        const text = event.error instanceof ImapSyntaxError ? event.error.text : 'Literal too big';
+        const code: ResponseCode | undefined = event.tooBig ? { code: 'TOOBIG' } : undefined;
+        if (event.tag !== undefined) this.#tagged(event.tag, 'BAD', text, code);
+        else this.#write({ type: 'status', status: 'BAD', text, ...(code ? { code } : {}) });
+        if (event.fatal || event.tooBig) this.#bye('Too big command, disconnecting');
+        else this.#countBad();
+        return;
+      }
+      case 'message':
+        this.#onMessage(event.fragments);
+        return;
+      default:
+        // The octets of an APPEND message: APPEND itself is refused once the command is complete.
+        return;
+    }
+  }
+
+  #onMessage(fragments: readonly Fragment[]): void {
+    for (const fragment of fragments) if (fragment instanceof Uint8Array) this.#tracer.received(fragment);
+    const challenged = this.#challenged;
+    if (challenged !== undefined) {
+      this.#challenged = undefined;
+      const line =
+        fragments.length === 1 && fragments[0] instanceof Uint8Array ? latin1.decode(fragments[0]) : '';
+      this.#authTag = challenged;
+      this.#decide({ kind: 'auth' }, { type: 'auth-response', line });
+      return;
+    }
+    if (this.#state === 'not-authenticated') {
+      let bytes = 0;
+      for (const fragment of fragments) if (fragment instanceof Uint8Array) bytes += fragment.length;
+      if (bytes > this.#limits.lineBeforeLogin) {
+        this.#write({ type: 'status', status: 'BAD', code: { code: 'TOOBIG' }, text: 'Command too long' });
+        this.#bye('Too big command before login, disconnecting');
+        return;
+      }
+    }
+    let command: ImapCommand;
+    try {
+      command = parseCommand(fragments, { utf8Accept: this.#utf8(), maxDepth: this.#limits.maxDepth });
+    } catch (error) {
+      if (!(error instanceof ImapSyntaxError)) throw error;
+      this.#bad(error.tag, error.text);
+      return;
+    }
+    if (!this.#allowed(command.name)) {
+      this.#bad(command.tag, 'Command unknown or not valid in this state');
+      return;
+    }
+    this.#dispatch(command);
+  }
+
+  #allowed(name: string): boolean {
+    if (ANY_STATE.has(name)) return true;
+    if (this.#state === 'not-authenticated') return NOT_AUTHENTICATED.has(name);
+    return (this.#state === 'selected' ? SELECTED : AUTHENTICATED).has(name);
+  }
+
+  #dispatch(command: ImapCommand): void {
+    const { tag } = command;
+    switch (command.name) {
+      case 'CAPABILITY':
+        this.#write({ type: 'CAPABILITY', capabilities: this.capabilities });
+        this.#tagged(tag, 'OK', 'Capability completed');
+        return;
+      case 'NOOP':
+      case 'CHECK':
+        this.#tagged(tag, 'OK', `${command.name} completed`);
+        return;
+      case 'LOGOUT':
+        this.#write({ type: 'status', status: 'BYE', text: 'Logging out' });
+        this.#tagged(tag, 'OK', 'Logout completed');
+        this.#finish();
+        return;
+      case 'ID':
+        this.#write({ type: 'ID', parameters: [['name', 'Postwire']] });
+        this.#tagged(tag, 'OK', 'ID completed');
+        return;
+      case 'STARTTLS':
+        if (!this.#options.startTls || this.#tls) {
+          this.#bad(tag, this.#tls ? 'TLS is already active' : 'STARTTLS is not available');
+          return;
+        }
+        // RFC 9051 §6.2.1 and case 6: whatever the client pipelined behind STARTTLS is discarded.
+        this.#reader.reset();
+        this.#tagged(tag, 'OK', 'Begin TLS negotiation now');
+        this.#decide({ kind: 'starttls' }, { type: 'starttls' });
+        return;
+      case 'LOGIN':
+        this.#authTag = tag;
+        if (!this.#cleartextAllowed()) {
+          this.#pending = { kind: 'auth' };
+          this.authStep({ type: 'failure', reason: 'encryption-required' });
+          return;
+        }
+        this.#tracer.redactNextClientLine();
+        this.#decide(
+          { kind: 'auth' },
+          { type: 'login', username: command.username, password: command.password },
+        );
+        return;
+      case 'AUTHENTICATE': {
+        this.#authTag = tag;
+        const initial = command.initialResponse;
+        this.#decide(
+          { kind: 'auth' },
+          initial === undefined
+            ? { type: 'authenticate', mechanism: command.mechanism }
+            : {
+                type: 'authenticate',
+                mechanism: command.mechanism,
+                initialResponse: initial === '' ? '=' : initial,
+              },
+        );
+        return;
+      }
+      case 'ENABLE':
+        this.#enable(tag, command.capabilities);
+        return;
+      case 'NAMESPACE':
+        this.#write({
+          type: 'NAMESPACE',
+          personal: [{ prefix: '', delimiter: MAILBOX_DELIMITER }],
+          other: null,
+          shared: null,
+        });
+        this.#tagged(tag, 'OK', 'Namespace completed');
+        return;
+      case 'CREATE':
+        this.#create(tag, command.mailbox, command.specialUse);
+        return;
+      case 'DELETE':
+      case 'SUBSCRIBE':
+      case 'UNSUBSCRIBE':
+        this.#simple(
+          tag,
+          { op: command.name.toLowerCase() as 'delete', mailbox: command.mailbox },
+          command.name,
+        );
+        return;
+      case 'RENAME':
+        this.#simple(tag, { op: 'rename', mailbox: command.mailbox, newName: command.newName }, 'RENAME');
+        return;
+      case 'LIST':
+        this.#list(
+          tag,
+          command.reference,
+          command.patterns,
+          command.selection ?? [],
+          command.return ?? {},
+          false,
+        );
+        return;
+      case 'LSUB':
+        this.#list(tag, command.reference, [command.pattern], ['SUBSCRIBED'], {}, true);
+        return;
+      case 'STATUS':
+        this.#ask({ op: 'status', mailbox: command.mailbox }, tag, (status) => {
+          this.#write({
+            type: 'STATUS',
+            mailbox: command.mailbox,
+            values: statusValues(status as MailboxStatus, command.items),
+          });
+          this.#tagged(tag, 'OK', 'Status completed');
+        });
+        return;
+      case 'SELECT':
+      case 'EXAMINE':
+        this.#select(
+          tag,
+          command.name,
+          command.mailbox,
+          command.condstore ?? false,
+          command.qresync !== undefined,
+        );
+        return;
+      case 'CLOSE':
+      case 'UNSELECT': {
+        const expunge = command.name === 'CLOSE' && !this.#selected!.readOnly;
+        this.#unselect();
+        this.#ask({ op: 'unselect', expunge }, tag, () =>
+          this.#tagged(tag, 'OK', `${command.name} completed`),
+        );
+        return;
+      }
+    }
+  }
+
+  #enable(tag: string, requested: readonly string[]): void {
+    const enabled: string[] = [];
+    for (const name of requested) {
+      for (const capability of ENABLE_IMPLIES.get(name.toUpperCase()) ?? []) {
+        if (this.#enabled.has(capability)) continue;
+        this.#enabled.add(capability);
+        enabled.push(capability);
+      }
+    }
+    this.#write({ type: 'ENABLED', capabilities: enabled });
+    this.#tagged(tag, 'OK', 'Enabled');
+  }
+
+  #create(tag: string, mailbox: string, uses: readonly string[] | undefined): void {
+    if (uses !== undefined && (uses.length > 1 || !uses.every((use) => SPECIAL_USES.has(use)))) {
+      this.#tagged(tag, 'NO', 'Unsupported special-use attribute', { code: 'USEATTR' });
+      return;
+    }
+    const name = mailbox.endsWith(MAILBOX_DELIMITER) ? mailbox.slice(0, -1) : mailbox;
+    const specialUse = uses?.[0] as SpecialUse | undefined;
+    this.#simple(tag, { op: 'create', mailbox: name, ...(specialUse ? { specialUse } : {}) }, 'CREATE');
+  }
+
+  #simple(tag: string, request: ImapStoreRequest, name: string): void {
+    this.#ask(request, tag, () => this.#tagged(tag, 'OK', `${name} completed`));
+  }
+
+  #select(
+    tag: string,
+    name: 'SELECT' | 'EXAMINE',
+    mailbox: string,
+    condstore: boolean,
+    qresync: boolean,
+  ): void {
+    if (qresync) {
+      this.#bad(tag, 'QRESYNC parameters are not supported yet');
+      return;
+    }
+    if (this.#selected) {
+      this.#unselect();
+      this.#write({
+        type: 'status',
+        status: 'OK',
+        code: { code: 'CLOSED' },
+        text: 'Previous mailbox closed',
+      });
+    }
+    const readOnly = name === 'EXAMINE';
+    if (condstore) this.#enabled.add('CONDSTORE');
+    this.#ask({ op: 'select', mailbox, readOnly }, tag, (result) => {
+      const { status, keywords } = result as ImapSelectResult;
+      const flags = [...SYSTEM_FLAGS, ...keywords];
+      this.#write({ type: 'EXISTS', number: status.messages });
+      if (!this.#enabled.has('IMAP4rev2')) this.#write({ type: 'RECENT', number: 0 });
+      this.#write({ type: 'FLAGS', flags });
+      const okCode = (value: ResponseCode): void =>
+        this.#write({ type: 'status', status: 'OK', code: value, text: '' });
+      okCode({ code: 'PERMANENTFLAGS', flags: readOnly ? [] : [...flags, '\\*'] });
+      okCode({ code: 'UIDVALIDITY', value: status.uidValidity });
+      okCode({ code: 'UIDNEXT', value: status.uidNext });
+      if (this.#enabled.has('CONDSTORE')) okCode({ code: 'HIGHESTMODSEQ', modSeq: status.highestModseq });
+      this.#selected = { mailbox, readOnly };
+      this.#state = 'selected';
+      this.#tagged(tag, 'OK', `${name} completed`, { code: readOnly ? 'READ-ONLY' : 'READ-WRITE' });
+    });
+  }
+
+  #unselect(): void {
+    this.#selected = undefined;
+    this.#state = 'authenticated';
+  }
+
+  #list(
+    tag: string,
+    reference: string,
+    patterns: readonly string[],
+    selection: readonly string[],
+    returns: {
+      subscribed?: boolean;
+      children?: boolean;
+      specialUse?: boolean;
+      status?: readonly StatusItem[];
+    },
+    lsub: boolean,
+  ): void {
+    const select = new Set(selection.map((option) => option.toUpperCase()));
+    for (const option of select)
+      if (!LIST_SELECTION.has(option)) {
+        this.#bad(tag, `Unknown LIST selection option ${option.slice(0, 20)}`);
+        return;
+      }
+    if (select.has('RECURSIVEMATCH') && select.size === 1) {
+      this.#bad(tag, 'RECURSIVEMATCH needs another selection option');
+      return;
+    }
+    const name = lsub ? 'LSUB' : 'LIST';
+    if (!lsub && patterns.length === 1 && patterns[0] === '') {
+      this.#write({ type: 'LIST', flags: ['\\Noselect'], delimiter: MAILBOX_DELIMITER, mailbox: '' });
+      this.#tagged(tag, 'OK', 'List completed');
+      return;
+    }
+    let matchers: MailboxPattern[];
+    try {
+      matchers = patterns.map((pattern) => new MailboxPattern(reference + pattern, MAILBOX_DELIMITER));
+    } catch {
+      this.#bad(tag, 'Too many wildcards in the pattern');
+      return;
+    }
+    const extended =
+      !lsub && (selection.length > 0 || Object.keys(returns).length > 0 || this.#enabled.has('IMAP4rev2'));
+    this.#ask({ op: 'list' }, tag, (result) => {
+      const entries = result as MailboxListEntry[];
+      const subscribed = entries.filter((entry) => entry.subscribed).map((entry) => entry.name);
+      const listed: { entry: MailboxListEntry; childInfo: boolean }[] = [];
+      for (const entry of entries) {
+        if (!matchers.some((matcher) => matcher.matches(entry.name))) continue;
+        let childInfo = false;
+        if (select.has('SUBSCRIBED') && !entry.subscribed) {
+          childInfo =
+            select.has('RECURSIVEMATCH') && subscribed.some((other) => other.startsWith(`${entry.name}/`));
+          if (!childInfo) continue;
+        }
+        if (select.has('SPECIAL-USE') && entry.specialUse === undefined) continue;
+        if (select.size === 0 && !entry.exists && !entry.hasChildren) continue;
+        listed.push({ entry, childInfo });
+      }
+      const showSubscribed = select.has('SUBSCRIBED') || returns.subscribed === true;
+      const lines: ImapResponse[] = listed.map(({ entry, childInfo }) => {
+        const flags: string[] = [];
+        if (!entry.exists) flags.push(extended ? '\\NonExistent' : '\\Noselect');
+        if (!lsub) flags.push(entry.hasChildren ? '\\HasChildren' : '\\HasNoChildren');
+        if (entry.specialUse && !lsub) flags.push(entry.specialUse);
+        if (showSubscribed && entry.subscribed && !lsub) flags.push('\\Subscribed');
+        return {
+          type: name,
+          flags,
+          delimiter: MAILBOX_DELIMITER,
+          mailbox: entry.name,
+          ...(childInfo ? { childInfo: ['SUBSCRIBED'] } : {}),
+        };
+      });
+      const items = returns.status;
+      if (!items) {
+        for (const line of lines) this.#write(line);
+        this.#tagged(tag, 'OK', `${lsub ? 'Lsub' : 'List'} completed`);
+        return;
+      }
+      const step = (index: number): void => {
+        if (index === listed.length) {
+          this.#tagged(tag, 'OK', 'List completed');
+          return;
+        }
+        this.#write(lines[index]!);
+        const { entry } = listed[index]!;
+        if (!entry.exists) {
+          step(index + 1);
+          return;
+        }
+        this.#ask(
+          { op: 'status', mailbox: entry.name },
+          tag,
+          (status) => {
+            this.#write({
+              type: 'STATUS',
+              mailbox: entry.name,
+              values: statusValues(status as MailboxStatus, items),
+            });
+            step(index + 1);
+          },
+          () => step(index + 1),
+        );
+      };
+      step(0);
+    });
+  }
+
+  /**
+   * Asks the driver for a store request; `done` gets its result, and a failure answers `tag` with the
+   * error's response code unless `failed` handles it.
+   */
+  #ask(
+    request: ImapStoreRequest,
+    tag: string,
+    done: (result: ImapStoreResult) => void,
+    failed?: () => void,
+  ): void {
+    this.#decide(
+      {
+        kind: 'store',
+        done,
+        failed: (error) => {
+          if (failed) {
+            failed();
+            return;
+          }
+          const code = (error as { code?: unknown } | undefined)?.code;
+          if (typeof code === 'string' && STORE_CODES.has(code)) {
+            const responseCode = STORE_CODES.get(code);
+            this.#tagged(tag, 'NO', (error as Error).message, responseCode);
+          } else this.#tagged(tag, 'NO', 'Internal error occurred', { code: 'SERVERBUG' });
+        },
+      },
+      { type: 'store', request },
+    );
+  }
+
+  #utf8(): boolean {
+    return this.#enabled.has('UTF8=ACCEPT') || this.#enabled.has('IMAP4rev2');
+  }
+
+  #cleartextAllowed(): boolean {
+    return this.#options.cleartextLogin ? this.#options.cleartextLogin(this.#tls) : this.#tls;
+  }
+
+  #bad(tag: string | undefined, text: string): void {
+    if (tag === undefined) this.#write({ type: 'status', status: 'BAD', text });
+    else this.#tagged(tag, 'BAD', text);
+    this.#countBad();
+  }
+
+  /** After `limits.badCommands` bad commands, the session ends (case 51). */
+  #countBad(): void {
+    if (++this.#badCommands >= this.#limits.badCommands) this.#bye('Too many invalid IMAP commands');
+  }
+
+  #decide(pending: Pending, event: ImapServerEvent): void {
+    this.#pending = pending;
+    this.#events.push(event);
+  }
+
+  #tagged(tag: string, status: 'OK' | 'NO' | 'BAD', text: string, code?: ResponseCode): void {
+    this.#write({ type: 'tagged', tag, status, text, ...(code ? { code } : {}) });
+  }
+
+  #write(response: ImapResponse): void {
+    const utf8 = this.#utf8();
+    const parts = serializeResponse(response, new ImapWriter({ side: 'server', utf8 }), { utf8Accept: utf8 });
+    for (const part of parts) if (part.kind === 'bytes') this.#send(part.data);
+  }
+
+  #send(data: Uint8Array): void {
+    this.#tracer.sent(data);
+    this.#events.push({ type: 'write', data });
+  }
+
+  #bye(text: string, code?: ResponseCode): void {
+    this.#write({ type: 'status', status: 'BYE', text, ...(code ? { code } : {}) });
+    this.#finish();
+  }
+
+  #finish(): void {
+    this.#state = 'logout';
+    this.#pending = undefined;
+    this.#selected = undefined;
+    this.#reader.reset();
+    this.#events.push({ type: 'close' });
+  }
+}
+
+/** The STATUS values asked for (APPENDLIMIT and MAILBOXID are not offered, so not answered). */
+function statusValues(status: MailboxStatus, items: readonly StatusItem[]): StatusValues {
+  const values: Record<string, number> = {};
+  for (const item of items) {
+    if (item === 'MESSAGES') values[item] = status.messages;
+    else if (item === 'RECENT') values[item] = 0;
+    else if (item === 'UIDNEXT') values[item] = status.uidNext;
+    else if (item === 'UIDVALIDITY') values[item] = status.uidValidity;
+    else if (item === 'UNSEEN') values[item] = status.unseen;
+    else if (item === 'DELETED') values[item] = status.deleted;
+    else if (item === 'SIZE') values[item] = status.size;
+    else if (item === 'HIGHESTMODSEQ') values[item] = status.highestModseq;
+  }
+  return values;
+}

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { ImapServerSession } from '../../src/index.js';
+import { Driver, loggedIn } from './driver.js';
+
+describe('ImapServerSession: limits', () => {
+  it('case 12: a literal too large for memory, or for 32 bits, gets no `+`: BAD [TOOBIG], then BYE', async () => {
+    for (const size of ['999999999', '99999999999999999999999']) {
+      const driver = new Driver();
+      await driver.start();
+      const answer = await driver.send(`a LOGIN {${size}}\r\n`);
+      expect(answer).toMatch(/^a BAD \[TOOBIG\] .*\r\n\* BYE Too big command, disconnecting\r\n$/);
+      expect(answer).not.toContain('+ ');
+      expect(driver.closed).toBe(true);
+    }
+  });
+
+  it('case 13: {5000+} under LITERAL- is BAD [TOOBIG], then BYE', async () => {
+    const driver = new Driver({ nonSyncLiterals: 'minus' });
+    await driver.start();
+    expect(await driver.send('a LOGIN {5000+}\r\n')).toMatch(/^a BAD \[TOOBIG\] .*\r\n\* BYE /);
+  });
+
+  it('case 14: more than 1,000 literals in one command is [TOOBIG]', async () => {
+    const driver = await loggedIn();
+    const answer = await driver.send(`a STATUS ${'{1+}\r\nx '.repeat(1001)}\r\n`);
+    expect(answer).toMatch(/^a BAD \[TOOBIG\] .*\r\n\* BYE /);
+  });
+
+  it('case 16: deep nesting is a BAD, before and after login, and the session goes on', async () => {
+    const driver = new Driver();
+    await driver.start();
+    expect(await driver.send(`a NOOP ${'('.repeat(4000)}${')'.repeat(4000)}\r\n`)).toMatch(/^a BAD /);
+    expect(await driver.send('b NOOP\r\n')).toBe('b OK NOOP completed\r\n');
+    const after = await loggedIn();
+    expect(await after.send(`a ID ${'('.repeat(4000)}${')'.repeat(4000)}\r\n`)).toMatch(/^a BAD /);
+    expect(await after.send(`b LIST ${'('.repeat(4000)}\r\n`)).toMatch(/^b BAD /);
+    expect(after.closed).toBe(false);
+  });
+
+  it('case 50: a line over 8 KiB before login, or over 64 KiB after, is refused and the session ends', async () => {
+    const driver = new Driver();
+    await driver.start();
+    expect(await driver.send(`a LOGIN ${'x'.repeat(9000)} y\r\n`)).toBe(
+      '* BAD [TOOBIG] Command too long\r\n* BYE Too big command before login, disconnecting\r\n',
+    );
+    expect(driver.closed).toBe(true);
+    const after = await loggedIn();
+    expect(await after.send(`a CREATE ${'x'.repeat(9000)}\r\n`)).toMatch(/^a NO /);
+    expect(await after.send(`b CREATE ${'x'.repeat(70_000)}\r\n`)).toMatch(
+      /^\* BAD \[TOOBIG\] .*\r\n\* BYE /,
+    );
+    expect(after.closed).toBe(true);
+  });
+
+  it('case 51: the 20th bad command ends the session with BYE', async () => {
+    const driver = new Driver();
+    await driver.start();
+    let output = '';
+    for (let i = 0; i < 19; i++) output += await driver.send(`t${i} BOGUS\r\n`);
+    expect(output.match(/ BAD /g)).toHaveLength(19);
+    expect(driver.closed).toBe(false);
+    expect(await driver.send('x\r\n')).toBe(
+      'x BAD Missing space\r\n* BYE Too many invalid IMAP commands\r\n',
+    );
+    expect(driver.closed).toBe(true);
+  });
+
+  it('answers a synchronising literal with `+`, ignores APPEND data, and refuses APPEND for now', async () => {
+    const driver = await loggedIn();
+    expect(await driver.send('a APPEND INBOX {3}\r\n')).toBe('+ Ready for literal data\r\n');
+    expect(await driver.send('abc\r\n')).toBe('a BAD Command unknown or not valid in this state\r\n');
+    expect(() => new ImapServerSession({ limits: { badCommands: 0 } })).toThrow(/badCommands/);
+  });
+});
