@@ -6,8 +6,10 @@ export const LF = 0x0a;
 export const CRLF: Uint8Array = new Uint8Array([CR, LF]);
 
 const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8');
-const strictUtf8Decoder = new TextDecoder('utf-8', { fatal: true });
+// `ignoreBOM` keeps a leading U+FEFF: protocol text is what the peer sent, and a BOM is not a byte-order
+// mark there (a mailbox name starting with one must be seen, and refused, not silently shortened).
+const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+const strictUtf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const latin1Decoder = new TextDecoder('latin1');
 /**
  * WHATWG maps the `latin1` label to windows-1252, which turns 0x80–0x9F into other characters;
@@ -20,12 +22,12 @@ export function utf8(text: string): Uint8Array {
   return utf8Encoder.encode(text);
 }
 
-/** Decodes UTF-8, replacing invalid sequences with U+FFFD. */
+/** Decodes UTF-8, replacing invalid sequences with U+FFFD; a leading U+FEFF is kept. */
 export function decodeUtf8(bytes: Uint8Array): string {
   return utf8Decoder.decode(bytes);
 }
 
-/** Decodes UTF-8, or returns `undefined` when the bytes are not valid UTF-8. */
+/** Decodes UTF-8 (a leading U+FEFF kept), or returns `undefined` when the bytes are not valid UTF-8. */
 export function decodeUtf8Strict(bytes: Uint8Array): string | undefined {
   try {
     return strictUtf8Decoder.decode(bytes);

@@ -36,6 +36,9 @@ describe('bytes', () => {
   it('decodes UTF-8 leniently or strictly, and Latin-1 losslessly', () => {
     const invalid = new Uint8Array([0x61, 0xff, 0x62]);
     expect(decodeUtf8(invalid)).toBe('a\ufffdb');
+    // A leading U+FEFF is protocol text like any other, not a byte-order mark to drop.
+    expect(decodeUtf8(new Uint8Array([0xef, 0xbb, 0xbf, 0x78]))).toBe('\ufeffx');
+    expect(decodeUtf8Strict(new Uint8Array([0xef, 0xbb, 0xbf, 0x78]))).toBe('\ufeffx');
     expect(decodeUtf8Strict(invalid)).toBeUndefined();
     expect(decodeUtf8Strict(utf8('Café ✉'))).toBe('Café ✉');
     expect(decodeLatin1(invalid)).toBe('a\u00ffb');

@@ -69,9 +69,11 @@ describe('ImapServerSession: the authenticated state', () => {
     ];
     for (const name of names) expect(await driver.send(`a CREATE ${name}\r\n`)).toMatch(/^a NO /);
     expect(await driver.send(`b CREATE {4097+}\r\n${'a'.repeat(4097)}\r\n`)).toMatch(/^b NO /);
-    expect(await driver.send('d ENABLE UTF8=ACCEPT\r\ne CREATE "x\u2028y"\r\nc CREATE "a\tb"\r\n')).toMatch(
-      /^\* ENABLED UTF8=ACCEPT\r\nd OK Enabled\r\ne NO .*\r\nc NO .*\r\n$/,
-    );
+    expect(
+      await driver.send(
+        'd ENABLE UTF8=ACCEPT\r\ne CREATE "x\u2028y"\r\nc CREATE "a\tb"\r\nf CREATE "\ufeffx"\r\n',
+      ),
+    ).toMatch(/^\* ENABLED UTF8=ACCEPT\r\nd OK Enabled\r\ne NO .*\r\nc NO .*\r\nf NO .*\r\n$/);
     expect((await (await driver.store.user('alice')).list()).map((m) => m.name)).toEqual(['INBOX']);
   });
 
