@@ -1,4 +1,4 @@
-import { concatBytes, ErrorCode, InvalidArgumentError, streamChunks, type TraceHook } from '@postwire/core';
+import { ErrorCode, InvalidArgumentError, type TraceHook } from '@postwire/core';
 import {
   createListener,
   type ListenerOptions,
@@ -144,6 +144,12 @@ export interface Pop3Server {
 const IDLE_TIMEOUT = 600_000;
 /** Output gathered beyond this is written at once, so that a message streams with backpressure. */
 const FLUSH_BYTES = 64 * 1024;
+/** Output pieces this large are written as they are; smaller ones are copied together first. */
+const DIRECT_WRITE_BYTES = 16 * 1024;
+/** The most a session's output buffer holds: larger output goes out in several writes. */
+const OUTPUT_BUFFER_BYTES = 128 * 1024;
+/** The least it is made with. */
+const MIN_OUTPUT_BUFFER_BYTES = 4 * 1024;
 
 const HOOK_FAILED: Pop3Status = {
   ok: false,
@@ -276,6 +282,8 @@ class SessionRun {
   /** Output not yet written: it goes out together when the session waits, or once it is large. */
   #output: Uint8Array[] = [];
   #outputBytes = 0;
+  /** Where small output pieces are joined, kept from one flush to the next; absent while a flush uses it. */
+  #buffer: Uint8Array | undefined;
   /** The session has closed: its `close` event was seen. */
   #closing = false;
 
@@ -501,14 +509,9 @@ class SessionRun {
       return;
     }
     session.respond();
-    const chunks = source instanceof ReadableStream ? streamChunks(source) : source;
     try {
-      for await (const chunk of chunks) {
-        const more = session.messageData(chunk);
-        this.#drain();
-        if (this.#outputBytes >= FLUSH_BYTES) await this.#flush();
-        if (!more) break;
-      }
+      if (source instanceof ReadableStream) await this.#sendStream(source);
+      else for await (const chunk of source) if (!(await this.#messageData(chunk))) break;
     } catch (error) {
       this.#report(error);
       session.abortMessage();
@@ -516,6 +519,36 @@ class SessionRun {
       return;
     }
     session.messageEnd();
+  }
+
+  /**
+   * A web stream's chunks to the session, through its reader rather than an async iterator (one
+   * promise per chunk, not three); leaving early (TOP has all it sends, or an error) cancels it.
+   */
+  async #sendStream(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const reader = stream.getReader();
+    let done = false;
+    try {
+      for (;;) {
+        const result = await reader.read();
+        if (result.done) {
+          done = true;
+          return;
+        }
+        if (!(await this.#messageData(result.value))) return;
+      }
+    } finally {
+      if (!done) await reader.cancel().catch(() => {});
+      reader.releaseLock();
+    }
+  }
+
+  /** Hands one chunk of the message to the session, and writes once enough is gathered; false once TOP is done. */
+  async #messageData(chunk: Uint8Array): Promise<boolean> {
+    const more = this.#session.messageData(chunk);
+    this.#drain();
+    if (this.#outputBytes >= FLUSH_BYTES) await this.#flush();
+    return more;
   }
 
   /** Takes the events a message's bytes produced. */
@@ -534,18 +567,52 @@ class SessionRun {
     this.#outputBytes += event.data.length;
   }
 
-  /** Writes the output gathered so far: small pieces in one write, large ones as they are. */
+  /**
+   * Writes the output gathered so far, in order: large pieces as they are, and the small ones between
+   * them (status lines, a message's lines cut where dots were stuffed) copied together into the output
+   * buffer, so that they go out in few writes without a new allocation each time. The buffer is filled
+   * again only once the operating system has taken what it held.
+   */
   async #flush(): Promise<void> {
     const output = this.#output;
     if (output.length === 0) return;
     const bytes = this.#outputBytes;
     this.#output = [];
     this.#outputBytes = 0;
-    if (output.length === 1 || bytes < FLUSH_BYTES) {
-      await this.#transport.write(output.length === 1 ? output[0]! : concatBytes(output));
+    const transport = this.#transport;
+    if (output.length === 1) {
+      await transport.write(output[0]!);
       return;
     }
-    await Promise.all(output.map((data) => this.#transport.write(data)));
+    let buffer = this.#buffer;
+    // Taken while in use: a flush that runs meanwhile (a goodbye) gets a buffer of its own.
+    this.#buffer = undefined;
+    if (buffer === undefined || (buffer.length < bytes && buffer.length < OUTPUT_BUFFER_BYTES)) {
+      buffer = new Uint8Array(Math.min(OUTPUT_BUFFER_BYTES, Math.max(MIN_OUTPUT_BUFFER_BYTES, bytes)));
+    }
+    const writes: Promise<void>[] = [];
+    let start = 0;
+    let end = 0;
+    for (const data of output) {
+      const length = data.length;
+      if (length >= DIRECT_WRITE_BYTES) {
+        if (end > start) writes.push(transport.write(buffer.subarray(start, end)));
+        start = end;
+        writes.push(transport.write(data));
+        continue;
+      }
+      if (end + length > buffer.length) {
+        if (end > start) writes.push(transport.write(buffer.subarray(start, end)));
+        await Promise.all(writes);
+        writes.length = 0;
+        start = end = 0;
+      }
+      buffer.set(data, end);
+      end += length;
+    }
+    if (end > start) writes.push(transport.write(buffer.subarray(start, end)));
+    await Promise.all(writes);
+    this.#buffer = buffer;
   }
 
   /** Runs a hook; one that throws gets the client a temporary failure. */

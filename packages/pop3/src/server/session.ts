@@ -1,5 +1,4 @@
 import {
-  concatBytes,
   DotStuffedEncoder,
   decodeUtf8Strict,
   InvalidArgumentError,
@@ -221,7 +220,9 @@ export class Pop3ServerSession {
   readonly #limits: Pop3ServerLimits;
   readonly #decoder: LineDecoder;
   readonly #tracer: Tracer;
+  /** Events not yet taken: `#events[#taken…]`, a queue without `shift` (a message gives one per piece). */
   readonly #events: Pop3ServerEvent[] = [];
+  #taken = 0;
   readonly #challenge: string | undefined;
   #state: Pop3ServerState = 'authorization';
   #pending: Decision | undefined;
@@ -308,13 +309,18 @@ export class Pop3ServerSession {
 
   /** The next thing to do, or `undefined` when more input (or a pending decision's answer) is needed. */
   next(): Pop3ServerEvent | undefined {
-    while (this.#events.length === 0 && !this.#pending && this.#state !== 'closed') {
+    const events = this.#events;
+    if (this.#taken < events.length) return events[this.#taken++];
+    if (this.#taken > 0) events.length = this.#taken = 0;
+    while (events.length === 0 && !this.#pending && this.#state !== 'closed') {
       const event = this.#decoder.next();
       if (!event) break;
       if (event.type === 'line') this.#onLine(event.line);
       else this.#close(status(false, 'Line too long'));
     }
-    return this.#events.shift();
+    if (events.length === 0) return undefined;
+    this.#taken = 1;
+    return events[0];
   }
 
   /**
@@ -397,6 +403,9 @@ export class Pop3ServerSession {
   /**
    * Hands the next bytes of the message being sent (after `respond()` to its `retrieve`); they are
    * dot-stuffed, and cut for TOP. Returns false once TOP has all it sends: the rest need not be read.
+   * The stuffed bytes come out as one `write` event per piece, views into `chunk` where possible (a
+   * line that starts with a dot splits it), never copied: the driver decides how to join them, and
+   * `chunk` must not change until they are written.
    */
   messageData(chunk: Uint8Array): boolean {
     if (this.#state === 'closed') return false;
@@ -404,8 +413,8 @@ export class Pop3ServerSession {
     if (!outgoing) throw new Error('no message is being sent');
     const part = outgoing.top ? outgoing.top.push(chunk) : chunk;
     if (part.length > 0) {
-      const pieces = outgoing.encoder.encode(part);
-      this.#events.push({ type: 'write', data: pieces.length === 1 ? pieces[0]! : concatBytes(pieces) });
+      const events = this.#events;
+      for (const data of outgoing.encoder.encode(part)) events.push({ type: 'write', data });
     }
     return !outgoing.top?.done;
   }

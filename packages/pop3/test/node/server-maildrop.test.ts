@@ -1,16 +1,21 @@
+import { once } from 'node:events';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as connectTls } from 'node:tls';
 import { MailboxInUseError } from '@postwire/store';
 import { createMaildirStore } from '@postwire/store/maildir';
 import { describe, expect, it } from 'vitest';
 import type { Pop3Maildrop, Pop3MaildropMessage } from '../../src/server/maildrop.js';
 import {
   Conversation,
+  certificates,
   closeServersAfterEach,
   deliver,
   inboxTexts,
   multiLine,
+  serverTls,
   startServer,
   statusLines,
   until,
@@ -191,8 +196,82 @@ describe("createPop3Server: the application's maildrop", () => {
     expect(errors.map((error) => (error as Error).message)).toEqual(['unlock failed', 'onClose failed']);
   });
 
+  it('a web stream that errors mid-way ends the connection too, reported', async () => {
+    const calls = newCalls();
+    const errors: unknown[] = [];
+    const { port } = await startServer(servers, {
+      maildrop: () =>
+        maildropOf(['x'], calls, {
+          retrieve: () => {
+            let pulls = 0;
+            return new ReadableStream<Uint8Array>({
+              pull(controller) {
+                if (pulls++ === 0) controller.enqueue(encoder.encode('Subject: b\r\n'));
+                else controller.error(new Error('read error'));
+              },
+            });
+          },
+        }),
+      onError: (error) => errors.push(error),
+    });
+    const pop = await Conversation.open(port);
+    await pop.login();
+    pop.write('RETR 1\r\n');
+    await pop.closed;
+    expect(pop.text.endsWith('+OK 1 octets\r\nSubject: b\r\n')).toBe(true);
+    expect(calls.released).toBe(1);
+    expect(errors.map((error) => (error as Error).message)).toEqual(['read error']);
+  });
+
+  it.each([
+    ['TCP', false],
+    ['implicit TLS', true],
+  ])(
+    'joins small pieces, writes large ones as they are, byte for byte, to a client that reads late (%s)',
+    async (_, tls) => {
+      const calls = newCalls();
+      // Over 128 KB of dotted lines (small pieces, more than the output buffer holds), a 50 KB run
+      // without a dot (a piece written as it is), and a dotted line at the end; in uneven chunks.
+      const text =
+        `Subject: mix\r\n\r\n${`.${'a'.repeat(60)}\r\n`.repeat(3000)}${'b'.repeat(50_000)}\r\n` +
+        '.end\r\nlast\r\n';
+      const bytes = encoder.encode(text);
+      const { port } = await startServer(servers, {
+        maildrop: () =>
+          maildropOf([text], calls, {
+            async *retrieve() {
+              yield bytes.subarray(0, 7);
+              yield bytes.subarray(7, 150_000);
+              yield bytes.subarray(150_000);
+            },
+          }),
+        ...(tls ? { tls: serverTls } : {}),
+      });
+      const socket = tls
+        ? connectTls({ port, host: '127.0.0.1', servername: 'localhost', ca: certificates.ca })
+        : connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      let received = '';
+      const expected =
+        `+OK ${bytes.length} octets\r\n${text.replaceAll('\r\n.', '\r\n..')}.\r\n`.repeat(16) +
+        '+OK pop.test signing off (1 message left)\r\n';
+      await once(socket, tls ? 'secureConnect' : 'connect');
+      socket.write('USER alice\r\nPASS secret\r\n');
+      // Pipelined (4 MB in all), and not read for a while: the server's writes wait for the socket to drain.
+      socket.write(`${'RETR 1\r\n'.repeat(16)}QUIT\r\n`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      socket.on('data', (data: Buffer) => {
+        received += data.toString('latin1');
+      });
+      await once(socket, 'close');
+      const greetingAndLogin = received.indexOf('+OK', received.indexOf('Maildrop locked'));
+      expect(received.slice(greetingAndLogin)).toBe(expected);
+    },
+  );
+
   it('stops reading a message once TOP has what it sends', async () => {
     let chunksRead = 0;
+    let cancelled = false;
     const calls = newCalls();
     const { port } = await startServer(servers, {
       maildrop: () =>
@@ -206,6 +285,9 @@ describe("createPop3Server: the application's maildrop", () => {
                   encoder.encode(chunksRead === 1 ? 'Subject: big\r\n\r\nfirst\r\n' : 'more\r\n'),
                 );
               },
+              cancel() {
+                cancelled = true;
+              },
             }),
         }),
     });
@@ -215,6 +297,7 @@ describe("createPop3Server: the application's maildrop", () => {
       '+OK Top of message follows\r\nSubject: big\r\n\r\nfirst\r\n.\r\n',
     );
     expect(chunksRead).toBeLessThan(4);
+    expect(cancelled).toBe(true);
   });
 });
 

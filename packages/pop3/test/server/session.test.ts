@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type TraceEvent } from '@postwire/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Pop3ServerSession } from '../../src/server/session.js';
+import { type Pop3ServerEvent, Pop3ServerSession } from '../../src/server/session.js';
 import { Driver, encoder, GREETING, MESSAGES, sizeOf } from './driver.js';
 
 const TOTAL = MESSAGES.reduce((sum, message) => sum + sizeOf(message), 0);
@@ -578,5 +578,39 @@ describe('Pop3ServerSession: any chunking', () => {
     const driver = new Driver();
     driver.send(transcript.replaceAll('\r\n', '\n'));
     expect(driver.output).toBe(whole);
+  });
+});
+
+describe('Pop3ServerSession: message data', () => {
+  it('hands a message on as views into its chunks, one write event per piece, never copied', () => {
+    const session = new Pop3ServerSession({ hostname: 'pop.test', cleartextLogin: () => true });
+    const take = () => {
+      const events: Pop3ServerEvent[] = [];
+      for (let event = session.next(); event; event = session.next()) events.push(event);
+      return events;
+    };
+    const text = 'Subject: x\r\n\r\n.one\r\ntwo\r\n.three\r\n';
+    const chunk = encoder.encode(text);
+    take();
+    session.receive(encoder.encode('USER alice\r\nPASS secret\r\n'));
+    expect(take().at(-1)?.type).toBe('password');
+    session.authStep({ type: 'success', username: 'alice' });
+    expect(take().at(-1)?.type).toBe('open');
+    session.respond({ messages: [{ uid: 'a', size: chunk.length }] });
+    take();
+    session.receive(encoder.encode('RETR 1\r\n'));
+    expect(take()).toEqual([{ type: 'retrieve', message: 1 }]);
+    session.respond();
+    take();
+    expect(session.messageData(chunk)).toBe(true);
+    const pieces = take();
+    expect(pieces).toHaveLength(3);
+    const views = pieces.map((event) => (event.type === 'write' ? event.data : new Uint8Array(0)));
+    expect(views.every((view) => view.buffer === chunk.buffer)).toBe(true);
+    expect(views.map((view) => new TextDecoder().decode(view)).join('')).toBe(
+      text.replaceAll('\r\n.', '\r\n..'),
+    );
+    session.messageEnd();
+    expect(take()).toEqual([{ type: 'write', data: encoder.encode('.\r\n') }]);
   });
 });
