@@ -98,6 +98,36 @@ export interface ListenerOptions {
   onError?(error: unknown, remoteAddress: string | undefined): void;
 }
 
+/** The settings of {@link ListenerOptions} that a protocol server passes through from its own options. */
+export type ListenerSettings = Omit<ListenerOptions, 'onConnection' | 'onRefused' | 'onError'>;
+
+const LISTENER_SETTINGS = [
+  'host',
+  'port',
+  'tls',
+  'startTls',
+  'maxConnections',
+  'maxConnectionsPerIp',
+  'idleTimeout',
+  'commandTimeout',
+  'handshakeTimeout',
+  'goodbyeTimeout',
+  'closeTimeout',
+  'proxyProtocol',
+] as const satisfies readonly (keyof ListenerSettings)[];
+
+/**
+ * The listener settings among a protocol server's options, those set only: what an SMTP, POP3 or IMAP
+ * server hands to {@link createListener} besides its own handlers.
+ */
+export function listenerSettings(options: Partial<ListenerSettings>): ListenerSettings {
+  const settings: Record<string, unknown> = {};
+  for (const key of LISTENER_SETTINGS) {
+    if (options[key] !== undefined) settings[key] = options[key];
+  }
+  return settings as ListenerSettings;
+}
+
 /** A listening server; see {@link createListener}. */
 export interface Listener {
   /** Starts accepting connections; resolves with the bound address and port. */

@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { utf8 } from '../../src/index.js';
-import { type GoodbyeReason, NodeTransport, type ServerConnection } from '../../src/node/index.js';
+import {
+  type GoodbyeReason,
+  listenerSettings,
+  NodeTransport,
+  type ServerConnection,
+} from '../../src/node/index.js';
 import { startListener } from '../support/listener.js';
 import { bounded, Cleanup, delay, rawConnect, SocketText } from '../support/net.js';
 
@@ -52,5 +57,21 @@ describe('createListener with the transport fast path', () => {
     await peer.until('421 idle\r\n');
     await bounded(peer.closed, 'the connection to close');
     expect(goodbyes).toEqual(['idle']);
+  });
+});
+
+describe('listenerSettings', () => {
+  it("keeps the listener's settings that are set, and nothing else of a server's options", () => {
+    const onData = () => undefined;
+    expect(
+      listenerSettings({
+        host: '127.0.0.1',
+        port: 0,
+        idleTimeout: 5000,
+        maxConnectionsPerIp: undefined,
+        proxyProtocol: false,
+        ...({ onData, hostname: 'mx' } as object),
+      }),
+    ).toEqual({ host: '127.0.0.1', port: 0, idleTimeout: 5000, proxyProtocol: false });
   });
 });

@@ -2,6 +2,7 @@ import { ErrorCode, InvalidArgumentError, type TraceHook } from '@postwire/core'
 import {
   createListener,
   type ListenerOptions,
+  listenerSettings,
   type NodeTransport,
   type ServerConnection,
   type ServerTlsOptions,
@@ -223,18 +224,8 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
     lastLogin: new Map(),
   };
   const listener = createListener({
-    ...(options.host !== undefined ? { host: options.host } : {}),
-    ...(options.port !== undefined ? { port: options.port } : {}),
-    ...(options.tls ? { tls: options.tls } : {}),
-    ...(options.startTls ? { startTls: options.startTls } : {}),
-    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
-    ...(options.maxConnectionsPerIp !== undefined
-      ? { maxConnectionsPerIp: options.maxConnectionsPerIp }
-      : {}),
+    ...listenerSettings(options),
     idleTimeout: options.idleTimeout ?? IDLE_TIMEOUT,
-    ...(options.commandTimeout !== undefined ? { commandTimeout: options.commandTimeout } : {}),
-    ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
-    ...(options.proxyProtocol !== undefined ? { proxyProtocol: options.proxyProtocol } : {}),
     onConnection(connection) {
       const remoteAddress = connection.remoteAddress;
       const session = new Pop3ServerSession({

@@ -10,6 +10,7 @@ import {
 import {
   createListener,
   type ListenerOptions,
+  listenerSettings,
   type NodeTransport,
   type ServerConnection,
   type ServerTlsOptions,
@@ -202,18 +203,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
   );
   const sasl = options.sasl ?? (options.onAuth && createPasswordSaslServer(options.onAuth));
   const listener = createListener({
-    ...(options.host !== undefined ? { host: options.host } : {}),
-    ...(options.port !== undefined ? { port: options.port } : {}),
-    ...(options.tls ? { tls: options.tls } : {}),
-    ...(options.startTls ? { startTls: options.startTls } : {}),
-    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
-    ...(options.maxConnectionsPerIp !== undefined
-      ? { maxConnectionsPerIp: options.maxConnectionsPerIp }
-      : {}),
-    ...(options.idleTimeout !== undefined ? { idleTimeout: options.idleTimeout } : {}),
-    ...(options.commandTimeout !== undefined ? { commandTimeout: options.commandTimeout } : {}),
-    ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
-    ...(options.proxyProtocol !== undefined ? { proxyProtocol: options.proxyProtocol } : {}),
+    ...listenerSettings(options),
     onConnection(connection) {
       const remoteAddress = connection.remoteAddress;
       const session = new SmtpServerSession({
