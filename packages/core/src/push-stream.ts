@@ -175,3 +175,29 @@ export async function* streamChunks<T>(stream: ReadableStream<T>): AsyncGenerato
     reader.releaseLock();
   }
 }
+
+/**
+ * Reads a web stream chunk by chunk through its reader (one promise per chunk, cheaper than an async
+ * iterator's three), handing each to `visit` until it returns `false` or the stream ends; stopping
+ * early, or a `visit` that throws, cancels the stream.
+ */
+export async function consumeStream<T>(
+  stream: ReadableStream<T>,
+  visit: (chunk: T) => boolean | Promise<boolean>,
+): Promise<void> {
+  const reader = stream.getReader();
+  let done = false;
+  try {
+    for (;;) {
+      const result = await reader.read();
+      if (result.done) {
+        done = true;
+        return;
+      }
+      if (!(await visit(result.value))) return;
+    }
+  } finally {
+    if (!done) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AbortError } from '../src/errors.js';
-import { PushStream, streamChunks } from '../src/push-stream.js';
+import { consumeStream, PushStream, streamChunks } from '../src/push-stream.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (chunks: readonly Uint8Array[]) =>
@@ -133,5 +133,36 @@ describe('streamChunks', () => {
     for await (const _ of streamChunks(endless)) break;
     expect(cancelled).toBe(true);
     expect(endless.locked).toBe(false);
+  });
+});
+
+describe('consumeStream', () => {
+  it('hands each chunk over until told to stop, then cancels the stream', async () => {
+    let cancelled = false;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(bytes('x'));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    let seen = 0;
+    await consumeStream(stream, () => ++seen < 3);
+    expect(seen).toBe(3);
+    expect(cancelled).toBe(true);
+    const finite = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(bytes('a'));
+        controller.enqueue(bytes('b'));
+        controller.close();
+      },
+    });
+    const chunks: Uint8Array[] = [];
+    await consumeStream(finite, (chunk) => {
+      chunks.push(chunk);
+      return true;
+    });
+    expect(text(chunks)).toBe('ab');
   });
 });

@@ -1,4 +1,4 @@
-import { ErrorCode, InvalidArgumentError, type TraceHook } from '@postwire/core';
+import { consumeStream, ErrorCode, InvalidArgumentError, type TraceHook } from '@postwire/core';
 import {
   createListener,
   type ListenerOptions,
@@ -501,7 +501,7 @@ class SessionRun {
     }
     session.respond();
     try {
-      if (source instanceof ReadableStream) await this.#sendStream(source);
+      if (source instanceof ReadableStream) await consumeStream(source, (chunk) => this.#messageData(chunk));
       else for await (const chunk of source) if (!(await this.#messageData(chunk))) break;
     } catch (error) {
       this.#report(error);
@@ -510,28 +510,6 @@ class SessionRun {
       return;
     }
     session.messageEnd();
-  }
-
-  /**
-   * A web stream's chunks to the session, through its reader rather than an async iterator (one
-   * promise per chunk, not three); leaving early (TOP has all it sends, or an error) cancels it.
-   */
-  async #sendStream(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const reader = stream.getReader();
-    let done = false;
-    try {
-      for (;;) {
-        const result = await reader.read();
-        if (result.done) {
-          done = true;
-          return;
-        }
-        if (!(await this.#messageData(result.value))) return;
-      }
-    } finally {
-      if (!done) await reader.cancel().catch(() => {});
-      reader.releaseLock();
-    }
   }
 
   /** Hands one chunk of the message to the session, and writes once enough is gathered; false once TOP is done. */
