@@ -37,7 +37,13 @@ export {
   type SaslServerOptions,
   SERVER_MECHANISM_ORDER,
 } from './server.js';
-export type { SaslServerExchange, SaslServerExchangeOptions, SaslServerOutcome } from './server-exchange.js';
+export {
+  type SaslServerExchange,
+  type SaslServerExchangeOptions,
+  type SaslServerOutcome,
+  type SaslSessionStep,
+  toSessionStep,
+} from './server-exchange.js';
 export type { SaslThrottle } from './throttle.js';
 export type { MaybePromise, SaslVerifiers, VerifierResult } from './verifiers.js';
 export type { ScramHash } from './web-crypto.js';

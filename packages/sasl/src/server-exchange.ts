@@ -202,3 +202,19 @@ export function createServerExchange(
     },
   };
 }
+
+/**
+ * An exchange's step as a protocol's sans-IO session takes it: a base64 challenge to send (SMTP `334`,
+ * IMAP and POP3 `+`), the user now authenticated, or why it failed (the session picks its reply).
+ */
+export type SaslSessionStep =
+  | { readonly type: 'challenge'; readonly text: string }
+  | { readonly type: 'success'; readonly username: string }
+  | { readonly type: 'failure'; readonly reason: SaslFailureReason };
+
+/** An exchange's outcome as the step a protocol session takes. */
+export function toSessionStep(outcome: SaslServerOutcome): SaslSessionStep {
+  if (outcome.type === 'success') return { type: 'success', username: outcome.identity.username };
+  if (outcome.type === 'failure') return { type: 'failure', reason: outcome.reason };
+  return outcome;
+}

@@ -4,6 +4,7 @@ import {
   createSaslServer,
   type SaslConnectionContext,
   type ServerMechanism,
+  toSessionStep,
 } from '../src/index.js';
 import { b64 } from './harness.js';
 
@@ -348,5 +349,20 @@ describe('createPasswordSaslServer', () => {
     expect(await wrong.start('PLAIN', b64('\u0000alice\u0000nope'))).toMatchObject({ type: 'failure' });
     expect(seen).toEqual([{ id: 1 }, { id: 2 }]);
     expect(password.mechanisms({ secure: false })).toEqual([]);
+  });
+});
+
+describe('toSessionStep', () => {
+  it("keeps a challenge, names the user of a success, and keeps only a failure's reason", () => {
+    expect(toSessionStep({ type: 'challenge', text: 'abc=' })).toEqual({ type: 'challenge', text: 'abc=' });
+    expect(
+      toSessionStep({ type: 'success', mechanism: 'PLAIN', identity: { username: 'alice' } } as Parameters<
+        typeof toSessionStep
+      >[0]),
+    ).toEqual({ type: 'success', username: 'alice' });
+    expect(toSessionStep({ type: 'failure', reason: 'temporary', cause: new Error('db down') })).toEqual({
+      type: 'failure',
+      reason: 'temporary',
+    });
   });
 });

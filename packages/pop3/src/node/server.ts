@@ -15,8 +15,8 @@ import {
   type SaslServer,
   type SaslServerExchange,
   type SaslServerOptions,
-  type SaslServerOutcome,
   type SaslThrottle,
+  toSessionStep,
   type VerifierResult,
 } from '@postwire/sasl';
 import type { MailStore } from '@postwire/store';
@@ -374,7 +374,7 @@ class SessionRun {
           event.password,
           this.#context,
         );
-        session.authStep(authStep(outcome));
+        session.authStep(toSessionStep(outcome));
         return;
       }
       case 'apop':
@@ -385,12 +385,12 @@ class SessionRun {
         const outcome = this.#exchange
           ? await this.#exchange.start(event.mechanism, event.initialResponse)
           : ({ type: 'failure', reason: 'mechanism-unavailable' } as const);
-        session.authStep(authStep(outcome));
+        session.authStep(toSessionStep(outcome));
         return;
       }
       case 'auth-response':
         // A `+` challenge only ever comes from the exchange of the AUTH command in progress.
-        session.authStep(authStep(await this.#exchange!.respond(event.line)));
+        session.authStep(toSessionStep(await this.#exchange!.respond(event.line)));
         return;
       case 'open':
         await this.#open(event.username);
@@ -608,10 +608,4 @@ class SessionRun {
   #report(error: unknown): void {
     this.#shared.options.onError?.(error, this.#info);
   }
-}
-
-/** A SASL outcome as the session's login step. */
-function authStep(outcome: SaslServerOutcome): Pop3AuthStep {
-  if (outcome.type === 'success') return { type: 'success', username: outcome.identity.username };
-  return outcome;
 }

@@ -7,7 +7,7 @@ import {
   type TraceHook,
   Tracer,
 } from '@postwire/core';
-import type { SaslFailureReason } from '@postwire/sasl';
+import type { SaslFailureReason, SaslSessionStep } from '@postwire/sasl';
 import { Pop3Capability, serializePop3Capabilities } from '../protocol/capabilities.js';
 import { type Pop3Command, Pop3CommandError, parsePop3Command } from '../protocol/command.js';
 import {
@@ -91,13 +91,8 @@ export interface Pop3ServerSessionOptions {
   readonly trace?: TraceHook;
 }
 
-/** How a login step ended, for {@link Pop3ServerSession.authStep}. */
-export type Pop3AuthStep =
-  /** Send `+ <text>` (base64) and read the client's answer (SASL only). */
-  | { readonly type: 'challenge'; readonly text: string }
-  | { readonly type: 'success'; readonly username: string }
-  /** Failed: the reason names the response (`@postwire/sasl`'s failure reasons). */
-  | { readonly type: 'failure'; readonly reason: SaslFailureReason };
+/** How a login step ended, for {@link Pop3ServerSession.authStep}: `+` and a challenge (SASL only), success or a failure. */
+export type Pop3AuthStep = SaslSessionStep;
 
 /** The maildrop an `open` decision is answered with: its messages, numbered from 1 in this order. */
 export interface Pop3MaildropListing {

@@ -20,14 +20,13 @@ import {
   type SaslConnectionContext,
   type SaslServer,
   type SaslServerExchange,
-  type SaslServerOutcome,
+  toSessionStep,
   type VerifierResult,
 } from '@postwire/sasl';
 import type { MailParameters, RcptParameters } from '../protocol/command.js';
 import type { SmtpMailbox } from '../protocol/path.js';
 import type { SmtpReply } from '../protocol/reply.js';
 import {
-  type SmtpAuthStep,
   type SmtpEnvelope,
   type SmtpServerEvent,
   SmtpServerSession,
@@ -438,14 +437,14 @@ class SessionRun {
         const outcome = this.#exchange
           ? await this.#exchange.start(event.mechanism, event.initialResponse)
           : ({ type: 'failure', reason: 'mechanism-unavailable' } as const);
-        session.authStep(authStep(outcome));
+        session.authStep(toSessionStep(outcome));
         return;
       }
       case 'auth-response': {
         const outcome = this.#exchange
           ? await this.#exchange.respond(event.line)
           : ({ type: 'failure', reason: 'cancelled' } as const);
-        session.authStep(authStep(outcome));
+        session.authStep(toSessionStep(outcome));
         return;
       }
       case 'starttls':
@@ -527,10 +526,4 @@ async function discard(message: SmtpIncomingMessage): Promise<undefined> {
   for await (const _ of message) {
     // Read to the end.
   }
-}
-
-/** A SASL exchange's outcome as the session's authentication step. */
-function authStep(outcome: SaslServerOutcome): SmtpAuthStep {
-  if (outcome.type === 'success') return { type: 'success', username: outcome.identity.username };
-  return outcome;
 }

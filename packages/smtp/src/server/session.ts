@@ -8,7 +8,7 @@ import {
   resolveLimits,
 } from '@postwire/core';
 import { CrlfNormalizer } from '@postwire/mime';
-import type { SaslFailureReason } from '@postwire/sasl';
+import type { SaslFailureReason, SaslSessionStep } from '@postwire/sasl';
 import { ehloReply } from '../protocol/capabilities.js';
 import {
   type MailParameters,
@@ -113,13 +113,8 @@ export interface SmtpServerSessionOptions {
   readonly xforward?: boolean;
 }
 
-/** How a SASL exchange step ended, for {@link SmtpServerSession.authStep}. */
-export type SmtpAuthStep =
-  /** Send `334 <text>` (base64) and read the client's answer. */
-  | { readonly type: 'challenge'; readonly text: string }
-  | { readonly type: 'success'; readonly username: string }
-  /** Failed: the reason names the reply (`@postwire/sasl`'s failure reasons). */
-  | { readonly type: 'failure'; readonly reason: SmtpAuthFailure };
+/** How a SASL exchange step ended, for {@link SmtpServerSession.authStep}: `334` and the challenge, success or a failure. */
+export type SmtpAuthStep = SaslSessionStep;
 
 /** Why authentication failed: `@postwire/sasl`'s failure reasons. */
 export type SmtpAuthFailure = SaslFailureReason;
