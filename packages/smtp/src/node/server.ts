@@ -181,6 +181,20 @@ export interface SmtpServer {
 
 const TOO_MANY_CONNECTIONS = new TextEncoder().encode('421 4.7.0 Too many connections, try again later\r\n');
 
+/** The server options that are the session's own settings, the same for every connection. */
+const SESSION_SETTINGS = [
+  'protocol',
+  'limits',
+  'bareLineEndings',
+  'smtputf8',
+  'eightBitMime',
+  'dsn',
+  'chunking',
+  'requireAuth',
+  'receivedHeader',
+  'requireTls',
+] as const satisfies readonly (keyof SmtpServerSessionOptions)[];
+
 /** A hook threw: the client hears a temporary failure, so that its mail is retried, never lost. */
 const HOOK_FAILED: SmtpReply = {
   code: 451,
@@ -201,15 +215,22 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
     { transactionTimeout: options.transactionTimeout },
   );
   const sasl = options.sasl ?? (options.onAuth && createPasswordSaslServer(options.onAuth));
+  // The session's settings, picked once: a connection's options hold only what differs per connection.
+  const sessionSettings: SmtpServerSessionOptions = {
+    hostname: options.hostname,
+    startTls: options.startTls !== undefined,
+    connectDecision: options.onConnect !== undefined,
+  };
+  for (const key of SESSION_SETTINGS) {
+    if (options[key] !== undefined) Object.assign(sessionSettings, { [key]: options[key] });
+  }
   const listener = createListener({
     ...listenerSettings(options),
     onConnection(connection) {
       const remoteAddress = connection.remoteAddress;
       const session = new SmtpServerSession({
-        ...options,
-        startTls: options.startTls !== undefined,
+        ...sessionSettings,
         remoteAddress,
-        connectDecision: options.onConnect !== undefined,
         xclient: options.xclient?.(remoteAddress) === true,
         xforward: options.xforward?.(remoteAddress) === true,
         ...(sasl ? { authMechanisms: (secure: boolean) => sasl.mechanisms({ secure, remoteAddress }) } : {}),

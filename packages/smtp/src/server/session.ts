@@ -221,6 +221,20 @@ function reply(code: number, enhancedCode: string | undefined, text: string): Sm
   return enhancedCode ? { code, enhancedCode, lines: [text] } : { code, lines: [text] };
 }
 
+/** Limits already resolved, by the object given: the sessions of one server share theirs. */
+const RESOLVED_LIMITS = new WeakMap<Partial<SmtpServerLimits>, SmtpServerLimits>();
+
+/** The limits of a session: the defaults, or those given resolved once per limits object. */
+function sessionLimits(limits: Partial<SmtpServerLimits> | undefined): SmtpServerLimits {
+  if (!limits) return defaultSmtpServerLimits;
+  let resolved = RESOLVED_LIMITS.get(limits);
+  if (!resolved) {
+    resolved = resolveLimits(defaultSmtpServerLimits, limits);
+    RESOLVED_LIMITS.set(limits, resolved);
+  }
+  return resolved;
+}
+
 /** The replies of every transaction, made and serialized once (see {@link serialized}). */
 const SENDER_OK = reply(250, '2.1.0', 'Sender OK');
 const RECIPIENT_OK = reply(250, '2.1.5', 'Recipient OK');
@@ -290,7 +304,7 @@ export class SmtpServerSession {
 
   constructor(options: SmtpServerSessionOptions) {
     this.#options = options;
-    this.#limits = resolveLimits(defaultSmtpServerLimits, options.limits);
+    this.#limits = sessionLimits(options.limits);
     this.#lmtp = options.protocol === 'lmtp';
     this.#decoder = new LineDecoder({
       mode: options.bareLineEndings === 'normalize' ? 'lenient' : 'crlf',
