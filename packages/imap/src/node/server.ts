@@ -93,6 +93,8 @@ export interface ImapServer {
 
 /** RFC 9051 §5.4: the autologout timer is at least 30 minutes. */
 const IDLE_TIMEOUT = 30 * 60_000;
+/** Buffered output written before the next store request runs. */
+const OUTPUT_FLUSH = 64 * 1024;
 
 /**
  * An IMAP server for Node: the core listener (connection limits, deadlines, PROXY, implicit TLS) around
@@ -177,6 +179,7 @@ class SessionRun {
   #bridge: ImapStoreBridge | undefined;
   #exchange: SaslServerExchange | undefined;
   #output: Uint8Array[] = [];
+  #outputBytes = 0;
   #closing = false;
 
   constructor(
@@ -283,7 +286,21 @@ class SessionRun {
       case 'auth-response':
         session.authStep(await this.#loggedIn(await this.#exchange!.respond(event.line)));
         return;
+      case 'stream': {
+        // A FETCH body: what is buffered goes first, then the store's chunks, each written as it comes.
+        await this.#flush();
+        let written = 0;
+        for await (const chunk of event.source.chunks) {
+          written += chunk.length;
+          await this.#transport.write(chunk);
+        }
+        if (written !== event.source.size)
+          throw new Error(`a streamed literal gave ${written} octets, not ${event.source.size}`);
+        return;
+      }
       case 'store':
+        // A long FETCH or STORE writes between its store requests: its responses do not pile up.
+        if (this.#outputBytes >= OUTPUT_FLUSH) await this.#flush();
         try {
           session.storeDone(await this.#bridge!.run(event.request));
         } catch (error) {
@@ -309,13 +326,17 @@ class SessionRun {
 
   #take(event: Extract<ImapServerEvent, { type: 'write' | 'close' }>): void {
     if (event.type === 'close') this.#closing = true;
-    else this.#output.push(event.data);
+    else {
+      this.#output.push(event.data);
+      this.#outputBytes += event.data.length;
+    }
   }
 
   async #flush(): Promise<void> {
     const output = this.#output;
     if (output.length === 0) return;
     this.#output = [];
+    this.#outputBytes = 0;
     await this.#transport.write(output.length === 1 ? output[0]! : concatBytes(output));
   }
 

@@ -1,22 +1,41 @@
 import { ErrorCode, resolveLimits, type TraceHook, Tracer } from '@postwire/core';
 import type { SaslFailureReason } from '@postwire/sasl';
 import {
+  type AppendResult,
   MAILBOX_DELIMITER,
   type MailboxListEntry,
   type MailboxStatus,
+  type MessageInfo,
   type SpecialUse,
 } from '@postwire/store';
 import type { ImapCommand, StatusItem } from '../protocol/command.js';
 import { parseCommand } from '../protocol/command.js';
 import { ImapSyntaxError } from '../protocol/errors.js';
+import type { FetchItem } from '../protocol/fetch-item.js';
 import { defaultImapLimits, type ImapLimits } from '../protocol/limits.js';
-import { type Fragment, ImapReader, type ImapReaderEvent } from '../protocol/reader.js';
+import {
+  type Fragment,
+  ImapReader,
+  type ImapReaderEvent,
+  type LiteralStartEvent,
+  tagOf,
+} from '../protocol/reader.js';
 import { type ImapResponse, type StatusValues, serializeResponse } from '../protocol/response.js';
 import type { ResponseCode } from '../protocol/response-code.js';
-import { ImapWriter } from '../protocol/writer.js';
+import { SequenceSet } from '../protocol/sequence-set.js';
+import { ImapWriter, type LiteralSource } from '../protocol/writer.js';
 import { ENABLE_IMPLIES, SERVER_CAPABILITIES } from './capabilities.js';
+import { parseDateTime } from './date-time.js';
+import { fetchAttributes, headerFieldRequests, needsStructure, setsSeen } from './fetch-attributes.js';
 import { MailboxPattern } from './mailbox-pattern.js';
-import type { ImapSelectResult, ImapStoreRequest, ImapStoreResult } from './store-bridge.js';
+import { MessageView } from './message-view.js';
+import {
+  type ImapFetchResult,
+  type ImapSelectResult,
+  type ImapStoreRequest,
+  type ImapStoreResult,
+  sameMailbox,
+} from './store-bridge.js';
 
 /** Limits of a server session: the grammar's (see {@link ImapLimits}) and the session's, Dovecot-like. */
 export type ImapServerLimits = ImapLimits & {
@@ -79,6 +98,8 @@ export type ImapAuthStep =
 export type ImapServerEvent =
   /** Bytes to write to the client. */
   | { readonly type: 'write'; readonly data: Uint8Array }
+  /** Write a literal's content (a FETCH body): exactly `source.size` octets of its chunks, in turn with the writes. */
+  | { readonly type: 'stream'; readonly source: LiteralSource }
   /** Decision (with `connectDecision`): admit the client (`respond()`), or refuse it with a text. */
   | { readonly type: 'connect' }
   /** Check LOGIN's credentials: answer through `authStep`. */
@@ -152,11 +173,14 @@ const AUTHENTICATED = new Set([
   'STATUS',
   'SELECT',
   'EXAMINE',
+  'APPEND',
 ]);
-const SELECTED = new Set([...AUTHENTICATED, 'CHECK', 'CLOSE', 'UNSELECT']);
+const SELECTED = new Set([...AUTHENTICATED, 'CHECK', 'CLOSE', 'UNSELECT', 'FETCH', 'STORE', 'EXPUNGE']);
 SELECTED.delete('ENABLE');
 
 const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+/** Messages per store request of a FETCH: the responses of one batch are written before the next is read. */
+const FETCH_BATCH = 100;
 const SPECIAL_USES = new Set<string>([
   '\\All',
   '\\Archive',
@@ -177,6 +201,25 @@ type Pending =
       readonly failed: (error: unknown) => void;
     };
 
+/** A tagged answer decided before its command is complete. */
+interface Refusal {
+  readonly status: 'NO' | 'BAD';
+  readonly text: string;
+  readonly code?: ResponseCode;
+}
+
+/** The APPEND whose message octets are being read and streamed into the store. */
+interface AppendInProgress {
+  /** `undefined` only for a command without a valid tag, which is refused (`* BAD`). */
+  readonly tag: string | undefined;
+  readonly mailbox: string;
+  readonly stored: AppendResult[];
+  /** The flags given to the messages stored so far. */
+  readonly flags: string[];
+  /** Set once the APPEND has failed: the rest of its octets are read and dropped, then this is the answer. */
+  refusal?: Refusal;
+}
+
 /**
  * A server's IMAP session as a state machine, sans I/O (RFC 9051 and RFC 3501): bytes from the client go
  * in through {@link receive}; {@link next} returns what to do — bytes to write, and decisions for the
@@ -185,10 +228,11 @@ type Pending =
  * with byte transcripts, and any driver (Node, a test loop, another runtime) runs the requests, most simply
  * through an {@link ImapStoreBridge}.
  *
- * Implemented: the not-authenticated and authenticated states in full, and in the selected state
- * SELECT/EXAMINE, CHECK, CLOSE and UNSELECT. The message commands (APPEND, IDLE, EXPUNGE, SEARCH, SORT,
- * THREAD, FETCH, STORE, COPY, MOVE, their UID forms), COMPRESS, QUOTA and UNAUTHENTICATE are answered
- * `BAD` as not valid in the state.
+ * Implemented: the not-authenticated and authenticated states in full (APPEND and MULTIAPPEND streaming
+ * each message into the store), and in the selected state SELECT/EXAMINE, CHECK, CLOSE, UNSELECT, FETCH,
+ * STORE, EXPUNGE and their UID forms, numbered through the session's {@link MessageView}. IDLE, SEARCH,
+ * SORT, THREAD, COPY, MOVE, COMPRESS, QUOTA and UNAUTHENTICATE are answered `BAD` as not valid in the
+ * state; STORE's UNCHANGEDSINCE and FETCH's BINARY, THREADID and CHANGEDSINCE are not supported yet.
  */
 export class ImapServerSession {
   readonly #options: ImapServerSessionOptions;
@@ -202,6 +246,13 @@ export class ImapServerSession {
   #tls: boolean;
   #user: string | undefined;
   #selected: { readonly mailbox: string; readonly readOnly: boolean } | undefined;
+  /** The selected mailbox's messages as this session numbers them. */
+  #view = new MessageView([]);
+  /** The keywords announced in FLAGS for the selected mailbox. */
+  readonly #keywords = new Set<string>();
+  #append: AppendInProgress | undefined;
+  /** A reader event read ahead (after a `continuation`) and not yet handled. */
+  #lookahead: ImapReaderEvent | undefined;
   /** The tag of the AUTHENTICATE whose `+` challenge is waiting for the client's answer. */
   #challenged: string | undefined;
   /** The tag of the login being checked. */
@@ -271,7 +322,8 @@ export class ImapServerSession {
   /** The next thing to do, or `undefined` when more input (or a pending decision's answer) is needed. */
   next(): ImapServerEvent | undefined {
     while (this.#events.length === 0 && !this.#pending && this.#state !== 'logout') {
-      const event = this.#reader.next();
+      const event = this.#lookahead ?? this.#reader.next();
+      this.#lookahead = undefined;
       if (!event) break;
       this.#onReader(event);
     }
@@ -371,12 +423,25 @@ export class ImapServerSession {
 
   #onReader(event: ImapReaderEvent): void {
     switch (event.type) {
-      case 'continuation':
-        this.#send(new TextEncoder().encode('+ Ready for literal data\r\n'));
+      case 'continuation': {
+        // An APPEND message's literal starts right away: it is checked before the `+` is sent.
+        const next = this.#reader.next();
+        if (next?.type === 'literal-start') this.#appendStart(next, true);
+        else {
+          this.#continue();
+          this.#lookahead = next;
+        }
         return;
+      }
       case 'error': {
         const text = event.error instanceof ImapSyntaxError ? event.error.text : 'Literal too big';
         const code: ResponseCode | undefined = event.tooBig ? { code: 'TOOBIG' } : undefined;
+        // Case 15: an APPEND message over the limit is refused before its `+`, and the session goes on.
+        const message = 'limit' in event.error && event.error.limit === 'maxStreamedLiteralSize';
+        if (message && !event.fatal && event.tag !== undefined) {
+          this.#tagged(event.tag, 'NO', 'Message too big', code);
+          return;
+        }
         if (event.tag !== undefined) this.#tagged(event.tag, 'BAD', text, code);
         else this.#write({ type: 'status', status: 'BAD', text, ...(code ? { code } : {}) });
         if (event.fatal || event.tooBig) this.#bye('Too big command, disconnecting');
@@ -386,14 +451,151 @@ export class ImapServerSession {
       case 'message':
         this.#onMessage(event.fragments);
         return;
-      default:
-        // The octets of an APPEND message: APPEND itself is refused once the command is complete.
+      case 'literal-start':
+        this.#appendStart(event, false);
+        return;
+      case 'literal-data':
+        this.#appendData(event.data, event.remaining === 0);
         return;
     }
   }
 
+  #continue(): void {
+    this.#send(new TextEncoder().encode('+ Ready for literal data\r\n'));
+  }
+
+  /**
+   * An APPEND message begins (RFC 9051 §6.3.12, RFC 3502 MULTIAPPEND): the command so far is read as if the
+   * message ended it, checked, and the store starts receiving the octets. A refused synchronising literal
+   * gets its answer instead of `+`; a non-synchronising one is read and dropped first.
+   */
+  #appendStart(event: LiteralStartEvent, sync: boolean): void {
+    const prefixTag = tagOf(event.prefix);
+    const streamed = { kind: 'streamed', size: event.size, binary: event.binary } as const;
+    let command: ImapCommand;
+    try {
+      command = parseCommand([...event.prefix, streamed, new Uint8Array(0)], {
+        utf8Accept: this.#utf8(),
+        maxDepth: this.#limits.maxDepth,
+      });
+    } catch (error) {
+      if (!(error instanceof ImapSyntaxError)) throw error;
+      this.#refuseAppend(prefixTag, sync, { status: 'BAD', text: error.text });
+      return;
+    }
+    const { tag } = command;
+    if (command.name !== 'APPEND' || !this.#allowed('APPEND')) {
+      this.#refuseAppend(tag, sync, { status: 'BAD', text: 'Command unknown or not valid in this state' });
+      return;
+    }
+    if (this.#append?.tag !== tag) this.#append = { tag, mailbox: command.mailbox, stored: [], flags: [] };
+    const append = this.#append;
+    if (append.refusal) {
+      this.#refuseAppend(tag, sync, append.refusal);
+      return;
+    }
+    const message = command.messages[command.messages.length - 1]!;
+    if (event.size === 0) {
+      this.#refuseAppend(tag, sync, { status: 'NO', text: "Can't save a zero byte message" });
+      return;
+    }
+    const internalDate = message.date === undefined ? undefined : parseDateTime(message.date);
+    if (message.date !== undefined && !internalDate) {
+      this.#refuseAppend(tag, sync, { status: 'BAD', text: 'Invalid date-time' });
+      return;
+    }
+    const flags = (message.flags ?? []).map(canonicalFlag);
+    if (flags.some((flag) => flag.startsWith('\\') && !SYSTEM_FLAGS.includes(flag))) {
+      this.#refuseAppend(tag, sync, { status: 'BAD', text: 'Invalid system flag' });
+      return;
+    }
+    this.#ask(
+      {
+        op: 'append-begin',
+        mailbox: command.mailbox,
+        flags,
+        ...(internalDate ? { internalDate } : {}),
+      },
+      tag,
+      () => {
+        append.flags.push(...flags);
+        if (sync) this.#continue();
+      },
+      (error) => {
+        const refusal = storeRefusal(error);
+        const tryCreate = (error as { code?: unknown } | undefined)?.code === ErrorCode.NonExistent;
+        this.#refuseAppend(tag, sync, tryCreate ? { ...refusal, code: { code: 'TRYCREATE' } } : refusal);
+      },
+    );
+  }
+
+  /** Answers an APPEND now (no `+` was sent), or once its octets have gone by. */
+  #refuseAppend(tag: string | undefined, sync: boolean, refusal: Refusal): void {
+    if (!sync) {
+      this.#append = { tag, mailbox: '', stored: [], flags: [], ...this.#append, refusal };
+      return;
+    }
+    this.#append = undefined;
+    this.#reader.reset();
+    this.#refuse(tag, refusal);
+  }
+
+  #refuse(tag: string | undefined, { status, text, code }: Refusal): void {
+    if (status === 'BAD') this.#bad(tag, text, code);
+    else this.#tagged(tag!, status, text, code);
+  }
+
+  #appendData(data: Uint8Array, last: boolean): void {
+    const append = this.#append;
+    if (!append || append.refusal) return;
+    this.#ask(
+      { op: 'append-data', data, last },
+      append.tag!,
+      (result) => {
+        if (last) append.stored.push(result as AppendResult);
+      },
+      (error) => {
+        append.refusal = storeRefusal(error);
+      },
+    );
+  }
+
+  /** The APPEND command is complete: its answer, with APPENDUID, and EXISTS when it added to the selected mailbox. */
+  #appendEnd(fragments: readonly Fragment[]): void {
+    const append = this.#append!;
+    this.#append = undefined;
+    let refusal = append.refusal;
+    if (!refusal) {
+      try {
+        parseCommand(fragments, { utf8Accept: this.#utf8(), maxDepth: this.#limits.maxDepth });
+      } catch (error) {
+        if (!(error instanceof ImapSyntaxError)) throw error;
+        refusal = { status: 'BAD', text: error.text };
+      }
+    }
+    if (refusal) {
+      this.#refuse(append.tag, refusal);
+      return;
+    }
+    const { stored } = append;
+    if (this.#selected && sameMailbox(append.mailbox, this.#selected.mailbox)) {
+      for (const { uid } of stored) this.#view.add(uid);
+      this.#write({ type: 'EXISTS', number: this.#view.count });
+      this.#announceKeywords(append.flags);
+    }
+    this.#tagged(append.tag!, 'OK', 'Append completed', {
+      code: 'APPENDUID',
+      uidValidity: stored[0]!.uidValidity,
+      uids: SequenceSet.from(stored.map((result) => result.uid)),
+    });
+  }
+
   #onMessage(fragments: readonly Fragment[]): void {
     for (const fragment of fragments) if (fragment instanceof Uint8Array) this.#tracer.received(fragment);
+    if (this.#append) {
+      this.#appendEnd(fragments);
+      return;
+    }
     const challenged = this.#challenged;
     if (challenged !== undefined) {
       this.#challenged = undefined;
@@ -551,6 +753,20 @@ export class ImapServerSession {
           command.qresync !== undefined,
         );
         return;
+      case 'APPEND':
+        // A message held in memory is not a literal (the reader streams every APPEND literal).
+        this.#bad(tag, 'APPEND needs the message as a literal');
+        return;
+      case 'FETCH':
+        if (command.changedSince !== undefined) this.#bad(tag, 'CHANGEDSINCE is not supported yet');
+        else this.#fetch(tag, command.uid, command.sequence, command.items);
+        return;
+      case 'STORE':
+        this.#storeFlags(tag, command);
+        return;
+      case 'EXPUNGE':
+        this.#expunge(tag, command.uids);
+        return;
       case 'CLOSE':
       case 'UNSELECT': {
         const expunge = command.name === 'CLOSE' && !this.#selected!.readOnly;
@@ -613,14 +829,15 @@ export class ImapServerSession {
     const readOnly = name === 'EXAMINE';
     if (condstore) this.#enabled.add('CONDSTORE');
     this.#ask({ op: 'select', mailbox, readOnly }, tag, (result) => {
-      const { status, keywords } = result as ImapSelectResult;
-      const flags = [...SYSTEM_FLAGS, ...keywords];
-      this.#write({ type: 'EXISTS', number: status.messages });
+      const { status, keywords, uids } = result as ImapSelectResult;
+      this.#view = new MessageView(uids);
+      this.#keywords.clear();
+      for (const keyword of keywords) this.#keywords.add(keyword);
+      this.#write({ type: 'EXISTS', number: this.#view.count });
       if (!this.#enabled.has('IMAP4rev2')) this.#write({ type: 'RECENT', number: 0 });
-      this.#write({ type: 'FLAGS', flags });
+      this.#writeFlags(readOnly);
       const okCode = (value: ResponseCode): void =>
         this.#write({ type: 'status', status: 'OK', code: value, text: '' });
-      okCode({ code: 'PERMANENTFLAGS', flags: readOnly ? [] : [...flags, '\\*'] });
       okCode({ code: 'UIDVALIDITY', value: status.uidValidity });
       okCode({ code: 'UIDNEXT', value: status.uidNext });
       if (this.#enabled.has('CONDSTORE')) okCode({ code: 'HIGHESTMODSEQ', modSeq: status.highestModseq });
@@ -632,7 +849,138 @@ export class ImapServerSession {
 
   #unselect(): void {
     this.#selected = undefined;
+    this.#view = new MessageView([]);
     this.#state = 'authenticated';
+  }
+
+  /** FLAGS and PERMANENTFLAGS: the system flags and the mailbox's keywords. */
+  #writeFlags(readOnly: boolean): void {
+    const flags = [...SYSTEM_FLAGS, ...this.#keywords];
+    this.#write({ type: 'FLAGS', flags });
+    this.#write({
+      type: 'status',
+      status: 'OK',
+      code: { code: 'PERMANENTFLAGS', flags: readOnly ? [] : [...flags, '\\*'] },
+      text: '',
+    });
+  }
+
+  /** Announces keywords that are new to the selected mailbox in FLAGS (RFC 9051 §7.3.5). */
+  #announceKeywords(flags: Iterable<string>): void {
+    const before = this.#keywords.size;
+    for (const flag of flags) if (!flag.startsWith('\\')) this.#keywords.add(flag);
+    if (this.#keywords.size > before) this.#writeFlags(this.#selected!.readOnly);
+  }
+
+  /**
+   * The UIDs a FETCH, STORE or their UID forms name, from the session's view; answers `BAD` and gives
+   * `undefined` for a sequence number past the last message.
+   */
+  #resolve(tag: string, set: SequenceSet, byUid: boolean): number[] | undefined {
+    const uids = set.isSaved ? undefined : this.#view.resolve(set, byUid);
+    if (!uids) this.#bad(tag, set.isSaved ? 'No saved search result' : 'Invalid messageset');
+    return uids;
+  }
+
+  /**
+   * FETCH and UID FETCH (RFC 9051 §6.4.5): the messages go in batches, each one store request, and their
+   * bodies are streamed from the store as the responses are written.
+   */
+  #fetch(tag: string, byUid: boolean, set: SequenceSet, requested: readonly FetchItem[]): void {
+    const unsupported = requested.find((item) => ['BINARY[]', 'BINARY.SIZE', 'THREADID'].includes(item.item));
+    if (unsupported) {
+      this.#bad(tag, `FETCH ${unsupported.item} is not supported`);
+      return;
+    }
+    const uids = this.#resolve(tag, set, byUid);
+    if (!uids) return;
+    const items: readonly FetchItem[] =
+      byUid && !requested.some((item) => item.item === 'UID') ? [{ item: 'UID' }, ...requested] : requested;
+    const structure = items.some(needsStructure);
+    const seen = !this.#selected!.readOnly && items.some(setsSeen);
+    const step = (from: number): void => {
+      if (from >= uids.length) {
+        this.#tagged(tag, 'OK', 'Fetch completed');
+        return;
+      }
+      const batch = uids.slice(from, from + FETCH_BATCH);
+      this.#ask({ op: 'fetch', uids: batch, structure, seen }, tag, (answer) => {
+        const result = answer as ImapFetchResult;
+        const write = (fields: readonly Uint8Array[]): void => {
+          const blocks = fields[Symbol.iterator]();
+          result.messages.forEach((message, index) => {
+            const number = this.#view.sequenceOf(message.uid);
+            const attributes = fetchAttributes(items, result, index, blocks);
+            if (number !== undefined) this.#write({ type: 'FETCH', number, attributes });
+          });
+          this.#announceKeywords(result.messages.flatMap((message) => message.flags));
+          step(from + batch.length);
+        };
+        const requests = headerFieldRequests(items, result);
+        if (requests.length === 0) write([]);
+        else this.#ask({ op: 'header-fields', requests }, tag, (fields) => write(fields as Uint8Array[]));
+      });
+    };
+    step(0);
+  }
+
+  /** STORE and UID STORE (RFC 9051 §6.4.6): FETCH FLAGS for each message unless `.SILENT`. */
+  #storeFlags(tag: string, command: Extract<ImapCommand, { name: 'STORE' }>): void {
+    if (command.unchangedSince !== undefined) {
+      this.#bad(tag, 'UNCHANGEDSINCE is not supported yet');
+      return;
+    }
+    const flags = command.flags.map(canonicalFlag);
+    if (flags.some((flag) => flag.startsWith('\\') && !SYSTEM_FLAGS.includes(flag))) {
+      this.#bad(tag, 'Invalid system flag');
+      return;
+    }
+    if (this.#selected!.readOnly) {
+      this.#tagged(tag, 'NO', 'Mailbox is read-only');
+      return;
+    }
+    const uids = this.#resolve(tag, command.sequence, command.uid);
+    if (!uids) return;
+    if (uids.length === 0) {
+      this.#tagged(tag, 'OK', 'Store completed');
+      return;
+    }
+    const operation = command.operation === 'set' ? 'replace' : command.operation;
+    this.#ask({ op: 'store', uids, operation, flags }, tag, (result) => {
+      const messages = result as MessageInfo[];
+      this.#announceKeywords(messages.flatMap((message) => message.flags));
+      if (!command.silent)
+        for (const message of messages) {
+          const number = this.#view.sequenceOf(message.uid);
+          if (number === undefined) continue;
+          this.#write({
+            type: 'FETCH',
+            number,
+            attributes: [
+              { item: 'FLAGS', flags: message.flags },
+              ...(command.uid ? [{ item: 'UID' as const, uid: message.uid }] : []),
+            ],
+          });
+        }
+      this.#tagged(tag, 'OK', 'Store completed');
+    });
+  }
+
+  /** EXPUNGE and UID EXPUNGE (RFC 9051 §6.4.3, RFC 4315): one untagged EXPUNGE per message, renumbering as it goes. */
+  #expunge(tag: string, set: SequenceSet | undefined): void {
+    if (this.#selected!.readOnly) {
+      this.#tagged(tag, 'NO', 'Mailbox is read-only');
+      return;
+    }
+    const uids = set ? this.#resolve(tag, set, true) : [...this.#view.uids];
+    if (!uids) return;
+    this.#ask({ op: 'expunge', uids }, tag, (result) => {
+      for (const uid of [...(result as number[])].sort((a, b) => a - b)) {
+        const number = this.#view.remove(uid);
+        if (number !== undefined) this.#write({ type: 'EXPUNGE', number });
+      }
+      this.#tagged(tag, 'OK', 'Expunge completed');
+    });
   }
 
   #list(
@@ -747,7 +1095,7 @@ export class ImapServerSession {
     request: ImapStoreRequest,
     tag: string,
     done: (result: ImapStoreResult) => void,
-    failed?: () => void,
+    failed?: (error: unknown) => void,
   ): void {
     this.#decide(
       {
@@ -755,14 +1103,11 @@ export class ImapServerSession {
         done,
         failed: (error) => {
           if (failed) {
-            failed();
+            failed(error);
             return;
           }
-          const code = (error as { code?: unknown } | undefined)?.code;
-          if (typeof code === 'string' && STORE_CODES.has(code)) {
-            const responseCode = STORE_CODES.get(code);
-            this.#tagged(tag, 'NO', (error as Error).message, responseCode);
-          } else this.#tagged(tag, 'NO', 'Internal error occurred', { code: 'SERVERBUG' });
+          const refusal = storeRefusal(error);
+          this.#tagged(tag, refusal.status, refusal.text, refusal.code);
         },
       },
       { type: 'store', request },
@@ -777,9 +1122,9 @@ export class ImapServerSession {
     return this.#options.cleartextLogin ? this.#options.cleartextLogin(this.#tls) : this.#tls;
   }
 
-  #bad(tag: string | undefined, text: string): void {
-    if (tag === undefined) this.#write({ type: 'status', status: 'BAD', text });
-    else this.#tagged(tag, 'BAD', text);
+  #bad(tag: string | undefined, text: string, code?: ResponseCode): void {
+    if (tag === undefined) this.#write({ type: 'status', status: 'BAD', text, ...(code ? { code } : {}) });
+    else this.#tagged(tag, 'BAD', text, code);
     this.#countBad();
   }
 
@@ -800,7 +1145,10 @@ export class ImapServerSession {
   #write(response: ImapResponse): void {
     const utf8 = this.#utf8();
     const parts = serializeResponse(response, new ImapWriter({ side: 'server', utf8 }), { utf8Accept: utf8 });
-    for (const part of parts) if (part.kind === 'bytes') this.#send(part.data);
+    for (const part of parts) {
+      if (part.kind === 'bytes') this.#send(part.data);
+      else if (part.kind === 'stream') this.#events.push({ type: 'stream', source: part.source });
+    }
   }
 
   #send(data: Uint8Array): void {
@@ -816,10 +1164,28 @@ export class ImapServerSession {
   #finish(): void {
     this.#state = 'logout';
     this.#pending = undefined;
+    this.#append = undefined;
+    this.#lookahead = undefined;
     this.#selected = undefined;
     this.#reader.reset();
     this.#events.push({ type: 'close' });
   }
+}
+
+/** The answer to a failed store request: its response code for a store error, else `NO [SERVERBUG]`. */
+function storeRefusal(error: unknown): Refusal {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && STORE_CODES.has(code)) {
+    const responseCode = STORE_CODES.get(code);
+    return { status: 'NO', text: (error as Error).message, ...(responseCode ? { code: responseCode } : {}) };
+  }
+  return { status: 'NO', text: 'Internal error occurred', code: { code: 'SERVERBUG' } };
+}
+
+/** A system flag in its canonical case (`\\seen` → `\\Seen`); keywords as given. */
+function canonicalFlag(flag: string): string {
+  if (!flag.startsWith('\\')) return flag;
+  return SYSTEM_FLAGS.find((system) => system.toLowerCase() === flag.toLowerCase()) ?? flag;
 }
 
 /** The STATUS values asked for (APPENDLIMIT and MAILBOXID are not offered, so not answered). */

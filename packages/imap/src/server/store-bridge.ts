@@ -1,4 +1,17 @@
-import type { Mailbox, MailboxListEntry, MailboxStatus, SpecialUse, UserMail } from '@postwire/store';
+import { concatBytes } from '@postwire/core';
+import { parseMessageSync, resolveSection } from '@postwire/mime';
+import type {
+  AppendResult,
+  FlagOperation,
+  Mailbox,
+  MailboxListEntry,
+  MailboxStatus,
+  MessageInfo,
+  MessageStructure,
+  SpecialUse,
+  UserMail,
+} from '@postwire/store';
+import type { LiteralSource } from '../protocol/writer.js';
 
 /** A store operation the session needs; its driver runs it (see {@link ImapStoreBridge}). */
 export type ImapStoreRequest =
@@ -10,12 +23,62 @@ export type ImapStoreRequest =
   /** Open a mailbox (closing the one open before), for SELECT or, `readOnly`, EXAMINE. */
   | { readonly op: 'select'; readonly mailbox: string; readonly readOnly: boolean }
   /** Close the open mailbox; `expunge` first removes its `\Deleted` messages (CLOSE, RFC 9051 §6.4.1). */
-  | { readonly op: 'unselect'; readonly expunge: boolean };
+  | { readonly op: 'unselect'; readonly expunge: boolean }
+  /** Start storing an APPEND message into `mailbox`; its octets follow in `append-data` requests. */
+  | {
+      readonly op: 'append-begin';
+      readonly mailbox: string;
+      readonly flags: readonly string[];
+      readonly internalDate?: Date;
+    }
+  /** The next octets of the message being appended; `last` completes it. */
+  | { readonly op: 'append-data'; readonly data: Uint8Array; readonly last: boolean }
+  /** Index entries (and, with `structure`, parsed structures) of the open mailbox's messages; `seen` first adds `\Seen`. */
+  | {
+      readonly op: 'fetch';
+      readonly uids: readonly number[];
+      readonly structure: boolean;
+      readonly seen: boolean;
+    }
+  /** The selected fields of header blocks (FETCH `HEADER.FIELDS`, `HEADER.FIELDS.NOT`), each with its blank line. */
+  | { readonly op: 'header-fields'; readonly requests: readonly ImapHeaderFieldsRequest[] }
+  /** Changes the flags of messages of the open mailbox (STORE). */
+  | {
+      readonly op: 'store';
+      readonly uids: readonly number[];
+      readonly operation: FlagOperation;
+      readonly flags: readonly string[];
+    }
+  /** Removes those of the messages that have `\Deleted` (EXPUNGE, UID EXPUNGE). */
+  | { readonly op: 'expunge'; readonly uids: readonly number[] };
+
+/** One header block of a `header-fields` request: the bytes `[start, end)` of message `uid`. */
+export interface ImapHeaderFieldsRequest {
+  readonly uid: number;
+  readonly start: number;
+  readonly end: number;
+  readonly fields: readonly string[];
+  readonly exclude: boolean;
+}
 
 /** What a `select` request answers: the counters, and the keywords in use (for FLAGS). */
 export interface ImapSelectResult {
   readonly status: MailboxStatus;
   readonly keywords: readonly string[];
+  /** The UIDs of the messages, ascending: the session's first view. */
+  readonly uids: readonly number[];
+}
+
+/** What a `fetch` request answers. */
+export interface ImapFetchResult {
+  /** The messages that still exist, ascending by UID, with their flags after `seen`. */
+  readonly messages: readonly MessageInfo[];
+  /** The structure of each message, in the same order, when asked for. */
+  readonly structures?: readonly MessageStructure[];
+  /** The UIDs that `seen` gave `\Seen`. */
+  readonly seen: readonly number[];
+  /** The octets `[start, end)` of a message, streamed from the store when the response is written. */
+  content(uid: number, start: number, end: number): LiteralSource;
 }
 
 /** The answer to each kind of {@link ImapStoreRequest}, by `op`. */
@@ -29,6 +92,15 @@ export interface ImapStoreResults {
   unsubscribe: undefined;
   rename: undefined;
   unselect: undefined;
+  'append-begin': undefined;
+  /** The stored message once `last`. */
+  'append-data': AppendResult | undefined;
+  fetch: ImapFetchResult;
+  'header-fields': Uint8Array[];
+  /** The messages with their flags after the change. */
+  store: MessageInfo[];
+  /** The UIDs removed. */
+  expunge: number[];
 }
 
 /** Any answer to a store request. */
@@ -41,6 +113,8 @@ export type ImapStoreResult = ImapStoreResults[keyof ImapStoreResults];
 export class ImapStoreBridge {
   readonly #mail: UserMail;
   #mailbox: Mailbox | undefined;
+  #selectedName: string | undefined;
+  #append: PendingAppend | undefined;
 
   constructor(mail: UserMail) {
     this.#mail = mail;
@@ -81,12 +155,107 @@ export class ImapStoreBridge {
         return this.#select(request.mailbox);
       case 'unselect':
         return this.#unselect(request.expunge);
+      case 'append-begin':
+        return this.#appendBegin(request.mailbox, request.flags, request.internalDate);
+      case 'append-data':
+        return this.#appendData(request.data, request.last);
+      case 'fetch':
+        return this.#fetch(this.#open(), request.uids, request.structure, request.seen);
+      case 'header-fields':
+        return Promise.all(request.requests.map((fields) => this.#headerFields(this.#open(), fields)));
+      case 'store': {
+        const mailbox = this.#open();
+        await mailbox.setFlags(request.uids, request.operation, request.flags);
+        return mailbox.messages(request.uids);
+      }
+      case 'expunge': {
+        const mailbox = this.#open();
+        const deleted = (await mailbox.messages(request.uids)).filter((message) =>
+          message.flags.includes('\\Deleted'),
+        );
+        return deleted.length === 0 ? [] : mailbox.expunge(deleted.map((message) => message.uid));
+      }
     }
   }
 
-  /** Closes the open mailbox, if any: at the end of the session. */
+  /** Closes the open mailbox, if any, and drops an unfinished APPEND: at the end of the session. */
   async close(): Promise<void> {
+    await this.#abortAppend();
     await this.#unselect(false);
+  }
+
+  #open(): Mailbox {
+    if (!this.#mailbox) throw new Error('no mailbox is open');
+    return this.#mailbox;
+  }
+
+  async #appendBegin(name: string, flags: readonly string[], internalDate?: Date): Promise<undefined> {
+    await this.#abortAppend();
+    const own = this.#mailbox === undefined || !sameMailbox(name, this.#selectedName!);
+    const mailbox = own ? await this.#mail.open(name) : this.#mailbox!;
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const result = mailbox.append(readable, { flags, ...(internalDate ? { internalDate } : {}) });
+    result.catch(() => {});
+    this.#append = { mailbox, own, writer: writable.getWriter(), result };
+    return undefined;
+  }
+
+  async #appendData(data: Uint8Array, last: boolean): Promise<AppendResult | undefined> {
+    const append = this.#append;
+    if (!append) throw new Error('no APPEND is in progress');
+    try {
+      // The store may fail before it has read everything: its result ends the wait as well.
+      await Promise.race([append.writer.write(data), append.result]);
+      if (!last) return undefined;
+      await append.writer.close();
+      const stored = await append.result;
+      this.#append = undefined;
+      if (append.own) await append.mailbox.close();
+      return stored;
+    } catch (error) {
+      await this.#abortAppend();
+      throw error;
+    }
+  }
+
+  async #abortAppend(): Promise<void> {
+    const append = this.#append;
+    if (!append) return;
+    this.#append = undefined;
+    await append.writer.abort(new Error('APPEND abandoned')).catch(() => {});
+    if (append.own) await append.mailbox.close();
+  }
+
+  async #fetch(
+    mailbox: Mailbox,
+    uids: readonly number[],
+    structure: boolean,
+    seen: boolean,
+  ): Promise<ImapFetchResult> {
+    let marked: number[] = [];
+    if (seen) marked = (await mailbox.setFlags(uids, 'add', ['\\Seen'])).changed.map((change) => change.uid);
+    const messages = await mailbox.messages(uids);
+    const structures = structure
+      ? await Promise.all(messages.map((message) => mailbox.structure(message.uid)))
+      : undefined;
+    return {
+      messages,
+      ...(structures ? { structures } : {}),
+      seen: marked,
+      content: (uid, start, end) => ({
+        size: end - start,
+        chunks: { [Symbol.asyncIterator]: () => streamChunks(mailbox.read(uid, { start, end })) },
+      }),
+    };
+  }
+
+  async #headerFields(mailbox: Mailbox, request: ImapHeaderFieldsRequest): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of streamChunks(mailbox.read(request.uid, request))) chunks.push(chunk);
+    const root = parseMessageSync(concatBytes(chunks), { decode: false }).parts;
+    const text = request.exclude ? 'HEADER.FIELDS.NOT' : 'HEADER.FIELDS';
+    const content = resolveSection(root, { part: [], text, fields: request.fields });
+    return content.kind === 'bytes' ? content.bytes : new Uint8Array(0);
   }
 
   async #select(name: string): Promise<ImapSelectResult> {
@@ -98,7 +267,8 @@ export class ImapStoreBridge {
       for (const message of messages)
         for (const flag of message.flags) if (!flag.startsWith('\\')) keywords.add(flag);
       this.#mailbox = mailbox;
-      return { status, keywords: [...keywords].sort() };
+      this.#selectedName = name;
+      return { status, keywords: [...keywords].sort(), uids: messages.map((message) => message.uid) };
     } catch (error) {
       await mailbox.close();
       throw error;
@@ -109,6 +279,7 @@ export class ImapStoreBridge {
     const mailbox = this.#mailbox;
     if (!mailbox) return undefined;
     this.#mailbox = undefined;
+    this.#selectedName = undefined;
     try {
       if (expunge) {
         const deleted = (await mailbox.messages()).filter((message) => message.flags.includes('\\Deleted'));
@@ -118,5 +289,38 @@ export class ImapStoreBridge {
       await mailbox.close();
     }
     return undefined;
+  }
+}
+
+/** An APPEND whose message is being streamed into the store. */
+interface PendingAppend {
+  readonly mailbox: Mailbox;
+  /** The bridge opened the mailbox for this APPEND (it is not the selected one), and closes it. */
+  readonly own: boolean;
+  readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly result: Promise<AppendResult>;
+}
+
+/** Whether two names are one mailbox: equal, or both INBOX in any case. */
+export function sameMailbox(a: string, b: string): boolean {
+  return a === b || (a.toUpperCase() === 'INBOX' && b.toUpperCase() === 'INBOX');
+}
+
+/** A stream's chunks; a consumer that stops early cancels the stream. */
+async function* streamChunks(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = stream.getReader();
+  let finished = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        finished = true;
+        return;
+      }
+      yield value;
+    }
+  } finally {
+    if (!finished) await reader.cancel().catch(() => {});
+    reader.releaseLock();
   }
 }

@@ -82,6 +82,87 @@ describe.skipIf(!hasPython)("Postwire's IMAP server with Python's imaplib", () =
     const plain = await runImaplib(endpoint(port, 'none'), [{ op: 'login' }]);
     expect(plain.steps[0]).toMatchObject({ status: 'NO', code: ['PRIVACYREQUIRED'] });
   });
+
+  it('APPEND, FETCH, UID FETCH, STORE, UID STORE and EXPUNGE', async () => {
+    const { port, store } = await start();
+    const message = 'Subject: Hello\nFrom: Bob <bob@example.com>\n\nHi Alice!\n';
+    const run = await runImaplib(endpoint(port), [
+      { op: 'login' },
+      { op: 'append', mailbox: 'INBOX', message, flags: '(\\Flagged)', date: '"01-Jan-2024 10:00:00 +0000"' },
+      { op: 'append', mailbox: 'INBOX', message: 'Subject: Second\n\nTwo\n' },
+      { op: 'append', mailbox: 'Nope', message: 'x\n' },
+      { op: 'select', mailbox: 'INBOX' },
+      { op: 'fetch', set: '1:*', items: '(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)' },
+      { op: 'fetch', set: '1', items: '(BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY[TEXT])' },
+      { op: 'fetch', set: '2', items: 'BODY.PEEK[]', uid: true },
+      { op: 'store', set: '1', action: '+FLAGS', flags: '(\\Deleted $Done)' },
+      { op: 'store', set: '2', action: 'FLAGS.SILENT', flags: '(\\Answered)', uid: true },
+      { op: 'expunge' },
+      { op: 'fetch', set: '1:*', items: '(UID FLAGS)' },
+      { op: 'logout' },
+    ]);
+    expect(run.error).toBeNull();
+    const [, append, second, missing, select, all, sections, byUid, stored, silent, expunge, after] =
+      run.steps;
+    const { uidValidity } = await (await store.user('alice')).status('INBOX');
+    expect(append).toMatchObject({ status: 'OK', result: { appendUid: { uidValidity, uid: 1 } } });
+    expect(second.result.appendUid).toEqual({ uidValidity, uid: 2 });
+    expect(missing).toMatchObject({ status: 'NO', code: ['TRYCREATE'] });
+    expect(select.result.exists).toBe(2);
+    const size = message.replaceAll('\n', '\r\n').length;
+    expect(all.result.messages[0]).toMatchObject({
+      seq: 1,
+      items: {
+        UID: 1,
+        FLAGS: ['\\Flagged'],
+        INTERNALDATE: '01-Jan-2024 10:00:00 +0000',
+        'RFC822.SIZE': size,
+      },
+    });
+    expect(all.result.messages[0]!.items.ENVELOPE).toEqual([
+      null,
+      'Hello',
+      [['Bob', null, 'bob', 'example.com']],
+      [['Bob', null, 'bob', 'example.com']],
+      [['Bob', null, 'bob', 'example.com']],
+      null,
+      null,
+      null,
+      null,
+      null,
+    ]);
+    expect(sections.result.messages[0]!.items).toEqual({
+      'BODY[HEADER.FIELDS (SUBJECT)]': 'Subject: Hello\r\n\r\n',
+      'BODY[TEXT]': 'Hi Alice!\r\n',
+      FLAGS: ['\\Flagged', '\\Seen'],
+    });
+    expect(byUid.result.messages[0]!.items).toEqual({ UID: 2, 'BODY[]': 'Subject: Second\r\n\r\nTwo\r\n' });
+    expect(stored.result.messages[0]!.items.FLAGS).toEqual(['\\Flagged', '\\Seen', '\\Deleted', '$Done']);
+    expect(silent).toMatchObject({ status: 'OK', result: { messages: [] } });
+    expect(expunge.result.expunged).toEqual([1]);
+    expect(after.result.messages).toEqual([{ seq: 1, items: { UID: 2, FLAGS: ['\\Answered'] } }]);
+  });
+
+  it('a FETCH of 400 envelopes is written batch by batch, in order', async () => {
+    const { port, store } = await start();
+    const inbox = await (await store.user('alice')).open('INBOX');
+    for (let i = 1; i <= 400; i++)
+      await inbox.append(
+        new TextEncoder().encode(`Subject: Message ${i}\r\nFrom: a@example.com\r\n\r\n${'x'.repeat(i)}\r\n`),
+      );
+    await inbox.close();
+    const run = await runImaplib(endpoint(port), [
+      { op: 'login' },
+      { op: 'select', mailbox: 'INBOX', readOnly: true },
+      { op: 'fetch', set: '1:*', items: '(ENVELOPE BODYSTRUCTURE)' },
+      { op: 'fetch', set: '400', items: 'BODY.PEEK[TEXT]' },
+    ]);
+    expect(run.error).toBeNull();
+    const { messages } = run.steps[2].result;
+    expect(messages.map((message) => message.seq)).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+    expect(run.steps[3].result.messages[0]!.items['BODY[TEXT]']).toBe(`${'x'.repeat(400)}\r\n`);
+    expect((messages[399]!.items.ENVELOPE as unknown[])[1]).toBe('Message 400');
+  });
 });
 
 describe.skipIf(!hasCurl)("Postwire's IMAP server with curl", () => {

@@ -1,3 +1,4 @@
+import { concatBytes } from '@postwire/core';
 import {
   createSaslServer,
   type SaslServer,
@@ -79,6 +80,12 @@ export class Driver {
         case 'write':
           output += new TextDecoder().decode(event.data);
           break;
+        case 'stream': {
+          const chunks: Uint8Array[] = [];
+          for await (const chunk of event.source.chunks) chunks.push(chunk);
+          output += new TextDecoder().decode(concatBytes(chunks));
+          break;
+        }
         case 'close':
           this.closed = true;
           await this.#bridge?.close();

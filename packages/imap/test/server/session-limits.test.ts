@@ -65,10 +65,13 @@ describe('ImapServerSession: limits', () => {
     expect(driver.closed).toBe(true);
   });
 
-  it('answers a synchronising literal with `+`, ignores APPEND data, and refuses APPEND for now', async () => {
-    const driver = await loggedIn();
-    expect(await driver.send('a APPEND INBOX {3}\r\n')).toBe('+ Ready for literal data\r\n');
-    expect(await driver.send('abc\r\n')).toBe('a BAD Command unknown or not valid in this state\r\n');
+  it('case 15: an APPEND message over the limit gets NO [TOOBIG] before `+`, an empty one NO', async () => {
+    const driver = await loggedIn({ limits: { maxStreamedLiteralSize: 10 } });
+    expect(await driver.send('a APPEND INBOX {11}\r\n')).toBe('a NO [TOOBIG] Message too big\r\n');
+    expect(await driver.send('b APPEND INBOX {0}\r\n')).toBe("b NO Can't save a zero byte message\r\n");
+    expect(await driver.send('c APPEND INBOX {0+}\r\n\r\n')).toBe("c NO Can't save a zero byte message\r\n");
+    expect(await driver.send('d NOOP\r\n')).toBe('d OK NOOP completed\r\n');
+    expect((await (await driver.store.user('alice')).status('INBOX')).messages).toBe(0);
     expect(() => new ImapServerSession({ limits: { badCommands: 0 } })).toThrow(/badCommands/);
   });
 });

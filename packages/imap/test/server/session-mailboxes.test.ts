@@ -215,7 +215,7 @@ describe('ImapServerSession: the selected state', () => {
     );
     expect(driver.session.state).toBe('selected');
     expect(driver.session.selected).toEqual({ mailbox: 'INBOX', readOnly: false });
-    expect(await driver.send('b CHECK\r\nc FETCH 1 FLAGS\r\nd ENABLE CONDSTORE\r\n')).toBe(
+    expect(await driver.send('b CHECK\r\nc IDLE\r\nd ENABLE CONDSTORE\r\n')).toBe(
       'b OK CHECK completed\r\nc BAD Command unknown or not valid in this state\r\n' +
         'd BAD Command unknown or not valid in this state\r\n',
     );
