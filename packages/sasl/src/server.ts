@@ -253,12 +253,14 @@ export interface SaslPasswordCredentials {
 /**
  * A SASL server offering PLAIN and LOGIN whose password check is one function, such as a protocol
  * server's `onAuth` option: it gets the credentials and the `connection` the protocol put in the
- * exchange's context. Cleartext rules and decoys are those of {@link createSaslServer}.
+ * exchange's context. Cleartext rules (`allowCleartext`) and decoys are those of {@link createSaslServer}.
  */
 export function createPasswordSaslServer<Connection>(
   check: (credentials: SaslPasswordCredentials, connection: Connection) => MaybePromise<VerifierResult>,
+  options: Pick<SaslServerOptions, 'allowCleartext'> = {},
 ): SaslServer {
   return createSaslServer({
+    ...options,
     mechanisms: ['PLAIN', 'LOGIN'],
     verifiers: {
       password: (username, password, context) =>

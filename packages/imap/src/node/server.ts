@@ -2,6 +2,7 @@ import { concatBytes, InvalidArgumentError, type TraceHook } from '@postwire/cor
 import {
   createListener,
   type ListenerOptions,
+  listenerSettings,
   type NodeTransport,
   type ServerConnection,
   type ServerTlsOptions,
@@ -14,6 +15,7 @@ import {
   type SaslServerExchange,
   type SaslServerOptions,
   type SaslServerOutcome,
+  toSessionStep,
   type VerifierResult,
 } from '@postwire/sasl';
 import type { MailStore } from '@postwire/store';
@@ -109,16 +111,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     ? isSaslServer(options.sasl)
       ? options.sasl
       : createSaslServer({ allowCleartext, ...options.sasl })
-    : allowCleartext
-      ? createSaslServer({
-          mechanisms: ['PLAIN', 'LOGIN'],
-          allowCleartext,
-          verifiers: {
-            password: (username, password, context) =>
-              options.onAuth!({ username, password }, context.connection as ImapConnectionInfo),
-          },
-        })
-      : createPasswordSaslServer(options.onAuth!);
+    : createPasswordSaslServer(options.onAuth!, { allowCleartext });
   const sessionOptions: ImapServerSessionOptions = {
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.greeting !== undefined ? { greeting: options.greeting } : {}),
@@ -126,20 +119,12 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     startTls: options.startTls !== undefined,
     connectDecision: options.onConnect !== undefined,
   };
+  // One session made here, and dropped, so that invalid limits throw from createImapServer rather than
+  // on the first connection.
   new ImapServerSession({ ...sessionOptions, connectDecision: false, trace: undefined });
   const listener = createListener({
-    ...(options.host !== undefined ? { host: options.host } : {}),
-    ...(options.port !== undefined ? { port: options.port } : {}),
-    ...(options.tls ? { tls: options.tls } : {}),
-    ...(options.startTls ? { startTls: options.startTls } : {}),
-    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
-    ...(options.maxConnectionsPerIp !== undefined
-      ? { maxConnectionsPerIp: options.maxConnectionsPerIp }
-      : {}),
+    ...listenerSettings(options),
     idleTimeout: options.idleTimeout ?? IDLE_TIMEOUT,
-    ...(options.commandTimeout !== undefined ? { commandTimeout: options.commandTimeout } : {}),
-    ...(options.handshakeTimeout !== undefined ? { handshakeTimeout: options.handshakeTimeout } : {}),
-    ...(options.proxyProtocol !== undefined ? { proxyProtocol: options.proxyProtocol } : {}),
     onConnection(connection) {
       const remoteAddress = connection.remoteAddress;
       const session = new ImapServerSession({
@@ -163,10 +148,6 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
 
 function isSaslServer(sasl: SaslServer | SaslServerOptions): sasl is SaslServer {
   return typeof (sasl as SaslServer).createExchange === 'function';
-}
-
-function authStep(outcome: SaslServerOutcome): ImapAuthStep {
-  return outcome.type === 'success' ? { type: 'success', username: outcome.identity.username } : outcome;
 }
 
 /** One connection's loop: feeds the session, writes its output, and answers its decisions. */
@@ -313,7 +294,7 @@ class SessionRun {
 
   /** Opens the store of a user who logged in, before the session hears of the success. */
   async #loggedIn(outcome: SaslServerOutcome): Promise<ImapAuthStep> {
-    const step = authStep(outcome);
+    const step = toSessionStep(outcome);
     if (step.type !== 'success') return step;
     try {
       this.#bridge = new ImapStoreBridge(await this.#options.store.user(step.username));

@@ -1,5 +1,5 @@
 import { ErrorCode, resolveLimits, type TraceHook, Tracer } from '@postwire/core';
-import type { SaslFailureReason } from '@postwire/sasl';
+import type { SaslFailureReason, SaslSessionStep } from '@postwire/sasl';
 import {
   type AppendResult,
   MAILBOX_DELIMITER,
@@ -81,13 +81,8 @@ export interface ImapServerSessionOptions {
   readonly trace?: TraceHook;
 }
 
-/** How a login step ended, for {@link ImapServerSession.authStep}. */
-export type ImapAuthStep =
-  /** Send `+ <text>` (base64) and read the client's answer (AUTHENTICATE only). */
-  | { readonly type: 'challenge'; readonly text: string }
-  /** Logged in; the driver has the user's store ready. */
-  | { readonly type: 'success'; readonly username: string }
-  | { readonly type: 'failure'; readonly reason: SaslFailureReason };
+/** How a login step ended, for {@link ImapServerSession.authStep}: `+` and a challenge (AUTHENTICATE only), success or a failure. */
+export type ImapAuthStep = SaslSessionStep;
 
 /**
  * What the session needs its driver to do. Decisions (all but `write` and `close`) wait for their answer —
