@@ -122,3 +122,16 @@ export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
   return diff === 0;
 }
+
+/**
+ * True when a line starts with `keyword` (ASCII letters, matched in any case) and a space: a cheap look
+ * at a command's verb before the line is decoded, such as `AUTH`, whose line may be as long as a SASL
+ * response.
+ */
+export function startsWithKeyword(line: Uint8Array, keyword: string): boolean {
+  if (line.length <= keyword.length || line[keyword.length] !== 0x20) return false;
+  for (let i = 0; i < keyword.length; i++) {
+    if ((line[i]! | 0x20) !== (keyword.charCodeAt(i) | 0x20)) return false;
+  }
+  return true;
+}

@@ -10,6 +10,7 @@ import {
   decodeUtf8Strict,
   encodeBase64,
   encodeHex,
+  startsWithKeyword,
   timingSafeEqual,
   utf8,
 } from '../src/index.js';
@@ -78,5 +79,16 @@ describe('hex', () => {
   it('rejects odd lengths and non-hex digits', () => {
     expect(decodeHex('abc')).toBeUndefined();
     expect(decodeHex('zz')).toBeUndefined();
+  });
+});
+
+describe('startsWithKeyword', () => {
+  it('matches the keyword in any case when a space follows it', () => {
+    expect(startsWithKeyword(utf8('AUTH PLAIN'), 'AUTH')).toBe(true);
+    expect(startsWithKeyword(utf8('auth x'), 'AUTH')).toBe(true);
+    expect(startsWithKeyword(utf8('AUTHX PLAIN'), 'AUTH')).toBe(false);
+    expect(startsWithKeyword(utf8('AUTH'), 'AUTH')).toBe(false);
+    expect(startsWithKeyword(utf8('AUT PLAIN'), 'AUTH')).toBe(false);
+    expect(startsWithKeyword(utf8('MAIL FROM:<>'), 'AUTH')).toBe(false);
   });
 });

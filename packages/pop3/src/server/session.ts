@@ -4,6 +4,7 @@ import {
   InvalidArgumentError,
   LineDecoder,
   resolveLimits,
+  startsWithKeyword,
   type TraceHook,
   Tracer,
 } from '@postwire/core';
@@ -464,7 +465,7 @@ export class Pop3ServerSession {
       this.#decide('login', { type: 'auth-response', line: decodeUtf8Strict(bytes) ?? '' });
       return;
     }
-    if (bytes.length > this.#limits.commandLine && !isAuthCommand(bytes)) {
+    if (bytes.length > this.#limits.commandLine && !startsWithKeyword(bytes, 'AUTH')) {
       this.#bad(status(false, 'Line too long'));
       return;
     }
@@ -815,16 +816,4 @@ export class Pop3ServerSession {
 /** `1 message`, `2 messages`. */
 function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
-}
-
-/** True when a command line starts with `AUTH ` (any case): it may be as long as a SASL response. */
-function isAuthCommand(line: Uint8Array): boolean {
-  return (
-    line.length > 5 &&
-    (line[0]! | 0x20) === 0x61 &&
-    (line[1]! | 0x20) === 0x75 &&
-    (line[2]! | 0x20) === 0x74 &&
-    (line[3]! | 0x20) === 0x68 &&
-    line[4] === 0x20
-  );
 }

@@ -6,6 +6,7 @@ import {
   type LineDecoderEvent,
   LineTooLongError,
   resolveLimits,
+  startsWithKeyword,
 } from '@postwire/core';
 import { CrlfNormalizer } from '@postwire/mime';
 import type { SaslFailureReason, SaslSessionStep } from '@postwire/sasl';
@@ -693,7 +694,7 @@ export class SmtpServerSession {
       this.#events.push({ type: 'auth-response', line: decodeUtf8Strict(bytes) ?? '' });
       return;
     }
-    if (bytes.length > this.#limits.commandLine && !isAuthCommand(bytes)) {
+    if (bytes.length > this.#limits.commandLine && !startsWithKeyword(bytes, 'AUTH')) {
       this.#bad(reply(500, '5.5.6', 'Line too long'));
       return;
     }
@@ -1101,18 +1102,6 @@ const SYNCHRONIZATION_ERROR = reply(554, '5.5.0', 'Error: SMTP protocol synchron
 
 /** Commands that must end a pipelined group (RFC 2920 §3.1), AUTH among them. */
 const GROUP_ENDERS = new Set(['EHLO', 'HELO', 'LHLO', 'DATA', 'VRFY', 'EXPN', 'NOOP', 'AUTH']);
-
-/** True when a command line starts with `AUTH ` (any case): it may be as long as a SASL response. */
-function isAuthCommand(line: Uint8Array): boolean {
-  return (
-    line.length > 5 &&
-    (line[0]! | 0x20) === 0x61 &&
-    (line[1]! | 0x20) === 0x75 &&
-    (line[2]! | 0x20) === 0x74 &&
-    (line[3]! | 0x20) === 0x68 &&
-    line[4] === 0x20
-  );
-}
 
 /** The reply to a message given up mid-way, by why. */
 const ABORT_REPLIES = {
