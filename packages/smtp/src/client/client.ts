@@ -15,6 +15,10 @@ import { messageEnvelope, prepareMessage, type SmtpMessageInput } from './messag
 import { defaultSmtpClientTimeouts, SmtpClientSession, type SmtpClientTimeouts } from './session.js';
 import { planTransaction, type SmtpRecipientResult, type SmtpSendEnvelope } from './transaction.js';
 
+/** An EHLO name: a domain of letters, digits and hyphens, or an address literal such as `[192.0.2.1]`. */
+const EHLO_NAME =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[\x21-\x5a\x5e-\x7e]+\])$/;
+
 /** How a pooled client shares its connections. */
 export interface SmtpPoolOptions {
   /** Connections open at once (default 5). */
@@ -122,6 +126,12 @@ export interface SmtpClient {
 export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
   if (!options.host && !options.mx)
     throw new InvalidArgumentError('an SMTP client needs a host, or an MX resolver');
+  if (options.name !== undefined && !EHLO_NAME.test(options.name)) {
+    // Catalogue case 31: a name with CR, LF, `<`, `>` or a space would break out of the EHLO line.
+    throw new InvalidArgumentError(
+      `${JSON.stringify(options.name.slice(0, 64))} is not a domain or an address literal`,
+    );
+  }
   const sasl = options.auth ? createSaslClient(options.auth) : undefined;
   const timeouts = { ...defaultSmtpClientTimeouts, ...options.timeouts };
   const poolOptions = options.pool === true ? {} : options.pool || undefined;
