@@ -10,6 +10,8 @@ export const SERVER_CAPABILITIES: readonly (readonly [name: string, rfc: string]
   ['ENABLE', 'RFC 5161'],
   ['NAMESPACE', 'RFC 2342'],
   ['UNSELECT', 'RFC 3691'],
+  ['UIDPLUS', 'RFC 4315'],
+  ['MOVE', 'RFC 6851'],
   ['LIST-EXTENDED', 'RFC 5258'],
   ['LIST-STATUS', 'RFC 5819'],
   ['SPECIAL-USE', 'RFC 6154'],

@@ -2,6 +2,7 @@ import { ErrorCode, resolveLimits, type TraceHook, Tracer } from '@postwire/core
 import type { SaslFailureReason, SaslSessionStep } from '@postwire/sasl';
 import {
   type AppendResult,
+  type CopyResult,
   MAILBOX_DELIMITER,
   type MailboxListEntry,
   type MailboxStatus,
@@ -29,6 +30,7 @@ import { parseDateTime } from './date-time.js';
 import { fetchAttributes, headerFieldRequests, needsStructure, setsSeen } from './fetch-attributes.js';
 import { MailboxPattern } from './mailbox-pattern.js';
 import { MessageView } from './message-view.js';
+import { matchesSearch, searchNeedsStructure, searchTextTerms, unsupportedSearchKey } from './search.js';
 import {
   type ImapFetchResult,
   type ImapSelectResult,
@@ -170,11 +172,22 @@ const AUTHENTICATED = new Set([
   'EXAMINE',
   'APPEND',
 ]);
-const SELECTED = new Set([...AUTHENTICATED, 'CHECK', 'CLOSE', 'UNSELECT', 'FETCH', 'STORE', 'EXPUNGE']);
+const SELECTED = new Set([
+  ...AUTHENTICATED,
+  'CHECK',
+  'CLOSE',
+  'UNSELECT',
+  'FETCH',
+  'STORE',
+  'EXPUNGE',
+  'COPY',
+  'MOVE',
+  'SEARCH',
+]);
 SELECTED.delete('ENABLE');
 
 const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
-/** Messages per store request of a FETCH: the responses of one batch are written before the next is read. */
+/** Messages per store request of a FETCH or SEARCH: one batch is answered before the next is read. */
 const FETCH_BATCH = 100;
 const SPECIAL_USES = new Set<string>([
   '\\All',
@@ -225,9 +238,10 @@ interface AppendInProgress {
  *
  * Implemented: the not-authenticated and authenticated states in full (APPEND and MULTIAPPEND streaming
  * each message into the store), and in the selected state SELECT/EXAMINE, CHECK, CLOSE, UNSELECT, FETCH,
- * STORE, EXPUNGE and their UID forms, numbered through the session's {@link MessageView}. IDLE, SEARCH,
- * SORT, THREAD, COPY, MOVE, COMPRESS, QUOTA and UNAUTHENTICATE are answered `BAD` as not valid in the
- * state; STORE's UNCHANGEDSINCE and FETCH's BINARY, THREADID and CHANGEDSINCE are not supported yet.
+ * STORE, EXPUNGE, COPY, MOVE, SEARCH and their UID forms, numbered through the session's
+ * {@link MessageView}. IDLE, SORT, THREAD, COMPRESS, QUOTA and UNAUTHENTICATE are answered `BAD` as not
+ * valid in the state; STORE's UNCHANGEDSINCE, FETCH's BINARY, THREADID and CHANGEDSINCE, and SEARCH's SAVE,
+ * `$` and THREADID are not supported yet.
  */
 export class ImapServerSession {
   readonly #options: ImapServerSessionOptions;
@@ -762,6 +776,13 @@ export class ImapServerSession {
       case 'EXPUNGE':
         this.#expunge(tag, command.uids);
         return;
+      case 'COPY':
+      case 'MOVE':
+        this.#copy(tag, command);
+        return;
+      case 'SEARCH':
+        this.#search(tag, command);
+        return;
       case 'CLOSE':
       case 'UNSELECT': {
         const expunge = command.name === 'CLOSE' && !this.#selected!.readOnly;
@@ -976,6 +997,137 @@ export class ImapServerSession {
       }
       this.#tagged(tag, 'OK', 'Expunge completed');
     });
+  }
+
+  /**
+   * COPY, MOVE and their UID forms (RFC 9051 §6.4.7–8, RFC 6851, RFC 4315 COPYUID): `TRYCREATE` for a
+   * missing target; MOVE sends its COPYUID untagged, then an EXPUNGE for each message moved.
+   */
+  #copy(tag: string, command: Extract<ImapCommand, { name: 'COPY' | 'MOVE' }>): void {
+    const move = command.name === 'MOVE';
+    if (move && this.#selected!.readOnly) {
+      this.#tagged(tag, 'NO', 'Mailbox is read-only');
+      return;
+    }
+    const uids = this.#resolve(tag, command.sequence, command.uid);
+    if (!uids) return;
+    const done = `${move ? 'Move' : 'Copy'} completed`;
+    if (uids.length === 0) {
+      this.#tagged(tag, 'OK', 'No messages found');
+      return;
+    }
+    this.#ask(
+      { op: 'copy', uids, mailbox: command.mailbox, move },
+      tag,
+      (answer) => {
+        const result = answer as CopyResult;
+        const code: ResponseCode | undefined =
+          result.sourceUids.length === 0
+            ? undefined
+            : {
+                code: 'COPYUID',
+                uidValidity: result.uidValidity,
+                source: SequenceSet.from(result.sourceUids),
+                destination: SequenceSet.from(result.targetUids),
+              };
+        if (sameMailbox(command.mailbox, this.#selected!.mailbox) && result.targetUids.length > 0) {
+          for (const uid of result.targetUids) this.#view.add(uid);
+          this.#write({ type: 'EXISTS', number: this.#view.count });
+        }
+        if (!move) {
+          this.#tagged(tag, 'OK', done, code);
+          return;
+        }
+        if (code) this.#write({ type: 'status', status: 'OK', code, text: 'Moved UIDs.' });
+        for (const uid of result.sourceUids) {
+          const number = this.#view.remove(uid);
+          if (number !== undefined) this.#write({ type: 'EXPUNGE', number });
+        }
+        this.#tagged(tag, 'OK', done);
+      },
+      (error) => {
+        const refusal = storeRefusal(error);
+        const missing = (error as { code?: unknown } | undefined)?.code === ErrorCode.NonExistent;
+        this.#tagged(tag, 'NO', refusal.text, missing ? { code: 'TRYCREATE' } : refusal.code);
+      },
+    );
+  }
+
+  /**
+   * SEARCH and UID SEARCH (RFC 9051 §6.4.4): the view's messages are read in batches and matched against
+   * the keys. `* SEARCH` for IMAP4rev1; ESEARCH (RFC 4731 MIN, MAX, COUNT, ALL) when RETURN is given or
+   * IMAP4rev2 is enabled.
+   */
+  #search(tag: string, command: Extract<ImapCommand, { name: 'SEARCH' }>): void {
+    const { criteria, charset } = command;
+    if (charset !== undefined && !['US-ASCII', 'UTF-8'].includes(charset.toUpperCase())) {
+      this.#tagged(tag, 'NO', 'Unsupported charset', { code: 'BADCHARSET', charsets: ['US-ASCII', 'UTF-8'] });
+      return;
+    }
+    const unsupported = command.return?.includes('SAVE') ? 'RETURN SAVE' : unsupportedSearchKey(criteria);
+    if (unsupported) {
+      this.#bad(tag, `SEARCH ${unsupported} is not supported`);
+      return;
+    }
+    const uids = [...this.#view.uids];
+    const terms = searchTextTerms(criteria);
+    const context = { count: this.#view.count, lastUid: uids[uids.length - 1] ?? 0, now: Date.now(), terms };
+    const structure = searchNeedsStructure(criteria);
+    const found: number[] = [];
+    const step = (from: number): void => {
+      if (from >= uids.length) {
+        this.#searchResult(tag, command, found);
+        return;
+      }
+      const batch = uids.slice(from, from + FETCH_BATCH);
+      this.#ask({ op: 'fetch', uids: batch, structure, seen: false }, tag, (answer) => {
+        const result = answer as ImapFetchResult;
+        const match = (text?: readonly boolean[][]): void => {
+          result.messages.forEach((info, index) => {
+            const sequence = this.#view.sequenceOf(info.uid)!;
+            const candidate = {
+              info,
+              sequence,
+              ...(result.structures ? { structure: result.structures[index]! } : {}),
+              ...(text ? { text: text[index]! } : {}),
+            };
+            if (matchesSearch(criteria, candidate, context)) found.push(command.uid ? info.uid : sequence);
+          });
+          step(from + batch.length);
+        };
+        if (terms.length === 0) match();
+        else
+          this.#ask(
+            { op: 'search-text', uids: result.messages.map((info) => info.uid), terms },
+            tag,
+            (text) => match(text as boolean[][]),
+          );
+      });
+    };
+    step(0);
+  }
+
+  #searchResult(
+    tag: string,
+    command: Extract<ImapCommand, { name: 'SEARCH' }>,
+    found: readonly number[],
+  ): void {
+    const returns = command.return ?? (this.#enabled.has('IMAP4rev2') ? [] : undefined);
+    if (!returns) this.#write({ type: 'SEARCH', numbers: found });
+    else {
+      const options = new Set(returns.length === 0 ? ['ALL'] : returns);
+      const any = found.length > 0;
+      this.#write({
+        type: 'ESEARCH',
+        tag,
+        uid: command.uid,
+        ...(options.has('MIN') && any ? { min: found[0]! } : {}),
+        ...(options.has('MAX') && any ? { max: found[found.length - 1]! } : {}),
+        ...(options.has('COUNT') ? { count: found.length } : {}),
+        ...(options.has('ALL') && any ? { all: SequenceSet.from(found) } : {}),
+      });
+    }
+    this.#tagged(tag, 'OK', 'Search completed');
   }
 
   #list(

@@ -2,6 +2,7 @@ import { concatBytes } from '@postwire/core';
 import { parseMessageSync, resolveSection } from '@postwire/mime';
 import type {
   AppendResult,
+  CopyResult,
   FlagOperation,
   Mailbox,
   MailboxListEntry,
@@ -12,6 +13,7 @@ import type {
   UserMail,
 } from '@postwire/store';
 import type { LiteralSource } from '../protocol/writer.js';
+import { type SearchTextTerm, streamContains } from './search.js';
 
 /** A store operation the session needs; its driver runs it (see {@link ImapStoreBridge}). */
 export type ImapStoreRequest =
@@ -50,7 +52,20 @@ export type ImapStoreRequest =
       readonly flags: readonly string[];
     }
   /** Removes those of the messages that have `\Deleted` (EXPUNGE, UID EXPUNGE). */
-  | { readonly op: 'expunge'; readonly uids: readonly number[] };
+  | { readonly op: 'expunge'; readonly uids: readonly number[] }
+  /** For each message of the open mailbox, whether it holds each SEARCH BODY or TEXT term. */
+  | {
+      readonly op: 'search-text';
+      readonly uids: readonly number[];
+      readonly terms: readonly SearchTextTerm[];
+    }
+  /** Copies messages of the open mailbox to another (COPY), or, `move`, moves them there (MOVE). */
+  | {
+      readonly op: 'copy';
+      readonly uids: readonly number[];
+      readonly mailbox: string;
+      readonly move: boolean;
+    };
 
 /** One header block of a `header-fields` request: the bytes `[start, end)` of message `uid`. */
 export interface ImapHeaderFieldsRequest {
@@ -101,6 +116,9 @@ export interface ImapStoreResults {
   store: MessageInfo[];
   /** The UIDs removed. */
   expunge: number[];
+  copy: CopyResult;
+  /** Per message, in order, per term, in order. */
+  'search-text': boolean[][];
 }
 
 /** Any answer to a store request. */
@@ -175,6 +193,14 @@ export class ImapStoreBridge {
         );
         return deleted.length === 0 ? [] : mailbox.expunge(deleted.map((message) => message.uid));
       }
+      case 'search-text':
+        return this.#searchText(this.#open(), request.uids, request.terms);
+      case 'copy': {
+        const mailbox = this.#open();
+        return request.move
+          ? mailbox.move(request.uids, request.mailbox)
+          : mailbox.copy(request.uids, request.mailbox);
+      }
     }
   }
 
@@ -247,6 +273,29 @@ export class ImapStoreBridge {
         chunks: { [Symbol.asyncIterator]: () => streamChunks(mailbox.read(uid, { start, end })) },
       }),
     };
+  }
+
+  async #searchText(
+    mailbox: Mailbox,
+    uids: readonly number[],
+    terms: readonly SearchTextTerm[],
+  ): Promise<boolean[][]> {
+    const results: boolean[][] = [];
+    const textTerms = terms.filter((term) => !term.body).map((term) => term.value);
+    const bodyTerms = terms.filter((term) => term.body).map((term) => term.value);
+    for (const uid of uids) {
+      const inText =
+        textTerms.length === 0 ? [] : await streamContains(streamChunks(mailbox.read(uid)), textTerms);
+      const inBody =
+        bodyTerms.length === 0
+          ? []
+          : await streamContains(
+              streamChunks(mailbox.read(uid, { start: (await mailbox.structure(uid)).parts.bodyStart })),
+              bodyTerms,
+            );
+      results.push(terms.map((term) => (term.body ? inBody : inText).shift()!));
+    }
+    return results;
   }
 
   async #headerFields(mailbox: Mailbox, request: ImapHeaderFieldsRequest): Promise<Uint8Array> {

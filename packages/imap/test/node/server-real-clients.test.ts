@@ -143,6 +143,45 @@ describe.skipIf(!hasPython)("Postwire's IMAP server with Python's imaplib", () =
     expect(after.result.messages).toEqual([{ seq: 1, items: { UID: 2, FLAGS: ['\\Answered'] } }]);
   });
 
+  it('SEARCH, UID SEARCH, COPY and UID COPY', async () => {
+    const { port, store } = await start();
+    const mail = await store.user('alice');
+    await mail.create('Archive');
+    const inbox = await mail.open('INBOX');
+    for (const [subject, flags] of [
+      ['Lunch', ['\\Seen']],
+      ['Report', []],
+      ['Lunch again', ['\\Flagged']],
+    ] as const)
+      await inbox.append(
+        new TextEncoder().encode(`Subject: ${subject}\r\nFrom: bob@example.com\r\n\r\nHello\r\n`),
+        {
+          flags,
+        },
+      );
+    await inbox.close();
+    const run = await runImaplib(endpoint(port), [
+      { op: 'login' },
+      { op: 'select', mailbox: 'INBOX' },
+      { op: 'search', criteria: 'UNSEEN' },
+      { op: 'search', criteria: '(SUBJECT lunch NOT FLAGGED)' },
+      { op: 'search', criteria: 'OR FLAGGED BODY hello', uid: true },
+      { op: 'copy', set: '1:2', mailbox: 'Archive' },
+      { op: 'copy', set: '3', mailbox: 'Archive', uid: true },
+      { op: 'copy', set: '1', mailbox: 'Nope' },
+    ]);
+    expect(run.error).toBeNull();
+    const [, , unseen, lunch, byUid, copy, uidCopy, missing] = run.steps;
+    expect(unseen.result.ids).toEqual([2, 3]);
+    expect(lunch.result.ids).toEqual([1]);
+    expect(byUid.result.ids).toEqual([1, 2, 3]);
+    const { uidValidity } = await mail.status('Archive');
+    expect(copy.result.copyUid).toEqual({ uidValidity, source: '1:2', destination: '1:2' });
+    expect(uidCopy.result.copyUid).toEqual({ uidValidity, source: '3', destination: '3' });
+    expect(missing).toMatchObject({ status: 'NO', code: ['TRYCREATE'] });
+    expect((await mail.status('Archive')).messages).toBe(3);
+  });
+
   it('a FETCH of 400 envelopes is written batch by batch, in order', async () => {
     const { port, store } = await start();
     const inbox = await (await store.user('alice')).open('INBOX');

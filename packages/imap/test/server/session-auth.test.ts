@@ -9,9 +9,9 @@ describe('ImapServerSession: greeting, CAPABILITY, NOOP, ID, LOGOUT', () => {
     const driver = new Driver({ startTls: true }, testSasl(false));
     const greeting = await driver.start();
     expect(greeting).toBe(
-      '* OK [CAPABILITY IMAP4rev1 LITERAL+ IMAP4rev2 SASL-IR ID ENABLE NAMESPACE UNSELECT LIST-EXTENDED ' +
-        'LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE CHILDREN STATUS=SIZE UTF8=ACCEPT STARTTLS LOGINDISABLED ' +
-        'AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 AUTH=CRAM-MD5] Postwire IMAP ready\r\n',
+      '* OK [CAPABILITY IMAP4rev1 LITERAL+ IMAP4rev2 SASL-IR ID ENABLE NAMESPACE UNSELECT UIDPLUS MOVE ' +
+        'LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE CHILDREN STATUS=SIZE UTF8=ACCEPT STARTTLS ' +
+        'LOGINDISABLED AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 AUTH=CRAM-MD5] Postwire IMAP ready\r\n',
     );
     expect(await driver.send('a CAPABILITY\r\nb NOOP\r\nc ID NIL\r\n')).toBe(
       `* CAPABILITY ${driver.session.capabilities.join(' ')}\r\na OK Capability completed\r\n` +

@@ -1,0 +1,246 @@
+import { decodeUnstructured, parseDate } from '@postwire/mime';
+import type { MessageInfo, MessageStructure } from '@postwire/store';
+import type { SearchKey } from '../protocol/search-key.js';
+
+/** One message as a SEARCH sees it. */
+export interface SearchCandidate {
+  readonly info: MessageInfo;
+  /** Its sequence number in the session's view. */
+  readonly sequence: number;
+  /** Its structure, when {@link searchNeedsStructure} asked for it. */
+  readonly structure?: MessageStructure;
+  /** For each of {@link searchTextTerms}, in order, whether the message holds it. */
+  readonly text?: readonly boolean[];
+}
+
+/** A BODY or TEXT key's string: looked for in the body only, or in the whole message. */
+export interface SearchTextTerm {
+  readonly value: string;
+  readonly body: boolean;
+}
+
+/** What SEARCH keys are resolved against: the view's size and highest UID (for `*`), and the time now. */
+export interface SearchContext {
+  readonly count: number;
+  readonly lastUid: number;
+  readonly now: number;
+  /** The keys' {@link searchTextTerms}. */
+  readonly terms: readonly SearchTextTerm[];
+}
+
+const HEADER_KEYS: Readonly<Record<string, string>> = {
+  FROM: 'from',
+  TO: 'to',
+  CC: 'cc',
+  BCC: 'bcc',
+  SUBJECT: 'subject',
+};
+
+/** The BODY and TEXT strings of the keys, each once, in the order {@link SearchCandidate.text} follows. */
+export function searchTextTerms(keys: readonly SearchKey[]): SearchTextTerm[] {
+  const terms: SearchTextTerm[] = [];
+  const walk = (key: SearchKey): void => {
+    if (key.key === 'NOT') walk(key.operand);
+    else if (key.key === 'OR') {
+      walk(key.left);
+      walk(key.right);
+    } else if (key.key === 'AND') key.keys.forEach(walk);
+    else if (
+      (key.key === 'BODY' || key.key === 'TEXT') &&
+      termIndex(terms, key.value, key.key === 'BODY') === -1
+    )
+      terms.push({ value: key.value, body: key.key === 'BODY' });
+  };
+  keys.forEach(walk);
+  return terms;
+}
+
+function termIndex(terms: readonly SearchTextTerm[], value: string, body: boolean): number {
+  return terms.findIndex((term) => term.value === value && term.body === body);
+}
+
+/**
+ * For each needle, whether the streamed octets hold it: decoded as UTF-8 and case-folded, with only the
+ * tail a match may span kept between chunks.
+ */
+export async function streamContains(
+  chunks: AsyncIterable<Uint8Array>,
+  needles: readonly string[],
+): Promise<boolean[]> {
+  const folded = needles.map(fold);
+  const found = folded.map((needle) => needle === '');
+  const keep = Math.max(0, ...folded.map((needle) => needle.length - 1));
+  const decoder = new TextDecoder();
+  let tail = '';
+  const scan = (text: string): void => {
+    const window = tail + fold(text);
+    folded.forEach((needle, index) => {
+      if (!found[index] && window.includes(needle)) found[index] = true;
+    });
+    tail = keep === 0 ? '' : window.slice(-keep);
+  };
+  for await (const chunk of chunks) {
+    scan(decoder.decode(chunk, { stream: true }));
+    if (found.every(Boolean)) return found;
+  }
+  scan(decoder.decode());
+  return found;
+}
+
+/**
+ * The first key the server cannot answer (THREADID, the saved result `$`), or `undefined`.
+ * The walk is as deep as the parser allowed (its `maxDepth`).
+ */
+export function unsupportedSearchKey(keys: readonly SearchKey[]): string | undefined {
+  for (const key of keys) {
+    const found = unsupportedKey(key);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function unsupportedKey(key: SearchKey): string | undefined {
+  switch (key.key) {
+    case 'THREADID':
+      return key.key;
+    case 'UID':
+    case 'SEQUENCE':
+      return key.set.isSaved ? '$' : undefined;
+    case 'NOT':
+      return unsupportedKey(key.operand);
+    case 'OR':
+      return unsupportedKey(key.left) ?? unsupportedKey(key.right);
+    case 'AND':
+      return unsupportedSearchKey(key.keys);
+    default:
+      return undefined;
+  }
+}
+
+/** Whether the keys read header fields (HEADER, FROM …, SENT*), so that candidates need their structure. */
+export function searchNeedsStructure(keys: readonly SearchKey[]): boolean {
+  return keys.some((key): boolean => {
+    switch (key.key) {
+      case 'NOT':
+        return searchNeedsStructure([key.operand]);
+      case 'OR':
+        return searchNeedsStructure([key.left, key.right]);
+      case 'AND':
+        return searchNeedsStructure(key.keys);
+      case 'HEADER':
+      case 'SENTBEFORE':
+      case 'SENTON':
+      case 'SENTSINCE':
+        return true;
+      default:
+        return key.key in HEADER_KEYS;
+    }
+  });
+}
+
+/** Whether a message matches every key (RFC 9051 §6.4.4); keys must have passed {@link unsupportedSearchKey}. */
+export function matchesSearch(
+  keys: readonly SearchKey[],
+  candidate: SearchCandidate,
+  context: SearchContext,
+): boolean {
+  return keys.every((key) => matches(key, candidate, context));
+}
+
+function matches(key: SearchKey, candidate: SearchCandidate, context: SearchContext): boolean {
+  const { info } = candidate;
+  const flag = (name: string): boolean => info.flags.some((f) => f.toLowerCase() === name.toLowerCase());
+  switch (key.key) {
+    case 'ALL':
+    case 'OLD':
+      return true;
+    case 'NEW':
+    case 'RECENT':
+      // `\Recent` is never set: no session sees a message first (RFC 9051 dropped it).
+      return false;
+    case 'ANSWERED':
+    case 'DELETED':
+    case 'DRAFT':
+    case 'FLAGGED':
+    case 'SEEN':
+      return flag(`\\${key.key}`);
+    case 'UNANSWERED':
+    case 'UNDELETED':
+    case 'UNDRAFT':
+    case 'UNFLAGGED':
+    case 'UNSEEN':
+      return !flag(`\\${key.key.slice(2)}`);
+    case 'KEYWORD':
+      return flag(key.flag);
+    case 'UNKEYWORD':
+      return !flag(key.flag);
+    case 'LARGER':
+      return info.size > key.size;
+    case 'SMALLER':
+      return info.size < key.size;
+    case 'BEFORE':
+      return info.internalDate.toISOString().slice(0, 10) < key.date;
+    case 'ON':
+      return info.internalDate.toISOString().slice(0, 10) === key.date;
+    case 'SINCE':
+      return info.internalDate.toISOString().slice(0, 10) >= key.date;
+    case 'SENTBEFORE':
+    case 'SENTON':
+    case 'SENTSINCE': {
+      const sent = sentDate(candidate.structure!);
+      if (sent === undefined) return false;
+      if (key.key === 'SENTBEFORE') return sent < key.date;
+      return key.key === 'SENTON' ? sent === key.date : sent >= key.date;
+    }
+    case 'OLDER':
+      return context.now - info.internalDate.getTime() >= key.seconds * 1000;
+    case 'YOUNGER':
+      return context.now - info.internalDate.getTime() <= key.seconds * 1000;
+    case 'UID':
+      return key.set.has(info.uid, context.lastUid);
+    case 'SEQUENCE':
+      return key.set.has(candidate.sequence, context.count);
+    case 'MODSEQ':
+      return info.modseq >= key.modSeq;
+    case 'EMAILID':
+      return info.id === key.id;
+    case 'HEADER':
+      return headerContains(candidate.structure!, key.field.toLowerCase(), key.value);
+    case 'NOT':
+      return !matches(key.operand, candidate, context);
+    case 'OR':
+      return matches(key.left, candidate, context) || matches(key.right, candidate, context);
+    case 'AND':
+      return matchesSearch(key.keys, candidate, context);
+    case 'BODY':
+    case 'TEXT':
+      return candidate.text![termIndex(context.terms, key.value, key.key === 'BODY')]!;
+    case 'THREADID':
+      // Refused by `unsupportedSearchKey` before any message is read.
+      return false;
+    default:
+      return headerContains(candidate.structure!, HEADER_KEYS[key.key]!, key.value);
+  }
+}
+
+/** Whether a field named `field` (lower case) holds `value`, case-folded, once unfolded and decoded. */
+function headerContains(structure: MessageStructure, field: string, value: string): boolean {
+  const needle = fold(value);
+  return structure.headers.some(
+    ([name, text]) => name.toLowerCase() === field && fold(decodeUnstructured(text)).includes(needle),
+  );
+}
+
+/** A simple Unicode case fold: upper case first, so that `ß` and `ss` meet, then lower case. */
+function fold(text: string): string {
+  return text.normalize('NFC').toUpperCase().toLowerCase();
+}
+
+/** The day of the Date field, `YYYY-MM-DD` in its own zone, or `undefined` without a valid one. */
+function sentDate(structure: MessageStructure): string | undefined {
+  const field = structure.headers.find(([name]) => name.toLowerCase() === 'date');
+  const parsed = field && parseDate(field[1]);
+  if (!parsed) return undefined;
+  const pad = (value: number): string => String(value).padStart(2, '0');
+  return `${parsed.year}-${pad(parsed.month)}-${pad(parsed.day)}`;
+}
