@@ -1,4 +1,5 @@
 export * from './bytes.js';
+export * from './client-connection.js';
 export * from './deadline.js';
 export * from './dot-stuffing.js';
 export * from './errors.js';

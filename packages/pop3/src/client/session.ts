@@ -1,9 +1,11 @@
 import {
   AbortError,
   AuthenticationError,
+  ClientConnection,
   ConnectionError,
   type Connector,
   concatBytes,
+  connectClient,
   createDeadline,
   type Deadline,
   ErrorCode,
@@ -16,8 +18,6 @@ import {
   TlsError,
   type TraceHook,
   Tracer,
-  type Transport,
-  toConnectionError,
   utf8,
 } from '@postwire/core';
 import type { SaslClient, SaslClientConnection } from '@postwire/sasl';
@@ -116,17 +116,13 @@ export class Pop3ClientSession {
   readonly #tracer: Tracer;
   readonly #responses = new Pop3ResponseReader();
   readonly #deadline: Deadline;
-  #transport!: Transport;
-  #writer!: WritableStreamDefaultWriter<Uint8Array>;
-  #reader!: ReadableStreamDefaultReader<Uint8Array>;
+  #connection!: ClientConnection;
   /** Commands sent whose responses are not complete, oldest first. */
   readonly #inflight: Request[] = [];
   /** Commands waiting for the previous response (no PIPELINING). */
   readonly #queued: Request[] = [];
   #outbox: Uint8Array[] = [];
   #written: Promise<void> = Promise.resolve();
-  #failure: Error | undefined;
-  #upgrading = false;
   #pipelining = false;
   #capabilities: Pop3Capabilities = parsePop3Capabilities([]);
   /** The server answered CAPA (RFC 2449); without it, USER/PASS is assumed. */
@@ -145,16 +141,12 @@ export class Pop3ClientSession {
   /** Connects, logs in and reads the capabilities of the TRANSACTION state; rejects (and closes) on any failure. */
   static async open(options: Pop3SessionOptions): Promise<Pop3ClientSession> {
     const { signal } = options;
-    const transport = await options.connector({
-      host: options.host,
-      port: options.port,
-      secure: options.secure,
-      timeout: options.timeouts.connect,
-      ...(options.tls ? { tls: options.tls } : {}),
-      ...(signal ? { signal } : {}),
-    });
     const session = new Pop3ClientSession(options);
-    session.#attach(transport);
+    const transport = await connectClient({ ...options, timeout: options.timeouts.connect });
+    session.#connection = new ClientConnection(transport, session.server, {
+      receive: (bytes) => session.#receive(bytes),
+      failed: (error) => session.#failed(error),
+    });
     signal?.addEventListener('abort', session.#onAbort, { once: true });
     try {
       if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
@@ -173,7 +165,7 @@ export class Pop3ClientSession {
 
   /** The connection is inside TLS. */
   get secure(): boolean {
-    return this.#transport.info.secure;
+    return this.#connection.transport.info.secure;
   }
 
   /** `host:port` of the server. */
@@ -222,18 +214,12 @@ export class Pop3ClientSession {
       return;
     }
     // Case 7: what the server sent after its +OK came before TLS, and must never be read as a response.
-    if (this.#failure) throw this.#failure;
+    if (this.#connection.failure) throw this.#connection.failure;
     if (this.#responses.buffered > 0) {
-      throw this.#fail(new ProtocolError(`${this.server} sent more after its STLS response`));
+      throw this.#connection.fail(new ProtocolError(`${this.server} sent more after its STLS response`));
     }
     await this.#written;
-    this.#upgrading = true;
-    this.#reader.releaseLock();
-    this.#writer.releaseLock();
-    const secure = await this.#transport.startTls();
-    this.#upgrading = false;
-    this.#responses.reset();
-    this.#attach(secure);
+    await this.#connection.startTls(() => this.#responses.reset());
     // RFC 2595 §4: the capabilities announced in cleartext may have been forged.
     await this.#readCapabilities();
   }
@@ -241,7 +227,7 @@ export class Pop3ClientSession {
   async #logIn(): Promise<void> {
     const login = this.#options.login;
     if (login.apop) return this.#apop(login);
-    const transport = this.#transport;
+    const transport = this.#connection.transport;
     const connection: SaslClientConnection = {
       secure: this.secure,
       channelBinding: (type) => transport.channelBinding?.(type),
@@ -348,14 +334,14 @@ export class Pop3ClientSession {
 
   /** Closes the connection at once, without QUIT: nothing is deleted. */
   async close(): Promise<void> {
-    this.#fail(new ConnectionError(ErrorCode.ConnectionClosed, 'the POP3 session was closed'));
-    await this.#transport.close().catch(() => {});
+    await this.#connection.close(
+      new ConnectionError(ErrorCode.ConnectionClosed, 'the POP3 session was closed'),
+    );
   }
 
   /** Fails everything pending with an {@link AbortError} and closes the connection, without QUIT. */
   abort(reason?: unknown): void {
-    this.#fail(new AbortError(undefined, { cause: reason }));
-    void this.#transport.close().catch(() => {});
+    this.#connection.abort(new AbortError(undefined, { cause: reason }));
   }
 
   #request(shape: 'single' | 'lines' | 'block', command: Pop3Command): Promise<Response> {
@@ -368,7 +354,7 @@ export class Pop3ClientSession {
   }
 
   #send(shape: Pop3ResponseShape, line: string, secret: boolean): Promise<Response | AuthResponse> {
-    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#connection.failure) return Promise.reject(this.#connection.failure);
     return new Promise((resolve, reject) => {
       const request: Request = {
         shape,
@@ -400,45 +386,32 @@ export class Pop3ClientSession {
   }
 
   #flush(): void {
-    if (this.#failure || this.#outbox.length === 0) return;
+    if (this.#connection.failure || this.#outbox.length === 0) return;
     const data = this.#outbox.length === 1 ? this.#outbox[0]! : concatBytes(this.#outbox);
     this.#outbox = [];
-    this.#written = this.#writer.write(data).catch((error: unknown) => {
-      this.#fail(toConnectionError(error));
-    });
+    this.#written = this.#connection.write(data).catch(() => {});
   }
 
-  #attach(transport: Transport): void {
-    this.#transport = transport;
-    this.#writer = transport.writable.getWriter();
-    this.#reader = transport.readable.getReader();
-    void this.#pump(this.#reader);
+  /** Reads the responses in `bytes`; returns a promise while a message's reader is behind. */
+  #receive(bytes: Uint8Array): Promise<void> | undefined {
+    this.#responses.push(bytes);
+    this.#rearm();
+    return this.#drain();
   }
 
-  /** Reads the responses as they arrive, pausing while a message's reader is behind. */
-  async #pump(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (this.#failure) return;
-        this.#responses.push(value);
+  /** Applies the events decoded so far, pausing (without the deadline) while a slow reader catches up. */
+  #drain(): Promise<void> | undefined {
+    for (let event = this.#responses.next(); event; event = this.#responses.next()) {
+      const wait = this.#handle(event);
+      if (!wait) continue;
+      this.#deadline.clear();
+      return wait.then(() => {
+        if (this.#connection.failure) return;
         this.#rearm();
-        for (let event = this.#responses.next(); event; event = this.#responses.next()) {
-          const wait = this.#handle(event);
-          if (!wait) continue;
-          this.#deadline.clear();
-          await wait;
-          if (this.#failure) return;
-          this.#rearm();
-        }
-      }
-      if (!this.#upgrading) {
-        this.#fail(new ConnectionError(ErrorCode.ConnectionClosed, `${this.server} closed the connection`));
-      }
-    } catch (error) {
-      if (!this.#upgrading) this.#fail(toConnectionError(error));
+        return this.#drain();
+      });
     }
+    return undefined;
   }
 
   /** Applies one event to the oldest request; returns a promise when the pump must wait for a slow reader. */
@@ -494,21 +467,17 @@ export class Pop3ClientSession {
 
   #timedOut(): void {
     const timeout = this.#inflight[0]?.timeout ?? this.#options.timeouts.command;
-    this.#fail(new TimeoutError(`no response from ${this.server} within ${timeout} ms`));
-    void this.#transport.close().catch(() => {});
+    this.#connection.abort(new TimeoutError(`no response from ${this.server} within ${timeout} ms`));
   }
 
-  /** Marks the session failed (the first failure wins) and fails everything pending; returns the failure. */
-  #fail(error: Error): Error {
-    if (this.#failure) return this.#failure;
-    this.#failure = error;
+  /** The session failed: everything pending fails with it. */
+  #failed(error: Error): void {
     this.#deadline.clear();
     this.#options.signal?.removeEventListener('abort', this.#onAbort);
     for (const request of [...this.#inflight.splice(0), ...this.#queued.splice(0)]) {
       if (request.message) request.message.fail(error);
       else request.reject(error);
     }
-    return error;
   }
 }
 

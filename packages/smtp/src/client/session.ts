@@ -1,9 +1,11 @@
 import {
   AbortError,
   AuthenticationError,
+  ClientConnection,
   ConnectionError,
   type Connector,
   concatBytes,
+  connectClient,
   DotStuffedEncoder,
   decodeUtf8,
   ErrorCode,
@@ -16,8 +18,6 @@ import {
   TlsError,
   type TraceHook,
   Tracer,
-  type Transport,
-  toConnectionError,
   utf8,
 } from '@postwire/core';
 import { CrlfNormalizer } from '@postwire/mime';
@@ -88,9 +88,7 @@ export interface SmtpTransactionOutcome {
 export class SmtpClientSession {
   readonly #options: SmtpConnectionOptions;
   readonly #tracer: Tracer;
-  #transport!: Transport;
-  #writer!: WritableStreamDefaultWriter<Uint8Array>;
-  #reader!: ReadableStreamDefaultReader<Uint8Array>;
+  #connection!: ClientConnection;
   readonly #decoder = new LineDecoder({ mode: 'lenient', maxLineLength: 4096 });
   readonly #assembler = new ReplyAssembler();
   /** Replies asked for and not yet received. */
@@ -98,8 +96,6 @@ export class SmtpClientSession {
   /** Replies received before anyone asked for them (pipelined ones). */
   readonly #queued: SmtpReply[] = [];
   #waiter: { resolve(reply: SmtpReply): void; reject(error: Error): void } | undefined;
-  #failure: Error | undefined;
-  #upgrading = false;
   #capabilities!: SmtpCapabilities;
   /** A transaction ended half-way: the next one starts with RSET. */
   #needsReset = false;
@@ -117,17 +113,13 @@ export class SmtpClientSession {
   /** Connects and sets the session up; rejects (and closes) on any failure. */
   static async open(options: SmtpConnectionOptions, signal?: AbortSignal): Promise<SmtpClientSession> {
     const session = new SmtpClientSession(options);
-    const transport = await options.connector({
-      host: options.host,
-      port: options.port,
-      secure: options.secure,
-      timeout: options.timeouts.connect,
-      ...(options.tls ? { tls: options.tls } : {}),
-      ...(signal ? { signal } : {}),
-    });
     // The greeting is the first reply.
     session.#outstanding = 1;
-    session.#attach(transport);
+    const transport = await connectClient({ ...options, timeout: options.timeouts.connect, signal });
+    session.#connection = new ClientConnection(transport, session.server, {
+      receive: (bytes) => session.#receive(bytes),
+      failed: (error) => session.#rejectWaiter(error),
+    });
     try {
       await session.#guard(signal, () => session.#setUp());
     } catch (error) {
@@ -144,12 +136,12 @@ export class SmtpClientSession {
 
   /** The connection is inside TLS. */
   get secure(): boolean {
-    return this.#transport.info.secure;
+    return this.#connection.transport.info.secure;
   }
 
   /** The session can take another message. */
   get usable(): boolean {
-    return this.#failure === undefined;
+    return this.#connection.failure === undefined;
   }
 
   /** Messages sent (accepted or not) on this connection. */
@@ -208,20 +200,14 @@ export class SmtpClientSession {
       return;
     }
     // Case 7: anything the server sent after its 220 came before TLS, and must not be read as a reply.
-    if (this.#failure) throw this.#failure;
+    if (this.#connection.failure) throw this.#connection.failure;
     if (this.#decoder.buffered > 0) throw new ProtocolError('the server sent more after its STARTTLS reply');
-    this.#upgrading = true;
-    this.#reader.releaseLock();
-    this.#writer.releaseLock();
-    const secure = await this.#transport.startTls();
-    this.#upgrading = false;
-    this.#decoder.reset();
-    this.#attach(secure);
+    await this.#connection.startTls(() => this.#decoder.reset());
     await this.#hello();
   }
 
   async #authenticate(sasl: SaslClient): Promise<void> {
-    const transport = this.#transport;
+    const transport = this.#connection.transport;
     if (this.#capabilities.auth.length === 0) throw new AuthenticationError('the server does not offer AUTH');
     const exchange = await sasl.start(this.#capabilities.auth, {
       secure: this.secure,
@@ -264,7 +250,7 @@ export class SmtpClientSession {
     knownBytes: Uint8Array | undefined,
     signal?: AbortSignal,
   ): Promise<SmtpTransactionOutcome> {
-    if (this.#failure) throw this.#failure;
+    if (this.#connection.failure) throw this.#connection.failure;
     this.#messages++;
     this.#answered = 0;
     this.#smtputf8 = plan.smtputf8;
@@ -311,7 +297,7 @@ export class SmtpClientSession {
     if (body) {
       // The server answers the BDAT once, or in LMTP once per accepted recipient.
       const expected = lmtp && isPositive(mailReply) ? Math.max(accepted, 1) : 1;
-      if (!this.#failure) this.#outstanding -= endReplies - expected;
+      if (!this.#connection.failure) this.#outstanding -= endReplies - expected;
       const finals = await this.#replies(expected, this.#options.timeouts.data);
       if (!isPositive(mailReply)) throw new SmtpReplyError('MAIL', mailReply);
       if (accepted === 0) throw allRefused(results);
@@ -440,7 +426,7 @@ export class SmtpClientSession {
 
   /** Says QUIT and closes; never throws. */
   async quit(): Promise<void> {
-    if (!this.#failure) {
+    if (!this.#connection.failure) {
       try {
         await this.#command({ verb: 'QUIT' }, 5_000);
       } catch {
@@ -452,8 +438,9 @@ export class SmtpClientSession {
 
   /** Closes the connection at once. */
   async close(): Promise<void> {
-    this.#fail(new ConnectionError(ErrorCode.ConnectionClosed, 'the SMTP session was closed'));
-    await this.#transport.close().catch(() => {});
+    await this.#connection.close(
+      new ConnectionError(ErrorCode.ConnectionClosed, 'the SMTP session was closed'),
+    );
   }
 
   /** Sends one command and waits for its reply. */
@@ -475,31 +462,26 @@ export class SmtpClientSession {
 
   /** Writes bytes that ask for `replies` replies; `lines` are what the trace shows of them (message text never). */
   async #write(bytes: Uint8Array, replies = 0, lines: readonly string[] = []): Promise<void> {
-    if (this.#failure) throw this.#failure;
+    if (this.#connection.failure) throw this.#connection.failure;
     for (const line of lines) this.#tracer.sent(line);
     this.#outstanding += replies;
-    try {
-      await this.#writer.write(bytes);
-    } catch (error) {
-      throw this.#fail(toConnectionError(error));
-    }
+    await this.#connection.write(bytes);
   }
 
   /** The next `count` replies, each within `timeout` ms. */
   async #replies(count: number, timeout: number): Promise<SmtpReply[]> {
     if (this.#outstanding < 0)
-      throw this.#fail(new ProtocolError(`${this.server} sent more replies than asked for`));
+      throw this.#connection.fail(new ProtocolError(`${this.server} sent more replies than asked for`));
     const replies: SmtpReply[] = [];
     while (replies.length < count) replies.push(this.#queued.shift() ?? (await this.#nextReply(timeout)));
     return replies;
   }
 
   #nextReply(timeout: number): Promise<SmtpReply> {
-    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#connection.failure) return Promise.reject(this.#connection.failure);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.#fail(new TimeoutError(`no reply from ${this.server} within ${timeout} ms`));
-        void this.#transport.close().catch(() => {});
+        this.#connection.abort(new TimeoutError(`no reply from ${this.server} within ${timeout} ms`));
       }, timeout);
       this.#waiter = {
         resolve: (reply) => {
@@ -519,8 +501,7 @@ export class SmtpClientSession {
     if (!signal) return run();
     if (signal.aborted) throw new AbortError(undefined, { cause: signal.reason });
     const onAbort = (): void => {
-      this.#fail(new AbortError(undefined, { cause: signal.reason }));
-      void this.#transport.close().catch(() => {});
+      this.#connection.abort(new AbortError(undefined, { cause: signal.reason }));
     };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -530,34 +511,12 @@ export class SmtpClientSession {
     }
   }
 
-  #attach(transport: Transport): void {
-    this.#transport = transport;
-    this.#writer = transport.writable.getWriter();
-    this.#reader = transport.readable.getReader();
-    void this.#pump(this.#reader);
-  }
-
   /** Reads replies as they arrive. */
-  async #pump(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        this.#receive(value);
-      }
-      if (!this.#upgrading)
-        this.#fail(new ConnectionError(ErrorCode.ConnectionClosed, `${this.server} closed the connection`));
-    } catch (error) {
-      if (!this.#upgrading) this.#fail(toConnectionError(error));
-    }
-  }
-
   #receive(bytes: Uint8Array): void {
-    if (this.#failure) return;
     this.#decoder.push(bytes);
     for (let event = this.#decoder.next(); event; event = this.#decoder.next()) {
       if (event.type === 'error') {
-        this.#fail(
+        this.#connection.fail(
           new ProtocolError(`a reply line from ${this.server} is malformed: ${event.error.message}`),
         );
         return;
@@ -569,12 +528,12 @@ export class SmtpClientSession {
       try {
         reply = this.#assembler.push(text);
       } catch (error) {
-        this.#fail(error as Error);
+        this.#connection.fail(error as Error);
         return;
       }
       if (!reply) continue;
       if (this.#outstanding === 0) {
-        this.#fail(
+        this.#connection.fail(
           new ProtocolError(`${this.server} sent a reply the client did not ask for: ${reply.code}`),
         );
         return;
@@ -583,7 +542,7 @@ export class SmtpClientSession {
       const closing = reply.code === 421;
       for (let copies = closing ? this.#outstanding : 1; copies > 0; copies--) this.#deliver(reply);
       if (closing) {
-        this.#fail(
+        this.#connection.fail(
           new ConnectionError(ErrorCode.ConnectionClosed, `${this.server} is closing the connection`),
         );
         return;
@@ -600,13 +559,11 @@ export class SmtpClientSession {
     else this.#queued.push(reply);
   }
 
-  /** Marks the session failed (the first failure wins) and rejects the waiting reply; returns the failure. */
-  #fail(error: Error): Error {
-    this.#failure ??= error;
+  /** The session failed: the waiting reply never comes. */
+  #rejectWaiter(error: Error): void {
     const waiter = this.#waiter;
     this.#waiter = undefined;
-    waiter?.reject(this.#failure);
-    return this.#failure;
+    waiter?.reject(error);
   }
 }
 
