@@ -1,12 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { testCertificates } from '../../../core/test/support/certs.js';
 import { freePorts, spawnPeer, waitForGreeting } from '../../../core/test/support/peer-process.js';
 import {
   dovecotAvailable,
-  MAIL_GID,
-  MAIL_UID,
+  dovecotProcessSettings,
   prepareMaildirForDovecot,
 } from '../../../store/test/support/dovecot.js';
 
@@ -25,7 +23,7 @@ const DOVECOT = '/usr/sbin/dovecot';
 /** How long Dovecot gets to greet after it was started. */
 const START_DEADLINE = 10_000;
 
-const runningAsRoot = (): boolean => process.getuid?.() === 0;
+const _runningAsRoot = (): boolean => process.getuid?.() === 0;
 
 /** Options of {@link startImapDovecot}. */
 export interface ImapDovecotOptions {
@@ -138,21 +136,8 @@ function config(c: {
   port: number;
   tlsPort: number;
 }): string {
-  const root = runningAsRoot();
-  const uid = root ? MAIL_UID : process.getuid!();
-  const gid = root ? MAIL_GID : process.getgid!();
-  const id = (flag: string): string => execFileSync('id', [flag], { encoding: 'utf8' }).trim();
-  // As root the package's own users run the internal and login processes; as anyone else, the current
-  // user runs everything, and the services that chroot by default must not.
-  const users = root
-    ? ['default_internal_user = dovecot', 'default_login_user = dovenull']
-    : [
-        `default_internal_user = ${id('-un')}`,
-        `default_login_user = ${id('-un')}`,
-        `default_internal_group = ${id('-gn')}`,
-      ];
+  const { root, uid, gid, users, noChroot } = dovecotProcessSettings();
   const chroot = root ? [] : ['  chroot ='];
-  const noChroot = root ? [] : ['ipc', 'old-stats'].map((service) => `service ${service} {\n  chroot =\n}`);
   return `${[
     `# Throwaway Dovecot for the IMAP peer tests (packages/imap/test/support/dovecot-imap.ts).`,
     `instance_name = postwire-${c.dir.split('/').pop()}`,

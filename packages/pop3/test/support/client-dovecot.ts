@@ -1,11 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePorts, spawnPeer, waitForGreeting } from '../../../core/test/support/peer-process.js';
 import {
   dovecotAvailable,
-  MAIL_GID,
-  MAIL_UID,
+  dovecotProcessSettings,
   prepareMaildirForDovecot,
 } from '../../../store/test/support/dovecot.js';
 
@@ -23,7 +21,7 @@ const DOVECOT = '/usr/sbin/dovecot';
 /** How long Dovecot gets to greet after it was started. */
 const START_DEADLINE = 10_000;
 
-const runningAsRoot = (): boolean => process.getuid?.() === 0;
+const _runningAsRoot = (): boolean => process.getuid?.() === 0;
 
 /** Options of {@link startPop3Dovecot}. */
 export interface Pop3DovecotOptions {
@@ -141,21 +139,8 @@ function config(c: {
   securePort: number;
   tls: boolean;
 }): string {
-  const root = runningAsRoot();
-  const uid = root ? MAIL_UID : process.getuid!();
-  const gid = root ? MAIL_GID : process.getgid!();
-  const id = (flag: string): string => execFileSync('id', [flag], { encoding: 'utf8' }).trim();
-  // As root the package's own users run the internal and login processes; as anyone else, the current
-  // user runs everything, and the services that chroot by default must not.
-  const users = root
-    ? ['default_internal_user = dovecot', 'default_login_user = dovenull']
-    : [
-        `default_internal_user = ${id('-un')}`,
-        `default_login_user = ${id('-un')}`,
-        `default_internal_group = ${id('-gn')}`,
-      ];
+  const { root, uid, gid, users, noChroot } = dovecotProcessSettings();
   const chroot = root ? [] : ['  chroot ='];
-  const noChroot = root ? [] : ['ipc', 'old-stats'].map((service) => `service ${service} {\n  chroot =\n}`);
   return `${[
     `# Throwaway Dovecot for the POP3 client's tests (packages/pop3/test/support/client-dovecot.ts).`,
     `instance_name = postwire-${c.dir.split('/').pop()}`,

@@ -175,6 +175,41 @@ async function startOnce(options: DovecotOptions): Promise<DovecotPeer> {
   }
 }
 
+/** How a throwaway Dovecot's processes run, for whoever runs the tests. */
+export interface DovecotProcessSettings {
+  readonly root: boolean;
+  /** The uid and gid mail is stored as. */
+  readonly uid: number;
+  readonly gid: number;
+  /** The `default_internal_user` / `default_login_user` (/ `_group`) lines. */
+  readonly users: readonly string[];
+  /** `service` blocks that turn off chroot where Dovecot chroots by default (empty as root). */
+  readonly noChroot: readonly string[];
+}
+
+/**
+ * As root, the package's own users run the internal and login processes and mail is stored as
+ * {@link MAIL_UID}; as anyone else, everything runs as the current user, and the services that chroot
+ * by default must not (PEERS.md). Shared by every Dovecot harness of the tests.
+ */
+export function dovecotProcessSettings(): DovecotProcessSettings {
+  const root = runningAsRoot();
+  const id = (flag: string): string => execFileSync('id', [flag], { encoding: 'utf8' }).trim();
+  return {
+    root,
+    uid: root ? MAIL_UID : process.getuid!(),
+    gid: root ? MAIL_GID : process.getgid!(),
+    users: root
+      ? ['default_internal_user = dovecot', 'default_login_user = dovenull']
+      : [
+          `default_internal_user = ${id('-un')}`,
+          `default_login_user = ${id('-un')}`,
+          `default_internal_group = ${id('-gn')}`,
+        ],
+    noChroot: root ? [] : ['ipc', 'old-stats'].map((service) => `service ${service} {\n  chroot =\n}`),
+  };
+}
+
 function dovecotConfig(c: {
   dir: string;
   logPath: string;
@@ -183,20 +218,7 @@ function dovecotConfig(c: {
   imapPort: number;
   pop3Port: number;
 }): string {
-  const root = runningAsRoot();
-  const uid = root ? MAIL_UID : process.getuid!();
-  const gid = root ? MAIL_GID : process.getgid!();
-  // As root: the package's own users run the internal and login processes. As anyone else:
-  // everything runs as the current user, and the services that chroot by default must not.
-  const id = (flag: string): string => execFileSync('id', [flag], { encoding: 'utf8' }).trim();
-  const users = root
-    ? ['default_internal_user = dovecot', 'default_login_user = dovenull']
-    : [
-        `default_internal_user = ${id('-un')}`,
-        `default_login_user = ${id('-un')}`,
-        `default_internal_group = ${id('-gn')}`,
-      ];
-  const noChroot = root ? [] : ['ipc', 'old-stats'].map((service) => `service ${service} {\n  chroot =\n}`);
+  const { root, uid, gid, users, noChroot } = dovecotProcessSettings();
   const name = c.dir.split('/').pop()!;
   return `${[
     `# Throwaway Dovecot for Postwire's store tests (packages/store/test/support/dovecot.ts).`,
