@@ -23,8 +23,6 @@ const DOVECOT = '/usr/sbin/dovecot';
 /** How long Dovecot gets to greet after it was started. */
 const START_DEADLINE = 10_000;
 
-const _runningAsRoot = (): boolean => process.getuid?.() === 0;
-
 /** Options of {@link startImapDovecot}. */
 export interface ImapDovecotOptions {
   /** User names and their plain-text passwords. */
