@@ -34,7 +34,8 @@ export type SimpleResponseCodeName =
   | 'HASCHILDREN'
   | 'NOTSAVED'
   | 'UNKNOWN-CTE'
-  | 'USEATTR';
+  | 'USEATTR'
+  | 'COMPRESSIONACTIVE';
 
 /** The response code in brackets at the start of a status response's text. */
 export type ResponseCode =
@@ -91,6 +92,7 @@ const SIMPLE = new Set<string>([
   'NOTSAVED',
   'UNKNOWN-CTE',
   'USEATTR',
+  'COMPRESSIONACTIVE',
 ]);
 const CLOSE_BRACKET = 0x5d;
 const OBJECT_ID = /^[A-Za-z0-9_-]{1,255}$/;

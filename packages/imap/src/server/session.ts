@@ -77,6 +77,8 @@ export interface ImapServerSessionOptions {
   readonly connectDecision?: boolean;
   /** Greet with PREAUTH: the session starts authenticated as this user (its driver has its mail ready). */
   readonly preauth?: string;
+  /** Offer COMPRESS=DEFLATE (RFC 4978): the driver can compress the transport after the login. */
+  readonly compress?: boolean;
   /** The non-synchronising literals offered: LITERAL+ (default) or LITERAL- (RFC 7888). */
   readonly nonSyncLiterals?: 'plus' | 'minus';
   /** Receives each command and response line, credentials redacted (literals are not traced). */
@@ -109,6 +111,11 @@ export type ImapServerEvent =
   | { readonly type: 'store'; readonly request: ImapStoreRequest }
   /** Start TLS on the bytes after the tagged OK just written; `respond()` once the handshake is done. */
   | { readonly type: 'starttls' }
+  /**
+   * Compress both directions with DEFLATE (RFC 4978) from the bytes after the tagged OK just written, with a
+   * full flush whenever the output pauses; `respond()` once done. Limits apply to the inflated bytes.
+   */
+  | { readonly type: 'compress' }
   /** Close the connection once everything written is sent. */
   | { readonly type: 'close' };
 
@@ -171,6 +178,7 @@ const AUTHENTICATED = new Set([
   'SELECT',
   'EXAMINE',
   'APPEND',
+  'COMPRESS',
 ]);
 const SELECTED = new Set([
   ...AUTHENTICATED,
@@ -202,7 +210,7 @@ const LIST_SELECTION = new Set(['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECI
 const latin1 = new TextDecoder('latin1');
 
 type Pending =
-  | { readonly kind: 'connect' | 'starttls' | 'auth' }
+  | { readonly kind: 'connect' | 'starttls' | 'compress' | 'auth' }
   | {
       readonly kind: 'store';
       readonly done: (result: ImapStoreResult) => void;
@@ -253,6 +261,7 @@ export class ImapServerSession {
   #state: ImapServerState = 'not-authenticated';
   #pending: Pending | undefined;
   #tls: boolean;
+  #compressed = false;
   #user: string | undefined;
   #selected: { readonly mailbox: string; readonly readOnly: boolean } | undefined;
   /** The selected mailbox's messages as this session numbers them. */
@@ -319,7 +328,7 @@ export class ImapServerSession {
       if (!this.#cleartextAllowed()) capabilities.push('LOGINDISABLED');
       for (const mechanism of this.#options.authMechanisms?.(this.#tls) ?? [])
         capabilities.push(`AUTH=${mechanism}`);
-    }
+    } else if (this.#options.compress && !this.#compressed) capabilities.push('COMPRESS=DEFLATE');
     return capabilities;
   }
 
@@ -340,16 +349,17 @@ export class ImapServerSession {
   }
 
   /**
-   * Answers a pending `connect` (nothing admits, a text refuses with `* BYE`) or `starttls` (the handshake
-   * is done: the session is now on TLS).
+   * Answers a pending `connect` (nothing admits, a text refuses with `* BYE`), `starttls` (the handshake
+   * is done: the session is now on TLS) or `compress` (the transport now compresses).
    */
   respond(refusal?: string): void {
-    const pending = this.#take('connect', 'starttls');
+    const pending = this.#take('connect', 'starttls', 'compress');
     if (!pending) return;
     if (pending.kind === 'starttls') {
       this.#tls = true;
       return;
     }
+    if (pending.kind === 'compress') return;
     if (refusal === undefined) this.#greet();
     else this.#bye(refusal);
   }
@@ -704,6 +714,20 @@ export class ImapServerSession {
       }
       case 'ENABLE':
         this.#enable(tag, command.capabilities);
+        return;
+      case 'COMPRESS':
+        if (!this.#options.compress) this.#bad(tag, 'Command unknown or not valid in this state');
+        else if (this.#compressed)
+          this.#tagged(tag, 'NO', 'Compression already active', { code: 'COMPRESSIONACTIVE' });
+        else if (command.mechanism.toUpperCase() !== 'DEFLATE')
+          this.#bad(tag, `Unsupported compression mechanism ${command.mechanism.slice(0, 20)}`);
+        else {
+          // RFC 4978 §3: the client compresses from the byte after the command; nothing may be buffered.
+          this.#reader.reset();
+          this.#compressed = true;
+          this.#tagged(tag, 'OK', 'Begin compression');
+          this.#decide({ kind: 'compress' }, { type: 'compress' });
+        }
         return;
       case 'NAMESPACE':
         this.#write({
