@@ -26,7 +26,7 @@ import {
   ImapServerSession,
   type ImapServerSessionOptions,
 } from '../server/session.js';
-import { ImapStoreBridge } from '../server/store-bridge.js';
+import { ImapRecentClaims, ImapStoreBridge } from '../server/store-bridge.js';
 
 /** What the hooks know of the connection. */
 export interface ImapConnectionInfo {
@@ -93,6 +93,8 @@ export interface ImapServer {
   close(options?: { timeout?: number }): Promise<void>;
 }
 
+/** What {@link SessionRun}'s wait for input gives when a mailbox change woke it. */
+const WOKEN = Symbol('woken');
 /** RFC 9051 §5.4: the autologout timer is at least 30 minutes. */
 const IDLE_TIMEOUT = 30 * 60_000;
 /** Buffered output written before the next store request runs. */
@@ -122,6 +124,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
   // One session made here, and dropped, so that invalid limits throw from createImapServer rather than
   // on the first connection.
   new ImapServerSession({ ...sessionOptions, connectDecision: false, trace: undefined });
+  const recent = new ImapRecentClaims();
   const listener = createListener({
     ...listenerSettings(options),
     idleTimeout: options.idleTimeout ?? IDLE_TIMEOUT,
@@ -133,7 +136,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
         authMechanisms: (secure) => sasl.mechanisms({ secure, remoteAddress }),
         cleartextLogin: (secure) => sasl.allowsCleartext({ secure, remoteAddress }),
       });
-      const run = new SessionRun(session, connection, options, sasl);
+      const run = new SessionRun(session, connection, options, sasl, recent);
       void run.serve();
       return { goodbye: (reason) => run.goodbye(reason === 'shutdown' ? 'shutdown' : 'timeout') };
     },
@@ -156,7 +159,12 @@ class SessionRun {
   readonly #connection: ServerConnection;
   readonly #options: ImapServerOptions;
   readonly #sasl: SaslServer;
+  readonly #recent: ImapRecentClaims;
   #transport: NodeTransport;
+  /** The read in progress, kept when a mailbox change wakes the loop first. */
+  #reading: Promise<Uint8Array | undefined> | undefined;
+  /** Wakes the loop waiting for input: the session has something to say (a change during IDLE). */
+  #wake: (() => void) | undefined;
   #bridge: ImapStoreBridge | undefined;
   #exchange: SaslServerExchange | undefined;
   #output: Uint8Array[] = [];
@@ -168,11 +176,13 @@ class SessionRun {
     connection: ServerConnection,
     options: ImapServerOptions,
     sasl: SaslServer,
+    recent: ImapRecentClaims,
   ) {
     this.#session = session;
     this.#connection = connection;
     this.#options = options;
     this.#sasl = sasl;
+    this.#recent = recent;
     this.#transport = connection.transport;
   }
 
@@ -202,7 +212,8 @@ class SessionRun {
         const event = this.#session.next();
         if (!event) {
           await this.#flush();
-          const chunk = await this.#transport.read();
+          const chunk = await this.#input();
+          if (chunk === WOKEN) continue;
           if (chunk === undefined) break;
           this.#session.receive(chunk);
           continue;
@@ -222,6 +233,19 @@ class SessionRun {
         this.#report(error);
       }
     }
+  }
+
+  /** The next chunk from the client, or {@link WOKEN} when a mailbox change came first. */
+  async #input(): Promise<Uint8Array | undefined | typeof WOKEN> {
+    this.#reading ??= this.#transport.read();
+    const reading = this.#reading;
+    const woken = new Promise<typeof WOKEN>((resolve) => {
+      this.#wake = () => resolve(WOKEN);
+    });
+    const chunk = await Promise.race([reading, woken]);
+    this.#wake = undefined;
+    if (chunk !== WOKEN) this.#reading = undefined;
+    return chunk;
   }
 
   /** Says goodbye for the listener (shutdown, idle timeout): `* BYE`, then the listener closes. */
@@ -297,7 +321,13 @@ class SessionRun {
     const step = toSessionStep(outcome);
     if (step.type !== 'success') return step;
     try {
-      this.#bridge = new ImapStoreBridge(await this.#options.store.user(step.username));
+      this.#bridge = new ImapStoreBridge(await this.#options.store.user(step.username), {
+        recent: this.#recent,
+        onChange: (change) => {
+          this.#session.mailboxChanged(change);
+          this.#wake?.();
+        },
+      });
       return step;
     } catch (error) {
       this.#report(error);

@@ -19,6 +19,17 @@ export const SERVER_CAPABILITIES: readonly (readonly [name: string, rfc: string]
   ['CHILDREN', 'RFC 3348'],
   ['STATUS=SIZE', 'RFC 8438'],
   ['UTF8=ACCEPT', 'RFC 6855'],
+  ['BINARY', 'RFC 3516'],
+  ['IDLE', 'RFC 2177'],
+  ['CONDSTORE', 'RFC 7162'],
+  ['QRESYNC', 'RFC 7162'],
+  ['ESEARCH', 'RFC 4731'],
+  ['SEARCHRES', 'RFC 5182'],
+  ['WITHIN', 'RFC 5032'],
+  ['QUOTA', 'RFC 9208'],
+  ['QUOTA=RES-STORAGE', 'RFC 9208'],
+  ['QUOTA=RES-MESSAGE', 'RFC 9208'],
+  ['UNAUTHENTICATE', 'RFC 8437'],
 ];
 
 /**

@@ -1,6 +1,7 @@
 import type { MessageInfo, MessageStructure } from '@postwire/store';
 import type { FetchItem } from '../protocol/fetch-item.js';
 import type { FetchAttribute, FetchContent } from '../protocol/response-fetch.js';
+import { binaryAttribute, DecodedParts } from './binary.js';
 import { formatDateTime } from './date-time.js';
 import { locateSection, type SectionLocation } from './fetch-section.js';
 import type { ImapFetchResult, ImapHeaderFieldsRequest } from './store-bridge.js';
@@ -8,12 +9,17 @@ import type { ImapFetchResult, ImapHeaderFieldsRequest } from './store-bridge.js
 /** Whether an item needs the message's parsed structure (anything but flags, sizes and the whole message). */
 export function needsStructure(item: FetchItem): boolean {
   if (item.item === 'BODY[]') return item.section.part.length > 0 || item.section.text !== null;
+  if (item.item === 'BINARY[]' || item.item === 'BINARY.SIZE') return item.part.length > 0;
   return ['ENVELOPE', 'BODY', 'BODYSTRUCTURE', 'RFC822.HEADER', 'RFC822.TEXT'].includes(item.item);
 }
 
-/** Whether fetching an item sets `\Seen` (RFC 9051 §6.4.5: BODY[…] without PEEK, RFC822, RFC822.TEXT). */
+/** Whether fetching an item sets `\Seen` (RFC 9051 §6.4.5: BODY[…] and BINARY[…] without PEEK, RFC822, RFC822.TEXT). */
 export function setsSeen(item: FetchItem): boolean {
-  return (item.item === 'BODY[]' && !item.peek) || item.item === 'RFC822' || item.item === 'RFC822.TEXT';
+  return (
+    ((item.item === 'BODY[]' || item.item === 'BINARY[]') && !item.peek) ||
+    item.item === 'RFC822' ||
+    item.item === 'RFC822.TEXT'
+  );
 }
 
 /** Where each item of one message is, for the items that send content. */
@@ -58,13 +64,16 @@ export function headerFieldRequests(
 
 /**
  * The attributes of one FETCH response: the items in the order asked, then FLAGS when the fetch set `\Seen`
- * and FLAGS was not asked for. Content is streamed from the store; `fields` yields the HEADER.FIELDS blocks.
+ * and FLAGS was not asked for. Content is streamed from the store; `fields` yields the HEADER.FIELDS blocks,
+ * and `decoded` holds the parts of the batch's `binary` request (a BINARY item of a part whose encoding is
+ * unknown is left out).
  */
 export function fetchAttributes(
   items: readonly FetchItem[],
   result: ImapFetchResult,
   index: number,
   fields: Iterator<Uint8Array>,
+  decoded: DecodedParts = new DecodedParts(),
 ): FetchAttribute[] {
   const message = result.messages[index]!;
   const structure = result.structures?.[index];
@@ -115,6 +124,12 @@ export function fetchAttributes(
           ...(partial ? { origin: partial.offset } : {}),
           content: content(location, result, message.uid, fields, partial),
         });
+        break;
+      }
+      case 'BINARY[]':
+      case 'BINARY.SIZE': {
+        const attribute = binaryAttribute(item, result, index, decoded);
+        if (attribute) attributes.push(attribute);
         break;
       }
     }

@@ -1,3 +1,4 @@
+export type { ImapBinaryRequest } from './binary.js';
 export * from './capabilities.js';
 export * from './mailbox-pattern.js';
 export * from './message-view.js';

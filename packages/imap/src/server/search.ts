@@ -19,11 +19,16 @@ export interface SearchTextTerm {
   readonly body: boolean;
 }
 
-/** What SEARCH keys are resolved against: the view's size and highest UID (for `*`), and the time now. */
+/**
+ * What SEARCH keys are resolved against: the view's size and highest UID (for `*`), the time now, the
+ * session's `\Recent` messages and its saved result `$` (RFC 5182), both as UIDs.
+ */
 export interface SearchContext {
   readonly count: number;
   readonly lastUid: number;
   readonly now: number;
+  readonly recent: ReadonlySet<number>;
+  readonly saved: ReadonlySet<number>;
   /** The keys' {@link searchTextTerms}. */
   readonly terms: readonly SearchTextTerm[];
 }
@@ -88,7 +93,7 @@ export async function streamContains(
 }
 
 /**
- * The first key the server cannot answer (THREADID, the saved result `$`), or `undefined`.
+ * The first key the server cannot answer (THREADID), or `undefined`.
  * The walk is as deep as the parser allowed (its `maxDepth`).
  */
 export function unsupportedSearchKey(keys: readonly SearchKey[]): string | undefined {
@@ -103,9 +108,6 @@ function unsupportedKey(key: SearchKey): string | undefined {
   switch (key.key) {
     case 'THREADID':
       return key.key;
-    case 'UID':
-    case 'SEQUENCE':
-      return key.set.isSaved ? '$' : undefined;
     case 'NOT':
       return unsupportedKey(key.operand);
     case 'OR':
@@ -152,12 +154,13 @@ function matches(key: SearchKey, candidate: SearchCandidate, context: SearchCont
   const flag = (name: string): boolean => info.flags.some((f) => f.toLowerCase() === name.toLowerCase());
   switch (key.key) {
     case 'ALL':
-    case 'OLD':
       return true;
-    case 'NEW':
+    case 'OLD':
+      return !context.recent.has(info.uid);
     case 'RECENT':
-      // `\Recent` is never set: no session sees a message first (RFC 9051 dropped it).
-      return false;
+      return context.recent.has(info.uid);
+    case 'NEW':
+      return context.recent.has(info.uid) && !flag('\\Seen');
     case 'ANSWERED':
     case 'DELETED':
     case 'DRAFT':
@@ -197,9 +200,11 @@ function matches(key: SearchKey, candidate: SearchCandidate, context: SearchCont
     case 'YOUNGER':
       return context.now - info.internalDate.getTime() <= key.seconds * 1000;
     case 'UID':
-      return key.set.has(info.uid, context.lastUid);
     case 'SEQUENCE':
-      return key.set.has(candidate.sequence, context.count);
+      if (key.set.isSaved) return context.saved.has(info.uid);
+      return key.key === 'UID'
+        ? key.set.has(info.uid, context.lastUid)
+        : key.set.has(candidate.sequence, context.count);
     case 'MODSEQ':
       return info.modseq >= key.modSeq;
     case 'EMAILID':
@@ -243,4 +248,22 @@ function sentDate(structure: MessageStructure): string | undefined {
   if (!parsed) return undefined;
   const pad = (value: number): string => String(value).padStart(2, '0');
   return `${parsed.year}-${pad(parsed.month)}-${pad(parsed.day)}`;
+}
+
+/** Whether the keys hold MODSEQ, so that the result carries the highest MODSEQ found (RFC 7162 §3.1.5). */
+export function searchUsesModseq(keys: readonly SearchKey[]): boolean {
+  return keys.some((key): boolean => {
+    switch (key.key) {
+      case 'MODSEQ':
+        return true;
+      case 'NOT':
+        return searchUsesModseq([key.operand]);
+      case 'OR':
+        return searchUsesModseq([key.left, key.right]);
+      case 'AND':
+        return searchUsesModseq(key.keys);
+      default:
+        return false;
+    }
+  });
 }

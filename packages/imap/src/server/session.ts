@@ -7,9 +7,10 @@ import {
   type MailboxListEntry,
   type MailboxStatus,
   type MessageInfo,
+  type QuotaUsage,
   type SpecialUse,
 } from '@postwire/store';
-import type { ImapCommand, StatusItem } from '../protocol/command.js';
+import type { ImapCommand, QresyncParameters, StatusItem } from '../protocol/command.js';
 import { parseCommand } from '../protocol/command.js';
 import { ImapSyntaxError } from '../protocol/errors.js';
 import type { FetchItem } from '../protocol/fetch-item.js';
@@ -23,20 +24,29 @@ import {
 } from '../protocol/reader.js';
 import { type ImapResponse, type StatusValues, serializeResponse } from '../protocol/response.js';
 import type { ResponseCode } from '../protocol/response-code.js';
+import type { FetchAttribute } from '../protocol/response-fetch.js';
 import { SequenceSet } from '../protocol/sequence-set.js';
 import { ImapWriter, type LiteralSource } from '../protocol/writer.js';
+import { binaryRequests, DecodedParts, hasUnknownEncoding } from './binary.js';
 import { ENABLE_IMPLIES, SERVER_CAPABILITIES } from './capabilities.js';
 import { parseDateTime } from './date-time.js';
 import { fetchAttributes, headerFieldRequests, needsStructure, setsSeen } from './fetch-attributes.js';
 import { MailboxPattern } from './mailbox-pattern.js';
 import { MessageView } from './message-view.js';
-import { matchesSearch, searchNeedsStructure, searchTextTerms, unsupportedSearchKey } from './search.js';
 import {
-  type ImapFetchResult,
-  type ImapSelectResult,
-  type ImapStoreRequest,
-  type ImapStoreResult,
-  sameMailbox,
+  matchesSearch,
+  searchNeedsStructure,
+  searchTextTerms,
+  searchUsesModseq,
+  unsupportedSearchKey,
+} from './search.js';
+import type {
+  ImapFetchResult,
+  ImapFlagsResult,
+  ImapMailboxChange,
+  ImapSelectResult,
+  ImapStoreRequest,
+  ImapStoreResult,
 } from './store-bridge.js';
 
 /** Limits of a server session: the grammar's (see {@link ImapLimits}) and the session's, Dovecot-like. */
@@ -163,6 +173,8 @@ const STORE_CODES: ReadonlyMap<string, ResponseCode | undefined> = new Map<strin
 ]);
 
 const ANY_STATE = new Set(['CAPABILITY', 'NOOP', 'LOGOUT', 'ID']);
+/** Commands during which no EXPUNGE may be sent, in their sequence-number forms (RFC 9051 §7.5.1, RFC 5256). */
+const NO_EXPUNGE_DURING = new Set(['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD']);
 const NOT_AUTHENTICATED = new Set(['STARTTLS', 'AUTHENTICATE', 'LOGIN']);
 const AUTHENTICATED = new Set([
   'ENABLE',
@@ -179,6 +191,11 @@ const AUTHENTICATED = new Set([
   'EXAMINE',
   'APPEND',
   'COMPRESS',
+  'IDLE',
+  'GETQUOTA',
+  'GETQUOTAROOT',
+  'SETQUOTA',
+  'UNAUTHENTICATE',
 ]);
 const SELECTED = new Set([
   ...AUTHENTICATED,
@@ -269,6 +286,20 @@ export class ImapServerSession {
   /** The keywords announced in FLAGS for the selected mailbox. */
   readonly #keywords = new Set<string>();
   #append: AppendInProgress | undefined;
+  /** Changes to the selected mailbox not yet announced, in the order they happened. */
+  #changes: ImapMailboxChange[] = [];
+  /** Flag changes this session made and reported itself, by UID, with their MODSEQ: their echo is not announced. */
+  readonly #ownFlags = new Map<number, number>();
+  /** The selected mailbox's `\Recent` messages in this session. */
+  readonly #recent = new Set<number>();
+  /** SEARCHRES's saved result `$` (RFC 5182), as UIDs. */
+  #saved: ReadonlySet<number> = new Set();
+  /** The selected mailbox's UIDNEXT as this session knows it. */
+  #uidNext = 1;
+  /** The tag of the IDLE in progress. */
+  #idling: string | undefined;
+  /** The command in progress may not be answered with EXPUNGE (a sequence-number FETCH, STORE, SEARCH…). */
+  #holdExpunges = false;
   /** A reader event read ahead (after a `continuation`) and not yet handled. */
   #lookahead: ImapReaderEvent | undefined;
   /** The tag of the AUTHENTICATE whose `+` challenge is waiting for the client's answer. */
@@ -323,6 +354,7 @@ export class ImapServerSession {
   get capabilities(): string[] {
     const capabilities = SERVER_CAPABILITIES.map(([name]) => name);
     capabilities.splice(1, 0, this.#options.nonSyncLiterals === 'minus' ? 'LITERAL-' : 'LITERAL+');
+    capabilities.push(`APPENDLIMIT=${this.#limits.maxStreamedLiteralSize}`);
     if (this.#state === 'not-authenticated') {
       if (this.#options.startTls && !this.#tls) capabilities.push('STARTTLS');
       if (!this.#cleartextAllowed()) capabilities.push('LOGINDISABLED');
@@ -410,6 +442,17 @@ export class ImapServerSession {
     else this.#bye('Server shutting down', { code: 'UNAVAILABLE' });
   }
 
+  /**
+   * A change to the selected mailbox, from its change feed (an {@link ImapStoreBridge}'s `onChange`), at
+   * any time. It is announced when RFC 9051 §7 allows: at once during IDLE, otherwise before the next
+   * command's tagged answer — EXPUNGE (or VANISHED) never while a FETCH, STORE or SEARCH is answered.
+   */
+  mailboxChanged(change: ImapMailboxChange): void {
+    if (this.#state !== 'selected') return;
+    this.#changes.push(change);
+    if (this.#idling !== undefined && !this.#pending) this.#announce(true);
+  }
+
   #take(...kinds: Pending['kind'][]): Pending | undefined {
     const pending = this.#pending;
     if (this.#state === 'logout' && !pending) return undefined;
@@ -443,6 +486,11 @@ export class ImapServerSession {
   #onReader(event: ImapReaderEvent): void {
     switch (event.type) {
       case 'continuation': {
+        if (this.#idling !== undefined) {
+          this.#reader.reset();
+          this.#endIdle(false);
+          return;
+        }
         // An APPEND message's literal starts right away: it is checked before the `+` is sent.
         const next = this.#reader.next();
         if (next?.type === 'literal-start') this.#appendStart(next, true);
@@ -592,15 +640,18 @@ export class ImapServerSession {
         refusal = { status: 'BAD', text: error.text };
       }
     }
-    if (refusal) {
-      this.#refuse(append.tag, refusal);
-      return;
-    }
     const { stored } = append;
-    if (this.#selected && sameMailbox(append.mailbox, this.#selected.mailbox)) {
-      for (const { uid } of stored) this.#view.add(uid);
-      this.#write({ type: 'EXISTS', number: this.#view.count });
-      this.#announceKeywords(append.flags);
+    if (refusal) {
+      // MULTIAPPEND is all or nothing (RFC 3502 §6.3.11): the messages stored before the failure go.
+      if (stored.length === 0) this.#refuse(append.tag, refusal);
+      else
+        this.#ask(
+          { op: 'append-undo', mailbox: append.mailbox, uids: stored.map((result) => result.uid) },
+          append.tag!,
+          () => this.#refuse(append.tag, refusal),
+          () => this.#refuse(append.tag, refusal),
+        );
+      return;
     }
     this.#tagged(append.tag!, 'OK', 'Append completed', {
       code: 'APPENDUID',
@@ -613,6 +664,12 @@ export class ImapServerSession {
     for (const fragment of fragments) if (fragment instanceof Uint8Array) this.#tracer.received(fragment);
     if (this.#append) {
       this.#appendEnd(fragments);
+      return;
+    }
+    if (this.#idling !== undefined) {
+      const line =
+        fragments.length === 1 && fragments[0] instanceof Uint8Array ? latin1.decode(fragments[0]) : '';
+      this.#endIdle(line.toUpperCase() === 'DONE');
       return;
     }
     const challenged = this.#challenged;
@@ -656,6 +713,7 @@ export class ImapServerSession {
 
   #dispatch(command: ImapCommand): void {
     const { tag } = command;
+    this.#holdExpunges = NO_EXPUNGE_DURING.has(command.name) && !(command as { uid?: boolean }).uid;
     switch (command.name) {
       case 'CAPABILITY':
         this.#write({ type: 'CAPABILITY', capabilities: this.capabilities });
@@ -663,9 +721,25 @@ export class ImapServerSession {
         return;
       case 'NOOP':
       case 'CHECK':
-        this.#tagged(tag, 'OK', `${command.name} completed`);
+        if (this.#state === 'selected')
+          this.#ask({ op: 'sync' }, tag, () => this.#tagged(tag, 'OK', `${command.name} completed`));
+        else this.#tagged(tag, 'OK', `${command.name} completed`);
+        return;
+      case 'IDLE':
+        this.#idle(tag);
+        return;
+      case 'UNAUTHENTICATE':
+        this.#unauthenticate(tag);
+        return;
+      case 'GETQUOTA':
+      case 'GETQUOTAROOT':
+        this.#quota(tag, command);
+        return;
+      case 'SETQUOTA':
+        this.#tagged(tag, 'NO', 'Quota limits are set by the administrator', { code: 'NOPERM' });
         return;
       case 'LOGOUT':
+        this.#changes = [];
         this.#write({ type: 'status', status: 'BYE', text: 'Logging out' });
         this.#tagged(tag, 'OK', 'Logout completed');
         this.#finish();
@@ -771,28 +845,21 @@ export class ImapServerSession {
           this.#write({
             type: 'STATUS',
             mailbox: command.mailbox,
-            values: statusValues(status as MailboxStatus, command.items),
+            values: statusValues(status as MailboxStatus, command.items, this.#limits.maxStreamedLiteralSize),
           });
           this.#tagged(tag, 'OK', 'Status completed');
         });
         return;
       case 'SELECT':
       case 'EXAMINE':
-        this.#select(
-          tag,
-          command.name,
-          command.mailbox,
-          command.condstore ?? false,
-          command.qresync !== undefined,
-        );
+        this.#select(tag, command.name, command.mailbox, command.condstore ?? false, command.qresync);
         return;
       case 'APPEND':
         // A message held in memory is not a literal (the reader streams every APPEND literal).
         this.#bad(tag, 'APPEND needs the message as a literal');
         return;
       case 'FETCH':
-        if (command.changedSince !== undefined) this.#bad(tag, 'CHANGEDSINCE is not supported yet');
-        else this.#fetch(tag, command.uid, command.sequence, command.items);
+        this.#fetch(tag, command);
         return;
       case 'STORE':
         this.#storeFlags(tag, command);
@@ -851,10 +918,10 @@ export class ImapServerSession {
     name: 'SELECT' | 'EXAMINE',
     mailbox: string,
     condstore: boolean,
-    qresync: boolean,
+    qresync: QresyncParameters | undefined,
   ): void {
-    if (qresync) {
-      this.#bad(tag, 'QRESYNC parameters are not supported yet');
+    if (qresync && !this.#enabled.has('QRESYNC')) {
+      this.#bad(tag, 'QRESYNC is not enabled');
       return;
     }
     if (this.#selected) {
@@ -868,29 +935,231 @@ export class ImapServerSession {
     }
     const readOnly = name === 'EXAMINE';
     if (condstore) this.#enabled.add('CONDSTORE');
-    this.#ask({ op: 'select', mailbox, readOnly }, tag, (result) => {
-      const { status, keywords, uids } = result as ImapSelectResult;
-      this.#view = new MessageView(uids);
-      this.#keywords.clear();
-      for (const keyword of keywords) this.#keywords.add(keyword);
-      this.#write({ type: 'EXISTS', number: this.#view.count });
-      if (!this.#enabled.has('IMAP4rev2')) this.#write({ type: 'RECENT', number: 0 });
-      this.#writeFlags(readOnly);
-      const okCode = (value: ResponseCode): void =>
-        this.#write({ type: 'status', status: 'OK', code: value, text: '' });
-      okCode({ code: 'UIDVALIDITY', value: status.uidValidity });
-      okCode({ code: 'UIDNEXT', value: status.uidNext });
-      if (this.#enabled.has('CONDSTORE')) okCode({ code: 'HIGHESTMODSEQ', modSeq: status.highestModseq });
-      this.#selected = { mailbox, readOnly };
-      this.#state = 'selected';
-      this.#tagged(tag, 'OK', `${name} completed`, { code: readOnly ? 'READ-ONLY' : 'READ-WRITE' });
-    });
+    this.#ask(
+      { op: 'select', mailbox, readOnly, ...(qresync ? { changedSince: qresync.modSeq } : {}) },
+      tag,
+      (answer) => {
+        const result = answer as ImapSelectResult;
+        const { status, keywords, uids } = result;
+        this.#view = new MessageView(uids);
+        this.#uidNext = status.uidNext;
+        for (const uid of result.recent) this.#recent.add(uid);
+        this.#keywords.clear();
+        for (const keyword of keywords) this.#keywords.add(keyword);
+        this.#write({ type: 'EXISTS', number: this.#view.count });
+        if (this.#rev1()) this.#write({ type: 'RECENT', number: this.#recent.size });
+        this.#writeFlags(readOnly);
+        const okCode = (value: ResponseCode): void =>
+          this.#write({ type: 'status', status: 'OK', code: value, text: '' });
+        okCode({ code: 'UIDVALIDITY', value: status.uidValidity });
+        okCode({ code: 'UIDNEXT', value: status.uidNext });
+        if (this.#enabled.has('CONDSTORE')) okCode({ code: 'HIGHESTMODSEQ', modSeq: status.highestModseq });
+        this.#selected = { mailbox, readOnly };
+        this.#state = 'selected';
+        if (qresync && qresync.uidValidity === status.uidValidity) this.#resync(qresync, result);
+        this.#tagged(tag, 'OK', `${name} completed`, { code: readOnly ? 'READ-ONLY' : 'READ-WRITE' });
+      },
+    );
+  }
+
+  /**
+   * QRESYNC's quick resynchronisation (RFC 7162 §3.2.5): VANISHED (EARLIER) for the known UIDs that are gone
+   * (with no record of expunges, every absent UID below UIDNEXT, which the RFC allows), then FETCH for the
+   * messages changed since the client's MODSEQ.
+   */
+  #resync(qresync: QresyncParameters, result: ImapSelectResult): void {
+    const known = qresync.knownUids ?? SequenceSet.of([{ start: 1, end: Math.max(1, this.#uidNext - 1) }]);
+    const vanished = this.#absentUids(known);
+    if (!vanished.isEmpty) this.#write({ type: 'VANISHED', earlier: true, uids: vanished });
+    for (const message of result.changed ?? []) {
+      const number = this.#view.sequenceOf(message.uid);
+      if (number !== undefined)
+        this.#write({
+          type: 'FETCH',
+          number,
+          attributes: this.#flagAttributes(message.uid, message.flags, message.modseq),
+        });
+    }
+  }
+
+  /** The UIDs of `set` below UIDNEXT that are not in the view, as ranges. */
+  #absentUids(set: SequenceSet): SequenceSet {
+    const last = this.#uidNext - 1;
+    const absent: { start: number; end: number }[] = [];
+    for (const range of set.resolve(last).ranges) {
+      let next = range.start;
+      const end = Math.min(range.end, last);
+      for (const uid of this.#view.resolve(
+        SequenceSet.of([{ start: range.start, end: Math.max(range.start, end) }]),
+        true,
+      )!) {
+        if (uid > next) absent.push({ start: next, end: uid - 1 });
+        next = uid + 1;
+      }
+      if (next <= end) absent.push({ start: next, end });
+    }
+    return SequenceSet.of(absent);
   }
 
   #unselect(): void {
     this.#selected = undefined;
     this.#view = new MessageView([]);
     this.#state = 'authenticated';
+    this.#changes = [];
+    this.#ownFlags.clear();
+    this.#recent.clear();
+    this.#saved = new Set();
+  }
+
+  /** IMAP4rev1 rules apply (IMAP4rev2 not enabled): `\Recent` and RECENT are reported. */
+  #rev1(): boolean {
+    return !this.#enabled.has('IMAP4rev2');
+  }
+
+  /** The FLAGS of an untagged FETCH (with `\Recent` for rev1), and UID and MODSEQ as CONDSTORE and QRESYNC require. */
+  #flagAttributes(uid: number, flags: readonly string[], modseq: number, withUid = false): FetchAttribute[] {
+    const shown = this.#rev1() && this.#recent.has(uid) ? [...flags, '\\Recent'] : flags;
+    const attributes: FetchAttribute[] = [{ item: 'FLAGS', flags: shown }];
+    if (withUid || this.#enabled.has('QRESYNC')) attributes.push({ item: 'UID', uid });
+    if (this.#enabled.has('CONDSTORE')) attributes.push({ item: 'MODSEQ', modSeq: modseq });
+    return attributes;
+  }
+
+  /**
+   * Announces the changes queued for the selected mailbox (RFC 9051 §7.4, §7.5): new messages with EXISTS
+   * (and RECENT), flag changes with FETCH, removals with EXPUNGE or, under QRESYNC, VANISHED. Removals
+   * stay queued while `allowExpunge` is false; the session's own changes, already reported, are skipped.
+   */
+  #announce(allowExpunge: boolean): void {
+    const changes = this.#changes;
+    if (changes.length === 0) return;
+    this.#changes = [];
+    let grown = false;
+    const exists = (): void => {
+      if (!grown) return;
+      grown = false;
+      this.#write({ type: 'EXISTS', number: this.#view.count });
+      if (this.#rev1()) this.#write({ type: 'RECENT', number: this.#recent.size });
+    };
+    for (const change of changes) {
+      switch (change.type) {
+        case 'append': {
+          const { uid, flags } = change.message;
+          if (this.#view.sequenceOf(uid) !== undefined) break;
+          this.#view.add(uid);
+          this.#uidNext = Math.max(this.#uidNext, uid + 1);
+          if (change.recent) this.#recent.add(uid);
+          grown = true;
+          this.#announceKeywords(flags);
+          break;
+        }
+        case 'flags': {
+          const own = this.#ownFlags.get(change.uid);
+          if (own !== undefined && own >= change.modseq) {
+            if (own === change.modseq) this.#ownFlags.delete(change.uid);
+            break;
+          }
+          const number = this.#view.sequenceOf(change.uid);
+          if (number === undefined) break;
+          this.#announceKeywords(change.flags);
+          this.#write({
+            type: 'FETCH',
+            number,
+            attributes: this.#flagAttributes(change.uid, change.flags, change.modseq),
+          });
+          break;
+        }
+        case 'expunge':
+          if (!allowExpunge) {
+            this.#changes.push(change);
+            break;
+          }
+          exists();
+          this.#removed(change.uids);
+          break;
+        case 'gone':
+          this.#bye('Selected mailbox was deleted, have to disconnect');
+          return;
+      }
+    }
+    exists();
+  }
+
+  /** Drops expunged messages from the view, with EXPUNGE for each or one VANISHED under QRESYNC. */
+  #removed(uids: readonly number[]): void {
+    const gone: number[] = [];
+    for (const uid of [...uids].sort((a, b) => a - b)) {
+      this.#recent.delete(uid);
+      this.#ownFlags.delete(uid);
+      const number = this.#view.remove(uid);
+      if (number === undefined) continue;
+      if (this.#enabled.has('QRESYNC')) gone.push(uid);
+      else this.#write({ type: 'EXPUNGE', number });
+    }
+    if (gone.length > 0) this.#write({ type: 'VANISHED', earlier: false, uids: SequenceSet.from(gone) });
+  }
+
+  /** IDLE (RFC 2177, RFC 9051 §6.3.13): `+`, then every change as it happens, until DONE. */
+  #idle(tag: string): void {
+    const start = (): void => {
+      this.#send(new TextEncoder().encode('+ idling\r\n'));
+      this.#idling = tag;
+      this.#announce(true);
+    };
+    if (this.#state === 'selected') this.#ask({ op: 'sync' }, tag, start);
+    else start();
+  }
+
+  /** DONE ends IDLE with OK; anything else (catalogue case 19) ends it with BAD. */
+  #endIdle(done: boolean): void {
+    const tag = this.#idling!;
+    this.#idling = undefined;
+    if (done) this.#tagged(tag, 'OK', 'Idle completed');
+    else this.#bad(tag, 'Expected DONE');
+  }
+
+  /** UNAUTHENTICATE (RFC 8437): the mailbox is closed without expunging, and the session starts over. */
+  #unauthenticate(tag: string): void {
+    const reset = (): void => {
+      this.#user = undefined;
+      this.#state = 'not-authenticated';
+      this.#enabled.clear();
+      this.#tagged(tag, 'OK', 'Unauthenticate completed');
+    };
+    if (this.#selected) {
+      this.#unselect();
+      this.#ask({ op: 'unselect', expunge: false }, tag, reset);
+    } else reset();
+  }
+
+  /**
+   * GETQUOTA and GETQUOTAROOT (RFC 9208): one quota root, `""`, holding all of the user's mailboxes, with
+   * STORAGE (in KiB) and MESSAGE for the limits the store has.
+   */
+  #quota(tag: string, command: Extract<ImapCommand, { name: 'GETQUOTA' | 'GETQUOTAROOT' }>): void {
+    if (command.name === 'GETQUOTA' && command.root !== '') {
+      this.#tagged(tag, 'NO', 'Unknown quota root', { code: 'NONEXISTENT' });
+      return;
+    }
+    const answer = (usage: QuotaUsage): void => {
+      const resources = [];
+      if (usage.storageLimit !== undefined)
+        resources.push({
+          name: 'STORAGE',
+          usage: Math.ceil(usage.storage / 1024),
+          limit: Math.floor(usage.storageLimit / 1024),
+        });
+      if (usage.messageLimit !== undefined)
+        resources.push({ name: 'MESSAGE', usage: usage.messages, limit: usage.messageLimit });
+      if (command.name === 'GETQUOTAROOT')
+        this.#write({ type: 'QUOTAROOT', mailbox: command.mailbox, roots: [''] });
+      this.#write({ type: 'QUOTA', root: '', resources });
+      this.#tagged(tag, 'OK', `${command.name} completed`);
+    };
+    const quota = (): void => this.#ask({ op: 'quota' }, tag, (usage) => answer(usage as QuotaUsage));
+    // GETQUOTAROOT of a mailbox that does not exist is NO [NONEXISTENT]: STATUS finds out.
+    if (command.name === 'GETQUOTAROOT') this.#ask({ op: 'status', mailbox: command.mailbox }, tag, quota);
+    else quota();
   }
 
   /** FLAGS and PERMANENTFLAGS: the system flags and the mailbox's keywords. */
@@ -913,63 +1182,120 @@ export class ImapServerSession {
   }
 
   /**
-   * The UIDs a FETCH, STORE or their UID forms name, from the session's view; answers `BAD` and gives
-   * `undefined` for a sequence number past the last message.
+   * The UIDs a FETCH, STORE or their UID forms name, from the session's view (`$` is the saved search
+   * result); answers `BAD` and gives `undefined` for a sequence number past the last message.
    */
   #resolve(tag: string, set: SequenceSet, byUid: boolean): number[] | undefined {
-    const uids = set.isSaved ? undefined : this.#view.resolve(set, byUid);
-    if (!uids) this.#bad(tag, set.isSaved ? 'No saved search result' : 'Invalid messageset');
+    if (set.isSaved) return this.#view.uids.filter((uid) => this.#saved.has(uid));
+    const uids = this.#view.resolve(set, byUid);
+    if (!uids) this.#bad(tag, 'Invalid messageset');
     return uids;
   }
 
   /**
-   * FETCH and UID FETCH (RFC 9051 §6.4.5): the messages go in batches, each one store request, and their
-   * bodies are streamed from the store as the responses are written.
+   * FETCH and UID FETCH (RFC 9051 §6.4.5, RFC 7162 CHANGEDSINCE and VANISHED): the messages go in batches,
+   * each one store request, and their bodies are streamed from the store as the responses are written.
    */
-  #fetch(tag: string, byUid: boolean, set: SequenceSet, requested: readonly FetchItem[]): void {
-    const unsupported = requested.find((item) => ['BINARY[]', 'BINARY.SIZE', 'THREADID'].includes(item.item));
+  #fetch(tag: string, command: Extract<ImapCommand, { name: 'FETCH' }>): void {
+    const { uid: byUid, sequence: set, items: requested, changedSince } = command;
+    const unsupported = requested.find((item) => item.item === 'THREADID');
     if (unsupported) {
       this.#bad(tag, `FETCH ${unsupported.item} is not supported`);
       return;
     }
+    if (command.vanished && (!byUid || changedSince === undefined || !this.#enabled.has('QRESYNC'))) {
+      this.#bad(tag, 'VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled');
+      return;
+    }
     const uids = this.#resolve(tag, set, byUid);
     if (!uids) return;
-    const items: readonly FetchItem[] =
-      byUid && !requested.some((item) => item.item === 'UID') ? [{ item: 'UID' }, ...requested] : requested;
+    const condstore =
+      changedSince !== undefined || requested.some((item) => item.item === 'MODSEQ')
+        ? this.#condstore()
+        : false;
+    let items: readonly FetchItem[] = requested;
+    if (byUid && !items.some((item) => item.item === 'UID')) items = [{ item: 'UID' }, ...items];
+    if (condstore && !items.some((item) => item.item === 'MODSEQ')) items = [...items, { item: 'MODSEQ' }];
+    if (command.vanished) {
+      const vanished = this.#absentUids(set);
+      if (!vanished.isEmpty) this.#write({ type: 'VANISHED', earlier: true, uids: vanished });
+    }
     const structure = items.some(needsStructure);
     const seen = !this.#selected!.readOnly && items.some(setsSeen);
+    let missing = false;
+    let unknownEncoding = false;
     const step = (from: number): void => {
       if (from >= uids.length) {
-        this.#tagged(tag, 'OK', 'Fetch completed');
+        if (unknownEncoding)
+          this.#tagged(tag, 'NO', 'Unknown Content-Transfer-Encoding', { code: 'UNKNOWN-CTE' });
+        else if (missing && !byUid)
+          this.#tagged(tag, 'NO', 'Some of the requested messages no longer exist', {
+            code: 'EXPUNGEISSUED',
+          });
+        else this.#tagged(tag, 'OK', 'Fetch completed');
         return;
       }
       const batch = uids.slice(from, from + FETCH_BATCH);
-      this.#ask({ op: 'fetch', uids: batch, structure, seen }, tag, (answer) => {
+      const request = {
+        op: 'fetch',
+        uids: batch,
+        structure,
+        seen,
+        ...(changedSince === undefined ? {} : { changedSince }),
+      } as const;
+      this.#ask(request, tag, (answer) => {
         const result = answer as ImapFetchResult;
-        const write = (fields: readonly Uint8Array[]): void => {
+        if (changedSince === undefined && result.messages.length < batch.length) missing = true;
+        if (hasUnknownEncoding(items, result)) unknownEncoding = true;
+        const binary = binaryRequests(items, result);
+        const write = (fields: readonly Uint8Array[], contents: readonly Uint8Array[]): void => {
           const blocks = fields[Symbol.iterator]();
+          const decoded = new DecodedParts(binary, contents);
           result.messages.forEach((message, index) => {
             const number = this.#view.sequenceOf(message.uid);
-            const attributes = fetchAttributes(items, result, index, blocks);
-            if (number !== undefined) this.#write({ type: 'FETCH', number, attributes });
+            const attributes = fetchAttributes(items, result, index, blocks, decoded);
+            // A message whose only items are BINARY of an unknown encoding has nothing to say.
+            if (number === undefined || attributes.length === 0) return;
+            if (result.seen.includes(message.uid)) this.#ownFlags.set(message.uid, message.modseq);
+            this.#write({ type: 'FETCH', number, attributes: this.#withRecent(message.uid, attributes) });
           });
           this.#announceKeywords(result.messages.flatMap((message) => message.flags));
           step(from + batch.length);
         };
+        const decode = (fields: readonly Uint8Array[]): void => {
+          if (binary.length === 0) write(fields, []);
+          else
+            this.#ask({ op: 'binary', requests: binary }, tag, (contents) =>
+              write(fields, contents as Uint8Array[]),
+            );
+        };
         const requests = headerFieldRequests(items, result);
-        if (requests.length === 0) write([]);
-        else this.#ask({ op: 'header-fields', requests }, tag, (fields) => write(fields as Uint8Array[]));
+        if (requests.length === 0) decode([]);
+        else this.#ask({ op: 'header-fields', requests }, tag, (fields) => decode(fields as Uint8Array[]));
       });
     };
     step(0);
   }
 
-  /** STORE and UID STORE (RFC 9051 §6.4.6): FETCH FLAGS for each message unless `.SILENT`. */
+  /** CONDSTORE is enabled by any command that uses it (RFC 7162 §3.1): true. */
+  #condstore(): true {
+    this.#enabled.add('CONDSTORE');
+    return true;
+  }
+
+  /** `\Recent` added to a FETCH's FLAGS for a rev1 session. */
+  #withRecent(uid: number, attributes: FetchAttribute[]): FetchAttribute[] {
+    if (!this.#rev1() || !this.#recent.has(uid)) return attributes;
+    return attributes.map((attribute) =>
+      attribute.item === 'FLAGS' ? { item: 'FLAGS', flags: [...attribute.flags, '\\Recent'] } : attribute,
+    );
+  }
+
+  /**
+   * STORE and UID STORE (RFC 9051 §6.4.6, RFC 7162 UNCHANGEDSINCE): FETCH FLAGS for each message changed
+   * unless `.SILENT` (with MODSEQ under CONDSTORE), and `[MODIFIED]` for those the condition left alone.
+   */
   #storeFlags(tag: string, command: Extract<ImapCommand, { name: 'STORE' }>): void {
-    if (command.unchangedSince !== undefined) {
-      this.#bad(tag, 'UNCHANGEDSINCE is not supported yet');
-      return;
-    }
     const flags = command.flags.map(canonicalFlag);
     if (flags.some((flag) => flag.startsWith('\\') && !SYSTEM_FLAGS.includes(flag))) {
       this.#bad(tag, 'Invalid system flag');
@@ -981,32 +1307,49 @@ export class ImapServerSession {
     }
     const uids = this.#resolve(tag, command.sequence, command.uid);
     if (!uids) return;
+    const { unchangedSince } = command;
+    if (unchangedSince !== undefined) this.#condstore();
     if (uids.length === 0) {
       this.#tagged(tag, 'OK', 'Store completed');
       return;
     }
     const operation = command.operation === 'set' ? 'replace' : command.operation;
-    this.#ask({ op: 'store', uids, operation, flags }, tag, (result) => {
-      const messages = result as MessageInfo[];
-      this.#announceKeywords(messages.flatMap((message) => message.flags));
-      if (!command.silent)
-        for (const message of messages) {
-          const number = this.#view.sequenceOf(message.uid);
-          if (number === undefined) continue;
-          this.#write({
-            type: 'FETCH',
-            number,
-            attributes: [
-              { item: 'FLAGS', flags: message.flags },
-              ...(command.uid ? [{ item: 'UID' as const, uid: message.uid }] : []),
-            ],
-          });
-        }
-      this.#tagged(tag, 'OK', 'Store completed');
+    const request = {
+      op: 'store',
+      uids,
+      operation,
+      flags,
+      ...(unchangedSince === undefined ? {} : { unchangedSince }),
+    } as const;
+    this.#ask(request, tag, (answer) => {
+      const result = answer as ImapFlagsResult;
+      const changed = new Set(result.changed);
+      this.#announceKeywords(result.messages.flatMap((message) => message.flags));
+      for (const message of result.messages) {
+        if (changed.has(message.uid)) this.#ownFlags.set(message.uid, message.modseq);
+        const number = this.#view.sequenceOf(message.uid);
+        if (number === undefined || command.silent || result.modified.includes(message.uid)) continue;
+        this.#write({
+          type: 'FETCH',
+          number,
+          attributes: this.#flagAttributes(message.uid, message.flags, message.modseq, command.uid),
+        });
+      }
+      if (result.modified.length === 0) {
+        this.#tagged(tag, 'OK', 'Store completed');
+        return;
+      }
+      const modified = command.uid
+        ? result.modified
+        : result.modified.flatMap((uid) => this.#view.sequenceOf(uid) ?? []);
+      this.#tagged(tag, 'OK', 'Conditional store failed', {
+        code: 'MODIFIED',
+        set: SequenceSet.from(modified),
+      });
     });
   }
 
-  /** EXPUNGE and UID EXPUNGE (RFC 9051 §6.4.3, RFC 4315): one untagged EXPUNGE per message, renumbering as it goes. */
+  /** EXPUNGE and UID EXPUNGE (RFC 9051 §6.4.3, RFC 4315): one untagged EXPUNGE per message (or VANISHED), renumbering as it goes. */
   #expunge(tag: string, set: SequenceSet | undefined): void {
     if (this.#selected!.readOnly) {
       this.#tagged(tag, 'NO', 'Mailbox is read-only');
@@ -1015,17 +1358,15 @@ export class ImapServerSession {
     const uids = set ? this.#resolve(tag, set, true) : [...this.#view.uids];
     if (!uids) return;
     this.#ask({ op: 'expunge', uids }, tag, (result) => {
-      for (const uid of [...(result as number[])].sort((a, b) => a - b)) {
-        const number = this.#view.remove(uid);
-        if (number !== undefined) this.#write({ type: 'EXPUNGE', number });
-      }
+      this.#removed(result as number[]);
       this.#tagged(tag, 'OK', 'Expunge completed');
     });
   }
 
   /**
    * COPY, MOVE and their UID forms (RFC 9051 §6.4.7–8, RFC 6851, RFC 4315 COPYUID): `TRYCREATE` for a
-   * missing target; MOVE sends its COPYUID untagged, then an EXPUNGE for each message moved.
+   * missing target; MOVE sends its COPYUID untagged, then an EXPUNGE (or VANISHED) for the messages moved.
+   * Copies into the selected mailbox are announced from its change feed, like anyone's.
    */
   #copy(tag: string, command: Extract<ImapCommand, { name: 'COPY' | 'MOVE' }>): void {
     const move = command.name === 'MOVE';
@@ -1054,19 +1395,12 @@ export class ImapServerSession {
                 source: SequenceSet.from(result.sourceUids),
                 destination: SequenceSet.from(result.targetUids),
               };
-        if (sameMailbox(command.mailbox, this.#selected!.mailbox) && result.targetUids.length > 0) {
-          for (const uid of result.targetUids) this.#view.add(uid);
-          this.#write({ type: 'EXISTS', number: this.#view.count });
-        }
         if (!move) {
           this.#tagged(tag, 'OK', done, code);
           return;
         }
         if (code) this.#write({ type: 'status', status: 'OK', code, text: 'Moved UIDs.' });
-        for (const uid of result.sourceUids) {
-          const number = this.#view.remove(uid);
-          if (number !== undefined) this.#write({ type: 'EXPUNGE', number });
-        }
+        this.#removed(result.sourceUids);
         this.#tagged(tag, 'OK', done);
       },
       (error) => {
@@ -1080,27 +1414,47 @@ export class ImapServerSession {
   /**
    * SEARCH and UID SEARCH (RFC 9051 §6.4.4): the view's messages are read in batches and matched against
    * the keys. `* SEARCH` for IMAP4rev1; ESEARCH (RFC 4731 MIN, MAX, COUNT, ALL) when RETURN is given or
-   * IMAP4rev2 is enabled.
+   * IMAP4rev2 is enabled; RETURN (SAVE) keeps the result as `$` (RFC 5182); MODSEQ (RFC 7162 §3.1.5).
    */
   #search(tag: string, command: Extract<ImapCommand, { name: 'SEARCH' }>): void {
     const { criteria, charset } = command;
+    const save = command.return?.includes('SAVE') ?? false;
+    // RFC 5182 §2.1: a SEARCH that fails leaves `$` empty.
+    const refuse = (answer: () => void): void => {
+      if (save) this.#saved = new Set();
+      answer();
+    };
     if (charset !== undefined && !['US-ASCII', 'UTF-8'].includes(charset.toUpperCase())) {
-      this.#tagged(tag, 'NO', 'Unsupported charset', { code: 'BADCHARSET', charsets: ['US-ASCII', 'UTF-8'] });
+      refuse(() =>
+        this.#tagged(tag, 'NO', 'Unsupported charset', {
+          code: 'BADCHARSET',
+          charsets: ['US-ASCII', 'UTF-8'],
+        }),
+      );
       return;
     }
-    const unsupported = command.return?.includes('SAVE') ? 'RETURN SAVE' : unsupportedSearchKey(criteria);
+    const unsupported = unsupportedSearchKey(criteria);
     if (unsupported) {
-      this.#bad(tag, `SEARCH ${unsupported} is not supported`);
+      refuse(() => this.#bad(tag, `SEARCH ${unsupported} is not supported`));
       return;
     }
+    const modseq = searchUsesModseq(criteria);
+    if (modseq) this.#condstore();
     const uids = [...this.#view.uids];
     const terms = searchTextTerms(criteria);
-    const context = { count: this.#view.count, lastUid: uids[uids.length - 1] ?? 0, now: Date.now(), terms };
+    const context = {
+      count: this.#view.count,
+      lastUid: uids[uids.length - 1] ?? 0,
+      now: Date.now(),
+      terms,
+      recent: this.#recent,
+      saved: this.#saved,
+    };
     const structure = searchNeedsStructure(criteria);
-    const found: number[] = [];
+    const found: MessageInfo[] = [];
     const step = (from: number): void => {
       if (from >= uids.length) {
-        this.#searchResult(tag, command, found);
+        this.#searchResult(tag, command, found, modseq);
         return;
       }
       const batch = uids.slice(from, from + FETCH_BATCH);
@@ -1115,7 +1469,7 @@ export class ImapServerSession {
               ...(result.structures ? { structure: result.structures[index]! } : {}),
               ...(text ? { text: text[index]! } : {}),
             };
-            if (matchesSearch(criteria, candidate, context)) found.push(command.uid ? info.uid : sequence);
+            if (matchesSearch(criteria, candidate, context)) found.push(info);
           });
           step(from + batch.length);
         };
@@ -1134,22 +1488,31 @@ export class ImapServerSession {
   #searchResult(
     tag: string,
     command: Extract<ImapCommand, { name: 'SEARCH' }>,
-    found: readonly number[],
+    messages: readonly MessageInfo[],
+    modseq: boolean,
   ): void {
+    const found = messages.map((info) => (command.uid ? info.uid : this.#view.sequenceOf(info.uid)!));
+    const highest =
+      modseq && messages.length > 0 ? Math.max(...messages.map((info) => info.modseq)) : undefined;
     const returns = command.return ?? (this.#enabled.has('IMAP4rev2') ? [] : undefined);
-    if (!returns) this.#write({ type: 'SEARCH', numbers: found });
+    if (!returns) this.#write({ type: 'SEARCH', numbers: found, ...(highest ? { modSeq: highest } : {}) });
     else {
       const options = new Set(returns.length === 0 ? ['ALL'] : returns);
+      if (options.has('SAVE')) this.#saved = new Set(messages.map((info) => info.uid));
+      options.delete('SAVE');
       const any = found.length > 0;
-      this.#write({
-        type: 'ESEARCH',
-        tag,
-        uid: command.uid,
-        ...(options.has('MIN') && any ? { min: found[0]! } : {}),
-        ...(options.has('MAX') && any ? { max: found[found.length - 1]! } : {}),
-        ...(options.has('COUNT') ? { count: found.length } : {}),
-        ...(options.has('ALL') && any ? { all: SequenceSet.from(found) } : {}),
-      });
+      // RFC 5182 §2.4: SAVE alone answers no ESEARCH.
+      if (options.size > 0 || returns.length === 0)
+        this.#write({
+          type: 'ESEARCH',
+          tag,
+          uid: command.uid,
+          ...(options.has('MIN') && any ? { min: found[0]! } : {}),
+          ...(options.has('MAX') && any ? { max: found[found.length - 1]! } : {}),
+          ...(options.has('COUNT') ? { count: found.length } : {}),
+          ...(options.has('ALL') && any ? { all: SequenceSet.from(found) } : {}),
+          ...(highest ? { modSeq: highest } : {}),
+        });
     }
     this.#tagged(tag, 'OK', 'Search completed');
   }
@@ -1247,7 +1610,7 @@ export class ImapServerSession {
             this.#write({
               type: 'STATUS',
               mailbox: entry.name,
-              values: statusValues(status as MailboxStatus, items),
+              values: statusValues(status as MailboxStatus, items, this.#limits.maxStreamedLiteralSize),
             });
             step(index + 1);
           },
@@ -1309,7 +1672,11 @@ export class ImapServerSession {
     this.#events.push(event);
   }
 
+  /** A command's answer, after the changes to the selected mailbox that may be announced now. */
   #tagged(tag: string, status: 'OK' | 'NO' | 'BAD', text: string, code?: ResponseCode): void {
+    if (this.#state === 'selected') this.#announce(!this.#holdExpunges);
+    this.#holdExpunges = false;
+    if (this.#state === 'logout') return;
     this.#write({ type: 'tagged', tag, status, text, ...(code ? { code } : {}) });
   }
 
@@ -1359,8 +1726,12 @@ function canonicalFlag(flag: string): string {
   return SYSTEM_FLAGS.find((system) => system.toLowerCase() === flag.toLowerCase()) ?? flag;
 }
 
-/** The STATUS values asked for (APPENDLIMIT and MAILBOXID are not offered, so not answered). */
-function statusValues(status: MailboxStatus, items: readonly StatusItem[]): StatusValues {
+/** The STATUS values asked for, APPENDLIMIT being the server's (MAILBOXID is not offered, so not answered). */
+function statusValues(
+  status: MailboxStatus,
+  items: readonly StatusItem[],
+  appendLimit: number,
+): StatusValues {
   const values: Record<string, number> = {};
   for (const item of items) {
     if (item === 'MESSAGES') values[item] = status.messages;
@@ -1371,6 +1742,7 @@ function statusValues(status: MailboxStatus, items: readonly StatusItem[]): Stat
     else if (item === 'DELETED') values[item] = status.deleted;
     else if (item === 'SIZE') values[item] = status.size;
     else if (item === 'HIGHESTMODSEQ') values[item] = status.highestModseq;
+    else if (item === 'APPENDLIMIT') values[item] = appendLimit;
   }
   return values;
 }

@@ -5,14 +5,17 @@ import type {
   CopyResult,
   FlagOperation,
   Mailbox,
+  MailboxChange,
   MailboxListEntry,
   MailboxStatus,
   MessageInfo,
   MessageStructure,
+  QuotaUsage,
   SpecialUse,
   UserMail,
 } from '@postwire/store';
 import type { LiteralSource } from '../protocol/writer.js';
+import { decodePart, type ImapBinaryRequest } from './binary.js';
 import { type SearchTextTerm, streamContains } from './search.js';
 
 /** A store operation the session needs; its driver runs it (see {@link ImapStoreBridge}). */
@@ -22,8 +25,22 @@ export type ImapStoreRequest =
   | { readonly op: 'create'; readonly mailbox: string; readonly specialUse?: SpecialUse }
   | { readonly op: 'delete' | 'subscribe' | 'unsubscribe'; readonly mailbox: string }
   | { readonly op: 'rename'; readonly mailbox: string; readonly newName: string }
-  /** Open a mailbox (closing the one open before), for SELECT or, `readOnly`, EXAMINE. */
-  | { readonly op: 'select'; readonly mailbox: string; readonly readOnly: boolean }
+  /**
+   * Open a mailbox (closing the one open before), for SELECT or, `readOnly`, EXAMINE; `changedSince` (QRESYNC)
+   * also asks for the messages changed after that MODSEQ.
+   */
+  | {
+      readonly op: 'select';
+      readonly mailbox: string;
+      readonly readOnly: boolean;
+      readonly changedSince?: number;
+    }
+  /** Look for other writers' changes to the open mailbox now (NOOP, CHECK, IDLE): they arrive as changes. */
+  | { readonly op: 'sync' }
+  /** The user's storage use and limits (QUOTA, RFC 9208). */
+  | { readonly op: 'quota' }
+  /** Removes messages an APPEND stored before it failed (MULTIAPPEND is all or nothing, RFC 3502). */
+  | { readonly op: 'append-undo'; readonly mailbox: string; readonly uids: readonly number[] }
   /** Close the open mailbox; `expunge` first removes its `\Deleted` messages (CLOSE, RFC 9051 §6.4.1). */
   | { readonly op: 'unselect'; readonly expunge: boolean }
   /** Start storing an APPEND message into `mailbox`; its octets follow in `append-data` requests. */
@@ -35,21 +52,28 @@ export type ImapStoreRequest =
     }
   /** The next octets of the message being appended; `last` completes it. */
   | { readonly op: 'append-data'; readonly data: Uint8Array; readonly last: boolean }
-  /** Index entries (and, with `structure`, parsed structures) of the open mailbox's messages; `seen` first adds `\Seen`. */
+  /**
+   * Index entries (and, with `structure`, parsed structures) of the open mailbox's messages; `seen` first
+   * adds `\Seen`; `changedSince` keeps only the messages whose MODSEQ is above it (CONDSTORE).
+   */
   | {
       readonly op: 'fetch';
       readonly uids: readonly number[];
       readonly structure: boolean;
       readonly seen: boolean;
+      readonly changedSince?: number;
     }
   /** The selected fields of header blocks (FETCH `HEADER.FIELDS`, `HEADER.FIELDS.NOT`), each with its blank line. */
   | { readonly op: 'header-fields'; readonly requests: readonly ImapHeaderFieldsRequest[] }
-  /** Changes the flags of messages of the open mailbox (STORE). */
+  /** Leaf parts' bodies without their Content-Transfer-Encoding (FETCH BINARY, BINARY.SIZE; see `binary.ts`). */
+  | { readonly op: 'binary'; readonly requests: readonly ImapBinaryRequest[] }
+  /** Changes the flags of messages of the open mailbox (STORE), with CONDSTORE's `unchangedSince`. */
   | {
       readonly op: 'store';
       readonly uids: readonly number[];
       readonly operation: FlagOperation;
       readonly flags: readonly string[];
+      readonly unchangedSince?: number;
     }
   /** Removes those of the messages that have `\Deleted` (EXPUNGE, UID EXPUNGE). */
   | { readonly op: 'expunge'; readonly uids: readonly number[] }
@@ -82,6 +106,58 @@ export interface ImapSelectResult {
   readonly keywords: readonly string[];
   /** The UIDs of the messages, ascending: the session's first view. */
   readonly uids: readonly number[];
+  /** The UIDs that are `\Recent` in this session (RFC 3501 §2.3.2). */
+  readonly recent: readonly number[];
+  /** With `changedSince`: the messages whose MODSEQ is above it, ascending by UID. */
+  readonly changed?: readonly MessageInfo[];
+}
+
+/** What a `store` request answers. */
+export interface ImapFlagsResult {
+  /** The messages asked for that still exist, with their flags after the change. */
+  readonly messages: readonly MessageInfo[];
+  /** The UIDs whose flags this request changed. */
+  readonly changed: readonly number[];
+  /** The UIDs left alone because their MODSEQ was above `unchangedSince`. */
+  readonly modified: readonly number[];
+}
+
+/** A change to the selected mailbox, for {@link ImapServerSession.mailboxChanged}; `recent` for a message this session is first to see. */
+export type ImapMailboxChange = MailboxChange & { readonly recent?: boolean };
+
+/**
+ * Which messages are `\Recent` for which session (RFC 3501 §2.3.2): the first session to see a new message
+ * with SELECT, or to be told of it while selected read-write, claims it. One registry serves every session
+ * of a server process; it does not outlive the process.
+ */
+export class ImapRecentClaims {
+  readonly #claimed = new Map<string, { uidValidity: number; highest: number }>();
+
+  /** The UIDs above the highest already claimed in the mailbox; `claim` records them as this caller's. */
+  take(
+    user: string,
+    mailbox: string,
+    uidValidity: number,
+    uids: readonly number[],
+    claim: boolean,
+  ): number[] {
+    const key = `${user}\u0000${mailbox}`;
+    let entry = this.#claimed.get(key);
+    if (entry?.uidValidity !== uidValidity) entry = { uidValidity, highest: 0 };
+    const highest = entry.highest;
+    const taken = uids.filter((uid) => uid > highest);
+    if (claim && taken.length > 0) entry.highest = Math.max(highest, ...taken.slice(-1));
+    if (claim) this.#claimed.set(key, entry);
+    return taken;
+  }
+}
+
+/** Options of {@link ImapStoreBridge}. */
+export interface ImapStoreBridgeOptions {
+  /** Receives the selected mailbox's changes as they happen; give them to the session's `mailboxChanged`. */
+  readonly onChange?: (change: ImapMailboxChange) => void;
+  /** The server's `\Recent` registry; without it no message is ever `\Recent`. */
+  readonly recent?: ImapRecentClaims;
 }
 
 /** What a `fetch` request answers. */
@@ -112,8 +188,12 @@ export interface ImapStoreResults {
   'append-data': AppendResult | undefined;
   fetch: ImapFetchResult;
   'header-fields': Uint8Array[];
-  /** The messages with their flags after the change. */
-  store: MessageInfo[];
+  /** The decoded parts, in the order asked. */
+  binary: Uint8Array[];
+  store: ImapFlagsResult;
+  sync: undefined;
+  quota: QuotaUsage;
+  'append-undo': undefined;
   /** The UIDs removed. */
   expunge: number[];
   copy: CopyResult;
@@ -130,12 +210,22 @@ export type ImapStoreResult = ImapStoreResults[keyof ImapStoreResults];
  */
 export class ImapStoreBridge {
   readonly #mail: UserMail;
+  readonly #options: ImapStoreBridgeOptions;
   #mailbox: Mailbox | undefined;
   #selectedName: string | undefined;
+  #readOnly = true;
+  #uidValidity = 0;
+  /** Stops following the selected mailbox's changes. */
+  #unfollow: AbortController | undefined;
+  /** The highest UID whose append the change feed has passed to `onChange`. */
+  #forwardedUid = 0;
+  /** Requests waiting for the feed to pass an appended UID on. */
+  #waiters: { readonly uid: number; readonly resolve: () => void }[] = [];
   #append: PendingAppend | undefined;
 
-  constructor(mail: UserMail) {
+  constructor(mail: UserMail, options: ImapStoreBridgeOptions = {}) {
     this.#mail = mail;
+    this.#options = options;
   }
 
   /** The user's mail. */
@@ -170,7 +260,23 @@ export class ImapStoreBridge {
         await mail.rename(request.mailbox, request.newName);
         return undefined;
       case 'select':
-        return this.#select(request.mailbox);
+        return this.#select(request.mailbox, request.readOnly, request.changedSince);
+      case 'sync':
+        await this.#open().sync();
+        // The changes found are published now; let them reach `onChange` before the session answers.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        return undefined;
+      case 'quota':
+        return mail.quota();
+      case 'append-undo': {
+        const mailbox = await mail.open(request.mailbox);
+        try {
+          await mailbox.expunge(request.uids);
+        } finally {
+          await mailbox.close();
+        }
+        return undefined;
+      }
       case 'unselect':
         return this.#unselect(request.expunge);
       case 'append-begin':
@@ -178,13 +284,29 @@ export class ImapStoreBridge {
       case 'append-data':
         return this.#appendData(request.data, request.last);
       case 'fetch':
-        return this.#fetch(this.#open(), request.uids, request.structure, request.seen);
+        return this.#fetch(this.#open(), request);
       case 'header-fields':
         return Promise.all(request.requests.map((fields) => this.#headerFields(this.#open(), fields)));
+      case 'binary': {
+        const mailbox = this.#open();
+        return Promise.all(
+          request.requests.map((part) => decodePart(streamChunks(mailbox.read(part.uid, part)), part)),
+        );
+      }
       case 'store': {
         const mailbox = this.#open();
-        await mailbox.setFlags(request.uids, request.operation, request.flags);
-        return mailbox.messages(request.uids);
+        const { uids, operation, flags, unchangedSince } = request;
+        const result = await mailbox.setFlags(
+          uids,
+          operation,
+          flags,
+          unchangedSince === undefined ? undefined : { unchangedSince },
+        );
+        return {
+          messages: await mailbox.messages(uids),
+          changed: result.changed.map((change) => change.uid),
+          modified: result.modified,
+        };
       }
       case 'expunge': {
         const mailbox = this.#open();
@@ -197,9 +319,12 @@ export class ImapStoreBridge {
         return this.#searchText(this.#open(), request.uids, request.terms);
       case 'copy': {
         const mailbox = this.#open();
-        return request.move
-          ? mailbox.move(request.uids, request.mailbox)
-          : mailbox.copy(request.uids, request.mailbox);
+        const result = request.move
+          ? await mailbox.move(request.uids, request.mailbox)
+          : await mailbox.copy(request.uids, request.mailbox);
+        if (sameMailbox(request.mailbox, this.#selectedName!) && result.targetUids.length > 0)
+          await this.#forwarded(Math.max(...result.targetUids));
+        return result;
       }
     }
   }
@@ -237,6 +362,7 @@ export class ImapStoreBridge {
       const stored = await append.result;
       this.#append = undefined;
       if (append.own) await append.mailbox.close();
+      else await this.#forwarded(stored.uid);
       return stored;
     } catch (error) {
       await this.#abortAppend();
@@ -254,13 +380,18 @@ export class ImapStoreBridge {
 
   async #fetch(
     mailbox: Mailbox,
-    uids: readonly number[],
-    structure: boolean,
-    seen: boolean,
+    request: Extract<ImapStoreRequest, { op: 'fetch' }>,
   ): Promise<ImapFetchResult> {
+    const { structure, seen, changedSince } = request;
+    let uids = request.uids;
+    if (changedSince !== undefined)
+      uids = (await mailbox.messages(uids))
+        .filter((message) => message.modseq > changedSince)
+        .map((message) => message.uid);
     let marked: number[] = [];
-    if (seen) marked = (await mailbox.setFlags(uids, 'add', ['\\Seen'])).changed.map((change) => change.uid);
-    const messages = await mailbox.messages(uids);
+    if (seen && uids.length > 0)
+      marked = (await mailbox.setFlags(uids, 'add', ['\\Seen'])).changed.map((change) => change.uid);
+    const messages = uids.length === 0 ? [] : await mailbox.messages(uids);
     const structures = structure
       ? await Promise.all(messages.map((message) => mailbox.structure(message.uid)))
       : undefined;
@@ -307,26 +438,101 @@ export class ImapStoreBridge {
     return content.kind === 'bytes' ? content.bytes : new Uint8Array(0);
   }
 
-  async #select(name: string): Promise<ImapSelectResult> {
+  async #select(name: string, readOnly: boolean, changedSince?: number): Promise<ImapSelectResult> {
     await this.#unselect(false);
     const mailbox = await this.#mail.open(name);
     try {
+      // Changes are followed from before the mailbox is read: none falls between the two.
+      const changes = this.#follow(mailbox);
       const [status, messages] = await Promise.all([mailbox.status(), mailbox.messages()]);
       const keywords = new Set<string>();
       for (const message of messages)
         for (const flag of message.flags) if (!flag.startsWith('\\')) keywords.add(flag);
       this.#mailbox = mailbox;
       this.#selectedName = name;
-      return { status, keywords: [...keywords].sort(), uids: messages.map((message) => message.uid) };
+      this.#readOnly = readOnly;
+      this.#uidValidity = status.uidValidity;
+      const uids = messages.map((message) => message.uid);
+      void changes.run();
+      return {
+        status,
+        keywords: [...keywords].sort(),
+        uids,
+        recent: this.#recent(uids),
+        ...(changedSince === undefined
+          ? {}
+          : { changed: messages.filter((message) => message.modseq > changedSince) }),
+      };
     } catch (error) {
+      this.#unfollow?.abort();
+      this.#unfollow = undefined;
       await mailbox.close();
       throw error;
     }
   }
 
+  /** Subscribes to the mailbox's changes at once; `run()` forwards them to `onChange` until unselected. */
+  #follow(mailbox: Mailbox): { run(): Promise<void> } {
+    const controller = new AbortController();
+    this.#unfollow = controller;
+    const onChange = this.#options.onChange;
+    const iterator = mailbox.changes({ signal: controller.signal })[Symbol.asyncIterator]();
+    const first = iterator.next();
+    first.catch(() => {});
+    return {
+      run: async () => {
+        try {
+          for (let next = await first; !next.done; next = await iterator.next()) {
+            const change = next.value;
+            if (controller.signal.aborted) break;
+            if (change.type === 'append') {
+              const { uid } = change.message;
+              const recent = this.#recent([uid]).length > 0;
+              onChange?.(recent ? { ...change, recent } : change);
+              this.#forwardedUid = Math.max(this.#forwardedUid, uid);
+              this.#wake((waiter) => waiter.uid <= uid);
+            } else onChange?.(change);
+          }
+        } catch {
+          // A feed that fell too far behind: the session must re-read the mailbox.
+          if (!controller.signal.aborted) onChange?.({ type: 'gone' });
+        } finally {
+          if (this.#unfollow === controller) this.#unfollow = undefined;
+          this.#wake(() => true);
+        }
+      },
+    };
+  }
+
+  /**
+   * Resolves once the change feed has passed the append of `uid` (and so of every UID below it) to
+   * `onChange`: the session then numbers its own new messages after everyone else's.
+   */
+  async #forwarded(uid: number): Promise<void> {
+    if (!this.#unfollow || this.#forwardedUid >= uid) return;
+    await new Promise<void>((resolve) => this.#waiters.push({ uid, resolve }));
+  }
+
+  #wake(ready: (waiter: { readonly uid: number }) => boolean): void {
+    const waiting = this.#waiters;
+    this.#waiters = waiting.filter((waiter) => !ready(waiter));
+    for (const waiter of waiting) if (ready(waiter)) waiter.resolve();
+  }
+
+  /** Claims `uids` as `\Recent` for this session (read-write) or tells which are unclaimed (read-only). */
+  #recent(uids: readonly number[]): number[] {
+    const recent = this.#options.recent;
+    if (!recent || uids.length === 0) return [];
+    return recent.take(this.#mail.user, this.#mailbox!.name, this.#uidValidity, uids, !this.#readOnly);
+  }
+
   async #unselect(expunge: boolean): Promise<undefined> {
     const mailbox = this.#mailbox;
     if (!mailbox) return undefined;
+    this.#unfollow?.abort();
+    this.#unfollow = undefined;
+    this.#forwardedUid = 0;
+    this.#wake(() => true);
     this.#mailbox = undefined;
     this.#selectedName = undefined;
     try {

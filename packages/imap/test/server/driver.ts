@@ -8,6 +8,7 @@ import {
 import { createMemoryStore, type MailStore } from '@postwire/store';
 import {
   type ImapAuthStep,
+  ImapRecentClaims,
   ImapServerSession,
   type ImapServerSessionOptions,
   ImapStoreBridge,
@@ -44,9 +45,18 @@ export class Driver {
   #greeting = '';
   #failNext: unknown;
 
-  constructor(options: ImapServerSessionOptions = {}, sasl = testSasl(), store = createMemoryStore()) {
+  readonly recent: ImapRecentClaims;
+
+  /** `recent`: the `\Recent` registry, shared by the drivers of one simulated server. */
+  constructor(
+    options: ImapServerSessionOptions = {},
+    sasl = testSasl(),
+    store = createMemoryStore(),
+    recent = new ImapRecentClaims(),
+  ) {
     this.sasl = sasl;
     this.store = store;
+    this.recent = recent;
     this.session = new ImapServerSession({
       authMechanisms: (secure) => sasl.mechanisms({ secure }),
       cleartextLogin: (secure) => sasl.allowsCleartext({ secure }),
@@ -56,7 +66,7 @@ export class Driver {
 
   /** The output written so far without client input: the greeting (after `connect`, if asked for). */
   async start(preauthUser?: string): Promise<string> {
-    if (preauthUser !== undefined) this.#bridge = new ImapStoreBridge(await this.store.user(preauthUser));
+    if (preauthUser !== undefined) this.#bridge = await this.#bridgeFor(preauthUser);
     this.#greeting = await this.#pump();
     return this.#greeting;
   }
@@ -64,6 +74,12 @@ export class Driver {
   /** Makes the next store request fail with `error`. */
   failNextStoreRequest(error: unknown): void {
     this.#failNext = error;
+  }
+
+  /** What the session wrote without new input, once the changes of other sessions have reached it. */
+  async unsolicited(): Promise<string> {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    return this.#pump();
   }
 
   /** Sends client text (or bytes) and returns the session's answer. */
@@ -134,15 +150,25 @@ export class Driver {
   }
 
   async #loggedIn(outcome: ImapAuthStep): Promise<ImapAuthStep> {
-    if (outcome.type === 'success')
-      this.#bridge = new ImapStoreBridge(await this.store.user(outcome.username));
+    if (outcome.type === 'success') this.#bridge = await this.#bridgeFor(outcome.username);
     return outcome;
+  }
+
+  async #bridgeFor(user: string): Promise<ImapStoreBridge> {
+    return new ImapStoreBridge(await this.store.user(user), {
+      onChange: (change) => this.session.mailboxChanged(change),
+      recent: this.recent,
+    });
   }
 }
 
 /** A driver whose session is logged in as alice (cleartext allowed), greeting and login output dropped. */
-export async function loggedIn(options: ImapServerSessionOptions = {}): Promise<Driver> {
-  const driver = new Driver(options);
+export async function loggedIn(
+  options: ImapServerSessionOptions = {},
+  store?: MailStore,
+  recent?: ImapRecentClaims,
+): Promise<Driver> {
+  const driver = new Driver(options, testSasl(), store, recent);
   await driver.start();
   const answer = await driver.send(`L LOGIN alice ${PASSWORD}\r\n`);
   if (!answer.startsWith('L OK')) throw new Error(answer);

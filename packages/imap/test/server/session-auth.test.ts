@@ -10,8 +10,10 @@ describe('ImapServerSession: greeting, CAPABILITY, NOOP, ID, LOGOUT', () => {
     const greeting = await driver.start();
     expect(greeting).toBe(
       '* OK [CAPABILITY IMAP4rev1 LITERAL+ IMAP4rev2 SASL-IR ID ENABLE NAMESPACE UNSELECT UIDPLUS MOVE ' +
-        'LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE CHILDREN STATUS=SIZE UTF8=ACCEPT STARTTLS ' +
-        'LOGINDISABLED AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 AUTH=CRAM-MD5] Postwire IMAP ready\r\n',
+        'LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE CHILDREN STATUS=SIZE UTF8=ACCEPT BINARY IDLE ' +
+        'CONDSTORE QRESYNC ESEARCH SEARCHRES WITHIN QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE UNAUTHENTICATE ' +
+        'APPENDLIMIT=67108864 STARTTLS LOGINDISABLED AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 AUTH=CRAM-MD5] ' +
+        'Postwire IMAP ready\r\n',
     );
     expect(await driver.send('a CAPABILITY\r\nb NOOP\r\nc ID NIL\r\n')).toBe(
       `* CAPABILITY ${driver.session.capabilities.join(' ')}\r\na OK Capability completed\r\n` +
@@ -28,7 +30,7 @@ describe('ImapServerSession: greeting, CAPABILITY, NOOP, ID, LOGOUT', () => {
     const driver = new Driver({ nonSyncLiterals: 'minus', preauth: 'alice', greeting: 'hi' });
     const greeting = await driver.start('alice');
     expect(greeting).toMatch(
-      /^\* PREAUTH \[CAPABILITY IMAP4rev1 LITERAL- IMAP4rev2 .*UTF8=ACCEPT\] Logged in as alice\r\n$/,
+      /^\* PREAUTH \[CAPABILITY IMAP4rev1 LITERAL- IMAP4rev2 .*UNAUTHENTICATE APPENDLIMIT=\d+\] Logged in as alice\r\n$/,
     );
     expect(driver.session.state).toBe('authenticated');
     expect(await driver.send('a CREATE x\r\n')).toBe('a OK CREATE completed\r\n');

@@ -45,7 +45,7 @@ describe('ImapServerSession: COPY', () => {
     const driver = await withInbox('EXAMINE');
     const inbox = await validity(driver, 'INBOX');
     expect(await driver.send('a COPY 2 INBOX\r\n')).toBe(
-      `* 4 EXISTS\r\na OK [COPYUID ${inbox} 2 4] Copy completed\r\n`,
+      `* 4 EXISTS\r\n* 4 RECENT\r\na OK [COPYUID ${inbox} 2 4] Copy completed\r\n`,
     );
     expect(await driver.send('b FETCH 4 UID\r\n')).toBe('* 4 FETCH (UID 4)\r\nb OK Fetch completed\r\n');
   });
@@ -60,13 +60,14 @@ describe('ImapServerSession: COPY', () => {
     expect(await uidsOf(driver, 'Archive')).toEqual([]);
   });
 
-  it('messages expunged by another session are skipped: no COPYUID when none is left', async () => {
+  it('messages expunged by another session are skipped and announced: no COPYUID when none is left', async () => {
     const driver = await withInbox();
     const inbox = await (await driver.store.user('alice')).open('INBOX');
     await inbox.expunge([1]);
     await inbox.close();
-    expect(await driver.send('a COPY 1 Archive\r\n')).toBe('a OK Copy completed\r\n');
-    expect(await driver.send('b MOVE 1 Archive\r\n')).toBe('b OK Move completed\r\n');
+    await driver.unsolicited();
+    expect(await driver.send('a COPY 1 Archive\r\n')).toBe('* 1 EXPUNGE\r\na OK Copy completed\r\n');
+    expect(await driver.send('b UID MOVE 1 Archive\r\n')).toBe('b OK No messages found\r\n');
     expect(await uidsOf(driver, 'Archive')).toEqual([]);
   });
 
@@ -97,7 +98,7 @@ describe('ImapServerSession: MOVE', () => {
     const driver = await withInbox();
     const inbox = await validity(driver, 'INBOX');
     expect(await driver.send('a MOVE 1 INBOX\r\n')).toBe(
-      `* 4 EXISTS\r\n* OK [COPYUID ${inbox} 1 4] Moved UIDs.\r\n* 1 EXPUNGE\r\na OK Move completed\r\n`,
+      `* OK [COPYUID ${inbox} 1 4] Moved UIDs.\r\n* 1 EXPUNGE\r\n* 3 EXISTS\r\n* 3 RECENT\r\na OK Move completed\r\n`,
     );
     expect(await driver.send('b FETCH 1:* UID\r\n')).toBe(
       '* 1 FETCH (UID 2)\r\n* 2 FETCH (UID 3)\r\n* 3 FETCH (UID 4)\r\nb OK Fetch completed\r\n',

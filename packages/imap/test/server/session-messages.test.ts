@@ -50,15 +50,13 @@ describe('ImapServerSession: APPEND', () => {
     const driver = await withMessages([]);
     const validity = await uidValidity(driver);
     expect(await driver.send('a APPEND INBOX {3+}\r\nabc (\\Draft $New) {4+}\r\nwxyz\r\n')).toBe(
-      '* 2 EXISTS\r\n* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $New)\r\n' +
+      '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $New)\r\n' +
         '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $New \\*)] \r\n' +
+        '* 2 EXISTS\r\n* 2 RECENT\r\n' +
         `a OK [APPENDUID ${validity} 1:2] Append completed\r\n`,
     );
     expect(await driver.send('b FETCH 1:* (UID FLAGS)\r\n')).toBe(
-      '* 1 FETCH (UID 1 FLAGS ())\r\n* 2 FETCH (UID 2 FLAGS (\\Draft $New))\r\nb OK Fetch completed\r\n',
-    );
-    expect(await driver.send('c FETCH 1 FLAGS (CHANGEDSINCE 1)\r\n')).toBe(
-      'c BAD CHANGEDSINCE is not supported yet\r\n',
+      '* 1 FETCH (UID 1 FLAGS (\\Recent))\r\n* 2 FETCH (UID 2 FLAGS (\\Draft $New \\Recent))\r\nb OK Fetch completed\r\n',
     );
   });
 
@@ -104,7 +102,8 @@ describe('ImapServerSession: APPEND', () => {
     driver.failNextStoreRequest(new OverQuotaError());
     expect(await driver.send('abc\r\n')).toBe('e NO [OVERQUOTA] quota exceeded\r\n');
     expect(await driver.send('f APPEND INBOX {3+}\r\nabc trailing\r\n')).toMatch(/^f BAD /);
-    expect((await (await driver.store.user('alice')).status('INBOX')).messages).toBe(2);
+    // MULTIAPPEND is all or nothing: the first messages of `d` and `f` were removed again.
+    expect((await (await driver.store.user('alice')).status('INBOX')).messages).toBe(0);
   });
 });
 
@@ -112,7 +111,7 @@ describe('ImapServerSession: FETCH', () => {
   it('answers FLAGS, UID, INTERNALDATE, RFC822.SIZE, ENVELOPE, BODY and BODYSTRUCTURE', async () => {
     const driver = await withMessages([[MESSAGE, ['\\Seen']]]);
     expect(await driver.send('a FETCH 1 (FLAGS UID INTERNALDATE RFC822.SIZE)\r\n')).toBe(
-      `* 1 FETCH (FLAGS (\\Seen) UID 1 INTERNALDATE "02-Jan-2024 03:04:05 +0000" RFC822.SIZE ${MESSAGE.length})\r\n` +
+      `* 1 FETCH (FLAGS (\\Seen \\Recent) UID 1 INTERNALDATE "02-Jan-2024 03:04:05 +0000" RFC822.SIZE ${MESSAGE.length})\r\n` +
         'a OK Fetch completed\r\n',
     );
     expect(await driver.send('b FETCH 1 (ENVELOPE BODY BODYSTRUCTURE)\r\n')).toBe(
@@ -140,10 +139,10 @@ describe('ImapServerSession: FETCH', () => {
         'b OK Fetch completed\r\n',
     );
     expect(await driver.send('c UID FETCH 1 BODY[]\r\n')).toBe(
-      `* 1 FETCH (UID 1 BODY[] {${MESSAGE.length}}\r\n${MESSAGE} FLAGS (\\Seen))\r\nc OK Fetch completed\r\n`,
+      `* 1 FETCH (UID 1 BODY[] {${MESSAGE.length}}\r\n${MESSAGE} FLAGS (\\Seen \\Recent))\r\nc OK Fetch completed\r\n`,
     );
     expect(await driver.send('d FETCH 1 (FLAGS RFC822.TEXT)\r\n')).toBe(
-      '* 1 FETCH (FLAGS (\\Seen) RFC822.TEXT {7}\r\nBody!\r\n)\r\nd OK Fetch completed\r\n',
+      '* 1 FETCH (FLAGS (\\Seen \\Recent) RFC822.TEXT {7}\r\nBody!\r\n)\r\nd OK Fetch completed\r\n',
     );
   });
 
@@ -167,7 +166,7 @@ describe('ImapServerSession: FETCH', () => {
       '* 1 FETCH (RFC822 {3}\r\na\r\n)\r\na OK Fetch completed\r\n',
     );
     expect(await examined.send('b FETCH 1 FLAGS\r\n')).toBe(
-      '* 1 FETCH (FLAGS ())\r\nb OK Fetch completed\r\n',
+      '* 1 FETCH (FLAGS (\\Recent))\r\nb OK Fetch completed\r\n',
     );
     expect(await examined.send('c STORE 1 +FLAGS (\\Seen)\r\nd EXPUNGE\r\n')).toBe(
       'c NO Mailbox is read-only\r\nd NO Mailbox is read-only\r\n',
@@ -189,14 +188,45 @@ describe('ImapServerSession: FETCH', () => {
     expect(await driver.send('e FETCH 0 UID\r\n')).toBe('e BAD Invalid sequence set\r\n');
     expect(await driver.send('f FETCH 4294967296 UID\r\n')).toBe('f BAD Invalid sequence set\r\n');
     expect(await driver.send('g FETCH 251 UID\r\n')).toBe('g BAD Invalid messageset\r\n');
-    expect(await driver.send('h FETCH $ UID\r\n')).toBe('h BAD No saved search result\r\n');
-    expect(await driver.send('i FETCH 1 BINARY[1]\r\n')).toBe('i BAD FETCH BINARY[] is not supported\r\n');
+    expect(await driver.send('h FETCH $ UID\r\n')).toBe('h OK Fetch completed\r\n');
+    expect(await driver.send('i FETCH 1 BINARY.PEEK[1]\r\n')).toBe(
+      '* 1 FETCH (BINARY[1] {4}\r\nm0\r\n)\r\ni OK Fetch completed\r\n',
+    );
   });
 
   it('a store failure ends the FETCH with NO', async () => {
     const driver = await withMessages([['a\r\n', []]]);
     driver.failNextStoreRequest(new Error('disk on fire'));
     expect(await driver.send('a FETCH 1 FLAGS\r\n')).toBe('a NO [SERVERBUG] Internal error occurred\r\n');
+  });
+});
+
+describe('ImapServerSession: BINARY', () => {
+  const ATTACHMENT =
+    'Subject: Bin\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n' +
+    '--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9\r\n' +
+    '--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n' +
+    '--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-made-up\r\n\r\nabc\r\n' +
+    '--b--\r\n';
+
+  it('decodes parts: literal8 for NUL, BINARY.SIZE, UNKNOWN-CTE, and BINARY without PEEK sets \\Seen', async () => {
+    const driver = await withMessages([[ATTACHMENT, []]]);
+    expect(
+      await driver.send('a FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[2] BINARY.SIZE[2])\r\n'),
+    ).toBe(
+      '* 1 FETCH (BINARY[1] {5}\r\ncafé BINARY.SIZE[1] 5 BINARY[2] ~{3}\r\n\x00\x01\x02 BINARY.SIZE[2] 3)\r\n' +
+        'a OK Fetch completed\r\n',
+    );
+    expect(await driver.send('b FETCH 1 BINARY.PEEK[2]<1.5>\r\n')).toBe(
+      '* 1 FETCH (BINARY[2] {2}\r\n\x01\x02)\r\nb OK Fetch completed\r\n',
+    );
+    expect(await driver.send('c FETCH 1 (UID BINARY.PEEK[3])\r\n')).toBe(
+      '* 1 FETCH (UID 1)\r\nc NO [UNKNOWN-CTE] Unknown Content-Transfer-Encoding\r\n',
+    );
+    expect(await driver.send('d FETCH 1 BINARY[1.HEADER]\r\n')).toMatch(/^d BAD /);
+    expect(await driver.send('e FETCH 1 BINARY[1]\r\n')).toBe(
+      '* 1 FETCH (BINARY[1] {5}\r\ncafé FLAGS (\\Seen \\Recent))\r\ne OK Fetch completed\r\n',
+    );
   });
 });
 
@@ -209,21 +239,21 @@ describe('ImapServerSession: STORE and EXPUNGE', () => {
     expect(await driver.send('a STORE 1:* +FLAGS ($Later \\flagged)\r\n')).toBe(
       '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Later)\r\n' +
         '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Later \\*)] \r\n' +
-        '* 1 FETCH (FLAGS (\\Seen $Later \\Flagged))\r\n* 2 FETCH (FLAGS ($Later \\Flagged))\r\n' +
+        '* 1 FETCH (FLAGS (\\Seen $Later \\Flagged \\Recent))\r\n* 2 FETCH (FLAGS ($Later \\Flagged \\Recent))\r\n' +
         'a OK Store completed\r\n',
     );
     expect(await driver.send('b UID STORE 2 -FLAGS ($Later)\r\n')).toBe(
-      '* 2 FETCH (FLAGS (\\Flagged) UID 2)\r\nb OK Store completed\r\n',
+      '* 2 FETCH (FLAGS (\\Flagged \\Recent) UID 2)\r\nb OK Store completed\r\n',
     );
     expect(await driver.send('c STORE 1 FLAGS.SILENT (\\Answered)\r\nd FETCH 1 FLAGS\r\n')).toBe(
-      'c OK Store completed\r\n* 1 FETCH (FLAGS (\\Answered))\r\nd OK Fetch completed\r\n',
+      'c OK Store completed\r\n* 1 FETCH (FLAGS (\\Answered \\Recent))\r\nd OK Fetch completed\r\n',
     );
     expect(await driver.send('e STORE 3 +FLAGS (\\Seen)\r\nf STORE 1 +FLAGS (\\Bogus)\r\n')).toBe(
       'e BAD Invalid messageset\r\nf BAD Invalid system flag\r\n',
     );
     expect(await driver.send('g UID STORE 9 +FLAGS (\\Seen)\r\n')).toBe('g OK Store completed\r\n');
-    expect(await driver.send('h STORE 1 (UNCHANGEDSINCE 5) +FLAGS (\\Seen)\r\n')).toBe(
-      'h BAD UNCHANGEDSINCE is not supported yet\r\n',
+    expect(await driver.send('h STORE 1 (UNCHANGEDSINCE 1) +FLAGS (\\Seen)\r\n')).toBe(
+      'h OK [MODIFIED 1] Conditional store failed\r\n',
     );
   });
 

@@ -43,7 +43,7 @@ async function withMessages(before?: string): Promise<Driver> {
 /** The numbers of `* SEARCH` for each criteria, by sequence number. */
 async function search(driver: Driver, criteria: string, uid = false): Promise<string> {
   const answer = await driver.send(`t ${uid ? 'UID ' : ''}SEARCH ${criteria}\r\n`);
-  const match = /^\* SEARCH([ \d]*)\r\nt OK Search completed\r\n$/.exec(answer);
+  const match = /^\* SEARCH([ \d]*(?: \(MODSEQ \d+\))?)\r\nt OK Search completed\r\n$/.exec(answer);
   if (!match) throw new Error(`unexpected answer to SEARCH ${criteria}: ${answer}`);
   return match[1]!.trim();
 }
@@ -65,9 +65,9 @@ describe('ImapServerSession: SEARCH', () => {
       ['UNDRAFT', '1 2'],
       ['KEYWORD $work', '1'],
       ['UNKEYWORD $Work', '2 3'],
-      ['NEW', ''],
-      ['RECENT', ''],
-      ['OLD', '1 2 3'],
+      ['NEW', '2 3'],
+      ['RECENT', '1 2 3'],
+      ['OLD', ''],
     ];
     for (const [criteria, expected] of cases)
       expect([criteria, await search(driver, criteria)]).toEqual([criteria, expected]);
@@ -91,7 +91,7 @@ describe('ImapServerSession: SEARCH', () => {
       ['SENTON 1-Jan-2024', '1'],
       ['SENTBEFORE 5-Feb-2024', '1'],
       ['SENTSINCE 5-Feb-2024', '2'],
-      [`MODSEQ ${first!.modseq + 1}`, '2 3'],
+      [`MODSEQ ${first!.modseq + 1}`, `2 3 (MODSEQ ${first!.modseq + 2})`],
       [`EMAILID ${first!.id}`, '1'],
       ['OLDER 1', '1 2 3'],
       ['YOUNGER 1', ''],
@@ -171,15 +171,27 @@ describe('ImapServerSession: SEARCH', () => {
     );
   });
 
-  it('refuses unknown charsets, SAVE, $ and THREADID, and answers NO when the store fails', async () => {
+  it('SEARCHRES: RETURN (SAVE) keeps the result as $ for FETCH, SEARCH and STORE; a failed SEARCH empties it', async () => {
+    const driver = await withMessages();
+    expect(await driver.send('a SEARCH RETURN (SAVE) FLAGGED\r\n')).toBe('a OK Search completed\r\n');
+    expect(await driver.send('b FETCH $ UID\r\n')).toBe('* 2 FETCH (UID 3)\r\nb OK Fetch completed\r\n');
+    expect(await search(driver, 'OR $ 3')).toBe('2 3');
+    expect(await driver.send('c UID SEARCH RETURN (SAVE MIN) NOT FLAGGED\r\n')).toBe(
+      '* ESEARCH (TAG "c") UID MIN 2\r\nc OK Search completed\r\n',
+    );
+    expect(await driver.send('d UID STORE $ +FLAGS.SILENT (\\Answered)\r\n')).toBe(
+      'd OK Store completed\r\n',
+    );
+    expect(await search(driver, 'ANSWERED')).toBe('1 2 3');
+    expect(await driver.send('e SEARCH RETURN (SAVE) CHARSET KOI8-R ALL\r\n')).toMatch(/^e NO \[BADCHARSET/);
+    expect(await driver.send('f FETCH $ UID\r\n')).toBe('f OK Fetch completed\r\n');
+  });
+
+  it('refuses unknown charsets and THREADID, and answers NO when the store fails', async () => {
     const driver = await withMessages();
     expect(await driver.send('a SEARCH CHARSET KOI8-R ALL\r\n')).toBe(
       'a NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset\r\n',
     );
-    expect(await driver.send('b SEARCH RETURN (SAVE) ALL\r\n')).toBe(
-      'b BAD SEARCH RETURN SAVE is not supported\r\n',
-    );
-    expect(await driver.send('c SEARCH NOT (OR ALL $)\r\n')).toBe('c BAD SEARCH $ is not supported\r\n');
     expect(await driver.send('e SEARCH THREADID T1\r\n')).toBe('e BAD SEARCH THREADID is not supported\r\n');
     driver.failNextStoreRequest(new Error('disk on fire'));
     expect(await driver.send('f SEARCH ALL\r\n')).toBe('f NO [SERVERBUG] Internal error occurred\r\n');
