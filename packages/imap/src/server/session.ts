@@ -25,6 +25,7 @@ import {
 import { type ImapResponse, type StatusValues, serializeResponse } from '../protocol/response.js';
 import type { ResponseCode } from '../protocol/response-code.js';
 import type { FetchAttribute } from '../protocol/response-fetch.js';
+import type { SearchKey } from '../protocol/search-key.js';
 import { SequenceSet } from '../protocol/sequence-set.js';
 import { ImapWriter, type LiteralSource } from '../protocol/writer.js';
 import { binaryRequests, DecodedParts, hasUnknownEncoding } from './binary.js';
@@ -40,6 +41,7 @@ import {
   searchUsesModseq,
   unsupportedSearchKey,
 } from './search.js';
+import { type SortCandidate, sortMessages, sortNeedsStructure, unsupportedSortKey } from './sort.js';
 import type {
   ImapFetchResult,
   ImapFlagsResult,
@@ -48,6 +50,7 @@ import type {
   ImapStoreRequest,
   ImapStoreResult,
 } from './store-bridge.js';
+import { isThreadAlgorithm, threadMessages } from './thread.js';
 
 /** Limits of a server session: the grammar's (see {@link ImapLimits}) and the session's, Dovecot-like. */
 export type ImapServerLimits = ImapLimits & {
@@ -208,6 +211,8 @@ const SELECTED = new Set([
   'COPY',
   'MOVE',
   'SEARCH',
+  'SORT',
+  'THREAD',
 ]);
 SELECTED.delete('ENABLE');
 
@@ -874,6 +879,12 @@ export class ImapServerSession {
       case 'SEARCH':
         this.#search(tag, command);
         return;
+      case 'SORT':
+        this.#sort(tag, command);
+        return;
+      case 'THREAD':
+        this.#thread(tag, command);
+        return;
       case 'CLOSE':
       case 'UNSELECT': {
         const expunge = command.name === 'CLOSE' && !this.#selected!.readOnly;
@@ -1417,29 +1428,87 @@ export class ImapServerSession {
    * IMAP4rev2 is enabled; RETURN (SAVE) keeps the result as `$` (RFC 5182); MODSEQ (RFC 7162 §3.1.5).
    */
   #search(tag: string, command: Extract<ImapCommand, { name: 'SEARCH' }>): void {
-    const { criteria, charset } = command;
-    const save = command.return?.includes('SAVE') ?? false;
+    const { criteria } = command;
     // RFC 5182 §2.1: a SEARCH that fails leaves `$` empty.
-    const refuse = (answer: () => void): void => {
-      if (save) this.#saved = new Set();
-      answer();
-    };
-    if (charset !== undefined && !['US-ASCII', 'UTF-8'].includes(charset.toUpperCase())) {
-      refuse(() =>
-        this.#tagged(tag, 'NO', 'Unsupported charset', {
-          code: 'BADCHARSET',
-          charsets: ['US-ASCII', 'UTF-8'],
-        }),
-      );
-      return;
-    }
-    const unsupported = unsupportedSearchKey(criteria);
-    if (unsupported) {
-      refuse(() => this.#bad(tag, `SEARCH ${unsupported} is not supported`));
+    if (this.#refuseSearch(tag, command.charset, criteria)) {
+      if (command.return?.includes('SAVE')) this.#saved = new Set();
       return;
     }
     const modseq = searchUsesModseq(criteria);
     if (modseq) this.#condstore();
+    this.#matching(tag, criteria, searchNeedsStructure(criteria), false, (found) =>
+      this.#searchResult(
+        tag,
+        command,
+        found.map((candidate) => candidate.info),
+        modseq,
+      ),
+    );
+  }
+
+  /**
+   * SORT and UID SORT (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO): the messages matching the keys, in the
+   * order of the sort criteria.
+   */
+  #sort(tag: string, command: Extract<ImapCommand, { name: 'SORT' }>): void {
+    const { criteria, search } = command;
+    if (this.#refuseSearch(tag, command.charset, search)) return;
+    const unsupported = unsupportedSortKey(criteria);
+    if (unsupported) {
+      this.#bad(tag, `Unknown sort criterion ${unsupported.slice(0, 20)}`);
+      return;
+    }
+    const keep = sortNeedsStructure(criteria);
+    this.#matching(tag, search, keep || searchNeedsStructure(search), keep, (found) => {
+      this.#write({ type: 'SORT', numbers: sortMessages(criteria, found, command.uid) });
+      this.#tagged(tag, 'OK', 'Sort completed');
+    });
+  }
+
+  /** THREAD and UID THREAD (RFC 5256 ORDEREDSUBJECT and REFERENCES) of the messages matching the keys. */
+  #thread(tag: string, command: Extract<ImapCommand, { name: 'THREAD' }>): void {
+    const { algorithm, search } = command;
+    if (!isThreadAlgorithm(algorithm)) {
+      this.#bad(tag, `Unknown thread algorithm ${algorithm.slice(0, 20)}`);
+      return;
+    }
+    if (this.#refuseSearch(tag, command.charset, search)) return;
+    this.#matching(tag, search, true, true, (found) => {
+      const candidates = found.map(({ info, sequence, structure }) => ({
+        info,
+        sequence,
+        structure: structure!,
+      }));
+      this.#write({ type: 'THREAD', threads: threadMessages(algorithm, candidates, command.uid) });
+      this.#tagged(tag, 'OK', 'Thread completed');
+    });
+  }
+
+  /** Answers a search's unknown charset (`NO [BADCHARSET]`) or unsupported key (`BAD`); true when it did. */
+  #refuseSearch(tag: string, charset: string | undefined, criteria: readonly SearchKey[]): boolean {
+    if (charset !== undefined && !['US-ASCII', 'UTF-8'].includes(charset.toUpperCase())) {
+      this.#tagged(tag, 'NO', 'Unsupported charset', {
+        code: 'BADCHARSET',
+        charsets: ['US-ASCII', 'UTF-8'],
+      });
+      return true;
+    }
+    const unsupported = unsupportedSearchKey(criteria);
+    if (unsupported) this.#bad(tag, `SEARCH ${unsupported} is not supported`);
+    return unsupported !== undefined;
+  }
+
+  /**
+   * Reads the view's messages in batches (with their structures when `structure`) and passes those that
+   * match `criteria` to `done`, in sequence order; their structures are kept only when `keep`.
+   */
+  #matching(
+    tag: string,
+    criteria: readonly SearchKey[],
+    structure: boolean,
+    keep: boolean,
+    done: (found: SortCandidate[]) => void,
+  ): void {
     const uids = [...this.#view.uids];
     const terms = searchTextTerms(criteria);
     const context = {
@@ -1450,11 +1519,10 @@ export class ImapServerSession {
       recent: this.#recent,
       saved: this.#saved,
     };
-    const structure = searchNeedsStructure(criteria);
-    const found: MessageInfo[] = [];
+    const found: SortCandidate[] = [];
     const step = (from: number): void => {
       if (from >= uids.length) {
-        this.#searchResult(tag, command, found, modseq);
+        done(found);
         return;
       }
       const batch = uids.slice(from, from + FETCH_BATCH);
@@ -1463,13 +1531,15 @@ export class ImapServerSession {
         const match = (text?: readonly boolean[][]): void => {
           result.messages.forEach((info, index) => {
             const sequence = this.#view.sequenceOf(info.uid)!;
+            const parsed = result.structures?.[index];
             const candidate = {
               info,
               sequence,
-              ...(result.structures ? { structure: result.structures[index]! } : {}),
+              ...(parsed ? { structure: parsed } : {}),
               ...(text ? { text: text[index]! } : {}),
             };
-            if (matchesSearch(criteria, candidate, context)) found.push(info);
+            if (!matchesSearch(criteria, candidate, context)) return;
+            found.push(keep && parsed ? { info, sequence, structure: parsed } : { info, sequence });
           });
           step(from + batch.length);
         };
