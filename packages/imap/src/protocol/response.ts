@@ -624,19 +624,29 @@ function writeLineEnd(writer: ImapWriter, text: string): void {
   writer.raw(text);
 }
 
-function writeThread(writer: ImapWriter, thread: Thread): void {
-  if (thread.chain.length === 0 && thread.children.length === 0)
-    throw new InvalidArgumentError('empty thread');
-  writer.raw('(');
-  thread.chain.forEach((number, index) => {
-    if (number < 1) throw new InvalidArgumentError('a message number is at least 1');
-    if (index > 0) writer.sp();
-    writer.number(number);
-  });
-  if (thread.chain.length > 0 && thread.children.length > 0) writer.sp();
-  for (const child of thread.children) writeThread(writer, child);
-  writer.raw(')');
+/** Writes a thread and its nested threads, without recursion: a thread may nest as deep as the mailbox is long. */
+function writeThread(writer: ImapWriter, root: Thread): void {
+  const pending: (Thread | typeof CLOSE_THREAD)[] = [root];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    if (item === CLOSE_THREAD) {
+      writer.raw(')');
+      continue;
+    }
+    const { chain, children } = item;
+    if (chain.length === 0 && children.length === 0) throw new InvalidArgumentError('empty thread');
+    writer.raw('(');
+    chain.forEach((number, index) => {
+      if (number < 1) throw new InvalidArgumentError('a message number is at least 1');
+      if (index > 0) writer.sp();
+      writer.number(number);
+    });
+    if (chain.length > 0 && children.length > 0) writer.sp();
+    pending.push(CLOSE_THREAD);
+    for (let i = children.length - 1; i >= 0; i--) pending.push(children[i]!);
+  }
 }
+
+const CLOSE_THREAD = Symbol('close thread');
 
 function writeNamespaces(writer: ImapWriter, namespaces: readonly Namespace[]): void {
   writer.raw('(');

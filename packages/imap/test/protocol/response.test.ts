@@ -631,3 +631,22 @@ describe('responses: serialization', () => {
     for (const response of bad) expect(() => serializeResponse(response), JSON.stringify(response)).toThrow();
   });
 });
+
+describe('serializeResponse: THREAD', () => {
+  it('writes a thread nested 20,000 deep without recursion', () => {
+    type Nested = { chain: number[]; children: Nested[] };
+    const root: Nested = { chain: [1], children: [] };
+    let node = root;
+    for (let n = 2; n <= 20_000; n++) {
+      const next: Nested = { chain: [n], children: [] };
+      node.children.push(next, { chain: [n + 100_000], children: [] });
+      node = next;
+    }
+    const text = new TextDecoder().decode(
+      wire(serializeResponse({ type: 'THREAD', threads: [root] }, new ImapWriter({ side: 'server' }))),
+    );
+    expect(text.startsWith('* THREAD (1 (2 (3 ')).toBe(true);
+    expect(text).toContain('(19999 (20000)(120000))(119999))');
+    expect(text.endsWith('(100002))\r\n')).toBe(true);
+  });
+});
