@@ -846,6 +846,7 @@ export class ImapServerSession {
         this.#list(tag, command.reference, [command.pattern], ['SUBSCRIBED'], {}, true);
         return;
       case 'STATUS':
+        if (command.items.includes('HIGHESTMODSEQ')) this.#condstore();
         this.#ask({ op: 'status', mailbox: command.mailbox }, tag, (status) => {
           this.#write({
             type: 'STATUS',
