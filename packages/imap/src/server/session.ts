@@ -961,11 +961,18 @@ export class ImapServerSession {
         this.#write({ type: 'EXISTS', number: this.#view.count });
         if (this.#rev1()) this.#write({ type: 'RECENT', number: this.#recent.size });
         this.#writeFlags(readOnly);
-        const okCode = (value: ResponseCode): void =>
-          this.#write({ type: 'status', status: 'OK', code: value, text: '' });
-        okCode({ code: 'UIDVALIDITY', value: status.uidValidity });
-        okCode({ code: 'UIDNEXT', value: status.uidNext });
-        if (this.#enabled.has('CONDSTORE')) okCode({ code: 'HIGHESTMODSEQ', modSeq: status.highestModseq });
+        // RFC 3501 §9 wants text after a response code; the texts are Dovecot's.
+        const okCode = (value: ResponseCode, text: string): void =>
+          this.#write({ type: 'status', status: 'OK', code: value, text });
+        const firstUnseen =
+          result.firstUnseen === undefined ? undefined : this.#view.sequenceOf(result.firstUnseen);
+        // RFC 3501 §6.3.1 requires UNSEEN of rev1; RFC 9051 dropped it.
+        if (firstUnseen !== undefined && this.#rev1())
+          okCode({ code: 'UNSEEN', value: firstUnseen }, 'First unseen.');
+        okCode({ code: 'UIDVALIDITY', value: status.uidValidity }, 'UIDs valid');
+        okCode({ code: 'UIDNEXT', value: status.uidNext }, 'Predicted next UID');
+        if (this.#enabled.has('CONDSTORE'))
+          okCode({ code: 'HIGHESTMODSEQ', modSeq: status.highestModseq }, 'Highest');
         this.#selected = { mailbox, readOnly };
         this.#state = 'selected';
         if (qresync && qresync.uidValidity === status.uidValidity) this.#resync(qresync, result);
@@ -1182,7 +1189,7 @@ export class ImapServerSession {
       type: 'status',
       status: 'OK',
       code: { code: 'PERMANENTFLAGS', flags: readOnly ? [] : [...flags, '\\*'] },
-      text: '',
+      text: readOnly ? 'Read-only mailbox.' : 'Flags permitted.',
     });
   }
 
@@ -1569,7 +1576,7 @@ export class ImapServerSession {
     if (!returns) this.#write({ type: 'SEARCH', numbers: found, ...(highest ? { modSeq: highest } : {}) });
     else {
       const options = new Set(returns.length === 0 ? ['ALL'] : returns);
-      if (options.has('SAVE')) this.#saved = new Set(messages.map((info) => info.uid));
+      if (options.has('SAVE')) this.#saved = savedResult(messages, options);
       options.delete('SAVE');
       const any = found.length > 0;
       // RFC 5182 §2.4: SAVE alone answers no ESEARCH.
@@ -1789,6 +1796,20 @@ function storeRefusal(error: unknown): Refusal {
     return { status: 'NO', text: (error as Error).message, ...(responseCode ? { code: responseCode } : {}) };
   }
   return { status: 'NO', text: 'Internal error occurred', code: { code: 'SERVERBUG' } };
+}
+
+/**
+ * What RETURN (SAVE …) keeps as `$` (RFC 5182 §2.4): only the minimum and/or maximum when MIN or MAX come
+ * without ALL or COUNT, else every match.
+ */
+function savedResult(messages: readonly MessageInfo[], options: ReadonlySet<string>): Set<number> {
+  const uids = messages.map((info) => info.uid);
+  if (options.has('ALL') || options.has('COUNT') || !(options.has('MIN') || options.has('MAX')))
+    return new Set(uids);
+  const saved = new Set<number>();
+  if (options.has('MIN') && uids.length > 0) saved.add(uids[0]!);
+  if (options.has('MAX') && uids.length > 0) saved.add(uids[uids.length - 1]!);
+  return saved;
 }
 
 /** A system flag in its canonical case (`\\seen` → `\\Seen`); keywords as given. */

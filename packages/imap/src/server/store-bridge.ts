@@ -108,6 +108,8 @@ export interface ImapSelectResult {
   readonly uids: readonly number[];
   /** The UIDs that are `\Recent` in this session (RFC 3501 §2.3.2). */
   readonly recent: readonly number[];
+  /** The UID of the first message without `\Seen`, if any. */
+  readonly firstUnseen?: number;
   /** With `changedSince`: the messages whose MODSEQ is above it, ascending by UID. */
   readonly changed?: readonly MessageInfo[];
 }
@@ -453,12 +455,14 @@ export class ImapStoreBridge {
       this.#readOnly = readOnly;
       this.#uidValidity = status.uidValidity;
       const uids = messages.map((message) => message.uid);
+      const firstUnseen = messages.find((message) => !message.flags.includes('\\Seen'))?.uid;
       void changes.run();
       return {
         status,
         keywords: [...keywords].sort(),
         uids,
         recent: this.#recent(uids),
+        ...(firstUnseen === undefined ? {} : { firstUnseen }),
         ...(changedSince === undefined
           ? {}
           : { changed: messages.filter((message) => message.modseq > changedSince) }),

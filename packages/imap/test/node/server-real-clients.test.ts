@@ -114,7 +114,7 @@ describe.skipIf(!hasPython)("Postwire's IMAP server with Python's imaplib", () =
       seq: 1,
       items: {
         UID: 1,
-        FLAGS: ['\\Flagged'],
+        FLAGS: ['\\Flagged', '\\Recent'],
         INTERNALDATE: '01-Jan-2024 10:00:00 +0000',
         'RFC822.SIZE': size,
       },
@@ -134,13 +134,19 @@ describe.skipIf(!hasPython)("Postwire's IMAP server with Python's imaplib", () =
     expect(sections.result.messages[0]!.items).toEqual({
       'BODY[HEADER.FIELDS (SUBJECT)]': 'Subject: Hello\r\n\r\n',
       'BODY[TEXT]': 'Hi Alice!\r\n',
-      FLAGS: ['\\Flagged', '\\Seen'],
+      FLAGS: ['\\Flagged', '\\Seen', '\\Recent'],
     });
     expect(byUid.result.messages[0]!.items).toEqual({ UID: 2, 'BODY[]': 'Subject: Second\r\n\r\nTwo\r\n' });
-    expect(stored.result.messages[0]!.items.FLAGS).toEqual(['\\Flagged', '\\Seen', '\\Deleted', '$Done']);
+    expect(stored.result.messages[0]!.items.FLAGS).toEqual([
+      '\\Flagged',
+      '\\Seen',
+      '\\Deleted',
+      '$Done',
+      '\\Recent',
+    ]);
     expect(silent).toMatchObject({ status: 'OK', result: { messages: [] } });
     expect(expunge.result.expunged).toEqual([1]);
-    expect(after.result.messages).toEqual([{ seq: 1, items: { UID: 2, FLAGS: ['\\Answered'] } }]);
+    expect(after.result.messages).toEqual([{ seq: 1, items: { UID: 2, FLAGS: ['\\Answered', '\\Recent'] } }]);
   });
 
   it('SEARCH, UID SEARCH, COPY and UID COPY', async () => {

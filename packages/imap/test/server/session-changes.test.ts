@@ -27,7 +27,7 @@ describe('ImapServerSession: changes made by other sessions', () => {
     await a.unsolicited();
     expect(await a.send('n NOOP\r\n')).toBe(
       '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Hot)\r\n' +
-        '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Hot \\*)] \r\n' +
+        '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Hot \\*)] Flags permitted.\r\n' +
         '* 4 EXISTS\r\n* 4 RECENT\r\nn OK NOOP completed\r\n',
     );
     expect(await b.send('y STORE 2 +FLAGS (\\Flagged)\r\n')).toBe(
@@ -155,7 +155,7 @@ describe('ImapServerSession: CONDSTORE and QRESYNC', () => {
     const answer = await b.send(`s SELECT INBOX (QRESYNC (${uidValidity} ${highestModseq} 1:4))\r\n`);
     expect(answer).toContain('* VANISHED (EARLIER) 3\r\n');
     expect(answer).toMatch(/\* 1 FETCH \(FLAGS \(\\Answered\) UID 1 MODSEQ \(\d+\)\)\r\ns OK \[READ-WRITE\]/);
-    expect(answer).toContain(`* OK [HIGHESTMODSEQ ${highestModseq + 3}] \r\n`);
+    expect(answer).toContain(`* OK [HIGHESTMODSEQ ${highestModseq + 3}] Highest\r\n`);
     // A stale UIDVALIDITY: a plain SELECT.
     expect(await b.send(`t SELECT INBOX (QRESYNC (${uidValidity + 1} 1))\r\n`)).not.toContain('VANISHED');
     expect(await b.send('v UID FETCH 1:10 FLAGS (CHANGEDSINCE 1 VANISHED)\r\n')).toMatch(

@@ -210,8 +210,8 @@ describe('ImapServerSession: the selected state', () => {
     await inbox.close();
     expect(await driver.send('a SELECT INBOX\r\n')).toBe(
       '* 1 EXISTS\r\n* 1 RECENT\r\n* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important)\r\n' +
-        '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important \\*)] \r\n' +
-        `* OK [UIDVALIDITY ${uidValidity}] \r\n* OK [UIDNEXT 2] \r\na OK [READ-WRITE] SELECT completed\r\n`,
+        '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important \\*)] Flags permitted.\r\n' +
+        `* OK [UNSEEN 1] First unseen.\r\n* OK [UIDVALIDITY ${uidValidity}] UIDs valid\r\n* OK [UIDNEXT 2] Predicted next UID\r\na OK [READ-WRITE] SELECT completed\r\n`,
     );
     expect(driver.session.state).toBe('selected');
     expect(driver.session.selected).toEqual({ mailbox: 'INBOX', readOnly: false });
@@ -220,8 +220,8 @@ describe('ImapServerSession: the selected state', () => {
     );
     expect(await driver.send('e EXAMINE INBOX (CONDSTORE)\r\n')).toBe(
       '* OK [CLOSED] Previous mailbox closed\r\n* 1 EXISTS\r\n* 0 RECENT\r\n' +
-        '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important)\r\n* OK [PERMANENTFLAGS ()] \r\n' +
-        `* OK [UIDVALIDITY ${uidValidity}] \r\n* OK [UIDNEXT 2] \r\n* OK [HIGHESTMODSEQ ${highestModseq}] \r\n` +
+        '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important)\r\n* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n' +
+        `* OK [UNSEEN 1] First unseen.\r\n* OK [UIDVALIDITY ${uidValidity}] UIDs valid\r\n* OK [UIDNEXT 2] Predicted next UID\r\n* OK [HIGHESTMODSEQ ${highestModseq}] Highest\r\n` +
         'e OK [READ-ONLY] EXAMINE completed\r\n',
     );
     // CLOSE after EXAMINE expunges nothing.

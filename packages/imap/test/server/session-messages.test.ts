@@ -51,7 +51,7 @@ describe('ImapServerSession: APPEND', () => {
     const validity = await uidValidity(driver);
     expect(await driver.send('a APPEND INBOX {3+}\r\nabc (\\Draft $New) {4+}\r\nwxyz\r\n')).toBe(
       '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $New)\r\n' +
-        '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $New \\*)] \r\n' +
+        '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $New \\*)] Flags permitted.\r\n' +
         '* 2 EXISTS\r\n* 2 RECENT\r\n' +
         `a OK [APPENDUID ${validity} 1:2] Append completed\r\n`,
     );
@@ -238,7 +238,7 @@ describe('ImapServerSession: STORE and EXPUNGE', () => {
     ]);
     expect(await driver.send('a STORE 1:* +FLAGS ($Later \\flagged)\r\n')).toBe(
       '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Later)\r\n' +
-        '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Later \\*)] \r\n' +
+        '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Later \\*)] Flags permitted.\r\n' +
         '* 1 FETCH (FLAGS (\\Seen $Later \\Flagged \\Recent))\r\n* 2 FETCH (FLAGS ($Later \\Flagged \\Recent))\r\n' +
         'a OK Store completed\r\n',
     );

@@ -182,7 +182,8 @@ describe('ImapServerSession: SEARCH', () => {
     expect(await driver.send('d UID STORE $ +FLAGS.SILENT (\\Answered)\r\n')).toBe(
       'd OK Store completed\r\n',
     );
-    expect(await search(driver, 'ANSWERED')).toBe('1 2 3');
+    // SAVE with MIN alone keeps only the minimum (RFC 5182 §2.4): message 1.
+    expect(await search(driver, 'ANSWERED')).toBe('1 2');
     expect(await driver.send('e SEARCH RETURN (SAVE) CHARSET KOI8-R ALL\r\n')).toMatch(/^e NO \[BADCHARSET/);
     expect(await driver.send('f FETCH $ UID\r\n')).toBe('f OK Fetch completed\r\n');
   });

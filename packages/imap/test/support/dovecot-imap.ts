@@ -34,6 +34,11 @@ export interface ImapDovecotOptions {
    * throwaway directory, removed by `stop()`.
    */
   readonly mailRoot?: string;
+  /**
+   * Lines appended to the generated `dovecot.conf`, e.g. a `namespace inbox { separator = / … }` block
+   * so that Dovecot names mailboxes as Postwire's store does (Maildir++'s own separator is `.`).
+   */
+  readonly extraConfig?: readonly string[];
 }
 
 /** A running Dovecot. */
@@ -92,7 +97,8 @@ async function startOnce(options: ImapDovecotOptions): Promise<ImapDovecot> {
   await writeFile(join(dir, 'cert.pem'), cert, { mode: 0o644 });
   await writeFile(join(dir, 'key.pem'), key, { mode: 0o600 });
   const [port, tlsPort] = (await freePorts(2)) as [number, number];
-  await writeFile(join(dir, 'dovecot.conf'), config({ dir, mailRoot, logPath, port, tlsPort }), {
+  const extra = options.extraConfig ?? [];
+  await writeFile(join(dir, 'dovecot.conf'), config({ dir, mailRoot, logPath, port, tlsPort, extra }), {
     mode: 0o644,
   });
 
@@ -133,6 +139,7 @@ function config(c: {
   logPath: string;
   port: number;
   tlsPort: number;
+  extra: readonly string[];
 }): string {
   const { root, uid, gid, users, noChroot } = dovecotProcessSettings();
   const chroot = root ? [] : ['  chroot ='];
@@ -174,5 +181,6 @@ function config(c: {
     ...chroot,
     '}',
     ...noChroot,
+    ...c.extra,
   ].join('\n')}\n`;
 }

@@ -28,11 +28,17 @@ export interface MbsyncOptions {
 
 /** A message in the local Maildir. */
 export interface LocalMessage {
-  /** The file name (mbsync adds `,U=<uid>` once it knows the far UID). */
+  /** The file name (mbsync adds `,U=<uid>` once it has numbered the message). */
   readonly name: string;
   readonly subdir: 'new' | 'cur';
-  /** The far UID from the file name, or null. */
+  /**
+   * The UID in the file name (`,U=<uid>`), or null: mbsync's own UID for the message in the local
+   * Maildir, which is the far UID only as long as both sides numbered their messages in the same order
+   * (a local message added before a far one was pulled shifts them). See {@link farUid}.
+   */
   readonly uid: number | null;
+  /** The far side's UID of the message, from mbsync's sync state (`.mbsyncstate`), or null. */
+  readonly farUid: number | null;
   /** The Maildir flag letters after `:2,` (`S` seen, `F` flagged, `R` replied, `T` trashed, `D` draft). */
   readonly flags: string;
   readonly text: string;
@@ -107,9 +113,10 @@ export async function runMbsync(endpoint: ImapEndpoint, options: MbsyncOptions):
   };
 }
 
-/** The messages of a local Maildir (`new/` and `cur/`), by far UID; none when it does not exist. */
+/** The messages of a local Maildir (`new/` and `cur/`), by local UID; none when it does not exist. */
 export async function readLocalMaildir(path: string): Promise<LocalMessage[]> {
   const messages: LocalMessage[] = [];
+  const farUids = await readSyncState(path);
   for (const subdir of ['new', 'cur'] as const) {
     const names = await readdir(join(path, subdir)).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return [];
@@ -121,6 +128,7 @@ export async function readLocalMaildir(path: string): Promise<LocalMessage[]> {
         name,
         subdir,
         uid: uid ? Number(uid[1]) : null,
+        farUid: uid ? (farUids.get(Number(uid[1])) ?? null) : null,
         flags: /:2,([A-Za-z]*)$/.exec(name)?.[1] ?? '',
         text: await readFile(join(path, subdir, name), 'utf8'),
       });
@@ -128,6 +136,23 @@ export async function readLocalMaildir(path: string): Promise<LocalMessage[]> {
   }
   const order = (m: LocalMessage): number => m.uid ?? Number.MAX_SAFE_INTEGER;
   return messages.sort((a, b) => order(a) - order(b) || a.name.localeCompare(b.name));
+}
+
+/**
+ * The far UID of each local UID, from the `.mbsyncstate` that `SyncState *` keeps in the local Maildir:
+ * header lines, an empty line, then one `<far uid> <near uid> <flags>` line per pair (isync 1.4).
+ */
+async function readSyncState(path: string): Promise<Map<number, number>> {
+  const text = await readFile(join(path, '.mbsyncstate'), 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return '';
+    throw error;
+  });
+  const pairs = new Map<number, number>();
+  for (const line of text.split('\n').slice(text.split('\n').indexOf('') + 1)) {
+    const pair = /^(\d+) (\d+)\b/.exec(line);
+    if (pair && pair[2] !== '0') pairs.set(Number(pair[2]), Number(pair[1]));
+  }
+  return pairs;
 }
 
 let added = 0;
