@@ -1,6 +1,15 @@
-import { concatBytes, InvalidArgumentError, type TraceHook } from '@postwire/core';
+import {
+  concatBytes,
+  createDeadline,
+  type Deadline,
+  InvalidArgumentError,
+  resolveLimits,
+  TimeoutError,
+  type TraceHook,
+} from '@postwire/core';
 import {
   createListener,
+  DeflateTransport,
   type ListenerOptions,
   listenerSettings,
   type NodeTransport,
@@ -18,7 +27,7 @@ import {
   toSessionStep,
   type VerifierResult,
 } from '@postwire/sasl';
-import type { MailStore } from '@postwire/store';
+import type { MailStore, UserMail } from '@postwire/store';
 import {
   type ImapAuthStep,
   type ImapServerEvent,
@@ -71,7 +80,25 @@ export interface ImapServerOptions
   readonly startTls?: ServerTlsOptions;
   /** Allow LOGIN and cleartext SASL before TLS (off by default: LOGINDISABLED, case 45). */
   readonly allowCleartextLogin?: boolean;
+  /**
+   * Offer COMPRESS=DEFLATE (RFC 4978) after login; on by default, as Dovecot with its zlib plugin. A
+   * connection that compresses holds about 300 KiB of zlib state; the limits apply to the inflated bytes
+   * (catalogue case 18).
+   */
+  readonly compress?: boolean;
   readonly limits?: Partial<ImapServerLimits>;
+  /**
+   * Sessions logged in at once as one user from one client address (default 10, Dovecot's
+   * `mail_max_userip_connections`; case 19). A login beyond it is refused with `NO`.
+   */
+  readonly maxConnectionsPerUserIp?: number;
+  /** Milliseconds from connect to a successful login before `* BYE` (default 3 minutes, as Dovecot; case 53). */
+  readonly loginTimeout?: number;
+  /**
+   * Milliseconds a write may wait for a client that does not read before the connection is dropped
+   * (default 5 minutes; case 55). Output is written as the client takes it, never piled up.
+   */
+  readonly outputTimeout?: number;
   /** Milliseconds without traffic before `* BYE` (RFC 9051 §5.4's autologout: at least 30 minutes, the default). */
   readonly idleTimeout?: number;
   /** The greeting's text. */
@@ -99,6 +126,16 @@ const WOKEN = Symbol('woken');
 const IDLE_TIMEOUT = 30 * 60_000;
 /** Buffered output written before the next store request runs. */
 const OUTPUT_FLUSH = 64 * 1024;
+/** The Node layer's limits (catalogue cases 19, 53 and 55), each a positive integer or `Infinity`. */
+const NODE_LIMITS = { maxConnectionsPerUserIp: 10, loginTimeout: 180_000, outputTimeout: 300_000 };
+/**
+ * Bytes per second that buy a command more time beyond `commandTimeout` (Postfix's smtpd_min_data_rate):
+ * a large APPEND at a fair rate completes, a client that trickles bytes does not.
+ */
+const MIN_DATA_RATE = 500;
+/** The longest delay a deadline takes. */
+const MAX_DELAY = 2 ** 31 - 1;
+const LF = 0x0a;
 
 /**
  * An IMAP server for Node: the core listener (connection limits, deadlines, PROXY, implicit TLS) around
@@ -120,11 +157,18 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     ...(options.trace ? { trace: options.trace } : {}),
     startTls: options.startTls !== undefined,
     connectDecision: options.onConnect !== undefined,
+    compress: options.compress ?? true,
   };
   // One session made here, and dropped, so that invalid limits throw from createImapServer rather than
   // on the first connection.
   new ImapServerSession({ ...sessionOptions, connectDecision: false, trace: undefined });
   const recent = new ImapRecentClaims();
+  const limits = resolveLimits(NODE_LIMITS, {
+    maxConnectionsPerUserIp: options.maxConnectionsPerUserIp,
+    loginTimeout: options.loginTimeout,
+    outputTimeout: options.outputTimeout,
+  });
+  const shared: Shared = { limits, logins: new UserIpLogins(limits.maxConnectionsPerUserIp) };
   const listener = createListener({
     ...listenerSettings(options),
     idleTimeout: options.idleTimeout ?? IDLE_TIMEOUT,
@@ -136,7 +180,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
         authMechanisms: (secure) => sasl.mechanisms({ secure, remoteAddress }),
         cleartextLogin: (secure) => sasl.allowsCleartext({ secure, remoteAddress }),
       });
-      const run = new SessionRun(session, connection, options, sasl, recent);
+      const run = new SessionRun(session, connection, options, sasl, recent, shared);
       void run.serve();
       return { goodbye: (reason) => run.goodbye(reason === 'shutdown' ? 'shutdown' : 'timeout') };
     },
@@ -153,6 +197,38 @@ function isSaslServer(sasl: SaslServer | SaslServerOptions): sasl is SaslServer 
   return typeof (sasl as SaslServer).createExchange === 'function';
 }
 
+/** What the connections of one server share: the Node layer's limits, and who is logged in from where. */
+interface Shared {
+  readonly limits: Readonly<typeof NODE_LIMITS>;
+  readonly logins: UserIpLogins;
+}
+
+/** The sessions logged in now per user and client address, capped (catalogue case 19). */
+class UserIpLogins {
+  readonly #max: number;
+  readonly #counts = new Map<string, number>();
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** Counts a login of `user` from `address`: its key for {@link leave}, or `undefined` when over the cap. */
+  enter(user: string, address: string): string | undefined {
+    // An address never holds a space, so the key is unambiguous.
+    const key = `${address} ${user}`;
+    const count = this.#counts.get(key) ?? 0;
+    if (count >= this.#max) return undefined;
+    this.#counts.set(key, count + 1);
+    return key;
+  }
+
+  leave(key: string): void {
+    const count = (this.#counts.get(key) ?? 1) - 1;
+    if (count > 0) this.#counts.set(key, count);
+    else this.#counts.delete(key);
+  }
+}
+
 /** One connection's loop: feeds the session, writes its output, and answers its decisions. */
 class SessionRun {
   readonly #session: ImapServerSession;
@@ -160,7 +236,13 @@ class SessionRun {
   readonly #options: ImapServerOptions;
   readonly #sasl: SaslServer;
   readonly #recent: ImapRecentClaims;
-  #transport: NodeTransport;
+  readonly #shared: Shared;
+  /** From connect to a successful login (case 53). */
+  readonly #loginDeadline: Deadline;
+  /** Runs while a write waits for the client to read (case 55). */
+  readonly #stallDeadline: Deadline;
+  readonly #commandTimeout: number;
+  #transport: NodeTransport | DeflateTransport;
   /** The read in progress, kept when a mailbox change wakes the loop first. */
   #reading: Promise<Uint8Array | undefined> | undefined;
   /** Wakes the loop waiting for input: the session has something to say (a change during IDLE). */
@@ -170,6 +252,17 @@ class SessionRun {
   #output: Uint8Array[] = [];
   #outputBytes = 0;
   #closing = false;
+  /** The key of this session's login in the user+IP count. */
+  #login: string | undefined;
+  /** Writes in progress. */
+  #writing = 0;
+  /** Set once the output stalled and the connection was dropped. */
+  #dropped = false;
+  /** The last chunk received did not end a line: the client is in the middle of a command. */
+  #partial = false;
+  /** When the command in progress began (its first byte), and its bytes so far. */
+  #commandStart = 0;
+  #commandBytes = 0;
 
   constructor(
     session: ImapServerSession,
@@ -177,13 +270,20 @@ class SessionRun {
     options: ImapServerOptions,
     sasl: SaslServer,
     recent: ImapRecentClaims,
+    shared: Shared,
   ) {
     this.#session = session;
     this.#connection = connection;
     this.#options = options;
     this.#sasl = sasl;
     this.#recent = recent;
+    this.#shared = shared;
     this.#transport = connection.transport;
+    this.#loginDeadline = createDeadline(shared.limits.loginTimeout, () => this.#loginExpired());
+    this.#stallDeadline = createDeadline(shared.limits.outputTimeout, () => this.#stalled(), {
+      start: false,
+    });
+    this.#commandTimeout = connection.commandDeadline.ms;
   }
 
   get #info(): ImapConnectionInfo {
@@ -215,17 +315,22 @@ class SessionRun {
           const chunk = await this.#input();
           if (chunk === WOKEN) continue;
           if (chunk === undefined) break;
-          this.#session.receive(chunk);
+          this.#received(chunk);
           continue;
         }
         if (event.type === 'write' || event.type === 'close') this.#take(event);
         else await this.#handle(event);
       }
     } catch (error) {
-      this.#report(error);
+      if (!this.#dropped) this.#report(error);
     } finally {
+      this.#loginDeadline.clear();
+      if (this.#login !== undefined) this.#shared.logins.leave(this.#login);
       await this.#flush().catch(() => {});
+      this.#stallDeadline.clear();
       await this.#bridge?.close().catch((error: unknown) => this.#report(error));
+      // Frees the compression state at once; the listener's close knows only the transport under it.
+      if (this.#transport instanceof DeflateTransport) await this.#transport.close();
       await this.#connection.close();
       try {
         await this.#options.onClose?.(this.#info);
@@ -246,6 +351,41 @@ class SessionRun {
     this.#wake = undefined;
     if (chunk !== WOKEN) this.#reading = undefined;
     return chunk;
+  }
+
+  /**
+   * Feeds the session, and runs the whole-command deadline from a command's first byte (case 53), pushed
+   * back by {@link MIN_DATA_RATE} for each byte. The session's answer to input that ended a line stops it.
+   */
+  #received(chunk: Uint8Array): void {
+    this.#session.receive(chunk);
+    this.#partial = chunk[chunk.length - 1] !== LF;
+    const deadline = this.#connection.commandDeadline;
+    const now = performance.now();
+    if (!deadline.pending) {
+      this.#commandStart = now;
+      this.#commandBytes = 0;
+    }
+    this.#commandBytes += chunk.length;
+    const due = this.#commandStart + this.#commandTimeout + (this.#commandBytes * 1000) / MIN_DATA_RATE;
+    deadline.reset(
+      due === Number.POSITIVE_INFINITY ? due : Math.min(MAX_DELAY, Math.max(1, Math.ceil(due - now))),
+    );
+  }
+
+  /** No login within `loginTimeout`: `* BYE`, and the connection closes. */
+  #loginExpired(): void {
+    void this.goodbye('timeout')
+      .catch((error: unknown) => this.#report(error))
+      .finally(() => this.#connection.close());
+  }
+
+  /** A write has waited `outputTimeout` for a client that does not read: the connection is dropped. */
+  #stalled(): void {
+    if (this.#writing === 0) return;
+    this.#dropped = true;
+    this.#report(new TimeoutError(`the client read nothing for ${this.#shared.limits.outputTimeout} ms`));
+    this.#transport.destroy();
   }
 
   /** Says goodbye for the listener (shutdown, idle timeout): `* BYE`, then the listener closes. */
@@ -275,6 +415,12 @@ class SessionRun {
         this.#transport = await this.#transport.startTls();
         session.respond();
         return;
+      case 'compress':
+        // RFC 4978 §3: the tagged OK goes out as it is; every byte after it is compressed, both ways.
+        await this.#flush();
+        this.#transport = new DeflateTransport(this.#transport);
+        session.respond();
+        return;
       case 'login':
         session.authStep(
           await this.#loggedIn(
@@ -297,7 +443,7 @@ class SessionRun {
         let written = 0;
         for await (const chunk of event.source.chunks) {
           written += chunk.length;
-          await this.#transport.write(chunk);
+          await this.#write(chunk);
         }
         if (written !== event.source.size)
           throw new Error(`a streamed literal gave ${written} octets, not ${event.source.size}`);
@@ -316,23 +462,34 @@ class SessionRun {
     }
   }
 
-  /** Opens the store of a user who logged in, before the session hears of the success. */
+  /**
+   * Opens the store of a user who logged in, before the session hears of the success; the session knows
+   * the user by the store's canonical name (case 23: `ａｌｉｃｅ` is `alice`). A login beyond
+   * `maxConnectionsPerUserIp` is refused as a temporary failure (`NO [UNAVAILABLE]`).
+   */
   async #loggedIn(outcome: SaslServerOutcome): Promise<ImapAuthStep> {
     const step = toSessionStep(outcome);
     if (step.type !== 'success') return step;
+    let mail: UserMail;
     try {
-      this.#bridge = new ImapStoreBridge(await this.#options.store.user(step.username), {
-        recent: this.#recent,
-        onChange: (change) => {
-          this.#session.mailboxChanged(change);
-          this.#wake?.();
-        },
-      });
-      return step;
+      mail = await this.#options.store.user(step.username);
     } catch (error) {
       this.#report(error);
       return { type: 'failure', reason: 'temporary' };
     }
+    // After UNAUTHENTICATE the connection logs in afresh: its earlier login no longer counts.
+    if (this.#login !== undefined) this.#shared.logins.leave(this.#login);
+    this.#login = this.#shared.logins.enter(mail.user, this.#connection.remoteAddress);
+    if (this.#login === undefined) return { type: 'failure', reason: 'temporary' };
+    this.#bridge = new ImapStoreBridge(mail, {
+      recent: this.#recent,
+      onChange: (change) => {
+        this.#session.mailboxChanged(change);
+        this.#wake?.();
+      },
+    });
+    this.#loginDeadline.clear();
+    return { type: 'success', username: mail.user };
   }
 
   #take(event: Extract<ImapServerEvent, { type: 'write' | 'close' }>): void {
@@ -340,6 +497,8 @@ class SessionRun {
     else {
       this.#output.push(event.data);
       this.#outputBytes += event.data.length;
+      // An answer to input that ended a line: no command is in progress, so its deadline stops.
+      if (!this.#partial) this.#connection.commandDeadline.clear();
     }
   }
 
@@ -348,7 +507,22 @@ class SessionRun {
     if (output.length === 0) return;
     this.#output = [];
     this.#outputBytes = 0;
-    await this.#transport.write(output.length === 1 ? output[0]! : concatBytes(output));
+    await this.#write(output.length === 1 ? output[0]! : concatBytes(output));
+  }
+
+  /**
+   * Writes to the client, pushing the stall deadline back to `outputTimeout` from now. The deadline is left
+   * to lapse rather than cleared after each write, which would cost a timer per write: it only counts when
+   * it expires with a write still waiting.
+   */
+  async #write(data: Uint8Array): Promise<void> {
+    this.#writing++;
+    this.#stallDeadline.reset();
+    try {
+      await this.#transport.write(data);
+    } finally {
+      this.#writing--;
+    }
   }
 
   #report(error: unknown): void {

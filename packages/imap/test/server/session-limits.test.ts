@@ -1,6 +1,8 @@
+import { createSaslServer } from '@postwire/sasl';
+import { createMemoryStore } from '@postwire/store';
 import { describe, expect, it } from 'vitest';
 import { ImapServerSession } from '../../src/index.js';
-import { Driver, loggedIn } from './driver.js';
+import { Driver, loggedIn, PASSWORD } from './driver.js';
 
 describe('ImapServerSession: limits', () => {
   it('case 12: a literal too large for memory, or for 32 bits, gets no `+`: BAD [TOOBIG], then BYE', async () => {
@@ -24,6 +26,81 @@ describe('ImapServerSession: limits', () => {
     const driver = await loggedIn();
     const answer = await driver.send(`a STATUS ${'{1+}\r\nx '.repeat(1001)}\r\n`);
     expect(answer).toMatch(/^a BAD \[TOOBIG\] .*\r\n\* BYE /);
+  });
+
+  it('case 14: more than 1 MiB of literals in one command is [TOOBIG], before the last is held', async () => {
+    const driver = await loggedIn();
+    const literal = `TEXT {100000+}\r\n${'x'.repeat(100_000)}`;
+    const answer = await driver.send(`a SEARCH ${Array(11).fill(literal).join(' ')}\r\n`);
+    expect(answer).toMatch(/^a BAD \[TOOBIG\] .*\r\n\* BYE /);
+    expect(driver.closed).toBe(true);
+  });
+
+  it('case 16: the open-only form without LF is held only up to the line cap, before and after login', async () => {
+    const before = new Driver();
+    await before.start();
+    expect(await before.send(`a NOOP ${'('.repeat(4000)}`)).toBe('');
+    expect(await before.send('\r\nb NOOP\r\n')).toMatch(/^a BAD .*\r\nb OK NOOP completed\r\n$/);
+    const after = await loggedIn();
+    expect(await after.send(`a NOOP ${'('.repeat(4000)}`)).toBe('');
+    expect(await after.send('('.repeat(70_000))).toMatch(/^\* BAD \[TOOBIG\] .*\r\n\* BYE /);
+    expect(after.closed).toBe(true);
+  });
+
+  it('case 16: NOT ×10k and ( ×4000 in SEARCH are a depth error; NOT ×100k passes the line cap', async () => {
+    const driver = await loggedIn();
+    await driver.send('s SELECT INBOX\r\n');
+    expect(await driver.send(`a SEARCH ${'NOT '.repeat(10_000)}ALL\r\n`)).toBe('a BAD Too deeply nested\r\n');
+    expect(await driver.send(`b SEARCH ${'('.repeat(4000)}ALL${')'.repeat(4000)}\r\n`)).toBe(
+      'b BAD Too deeply nested\r\n',
+    );
+    expect(await driver.send('c NOOP\r\n')).toBe('c OK NOOP completed\r\n');
+    expect(await driver.send(`d SEARCH ${'NOT '.repeat(100_000)}ALL\r\n`)).toMatch(
+      /^\* BAD \[TOOBIG\] .*\r\n\* BYE /,
+    );
+  });
+
+  it('case 22: malformed modified UTF-7 names are BAD and touch nothing; `&-` round-trips', async () => {
+    const driver = await loggedIn();
+    for (const name of ['&', '&Jjo', '&Jjo!', '&AGE-', '&U,BTFw-&ZeVnLIqe-', '&2D0-'])
+      for (const command of ['CREATE', 'SELECT', 'DELETE'])
+        expect(await driver.send(`a ${command} "${name}"\r\n`)).toBe(
+          'a BAD Invalid modified UTF-7 in mailbox name\r\n',
+        );
+    expect(await driver.send('b CREATE "a&-b"\r\n')).toBe('b OK CREATE completed\r\n');
+    expect(await driver.send('c LIST "" "*"\r\n')).toContain('* LIST (\\HasNoChildren) "/" a&-b\r\n');
+    expect((await (await driver.store.user('alice')).list()).map((m) => m.name).sort()).toEqual([
+      'INBOX',
+      'a&b',
+    ]);
+  });
+
+  it('case 23: Café in NFC and in NFD is one mailbox; a fullwidth login reaches the same mail', async () => {
+    const driver = await loggedIn();
+    expect(await driver.send('a ENABLE UTF8=ACCEPT\r\nb CREATE "Caf\u00e9"\r\n')).toMatch(
+      /b OK CREATE completed\r\n$/,
+    );
+    expect(await driver.send('c CREATE "Cafe\u0301"\r\n')).toMatch(/^c NO \[ALREADYEXISTS\] /);
+    expect(await driver.send('d SELECT "Cafe\u0301"\r\n')).toMatch(/d OK \[READ-WRITE\] /);
+    expect(await driver.send('e LIST "" "Caf*"\r\n')).toBe(
+      '* LIST (\\HasNoChildren) "/" "Caf\u00e9"\r\ne OK List completed\r\n',
+    );
+    // A user database that takes fullwidth forms as ordinary ones: ａｌｉｃｅ is alice, with one mail root.
+    const sasl = createSaslServer({
+      verifiers: { lookupPassword: (user) => (user.normalize('NFKC') === 'alice' ? PASSWORD : undefined) },
+      allowCleartext: true,
+    });
+    const wide = new Driver({}, sasl, driver.store);
+    await wide.start();
+    expect(await wide.send(`a LOGIN "\uff41\uff4c\uff49\uff43\uff45" ${PASSWORD}\r\n`)).toMatch(/^a OK /);
+    expect(await wide.send('b CREATE Wide\r\n')).toBe('b OK CREATE completed\r\n');
+    expect((await (await driver.store.user('alice')).list()).map((m) => m.name)).toContain('Wide');
+    // Without such a database the fullwidth name is nobody.
+    const strict = new Driver({}, undefined, createMemoryStore());
+    await strict.start();
+    expect(await strict.send(`a LOGIN "\uff41\uff4c\uff49\uff43\uff45" ${PASSWORD}\r\n`)).toBe(
+      'a NO [AUTHENTICATIONFAILED] Authentication failed\r\n',
+    );
   });
 
   it('case 16: deep nesting is a BAD, before and after login, and the session goes on', async () => {
