@@ -135,7 +135,6 @@ const NODE_LIMITS = { maxConnectionsPerUserIp: 10, loginTimeout: 180_000, output
 const MIN_DATA_RATE = 500;
 /** The longest delay a deadline takes. */
 const MAX_DELAY = 2 ** 31 - 1;
-const LF = 0x0a;
 
 /**
  * An IMAP server for Node: the core listener (connection limits, deadlines, PROXY, implicit TLS) around
@@ -258,8 +257,6 @@ class SessionRun {
   #writing = 0;
   /** Set once the output stalled and the connection was dropped. */
   #dropped = false;
-  /** The last chunk received did not end a line: the client is in the middle of a command. */
-  #partial = false;
   /** When the command in progress began (its first byte), and its bytes so far. */
   #commandStart = 0;
   #commandBytes = 0;
@@ -359,7 +356,6 @@ class SessionRun {
    */
   #received(chunk: Uint8Array): void {
     this.#session.receive(chunk);
-    this.#partial = chunk[chunk.length - 1] !== LF;
     const deadline = this.#connection.commandDeadline;
     const now = performance.now();
     if (!deadline.pending) {
@@ -415,6 +411,14 @@ class SessionRun {
         this.#transport = await this.#transport.startTls();
         session.respond();
         return;
+      case 'unauthenticated':
+        // The connection may log in again, as anyone: the login deadline runs afresh.
+        await this.#bridge?.close();
+        this.#bridge = undefined;
+        if (this.#login !== undefined) this.#shared.logins.leave(this.#login);
+        this.#login = undefined;
+        this.#loginDeadline.reset();
+        return;
       case 'compress':
         // RFC 4978 §3: the tagged OK goes out as it is; every byte after it is compressed, both ways.
         await this.#flush();
@@ -465,7 +469,7 @@ class SessionRun {
   /**
    * Opens the store of a user who logged in, before the session hears of the success; the session knows
    * the user by the store's canonical name (case 23: `ａｌｉｃｅ` is `alice`). A login beyond
-   * `maxConnectionsPerUserIp` is refused as a temporary failure (`NO [UNAVAILABLE]`).
+   * `maxConnectionsPerUserIp` is refused with `NO [LIMIT]`.
    */
   async #loggedIn(outcome: SaslServerOutcome): Promise<ImapAuthStep> {
     const step = toSessionStep(outcome);
@@ -480,7 +484,7 @@ class SessionRun {
     // After UNAUTHENTICATE the connection logs in afresh: its earlier login no longer counts.
     if (this.#login !== undefined) this.#shared.logins.leave(this.#login);
     this.#login = this.#shared.logins.enter(mail.user, this.#connection.remoteAddress);
-    if (this.#login === undefined) return { type: 'failure', reason: 'temporary' };
+    if (this.#login === undefined) return { type: 'failure', reason: 'connection-limit' };
     this.#bridge = new ImapStoreBridge(mail, {
       recent: this.#recent,
       onChange: (change) => {
@@ -497,8 +501,8 @@ class SessionRun {
     else {
       this.#output.push(event.data);
       this.#outputBytes += event.data.length;
-      // An answer to input that ended a line: no command is in progress, so its deadline stops.
-      if (!this.#partial) this.#connection.commandDeadline.clear();
+      // An answer while no command is held: none is in progress, so its deadline stops.
+      if (!this.#session.busy) this.#connection.commandDeadline.clear();
     }
   }
 

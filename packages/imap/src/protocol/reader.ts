@@ -200,6 +200,11 @@ export class ImapReader {
     return this.#limits;
   }
 
+  /** Whether part of a command or response is held: bytes without their line end, or an unfinished literal. */
+  get holding(): boolean {
+    return this.#fragments.length > 0 || this.#literal !== undefined || this.#decoder.buffered > 0;
+  }
+
   /** Adds received bytes. The reader keeps a reference: do not reuse the array afterwards. */
   push(chunk: Uint8Array): void {
     this.#decoder.push(chunk);

@@ -58,6 +58,8 @@ export type ImapServerLimits = ImapLimits & {
   lineBeforeLogin: number;
   /** Bad commands before the session ends with BYE (Dovecot: 20; case 51). */
   badCommands: number;
+  /** Bad commands before login after which the session ends (Dovecot's imap-login: 3; case 51). */
+  badCommandsBeforeLogin: number;
   /** Failed logins before the session ends with BYE (case 44). */
   authFailures: number;
 };
@@ -67,6 +69,7 @@ export const defaultImapServerLimits: Readonly<ImapServerLimits> = Object.freeze
   ...defaultImapLimits,
   lineBeforeLogin: 8192,
   badCommands: 20,
+  badCommandsBeforeLogin: 3,
   authFailures: 3,
 });
 
@@ -98,8 +101,14 @@ export interface ImapServerSessionOptions {
   readonly trace?: TraceHook;
 }
 
-/** How a login step ended, for {@link ImapServerSession.authStep}: `+` and a challenge (AUTHENTICATE only), success or a failure. */
-export type ImapAuthStep = SaslSessionStep;
+/**
+ * How a login step ended, for {@link ImapServerSession.authStep}: `+` and a challenge (AUTHENTICATE only),
+ * success, a failure, or a refusal because the user has too many sessions from the client's address
+ * (`NO [LIMIT]`, not counted as a failed login; case 19).
+ */
+export type ImapAuthStep =
+  | SaslSessionStep
+  | { readonly type: 'failure'; readonly reason: 'connection-limit' };
 
 /**
  * What the session needs its driver to do. Decisions (all but `write` and `close`) wait for their answer —
@@ -124,6 +133,8 @@ export type ImapServerEvent =
   | { readonly type: 'store'; readonly request: ImapStoreRequest }
   /** Start TLS on the bytes after the tagged OK just written; `respond()` once the handshake is done. */
   | { readonly type: 'starttls' }
+  /** UNAUTHENTICATE succeeded: the user's mail may be let go; the session is not authenticated again. */
+  | { readonly type: 'unauthenticated' }
   /**
    * Compress both directions with DEFLATE (RFC 4978) from the bytes after the tagged OK just written, with a
    * full flush whenever the output pauses; `respond()` once done. Limits apply to the inflated bytes.
@@ -318,7 +329,13 @@ export class ImapServerSession {
   constructor(options: ImapServerSessionOptions = {}) {
     this.#options = options;
     this.#limits = resolveLimits<ImapServerLimits>(defaultImapServerLimits, options.limits);
-    const { lineBeforeLogin: _, badCommands: __, authFailures: ___, ...grammar } = this.#limits;
+    const {
+      lineBeforeLogin: _,
+      badCommands: __,
+      badCommandsBeforeLogin: ___,
+      authFailures: ____,
+      ...grammar
+    } = this.#limits;
     this.#reader = new ImapReader({
       side: 'server',
       limits: grammar,
@@ -348,6 +365,14 @@ export class ImapServerSession {
   /** The selected mailbox, and whether it was opened with EXAMINE. */
   get selected(): { readonly mailbox: string; readonly readOnly: boolean } | undefined {
     return this.#selected;
+  }
+
+  /**
+   * Whether part of a command is held (bytes without their line end, an unfinished literal, an APPEND
+   * being stored): a driver's whole-command deadline runs while this is true.
+   */
+  get busy(): boolean {
+    return this.#reader.holding || this.#append !== undefined;
   }
 
   /** The capabilities the client enabled with ENABLE (IMAP4rev2, UTF8=ACCEPT, CONDSTORE, QRESYNC). */
@@ -414,6 +439,10 @@ export class ImapServerSession {
       this.#user = step.username;
       this.#state = 'authenticated';
       this.#tagged(tag, 'OK', 'Logged in', { code: 'CAPABILITY', capabilities: this.capabilities });
+      return;
+    }
+    if (step.reason === 'connection-limit') {
+      this.#tagged(tag, 'NO', 'Maximum number of connections from user+IP exceeded', { code: 'LIMIT' });
       return;
     }
     const failure = AUTH_FAILURES[step.reason];
@@ -1144,6 +1173,7 @@ export class ImapServerSession {
       this.#state = 'not-authenticated';
       this.#enabled.clear();
       this.#tagged(tag, 'OK', 'Unauthenticate completed');
+      this.#events.push({ type: 'unauthenticated' });
     };
     if (this.#selected) {
       this.#unselect();
@@ -1740,9 +1770,11 @@ export class ImapServerSession {
     this.#countBad();
   }
 
-  /** After `limits.badCommands` bad commands, the session ends (case 51). */
+  /** After `limits.badCommands` bad commands (`badCommandsBeforeLogin` before login), the session ends (case 51). */
   #countBad(): void {
-    if (++this.#badCommands >= this.#limits.badCommands) this.#bye('Too many invalid IMAP commands');
+    const limit =
+      this.#state === 'not-authenticated' ? this.#limits.badCommandsBeforeLogin : this.#limits.badCommands;
+    if (++this.#badCommands >= limit) this.#bye('Too many invalid IMAP commands');
   }
 
   #decide(pending: Pending, event: ImapServerEvent): void {

@@ -70,7 +70,9 @@ describe('IMAP server safety: connection caps', () => {
     const sessions = [];
     for (let i = 0; i < 10; i++) sessions.push(await login(port));
     const eleventh = await connect(port);
-    expect(await eleventh.command('a', `LOGIN alice ${PASSWORD}`)).toMatch(/^a NO /);
+    expect(await eleventh.command('a', `LOGIN alice ${PASSWORD}`)).toMatch(
+      /^a NO \[LIMIT\] Maximum number of connections from user\+IP exceeded/,
+    );
     expect(await eleventh.command('b', 'SELECT INBOX')).toMatch(/^b BAD /);
     // Another user from the same address is counted on its own.
     await login(port, 'bob');
@@ -79,6 +81,16 @@ describe('IMAP server safety: connection caps', () => {
     await sessions[0]!.closed;
     await delay(20);
     expect(await eleventh.command('c', `LOGIN alice ${PASSWORD}`)).toMatch(/^c OK /);
+  });
+
+  it('case 19: UNAUTHENTICATE gives the session’s place back at once', async () => {
+    const { port } = await start({ maxConnectionsPerUserIp: 1 });
+    const first = await login(port);
+    const second = await connect(port);
+    expect(await second.command('a', `LOGIN alice ${PASSWORD}`)).toMatch(/^a NO \[LIMIT\] /);
+    expect(await first.command('u', 'UNAUTHENTICATE')).toMatch(/^u OK /);
+    expect(await second.command('b', `LOGIN alice ${PASSWORD}`)).toMatch(/^b OK /);
+    expect(await first.command('c', `LOGIN alice ${PASSWORD}`)).toMatch(/^c NO \[LIMIT\] /);
   });
 
   it('case 19 and 23: a fullwidth user name is the same user, counted against the same cap', async () => {
@@ -91,7 +103,9 @@ describe('IMAP server safety: connection caps', () => {
     });
     const wide = await login(port, '"\uff41\uff4c\uff49\uff43\uff45"');
     const second = await connect(port);
-    expect(await second.command('a', `LOGIN alice ${PASSWORD}`)).toMatch(/^a NO /);
+    expect(await second.command('a', `LOGIN alice ${PASSWORD}`)).toMatch(
+      /^a NO \[LIMIT\] Maximum number of connections from user\+IP exceeded/,
+    );
     await wide.command('z', 'LOGOUT');
     await waitFor(() => users.length === 1, 'the close');
     expect(users).toEqual(['alice']);
@@ -102,7 +116,9 @@ describe('IMAP server safety: connection caps', () => {
     const { port } = await start({ maxConnectionsPerUserIp: 1 });
     await login(port);
     const second = await connect(port);
-    expect(await second.command('a', `LOGIN alice ${PASSWORD}`)).toMatch(/^a NO /);
+    expect(await second.command('a', `LOGIN alice ${PASSWORD}`)).toMatch(
+      /^a NO \[LIMIT\] Maximum number of connections from user\+IP exceeded/,
+    );
     expect(() =>
       createImapServer({ store: createMemoryStore(), onAuth: () => true, maxConnectionsPerUserIp: 0 }),
     ).toThrow(/maxConnectionsPerUserIp/);

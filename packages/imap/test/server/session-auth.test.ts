@@ -157,7 +157,7 @@ describe('ImapServerSession: LOGIN and AUTHENTICATE', () => {
   });
 
   it('only CAPABILITY, NOOP, LOGOUT, ID, STARTTLS, AUTHENTICATE and LOGIN before login', async () => {
-    const driver = new Driver();
+    const driver = new Driver({ limits: { badCommandsBeforeLogin: 10 } });
     await driver.start();
     for (const command of ['SELECT INBOX', 'LIST "" *', 'ENABLE IMAP4rev2', 'FETCH 1 FLAGS', 'CLOSE'])
       expect(await driver.send(`a ${command}\r\n`)).toBe(

@@ -129,9 +129,18 @@ describe('ImapServerSession: limits', () => {
     expect(after.closed).toBe(true);
   });
 
-  it('case 51: the 20th bad command ends the session with BYE', async () => {
+  it('case 51: before login, the third bad command ends the session with BYE', async () => {
     const driver = new Driver();
     await driver.start();
+    expect(await driver.send('a BOGUS\r\nb BOGUS\r\nc BOGUS\r\nd NOOP\r\n')).toBe(
+      'a BAD Unknown command BOGUS\r\nb BAD Unknown command BOGUS\r\n' +
+        'c BAD Unknown command BOGUS\r\n* BYE Too many invalid IMAP commands\r\n',
+    );
+    expect(driver.closed).toBe(true);
+  });
+
+  it('case 51: after login, the 20th bad command ends the session with BYE', async () => {
+    const driver = await loggedIn();
     let output = '';
     for (let i = 0; i < 19; i++) output += await driver.send(`t${i} BOGUS\r\n`);
     expect(output.match(/ BAD /g)).toHaveLength(19);
