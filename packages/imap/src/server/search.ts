@@ -1,6 +1,7 @@
 import { decodeUnstructured, parseDate } from '@postwire/mime';
 import type { MessageInfo, MessageStructure } from '@postwire/store';
 import type { SearchKey } from '../protocol/search-key.js';
+import { foldCase, TextMatcher } from './text-matcher.js';
 
 /** One message as a SEARCH sees it. */
 export interface SearchCandidate {
@@ -65,31 +66,22 @@ function termIndex(terms: readonly SearchTextTerm[], value: string, body: boolea
 }
 
 /**
- * For each needle, whether the streamed octets hold it: decoded as UTF-8 and case-folded, with only the
- * tail a match may span kept between chunks.
+ * For each needle, whether the streamed octets hold it: decoded as UTF-8 and folded with {@link foldCase},
+ * in the bounded memory of a {@link TextMatcher}. SEARCH reads a message this way when it has no structure.
  */
 export async function streamContains(
   chunks: AsyncIterable<Uint8Array>,
   needles: readonly string[],
 ): Promise<boolean[]> {
-  const folded = needles.map(fold);
-  const found = folded.map((needle) => needle === '');
-  const keep = Math.max(0, ...folded.map((needle) => needle.length - 1));
+  const matcher = new TextMatcher(needles);
   const decoder = new TextDecoder();
-  let tail = '';
-  const scan = (text: string): void => {
-    const window = tail + fold(text);
-    folded.forEach((needle, index) => {
-      if (!found[index] && window.includes(needle)) found[index] = true;
-    });
-    tail = keep === 0 ? '' : window.slice(-keep);
-  };
   for await (const chunk of chunks) {
-    scan(decoder.decode(chunk, { stream: true }));
-    if (found.every(Boolean)) return found;
+    matcher.feed(decoder.decode(chunk, { stream: true }));
+    if (matcher.done) return matcher.found;
   }
-  scan(decoder.decode());
-  return found;
+  matcher.feed(decoder.decode());
+  matcher.end();
+  return matcher.found;
 }
 
 /**
@@ -230,15 +222,10 @@ function matches(key: SearchKey, candidate: SearchCandidate, context: SearchCont
 
 /** Whether a field named `field` (lower case) holds `value`, case-folded, once unfolded and decoded. */
 function headerContains(structure: MessageStructure, field: string, value: string): boolean {
-  const needle = fold(value);
+  const needle = foldCase(value);
   return structure.headers.some(
-    ([name, text]) => name.toLowerCase() === field && fold(decodeUnstructured(text)).includes(needle),
+    ([name, text]) => name.toLowerCase() === field && foldCase(decodeUnstructured(text)).includes(needle),
   );
-}
-
-/** A simple Unicode case fold: upper case first, so that `ß` and `ss` meet, then lower case. */
-function fold(text: string): string {
-  return text.normalize('NFC').toUpperCase().toLowerCase();
 }
 
 /** The day of the Date field, `YYYY-MM-DD` in its own zone, or `undefined` without a valid one. */

@@ -16,6 +16,7 @@ import type {
 } from '@postwire/store';
 import type { LiteralSource } from '../protocol/writer.js';
 import { decodePart, type ImapBinaryRequest } from './binary.js';
+import { searchMessageText } from './message-text.js';
 import { type SearchTextTerm, streamContains } from './search.js';
 
 /** A store operation the session needs; its driver runs it (see {@link ImapStoreBridge}). */
@@ -414,19 +415,14 @@ export class ImapStoreBridge {
     terms: readonly SearchTextTerm[],
   ): Promise<boolean[][]> {
     const results: boolean[][] = [];
-    const textTerms = terms.filter((term) => !term.body).map((term) => term.value);
-    const bodyTerms = terms.filter((term) => term.body).map((term) => term.value);
+    const needles = terms.map((term) => term.value);
     for (const uid of uids) {
-      const inText =
-        textTerms.length === 0 ? [] : await streamContains(streamChunks(mailbox.read(uid)), textTerms);
-      const inBody =
-        bodyTerms.length === 0
-          ? []
-          : await streamContains(
-              streamChunks(mailbox.read(uid, { start: (await mailbox.structure(uid)).parts.bodyStart })),
-              bodyTerms,
-            );
-      results.push(terms.map((term) => (term.body ? inBody : inText).shift()!));
+      // A structure that cannot be had leaves the raw octets, searched whole; a store failure then
+      // fails the read as well.
+      const structure = await mailbox.structure(uid).catch(() => undefined);
+      const read = (start: number, end?: number) => streamChunks(mailbox.read(uid, { start, end }));
+      if (structure) results.push(await searchMessageText(structure, read, terms));
+      else results.push(await streamContains(read(0), needles));
     }
     return results;
   }

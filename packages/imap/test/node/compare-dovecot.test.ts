@@ -51,7 +51,7 @@
  * §6.4.4 says nothing about a missing Date), and BODY[2.2.1] below a text part (RFC 3501 §6.4.5 gives
  * such a part no subparts: Dovecot answers with the part itself, we with an empty string).
  *
- * Bugs found (tests named `fixed: …` once fixed, marked `it.fails` until then):
+ * Bugs found, each fixed since (the tests named `fixed: …`):
  *  - SELECT/EXAMINE to an IMAP4rev1 client omits `* OK [UNSEEN n]` (RFC 3501 §6.3.1 lists it under
  *    "REQUIRED OK untagged responses").
  *  - `* OK [UIDVALIDITY n] ` etc. with an empty text: RFC 3501 §9 resp-text requires text (1*TEXT-CHAR).
@@ -582,7 +582,7 @@ describe.skipIf(!hasDovecot)('Postwire and Dovecot over the same Maildir: readin
     expect(ours).toEqual(dovecot);
   });
 
-  it.fails('bug: SEARCH CHARSET UTF-8 BODY/TEXT decodes a quoted-printable body (RFC 3501 §6.4.4)', async () => {
+  it('fixed: SEARCH CHARSET UTF-8 BODY/TEXT decodes a quoted-printable body (RFC 3501 §6.4.4)', async () => {
     const { ours, dovecot } = await converse([
       'EXAMINE INBOX',
       ['SEARCH CHARSET UTF-8 BODY ', lit('Grüße')],
