@@ -17,6 +17,15 @@ export function newMessageId(): string {
 }
 
 /**
+ * A new mailbox id: 32 lowercase hex digits (128 random bits), the form of Dovecot's mailbox GUID. It fits
+ * IMAP OBJECTID's MAILBOXID (RFC 8474 §4: 1–255 characters of `A-Za-z0-9_-`).
+ */
+export function newMailboxId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/**
  * A UIDVALIDITY for a new mailbox: the current time in seconds, and always above the last one this
  * process gave, so that a mailbox deleted and re-created in the same second still gets a new value.
  */

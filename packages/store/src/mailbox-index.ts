@@ -28,6 +28,8 @@ export interface NewEntry {
  */
 export class MailboxIndex {
   uidValidity: number;
+  /** The mailbox's stable id ({@link MailboxStatus.mailboxId}). */
+  readonly mailboxId: string;
   uidNext: number;
   highestModseq: number;
   readonly #entries: IndexEntry[] = [];
@@ -38,8 +40,9 @@ export class MailboxIndex {
   #deleted = 0;
   #size = 0;
 
-  constructor(uidValidity: number, uidNext = 1, highestModseq = 1) {
+  constructor(uidValidity: number, mailboxId: string, uidNext = 1, highestModseq = 1) {
     this.uidValidity = uidValidity;
+    this.mailboxId = mailboxId;
     this.uidNext = uidNext;
     this.highestModseq = highestModseq;
   }
@@ -50,6 +53,7 @@ export class MailboxIndex {
 
   status(): MailboxStatus {
     return {
+      mailboxId: this.mailboxId,
       uidValidity: this.uidValidity,
       uidNext: this.uidNext,
       highestModseq: this.highestModseq,

@@ -2,7 +2,7 @@ import { concatBytes } from '@postwire/core';
 import { ChangeFeed } from './change-feed.js';
 import { MailboxExistsError, MailboxInUseError, MailboxNotFoundError, StoreRefusedError } from './errors.js';
 import { canonicalFlags } from './flags.js';
-import { newMessageId, nextUidValidity } from './ids.js';
+import { newMailboxId, newMessageId, nextUidValidity } from './ids.js';
 import { MailboxIndex, messageInfo } from './mailbox-index.js';
 import { mailboxListEntries } from './mailbox-list.js';
 import { canonicalMailboxName, canonicalUserName, parentNames } from './names.js';
@@ -74,7 +74,7 @@ interface MailboxData {
 function newMailbox(name: string, specialUse?: SpecialUse): MailboxData {
   return {
     name,
-    index: new MailboxIndex(nextUidValidity()),
+    index: new MailboxIndex(nextUidValidity(), newMailboxId()),
     bodies: new Map(),
     structures: new Map(),
     feed: new ChangeFeed(),
@@ -128,7 +128,8 @@ class MemoryUser implements UserMail {
       if (!this.#mailboxes.has(parent)) this.#mailboxes.set(parent, newMailbox(parent));
     }
     if (source === 'INBOX') {
-      // RFC 9051 §6.3.6: the messages move to the new mailbox; INBOX stays, empty.
+      // RFC 9051 §6.3.6: the messages move to a new mailbox (with a new id, RFC 8474 §4); INBOX stays,
+      // empty, with its id.
       const moved = newMailbox(target);
       for (const entry of data.index.entries()) {
         const copy = moved.index.add({ ...entry, uid: undefined });

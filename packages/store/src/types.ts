@@ -23,8 +23,15 @@ export interface MailboxListEntry {
   readonly hasChildren: boolean;
 }
 
-/** The counters of a mailbox (IMAP SELECT and STATUS). */
+/** The identity and counters of a mailbox (IMAP SELECT and STATUS). */
 export interface MailboxStatus {
+  /**
+   * The mailbox's stable id, IMAP OBJECTID's MAILBOXID (RFC 8474 §4): 1–255 characters of `A-Za-z0-9_-`,
+   * given at creation, kept through a rename of the mailbox or of a parent, never given to another
+   * mailbox, so a mailbox deleted and created again under its name gets a new one. Renaming INBOX creates
+   * a new mailbox, with a new id, for INBOX's messages; INBOX keeps its own id.
+   */
+  readonly mailboxId: string;
   /** Changes only when UIDs may have been reused: a mailbox re-created under the same name. */
   readonly uidValidity: number;
   /** The UID the next message will get; never goes down. */

@@ -265,6 +265,39 @@ export function storeContract(
       expect(await alice.status('INBOX')).toMatchObject({ messages: 0, uidNext: 3 });
     });
 
+    it('gives each mailbox an id that survives renames, never reused (RFC 8474 MAILBOXID)', async () => {
+      const id = async (name: string) => (await alice.status(name)).mailboxId;
+      await alice.create('Work/Projects');
+      const ids = new Map<string, string>();
+      for (const name of ['INBOX', 'Work', 'Work/Projects']) ids.set(name, await id(name));
+      for (const value of ids.values()) expect(value).toMatch(/^[A-Za-z0-9_-]{1,255}$/);
+      expect(new Set(ids.values()).size).toBe(3);
+      const projects = await alice.open('Work/Projects');
+      expect((await projects.status()).mailboxId).toBe(ids.get('Work/Projects'));
+
+      await alice.rename('Work/Projects', 'Work/Plans');
+      expect(await id('Work/Plans')).toBe(ids.get('Work/Projects'));
+      await alice.rename('Work', 'Jobs');
+      expect(await id('Jobs')).toBe(ids.get('Work'));
+      expect(await id('Jobs/Plans')).toBe(ids.get('Work/Projects'));
+      expect((await projects.status()).mailboxId).toBe(ids.get('Work/Projects'));
+
+      await alice.delete('Jobs/Plans');
+      await alice.create('Jobs/Plans');
+      const again = await id('Jobs/Plans');
+      expect(again).toMatch(/^[A-Za-z0-9_-]{1,255}$/);
+      expect([...ids.values()]).not.toContain(again);
+      await alice.create('Work/Projects');
+      expect([...ids.values(), again]).not.toContain(await id('Work/Projects'));
+
+      // Renaming INBOX creates a new mailbox for its messages (RFC 9051 §6.3.6); INBOX keeps its id.
+      await (await alice.open('INBOX')).append(message('a'));
+      await alice.rename('INBOX', 'Old');
+      expect(await id('INBOX')).toBe(ids.get('INBOX'));
+      expect([...ids.values(), again]).not.toContain(await id('Old'));
+      expect((await alice.status('Old')).messages).toBe(1);
+    });
+
     it('keeps subscriptions, also to names that do not exist', async () => {
       await alice.subscribe('Lists/Postwire');
       const entry = (await alice.list()).find((item) => item.name === 'Lists/Postwire');
@@ -357,7 +390,7 @@ export function storeContract(
     });
 
     if (reopen) {
-      it('keeps everything across a reopen: messages, flags, UIDs, UIDVALIDITY, MODSEQ, ids, mailboxes', async () => {
+      it('keeps everything across a reopen: messages, flags, UIDs, UIDVALIDITY, MODSEQ, ids, mailboxes and their ids', async () => {
         await alice.create('Archive', { specialUse: '\\Archive' });
         await alice.subscribe('Archive');
         const inbox = await alice.open('INBOX');
@@ -371,6 +404,7 @@ export function storeContract(
         const status = await inbox.status();
         const infos = await inbox.messages();
         const list = await alice.list();
+        const archive = await alice.status('Archive');
         await fixture.store.close();
         fixture = await reopen(fixture);
         alice = await fixture.store.user('alice');
@@ -380,6 +414,7 @@ export function storeContract(
           list.map((info) => ({ ...info, flags: [...info.flags].sort() }));
         expect(sorted(await reopened.messages())).toEqual(sorted(infos));
         expect(await alice.list()).toEqual(list);
+        expect(await alice.status('Archive')).toEqual(archive);
         expect(await readAll(reopened.read(a.uid))).toBe(new TextDecoder().decode(message('a')));
         expect((await reopened.append(message('c'))).uid).toBe(3);
       });

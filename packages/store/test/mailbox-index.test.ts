@@ -12,7 +12,7 @@ const entry = (id: string, flags: string[] = [], size = 10, uid?: number) => ({
 
 describe('MailboxIndex', () => {
   it('takes UIDs another writer assigned, in any order, and keeps entries in UID order', () => {
-    const index = new MailboxIndex(1);
+    const index = new MailboxIndex(1, 'mailbox');
     index.add(entry('a', [], 10, 5));
     index.add(entry('b', [], 10, 2));
     index.add(entry('c'));
@@ -34,7 +34,7 @@ describe('MailboxIndex', () => {
     );
     fc.assert(
       fc.property(fc.array(operation, { maxLength: 40 }), (operations) => {
-        const index = new MailboxIndex(1);
+        const index = new MailboxIndex(1, 'mailbox');
         let lastModseq = index.highestModseq;
         for (const step of operations) {
           if (step.kind === 'add')
@@ -46,6 +46,7 @@ describe('MailboxIndex', () => {
         }
         const all = index.entries();
         expect(index.status()).toEqual({
+          mailboxId: 'mailbox',
           uidValidity: 1,
           uidNext: index.uidNext,
           highestModseq: index.highestModseq,

@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { TimeoutError } from '@postwire/core';
 import { ChangeFeed } from '../change-feed.js';
 import { MailboxInUseError, MailboxNotFoundError, StoreRefusedError } from '../errors.js';
-import { nextUidValidity } from '../ids.js';
+import { newMailboxId, nextUidValidity } from '../ids.js';
 import { type IndexEntry, MailboxIndex, messageInfo } from '../mailbox-index.js';
 import {
   compareDeliveryOrder,
@@ -31,7 +31,6 @@ import {
   serializeKeywords,
 } from '../maildir/keywords.js';
 import {
-  newMailboxGuid,
   parseUidList,
   parseUidRecords,
   serializeUidList,
@@ -176,7 +175,13 @@ export class MaildirFolder {
     for (const dir of ['cur', 'new', 'tmp'])
       await fs.mkdir(join(path, dir), { recursive: true, mode: 0o700 });
     await fs.writeFile(join(path, 'maildirfolder'), '');
-    await writeAtomically(join(path, UIDLIST), uidListHeader(nextUidValidity(), 1, newMailboxGuid()), true);
+    const header = uidListHeader({
+      uidValidity: nextUidValidity(),
+      nextUid: 1,
+      mailboxGuid: newMailboxId(),
+      headerExtensions: '',
+    });
+    await writeAtomically(join(path, UIDLIST), header, true);
   }
 
   get index(): MailboxIndex {
@@ -655,13 +660,14 @@ export class MaildirFolder {
   }
 
   /**
-   * Reads the uidlist's new records, or all of it when the file was replaced. A new UIDVALIDITY makes the
-   * folder gone for its sessions and starts a new index: then it returns true.
+   * Reads the uidlist's new records, or all of it when the file was replaced. A new UIDVALIDITY or mailbox
+   * GUID (another mailbox under this name) makes the folder gone for its sessions and starts a new index:
+   * then it returns true.
    */
   async #readUidList(): Promise<boolean> {
     const path = join(this.path, UIDLIST);
     const read = await readFrom(path, this.#uidlistOffset, this.#uidlistIdentity);
-    const consumed = read.text.lastIndexOf('\n') + 1;
+    let consumed = read.text.lastIndexOf('\n') + 1;
     if (read.identity !== undefined && !read.replaced) {
       const lines = read.text.slice(0, consumed).split('\n').slice(0, -1);
       for (const record of parseUidRecords(lines)) this.#listRecord(record);
@@ -669,21 +675,31 @@ export class MaildirFolder {
       this.#uidlistOffset += consumed;
       return false;
     }
-    // No uidlist (or an unreadable one): every file gets a new UID, under a UIDVALIDITY that is written
-    // with the first UID; until then another program (Dovecot creating the folder) may write its own.
+    // No uidlist (or an unreadable one) means a new mailbox: every file gets a new UID.
     const list = parseUidList(read.text) ?? {
       version: 3,
-      // Kept while the folder never had one; a uidlist that disappeared means a new folder.
-      uidValidity:
-        this.#uidlistIdentity === undefined && this.#index ? this.#index.uidValidity : nextUidValidity(),
+      uidValidity: nextUidValidity(),
       nextUid: 1,
-      headerExtensions: newMailboxGuid(),
+      headerExtensions: '',
       records: [],
     };
-    if (this.#index && this.#index.uidValidity !== list.uidValidity) this.markGone();
-    const rebuilt = this.#index?.uidValidity !== list.uidValidity;
-    if (rebuilt) {
-      this.#index = new MailboxIndex(list.uidValidity, 1, this.#log.highestModseq);
+    const kept =
+      this.#index !== undefined &&
+      this.#index.uidValidity === list.uidValidity &&
+      (list.mailboxGuid === undefined || list.mailboxGuid === this.#index.mailboxId);
+    const mailboxGuid = list.mailboxGuid ?? (kept ? this.#index.mailboxId : newMailboxId());
+    let identity = read.identity;
+    if (list.mailboxGuid === undefined) {
+      // A uidlist without a GUID gets one at once (as Dovecot does), so that the mailbox id holds from the
+      // first look on, whichever program looks next.
+      const text = serializeUidList({ ...list, mailboxGuid });
+      await writeAtomically(path, text, this.#options.fsync);
+      identity = await identityOf(path);
+      consumed = Buffer.byteLength(text);
+    }
+    if (this.#index && !kept) this.markGone();
+    if (!kept) {
+      this.#index = new MailboxIndex(list.uidValidity, mailboxGuid, 1, this.#log.highestModseq);
       this.#files.clear();
     }
     this.#listed.clear();
@@ -691,9 +707,9 @@ export class MaildirFolder {
     this.#index.uidNext = Math.max(this.#index.uidNext, list.nextUid);
     this.#headerExtensions = list.headerExtensions;
     this.#uidRecords = list.records.length;
-    this.#uidlistIdentity = read.identity;
+    this.#uidlistIdentity = identity;
     this.#uidlistOffset = consumed;
-    return rebuilt;
+    return !kept;
   }
 
   #listRecord(record: UidRecord): void {
@@ -814,18 +830,7 @@ export class MaildirFolder {
   async #appendUidRecords(lines: string, count: number): Promise<void> {
     if (!lines) return;
     await this.#saveKeywords();
-    const path = join(this.path, UIDLIST);
-    if (this.#uidlistIdentity === undefined) {
-      // The first records of a folder that had no uidlist: written whole, with its header.
-      const text =
-        uidListHeader(this.#index.uidValidity, this.#index.uidNext, this.#headerExtensions) + lines;
-      await writeAtomically(path, text, this.#options.fsync);
-      this.#uidlistIdentity = await identityOf(path);
-      this.#uidlistOffset = Buffer.byteLength(text);
-      this.#uidRecords = count;
-      return;
-    }
-    await appendDurably(path, lines, this.#options.fsync);
+    await appendDurably(join(this.path, UIDLIST), lines, this.#options.fsync);
     this.#uidRecords += count;
     this.#uidlistOffset += Buffer.byteLength(lines);
   }
@@ -865,6 +870,7 @@ export class MaildirFolder {
         version: 3,
         uidValidity: this.#index.uidValidity,
         nextUid: this.#index.uidNext,
+        mailboxGuid: this.#index.mailboxId,
         headerExtensions: this.#headerExtensions,
         records,
       };

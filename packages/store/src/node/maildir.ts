@@ -62,7 +62,8 @@ interface UserFile {
  * A store on Maildir++ folders laid out as Dovecot lays them out (`maildir:<root>/%u`), sharing Dovecot's
  * `dovecot-uidlist` and `dovecot-keywords`, so that Dovecot and Postwire can serve the same mail. Delivery
  * goes through `tmp/` and a rename, flushed to disk; a process killed at any point leaves no partial
- * message visible, and a message whose UID was not yet recorded gets one at the next look.
+ * message visible, and a message whose UID was not yet recorded gets one at the next look. A mailbox's id
+ * is Dovecot's mailbox GUID, the `G` field of its `dovecot-uidlist`.
  */
 export function createMaildirStore(options: MaildirStoreOptions): MailStore {
   const folderOptions: FolderOptions = {
@@ -166,7 +167,8 @@ class MaildirUser implements UserMail {
       if (!(await exists(this.#pathOf(parent)))) await MaildirFolder.create(this.#pathOf(parent));
     }
     if (source === 'INBOX') {
-      // RFC 9051 §6.3.6: the messages move to the new mailbox; INBOX stays, empty.
+      // RFC 9051 §6.3.6: the messages move to a new mailbox (with a new id, RFC 8474 §4); INBOX stays,
+      // empty, with its id.
       await this.create(target);
       const inbox = await this.#folder('INBOX');
       await inbox.sync();

@@ -72,7 +72,8 @@ describe('dovecot-uidlist', () => {
       version: 3,
       uidValidity: 1795498253,
       nextUid: 2,
-      headerExtensions: 'Ge86b170c0d21056bd23e000083ecc375',
+      mailboxGuid: 'e86b170c0d21056bd23e000083ecc375',
+      headerExtensions: '',
       records: [{ uid: 1, base: '1795498253.M202851P16082.vm,S=188,W=195', extensions: '' }],
     });
   });
@@ -84,26 +85,46 @@ describe('dovecot-uidlist', () => {
       { uid: 12, base: 'b2', extensions: '' },
     ]);
     expect(list.nextUid).toBe(13);
+    expect(list.mailboxGuid).toBeUndefined();
     expect(parseUidList('1 1234 5\n')).toBeUndefined();
     expect(parseUidList('3 N5\n')).toBeUndefined();
   });
 
-  it('serializes so that parsing gives the list back', () => {
+  it('reads the mailbox GUID in any case as lowercase, and takes a malformed one for none', () => {
+    const guid = 'E86B170C0D21056BD23E000083ECC375';
+    expect(parseUidList(`3 V7 N1 G${guid} X9\n`)).toMatchObject({
+      mailboxGuid: guid.toLowerCase(),
+      headerExtensions: 'X9',
+    });
+    for (const field of ['G', 'G00ff', `G${guid}0`, `G${guid.slice(1)}z`]) {
+      const list = parseUidList(`3 V7 N1 ${field}\n`)!;
+      expect(list.mailboxGuid, field).toBeUndefined();
+      expect(list.headerExtensions, field).toBe('');
+    }
+  });
+
+  it('serializes so that parsing gives the list back, the GUID included', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 0xffffffff }),
         fc.uniqueArray(fc.integer({ min: 1, max: 100_000 })),
-        (uidValidity, uids) => {
+        fc.option(fc.stringMatching(/^[0-9a-f]{32}$/), { nil: undefined }),
+        fc.constantFrom('', 'X1', 'X1 Y2'),
+        (uidValidity, uids, mailboxGuid, headerExtensions) => {
           const records = [...uids]
             .sort((a, b) => a - b)
             .map((uid) => ({ uid, base: `${uid}.M1P1.host,S=10`, extensions: '' }));
           const nextUid = (records.at(-1)?.uid ?? 0) + 1;
-          const list = { version: 3, uidValidity, nextUid, headerExtensions: 'G00', records };
+          const list = { version: 3, uidValidity, nextUid, mailboxGuid, headerExtensions, records };
           expect(parseUidList(serializeUidList(list))).toEqual(list);
         },
       ),
     );
-    expect(uidListHeader(5, 6, '')).toBe('3 V5 N6\n');
+    expect(uidListHeader({ uidValidity: 5, nextUid: 6, headerExtensions: '' })).toBe('3 V5 N6\n');
+    const guid = 'e86b170c0d21056bd23e000083ecc375';
+    expect(uidListHeader({ uidValidity: 5, nextUid: 6, mailboxGuid: guid, headerExtensions: 'X1' })).toBe(
+      `3 V5 N6 G${guid} X1\n`,
+    );
     expect(uidRecordLine({ uid: 4, base: 'x', extensions: 'W9' })).toBe('4 W9 :x\n');
   });
 });
