@@ -34,6 +34,7 @@ export const SERVER_CAPABILITIES: readonly (readonly [name: string, rfc: string]
   ['QUOTA=RES-STORAGE', 'RFC 9208'],
   ['QUOTA=RES-MESSAGE', 'RFC 9208'],
   ['UNAUTHENTICATE', 'RFC 8437'],
+  ['OBJECTID', 'RFC 8474'],
 ];
 
 /**

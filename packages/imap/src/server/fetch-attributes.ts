@@ -98,6 +98,10 @@ export function fetchAttributes(
       case 'EMAILID':
         attributes.push({ item: 'EMAILID', id: message.id });
         break;
+      case 'THREADID':
+        // RFC 8474 §5.2: NIL, the server keeps no thread ids.
+        attributes.push({ item: 'THREADID', id: null });
+        break;
       case 'ENVELOPE':
         attributes.push({ item: 'ENVELOPE', envelope: structure!.envelope });
         break;

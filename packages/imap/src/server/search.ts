@@ -84,33 +84,6 @@ export async function streamContains(
   return matcher.found;
 }
 
-/**
- * The first key the server cannot answer (THREADID), or `undefined`.
- * The walk is as deep as the parser allowed (its `maxDepth`).
- */
-export function unsupportedSearchKey(keys: readonly SearchKey[]): string | undefined {
-  for (const key of keys) {
-    const found = unsupportedKey(key);
-    if (found) return found;
-  }
-  return undefined;
-}
-
-function unsupportedKey(key: SearchKey): string | undefined {
-  switch (key.key) {
-    case 'THREADID':
-      return key.key;
-    case 'NOT':
-      return unsupportedKey(key.operand);
-    case 'OR':
-      return unsupportedKey(key.left) ?? unsupportedKey(key.right);
-    case 'AND':
-      return unsupportedSearchKey(key.keys);
-    default:
-      return undefined;
-  }
-}
-
 /** Whether the keys read header fields (HEADER, FROM …, SENT*), so that candidates need their structure. */
 export function searchNeedsStructure(keys: readonly SearchKey[]): boolean {
   return keys.some((key): boolean => {
@@ -132,7 +105,7 @@ export function searchNeedsStructure(keys: readonly SearchKey[]): boolean {
   });
 }
 
-/** Whether a message matches every key (RFC 9051 §6.4.4); keys must have passed {@link unsupportedSearchKey}. */
+/** Whether a message matches every key (RFC 9051 §6.4.4). */
 export function matchesSearch(
   keys: readonly SearchKey[],
   candidate: SearchCandidate,
@@ -213,7 +186,7 @@ function matches(key: SearchKey, candidate: SearchCandidate, context: SearchCont
     case 'TEXT':
       return candidate.text![termIndex(context.terms, key.value, key.key === 'BODY')]!;
     case 'THREADID':
-      // Refused by `unsupportedSearchKey` before any message is read.
+      // Every message's THREADID is NIL (RFC 8474 §5.2): no thread id names one.
       return false;
     default:
       return headerContains(candidate.structure!, HEADER_KEYS[key.key]!, key.value);

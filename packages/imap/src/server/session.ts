@@ -34,13 +34,7 @@ import { parseDateTime } from './date-time.js';
 import { fetchAttributes, headerFieldRequests, needsStructure, setsSeen } from './fetch-attributes.js';
 import { MailboxPattern } from './mailbox-pattern.js';
 import { MessageView } from './message-view.js';
-import {
-  matchesSearch,
-  searchNeedsStructure,
-  searchTextTerms,
-  searchUsesModseq,
-  unsupportedSearchKey,
-} from './search.js';
+import { matchesSearch, searchNeedsStructure, searchTextTerms, searchUsesModseq } from './search.js';
 import { type SortCandidate, sortMessages, sortNeedsStructure, unsupportedSortKey } from './sort.js';
 import type {
   ImapFetchResult,
@@ -947,7 +941,15 @@ export class ImapServerSession {
     }
     const name = mailbox.endsWith(MAILBOX_DELIMITER) ? mailbox.slice(0, -1) : mailbox;
     const specialUse = uses?.[0] as SpecialUse | undefined;
-    this.#simple(tag, { op: 'create', mailbox: name, ...(specialUse ? { specialUse } : {}) }, 'CREATE');
+    // RFC 8474 §4.1: the new mailbox's id comes with the answer.
+    this.#ask({ op: 'create', mailbox: name, ...(specialUse ? { specialUse } : {}) }, tag, () =>
+      this.#ask({ op: 'status', mailbox: name }, tag, (status) =>
+        this.#tagged(tag, 'OK', 'CREATE completed', {
+          code: 'MAILBOXID',
+          id: (status as MailboxStatus).mailboxId,
+        }),
+      ),
+    );
   }
 
   #simple(tag: string, request: ImapStoreRequest, name: string): void {
@@ -1000,6 +1002,7 @@ export class ImapServerSession {
           okCode({ code: 'UNSEEN', value: firstUnseen }, 'First unseen.');
         okCode({ code: 'UIDVALIDITY', value: status.uidValidity }, 'UIDs valid');
         okCode({ code: 'UIDNEXT', value: status.uidNext }, 'Predicted next UID');
+        okCode({ code: 'MAILBOXID', id: status.mailboxId }, 'Ok');
         if (this.#enabled.has('CONDSTORE'))
           okCode({ code: 'HIGHESTMODSEQ', modSeq: status.highestModseq }, 'Highest');
         this.#selected = { mailbox, readOnly };
@@ -1247,11 +1250,6 @@ export class ImapServerSession {
    */
   #fetch(tag: string, command: Extract<ImapCommand, { name: 'FETCH' }>): void {
     const { uid: byUid, sequence: set, items: requested, changedSince } = command;
-    const unsupported = requested.find((item) => item.item === 'THREADID');
-    if (unsupported) {
-      this.#bad(tag, `FETCH ${unsupported.item} is not supported`);
-      return;
-    }
     if (command.vanished && (!byUid || changedSince === undefined || !this.#enabled.has('QRESYNC'))) {
       this.#bad(tag, 'VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled');
       return;
@@ -1468,7 +1466,7 @@ export class ImapServerSession {
   #search(tag: string, command: Extract<ImapCommand, { name: 'SEARCH' }>): void {
     const { criteria } = command;
     // RFC 5182 §2.1: a SEARCH that fails leaves `$` empty.
-    if (this.#refuseSearch(tag, command.charset, criteria)) {
+    if (this.#refuseCharset(tag, command.charset)) {
       if (command.return?.includes('SAVE')) this.#saved = new Set();
       return;
     }
@@ -1490,7 +1488,7 @@ export class ImapServerSession {
    */
   #sort(tag: string, command: Extract<ImapCommand, { name: 'SORT' }>): void {
     const { criteria, search } = command;
-    if (this.#refuseSearch(tag, command.charset, search)) return;
+    if (this.#refuseCharset(tag, command.charset)) return;
     const unsupported = unsupportedSortKey(criteria);
     if (unsupported) {
       this.#bad(tag, `Unknown sort criterion ${unsupported.slice(0, 20)}`);
@@ -1510,7 +1508,7 @@ export class ImapServerSession {
       this.#bad(tag, `Unknown thread algorithm ${algorithm.slice(0, 20)}`);
       return;
     }
-    if (this.#refuseSearch(tag, command.charset, search)) return;
+    if (this.#refuseCharset(tag, command.charset)) return;
     this.#matching(tag, search, true, true, (found) => {
       const candidates = found.map(({ info, sequence, structure }) => ({
         info,
@@ -1522,8 +1520,8 @@ export class ImapServerSession {
     });
   }
 
-  /** Answers a search's unknown charset (`NO [BADCHARSET]`) or unsupported key (`BAD`); true when it did. */
-  #refuseSearch(tag: string, charset: string | undefined, criteria: readonly SearchKey[]): boolean {
+  /** Answers a search's unknown charset with `NO [BADCHARSET]`; true when it did. */
+  #refuseCharset(tag: string, charset: string | undefined): boolean {
     if (charset !== undefined && !['US-ASCII', 'UTF-8'].includes(charset.toUpperCase())) {
       this.#tagged(tag, 'NO', 'Unsupported charset', {
         code: 'BADCHARSET',
@@ -1531,9 +1529,7 @@ export class ImapServerSession {
       });
       return true;
     }
-    const unsupported = unsupportedSearchKey(criteria);
-    if (unsupported) this.#bad(tag, `SEARCH ${unsupported} is not supported`);
-    return unsupported !== undefined;
+    return false;
   }
 
   /**
@@ -1850,13 +1846,13 @@ function canonicalFlag(flag: string): string {
   return SYSTEM_FLAGS.find((system) => system.toLowerCase() === flag.toLowerCase()) ?? flag;
 }
 
-/** The STATUS values asked for, APPENDLIMIT being the server's (MAILBOXID is not offered, so not answered). */
+/** The STATUS values asked for, APPENDLIMIT being the server's. */
 function statusValues(
   status: MailboxStatus,
   items: readonly StatusItem[],
   appendLimit: number,
 ): StatusValues {
-  const values: Record<string, number> = {};
+  const values: Record<string, number | string> = {};
   for (const item of items) {
     if (item === 'MESSAGES') values[item] = status.messages;
     else if (item === 'RECENT') values[item] = 0;
@@ -1867,6 +1863,7 @@ function statusValues(
     else if (item === 'SIZE') values[item] = status.size;
     else if (item === 'HIGHESTMODSEQ') values[item] = status.highestModseq;
     else if (item === 'APPENDLIMIT') values[item] = appendLimit;
+    else if (item === 'MAILBOXID') values[item] = status.mailboxId;
   }
   return values;
 }

@@ -11,7 +11,8 @@ describe('ImapServerSession: greeting, CAPABILITY, NOOP, ID, LOGOUT', () => {
     expect(greeting).toBe(
       '* OK [CAPABILITY IMAP4rev1 LITERAL+ IMAP4rev2 SASL-IR ID ENABLE NAMESPACE UNSELECT UIDPLUS MOVE ' +
         'LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE CHILDREN STATUS=SIZE UTF8=ACCEPT BINARY IDLE ' +
-        'CONDSTORE QRESYNC ESEARCH SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE UNAUTHENTICATE ' +
+        'CONDSTORE QRESYNC ESEARCH SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ' +
+        'WITHIN QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE UNAUTHENTICATE OBJECTID ' +
         'APPENDLIMIT=67108864 STARTTLS LOGINDISABLED AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 AUTH=CRAM-MD5] ' +
         'Postwire IMAP ready\r\n',
     );
@@ -30,10 +31,10 @@ describe('ImapServerSession: greeting, CAPABILITY, NOOP, ID, LOGOUT', () => {
     const driver = new Driver({ nonSyncLiterals: 'minus', preauth: 'alice', greeting: 'hi' });
     const greeting = await driver.start('alice');
     expect(greeting).toMatch(
-      /^\* PREAUTH \[CAPABILITY IMAP4rev1 LITERAL- IMAP4rev2 .*UNAUTHENTICATE APPENDLIMIT=\d+\] Logged in as alice\r\n$/,
+      /^\* PREAUTH \[CAPABILITY IMAP4rev1 LITERAL- IMAP4rev2 .*UNAUTHENTICATE OBJECTID APPENDLIMIT=\d+\] Logged in as alice\r\n$/,
     );
     expect(driver.session.state).toBe('authenticated');
-    expect(await driver.send('a CREATE x\r\n')).toBe('a OK CREATE completed\r\n');
+    expect(await driver.send('a CREATE x\r\n')).toMatch(/^a OK \[MAILBOXID \(\w+\)\] CREATE completed\r\n$/);
   });
 
   it('asks the driver before greeting, and says BYE when it refuses', async () => {

@@ -213,3 +213,25 @@ describe('ImapServerSession: QUOTA, UNAUTHENTICATE and APPENDLIMIT', () => {
     );
   });
 });
+
+describe('ImapServerSession: OBJECTID', () => {
+  it('MAILBOXID from CREATE, STATUS and SELECT, kept by RENAME; EMAILID; THREADID is NIL', async () => {
+    const driver = await loggedIn();
+    const created = /^a OK \[MAILBOXID \((\w+)\)\] CREATE completed\r\n$/.exec(
+      await driver.send('a CREATE Work\r\n'),
+    );
+    const id = created![1]!;
+    expect(await driver.send('b RENAME Work Jobs\r\nc STATUS Jobs (MAILBOXID MESSAGES)\r\n')).toBe(
+      `b OK RENAME completed\r\n* STATUS Jobs (MESSAGES 0 MAILBOXID (${id}))\r\nc OK Status completed\r\n`,
+    );
+    await driver.send('d APPEND Jobs {3+}\r\nabc\r\n');
+    expect(await driver.send('e SELECT Jobs\r\n')).toContain(`* OK [MAILBOXID (${id})] Ok\r\n`);
+    const [info] = await (await (await driver.store.user('alice')).open('Jobs')).messages();
+    expect(await driver.send('f FETCH 1 (EMAILID THREADID)\r\n')).toBe(
+      `* 1 FETCH (EMAILID (${info!.id}) THREADID NIL)\r\nf OK Fetch completed\r\n`,
+    );
+    expect(await driver.send(`g SEARCH EMAILID ${info!.id}\r\n`)).toBe(
+      '* SEARCH 1\r\ng OK Search completed\r\n',
+    );
+  });
+});

@@ -67,7 +67,9 @@ describe('ImapServerSession: limits', () => {
         expect(await driver.send(`a ${command} "${name}"\r\n`)).toBe(
           'a BAD Invalid modified UTF-7 in mailbox name\r\n',
         );
-    expect(await driver.send('b CREATE "a&-b"\r\n')).toBe('b OK CREATE completed\r\n');
+    expect(await driver.send('b CREATE "a&-b"\r\n')).toMatch(
+      /^b OK \[MAILBOXID \(\w+\)\] CREATE completed\r\n$/,
+    );
     expect(await driver.send('c LIST "" "*"\r\n')).toContain('* LIST (\\HasNoChildren) "/" a&-b\r\n');
     expect((await (await driver.store.user('alice')).list()).map((m) => m.name).sort()).toEqual([
       'INBOX',
@@ -78,7 +80,7 @@ describe('ImapServerSession: limits', () => {
   it('case 23: Café in NFC and in NFD is one mailbox; a fullwidth login reaches the same mail', async () => {
     const driver = await loggedIn();
     expect(await driver.send('a ENABLE UTF8=ACCEPT\r\nb CREATE "Caf\u00e9"\r\n')).toMatch(
-      /b OK CREATE completed\r\n$/,
+      /b OK \[MAILBOXID \(\w+\)\] CREATE completed\r\n$/,
     );
     expect(await driver.send('c CREATE "Cafe\u0301"\r\n')).toMatch(/^c NO \[ALREADYEXISTS\] /);
     expect(await driver.send('d SELECT "Cafe\u0301"\r\n')).toMatch(/d OK \[READ-WRITE\] /);
@@ -93,7 +95,7 @@ describe('ImapServerSession: limits', () => {
     const wide = new Driver({}, sasl, driver.store);
     await wide.start();
     expect(await wide.send(`a LOGIN "\uff41\uff4c\uff49\uff43\uff45" ${PASSWORD}\r\n`)).toMatch(/^a OK /);
-    expect(await wide.send('b CREATE Wide\r\n')).toBe('b OK CREATE completed\r\n');
+    expect(await wide.send('b CREATE Wide\r\n')).toMatch(/^b OK \[MAILBOXID \(\w+\)\] CREATE completed\r\n$/);
     expect((await (await driver.store.user('alice')).list()).map((m) => m.name)).toContain('Wide');
     // Without such a database the fullwidth name is nobody.
     const strict = new Driver({}, undefined, createMemoryStore());

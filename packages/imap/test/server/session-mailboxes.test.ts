@@ -21,8 +21,8 @@ describe('ImapServerSession: the authenticated state', () => {
       await driver.send(
         'a CREATE Work/\r\nb CREATE Trash (USE (\\Trash))\r\nc RENAME Work Jobs\r\nd SUBSCRIBE Jobs\r\n',
       ),
-    ).toBe(
-      'a OK CREATE completed\r\nb OK CREATE completed\r\nc OK RENAME completed\r\nd OK SUBSCRIBE completed\r\n',
+    ).toMatch(
+      /^a OK \[MAILBOXID \(\w+\)\] CREATE completed\r\nb OK \[MAILBOXID \(\w+\)\] CREATE completed\r\nc OK RENAME completed\r\nd OK SUBSCRIBE completed\r\n$/,
     );
     const mail = await driver.store.user('alice');
     expect((await mail.list()).map((m) => [m.name, m.specialUse, m.subscribed])).toEqual([
@@ -175,8 +175,8 @@ describe('ImapServerSession: LIST and LSUB', () => {
 
   it('encodes names in modified UTF-7, or UTF-8 under UTF8=ACCEPT', async () => {
     const driver = await loggedIn();
-    expect(await driver.send('a CREATE "Entw&APw-rfe"\r\nb LIST "" Entw*\r\n')).toBe(
-      'a OK CREATE completed\r\n* LIST (\\HasNoChildren) "/" Entw&APw-rfe\r\nb OK List completed\r\n',
+    expect(await driver.send('a CREATE "Entw&APw-rfe"\r\nb LIST "" Entw*\r\n')).toMatch(
+      /^a OK \[MAILBOXID \(\w+\)\] CREATE completed\r\n\* LIST \(\\HasNoChildren\) "\/" Entw&APw-rfe\r\nb OK List completed\r\n$/,
     );
     expect((await (await driver.store.user('alice')).list()).map((m) => m.name)).toContain('Entwürfe');
     expect(await driver.send('c ENABLE UTF8=ACCEPT\r\nd LIST "" Entw*\r\n')).toBe(
@@ -206,12 +206,13 @@ describe('ImapServerSession: the selected state', () => {
     await inbox.append(new TextEncoder().encode('Subject: a\r\n\r\nx\r\n'), {
       flags: ['$Important', '\\Deleted'],
     });
-    const { uidValidity, highestModseq } = await inbox.status();
+    const { uidValidity, highestModseq, mailboxId } = await inbox.status();
     await inbox.close();
     expect(await driver.send('a SELECT INBOX\r\n')).toBe(
       '* 1 EXISTS\r\n* 1 RECENT\r\n* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important)\r\n' +
         '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important \\*)] Flags permitted.\r\n' +
-        `* OK [UNSEEN 1] First unseen.\r\n* OK [UIDVALIDITY ${uidValidity}] UIDs valid\r\n* OK [UIDNEXT 2] Predicted next UID\r\na OK [READ-WRITE] SELECT completed\r\n`,
+        `* OK [UNSEEN 1] First unseen.\r\n* OK [UIDVALIDITY ${uidValidity}] UIDs valid\r\n* OK [UIDNEXT 2] Predicted next UID\r\n` +
+        `* OK [MAILBOXID (${mailboxId})] Ok\r\na OK [READ-WRITE] SELECT completed\r\n`,
     );
     expect(driver.session.state).toBe('selected');
     expect(driver.session.selected).toEqual({ mailbox: 'INBOX', readOnly: false });
@@ -221,7 +222,8 @@ describe('ImapServerSession: the selected state', () => {
     expect(await driver.send('e EXAMINE INBOX (CONDSTORE)\r\n')).toBe(
       '* OK [CLOSED] Previous mailbox closed\r\n* 1 EXISTS\r\n* 0 RECENT\r\n' +
         '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important)\r\n* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n' +
-        `* OK [UNSEEN 1] First unseen.\r\n* OK [UIDVALIDITY ${uidValidity}] UIDs valid\r\n* OK [UIDNEXT 2] Predicted next UID\r\n* OK [HIGHESTMODSEQ ${highestModseq}] Highest\r\n` +
+        `* OK [UNSEEN 1] First unseen.\r\n* OK [UIDVALIDITY ${uidValidity}] UIDs valid\r\n* OK [UIDNEXT 2] Predicted next UID\r\n` +
+        `* OK [MAILBOXID (${mailboxId})] Ok\r\n* OK [HIGHESTMODSEQ ${highestModseq}] Highest\r\n` +
         'e OK [READ-ONLY] EXAMINE completed\r\n',
     );
     // CLOSE after EXAMINE expunges nothing.

@@ -188,12 +188,13 @@ describe('ImapServerSession: SEARCH', () => {
     expect(await driver.send('f FETCH $ UID\r\n')).toBe('f OK Fetch completed\r\n');
   });
 
-  it('refuses unknown charsets and THREADID, and answers NO when the store fails', async () => {
+  it('refuses unknown charsets, matches no THREADID, and answers NO when the store fails', async () => {
     const driver = await withMessages();
     expect(await driver.send('a SEARCH CHARSET KOI8-R ALL\r\n')).toBe(
       'a NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset\r\n',
     );
-    expect(await driver.send('e SEARCH THREADID T1\r\n')).toBe('e BAD SEARCH THREADID is not supported\r\n');
+    // Every THREADID is NIL (RFC 8474 §5.2): none matches.
+    expect(await driver.send('e SEARCH THREADID T1\r\n')).toBe('* SEARCH\r\ne OK Search completed\r\n');
     driver.failNextStoreRequest(new Error('disk on fire'));
     expect(await driver.send('f SEARCH ALL\r\n')).toBe('f NO [SERVERBUG] Internal error occurred\r\n');
   });

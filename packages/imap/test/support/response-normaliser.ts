@@ -41,6 +41,8 @@ export class ResponseNormaliser {
     const selecting = verb === 'SELECT' || verb === 'EXAMINE';
     let untagged = reply.untagged
       .filter((response) => !(this.#dropUnseen && /^\* OK \[UNSEEN \d+\]/i.test(response)))
+      // OBJECTID (RFC 8474) is ours alone: Dovecot 2.3 has no MAILBOXID to compare it with.
+      .filter((response) => !/^\* OK \[MAILBOXID /i.test(response))
       // \Recent is not kept by every server: its count is compared only where SELECT must give one.
       .filter((response) => selecting || !/^\* \d+ RECENT$/i.test(response))
       // Dovecot announces a keyword it has only been asked to SEARCH for as a new flag.
@@ -100,6 +102,7 @@ export class ResponseNormaliser {
       // RFC 5530 codes that Dovecot leaves out where Postwire gives them: the NO itself is compared.
       case 'NONEXISTENT':
       case 'CANNOT':
+      case 'MAILBOXID':
         return '';
       case 'PERMANENTFLAGS':
         return `PERMANENTFLAGS ${formatValue(sortFlags(parseValues(args.join(' '))[0] as ImapValue[]))}`;
