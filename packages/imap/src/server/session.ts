@@ -271,12 +271,9 @@ interface AppendInProgress {
  * with byte transcripts, and any driver (Node, a test loop, another runtime) runs the requests, most simply
  * through an {@link ImapStoreBridge}.
  *
- * Implemented: the not-authenticated and authenticated states in full (APPEND and MULTIAPPEND streaming
- * each message into the store), and in the selected state SELECT/EXAMINE, CHECK, CLOSE, UNSELECT, FETCH,
- * STORE, EXPUNGE, COPY, MOVE, SEARCH and their UID forms, numbered through the session's
- * {@link MessageView}. IDLE, SORT, THREAD, COMPRESS, QUOTA and UNAUTHENTICATE are answered `BAD` as not
- * valid in the state; STORE's UNCHANGEDSINCE, FETCH's BINARY, THREADID and CHANGEDSINCE, and SEARCH's SAVE,
- * `$` and THREADID are not supported yet.
+ * Every command of IMAP4rev1 and IMAP4rev2 and of the extensions in {@link SERVER_CAPABILITIES} is
+ * implemented; the selected mailbox is numbered through the session's {@link MessageView}. Changes made by
+ * other sessions come in through {@link mailboxChanged} and are announced when RFC 9051 §7 allows.
  */
 export class ImapServerSession {
   readonly #options: ImapServerSessionOptions;
