@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { imapSuite } from './imap.js';
 import { lineDecodingSuite } from './line-decoding.js';
 import { mimeComposeSuite } from './mime-compose.js';
 import { mimeParseSuite } from './mime-parse.js';
@@ -21,6 +22,7 @@ const rows = [
   ...(await smtpSourceSuite()),
   ...(await smtpClientSuite()),
   ...(await pop3Suite()),
+  ...(await imapSuite()),
 ];
 const report = renderReport(rows, new Date());
 const target = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
