@@ -7,5 +7,5 @@ export * from './memory.js';
 export * from './modified-utf7.js';
 export * from './names.js';
 export * from './quota.js';
-export * from './structure.js';
+export { describeMessage } from './structure.js';
 export * from './types.js';

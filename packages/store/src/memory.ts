@@ -172,6 +172,9 @@ class MemoryUser implements UserMail {
     );
   }
 
+  /** The memory store's users are their mail: nothing is dropped. */
+  async release(): Promise<void> {}
+
   /** Throws when adding `messages` messages of `size` octets in all would exceed the quota. */
   async checkQuota(size: number, messages: number): Promise<void> {
     await assertWithinQuota(() => this.quota(), this.#quota, size, messages);
@@ -262,6 +265,11 @@ class MemoryMailbox implements Mailbox {
       data.structures.set(uid, structure);
     }
     return structure;
+  }
+
+  async structures(uids: readonly number[]): Promise<(MessageStructure | undefined)[]> {
+    const data = this.#live();
+    return Promise.all(uids.map((uid) => (data.bodies.has(uid) ? this.structure(uid) : undefined)));
   }
 
   async setFlags(

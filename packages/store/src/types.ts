@@ -189,7 +189,9 @@ export interface MailboxLock {
 export interface MailStore {
   /**
    * A user's mail, created empty (with its INBOX) on first use. The name is canonicalised first
-   * (see `canonicalUserName`), so that one person has one mail root.
+   * (see `canonicalUserName`), so that one person has one mail root. Each call gives a handle that the
+   * caller releases when done with it (at the end of a session): the sessions of a user share the user's
+   * state in the process while any of them holds a handle or an open mailbox.
    */
   user(name: string): Promise<UserMail>;
   /** Releases files, watchers and timers. */
@@ -211,8 +213,15 @@ export interface UserMail {
   subscribe(name: string): Promise<void>;
   unsubscribe(name: string): Promise<void>;
   status(name: string): Promise<MailboxStatus>;
+  /** Opens a mailbox; close it when done. It keeps the user's state alive until then, released or not. */
   open(name: string): Promise<Mailbox>;
   quota(): Promise<QuotaUsage>;
+  /**
+   * Ends this handle (call it once the session is over; a second call does nothing). When no handle of the
+   * user and no mailbox of theirs is left open, the backend may drop what it keeps in memory for them.
+   * Mailboxes already open stay usable until closed; other calls on this handle are refused.
+   */
+  release(): Promise<void>;
 }
 
 /** An open mailbox. Operations take UIDs; sequence numbers belong to the sessions. */
@@ -225,8 +234,17 @@ export interface Mailbox {
   append(source: MessageSource, options?: AppendOptions): Promise<AppendResult>;
   /** The message's bytes, whole or a range, as a stream. */
   read(uid: number, range?: ByteRange): ReadableStream<Uint8Array>;
-  /** The message's parsed structure, computed on first request and kept. */
+  /**
+   * The message's parsed structure, computed on first request and kept.
+   * @throws MailboxNotFoundError when no message has this UID.
+   */
   structure(uid: number): Promise<MessageStructure>;
+  /**
+   * The structures of many messages in one request, in the order of `uids`; `undefined` for a UID with
+   * no message (expunged meanwhile, say). A backend answers a whole batch with a few reads: ask for a
+   * FETCH's messages together rather than one by one.
+   */
+  structures(uids: readonly number[]): Promise<(MessageStructure | undefined)[]>;
   setFlags(
     uids: readonly number[],
     operation: FlagOperation,
@@ -250,5 +268,6 @@ export interface Mailbox {
    * @throws MailboxInUseError when another session holds it.
    */
   lock(): Promise<MailboxLock>;
+  /** Ends the handle's change feeds and its hold on the user's state (see {@link UserMail.release}). */
   close(): Promise<void>;
 }

@@ -142,6 +142,28 @@ export function storeContract(
       expect(await inbox.structure(uid)).toEqual(structure);
     });
 
+    it('gives many structures at once, in the order asked, nothing for a UID without a message', async () => {
+      const inbox = await alice.open('INBOX');
+      for (const subject of ['one', 'two', 'three']) await inbox.append(message(subject));
+      await inbox.expunge([2]);
+      const structures = await inbox.structures([3, 1, 2, 99, 3]);
+      expect(structures.map((structure) => structure?.envelope.subject)).toEqual([
+        'three',
+        'one',
+        undefined,
+        undefined,
+        'three',
+      ]);
+      expect(structures[0]).toEqual(await inbox.structure(3));
+      expect(await inbox.structures([])).toEqual([]);
+      await expect(inbox.structure(2)).rejects.toThrow(MailboxNotFoundError);
+      // Asked for one by one in the same turn, as `Promise.all` over a batch does, too.
+      const [one, missing, three] = await Promise.allSettled([1, 2, 3].map((uid) => inbox.structure(uid)));
+      expect(one).toMatchObject({ status: 'fulfilled', value: { envelope: { subject: 'one' } } });
+      expect(missing).toMatchObject({ status: 'rejected', reason: expect.any(MailboxNotFoundError) });
+      expect(three).toMatchObject({ status: 'fulfilled', value: { envelope: { subject: 'three' } } });
+    });
+
     it('keeps the part offsets of a multipart message with a nested message', async () => {
       const inbox = await alice.open('INBOX');
       const text =
@@ -381,6 +403,31 @@ export function storeContract(
       await (await second.lock()).release();
     });
 
+    it('lets a session release its handle while the other sessions of the user go on sharing the mailbox', async () => {
+      const first = await fixture.store.user('alice');
+      const second = await fixture.store.user('alice');
+      const watched = await first.open('INBOX');
+      const seen = take(watched.changes(), 3);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const writer = await second.open('INBOX');
+      await writer.append(message('before'));
+      await second.release();
+      await second.release();
+      await writer.append(message('while open'));
+      await writer.close();
+      await first.release();
+      // The released handles' mailbox stays usable until closed, and keeps seeing every session's changes.
+      await (await alice.open('INBOX')).append(message('after'));
+      expect((await seen).map((change) => change.type === 'append' && change.message.uid)).toEqual([1, 2, 3]);
+      expect((await watched.messages()).length).toBe(3);
+      expect((await watched.structure(2)).envelope.subject).toBe('while open');
+      await watched.close();
+      await alice.release();
+      const again = await fixture.store.user('alice');
+      expect((await again.status('INBOX')).messages).toBe(3);
+      alice = again;
+    });
+
     it('reports quota usage over all mailboxes', async () => {
       await alice.create('Other');
       await (await alice.open('INBOX')).append(message('a'));
@@ -417,6 +464,17 @@ export function storeContract(
         expect(await alice.status('Archive')).toEqual(archive);
         expect(await readAll(reopened.read(a.uid))).toBe(new TextDecoder().decode(message('a')));
         expect((await reopened.append(message('c'))).uid).toBe(3);
+      });
+
+      it('keeps the structures across a reopen', async () => {
+        const inbox = await alice.open('INBOX');
+        for (const subject of ['a', 'b']) await inbox.append(message(subject));
+        const before = await inbox.structures([1, 2]);
+        await fixture.store.close();
+        fixture = await reopen(fixture);
+        alice = await fixture.store.user('alice');
+        const reopened = await alice.open('INBOX');
+        expect(await reopened.structures([2, 1])).toEqual([before[1], before[0]]);
       });
     }
   });

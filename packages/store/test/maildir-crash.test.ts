@@ -759,4 +759,77 @@ describe('maildir: crashes and other processes, for real', () => {
     },
     TIMEOUT,
   );
+
+  it(
+    'shares the structure cache with another process writing it while this one reads it',
+    async () => {
+      const root = await tempRoot();
+      const store = createMaildirStore({ root, fsync: false });
+      try {
+        const inbox = await (await store.user(USER)).open('INBOX');
+        for (let seq = 1; seq <= 400; seq++) await inbox.append(small(seq));
+        const subjects = (from: number, to: number) =>
+          Array.from({ length: to - from + 1 }, (_, i) => `seq ${from + i}`);
+        const writer = new Writer(['commands', root]);
+        await writer.waitFor((line) => line === 'ready');
+        // Both parse and append at once, over overlapping halves, the other process in batches too.
+        const [theirs, ours] = await Promise.all([
+          (async () => {
+            const answers: unknown[] = [];
+            for (let first = 1; first <= 300; first += 50)
+              answers.push(...((await writer.command(`structures ${first} ${first + 49}`)) as unknown[]));
+            return answers;
+          })(),
+          (async () => {
+            const found: (string | null | undefined)[] = [];
+            for (let first = 101; first <= 400; first += 25) {
+              const batch = await inbox.structures(Array.from({ length: 25 }, (_, i) => first + i));
+              found.push(...batch.map((structure) => structure?.envelope.subject));
+            }
+            return found;
+          })(),
+        ]);
+        expect(theirs).toEqual(subjects(1, 300));
+        expect(ours).toEqual(subjects(101, 400));
+        // Every record is whole; a message parsed by both at once may be there twice, no more.
+        const lines = (await readFile(join(root, USER, 'postwire-cache'), 'utf8')).split('\n');
+        expect(lines[0]).toBe('postwire-cache 1');
+        expect(lines.pop()).toBe('');
+        const ids = lines.slice(1).map((line) => line.slice(0, line.indexOf('\t')));
+        expect(new Set(ids).size).toBe(400);
+        expect(ids.length).toBeLessThanOrEqual(600);
+
+        // Each reads the other's records: the files' bytes are no longer read (they are changed here to
+        // prove it, keeping their names and sizes, which Maildir never does).
+        const cur = join(root, USER, 'cur');
+        const newDir = join(root, USER, 'new');
+        for (const dir of [cur, newDir]) {
+          for (const name of await readdir(dir)) {
+            const path = join(dir, name);
+            await writeFile(
+              path,
+              (await readFile(path, 'latin1')).replace('Subject: seq', 'Subject: qes'),
+              'latin1',
+            );
+          }
+        }
+        expect(await writer.command('structures 1 400')).toEqual(subjects(1, 400));
+        const all = await inbox.structures(Array.from({ length: 400 }, (_, i) => i + 1));
+        expect(all.map((structure) => structure?.envelope.subject)).toEqual(subjects(1, 400));
+
+        // The other process expunges most of the mailbox and compacts the file; this one goes on reading.
+        for (let uid = 1; uid <= 390; uid++) await writer.command(`expunge ${uid}`);
+        const compacted = (await readFile(join(root, USER, 'postwire-cache'), 'utf8')).split('\n');
+        expect(compacted.length).toBeLessThan(lines.length);
+        await inbox.sync();
+        const rest = await inbox.structures(Array.from({ length: 10 }, (_, i) => 391 + i));
+        expect(rest.map((structure) => structure?.envelope.subject)).toEqual(subjects(391, 400));
+        writer.send('quit');
+        expect((await writer.exited).code).toBe(0);
+      } finally {
+        await store.close();
+      }
+    },
+    TIMEOUT,
+  );
 });

@@ -1,4 +1,4 @@
-import { type BigIntStats, promises as fs } from 'node:fs';
+import { type BigIntStats, close, promises as fs, open, read } from 'node:fs';
 import { join } from 'node:path';
 import { CrlfNormalizer } from '@postwire/mime';
 
@@ -124,15 +124,28 @@ export async function syncDirectory(path: string): Promise<void> {
   }
 }
 
-export async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
+/**
+ * A file read whole in one open, one read and one close, `size` being its expected size (or more): half
+ * the work of `readFile`, which also stats the file, for the many small files of a first FETCH. A file
+ * found larger is read again whole.
+ */
+export function readWholeFile(path: string, size: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    open(path, 'r', (openError, fd) => {
+      if (openError) {
+        reject(openError);
+        return;
+      }
+      const buffer = Buffer.allocUnsafe(size + 1);
+      read(fd, buffer, 0, buffer.length, 0, (readError, bytesRead) => {
+        close(fd, () => {
+          if (readError) reject(readError);
+          else if (bytesRead <= size) resolve(buffer.subarray(0, bytesRead));
+          else fs.readFile(path).then(resolve, reject);
+        });
+      });
+    });
+  });
 }
 
 /** A message range up to this size is read in one read (most messages: one open, one read, one close). */

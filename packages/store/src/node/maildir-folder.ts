@@ -3,6 +3,7 @@ import { type FSWatcher, promises as fs, watch } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { TimeoutError } from '@postwire/core';
+import { toCrlf } from '@postwire/mime';
 import { ChangeFeed } from '../change-feed.js';
 import { MailboxInUseError, MailboxNotFoundError, StoreRefusedError } from '../errors.js';
 import { newMailboxId, nextUidValidity } from '../ids.js';
@@ -50,7 +51,6 @@ import type {
 import { acquireDotlock } from './dotlock.js';
 import {
   appendDurably,
-  collect,
   crlfSize,
   forEachConcurrently,
   identity,
@@ -58,16 +58,24 @@ import {
   readDirectory,
   readFileRange,
   readFrom,
+  readWholeFile,
   removeAbandonedFiles,
   syncDirectory,
   writeAtomically,
 } from './files.js';
+import { StructureCache } from './structure-cache.js';
 
 const UIDLIST = 'dovecot-uidlist';
 const KEYWORDS = 'dovecot-keywords';
 const INDEX_LOG = 'postwire-index';
 const CACHE = 'postwire-cache';
 const MAILDROP_LOCK = 'postwire-maildrop';
+/** Structures kept in memory, by message id, for a client that asks for one message's parts in turn. */
+const RECENT_STRUCTURES = 64;
+/** Messages parsed at once when their structures are not cached: each is in memory while it is parsed. */
+const PARSE_CONCURRENCY = 8;
+/** Parsed structures are appended to the cache this many at a time. */
+const CACHE_WRITE_BATCH = 256;
 
 /** Where a message's file is. */
 interface MessageFile {
@@ -140,7 +148,11 @@ export class MaildirFolder {
   /** What the disk looked like after the last refresh or change of this process. */
   #stamps: Stamps | undefined;
   #queue: Promise<unknown> = Promise.resolve();
-  readonly #structures = new Map<number, MessageStructure>();
+  readonly #cache: StructureCache;
+  /** The latest structures handed out, by message id (the least recently used first). */
+  readonly #recentStructures = new Map<string, MessageStructure>();
+  /** `structure()` calls of this turn of the event loop, answered together by one `structures()`. */
+  #structureRequests: StructureRequest[] = [];
   /** Followers of the change feed, and how to stop following for them. */
   #subscribers = 0;
   #stopFollowing: (() => void) | undefined;
@@ -159,6 +171,10 @@ export class MaildirFolder {
     this.path = path;
     this.name = name;
     this.#options = options;
+    this.#cache = new StructureCache(
+      () => join(this.path, CACHE),
+      () => join(this.path, 'tmp'),
+    );
   }
 
   /** Opens a folder whose directories exist, reading its index from disk (creating the files it lacks). */
@@ -355,23 +371,115 @@ export class MaildirFolder {
     );
   }
 
-  async structure(uid: number): Promise<MessageStructure> {
-    const cached = this.#structures.get(uid);
-    if (cached) return cached;
-    const entry = this.#index.get(uid);
-    if (!entry) throw new MailboxNotFoundError(this.name, `no message with UID ${uid}`);
-    const cachePath = join(this.path, CACHE, `${entry.id}.json`);
-    let structure: MessageStructure;
-    try {
-      structure = JSON.parse(await fs.readFile(cachePath, 'utf8')) as MessageStructure;
-    } catch {
-      structure = describeMessage(await collect(this.read(uid)));
-      await fs.mkdir(join(this.path, CACHE), { recursive: true });
-      await writeAtomically(cachePath, JSON.stringify(structure), false);
+  /**
+   * A message's structure. The calls made in one turn of the event loop (as `Promise.all` over a batch of
+   * messages makes them) are answered together, as one {@link structures} call.
+   */
+  structure(uid: number): Promise<MessageStructure> {
+    return new Promise((resolve, reject) => {
+      if (this.#structureRequests.push({ uid, resolve, reject }) === 1)
+        queueMicrotask(() => this.#answerStructureRequests());
+    });
+  }
+
+  /**
+   * The structures of the given messages, in the order given, `undefined` for a UID not in the folder:
+   * from the cache file, in as few reads as the records' places allow, or parsed (at most
+   * {@link PARSE_CONCURRENCY} at a time) and then appended to it, {@link CACHE_WRITE_BATCH} in a write.
+   */
+  async structures(uids: readonly number[]): Promise<(MessageStructure | undefined)[]> {
+    const results: (MessageStructure | undefined)[] = new Array(uids.length);
+    const wanted: { index: number; entry: IndexEntry }[] = [];
+    uids.forEach((uid, index) => {
+      const entry = this.#index.get(uid);
+      if (!entry) return;
+      const recent = this.#recentStructures.get(entry.id);
+      if (recent) results[index] = recent;
+      else wanted.push({ index, entry });
+    });
+    if (wanted.length === 0) return results;
+    // The cache only saves parsing: a cache that cannot be read or written leaves the messages parsed.
+    const cached = await this.#cache.read(wanted.map(({ entry }) => entry.id)).catch(() => []);
+    const missing = wanted.filter(({ index }, position) => {
+      results[index] = cached[position];
+      return cached[position] === undefined;
+    });
+    for (let from = 0; from < missing.length; from += CACHE_WRITE_BATCH) {
+      const batch = missing.slice(from, from + CACHE_WRITE_BATCH);
+      const parsed = await this.#parse(batch.map(({ entry }) => entry));
+      const records: [string, MessageStructure][] = [];
+      batch.forEach(({ index, entry }, position) => {
+        const structure = parsed[position];
+        results[index] = structure;
+        if (structure) records.push([entry.id, structure]);
+      });
+      await this.#cache.write(records).catch(() => {});
     }
-    if (this.#structures.size >= 1000) this.#structures.delete(this.#structures.keys().next().value!);
-    this.#structures.set(uid, structure);
-    return structure;
+    if (wanted.length <= RECENT_STRUCTURES) {
+      for (const { index, entry } of wanted) {
+        const structure = results[index];
+        if (!structure) continue;
+        this.#recentStructures.delete(entry.id);
+        this.#recentStructures.set(entry.id, structure);
+        if (this.#recentStructures.size > RECENT_STRUCTURES)
+          this.#recentStructures.delete(this.#recentStructures.keys().next().value!);
+      }
+    }
+    return results;
+  }
+
+  #answerStructureRequests(): void {
+    const requests = this.#structureRequests;
+    this.#structureRequests = [];
+    this.structures(requests.map((request) => request.uid)).then(
+      (structures) =>
+        requests.forEach((request, index) => {
+          const structure = structures[index];
+          if (structure) request.resolve(structure);
+          else request.reject(new MailboxNotFoundError(this.name, `no message with UID ${request.uid}`));
+        }),
+      (error: unknown) => {
+        for (const request of requests) request.reject(error);
+      },
+    );
+  }
+
+  /**
+   * Parses messages, `undefined` for those whose file is gone. A file not found is looked for again
+   * after reading the directories (another writer may have changed its flags, so its name).
+   */
+  async #parse(entries: readonly IndexEntry[]): Promise<(MessageStructure | undefined)[]> {
+    const results: (MessageStructure | undefined)[] = new Array(entries.length);
+    const parseAll = async (indexes: number[]) => {
+      const vanished: number[] = [];
+      await forEachConcurrently(indexes, PARSE_CONCURRENCY, async (index) => {
+        const bytes = await this.#readMessage(entries[index]!.uid);
+        if (bytes) results[index] = describeMessage(bytes);
+        else vanished.push(index);
+      });
+      return vanished;
+    };
+    const vanished = await parseAll(entries.map((_, index) => index));
+    if (vanished.length > 0) {
+      await this.sync(true);
+      await parseAll(vanished);
+    }
+    return results;
+  }
+
+  /** A message's bytes (CRLF line endings), read whole; `undefined` when the index or the disk lacks it. */
+  async #readMessage(uid: number): Promise<Uint8Array | undefined> {
+    const file = this.#files.get(uid);
+    const entry = this.#index.get(uid);
+    if (!file || !entry) return undefined;
+    try {
+      // The index's size is that with CRLF line endings: the file's, or more for a file with bare LFs.
+      const bytes = await readWholeFile(this.#pathOf(file), entry.size);
+      return file.lfOnly ? toCrlf(bytes) : bytes;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
   }
 
   /** Takes the maildrop lock, shared with other processes through a dot-lock held while this process lives. */
@@ -482,6 +590,7 @@ export class MaildirFolder {
     this.#unwatchDirectories();
     this.feed.end();
     await this.#queue;
+    await this.#cache.close();
   }
 
   /** Marks the folder deleted: its sessions are told, and its feed ends. */
@@ -782,7 +891,6 @@ export class MaildirFolder {
     if (file) this.#listed.delete(file.base);
     this.#files.delete(uid);
     this.#log.messages.delete(uid);
-    this.#structures.delete(uid);
   }
 
   #pathOf(file: MessageFile): string {
@@ -887,6 +995,7 @@ export class MaildirFolder {
       this.#logIdentity = await identityOf(join(this.path, INDEX_LOG));
       this.#log.lines = this.#log.messages.size + 1;
     }
+    if (this.#cache.wantsCompaction(count)) await this.#cache.compact((id) => this.#index.hasId(id));
   }
 }
 
@@ -916,6 +1025,13 @@ function sameStamps(later: Stamps, earlier: Stamps): boolean {
     later.log === earlier.log &&
     later.keywords === earlier.keywords
   );
+}
+
+/** A pending {@link MaildirFolder.structure} call. */
+interface StructureRequest {
+  readonly uid: number;
+  resolve(structure: MessageStructure): void;
+  reject(error: unknown): void;
 }
 
 /** Where a file is, and its flag letters, as a directory listing shows. */

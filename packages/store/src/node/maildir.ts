@@ -64,6 +64,10 @@ interface UserFile {
  * goes through `tmp/` and a rename, flushed to disk; a process killed at any point leaves no partial
  * message visible, and a message whose UID was not yet recorded gets one at the next look. A mailbox's id
  * is Dovecot's mailbox GUID, the `G` field of its `dovecot-uidlist`.
+ *
+ * The sessions of a user share one state in the process (each folder's index, watchers and change feed),
+ * held while any of them has a `UserMail` not yet released or a `Mailbox` not yet closed, and dropped
+ * with the last of them.
  */
 export function createMaildirStore(options: MaildirStoreOptions): MailStore {
   const folderOptions: FolderOptions = {
@@ -76,11 +80,26 @@ export function createMaildirStore(options: MaildirStoreOptions): MailStore {
       const canonical = canonicalUserName(name);
       let user = users.get(canonical);
       if (!user) {
-        user = new MaildirUser(canonical, join(options.root, canonical), options.quota ?? {}, folderOptions);
-        await user.init();
-        users.set(canonical, user);
+        const created = new MaildirUser(
+          canonical,
+          join(options.root, canonical),
+          options.quota ?? {},
+          folderOptions,
+          () => {
+            if (users.get(canonical) === created) users.delete(canonical);
+          },
+        );
+        users.set(canonical, created);
+        user = created;
       }
-      return user;
+      user.acquire();
+      try {
+        await user.ready;
+      } catch (error) {
+        await user.release();
+        throw error;
+      }
+      return new MaildirUserMail(user);
     },
     async close() {
       const open = [...users.values()];
@@ -90,22 +109,113 @@ export function createMaildirStore(options: MaildirStoreOptions): MailStore {
   };
 }
 
-class MaildirUser implements UserMail {
+/**
+ * Releases the share of a handle that was dropped without `release()` or `close()`, once it is collected,
+ * so that a forgotten handle delays the release of its user's state but never keeps it for good.
+ */
+const unreleased = new FinalizationRegistry<MaildirUser>((user) => {
+  user.release().catch(() => {});
+});
+
+/** A session's handle on a user's mail: the shared state, until released. */
+class MaildirUserMail implements UserMail {
   readonly user: string;
+  #shared: MaildirUser | undefined;
+
+  constructor(shared: MaildirUser) {
+    this.user = shared.user;
+    this.#shared = shared;
+    unreleased.register(this, shared, this);
+  }
+
+  async list(): Promise<MailboxListEntry[]> {
+    return this.#live().list();
+  }
+
+  async create(name: string, options?: { specialUse?: SpecialUse }): Promise<void> {
+    return this.#live().create(name, options);
+  }
+
+  async delete(name: string): Promise<void> {
+    return this.#live().delete(name);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    return this.#live().rename(from, to);
+  }
+
+  async subscribe(name: string): Promise<void> {
+    return this.#live().subscribe(name);
+  }
+
+  async unsubscribe(name: string): Promise<void> {
+    return this.#live().unsubscribe(name);
+  }
+
+  async status(name: string): Promise<MailboxStatus> {
+    return this.#live().status(name);
+  }
+
+  async open(name: string): Promise<Mailbox> {
+    return this.#live().open(name);
+  }
+
+  async quota(): Promise<QuotaUsage> {
+    return this.#live().quota();
+  }
+
+  async release(): Promise<void> {
+    const shared = this.#shared;
+    if (!shared) return;
+    this.#shared = undefined;
+    unreleased.unregister(this);
+    await shared.release();
+  }
+
+  #live(): MaildirUser {
+    if (!this.#shared) throw new StoreRefusedError(`this handle on ${this.user}'s mail was released`);
+    return this.#shared;
+  }
+}
+
+/** One user's state in the process, shared by the handles of every session of that user. */
+class MaildirUser {
+  readonly user: string;
+  /** Settles once the user's mail root exists. */
+  readonly ready: Promise<void>;
   readonly #root: string;
   readonly #quota: QuotaLimits;
   readonly #options: FolderOptions;
+  /** Called when the last handle goes: the store forgets this state. */
+  readonly #onUnused: () => void;
   /** Open folders by mailbox name, shared by every session of this process. */
   readonly #folders = new Map<string, Promise<MaildirFolder>>();
+  /** The `UserMail` handles not released and the `Mailbox` handles not closed. */
+  #handles = 0;
 
-  constructor(user: string, root: string, quota: QuotaLimits, options: FolderOptions) {
+  constructor(user: string, root: string, quota: QuotaLimits, options: FolderOptions, onUnused: () => void) {
     this.user = user;
     this.#root = root;
     this.#quota = quota;
     this.#options = options;
+    this.#onUnused = onUnused;
+    this.ready = this.#init();
+    this.ready.catch(() => {});
   }
 
-  async init(): Promise<void> {
+  /** Counts a new handle. */
+  acquire(): void {
+    this.#handles++;
+  }
+
+  /** Uncounts a handle; with the last one, the state is dropped and its folders closed. */
+  async release(): Promise<void> {
+    if (--this.#handles > 0) return;
+    this.#onUnused();
+    await this.closeAll();
+  }
+
+  async #init(): Promise<void> {
     try {
       await fs.access(join(this.#root, 'dovecot-uidlist'));
     } catch {
@@ -233,7 +343,9 @@ class MaildirUser implements UserMail {
   async open(name: string): Promise<Mailbox> {
     const folder = await this.#folder(canonicalMailboxName(name));
     await folder.sync();
-    return new MaildirMailbox(this, folder);
+    const mailbox = new MaildirMailbox(this, folder);
+    unreleased.register(mailbox, this, mailbox);
+    return mailbox;
   }
 
   async quota(): Promise<QuotaUsage> {
@@ -387,9 +499,11 @@ class MaildirMailbox implements Mailbox {
   readonly #folder: MaildirFolder;
   readonly #closed = new AbortController();
 
+  /** Counts as a handle on `user`'s state until closed. */
   constructor(user: MaildirUser, folder: MaildirFolder) {
     this.#user = user;
     this.#folder = folder;
+    user.acquire();
   }
 
   get name(): string {
@@ -417,6 +531,10 @@ class MaildirMailbox implements Mailbox {
 
   async structure(uid: number): Promise<MessageStructure> {
     return this.#live().structure(uid);
+  }
+
+  async structures(uids: readonly number[]): Promise<(MessageStructure | undefined)[]> {
+    return this.#live().structures(uids);
   }
 
   async setFlags(
@@ -464,7 +582,10 @@ class MaildirMailbox implements Mailbox {
   }
 
   async close(): Promise<void> {
+    if (this.#closed.signal.aborted) return;
     this.#closed.abort();
+    unreleased.unregister(this);
+    await this.#user.release();
   }
 
   #live(): MaildirFolder {

@@ -12,8 +12,9 @@
  * - `commands <root>`: runs the commands read from stdin, one a line, and answers each with
  *   `ok <json>`: `append <seq>` (answers `{ uid, modseq }`), `flag <uid> <flag>` and `expunge <uid>`
  *   (answer the store's result), `churn <n>` (appends and expunges n messages, one by one; answers
- *   the HIGHESTMODSEQ), `lock` (tries the maildrop lock of INBOX: answers `"locked"` or `"busy"`),
- *   `unlock`, `quit`.
+ *   the HIGHESTMODSEQ), `structures <first uid> <last uid>` (answers the subjects, `null` for a UID with
+ *   no message), `lock` (tries the maildrop lock of INBOX: answers `"locked"` or `"busy"`), `unlock`,
+ *   `quit`.
  * - `lock <root>`: takes the maildrop lock of INBOX, prints `locked`, and holds it until killed.
  *
  * Also the module the parent imports {@link messageBytes} from, so that both sides agree on the bytes.
@@ -136,6 +137,11 @@ async function main(argv: string[]): Promise<void> {
             await inbox.expunge([uid]);
           }
           say(`ok ${JSON.stringify((await inbox.status()).highestModseq)}`);
+        } else if (command === 'structures') {
+          await inbox.sync();
+          const uids = Array.from({ length: Number(b) - Number(a) + 1 }, (_, i) => Number(a) + i);
+          const structures = await inbox.structures(uids);
+          say(`ok ${JSON.stringify(structures.map((structure) => structure?.envelope.subject ?? null))}`);
         } else if (command === 'lock') {
           try {
             held = await inbox.lock();

@@ -1,0 +1,160 @@
+/**
+ * The Maildir store keeps a user's state (each open folder's index, directory watchers and change feed)
+ * while a session of that user holds a `UserMail` handle or an open mailbox, shared by all of them, and
+ * drops it with the last one: memory does not grow with every user who ever logged in.
+ */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StoreRefusedError } from '../src/errors.js';
+import { createMaildirStore } from '../src/node/maildir.js';
+import type { MailboxChange, MailStore } from '../src/types.js';
+import { message } from './contract.js';
+
+/** The directory watches this process holds (Linux: inotify's), or `undefined` where they cannot be counted. */
+function watches(): number | undefined {
+  if (process.platform !== 'linux') return undefined;
+  let count = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (target !== 'anon_inode:inotify') continue;
+    count += readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('inotify wd:')).length;
+  }
+  return count;
+}
+
+/** Checks the number of watches when the platform tells it. */
+function expectWatches(expected: number): void {
+  const count = watches();
+  if (count !== undefined) expect(count).toBe(expected);
+}
+
+/** A full garbage collection (V8's `gc`, reached without starting Node with `--expose-gc`). */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
+/** What a feed's pending `next()` gives, if it gives it before the next turn of the event loop. */
+async function atOnce(next: Promise<IteratorResult<MailboxChange>>): Promise<MailboxChange | 'none'> {
+  return Promise.race([
+    next.then((result) => result.value as MailboxChange),
+    new Promise<'none'>((resolve) => setImmediate(() => resolve('none'))),
+  ]);
+}
+
+describe('maildir: releasing a user’s state', () => {
+  let root: string;
+  let store: MailStore;
+  let baseline: number;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'pw-maildir-release-'));
+    // A poll too slow to matter: only the shared folder tells a session of another's change at once.
+    store = createMaildirStore({ root, fsync: false, pollInterval: 60_000 });
+    baseline = watches() ?? 0;
+  });
+  afterEach(async () => {
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('shares one folder between the sessions of a user, and drops it with the last handle', async () => {
+    const first = await store.user('alice');
+    const watched = await first.open('INBOX');
+    const feed = watched.changes()[Symbol.asyncIterator]();
+    const next = feed.next();
+    expectWatches(baseline + 2);
+    // The first session's handle goes, its mailbox stays open: the folder is still the shared one.
+    await first.release();
+    await first.release();
+    await expect(first.list()).rejects.toBeInstanceOf(StoreRefusedError);
+    await expect(first.open('INBOX')).rejects.toBeInstanceOf(StoreRefusedError);
+    expect(await atOnce(next)).toBe('none');
+
+    const second = await store.user('ALICE');
+    const writer = await second.open('INBOX');
+    expectWatches(baseline + 2);
+    const { uid } = await writer.append(message('shared'));
+    // Published by the one folder both sessions have open: there as soon as the append is done.
+    expect(await atOnce(next)).toMatchObject({ type: 'append', message: { uid } });
+    await writer.close();
+    await writer.close();
+    await second.release();
+    expectWatches(baseline + 2);
+    expect((await watched.structure(uid)).envelope.subject).toBe('shared');
+
+    // The last handle goes: watchers stopped, the feed ended.
+    await watched.close();
+    expectWatches(baseline);
+    expect(await feed.next()).toEqual({ done: true, value: undefined });
+
+    // A later session starts afresh, with everything on disk.
+    const third = await store.user('alice');
+    const inbox = await third.open('INBOX');
+    expectWatches(baseline + 2);
+    expect((await inbox.messages()).map((info) => info.uid)).toEqual([uid]);
+    await inbox.close();
+    await third.release();
+    expectWatches(baseline);
+  });
+
+  it('gives concurrent first logins of a user one shared state', async () => {
+    const [a, b] = await Promise.all([store.user('bob'), store.user('bob')]);
+    const [one, two] = await Promise.all([a.open('INBOX'), b.open('INBOX')]);
+    expectWatches(baseline + 2);
+    const next = one.changes()[Symbol.asyncIterator]().next();
+    expect(await atOnce(next)).toBe('none');
+    const { uid } = await two.append(message('once'));
+    expect(await atOnce(next)).toMatchObject({ type: 'append', message: { uid } });
+    for (const handle of [one, two, a, b]) await ('close' in handle ? handle.close() : handle.release());
+    expectWatches(baseline);
+  });
+
+  it('keeps nothing of users whose sessions are over', async () => {
+    const session = async (user: string) => {
+      const mail = await store.user(user);
+      const inbox = await mail.open('INBOX');
+      await inbox.append(message(user));
+      await mail.status('INBOX');
+      await inbox.close();
+      await mail.release();
+    };
+    for (let i = 0; i < 20; i++) await session(`warm${i}`);
+    collectGarbage();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 400; i++) await session(`user${i}`);
+    collectGarbage();
+    const perUser = (process.memoryUsage().heapUsed - before) / 400;
+    expect(perUser).toBeLessThan(2048);
+    expectWatches(baseline);
+  });
+
+  it('releases the share of a handle dropped without release(), once it is collected', async () => {
+    await (async () => {
+      const mail = await store.user('carol');
+      await mail.open('INBOX');
+    })();
+    expectWatches(baseline + 2);
+    const released = async () => {
+      for (let round = 0; round < 50; round++) {
+        collectGarbage();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        if ((watches() ?? baseline) === baseline) return true;
+      }
+      return false;
+    };
+    if (watches() !== undefined) expect(await released()).toBe(true);
+  });
+});
