@@ -28,6 +28,7 @@ import {
   type VerifierResult,
 } from '@postwire/sasl';
 import type { MailStore, UserMail } from '@postwire/store';
+import type { LiteralSource } from '../protocol/writer.js';
 import {
   type ImapAuthStep,
   type ImapServerEvent,
@@ -36,6 +37,7 @@ import {
   type ImapServerSessionOptions,
 } from '../server/session.js';
 import { ImapRecentClaims, ImapStoreBridge } from '../server/store-bridge.js';
+import { LiteralReadAhead } from './read-ahead.js';
 
 /** What the hooks know of the connection. */
 export interface ImapConnectionInfo {
@@ -120,12 +122,28 @@ export interface ImapServer {
   close(options?: { timeout?: number }): Promise<void>;
 }
 
+/** Bad commands after which each read waits {@link ERROR_SLEEP_MS} (catalogue case 51). */
+const ERROR_SLEEP_AFTER = 10;
+const ERROR_SLEEP_MS = 1000;
 /** What {@link SessionRun}'s wait for input gives when a mailbox change woke it. */
 const WOKEN = Symbol('woken');
 /** RFC 9051 §5.4: the autologout timer is at least 30 minutes. */
 const IDLE_TIMEOUT = 30 * 60_000;
 /** Buffered output written before the next store request runs. */
 const OUTPUT_FLUSH = 64 * 1024;
+/**
+ * FETCH bodies: a chunk this large is written as it is; smaller ones, and the response text around them,
+ * are gathered into writes of about this size.
+ */
+const WRITE_SIZE = 64 * 1024;
+/** Octets of FETCH bodies written without waiting for the client to take them; beyond, writing waits. */
+const WRITE_WINDOW = 2 * 1024 * 1024;
+/**
+ * Octets of FETCH bodies read ahead of their turn, and bodies at most: while one is written the next are
+ * read, without holding more than this (a body larger than the whole holds a chunk or two at a time).
+ */
+const READ_AHEAD = 4 * 1024 * 1024;
+const MAX_READ_AHEAD = 32;
 /** The Node layer's limits (catalogue cases 19, 53 and 55), each a positive integer or `Infinity`. */
 const NODE_LIMITS = { maxConnectionsPerUserIp: 10, loginTimeout: 180_000, outputTimeout: 300_000 };
 /**
@@ -248,8 +266,13 @@ class SessionRun {
   #wake: (() => void) | undefined;
   #bridge: ImapStoreBridge | undefined;
   #exchange: SaslServerExchange | undefined;
+  /** An event taken from the session while streaming bodies ahead, to be handled next. */
+  #held: ImapServerEvent | undefined;
   #output: Uint8Array[] = [];
   #outputBytes = 0;
+  /** Writes started and not yet taken by the operating system, oldest first. */
+  readonly #unwritten: { readonly done: Promise<void>; readonly size: number }[] = [];
+  #unwrittenBytes = 0;
   #closing = false;
   /** The key of this session's login in the user+IP count. */
   #login: string | undefined;
@@ -306,7 +329,8 @@ class SessionRun {
   async serve(): Promise<void> {
     try {
       while (!this.#closing) {
-        const event = this.#session.next();
+        const event = this.#held ?? this.#session.next();
+        this.#held = undefined;
         if (!event) {
           await this.#flush();
           const chunk = await this.#input();
@@ -339,6 +363,10 @@ class SessionRun {
 
   /** The next chunk from the client, or {@link WOKEN} when a mailbox change came first. */
   async #input(): Promise<Uint8Array | undefined | typeof WOKEN> {
+    // Case 51: a client past ERROR_SLEEP_AFTER bad commands waits a second for each read, as Postfix's
+    // smtpd_error_sleep_time; the session ends it at its bad-command limit.
+    if (this.#reading === undefined && this.#session.badCommands >= ERROR_SLEEP_AFTER)
+      await new Promise((resolve) => setTimeout(resolve, ERROR_SLEEP_MS));
     this.#reading ??= this.#transport.read();
     const reading = this.#reading;
     const woken = new Promise<typeof WOKEN>((resolve) => {
@@ -441,18 +469,9 @@ class SessionRun {
       case 'auth-response':
         session.authStep(await this.#loggedIn(await this.#exchange!.respond(event.line)));
         return;
-      case 'stream': {
-        // A FETCH body: what is buffered goes first, then the store's chunks, each written as it comes.
-        await this.#flush();
-        let written = 0;
-        for await (const chunk of event.source.chunks) {
-          written += chunk.length;
-          await this.#write(chunk);
-        }
-        if (written !== event.source.size)
-          throw new Error(`a streamed literal gave ${written} octets, not ${event.source.size}`);
+      case 'stream':
+        await this.#stream(event.source);
         return;
-      }
       case 'store':
         // A long FETCH or STORE writes between its store requests: its responses do not pile up.
         if (this.#outputBytes >= OUTPUT_FLUSH) await this.#flush();
@@ -499,19 +518,103 @@ class SessionRun {
   #take(event: Extract<ImapServerEvent, { type: 'write' | 'close' }>): void {
     if (event.type === 'close') this.#closing = true;
     else {
-      this.#output.push(event.data);
-      this.#outputBytes += event.data.length;
-      // An answer while no command is held: none is in progress, so its deadline stops.
-      if (!this.#session.busy) this.#connection.commandDeadline.clear();
+      this.#buffer(event.data);
+      this.#answered();
     }
   }
 
+  /** An answer while no command is held: none is in progress, so its deadline stops. */
+  #answered(): void {
+    if (!this.#session.busy) this.#connection.commandDeadline.clear();
+  }
+
+  #buffer(data: Uint8Array): void {
+    this.#output.push(data);
+    this.#outputBytes += data.length;
+  }
+
+  /**
+   * Writes a FETCH body, and those of the responses the session has queued after it: the session's
+   * writes and bodies are taken ahead until anything else comes (held, and handled once every body before
+   * it has been read), the next bodies are read while one is written ({@link READ_AHEAD}), and the octets
+   * go out with the response text around them in writes of about {@link WRITE_SIZE}, up to
+   * {@link WRITE_WINDOW} of them not yet taken by the client. What is left under a write stays buffered,
+   * for the next flush.
+   */
+  async #stream(source: LiteralSource): Promise<void> {
+    const queue: (Uint8Array | LiteralReadAhead)[] = [];
+    let current = new LiteralReadAhead(source);
+    let ahead = Math.min(current.size, READ_AHEAD);
+    let literals = 1;
+    try {
+      for (;;) {
+        while (this.#held === undefined && ahead < READ_AHEAD && literals < MAX_READ_AHEAD) {
+          const event = this.#session.next();
+          if (event === undefined) break;
+          if (event.type === 'write') {
+            queue.push(event.data);
+            this.#answered();
+          } else if (event.type === 'stream') {
+            const literal = new LiteralReadAhead(event.source);
+            queue.push(literal);
+            ahead += Math.min(literal.size, READ_AHEAD);
+            literals++;
+          } else this.#held = event;
+        }
+        for (let chunk = await current.take(); chunk; chunk = await current.take()) {
+          if (chunk.length >= WRITE_SIZE) {
+            this.#push();
+            this.#start(chunk);
+          } else {
+            this.#buffer(chunk);
+            if (this.#outputBytes < WRITE_SIZE) continue;
+            this.#push();
+          }
+          await this.#settle(WRITE_WINDOW);
+        }
+        ahead -= Math.min(current.size, READ_AHEAD);
+        literals--;
+        let next = queue.shift();
+        for (; next instanceof Uint8Array; next = queue.shift()) this.#buffer(next);
+        if (next === undefined) return;
+        current = next;
+      }
+    } catch (error) {
+      current.cancel();
+      for (const item of queue) if (item instanceof LiteralReadAhead) item.cancel();
+      throw error;
+    }
+  }
+
+  /** Writes what is buffered, and waits until every write started is done. */
   async #flush(): Promise<void> {
+    this.#push();
+    await this.#settle(0);
+  }
+
+  /** Starts writing what is buffered, without waiting for it. */
+  #push(): void {
     const output = this.#output;
     if (output.length === 0) return;
     this.#output = [];
     this.#outputBytes = 0;
-    await this.#write(output.length === 1 ? output[0]! : concatBytes(output));
+    this.#start(output.length === 1 ? output[0]! : concatBytes(output));
+  }
+
+  #start(data: Uint8Array): void {
+    const done = this.#write(data);
+    done.catch(() => {});
+    this.#unwritten.push({ done, size: data.length });
+    this.#unwrittenBytes += data.length;
+  }
+
+  /** Waits until at most `limit` octets of the writes started are still unwritten (none for 0). */
+  async #settle(limit: number): Promise<void> {
+    while (this.#unwritten.length > 0 && (limit === 0 || this.#unwrittenBytes > limit)) {
+      const write = this.#unwritten.shift()!;
+      this.#unwrittenBytes -= write.size;
+      await write.done;
+    }
   }
 
   /**

@@ -1,5 +1,6 @@
 export * from './command.js';
 export * from './cursor.js';
+export * from './date-time.js';
 export * from './errors.js';
 export * from './fetch-item.js';
 export * from './limits.js';

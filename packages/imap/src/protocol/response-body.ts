@@ -93,27 +93,25 @@ function readAddresses(cursor: ImapCursor): EnvelopeAddress[] | null {
 
 /** Writes an ENVELOPE. */
 export function writeEnvelope(writer: ImapWriter, envelope: Envelope): void {
-  writer.raw('(').nstring(envelope.date).sp().nstring(envelope.subject);
-  for (const list of [
-    envelope.from,
-    envelope.sender,
-    envelope.replyTo,
-    envelope.to,
-    envelope.cc,
-    envelope.bcc,
-  ]) {
-    writer.sp();
-    if (list === null || list.length === 0) writer.raw('NIL');
-    else {
-      writer.raw('(');
-      for (const address of list)
-        writer.list([address.name, address.adl, address.mailbox, address.host], (field) =>
-          writer.nstring(field),
-        );
-      writer.raw(')');
-    }
-  }
+  writer.raw('(').nstring(envelope.date).sp().nstring(envelope.subject).sp();
+  writeAddresses(writer, envelope.from);
+  writeAddresses(writer.sp(), envelope.sender);
+  writeAddresses(writer.sp(), envelope.replyTo);
+  writeAddresses(writer.sp(), envelope.to);
+  writeAddresses(writer.sp(), envelope.cc);
+  writeAddresses(writer.sp(), envelope.bcc);
   writer.sp().nstring(envelope.inReplyTo).sp().nstring(envelope.messageId).raw(')');
+}
+
+function writeAddresses(writer: ImapWriter, list: readonly EnvelopeAddress[] | null): void {
+  if (list === null || list.length === 0) {
+    writer.raw('NIL');
+    return;
+  }
+  writer.raw('(');
+  for (const { name, adl, mailbox, host } of list)
+    writer.raw('(').nstring(name).sp().nstring(adl).sp().nstring(mailbox).sp().nstring(host).raw(')');
+  writer.raw(')');
 }
 
 /**

@@ -137,14 +137,26 @@ function readContent(cursor: ImapCursor): FetchContent {
 /** Writes the parenthesised items of a FETCH response; body content goes out as literals, streamed when given as a source. */
 export function writeFetchAttributes(writer: ImapWriter, attributes: readonly FetchAttribute[]): void {
   if (attributes.length === 0) throw new InvalidArgumentError('a FETCH response needs an item');
-  writer.list(attributes, (attribute) => writeFetchAttribute(writer, attribute));
+  writer.raw('(');
+  for (let i = 0; i < attributes.length; i++) {
+    if (i > 0) writer.sp();
+    writeFetchAttribute(writer, attributes[i]!);
+  }
+  writer.raw(')');
 }
 
 function writeFetchAttribute(writer: ImapWriter, attribute: FetchAttribute): void {
   switch (attribute.item) {
-    case 'FLAGS':
-      writer.raw('FLAGS ').list(attribute.flags, (flag) => writer.atom(flag, '\\'));
+    case 'FLAGS': {
+      const { flags } = attribute;
+      writer.raw('FLAGS (');
+      for (let i = 0; i < flags.length; i++) {
+        if (i > 0) writer.sp();
+        writer.atom(flags[i]!, '\\');
+      }
+      writer.raw(')');
       break;
+    }
     case 'INTERNALDATE':
       if (!DATE_TIME.test(attribute.date)) throw new InvalidArgumentError('not an IMAP date-time');
       writer.raw(`INTERNALDATE "${attribute.date}"`);

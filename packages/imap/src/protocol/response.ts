@@ -470,6 +470,21 @@ export function serializeResponse(
   writer: ImapWriter = new Writer({ side: 'server' }),
   options: ResponseOptions = {},
 ): OutputPart[] {
+  writeResponse(response, writer, options);
+  return writer.finish();
+}
+
+/**
+ * Writes a response into `writer` and leaves it there, as {@link serializeResponse} does: many responses
+ * then go out as one output (a FETCH's batch), taken with {@link ImapWriter.finish}. A response that
+ * throws may leave part of itself written: start again with a new writer.
+ * @throws InvalidArgumentError for a value that cannot be sent.
+ */
+export function writeResponse(
+  response: ImapResponse,
+  writer: ImapWriter,
+  options: ResponseOptions = {},
+): void {
   const utf8 = options.utf8Accept ?? false;
   const box = (name: string): void => {
     writer.astring(encodeMailboxName(name, utf8));
@@ -608,7 +623,6 @@ export function serializeResponse(
       break;
   }
   writer.crlf();
-  return writer.finish();
 }
 
 function writeText(writer: ImapWriter, code: ResponseCode | undefined, text: string): void {

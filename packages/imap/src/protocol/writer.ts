@@ -29,13 +29,47 @@ export interface ImapWriterOptions {
 
 /** The longest string written quoted; longer ones are literals, which keeps lines short. */
 const MAX_QUOTED = 1024;
-const ATOM_CHAR = /^[\x21\x23\x24\x26-\x27\x2b-\x5b\x5e-\x7a\x7c-\x7e]+$/;
+/** The characters of an atom (RFC 9051 `ATOM-CHAR`), as a regular expression's class. */
+const ATOM_CLASS = '\\x21\\x23\\x24\\x26-\\x27\\x2b-\\x5b\\x5e-\\x7a\\x7c-\\x7e';
+/** The pattern of an atom with further characters allowed (a backslash in flags, `*%` in patterns), by those characters. */
+const ATOMS = new Map<string, RegExp>();
 
 function isAtom(text: string, extra = ''): boolean {
-  if (ATOM_CHAR.test(text)) return true;
-  if (extra === '') return false;
-  for (const char of text) if (!ATOM_CHAR.test(char) && !extra.includes(char)) return false;
-  return text !== '';
+  let pattern = ATOMS.get(extra);
+  if (pattern === undefined) {
+    pattern = new RegExp(`^[${ATOM_CLASS}${extra.replace(/[\\\]^-]/g, '\\$&')}]+$`);
+    // The grammar's few sets are kept; a caller's own are not, so the cache stays small.
+    if (ATOMS.size < 16) ATOMS.set(extra, pattern);
+  }
+  return pattern.test(text);
+}
+
+/**
+ * `value` as a quoted string, or `undefined` when it must be a literal: it is longer than
+ * {@link MAX_QUOTED} octets of UTF-8, holds CR or LF, or holds a non-ASCII character and `utf8` is off.
+ * The value must not hold NUL. It is checked as a JavaScript string, without encoding it: a lone surrogate
+ * counts as the three octets of the U+FFFD it is encoded as.
+ */
+function quoted(value: string, utf8: boolean): string | undefined {
+  const length = value.length;
+  if (length > MAX_QUOTED) return undefined;
+  let octets = length;
+  let escapes = false;
+  for (let i = 0; i < length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x80) {
+      if (code === 0x22 || code === 0x5c) escapes = true;
+      else if (code === 0x0d || code === 0x0a) return undefined;
+    } else if (!utf8) return undefined;
+    else if (code < 0x800) octets += 1;
+    else if (code >= 0xd800 && code <= 0xdbff && (value.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      // A surrogate pair: four octets for its two code units.
+      octets += 2;
+      i++;
+    } else octets += 2;
+  }
+  if (octets > MAX_QUOTED) return undefined;
+  return escapes ? `"${value.replace(/[\\"]/g, '\\$&')}"` : `"${value}"`;
 }
 
 /**
@@ -89,11 +123,11 @@ export class ImapWriter {
 
   /** Writes a `string`: quoted when possible, else a literal. */
   string(value: string | Uint8Array): this {
-    const bytes = typeof value === 'string' ? utf8(value) : value;
-    if (bytes.includes(0)) throw new InvalidArgumentError('a string cannot hold NUL');
-    const text = this.#quotable(bytes);
-    if (text === undefined) return this.literal(bytes);
-    this.#text += `"${text.replace(/[\\"]/g, '\\$&')}"`;
+    if (typeof value !== 'string') return this.#bytesString(value);
+    if (value.includes('\0')) throw new InvalidArgumentError('a string cannot hold NUL');
+    const text = quoted(value, this.#utf8);
+    if (text === undefined) return this.literal(utf8(value));
+    this.#text += text;
     return this;
   }
 
@@ -108,7 +142,9 @@ export class ImapWriter {
 
   /** Writes an `nstring`: NIL for `null`, else a string. */
   nstring(value: string | Uint8Array | null): this {
-    return value === null ? this.raw('NIL') : this.string(value);
+    if (value !== null) return this.string(value);
+    this.#text += 'NIL';
+    return this;
   }
 
   /** Writes a literal (`~{n}` literal8 when `binary`), in the form the side and the peer allow. */
@@ -170,10 +206,17 @@ export class ImapWriter {
     return out;
   }
 
-  #quotable(bytes: Uint8Array): string | undefined {
-    if (bytes.length > MAX_QUOTED || bytes.includes(0x0d) || bytes.includes(0x0a)) return undefined;
-    if (bytes.every((byte) => byte < 0x80)) return String.fromCharCode(...bytes);
-    return this.#utf8 ? decodeUtf8Strict(bytes) : undefined;
+  /** {@link string} of bytes: quoted when they are ASCII (or valid UTF-8 under `utf8`), else a literal. */
+  #bytesString(bytes: Uint8Array): this {
+    if (bytes.includes(0)) throw new InvalidArgumentError('a string cannot hold NUL');
+    let text: string | undefined;
+    if (bytes.length <= MAX_QUOTED && !bytes.includes(0x0d) && !bytes.includes(0x0a)) {
+      if (bytes.every((byte) => byte < 0x80)) text = String.fromCharCode(...bytes);
+      else if (this.#utf8) text = decodeUtf8Strict(bytes);
+    }
+    if (text === undefined) return this.literal(bytes);
+    this.#text += `"${text.replace(/[\\"]/g, '\\$&')}"`;
+    return this;
   }
 
   #announce(size: number, binary: boolean): void {

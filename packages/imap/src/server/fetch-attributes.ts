@@ -1,8 +1,8 @@
 import type { MessageInfo, MessageStructure } from '@postwire/store';
+import { formatDateTime } from '../protocol/date-time.js';
 import type { FetchItem } from '../protocol/fetch-item.js';
 import type { FetchAttribute, FetchContent } from '../protocol/response-fetch.js';
 import { binaryAttribute, DecodedParts } from './binary.js';
-import { formatDateTime } from './date-time.js';
 import { locateSection, type SectionLocation } from './fetch-section.js';
 import type { ImapFetchResult, ImapHeaderFieldsRequest } from './store-bridge.js';
 

@@ -12,6 +12,7 @@ import {
 } from '@postwire/store';
 import type { ImapCommand, QresyncParameters, StatusItem } from '../protocol/command.js';
 import { parseCommand } from '../protocol/command.js';
+import { parseDateTime } from '../protocol/date-time.js';
 import { ImapSyntaxError } from '../protocol/errors.js';
 import type { FetchItem } from '../protocol/fetch-item.js';
 import { defaultImapLimits, type ImapLimits } from '../protocol/limits.js';
@@ -22,15 +23,19 @@ import {
   type LiteralStartEvent,
   tagOf,
 } from '../protocol/reader.js';
-import { type ImapResponse, type StatusValues, serializeResponse } from '../protocol/response.js';
+import {
+  type ImapResponse,
+  type StatusValues,
+  serializeResponse,
+  writeResponse,
+} from '../protocol/response.js';
 import type { ResponseCode } from '../protocol/response-code.js';
 import type { FetchAttribute } from '../protocol/response-fetch.js';
 import type { SearchKey } from '../protocol/search-key.js';
 import { SequenceSet } from '../protocol/sequence-set.js';
-import { ImapWriter, type LiteralSource } from '../protocol/writer.js';
+import { ImapWriter, type LiteralSource, type OutputPart } from '../protocol/writer.js';
 import { binaryRequests, DecodedParts, hasUnknownEncoding } from './binary.js';
 import { ENABLE_IMPLIES, SERVER_CAPABILITIES } from './capabilities.js';
-import { parseDateTime } from './date-time.js';
 import { fetchAttributes, headerFieldRequests, needsStructure, setsSeen } from './fetch-attributes.js';
 import { MailboxPattern } from './mailbox-pattern.js';
 import { MessageView } from './message-view.js';
@@ -364,6 +369,11 @@ export class ImapServerSession {
    */
   get busy(): boolean {
     return this.#reader.holding || this.#append !== undefined;
+  }
+
+  /** The bad commands so far: a driver may slow down a client that keeps sending them (case 51). */
+  get badCommands(): number {
+    return this.#badCommands;
   }
 
   /** The capabilities the client enabled with ENABLE (IMAP4rev2, UTF8=ACCEPT, CONDSTORE, QRESYNC). */
@@ -1295,15 +1305,29 @@ export class ImapServerSession {
         const write = (fields: readonly Uint8Array[], contents: readonly Uint8Array[]): void => {
           const blocks = fields[Symbol.iterator]();
           const decoded = new DecodedParts(binary, contents);
-          result.messages.forEach((message, index) => {
+          // The batch's responses go out as one output; traced, each response is a write of its own.
+          const utf8 = this.#utf8();
+          const writer = new ImapWriter({ side: 'server', utf8 });
+          const options = { utf8Accept: utf8 };
+          const traced = this.#options.trace !== undefined;
+          const messages = result.messages;
+          for (let index = 0; index < messages.length; index++) {
+            const message = messages[index]!;
             const number = this.#view.sequenceOf(message.uid);
             const attributes = fetchAttributes(items, result, index, blocks, decoded);
             // A message whose only items are BINARY of an unknown encoding has nothing to say.
-            if (number === undefined || attributes.length === 0) return;
+            if (number === undefined || attributes.length === 0) continue;
             if (result.seen.includes(message.uid)) this.#ownFlags.set(message.uid, message.modseq);
-            this.#write({ type: 'FETCH', number, attributes: this.#withRecent(message.uid, attributes) });
-          });
-          this.#announceKeywords(result.messages.flatMap((message) => message.flags));
+            const response: ImapResponse = {
+              type: 'FETCH',
+              number,
+              attributes: this.#withRecent(message.uid, attributes),
+            };
+            writeResponse(response, writer, options);
+            if (traced) this.#output(writer.finish());
+          }
+          this.#output(writer.finish());
+          this.#announceKeywords(messages.flatMap((message) => message.flags));
           step(from + batch.length);
         };
         const decode = (fields: readonly Uint8Array[]): void => {
@@ -1785,7 +1809,11 @@ export class ImapServerSession {
 
   #write(response: ImapResponse): void {
     const utf8 = this.#utf8();
-    const parts = serializeResponse(response, new ImapWriter({ side: 'server', utf8 }), { utf8Accept: utf8 });
+    this.#output(serializeResponse(response, new ImapWriter({ side: 'server', utf8 }), { utf8Accept: utf8 }));
+  }
+
+  /** Serialized output to the driver: bytes to write, and literals to stream in turn. */
+  #output(parts: readonly OutputPart[]): void {
     for (const part of parts) {
       if (part.kind === 'bytes') this.#send(part.data);
       else if (part.kind === 'stream') this.#events.push({ type: 'stream', source: part.source });

@@ -207,6 +207,18 @@ describe('IMAP server safety: deadlines (case 53) and autologout (case 19)', () 
   });
 });
 
+describe('IMAP server safety: bad-command floods (case 51)', () => {
+  it('after ten bad commands each read waits a second', async () => {
+    const { port } = await start();
+    const client = await login(port);
+    for (let i = 0; i < 10; i++) expect(await client.command(`b${i}`, 'BOGUS')).toMatch(/ BAD /);
+    const before = performance.now();
+    expect(await client.command('n', 'NOOP')).toMatch(/^n OK /);
+    // The delay is the defence itself, so its lower bound is what is checked.
+    expect(performance.now() - before).toBeGreaterThanOrEqual(900);
+  });
+});
+
 describe('IMAP server safety: a client that never reads (case 55)', () => {
   it('the server writes no faster than the client reads, and drops it after outputTimeout', async () => {
     const store = createMemoryStore();

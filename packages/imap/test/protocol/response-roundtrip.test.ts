@@ -75,7 +75,8 @@ const code: fc.Arbitrary<ResponseCode> = fc.oneof(
     .tuple(
       extensionName,
       fc.option(
-        lineText.filter((t) => !t.includes(']') && t !== ''),
+        // A lenient reader takes any run of spaces after the atom as one separator.
+        lineText.filter((t) => !t.includes(']') && t !== '' && !t.startsWith(' ')),
         { nil: undefined },
       ),
     )
