@@ -503,7 +503,10 @@ class SessionRun {
     // After UNAUTHENTICATE the connection logs in afresh: its earlier login no longer counts.
     if (this.#login !== undefined) this.#shared.logins.leave(this.#login);
     this.#login = this.#shared.logins.enter(mail.user, this.#connection.remoteAddress);
-    if (this.#login === undefined) return { type: 'failure', reason: 'connection-limit' };
+    if (this.#login === undefined) {
+      await mail.release();
+      return { type: 'failure', reason: 'connection-limit' };
+    }
     this.#bridge = new ImapStoreBridge(mail, {
       recent: this.#recent,
       onChange: (change) => {

@@ -226,6 +226,7 @@ export class ImapStoreBridge {
   #waiters: { readonly uid: number; readonly resolve: () => void }[] = [];
   #append: PendingAppend | undefined;
 
+  /** A bridge to `mail`, a handle it now owns: {@link close} releases it. */
   constructor(mail: UserMail, options: ImapStoreBridgeOptions = {}) {
     this.#mail = mail;
     this.#options = options;
@@ -332,10 +333,17 @@ export class ImapStoreBridge {
     }
   }
 
-  /** Closes the open mailbox, if any, and drops an unfinished APPEND: at the end of the session. */
+  /**
+   * Closes the open mailbox, if any, drops an unfinished APPEND and releases the user's mail (the bridge
+   * owns the `UserMail` handle it was given): at the end of the session, or at UNAUTHENTICATE.
+   */
   async close(): Promise<void> {
-    await this.#abortAppend();
-    await this.#unselect(false);
+    try {
+      await this.#abortAppend();
+      await this.#unselect(false);
+    } finally {
+      await this.#mail.release();
+    }
   }
 
   #open(): Mailbox {
@@ -394,10 +402,14 @@ export class ImapStoreBridge {
     let marked: number[] = [];
     if (seen && uids.length > 0)
       marked = (await mailbox.setFlags(uids, 'add', ['\\Seen'])).changed.map((change) => change.uid);
-    const messages = uids.length === 0 ? [] : await mailbox.messages(uids);
-    const structures = structure
-      ? await Promise.all(messages.map((message) => mailbox.structure(message.uid)))
-      : undefined;
+    let messages = uids.length === 0 ? [] : await mailbox.messages(uids);
+    let structures: MessageStructure[] | undefined;
+    if (structure) {
+      // A message expunged meanwhile has no structure: it is left out, like one missing from `messages`.
+      const found = await mailbox.structures(messages.map((message) => message.uid));
+      messages = messages.filter((_, index) => found[index] !== undefined);
+      structures = found.filter((parsed): parsed is MessageStructure => parsed !== undefined);
+    }
     return {
       messages,
       ...(structures ? { structures } : {}),

@@ -1,4 +1,4 @@
-import type { MailboxLock, MailStore } from '@postwire/store';
+import type { Mailbox, MailboxLock, MailStore } from '@postwire/store';
 
 /** One message of a maildrop, as LIST, UIDL and STAT show it. */
 export interface Pop3MaildropMessage {
@@ -62,7 +62,14 @@ export async function openStoreMaildrop(
   user: string,
   options: StoreMaildropOptions = {},
 ): Promise<Pop3Maildrop> {
-  const mailbox = await (await store.user(user)).open(options.mailbox ?? 'INBOX');
+  const mail = await store.user(user);
+  let mailbox: Mailbox;
+  try {
+    mailbox = await mail.open(options.mailbox ?? 'INBOX');
+  } finally {
+    // The open mailbox keeps the user's state alive until it is closed.
+    await mail.release();
+  }
   let lock: MailboxLock;
   try {
     lock = await mailbox.lock();

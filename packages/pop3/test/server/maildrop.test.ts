@@ -82,6 +82,7 @@ describe('openStoreMaildrop', () => {
       ...store,
       user: async () => ({
         ...mail,
+        release: () => mail.release(),
         open: async (name: string) => {
           const mailbox = await open(name);
           return Object.assign(Object.create(Object.getPrototypeOf(mailbox)), mailbox, {
