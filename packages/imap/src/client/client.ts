@@ -11,6 +11,7 @@ import {
 } from '@postwire/core';
 import { createSaslClient, type SaslClientOptions } from '@postwire/sasl';
 import type { ImapCommandBody, ListReturn, StatusItem } from '../protocol/command.js';
+import { formatDateTime } from '../protocol/date-time.js';
 import type { ImapLimits } from '../protocol/limits.js';
 import { encodeMailboxName } from '../protocol/mailbox-name.js';
 import type { Namespace, QuotaResource, StatusValues, Thread } from '../protocol/response.js';
@@ -18,7 +19,6 @@ import type { ResponseCode } from '../protocol/response-code.js';
 import type { FetchAttribute } from '../protocol/response-fetch.js';
 import { SequenceSet } from '../protocol/sequence-set.js';
 import type { ImapWriter, LiteralSource } from '../protocol/writer.js';
-import { formatDateTime } from '../protocol/date-time.js';
 import { ImapCapabilityError, ImapResponseError } from './errors.js';
 import type { ImapClientEventMap } from './events.js';
 import {

@@ -8,12 +8,12 @@ import {
 } from '@postwire/core';
 import { type BodyStructure, type Envelope, parseSection } from '@postwire/mime';
 import type { ImapCommandBody } from '../protocol/command.js';
+import { parseDateTime } from '../protocol/date-time.js';
 import { type FetchItem, formatSection, type Partial } from '../protocol/fetch-item.js';
 import type { ImapResponse } from '../protocol/response.js';
 import type { ExtensionValue } from '../protocol/response-body.js';
 import type { FetchAttribute, FetchContent } from '../protocol/response-fetch.js';
 import { SequenceSet } from '../protocol/sequence-set.js';
-import { parseDateTime } from '../protocol/date-time.js';
 import type { CommandHandler, ImapClientSession, LiteralSink, UntaggedResponse } from './session.js';
 
 /** One body section to fetch. */
