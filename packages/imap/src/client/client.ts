@@ -1,4 +1,5 @@
 import {
+  AbortError,
   type Connector,
   concatBytes,
   InvalidArgumentError,
@@ -30,16 +31,23 @@ import {
   type ImapFetchOptions,
   type ImapFetchQuery,
 } from './fetch.js';
-import { flagUpdate, type ImapFlagUpdate, type ImapMailboxState, MailboxTracker } from './mailbox-state.js';
+import { flagUpdate, type ImapFlagUpdate, type ImapMailboxState } from './mailbox-state.js';
 import { type ImapRange, toSequenceSet } from './range.js';
 import { type ImapSearchQuery, searchKeys } from './search-query.js';
+import { selectMailbox } from './select.js';
 import {
   defaultImapClientTimeouts,
-  ImapClientSession,
+  type ImapClientSession,
   type ImapClientTimeouts,
   type TaggedResponse,
   type UntaggedResponse,
 } from './session.js';
+import {
+  type Acquired,
+  type ImapReconnectOptions,
+  type KeptSessionOptions,
+  SessionKeeper,
+} from './session-keeper.js';
 
 /** Options of {@link createImapClient}. */
 export interface ImapClientOptions {
@@ -62,6 +70,18 @@ export interface ImapClientOptions {
    * `allowCleartext`. Not needed for a server that greets with PREAUTH.
    */
   readonly auth?: SaslClientOptions;
+  /**
+   * COMPRESS=DEFLATE (RFC 4978) after login when the server offers it (default `true`, as imapflow,
+   * Thunderbird and mutt do) and the connector's transport can compress (`@postwire/imap/node`'s can):
+   * less to send on slow or metered links, about 300 KiB of zlib state per connection and some CPU.
+   */
+  readonly compress?: boolean;
+  /**
+   * Reconnect when the connection drops (default off): log in again, re-enable what was enabled, reopen
+   * the mailbox that was open and report what changed there meanwhile as events. `true` takes the
+   * defaults of {@link ImapReconnectOptions}.
+   */
+  readonly reconnect?: boolean | ImapReconnectOptions;
   /** Bounds on what the client reads; see `ImapLimits` (the line limit defaults to 8 MiB here). */
   readonly limits?: Partial<ImapLimits>;
   readonly timeouts?: Partial<ImapClientTimeouts>;
@@ -275,12 +295,12 @@ export interface ImapExecResult {
  * earlier ones: they go out at once (pipelining) except those that change the session's state (open,
  * closeMailbox, enable, idle, exec …), which wait their turn. A `NO` or `BAD` rejects with an
  * {@link ImapResponseError} and leaves the client usable; a failed connection rejects everything pending
- * and makes it unusable.
+ * and makes it unusable, unless `reconnect` restores it (calls made meanwhile wait).
  *
  * Changes the server reports at any time — in answer to any command, or during {@link idle} — update
- * {@link mailbox} and are dispatched as events (`exists`, `expunge`, `vanished`, `flags`, `alert`, and
- * `close` when the connection ends): the client is an `EventTarget`, so any number of listeners can watch
- * them, on every runtime.
+ * {@link mailbox} and are dispatched as events (`exists`, `expunge`, `vanished`, `flags`, `alert`;
+ * `disconnect` and `reconnect` around a reconnection; `close` when the client is done): the client is an
+ * `EventTarget`, so any number of listeners can watch them, on every runtime.
  */
 export interface ImapClient extends EventTarget {
   /** What the server announces now (upper case): after STARTTLS and login, what it announced then. */
@@ -289,7 +309,9 @@ export interface ImapClient extends EventTarget {
   readonly enabled: ReadonlySet<string>;
   /** The connection is inside TLS. */
   readonly secure: boolean;
-  /** The connection has not failed or closed. */
+  /** The connection is compressed (COMPRESS=DEFLATE). */
+  readonly compressed: boolean;
+  /** Calls can be made: the connection is up, or (with `reconnect`) being restored. */
   readonly usable: boolean;
   /** The open mailbox, kept up to date as the server reports changes; `undefined` when none is open. */
   readonly mailbox: ImapMailboxState | undefined;
@@ -431,9 +453,9 @@ export interface ImapClient extends EventTarget {
     options?: ImapCallOptions,
   ): Promise<ImapExecResult>;
 
-  /** LOGOUT, then closes; never rejects. */
+  /** LOGOUT, then closes (a reconnection under way stops); never rejects. */
   logout(): Promise<void>;
-  /** Drops the connection without LOGOUT. */
+  /** Drops the connection without LOGOUT, and stops a reconnection under way (the calls waiting fail). */
   close(): Promise<void>;
 }
 
@@ -470,8 +492,6 @@ const STATUS_NAMES: Record<string, keyof ImapMailboxStatus> = {
   MAILBOXID: 'mailboxId',
 };
 const COMMAND_NAME = /^[A-Za-z][A-Za-z0-9._=-]*(?: [A-Za-z][A-Za-z0-9._=-]*)?$/;
-/** How long LOGOUT waits for its answer. */
-const LOGOUT_TIMEOUT = 5_000;
 const DEFAULT_RESTART = 10 * 60_000;
 const DEFAULT_POLL = 60_000;
 
@@ -491,39 +511,51 @@ export async function createImapClient(options: ImapClientOptions): Promise<Imap
       throw new InvalidArgumentError(`timeouts.${name} must be a positive number of milliseconds`);
   }
   const auth = options.auth;
-  const client = new Client();
-  await client.connect({
-    connector: options.connector,
-    host: options.host,
-    port: options.port ?? (options.secure ? 993 : 143),
-    secure: options.secure === true,
-    ...(options.tls ? { tls: options.tls } : {}),
-    starttls: options.starttls ?? 'opportunistic',
-    login: auth && {
-      sasl: createSaslClient(auth),
-      ...(auth.username !== undefined ? { username: auth.username } : {}),
-      ...(auth.password !== undefined ? { password: auth.password } : {}),
-      allowCleartext: auth.allowCleartext === true,
+  const reconnect = options.reconnect === true ? {} : options.reconnect || undefined;
+  const client = new Client(
+    {
+      connector: options.connector,
+      host: options.host,
+      port: options.port ?? (options.secure ? 993 : 143),
+      secure: options.secure === true,
+      ...(options.tls ? { tls: options.tls } : {}),
+      starttls: options.starttls ?? 'opportunistic',
+      login: auth && {
+        sasl: createSaslClient(auth),
+        ...(auth.username !== undefined ? { username: auth.username } : {}),
+        ...(auth.password !== undefined ? { password: auth.password } : {}),
+        allowCleartext: auth.allowCleartext === true,
+      },
+      compress: options.compress !== false,
+      limits: options.limits ?? {},
+      timeouts,
+      ...(options.trace ? { trace: options.trace } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
     },
-    limits: options.limits ?? {},
-    timeouts,
-    ...(options.trace ? { trace: options.trace } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+    reconnect,
+  );
+  await client.start();
   return client;
 }
 
 class Client extends EventTarget implements ImapClient {
-  #session!: ImapClientSession;
+  readonly #keeper: SessionKeeper;
 
-  /** Opens the session, its events dispatched on this client. */
-  async connect(options: Omit<Parameters<typeof ImapClientSession.open>[0], 'emit'>): Promise<void> {
-    this.#session = await ImapClientSession.open({
-      ...options,
-      emit: (type, detail) => {
-        this.dispatchEvent(new CustomEvent(type, { detail }));
-      },
+  /** The client, its events dispatched on itself; {@link start} connects. */
+  constructor(options: KeptSessionOptions, reconnect: ImapReconnectOptions | undefined) {
+    super();
+    this.#keeper = new SessionKeeper(options, reconnect, (type, detail) => {
+      this.dispatchEvent(new CustomEvent(type, { detail }));
     });
+  }
+
+  /** Opens the first session. */
+  start(): Promise<void> {
+    return this.#keeper.start();
+  }
+
+  get #session(): ImapClientSession {
+    return this.#keeper.session;
   }
 
   get capabilities(): ReadonlySet<string> {
@@ -538,30 +570,41 @@ class Client extends EventTarget implements ImapClient {
     return this.#session.secure;
   }
 
+  get compressed(): boolean {
+    return this.#session.compressed;
+  }
+
   get usable(): boolean {
-    return this.#session.failure === undefined;
+    return this.#keeper.usable;
   }
 
   get mailbox(): ImapMailboxState | undefined {
     return this.#session.mailbox;
   }
 
-  #require(capability: string, operation: string): void {
-    if (!this.#session.has(capability)) throw new ImapCapabilityError(capability, operation);
+  /**
+   * The session for a call (during a reconnection, the new one, waited for) and the call's bounds there;
+   * rejects with an {@link ImapCapabilityError} when the server lacks `capability`.
+   */
+  async #acquire(options: ImapCallOptions, capability?: string, operation?: string): Promise<Acquired> {
+    const acquired = await this.#keeper.acquire(options);
+    if (capability !== undefined && !acquired.session.has(capability))
+      throw new ImapCapabilityError(capability, operation ?? capability);
+    return acquired;
   }
 
   /** Runs a command whose untagged responses of one type are collected. */
   async #collect<T extends UntaggedResponse['type']>(
+    { session, call }: Acquired,
     command: ImapCommandBody,
     type: T,
-    options: ImapCallOptions,
     exclusive = false,
   ): Promise<ResponseOf<T>[]> {
     const found: ResponseOf<T>[] = [];
-    await this.#session.run({
+    await session.run({
       command,
       exclusive,
-      ...call(options),
+      ...call,
       handler: {
         untagged: (response) => {
           if (response.type !== type) return false;
@@ -574,10 +617,11 @@ class Client extends EventTarget implements ImapClient {
   }
 
   async enable(capabilities: readonly string[], options: ImapCallOptions = {}): Promise<string[]> {
-    if (!this.#session.has('ENABLE') && !this.#session.has('IMAP4rev2'))
+    const acquired = await this.#acquire(options);
+    if (!acquired.session.has('ENABLE') && !acquired.session.has('IMAP4rev2'))
       throw new ImapCapabilityError('ENABLE', 'enable()');
     // Exclusive: what it enables changes how the commands after it are written (UTF8=ACCEPT).
-    const responses = await this.#collect({ name: 'ENABLE', capabilities }, 'ENABLED', options, true);
+    const responses = await this.#collect(acquired, { name: 'ENABLE', capabilities }, 'ENABLED', true);
     return responses.flatMap((response) => response.capabilities.map((name) => name.toUpperCase()));
   }
 
@@ -585,18 +629,20 @@ class Client extends EventTarget implements ImapClient {
     fields: Readonly<Record<string, string | null>> | null = null,
     options: ImapCallOptions = {},
   ): Promise<Record<string, string | null> | null> {
-    this.#require('ID', 'id()');
     const [response] = await this.#collect(
+      await this.#acquire(options, 'ID', 'id()'),
       { name: 'ID', parameters: fields === null ? null : Object.entries(fields) },
       'ID',
-      options,
     );
     return response?.parameters ? Object.fromEntries(response.parameters) : null;
   }
 
   async namespace(options: ImapCallOptions = {}): Promise<ImapNamespaces> {
-    this.#require('NAMESPACE', 'namespace()');
-    const [response] = await this.#collect({ name: 'NAMESPACE' }, 'NAMESPACE', options);
+    const [response] = await this.#collect(
+      await this.#acquire(options, 'NAMESPACE', 'namespace()'),
+      { name: 'NAMESPACE' },
+      'NAMESPACE',
+    );
     return {
       personal: response?.personal ?? [],
       other: response?.other ?? [],
@@ -605,12 +651,12 @@ class Client extends EventTarget implements ImapClient {
   }
 
   async quota(path = 'INBOX', options: ImapCallOptions = {}): Promise<ImapQuotaRoot[]> {
-    this.#require('QUOTA', 'quota()');
+    const { session, call } = await this.#acquire(options, 'QUOTA', 'quota()');
     const roots: string[] = [];
     const resources = new Map<string, readonly QuotaResource[]>();
-    await this.#session.run({
+    await session.run({
       command: { name: 'GETQUOTAROOT', mailbox: path },
-      ...call(options),
+      ...call,
       handler: {
         untagged: (response) => {
           if (response.type === 'QUOTAROOT') roots.push(...response.roots);
@@ -624,11 +670,13 @@ class Client extends EventTarget implements ImapClient {
   }
 
   async noop(options: ImapCallOptions = {}): Promise<void> {
-    await this.#session.run({ command: { name: 'NOOP' }, ...call(options) });
+    const { session, call } = await this.#acquire(options);
+    await session.run({ command: { name: 'NOOP' }, ...call });
   }
 
   async list(options: ImapListOptions = {}): Promise<ImapListEntry[]> {
-    const session = this.#session;
+    const acquired = await this.#acquire(options);
+    const { session, call } = acquired;
     const items = options.status && options.status.length > 0 ? options.status : undefined;
     const extended = session.has('LIST-EXTENDED');
     const listStatus = items !== undefined && session.has('LIST-STATUS');
@@ -641,9 +689,9 @@ class Client extends EventTarget implements ImapClient {
     const subscriptions =
       options.subscribed && !extended
         ? this.#collect(
+            acquired,
             { name: 'LSUB', reference: options.reference ?? '', pattern: options.pattern ?? '*' },
             'LSUB',
-            options,
           )
         : undefined;
     const listed: ResponseOf<'LIST'>[] = [];
@@ -654,7 +702,7 @@ class Client extends EventTarget implements ImapClient {
         patterns: [options.pattern ?? '*'],
         ...(Object.keys(returns).length > 0 && { return: returns }),
       },
-      ...call(options),
+      ...call,
       handler: {
         untagged: (response) => {
           if (response.type === 'LIST') listed.push(response);
@@ -671,7 +719,7 @@ class Client extends EventTarget implements ImapClient {
       );
       await Promise.all(
         selectable.map(async (entry) => {
-          const values = await this.#statusValues(entry.mailbox, items, options).catch((error: unknown) => {
+          const values = await this.#statusValues(acquired, entry.mailbox, items).catch((error: unknown) => {
             if (error instanceof ImapResponseError) return undefined;
             throw error;
           });
@@ -697,12 +745,8 @@ class Client extends EventTarget implements ImapClient {
     });
   }
 
-  async #statusValues(
-    path: string,
-    items: readonly StatusItem[],
-    options: ImapCallOptions,
-  ): Promise<StatusValues> {
-    const responses = await this.#collect({ name: 'STATUS', mailbox: path, items }, 'STATUS', options);
+  async #statusValues(acquired: Acquired, path: string, items: readonly StatusItem[]): Promise<StatusValues> {
+    const responses = await this.#collect(acquired, { name: 'STATUS', mailbox: path, items }, 'STATUS');
     return Object.assign({}, ...responses.map((response) => response.values));
   }
 
@@ -711,7 +755,7 @@ class Client extends EventTarget implements ImapClient {
     items: readonly StatusItem[] = DEFAULT_STATUS,
     options: ImapCallOptions = {},
   ): Promise<ImapMailboxStatus> {
-    return mailboxStatus(path, await this.#statusValues(path, items, options));
+    return mailboxStatus(path, await this.#statusValues(await this.#acquire(options), path, items));
   }
 
   async create(
@@ -719,105 +763,63 @@ class Client extends EventTarget implements ImapClient {
     options: ImapCallOptions & { readonly specialUse?: readonly string[] } = {},
   ): Promise<void> {
     const specialUse = options.specialUse && options.specialUse.length > 0 ? options.specialUse : undefined;
-    await this.#session.run({
+    const { session, call } = await this.#acquire(options);
+    await session.run({
       command: { name: 'CREATE', mailbox: path, ...(specialUse && { specialUse }) },
-      ...call(options),
+      ...call,
     });
   }
 
   async delete(path: string, options: ImapCallOptions = {}): Promise<void> {
-    await this.#session.run({ command: { name: 'DELETE', mailbox: path }, ...call(options) });
+    const { session, call } = await this.#acquire(options);
+    await session.run({ command: { name: 'DELETE', mailbox: path }, ...call });
   }
 
   async rename(path: string, newPath: string, options: ImapCallOptions = {}): Promise<void> {
-    await this.#session.run({
-      command: { name: 'RENAME', mailbox: path, newName: newPath },
-      ...call(options),
-    });
+    const { session, call } = await this.#acquire(options);
+    await session.run({ command: { name: 'RENAME', mailbox: path, newName: newPath }, ...call });
   }
 
   async subscribe(path: string, options: ImapCallOptions = {}): Promise<void> {
-    await this.#session.run({ command: { name: 'SUBSCRIBE', mailbox: path }, ...call(options) });
+    const { session, call } = await this.#acquire(options);
+    await session.run({ command: { name: 'SUBSCRIBE', mailbox: path }, ...call });
   }
 
   async unsubscribe(path: string, options: ImapCallOptions = {}): Promise<void> {
-    await this.#session.run({ command: { name: 'UNSUBSCRIBE', mailbox: path }, ...call(options) });
+    const { session, call } = await this.#acquire(options);
+    await session.run({ command: { name: 'UNSUBSCRIBE', mailbox: path }, ...call });
   }
 
   async open(path: string, options: ImapOpenOptions = {}): Promise<ImapOpenedMailbox> {
-    const session = this.#session;
-    const readOnly = options.readOnly === true;
+    const acquired = await this.#acquire(options);
+    const { session, call } = acquired;
     const qresync = options.qresync && session.has('QRESYNC') ? options.qresync : undefined;
-    if (qresync && !session.enabled.has('QRESYNC')) await this.enable(['QRESYNC'], options);
-    const condstore = !qresync && options.condstore === true && session.has('CONDSTORE');
-    const mailbox = new MailboxTracker(path, readOnly);
-    const vanished: SequenceSet[] = [];
-    const changed: ImapFlagUpdate[] = [];
-    const response = await session.run({
-      command: {
-        name: readOnly ? 'EXAMINE' : 'SELECT',
-        mailbox: path,
-        ...(condstore && { condstore }),
-        ...(qresync && {
-          qresync: {
-            uidValidity: qresync.uidValidity,
-            modSeq: qresync.modseq,
-            ...(qresync.knownUids !== undefined && { knownUids: toSequenceSet(qresync.knownUids) }),
-          },
-        }),
+    if (qresync && !session.enabled.has('QRESYNC'))
+      await this.#collect(acquired, { name: 'ENABLE', capabilities: ['QRESYNC'] }, 'ENABLED', true);
+    const { mailbox, vanished, changed } = await selectMailbox(session, path, {
+      readOnly: options.readOnly === true,
+      condstore: !qresync && options.condstore === true && session.has('CONDSTORE'),
+      qresync: qresync && {
+        uidValidity: qresync.uidValidity,
+        modSeq: qresync.modseq,
+        ...(qresync.knownUids !== undefined && { knownUids: toSequenceSet(qresync.knownUids) }),
       },
-      exclusive: true,
-      ...call(options),
-      handler: {
-        untagged: (untagged) => {
-          switch (untagged.type) {
-            case 'VANISHED':
-              vanished.push(untagged.uids);
-              return true;
-            case 'FETCH':
-              changed.push(flagUpdate(untagged.number, untagged.attributes));
-              return true;
-            case 'EXISTS':
-            case 'RECENT':
-            case 'FLAGS':
-            case 'status':
-              mailbox.apply(untagged, true);
-              return true;
-            default:
-              return false;
-          }
-        },
-      },
+      ...call,
     });
-    const code = response.code?.code;
-    mailbox.readOnly = code === 'READ-ONLY' || (readOnly && code !== 'READ-WRITE');
-    session.select(mailbox);
-    return {
-      ...mailbox.snapshot(),
-      ...(qresync && {
-        qresync: {
-          vanished: vanished.length > 0 ? SequenceSet.of(vanished.flatMap((set) => set.ranges)) : undefined,
-          changed,
-        },
-      }),
-    };
+    return { ...mailbox.snapshot(), ...(qresync && { qresync: { vanished, changed } }) };
   }
 
   async closeMailbox(options: ImapCallOptions & { readonly expunge?: boolean } = {}): Promise<void> {
-    const session = this.#session;
+    const { session, call } = await this.#acquire(options);
     const mailbox = session.mailbox;
     if (!options.expunge && session.has('UNSELECT')) {
-      await session.run({ command: { name: 'UNSELECT' }, exclusive: true, ...call(options) });
+      await session.run({ command: { name: 'UNSELECT' }, exclusive: true, ...call });
       return;
     }
     // CLOSE expunges only in a mailbox opened read-write: reopen read-only first when nothing may go.
     if (!options.expunge && mailbox && !mailbox.readOnly)
-      await session.run({
-        command: { name: 'EXAMINE', mailbox: mailbox.path },
-        exclusive: true,
-        ...call(options),
-      });
-    await session.run({ command: { name: 'CLOSE' }, exclusive: true, ...call(options) });
+      await session.run({ command: { name: 'EXAMINE', mailbox: mailbox.path }, exclusive: true, ...call });
+    await session.run({ command: { name: 'CLOSE' }, exclusive: true, ...call });
   }
 
   fetch(range: ImapRange, query: ImapFetchQuery, options: ImapFetchOptions = {}): ImapFetch {
@@ -833,7 +835,7 @@ class Client extends EventTarget implements ImapClient {
       ...(options.changedSince !== undefined && { changedSince: options.changedSince }),
       ...(options.vanished && { vanished: true }),
     };
-    return new FetchRun(this.#session, command, bodies, options);
+    return new FetchRun((bounds) => this.#keeper.acquire(bounds), command, bodies, options);
   }
 
   async fetchAll(
@@ -851,7 +853,7 @@ class Client extends EventTarget implements ImapClient {
     query: ImapSearchQuery,
     options: ImapCallOptions & { readonly uid?: boolean } = {},
   ): Promise<number[]> {
-    const session = this.#session;
+    const { session, call } = await this.#acquire(options);
     const { keys, utf8: nonAscii } = searchKeys(query);
     const esearch = session.has('ESEARCH');
     const numbers: number[] = [];
@@ -864,7 +866,7 @@ class Client extends EventTarget implements ImapClient {
         ...(esearch && { return: ['ALL'] as const }),
         criteria: keys,
       },
-      ...call(options),
+      ...call,
       handler: {
         untagged: (response) => {
           if (response.type === 'SEARCH') numbers.push(...response.numbers);
@@ -874,16 +876,7 @@ class Client extends EventTarget implements ImapClient {
         },
       },
     });
-    return all ? this.#expand(all) : numbers;
-  }
-
-  /** The numbers of an ESEARCH result, refusing one that names more messages than the mailbox has (case 24). */
-  #expand(set: SequenceSet): number[] {
-    const count = set.count(0);
-    const exists = this.#session.mailbox?.exists ?? 0;
-    if (count > exists)
-      throw new ProtocolError(`the server found ${count} messages in a mailbox of ${exists}`);
-    return [...set.values(0)];
+    return all ? expand(all, session.mailbox?.exists ?? 0) : numbers;
   }
 
   async sort(
@@ -891,11 +884,10 @@ class Client extends EventTarget implements ImapClient {
     query: ImapSearchQuery = {},
     options: ImapCallOptions & { readonly uid?: boolean } = {},
   ): Promise<number[]> {
-    this.#require('SORT', 'sort()');
     const responses = await this.#collect(
+      await this.#acquire(options, 'SORT', 'sort()'),
       { name: 'SORT', uid: options.uid === true, criteria, charset: 'UTF-8', search: searchKeys(query).keys },
       'SORT',
-      options,
     );
     return responses.flatMap((response) => response.numbers);
   }
@@ -905,8 +897,8 @@ class Client extends EventTarget implements ImapClient {
     query: ImapSearchQuery = {},
     options: ImapCallOptions & { readonly uid?: boolean } = {},
   ): Promise<Thread[]> {
-    this.#require(`THREAD=${algorithm}`, 'thread()');
     const responses = await this.#collect(
+      await this.#acquire(options, `THREAD=${algorithm}`, 'thread()'),
       {
         name: 'THREAD',
         uid: options.uid === true,
@@ -915,7 +907,6 @@ class Client extends EventTarget implements ImapClient {
         search: searchKeys(query).keys,
       },
       'THREAD',
-      options,
     );
     return responses.flatMap((response) => response.threads);
   }
@@ -934,11 +925,12 @@ class Client extends EventTarget implements ImapClient {
       ],
     });
     const literal = literalContent(content, options.size);
-    const response = await this.#session.run({
+    const { session, call } = await this.#acquire(options);
+    const response = await session.run({
       // Queued now, in call order, even while a stream of unknown size is read into memory.
       command: literal instanceof Promise ? literal.then(command) : command(literal),
       name: 'APPEND',
-      ...call(options),
+      ...call,
     });
     const code = response.code;
     if (code?.code !== 'APPENDUID') return {};
@@ -953,7 +945,8 @@ class Client extends EventTarget implements ImapClient {
     const updates: ImapFlagUpdate[] = [];
     const uid = options.uid === true;
     const sequence = toSequenceSet(range);
-    const response = await this.#session.run({
+    const { session, call } = await this.#acquire(options);
+    const response = await session.run({
       command: {
         name: 'STORE',
         uid,
@@ -963,15 +956,14 @@ class Client extends EventTarget implements ImapClient {
         flags: typeof flags === 'string' ? [flags] : flags,
         ...(options.unchangedSince !== undefined && { unchangedSince: options.unchangedSince }),
       },
-      ...call(options),
+      ...call,
       handler: {
         // Only the messages stored to: another session's changes, reported meanwhile, are events.
         untagged: (untagged) => {
           if (untagged.type !== 'FETCH') return false;
           const update = flagUpdate(untagged.number, untagged.attributes);
           const id = uid ? update.uid : update.seq;
-          if (id === undefined || !sequence.has(id, uid ? undefined : this.#session.mailbox?.exists))
-            return false;
+          if (id === undefined || !sequence.has(id, uid ? undefined : session.mailbox?.exists)) return false;
           updates.push(update);
           return true;
         },
@@ -985,9 +977,10 @@ class Client extends EventTarget implements ImapClient {
     path: string,
     options: ImapCallOptions & { readonly uid?: boolean } = {},
   ): Promise<ImapCopyResult | undefined> {
-    const response = await this.#session.run({
+    const { session, call } = await this.#acquire(options);
+    const response = await session.run({
       command: { name: 'COPY', uid: options.uid === true, sequence: toSequenceSet(range), mailbox: path },
-      ...call(options),
+      ...call,
     });
     return copyResult(response.code);
   }
@@ -999,11 +992,12 @@ class Client extends EventTarget implements ImapClient {
   ): Promise<ImapCopyResult | undefined> {
     const uid = options.uid === true;
     const sequence = toSequenceSet(range);
-    if (this.#session.has('MOVE')) {
+    const { session, call } = await this.#acquire(options);
+    if (session.has('MOVE')) {
       let copied: ImapCopyResult | undefined;
-      const response = await this.#session.run({
+      const response = await session.run({
         command: { name: 'MOVE', uid, sequence, mailbox: path },
-        ...call(options),
+        ...call,
         handler: {
           untagged: (untagged) => {
             if (untagged.type !== 'status' || untagged.code?.code !== 'COPYUID') return false;
@@ -1016,22 +1010,22 @@ class Client extends EventTarget implements ImapClient {
     }
     const copied = await this.copy(sequence, path, options);
     const uids = copied?.source ?? (uid ? sequence : undefined);
-    await this.store(uids ?? sequence, '\\Deleted', {
-      ...call(options),
-      uid: uids !== undefined,
-      silent: true,
-    });
-    await this.expunge(uids && this.#session.has('UIDPLUS') ? uids : undefined, options);
+    await this.store(uids ?? sequence, '\\Deleted', { ...call, uid: uids !== undefined, silent: true });
+    await this.expunge(uids && session.has('UIDPLUS') ? uids : undefined, options);
     return copied;
   }
 
   async expunge(uids?: ImapRange, options: ImapCallOptions = {}): Promise<ImapExpungeResult> {
-    if (uids !== undefined) this.#require('UIDPLUS', 'expunge(uids)');
+    const { session, call } = await this.#acquire(
+      options,
+      uids === undefined ? undefined : 'UIDPLUS',
+      'expunge(uids)',
+    );
     const expunged: number[] = [];
     const vanished: SequenceSet[] = [];
-    await this.#session.run({
+    await session.run({
       command: uids === undefined ? { name: 'EXPUNGE' } : { name: 'EXPUNGE', uids: toSequenceSet(uids) },
-      ...call(options),
+      ...call,
       handler: {
         untagged: (response) => {
           if (response.type === 'EXPUNGE') expunged.push(response.number);
@@ -1049,14 +1043,32 @@ class Client extends EventTarget implements ImapClient {
 
   async idle(options: ImapIdleOptions = {}): Promise<void> {
     const { signal } = options;
-    if (signal?.aborted) return;
-    if (!this.#session.has('IDLE')) return this.#poll(options.pollInterval ?? DEFAULT_POLL, signal);
-    while ((await this.#idleOnce(options.restartAfter ?? DEFAULT_RESTART, signal)) === 'restart') {}
+    const restartAfter = options.restartAfter ?? DEFAULT_RESTART;
+    while (!signal?.aborted) {
+      let session: ImapClientSession;
+      try {
+        ({ session } = await this.#keeper.acquire(signal ? { signal } : {}));
+      } catch (error) {
+        if (error instanceof AbortError && signal?.aborted) return;
+        throw error;
+      }
+      try {
+        if (!session.has('IDLE')) await this.#poll(session, options.pollInterval ?? DEFAULT_POLL, signal);
+        else while ((await this.#idleOnce(session, restartAfter, signal)) === 'restart') {}
+        return;
+      } catch (error) {
+        // The connection dropped and the client reconnects: idle on, on the new one.
+        if (!this.#keeper.reconnecting) throw error;
+      }
+    }
   }
 
   /** One IDLE, ended by `DONE` when the signal aborts, a call is made, or `restartAfter` passes. */
-  async #idleOnce(restartAfter: number, signal: AbortSignal | undefined): Promise<'restart' | 'stop'> {
-    const session = this.#session;
+  async #idleOnce(
+    session: ImapClientSession,
+    restartAfter: number,
+    signal: AbortSignal | undefined,
+  ): Promise<'restart' | 'stop'> {
     let reason: 'restart' | 'stop' | undefined;
     let idling = false;
     const done = (): void => {
@@ -1093,7 +1105,7 @@ class Client extends EventTarget implements ImapClient {
   }
 
   /** Without IDLE: NOOP every `interval` until the signal aborts or another call is made. */
-  async #poll(interval: number, signal: AbortSignal | undefined): Promise<void> {
+  async #poll(session: ImapClientSession, interval: number, signal: AbortSignal | undefined): Promise<void> {
     let stopped = false;
     let wake: (() => void) | undefined;
     const stop = (): void => {
@@ -1103,9 +1115,9 @@ class Client extends EventTarget implements ImapClient {
     signal?.addEventListener('abort', stop, { once: true });
     try {
       while (!stopped) {
-        await this.noop();
+        await session.run({ command: { name: 'NOOP' } });
         if (stopped) return;
-        const unsubscribe = this.#session.onQueued(stop);
+        const unsubscribe = session.onQueued(stop);
         let timer: ReturnType<typeof setTimeout> | undefined;
         await new Promise<void>((resolve) => {
           wake = resolve;
@@ -1126,7 +1138,7 @@ class Client extends EventTarget implements ImapClient {
   ): Promise<ImapExecResult> {
     if (!COMMAND_NAME.test(command))
       throw new InvalidArgumentError(`not a command name: ${JSON.stringify(command)}`);
-    const session = this.#session;
+    const { session, call } = await this.#acquire(options);
     const untagged: UntaggedResponse[] = [];
     const literals: Uint8Array[][] = [];
     const response: TaggedResponse = await session.run({
@@ -1137,7 +1149,7 @@ class Client extends EventTarget implements ImapClient {
       },
       name: command.toUpperCase(),
       exclusive: true,
-      ...call(options),
+      ...call,
       handler: {
         untagged: (received) => {
           untagged.push(received.type === 'FETCH' ? withLiterals(received, literals) : received);
@@ -1159,26 +1171,20 @@ class Client extends EventTarget implements ImapClient {
     return { code: response.code, text: response.text, untagged };
   }
 
-  async logout(): Promise<void> {
-    if (this.usable) {
-      await this.#session
-        .run({ command: { name: 'LOGOUT' }, exclusive: true, timeout: LOGOUT_TIMEOUT })
-        .catch(() => {});
-    }
-    await this.#session.close();
+  logout(): Promise<void> {
+    return this.#keeper.logout();
   }
 
   close(): Promise<void> {
-    return this.#session.close();
+    return this.#keeper.close();
   }
 }
 
-/** The caller's signal and timeout, as a command takes them. */
-function call(options: ImapCallOptions): { signal?: AbortSignal; timeout?: number } {
-  return {
-    ...(options.signal && { signal: options.signal }),
-    ...(options.timeout !== undefined && { timeout: options.timeout }),
-  };
+/** The numbers of an ESEARCH result, refusing one that names more messages than the mailbox has (case 24). */
+function expand(set: SequenceSet, exists: number): number[] {
+  const count = set.count(0);
+  if (count > exists) throw new ProtocolError(`the server found ${count} messages in a mailbox of ${exists}`);
+  return [...set.values(0)];
 }
 
 function hasFlag(flags: readonly string[], flag: string): boolean {

@@ -1,4 +1,6 @@
 import type { SequenceSet } from '../protocol/sequence-set.js';
+import type { ImapMailboxState } from './mailbox-state.js';
+import type { ImapResyncMethod } from './resync.js';
 
 /** `exists`: the open mailbox's message count changed (new mail, or a count after expunges). */
 export interface ImapExistsDetail {
@@ -37,9 +39,30 @@ export interface ImapAlertDetail {
   readonly text: string;
 }
 
-/** `close`: the connection ended; `error` says why (a `ConnectionError` after `close()` or `logout()`). */
+/**
+ * `close`: the client is done; `error` says why (a `ConnectionError` after `close()` or `logout()`; with
+ * `reconnect`, the last attempt's failure once they are used up).
+ */
 export interface ImapCloseDetail {
   readonly error: Error;
+}
+
+/** `disconnect`: the connection dropped and the client reconnects (the `reconnect` option). */
+export interface ImapDisconnectDetail {
+  readonly error: Error;
+}
+
+/**
+ * `reconnect`: the client is connected and logged in again, with what was enabled enabled again and the
+ * mailbox that was open reopened; what changed in it meanwhile was dispatched just before.
+ */
+export interface ImapReconnectDetail {
+  /** The attempts it took. */
+  readonly attempts: number;
+  /** The mailbox reopened, as it is now; `undefined` when none was open. */
+  readonly mailbox: ImapMailboxState | undefined;
+  /** How the mailbox was brought up to date; `undefined` when none was open. */
+  readonly resync: ImapResyncMethod | undefined;
 }
 
 /** The events an IMAP client dispatches, each a `CustomEvent` with the detail named here. */
@@ -50,6 +73,8 @@ export interface ImapClientEventMap {
   flags: CustomEvent<ImapFlagsDetail>;
   alert: CustomEvent<ImapAlertDetail>;
   close: CustomEvent<ImapCloseDetail>;
+  disconnect: CustomEvent<ImapDisconnectDetail>;
+  reconnect: CustomEvent<ImapReconnectDetail>;
 }
 
 /** Hands an event to the client's listeners. */

@@ -15,6 +15,7 @@ import type { ExtensionValue } from '../protocol/response-body.js';
 import type { FetchAttribute, FetchContent } from '../protocol/response-fetch.js';
 import { SequenceSet } from '../protocol/sequence-set.js';
 import type { CommandHandler, ImapClientSession, LiteralSink, UntaggedResponse } from './session.js';
+import type { Acquired, CallBounds } from './session-keeper.js';
 
 /** One body section to fetch. */
 export interface ImapBodyRequest {
@@ -489,7 +490,8 @@ class FetchedMessage implements ImapFetchedMessage {
  * whose answer lies past this fetch's, so that awaiting it inside the loop never deadlocks.
  */
 export class FetchRun implements ImapFetch {
-  readonly #session: ImapClientSession;
+  readonly #acquire: (bounds: CallBounds) => Promise<Acquired>;
+  #session: ImapClientSession | undefined;
   readonly #command: FetchCommand;
   readonly #bodies: readonly BodyRequest[];
   readonly #options: ImapFetchOptions;
@@ -506,13 +508,14 @@ export class FetchRun implements ImapFetch {
   /** Something beyond UID, FLAGS and MODSEQ was asked for. */
   readonly #static: boolean;
 
+  /** `acquire` gives the session to fetch on when iteration starts (during a reconnection, the new one). */
   constructor(
-    session: ImapClientSession,
+    acquire: (bounds: CallBounds) => Promise<Acquired>,
     command: FetchCommand,
     bodies: readonly BodyRequest[],
     options: ImapFetchOptions,
   ) {
-    this.#session = session;
+    this.#acquire = acquire;
     this.#command = command;
     this.#bodies = bodies;
     this.#options = options;
@@ -562,8 +565,11 @@ export class FetchRun implements ImapFetch {
     if (this.#started) return;
     this.#started = true;
     const { signal, timeout } = this.#options;
-    this.#session
-      .run({ command: this.#command, handler: this.#handler(), signal, timeout })
+    this.#acquire({ ...(signal && { signal }), ...(timeout !== undefined && { timeout }) })
+      .then(({ session, call }) => {
+        this.#session = session;
+        return session.run({ command: this.#command, handler: this.#handler(), ...call });
+      })
       .then(
         () => {
           this.#done = true;
@@ -650,7 +656,7 @@ export class FetchRun implements ImapFetch {
     this.#queue.push(message);
     this.#notify();
     if (this.#queue.length >= QUEUE_HIGH)
-      this.#session.pause(
+      this.#session?.pause(
         new Promise((resolve) => {
           this.#space = resolve;
         }),

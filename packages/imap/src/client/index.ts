@@ -1,4 +1,5 @@
 export * from './client.js';
+export type { CompressibleTransport } from './compress.js';
 export * from './errors.js';
 export * from './events.js';
 export type {
@@ -11,6 +12,7 @@ export type {
 } from './fetch.js';
 export type { ImapFlagUpdate, ImapMailboxState } from './mailbox-state.js';
 export { type ImapRange, toSequenceSet } from './range.js';
+export type { ImapResyncMethod } from './resync.js';
 export type { ImapSearchQuery } from './search-query.js';
 export {
   defaultImapClientLimits,
@@ -18,3 +20,4 @@ export {
   type ImapClientTimeouts,
   type UntaggedResponse,
 } from './session.js';
+export { defaultImapReconnect, type ImapReconnectOptions } from './session-keeper.js';

@@ -39,6 +39,7 @@ import {
   type StatusResponse,
 } from '../protocol/response.js';
 import { ImapWriter, type LiteralSource, type OutputPart } from '../protocol/writer.js';
+import { canCompress } from './compress.js';
 import { ImapResponseError } from './errors.js';
 import type { ImapEmit } from './events.js';
 import type { MailboxTracker } from './mailbox-state.js';
@@ -146,6 +147,8 @@ export interface ImapSessionOptions {
   readonly starttls: StartTlsPolicy;
   /** `undefined`: only a PREAUTH server can be used. */
   readonly login: ImapLogin | undefined;
+  /** Send COMPRESS DEFLATE after login when the server offers it and the transport can compress. */
+  readonly compress: boolean;
   readonly limits: Partial<ImapLimits>;
   readonly timeouts: ImapClientTimeouts;
   readonly trace?: TraceHook;
@@ -218,6 +221,7 @@ export class ImapClientSession {
   #mailbox: MailboxTracker | undefined;
   /** STARTTLS was accepted: anything more before the handshake is an injection (case 7). */
   #tlsPending = false;
+  #compressed = false;
   #ready = false;
   #bye: Extract<StatusResponse, { type: 'status' }> | undefined;
   /** Why the session ended, as told to the commands pending then. */
@@ -273,6 +277,11 @@ export class ImapClientSession {
   /** The connection is inside TLS. */
   get secure(): boolean {
     return this.#connection.transport.info.secure;
+  }
+
+  /** Both directions are compressed (COMPRESS=DEFLATE). */
+  get compressed(): boolean {
+    return this.#compressed;
   }
 
   /** The capabilities last announced (upper case); after STARTTLS and login, those announced then. */
@@ -408,6 +417,12 @@ export class ImapClientSession {
     await this.#logIn();
     // The capabilities change with login; a server that did not announce them again is asked.
     if (this.#capabilityUpdates === updates) await this.#readCapabilities();
+    if (this.#options.compress && this.has('COMPRESS=DEFLATE') && canCompress(this.#connection.transport))
+      await this.run({
+        command: { name: 'COMPRESS', mechanism: 'DEFLATE' },
+        exclusive: true,
+        allowFailure: true,
+      });
   }
 
   async #readCapabilities(): Promise<void> {
@@ -788,11 +803,30 @@ export class ImapClientSession {
       return;
     }
     if (request.name === 'STARTTLS' && response.status === 'OK') this.#tlsPending = true;
+    else if (request.name === 'COMPRESS' && response.status === 'OK') this.#compress();
     else if (response.code?.code === 'CAPABILITY') this.#setCapabilities(response.code.capabilities);
     if (response.status === 'OK' || request.spec.allowFailure)
       this.#complete(request, request.error ?? response);
     else
       this.#complete(request, new ImapResponseError(request.name, { ...response, status: response.status }));
+  }
+
+  /**
+   * RFC 4978 §3: every byte after COMPRESS's tagged OK is compressed, both ways. Switched while that
+   * response is handled, before the connection reads on; bytes the server sent behind it in the same
+   * read have already left the inflater's reach, so they fail the session rather than be misread.
+   */
+  #compress(): void {
+    if (this.#reader.holding) {
+      this.#connection.fail(
+        new ProtocolError(`${this.server} sent more in the same read as its COMPRESS response`),
+      );
+      return;
+    }
+    const transport = this.#connection.transport;
+    if (!canCompress(transport)) return;
+    transport.compress();
+    this.#compressed = true;
   }
 
   /** The command is answered: its caller gets the outcome, and the next command may go. */

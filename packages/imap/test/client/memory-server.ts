@@ -16,6 +16,8 @@ export interface MemoryServerOptions {
   readonly continuation?: (line: string) => string;
   /** Start inside (fake) TLS, as implicit TLS would. */
   readonly secure?: boolean;
+  /** The transport can (pretend to) compress: `compress()` only records when it was called. */
+  readonly compressible?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -25,8 +27,8 @@ const latin1 = new TextDecoder('latin1');
  * A scripted IMAP server over an in-memory connection, without sockets: every command the client sends
  * is framed (literals included, synchronising ones answered with `+`), handed to the script, and
  * recorded; each answer reaches the client as one chunk. STARTTLS is pretended: the client's
- * `startTls()` switches to a fresh connection marked secure, and what the client wrote after STARTTLS
- * on the old one is recorded as `beforeTls`.
+ * `startTls()` switches to a fresh connection marked secure. COMPRESS is pretended too (`compressible`): nothing is
+ * compressed, the switch is only recorded.
  */
 export class MemoryImapServer {
   /** Every command and line received, in order. */
@@ -34,6 +36,8 @@ export class MemoryImapServer {
   /** Each write the client made, as text. */
   readonly writes: string[] = [];
   readonly connector: Connector;
+  /** With `compressible`: how many commands had come when the client switched to compression. */
+  compressedAfter: number | undefined;
   #script: Script;
   readonly #options: MemoryServerOptions;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
@@ -115,7 +119,12 @@ export class MemoryImapServer {
         this.end();
       },
     };
-    return transport;
+    if (!this.#options.compressible) return transport;
+    return Object.assign(transport, {
+      compress: () => {
+        this.compressedAfter = this.commands.length;
+      },
+    });
   }
 
   #receive(chunk: Uint8Array): void {

@@ -1,14 +1,18 @@
+import { existsSync } from 'node:fs';
+import { ConnectionError } from '@postwire/core';
 import { createMemoryStore } from '@postwire/store';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { testCertificates } from '../../../core/test/support/certs.js';
-import type { ImapClient, ImapFetchedMessage } from '../../src/index.js';
+import { type ImapClient, type ImapFetchedMessage, SequenceSet } from '../../src/index.js';
 import { createImapClient, type NodeImapClientOptions } from '../../src/node/client.js';
 import { createImapServer, type ImapServer } from '../../src/node/server.js';
 import { dovecotAvailable, type ImapDovecot, startImapDovecot } from '../support/dovecot-imap.js';
+import { LinkProxy } from './link-proxy.js';
 
 /**
  * The client's suite, run twice: against Postwire's own server (memory store) and against a real
- * Dovecot. Both are reached over STARTTLS (required) on loopback, and over implicit TLS.
+ * Dovecot. Both are reached over STARTTLS (required) on loopback, and over implicit TLS, and both
+ * compress (COMPRESS=DEFLATE; Dovecot when its imap_zlib plugin is installed).
  */
 
 const PASSWORD = 'secret';
@@ -19,6 +23,8 @@ interface Peer {
   readonly port: number;
   readonly tlsPort: number;
   readonly ca: string;
+  /** It offers COMPRESS=DEFLATE. */
+  readonly compresses: boolean;
   stop(): Promise<void>;
 }
 
@@ -39,6 +45,7 @@ async function ourServer(): Promise<Peer> {
     port,
     tlsPort,
     ca,
+    compresses: true,
     async stop() {
       await Promise.all([plain.close({ timeout: 1000 }), implicit.close({ timeout: 1000 })]);
       await store.close();
@@ -46,11 +53,25 @@ async function ourServer(): Promise<Peer> {
   };
 }
 
+/** Dovecot 2.3's COMPRESS=DEFLATE comes with its imap_zlib plugin, in dovecot-imapd. */
+const IMAP_ZLIB = '/usr/lib/dovecot/modules/lib30_imap_zlib_plugin.so';
+
 async function dovecotServer(): Promise<Peer> {
+  const compresses = existsSync(IMAP_ZLIB);
+  if (!compresses) console.warn(`Dovecot runs uncompressed: ${IMAP_ZLIB} is not installed`);
   const dovecot: ImapDovecot = await startImapDovecot({
     users: Object.fromEntries(USERS.map((user) => [user, PASSWORD])),
+    extraConfig: compresses
+      ? ['mail_plugins = $mail_plugins zlib', 'protocol imap {\n  mail_plugins = $mail_plugins imap_zlib\n}']
+      : [],
   });
-  return { port: dovecot.port, tlsPort: dovecot.tlsPort, ca: dovecot.ca, stop: () => dovecot.stop() };
+  return {
+    port: dovecot.port,
+    tlsPort: dovecot.tlsPort,
+    ca: dovecot.ca,
+    compresses,
+    stop: () => dovecot.stop(),
+  };
 }
 
 const hasDovecot = dovecotAvailable();
@@ -124,6 +145,7 @@ describe.each([
 ])('IMAP client against %s', (_, start, available) => {
   let peer: Peer;
   const clients: ImapClient[] = [];
+  const proxies: LinkProxy[] = [];
   let mailboxes = 0;
 
   beforeAll(async () => {
@@ -131,6 +153,7 @@ describe.each([
   }, 20_000);
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.logout()));
+    await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
   });
   afterAll(async () => {
     await peer?.stop();
@@ -147,6 +170,13 @@ describe.each([
     });
     clients.push(client);
     return client;
+  }
+
+  /** A proxy in front of the peer's STARTTLS port, closed after the test. */
+  async function proxy(): Promise<LinkProxy> {
+    const started = await LinkProxy.start(peer.port);
+    proxies.push(started);
+    return started;
   }
 
   /** A fresh mailbox holding the test messages. */
@@ -495,4 +525,94 @@ describe.each([
     const result = await client.exec('STATUS', [{ mailbox: path }, [{ raw: 'MESSAGES' }]]);
     expect(result.untagged).toEqual([{ type: 'STATUS', mailbox: path, values: { MESSAGES: 3 } }]);
   });
+  it.runIf(available)('compresses both directions after login, unless told not to', async () => {
+    const link = await proxy();
+    const client = await connect('alice', { port: link.port });
+    expect(client.compressed).toBe(peer.compresses);
+    const path = `Big${++mailboxes}`;
+    const big = `Subject: big\r\n\r\n${'All work and no play. '.repeat(50_000)}\r\n`;
+    await client.create(path);
+    await client.append(path, big);
+    await client.open(path);
+    const [message] = await client.fetchAll(1, { bodies: [''] });
+    expect(await (await message!.body())!.text()).toBe(big);
+    // About 1 MB each way, inside TLS: compressed, a few kilobytes.
+    if (peer.compresses) expect(Math.max(link.up, link.down)).toBeLessThan(100_000);
+    else expect(Math.min(link.up, link.down)).toBeGreaterThan(big.length);
+    const plain = await connect('bob', { compress: false });
+    expect(plain.compressed).toBe(false);
+    await plain.noop();
+  });
+
+  it.runIf(available).each(['qresync', 'condstore'] as const)(
+    'reconnects after the link drops, and reports what changed meanwhile (%s)',
+    async (method) => {
+      const writer = await connect();
+      const path = await filled(writer);
+      const link = await proxy();
+      const client = await connect('alice', { port: link.port, reconnect: { delay: 10 } });
+      if (method === 'qresync') await client.enable(['QRESYNC']);
+      await client.open(path, { condstore: true });
+      const vanished: string[] = [];
+      const flagged: number[] = [];
+      client.addEventListener('vanished', ({ detail }) => vanished.push(detail.uids.toString()));
+      client.addEventListener('flags', ({ detail }) => {
+        if (detail.flags?.includes('\\Flagged')) flagged.push(detail.uid!);
+      });
+      const disconnected = new Promise((resolve) => client.addEventListener('disconnect', resolve));
+      const reconnected = new Promise<CustomEvent>((resolve) =>
+        client.addEventListener('reconnect', resolve),
+      );
+      link.hold();
+      link.cut();
+      await disconnected;
+      // Made during the outage: it waits for the mailbox to be restored.
+      const status = client.status(path, ['MESSAGES']);
+      await writer.open(path);
+      await writer.store(2, '\\Flagged', { uid: true });
+      await writer.store(3, '\\Deleted', { uid: true });
+      await writer.expunge();
+      await writer.append(path, MESSAGES[0]!);
+      link.release();
+      const { detail } = await reconnected;
+      expect(detail).toMatchObject({ resync: method, attempts: 1, mailbox: { path, exists: 3, uidNext: 5 } });
+      expect(await status).toEqual({ path, messages: 3 });
+      const gone = SequenceSet.parse(vanished.join(','));
+      expect([1, 2, 3, 4].map((uid) => gone.has(uid))).toEqual([false, false, true, false]);
+      expect(flagged).toEqual([2]);
+      expect(await client.search({ flagged: true }, { uid: true })).toEqual([2]);
+      expect(client.mailbox).toMatchObject({ exists: 3 });
+    },
+  );
+
+  it.runIf(available)(
+    'fails a fetch in progress when the link drops, and goes on once reconnected',
+    async () => {
+      const writer = await connect();
+      const path = `Huge${++mailboxes}`;
+      // More than the kernel buffers on the way hold, uncompressed: the link breaks mid-body.
+      const huge = `Subject: huge\r\n\r\n${'0123456789abcdef'.repeat(1_048_576)}\r\n`;
+      await writer.create(path);
+      await writer.append(path, huge);
+      const link = await proxy();
+      const client = await connect('alice', { port: link.port, compress: false, reconnect: { delay: 10 } });
+      await client.open(path);
+      const reconnected = new Promise((resolve) => client.addEventListener('reconnect', resolve));
+      const seen: number[] = [];
+      const error = await (async () => {
+        for await (const message of client.fetch(1, { bodies: [''] })) {
+          seen.push(message.seq);
+          link.cut();
+          await (await message.body())!.bytes();
+        }
+      })().catch((caught: unknown) => caught);
+      expect(seen).toEqual([1]);
+      expect(error).toBeInstanceOf(ConnectionError);
+      await reconnected;
+      expect((await client.fetchAll('1:*', { uid: true, size: true }))[0]).toMatchObject({
+        uid: 1,
+        size: huge.length,
+      });
+    },
+  );
 });
