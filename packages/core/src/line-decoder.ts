@@ -71,7 +71,8 @@ export class LineDecoder {
   #chunks: Uint8Array[] = [];
   #head = 0;
   #buffered = 0;
-  #partial: Uint8Array[] = [];
+  /** The pieces of a line whose end has not arrived: none most of the time, so no array either. */
+  #partial: Uint8Array[] | undefined;
   #partialLength = 0;
   #partialBareCr = false;
   #partialEndsWithCr = false;
@@ -79,7 +80,8 @@ export class LineDecoder {
   #mode = Mode.Lines;
   #remaining = 0;
   #block: DotStuffedDecoder | undefined;
-  #blockQueue: LineDecoderEvent[] = [];
+  /** Events of a dot-stuffed block decoded and not yet returned; made by the first block. */
+  #blockQueue: LineDecoderEvent[] | undefined;
 
   constructor(options: LineDecoderOptions = {}) {
     this.#crlf = (options.mode ?? 'crlf') === 'crlf';
@@ -132,12 +134,13 @@ export class LineDecoder {
     this.#mode = Mode.Lines;
     this.#remaining = 0;
     this.#block = undefined;
-    this.#blockQueue = [];
+    this.#blockQueue = undefined;
   }
 
   /** Returns the next event, or `undefined` when more bytes are needed. */
   next(): LineDecoderEvent | undefined {
-    if (this.#blockQueue.length > 0) return this.#blockQueue.shift();
+    const queue = this.#blockQueue;
+    if (queue !== undefined && queue.length > 0) return queue.shift();
     switch (this.#mode) {
       case Mode.Count:
         return this.#nextCounted();
@@ -166,23 +169,25 @@ export class LineDecoder {
 
   #nextInBlock(): LineDecoderEvent | undefined {
     const block = this.#block!;
+    this.#blockQueue ??= [];
+    const queue = this.#blockQueue;
     while (this.#chunks.length > 0) {
       const chunk = this.#chunks[0]!;
       const result = block.decode(this.#head === 0 ? chunk : chunk.subarray(this.#head));
       this.#advance(result.consumed);
       result.data.forEach((data, index) => {
-        if (index === result.errorIndex) this.#blockQueue.push({ type: 'error', error: result.error! });
-        this.#blockQueue.push({ type: 'bytes', data, remaining: -1 });
+        if (index === result.errorIndex) queue.push({ type: 'error', error: result.error! });
+        queue.push({ type: 'bytes', data, remaining: -1 });
       });
       if (result.error && result.errorIndex === result.data.length) {
-        this.#blockQueue.push({ type: 'error', error: result.error });
+        queue.push({ type: 'error', error: result.error });
       }
       if (result.done) {
-        this.#blockQueue.push({ type: 'block-end' });
+        queue.push({ type: 'block-end' });
         this.#mode = Mode.Lines;
         this.#block = undefined;
       }
-      const first = this.#blockQueue.shift();
+      const first = queue.shift();
       if (first) return first;
     }
     return undefined;
@@ -228,9 +233,10 @@ export class LineDecoder {
         this.#clearPartial();
         return { type: 'error', error: new BareLineEndingError(bareCr ? 'CR' : 'LF') };
       }
-      if (this.#partial.length === 0) return { type: 'line', line: chunk.subarray(start, contentEnd) };
-      this.#partial.push(chunk.subarray(start, contentEnd));
-      const line = concatBytes(this.#partial).subarray(0, length);
+      const partial = this.#partial;
+      if (partial === undefined) return { type: 'line', line: chunk.subarray(start, contentEnd) };
+      partial.push(chunk.subarray(start, contentEnd));
+      const line = concatBytes(partial).subarray(0, length);
       this.#clearPartial();
       return { type: 'line', line };
     }
@@ -257,6 +263,7 @@ export class LineDecoder {
     const cr = piece.indexOf(CR);
     if (this.#partialEndsWithCr || (cr !== -1 && cr < piece.length - 1)) this.#partialBareCr = true;
     this.#partialEndsWithCr = piece[piece.length - 1] === CR;
+    this.#partial ??= [];
     this.#partial.push(piece);
     this.#partialLength += piece.length;
     if (this.#partialLength - (this.#partialEndsWithCr ? 1 : 0) > this.#maxLineLength) {
@@ -268,7 +275,7 @@ export class LineDecoder {
   }
 
   #clearPartial(): void {
-    this.#partial = [];
+    this.#partial = undefined;
     this.#partialLength = 0;
     this.#partialBareCr = false;
     this.#partialEndsWithCr = false;

@@ -23,6 +23,20 @@ describe('resolveLimits', () => {
     expect(Object.isFrozen(limits)).toBe(true);
   });
 
+  it('shares one result for frozen defaults and frozen (or no) overrides, and only then', () => {
+    const frozen = Object.freeze({ ...defaults });
+    const overrides = Object.freeze({ maxRecipients: 50 });
+    expect(resolveLimits(frozen, undefined)).toBe(resolveLimits(frozen, undefined));
+    expect(resolveLimits(frozen, overrides)).toBe(resolveLimits(frozen, overrides));
+    expect(resolveLimits(frozen, overrides)).toEqual({ maxLineLength: 512, maxRecipients: 50 });
+    const mutable = { maxRecipients: 50 };
+    const first = resolveLimits(frozen, mutable);
+    mutable.maxRecipients = 60;
+    expect(resolveLimits(frozen, mutable)).toEqual({ maxLineLength: 512, maxRecipients: 60 });
+    expect(first.maxRecipients).toBe(50);
+    expect(resolveLimits(defaults, undefined)).not.toBe(resolveLimits(defaults, undefined));
+  });
+
   it('rejects unknown names and values that are not positive integers', () => {
     expect(() => resolveLimits(defaults, { maxLines: 3 } as never)).toThrow(InvalidArgumentError);
     for (const bad of [0, -1, 1.5, Number.NaN]) {

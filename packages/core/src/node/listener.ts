@@ -315,6 +315,8 @@ class NodeListener implements Listener {
           role: 'server',
           closeTimeout: settings.closeTimeout,
         });
+        // The transport hears the socket's errors now: one listener, not an array of two, per socket.
+        tracked.socket.off('error', noop);
         tracked.transport = transport;
         await this.#refuse({ transport, remoteAddress, remotePort, reason });
       } else {
@@ -326,6 +328,7 @@ class NodeListener implements Listener {
           startTls: this.#startTls,
         });
         transport = connection.transport;
+        tracked.socket.off('error', noop);
         tracked.transport = transport;
         tracked.connection = connection;
         connection.start();

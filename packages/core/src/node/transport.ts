@@ -30,6 +30,8 @@ interface PendingWrite {
 }
 
 const DEFAULT_CLOSE_TIMEOUT = 2_000;
+/** The transport of each socket it listens to, for the socket's listeners: one set for all, not closures per transport. */
+const transports = new WeakMap<Socket, NodeTransport>();
 const noop = (): void => {};
 const WRITTEN: Promise<void> = Promise.resolve();
 const ENDED: Promise<undefined> = Promise.resolve(undefined);
@@ -98,11 +100,12 @@ export class NodeTransport implements Transport {
     this.closed.catch(noop);
 
     socket.pause();
-    socket.on('data', this.#onData);
-    socket.on('end', this.#onEnd);
-    socket.on('error', this.#onError);
-    socket.on('close', this.#onClose);
-    if (socket.destroyed) this.#onClose();
+    transports.set(socket, this);
+    socket.on('data', NodeTransport.#onData);
+    socket.on('end', NodeTransport.#onEnd);
+    socket.on('error', NodeTransport.#onError);
+    socket.on('close', NodeTransport.#onClose);
+    if (socket.destroyed) this.#socketClosed();
   }
 
   /** Bytes from the peer, as a web stream over {@link NodeTransport.read}; created on first use. */
@@ -237,7 +240,7 @@ export class NodeTransport implements Transport {
       this.#state = 'closed';
       this.#endReads(undefined);
       this.#writeController?.error(this.#closedError());
-      socket.off('data', this.#onData);
+      socket.off('data', NodeTransport.#onData);
       socket.on('data', noop);
       socket.resume();
       socket.end();
@@ -252,7 +255,29 @@ export class NodeTransport implements Transport {
     else this.#socket.destroy();
   }
 
-  readonly #onData = (chunk: Buffer): void => {
+  // The socket's listeners, shared by every transport: functions that the socket calls with itself as
+  // `this`, and that find its transport in `transports`.
+  static readonly #onData = function (this: Socket, chunk: Buffer): void {
+    const transport = transports.get(this);
+    if (transport) transport.#received(chunk);
+  };
+
+  static readonly #onEnd = function (this: Socket): void {
+    const transport = transports.get(this);
+    if (transport) transport.#endReads(undefined);
+  };
+
+  static readonly #onError = function (this: Socket, error: Error): void {
+    const transport = transports.get(this);
+    if (transport) transport.#error ??= socketError(error);
+  };
+
+  static readonly #onClose = function (this: Socket): void {
+    const transport = transports.get(this);
+    if (transport) transport.#socketClosed();
+  };
+
+  #received(chunk: Buffer): void {
     // Handed on as the Buffer it is (a Uint8Array): its indexOf is a native memchr, several times
     // faster than Uint8Array's, and the line decoder's scans go through it.
     const resolve = this.#resolveRead;
@@ -265,24 +290,16 @@ export class NodeTransport implements Transport {
       this.#held = this.#held === undefined ? chunk : Buffer.concat([this.#held, chunk]);
     }
     this.#onActivity();
-  };
+  }
 
-  readonly #onEnd = (): void => {
-    this.#endReads(undefined);
-  };
-
-  readonly #onError = (error: Error): void => {
-    this.#error ??= socketError(error);
-  };
-
-  readonly #onClose = (): void => {
+  #socketClosed(): void {
     clearTimeout(this.#closeTimer);
     const error = this.#error;
     this.#endReads(error);
     this.#writeController?.error(error ?? this.#closedError());
     this.#state = 'closed';
     this.#settle(error);
-  };
+  }
 
   /** Counts the socket's reports of finished writes, in order, and settles the writes waiting on them. */
   readonly #afterWrite = (error: Error | null | undefined): void => {
@@ -342,10 +359,11 @@ export class NodeTransport implements Transport {
   #detach(): void {
     const socket = this.#socket;
     socket.pause();
-    socket.off('data', this.#onData);
-    socket.off('end', this.#onEnd);
-    socket.off('error', this.#onError);
-    socket.off('close', this.#onClose);
+    socket.off('data', NodeTransport.#onData);
+    socket.off('end', NodeTransport.#onEnd);
+    socket.off('error', NodeTransport.#onError);
+    socket.off('close', NodeTransport.#onClose);
+    transports.delete(socket);
     socket.on('error', noop);
     // A chunk received but never read goes back to the socket, and so to the TLS handshake.
     const held = this.#held;

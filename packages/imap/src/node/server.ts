@@ -8,8 +8,10 @@ import {
   type TraceHook,
 } from '@postwire/core';
 import {
+  type ConnectionHandler,
   createListener,
   DeflateTransport,
+  type GoodbyeReason,
   type ListenerOptions,
   listenerSettings,
   type NodeTransport,
@@ -34,7 +36,6 @@ import {
   type ImapServerEvent,
   type ImapServerLimits,
   ImapServerSession,
-  type ImapServerSessionOptions,
 } from '../server/session.js';
 import { ImapRecentClaims, ImapStoreBridge } from '../server/store-bridge.js';
 import { LiteralReadAhead } from './read-ahead.js';
@@ -168,17 +169,11 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       ? options.sasl
       : createSaslServer({ allowCleartext, ...options.sasl })
     : createPasswordSaslServer(options.onAuth!, { allowCleartext });
-  const sessionOptions: ImapServerSessionOptions = {
-    ...(options.limits ? { limits: options.limits } : {}),
-    ...(options.greeting !== undefined ? { greeting: options.greeting } : {}),
-    ...(options.trace ? { trace: options.trace } : {}),
-    startTls: options.startTls !== undefined,
-    connectDecision: options.onConnect !== undefined,
-    compress: options.compress ?? true,
-  };
+  // Frozen, these limits resolve once for every session (see resolveLimits).
+  const sessionLimits = options.limits && Object.freeze({ ...options.limits });
   // One session made here, and dropped, so that invalid limits throw from createImapServer rather than
   // on the first connection.
-  new ImapServerSession({ ...sessionOptions, connectDecision: false, trace: undefined });
+  new ImapServerSession({ limits: sessionLimits });
   const recent = new ImapRecentClaims();
   const limits = resolveLimits(NODE_LIMITS, {
     maxConnectionsPerUserIp: options.maxConnectionsPerUserIp,
@@ -191,15 +186,22 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     idleTimeout: options.idleTimeout ?? IDLE_TIMEOUT,
     onConnection(connection) {
       const remoteAddress = connection.remoteAddress;
+      // One object literal, not a spread of shared options: V8 gives each object spread from another and
+      // then extended a hidden class of its own, some 240 bytes per session.
       const session = new ImapServerSession({
-        ...sessionOptions,
+        limits: sessionLimits,
+        greeting: options.greeting,
+        trace: options.trace,
+        startTls: options.startTls !== undefined,
+        connectDecision: options.onConnect !== undefined,
+        compress: options.compress ?? true,
         secure: connection.transport.info.secure,
         authMechanisms: (secure) => sasl.mechanisms({ secure, remoteAddress }),
         cleartextLogin: (secure) => sasl.allowsCleartext({ secure, remoteAddress }),
       });
       const run = new SessionRun(session, connection, options, sasl, recent, shared);
       void run.serve();
-      return { goodbye: (reason) => run.goodbye(reason === 'shutdown' ? 'shutdown' : 'timeout') };
+      return run;
     },
     async onRefused({ transport }) {
       await transport.write(
@@ -247,23 +249,28 @@ class UserIpLogins {
 }
 
 /** One connection's loop: feeds the session, writes its output, and answers its decisions. */
-class SessionRun {
+class SessionRun implements ConnectionHandler {
   readonly #session: ImapServerSession;
   readonly #connection: ServerConnection;
   readonly #options: ImapServerOptions;
   readonly #sasl: SaslServer;
   readonly #recent: ImapRecentClaims;
   readonly #shared: Shared;
-  /** From connect to a successful login (case 53). */
-  readonly #loginDeadline: Deadline;
+  /** From connect to a successful login (case 53); dropped once logged in. */
+  #loginDeadline: Deadline | undefined;
   /** Runs while a write waits for the client to read (case 55). */
   readonly #stallDeadline: Deadline;
   readonly #commandTimeout: number;
   #transport: NodeTransport | DeflateTransport;
-  /** The read in progress, kept when a mailbox change wakes the loop first. */
+  /** The read in progress until the loop takes what it gave; it outlives waits that a mailbox change ended. */
   #reading: Promise<Uint8Array | undefined> | undefined;
-  /** Wakes the loop waiting for input: the session has something to say (a change during IDLE). */
-  #wake: (() => void) | undefined;
+  /** Set once `#reading` has settled. */
+  #readSettled = false;
+  /**
+   * Ends the loop's wait for input (the wait's resolve): with the settled read, or with {@link WOKEN} when
+   * the session has something to say (a change during IDLE).
+   */
+  #wake: ((input: Promise<Uint8Array | undefined> | typeof WOKEN) => void) | undefined;
   #bridge: ImapStoreBridge | undefined;
   #exchange: SaslServerExchange | undefined;
   /** An event taken from the session while streaming bodies ahead, to be handled next. */
@@ -299,7 +306,7 @@ class SessionRun {
     this.#recent = recent;
     this.#shared = shared;
     this.#transport = connection.transport;
-    this.#loginDeadline = createDeadline(shared.limits.loginTimeout, () => this.#loginExpired());
+    this.#loginDeadline = this.#newLoginDeadline();
     this.#stallDeadline = createDeadline(shared.limits.outputTimeout, () => this.#stalled(), {
       start: false,
     });
@@ -333,8 +340,13 @@ class SessionRun {
         this.#held = undefined;
         if (!event) {
           await this.#flush();
+          // Every write is done (unless a goodbye has started one since): an idle session holds no stall timer.
+          if (this.#writing === 0) this.#stallDeadline.clear();
           const chunk = await this.#input();
+          this.#wake = undefined;
           if (chunk === WOKEN) continue;
+          this.#reading = undefined;
+          this.#readSettled = false;
           if (chunk === undefined) break;
           this.#received(chunk);
           continue;
@@ -345,7 +357,7 @@ class SessionRun {
     } catch (error) {
       if (!this.#dropped) this.#report(error);
     } finally {
-      this.#loginDeadline.clear();
+      this.#loginDeadline?.clear();
       if (this.#login !== undefined) this.#shared.logins.leave(this.#login);
       await this.#flush().catch(() => {});
       this.#stallDeadline.clear();
@@ -361,21 +373,37 @@ class SessionRun {
     }
   }
 
-  /** The next chunk from the client, or {@link WOKEN} when a mailbox change came first. */
-  async #input(): Promise<Uint8Array | undefined | typeof WOKEN> {
+  /**
+   * The next chunk from the client, or {@link WOKEN} when a mailbox change came first; the caller then
+   * unsets `#wake` and, unless woken, `#reading` and `#readSettled`.
+   */
+  #input(): Promise<Uint8Array | undefined | typeof WOKEN> {
     // Case 51: a client past ERROR_SLEEP_AFTER bad commands waits a second for each read, as Postfix's
     // smtpd_error_sleep_time; the session ends it at its bad-command limit.
     if (this.#reading === undefined && this.#session.badCommands >= ERROR_SLEEP_AFTER)
-      await new Promise((resolve) => setTimeout(resolve, ERROR_SLEEP_MS));
-    this.#reading ??= this.#transport.read();
-    const reading = this.#reading;
-    const woken = new Promise<typeof WOKEN>((resolve) => {
-      this.#wake = () => resolve(WOKEN);
+      return new Promise((resolve) => setTimeout(resolve, ERROR_SLEEP_MS)).then(() => this.#wait());
+    return this.#wait();
+  }
+
+  /**
+   * Waits for the read in progress (started if none is) or a wake, whichever comes first: one promise,
+   * which either settles. The read has one reaction, whatever the number of wakes before it settles.
+   */
+  #wait(): Promise<Uint8Array | undefined | typeof WOKEN> {
+    let reading = this.#reading;
+    if (reading === undefined) {
+      const read = this.#transport.read();
+      const settled = (): void => {
+        this.#readSettled = true;
+        this.#wake?.(read);
+      };
+      read.then(settled, settled);
+      this.#reading = reading = read;
+    }
+    if (this.#readSettled) return reading;
+    return new Promise((resolve) => {
+      this.#wake = resolve;
     });
-    const chunk = await Promise.race([reading, woken]);
-    this.#wake = undefined;
-    if (chunk !== WOKEN) this.#reading = undefined;
-    return chunk;
   }
 
   /**
@@ -412,9 +440,9 @@ class SessionRun {
     this.#transport.destroy();
   }
 
-  /** Says goodbye for the listener (shutdown, idle timeout): `* BYE`, then the listener closes. */
-  async goodbye(reason: 'shutdown' | 'timeout'): Promise<void> {
-    this.#session.shutdown(reason);
+  /** Says goodbye for the listener (shutdown, or a timeout): `* BYE`, then the listener closes. */
+  async goodbye(reason: GoodbyeReason): Promise<void> {
+    this.#session.shutdown(reason === 'shutdown' ? 'shutdown' : 'timeout');
     for (let event = this.#session.next(); event; event = this.#session.next())
       if (event.type === 'write' || event.type === 'close') this.#take(event);
     await this.#flush();
@@ -445,6 +473,7 @@ class SessionRun {
         this.#bridge = undefined;
         if (this.#login !== undefined) this.#shared.logins.leave(this.#login);
         this.#login = undefined;
+        this.#loginDeadline ??= this.#newLoginDeadline();
         this.#loginDeadline.reset();
         return;
       case 'compress':
@@ -454,7 +483,7 @@ class SessionRun {
         session.respond();
         return;
       case 'login':
-        session.authStep(
+        this.#authStep(
           await this.#loggedIn(
             await this.#sasl.verifyPassword(event.username, event.password, this.#context),
           ),
@@ -462,12 +491,12 @@ class SessionRun {
         return;
       case 'authenticate':
         this.#exchange = this.#sasl.createExchange(this.#context);
-        session.authStep(
+        this.#authStep(
           await this.#loggedIn(await this.#exchange.start(event.mechanism, event.initialResponse)),
         );
         return;
       case 'auth-response':
-        session.authStep(await this.#loggedIn(await this.#exchange!.respond(event.line)));
+        this.#authStep(await this.#loggedIn(await this.#exchange!.respond(event.line)));
         return;
       case 'stream':
         await this.#stream(event.source);
@@ -511,11 +540,22 @@ class SessionRun {
       recent: this.#recent,
       onChange: (change) => {
         this.#session.mailboxChanged(change);
-        this.#wake?.();
+        this.#wake?.(WOKEN);
       },
     });
-    this.#loginDeadline.clear();
+    this.#loginDeadline?.clear();
+    this.#loginDeadline = undefined;
     return { type: 'success', username: mail.user };
+  }
+
+  /** Answers the session's login step; a SASL exchange that has ended is dropped. */
+  #authStep(step: ImapAuthStep): void {
+    if (step.type !== 'challenge') this.#exchange = undefined;
+    this.#session.authStep(step);
+  }
+
+  #newLoginDeadline(): Deadline {
+    return createDeadline(this.#shared.limits.loginTimeout, () => this.#loginExpired());
   }
 
   #take(event: Extract<ImapServerEvent, { type: 'write' | 'close' }>): void {

@@ -28,7 +28,7 @@ export interface SearchContext {
   readonly count: number;
   readonly lastUid: number;
   readonly now: number;
-  readonly recent: ReadonlySet<number>;
+  readonly recent: Pick<ReadonlySet<number>, 'has'>;
   readonly saved: ReadonlySet<number>;
   /** The keys' {@link searchTextTerms}. */
   readonly terms: readonly SearchTextTerm[];

@@ -239,6 +239,9 @@ const SPECIAL_USES = new Set<string>([
   '\\Trash',
 ]);
 const LIST_SELECTION = new Set(['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE']);
+/** Shared empty sets: a session makes sets of its own only once it has something to put in them. */
+const NOTHING_ENABLED: ReadonlySet<string> = new Set();
+const NO_UIDS: ReadonlySet<number> = new Set();
 const latin1 = new TextDecoder('latin1');
 
 type Pending =
@@ -284,9 +287,11 @@ export class ImapServerSession {
   readonly #options: ImapServerSessionOptions;
   readonly #limits: Readonly<ImapServerLimits>;
   readonly #reader: ImapReader;
-  readonly #tracer: Tracer;
+  /** Only with a trace hook. */
+  readonly #tracer: Tracer | undefined;
   readonly #events: ImapServerEvent[] = [];
-  readonly #enabled = new Set<string>();
+  /** Created by the first ENABLE (or CONDSTORE use); so are the other sets and maps below, on first use. */
+  #enabled: Set<string> | undefined;
   #state: ImapServerState = 'not-authenticated';
   #pending: Pending | undefined;
   #tls: boolean;
@@ -296,16 +301,14 @@ export class ImapServerSession {
   /** The selected mailbox's messages as this session numbers them. */
   #view = new MessageView([]);
   /** The keywords announced in FLAGS for the selected mailbox. */
-  readonly #keywords = new Set<string>();
+  #keywords: Set<string> | undefined;
   #append: AppendInProgress | undefined;
   /** Changes to the selected mailbox not yet announced, in the order they happened. */
   #changes: ImapMailboxChange[] = [];
   /** Flag changes this session made and reported itself, by UID, with their MODSEQ: their echo is not announced. */
-  readonly #ownFlags = new Map<number, number>();
-  /** The selected mailbox's `\Recent` messages in this session. */
-  readonly #recent = new Set<number>();
+  #ownFlags: Map<number, number> | undefined;
   /** SEARCHRES's saved result `$` (RFC 5182), as UIDs. */
-  #saved: ReadonlySet<number> = new Set();
+  #saved: ReadonlySet<number> = NO_UIDS;
   /** The selected mailbox's UIDNEXT as this session knows it. */
   #uidNext = 1;
   /** The tag of the IDLE in progress. */
@@ -325,19 +328,12 @@ export class ImapServerSession {
   constructor(options: ImapServerSessionOptions = {}) {
     this.#options = options;
     this.#limits = resolveLimits<ImapServerLimits>(defaultImapServerLimits, options.limits);
-    const {
-      lineBeforeLogin: _,
-      badCommands: __,
-      badCommandsBeforeLogin: ___,
-      authFailures: ____,
-      ...grammar
-    } = this.#limits;
     this.#reader = new ImapReader({
       side: 'server',
-      limits: grammar,
+      limits: grammarLimits(this.#limits),
       nonSyncLiterals: options.nonSyncLiterals ?? 'plus',
     });
-    this.#tracer = new Tracer(options.trace, 'server');
+    this.#tracer = options.trace ? new Tracer(options.trace, 'server') : undefined;
     this.#tls = options.secure ?? false;
     if (options.connectDecision) this.#decide({ kind: 'connect' }, { type: 'connect' });
     else this.#greet();
@@ -378,7 +374,7 @@ export class ImapServerSession {
 
   /** The capabilities the client enabled with ENABLE (IMAP4rev2, UTF8=ACCEPT, CONDSTORE, QRESYNC). */
   get enabled(): ReadonlySet<string> {
-    return this.#enabled;
+    return this.#enabled ?? NOTHING_ENABLED;
   }
 
   /** The capabilities offered now, as CAPABILITY lists them. */
@@ -696,7 +692,9 @@ export class ImapServerSession {
   }
 
   #onMessage(fragments: readonly Fragment[]): void {
-    for (const fragment of fragments) if (fragment instanceof Uint8Array) this.#tracer.received(fragment);
+    const tracer = this.#tracer;
+    if (tracer)
+      for (const fragment of fragments) if (fragment instanceof Uint8Array) tracer.received(fragment);
     if (this.#append) {
       this.#appendEnd(fragments);
       return;
@@ -800,7 +798,7 @@ export class ImapServerSession {
           this.authStep({ type: 'failure', reason: 'encryption-required' });
           return;
         }
-        this.#tracer.redactNextClientLine();
+        this.#tracer?.redactNextClientLine();
         this.#decide(
           { kind: 'auth' },
           { type: 'login', username: command.username, password: command.password },
@@ -932,8 +930,8 @@ export class ImapServerSession {
     const enabled: string[] = [];
     for (const name of requested) {
       for (const capability of ENABLE_IMPLIES.get(name.toUpperCase()) ?? []) {
-        if (this.#enabled.has(capability)) continue;
-        this.#enabled.add(capability);
+        if (this.#isEnabled(capability)) continue;
+        this.#enableCapability(capability);
         enabled.push(capability);
       }
     }
@@ -970,7 +968,7 @@ export class ImapServerSession {
     condstore: boolean,
     qresync: QresyncParameters | undefined,
   ): void {
-    if (qresync && !this.#enabled.has('QRESYNC')) {
+    if (qresync && !this.#isEnabled('QRESYNC')) {
       this.#bad(tag, 'QRESYNC is not enabled');
       return;
     }
@@ -984,20 +982,18 @@ export class ImapServerSession {
       });
     }
     const readOnly = name === 'EXAMINE';
-    if (condstore) this.#enabled.add('CONDSTORE');
+    if (condstore) this.#enableCapability('CONDSTORE');
     this.#ask(
       { op: 'select', mailbox, readOnly, ...(qresync ? { changedSince: qresync.modSeq } : {}) },
       tag,
       (answer) => {
         const result = answer as ImapSelectResult;
         const { status, keywords, uids } = result;
-        this.#view = new MessageView(uids);
+        this.#view = new MessageView(uids, result.recent);
         this.#uidNext = status.uidNext;
-        for (const uid of result.recent) this.#recent.add(uid);
-        this.#keywords.clear();
-        for (const keyword of keywords) this.#keywords.add(keyword);
+        this.#keywords = keywords.length > 0 ? new Set(keywords) : undefined;
         this.#write({ type: 'EXISTS', number: this.#view.count });
-        if (this.#rev1()) this.#write({ type: 'RECENT', number: this.#recent.size });
+        if (this.#rev1()) this.#write({ type: 'RECENT', number: this.#view.recentCount });
         this.#writeFlags(readOnly);
         // RFC 3501 §9 wants text after a response code; the texts are Dovecot's.
         const okCode = (value: ResponseCode, text: string): void =>
@@ -1010,7 +1006,7 @@ export class ImapServerSession {
         okCode({ code: 'UIDVALIDITY', value: status.uidValidity }, 'UIDs valid');
         okCode({ code: 'UIDNEXT', value: status.uidNext }, 'Predicted next UID');
         okCode({ code: 'MAILBOXID', id: status.mailboxId }, 'Ok');
-        if (this.#enabled.has('CONDSTORE'))
+        if (this.#isEnabled('CONDSTORE'))
           okCode({ code: 'HIGHESTMODSEQ', modSeq: status.highestModseq }, 'Highest');
         this.#selected = { mailbox, readOnly };
         this.#state = 'selected';
@@ -1064,22 +1060,42 @@ export class ImapServerSession {
     this.#view = new MessageView([]);
     this.#state = 'authenticated';
     this.#changes = [];
-    this.#ownFlags.clear();
-    this.#recent.clear();
-    this.#saved = new Set();
+    this.#keywords = undefined;
+    this.#ownFlags = undefined;
+    this.#saved = NO_UIDS;
+  }
+
+  #isEnabled(capability: string): boolean {
+    return this.#enabled?.has(capability) === true;
+  }
+
+  #enableCapability(capability: string): void {
+    this.#enabled ??= new Set();
+    this.#enabled.add(capability);
+  }
+
+  /** Records a flag change this session reported itself, so that its echo from the change feed is skipped. */
+  #ownFlag(uid: number, modseq: number): void {
+    this.#ownFlags ??= new Map();
+    this.#ownFlags.set(uid, modseq);
+  }
+
+  #forgetOwnFlag(uid: number): void {
+    const own = this.#ownFlags;
+    if (own?.delete(uid) && own.size === 0) this.#ownFlags = undefined;
   }
 
   /** IMAP4rev1 rules apply (IMAP4rev2 not enabled): `\Recent` and RECENT are reported. */
   #rev1(): boolean {
-    return !this.#enabled.has('IMAP4rev2');
+    return !this.#isEnabled('IMAP4rev2');
   }
 
   /** The FLAGS of an untagged FETCH (with `\Recent` for rev1), and UID and MODSEQ as CONDSTORE and QRESYNC require. */
   #flagAttributes(uid: number, flags: readonly string[], modseq: number, withUid = false): FetchAttribute[] {
-    const shown = this.#rev1() && this.#recent.has(uid) ? [...flags, '\\Recent'] : flags;
+    const shown = this.#rev1() && this.#view.isRecent(uid) ? [...flags, '\\Recent'] : flags;
     const attributes: FetchAttribute[] = [{ item: 'FLAGS', flags: shown }];
-    if (withUid || this.#enabled.has('QRESYNC')) attributes.push({ item: 'UID', uid });
-    if (this.#enabled.has('CONDSTORE')) attributes.push({ item: 'MODSEQ', modSeq: modseq });
+    if (withUid || this.#isEnabled('QRESYNC')) attributes.push({ item: 'UID', uid });
+    if (this.#isEnabled('CONDSTORE')) attributes.push({ item: 'MODSEQ', modSeq: modseq });
     return attributes;
   }
 
@@ -1097,24 +1113,23 @@ export class ImapServerSession {
       if (!grown) return;
       grown = false;
       this.#write({ type: 'EXISTS', number: this.#view.count });
-      if (this.#rev1()) this.#write({ type: 'RECENT', number: this.#recent.size });
+      if (this.#rev1()) this.#write({ type: 'RECENT', number: this.#view.recentCount });
     };
     for (const change of changes) {
       switch (change.type) {
         case 'append': {
           const { uid, flags } = change.message;
           if (this.#view.sequenceOf(uid) !== undefined) break;
-          this.#view.add(uid);
+          this.#view.add(uid, change.recent === true);
           this.#uidNext = Math.max(this.#uidNext, uid + 1);
-          if (change.recent) this.#recent.add(uid);
           grown = true;
           this.#announceKeywords(flags);
           break;
         }
         case 'flags': {
-          const own = this.#ownFlags.get(change.uid);
+          const own = this.#ownFlags?.get(change.uid);
           if (own !== undefined && own >= change.modseq) {
-            if (own === change.modseq) this.#ownFlags.delete(change.uid);
+            if (own === change.modseq) this.#forgetOwnFlag(change.uid);
             break;
           }
           const number = this.#view.sequenceOf(change.uid);
@@ -1147,11 +1162,10 @@ export class ImapServerSession {
   #removed(uids: readonly number[]): void {
     const gone: number[] = [];
     for (const uid of [...uids].sort((a, b) => a - b)) {
-      this.#recent.delete(uid);
-      this.#ownFlags.delete(uid);
+      this.#forgetOwnFlag(uid);
       const number = this.#view.remove(uid);
       if (number === undefined) continue;
-      if (this.#enabled.has('QRESYNC')) gone.push(uid);
+      if (this.#isEnabled('QRESYNC')) gone.push(uid);
       else this.#write({ type: 'EXPUNGE', number });
     }
     if (gone.length > 0) this.#write({ type: 'VANISHED', earlier: false, uids: SequenceSet.from(gone) });
@@ -1181,7 +1195,7 @@ export class ImapServerSession {
     const reset = (): void => {
       this.#user = undefined;
       this.#state = 'not-authenticated';
-      this.#enabled.clear();
+      this.#enabled = undefined;
       this.#tagged(tag, 'OK', 'Unauthenticate completed');
       this.#events.push({ type: 'unauthenticated' });
     };
@@ -1223,7 +1237,7 @@ export class ImapServerSession {
 
   /** FLAGS and PERMANENTFLAGS: the system flags and the mailbox's keywords. */
   #writeFlags(readOnly: boolean): void {
-    const flags = [...SYSTEM_FLAGS, ...this.#keywords];
+    const flags = [...SYSTEM_FLAGS, ...(this.#keywords ?? [])];
     this.#write({ type: 'FLAGS', flags });
     this.#write({
       type: 'status',
@@ -1235,9 +1249,14 @@ export class ImapServerSession {
 
   /** Announces keywords that are new to the selected mailbox in FLAGS (RFC 9051 §7.3.5). */
   #announceKeywords(flags: Iterable<string>): void {
-    const before = this.#keywords.size;
-    for (const flag of flags) if (!flag.startsWith('\\')) this.#keywords.add(flag);
-    if (this.#keywords.size > before) this.#writeFlags(this.#selected!.readOnly);
+    let added = false;
+    for (const flag of flags) {
+      if (flag.startsWith('\\') || this.#keywords?.has(flag)) continue;
+      this.#keywords ??= new Set();
+      this.#keywords.add(flag);
+      added = true;
+    }
+    if (added) this.#writeFlags(this.#selected!.readOnly);
   }
 
   /**
@@ -1257,7 +1276,7 @@ export class ImapServerSession {
    */
   #fetch(tag: string, command: Extract<ImapCommand, { name: 'FETCH' }>): void {
     const { uid: byUid, sequence: set, items: requested, changedSince } = command;
-    if (command.vanished && (!byUid || changedSince === undefined || !this.#enabled.has('QRESYNC'))) {
+    if (command.vanished && (!byUid || changedSince === undefined || !this.#isEnabled('QRESYNC'))) {
       this.#bad(tag, 'VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled');
       return;
     }
@@ -1317,7 +1336,7 @@ export class ImapServerSession {
             const attributes = fetchAttributes(items, result, index, blocks, decoded);
             // A message whose only items are BINARY of an unknown encoding has nothing to say.
             if (number === undefined || attributes.length === 0) continue;
-            if (result.seen.includes(message.uid)) this.#ownFlags.set(message.uid, message.modseq);
+            if (result.seen.includes(message.uid)) this.#ownFlag(message.uid, message.modseq);
             const response: ImapResponse = {
               type: 'FETCH',
               number,
@@ -1347,13 +1366,13 @@ export class ImapServerSession {
 
   /** CONDSTORE is enabled by any command that uses it (RFC 7162 §3.1): true. */
   #condstore(): true {
-    this.#enabled.add('CONDSTORE');
+    this.#enableCapability('CONDSTORE');
     return true;
   }
 
   /** `\Recent` added to a FETCH's FLAGS for a rev1 session. */
   #withRecent(uid: number, attributes: FetchAttribute[]): FetchAttribute[] {
-    if (!this.#rev1() || !this.#recent.has(uid)) return attributes;
+    if (!this.#rev1() || !this.#view.isRecent(uid)) return attributes;
     return attributes.map((attribute) =>
       attribute.item === 'FLAGS' ? { item: 'FLAGS', flags: [...attribute.flags, '\\Recent'] } : attribute,
     );
@@ -1394,7 +1413,7 @@ export class ImapServerSession {
       const changed = new Set(result.changed);
       this.#announceKeywords(result.messages.flatMap((message) => message.flags));
       for (const message of result.messages) {
-        if (changed.has(message.uid)) this.#ownFlags.set(message.uid, message.modseq);
+        if (changed.has(message.uid)) this.#ownFlag(message.uid, message.modseq);
         const number = this.#view.sequenceOf(message.uid);
         if (number === undefined || command.silent || result.modified.includes(message.uid)) continue;
         this.#write({
@@ -1488,7 +1507,7 @@ export class ImapServerSession {
     const { criteria } = command;
     // RFC 5182 §2.1: a SEARCH that fails leaves `$` empty.
     if (this.#refuseCharset(tag, command.charset)) {
-      if (command.return?.includes('SAVE')) this.#saved = new Set();
+      if (command.return?.includes('SAVE')) this.#saved = NO_UIDS;
       return;
     }
     const modseq = searchUsesModseq(criteria);
@@ -1571,7 +1590,7 @@ export class ImapServerSession {
       lastUid: uids[uids.length - 1] ?? 0,
       now: Date.now(),
       terms,
-      recent: this.#recent,
+      recent: { has: (uid: number) => this.#view.isRecent(uid) },
       saved: this.#saved,
     };
     const found: SortCandidate[] = [];
@@ -1619,7 +1638,7 @@ export class ImapServerSession {
     const found = messages.map((info) => (command.uid ? info.uid : this.#view.sequenceOf(info.uid)!));
     const highest =
       modseq && messages.length > 0 ? Math.max(...messages.map((info) => info.modseq)) : undefined;
-    const returns = command.return ?? (this.#enabled.has('IMAP4rev2') ? [] : undefined);
+    const returns = command.return ?? (this.#isEnabled('IMAP4rev2') ? [] : undefined);
     if (!returns) this.#write({ type: 'SEARCH', numbers: found, ...(highest ? { modSeq: highest } : {}) });
     else {
       const options = new Set(returns.length === 0 ? ['ALL'] : returns);
@@ -1679,7 +1698,7 @@ export class ImapServerSession {
       return;
     }
     const extended =
-      !lsub && (selection.length > 0 || Object.keys(returns).length > 0 || this.#enabled.has('IMAP4rev2'));
+      !lsub && (selection.length > 0 || Object.keys(returns).length > 0 || this.#isEnabled('IMAP4rev2'));
     this.#ask({ op: 'list' }, tag, (result) => {
       const entries = result as MailboxListEntry[];
       const subscribed = entries.filter((entry) => entry.subscribed).map((entry) => entry.name);
@@ -1774,7 +1793,7 @@ export class ImapServerSession {
   }
 
   #utf8(): boolean {
-    return this.#enabled.has('UTF8=ACCEPT') || this.#enabled.has('IMAP4rev2');
+    return this.#isEnabled('UTF8=ACCEPT') || this.#isEnabled('IMAP4rev2');
   }
 
   #cleartextAllowed(): boolean {
@@ -1821,7 +1840,7 @@ export class ImapServerSession {
   }
 
   #send(data: Uint8Array): void {
-    this.#tracer.sent(data);
+    this.#tracer?.sent(data);
     this.#events.push({ type: 'write', data });
   }
 
@@ -1849,6 +1868,25 @@ function storeRefusal(error: unknown): Refusal {
     return { status: 'NO', text: (error as Error).message, ...(responseCode ? { code: responseCode } : {}) };
   }
   return { status: 'NO', text: 'Internal error occurred', code: { code: 'SERVERBUG' } };
+}
+
+/** The grammar's share of each set of server limits, frozen: the reader's resolution of it is shared too. */
+const grammars = new WeakMap<Readonly<ImapServerLimits>, Readonly<ImapLimits>>();
+
+function grammarLimits(limits: Readonly<ImapServerLimits>): Readonly<ImapLimits> {
+  let grammar = grammars.get(limits);
+  if (!grammar) {
+    const {
+      lineBeforeLogin: _,
+      badCommands: __,
+      badCommandsBeforeLogin: ___,
+      authFailures: ____,
+      ...rest
+    } = limits;
+    grammar = Object.freeze(rest);
+    grammars.set(limits, grammar);
+  }
+  return grammar;
 }
 
 /**
