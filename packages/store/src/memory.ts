@@ -257,6 +257,14 @@ class MemoryMailbox implements Mailbox {
     return streamOf(bytes, range.start, range.end);
   }
 
+  async readBytes(uid: number, range: ByteRange = { start: 0 }): Promise<Uint8Array> {
+    const bytes = this.#body(uid);
+    return bytes.subarray(
+      Math.min(range.start, bytes.length),
+      Math.min(range.end ?? bytes.length, bytes.length),
+    );
+  }
+
   async structure(uid: number): Promise<MessageStructure> {
     const data = this.#live();
     let structure = data.structures.get(uid);

@@ -235,6 +235,13 @@ export interface Mailbox {
   /** The message's bytes, whole or a range, as a stream. */
   read(uid: number, range?: ByteRange): ReadableStream<Uint8Array>;
   /**
+   * The message's bytes, whole or a range, in one piece: for a small message or range, cheaper than a
+   * stream. The whole range is in memory at once, so large ones are better read with {@link read}. A
+   * backend without it is read through `read`.
+   * @throws MailboxNotFoundError when no message has this UID (the promise rejects).
+   */
+  readBytes?(uid: number, range?: ByteRange): Promise<Uint8Array>;
+  /**
    * The message's parsed structure, computed on first request and kept.
    * @throws MailboxNotFoundError when no message has this UID.
    */

@@ -126,6 +126,14 @@ export function storeContract(
       expect(await readAll(inbox.read(uid, { start: 6, end: 11 }))).toBe(whole.slice(6, 11));
       expect(await readAll(inbox.read(uid, { start: 6, end: 1_000_000 }))).toBe(whole.slice(6));
       expect(await readAll(inbox.read(uid, { start: 1_000_000 }))).toBe('');
+      // The same in one piece.
+      const text = async (range?: { start: number; end?: number }) =>
+        new TextDecoder().decode(await inbox.readBytes!(uid, range));
+      expect(await text()).toBe(whole);
+      expect(await text({ start: 6, end: 11 })).toBe(whole.slice(6, 11));
+      expect(await text({ start: 6, end: 1_000_000 })).toBe(whole.slice(6));
+      expect(await text({ start: 1_000_000 })).toBe('');
+      await expect(inbox.readBytes!(uid + 1)).rejects.toThrow(MailboxNotFoundError);
     });
 
     it('keeps the parsed structure of a message', async () => {

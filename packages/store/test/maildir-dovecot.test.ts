@@ -578,6 +578,8 @@ describe.skipIf(!available)('Maildir store and Dovecot: Dovecot writes, Postwire
           ] as const) {
             const part = await readBytes(inbox.read(info.uid, { start, end }));
             expect(part.equals(bytes.subarray(start, end)), `UID ${info.uid} [${start}, ${end})`).toBe(true);
+            const piece = Buffer.from(await inbox.readBytes!(info.uid, { start, end }));
+            expect(piece.equals(part), `UID ${info.uid} [${start}, ${end}) in one piece`).toBe(true);
           }
           const subject = /^Subject: (.*)$/m.exec(texts.get(info.uid)!)![1]!.replace(/\r$/, '');
           expect((await inbox.structure(info.uid)).envelope.subject).toBe(subject);

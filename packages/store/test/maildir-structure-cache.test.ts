@@ -4,10 +4,11 @@
  * again; expunged messages' records go at compaction; another format or the per-message directory of
  * earlier versions is replaced.
  */
+import { promises as fs } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMaildirStore } from '../src/node/maildir.js';
 import type { Mailbox, MailStore } from '../src/types.js';
 import { message } from './contract.js';
@@ -57,7 +58,7 @@ describe('maildir: the structure cache', () => {
     expect(await subjects(first, [150, 1, 2])).toEqual(['m150', 'm1', 'm2']);
     expect(await subjects(first, uidsUpTo(150))).toEqual(uidsUpTo(150).map((n) => `m${n}`));
     const lines = await cacheLines();
-    expect(lines[0]).toBe('postwire-cache 1');
+    expect(lines[0]).toBe('postwire-cache 2');
     expect(lines.slice(1, -1)).toHaveLength(150);
     expect(lines[lines.length - 1]).toBe('');
 
@@ -66,6 +67,28 @@ describe('maildir: the structure cache', () => {
     expect(await subjects(second, uidsUpTo(150))).toEqual(uidsUpTo(150).map((n) => `m${n}`));
     expect((await second.structure(7)).envelope.subject).toBe('m7');
     expect(await cacheLines()).toEqual(lines);
+  });
+
+  it('reads a mailbox through, the first time after it is opened too, without a look at the file per batch', async () => {
+    const first = await inbox();
+    for (let n = 1; n <= 300; n++) await first.append(message(`m${n}`));
+    await first.structures(uidsUpTo(300));
+    const second = await inbox();
+    await second.sync();
+    const stat = vi.spyOn(fs, 'stat');
+    const open = vi.spyOn(fs, 'open');
+    try {
+      for (let from = 1; from <= 300; from += 20) {
+        const batch = Array.from({ length: 20 }, (_, i) => from + i);
+        expect(await subjects(second, batch)).toEqual(batch.map((n) => `m${n}`));
+      }
+      // The cache file is opened once; its path is never looked at again, nor a message file opened.
+      expect(stat).not.toHaveBeenCalled();
+      expect(open).toHaveBeenCalledTimes(1);
+    } finally {
+      stat.mockRestore();
+      open.mockRestore();
+    }
   });
 
   it('ignores a record torn by a crash, at the end of the file or with records appended after it', async () => {
@@ -104,15 +127,27 @@ describe('maildir: the structure cache', () => {
     zeroed.fill(0, second, whole.indexOf('\n', second));
     await writeFile(cachePath(), Buffer.concat([zeroed, Buffer.alloc(100)]));
     expect(await subjects(await inbox(), uidsUpTo(3))).toEqual(['m1', 'p2', 'm3']);
+
+    // Zeros within a record whose id and line feed are whole, in a field decoded only when read.
+    const third = whole.indexOf('\n', second) + 1;
+    const end = whole.indexOf('\n', third);
+    const inHeaders = Buffer.from(whole);
+    inHeaders.fill(0, end - 20, end - 4);
+    await writeFile(cachePath(), inHeaders);
+    const [, , structure] = await (await inbox()).structures(uidsUpTo(3));
+    expect(structure?.envelope.subject).toBe('p3');
+    expect(structure?.headers.find(([name]) => name === 'Subject')?.[1]).toBe(' p3');
   });
 
   it('replaces a file of another format, and the per-message directory of earlier versions', async () => {
     const first = await inbox();
     await first.append(message('m1'));
-    await writeFile(cachePath(), 'postwire-cache 999\nM1\t[]\t[]\n');
-    expect(await subjects(first, [1])).toEqual(['m1']);
-    expect((await cacheLines())[0]).toBe('postwire-cache 1');
-    expect(await cacheLines()).toHaveLength(3);
+    for (const other of ['postwire-cache 999\nM1\t[]\t[]\n', 'postwire-cache 1\nM1\t[[],{},[]]\t[]\n']) {
+      await writeFile(cachePath(), other);
+      expect(await subjects(await inbox(), [1])).toEqual(['m1']);
+      expect((await cacheLines())[0]).toBe('postwire-cache 2');
+      expect(await cacheLines()).toHaveLength(3);
+    }
 
     await rm(cachePath());
     await mkdir(cachePath());

@@ -1,10 +1,11 @@
+import { promises as fs, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMaildirStore } from '../src/node/maildir.js';
 import type { MailboxChange } from '../src/types.js';
-import { storeContract } from './contract.js';
+import { message, storeContract } from './contract.js';
 
 async function fresh(root?: string) {
   const dir = root ?? (await mkdtemp(join(tmpdir(), 'pw-maildir-')));
@@ -126,5 +127,68 @@ describe('maildir: the mailbox id is the GUID of dovecot-uidlist', () => {
     await feed;
     expect(changes).toEqual([{ type: 'gone' }]);
     expect(await alice.status('Again')).toMatchObject({ mailboxId: other, uidValidity: before.uidValidity });
+  });
+});
+
+describe('maildir: reads and other writers', () => {
+  let root: string;
+  const stores: ReturnType<typeof createMaildirStore>[] = [];
+  /** INBOX of alice in a store of its own: another process, as far as the folder can tell. */
+  const inbox = async () => {
+    const store = createMaildirStore({ root, fsync: false });
+    stores.push(store);
+    return (await store.user('alice')).open('INBOX');
+  };
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'pw-maildir-reads-'));
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    for (const store of stores.splice(0)) await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('see a change another writer made just before, and look at the disk no more than that otherwise', async () => {
+    const reader = await inbox();
+    for (const subject of ['a', 'b', 'c']) await reader.append(message(subject));
+    await reader.sync();
+    const stat = vi.spyOn(fs, 'stat');
+    for (let i = 0; i < 20; i++) expect(await reader.messages()).toHaveLength(3);
+    expect((await reader.status()).messages).toBe(3);
+    // The directory watchers vouch for the folder: nothing was looked at.
+    expect(stat).not.toHaveBeenCalled();
+
+    // Another process flags, expunges, appends; a delivery agent drops a file into new/.
+    const writer = await inbox();
+    await writer.setFlags([1], 'add', ['\\Flagged']);
+    expect((await reader.messages([1]))[0]!.flags).toEqual(['\\Flagged']);
+    await writer.expunge([2]);
+    expect((await reader.messages()).map((info) => info.uid)).toEqual([1, 3]);
+    await writer.append(message('d'));
+    expect((await reader.messages()).map((info) => info.uid)).toEqual([1, 3, 4]);
+    // Done synchronously, right before the read: its event is not delivered yet when the read starts.
+    writeFileSync(join(root, 'alice', 'tmp', '1700000000.M1P1.elsewhere'), message('e'));
+    renameSync(
+      join(root, 'alice', 'tmp', '1700000000.M1P1.elsewhere'),
+      join(root, 'alice', 'new', '1700000000.M1P1.elsewhere'),
+    );
+    expect((await reader.messages()).map((info) => info.uid)).toEqual([1, 3, 4, 5]);
+    expect((await reader.status()).messages).toBe(4);
+  });
+
+  it('look at the disk again once the last look is a second old, whatever the watchers say', async () => {
+    const reader = await inbox();
+    await reader.append(message('a'));
+    await reader.sync();
+    const stat = vi.spyOn(fs, 'stat');
+    await reader.messages();
+    expect(stat).not.toHaveBeenCalled();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await reader.messages();
+    expect(stat).toHaveBeenCalled();
+    stat.mockClear();
+    await reader.messages();
+    expect(stat).not.toHaveBeenCalled();
   });
 });

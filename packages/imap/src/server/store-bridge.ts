@@ -218,8 +218,11 @@ export class ImapStoreBridge {
   #selectedName: string | undefined;
   #readOnly = true;
   #uidValidity = 0;
-  /** Stops following the selected mailbox's changes. */
-  #unfollow: AbortController | undefined;
+  /**
+   * The selected mailbox's change feed while its changes are forwarded; unset to stop forwarding (closing
+   * the mailbox ends the feed itself, so no AbortController of ours is needed).
+   */
+  #following: AsyncIterator<MailboxChange> | undefined;
   /** The highest UID whose append the change feed has passed to `onChange`. */
   #forwardedUid = 0;
   /** Requests waiting for the feed to pass an appended UID on. */
@@ -402,22 +405,31 @@ export class ImapStoreBridge {
     let marked: number[] = [];
     if (seen && uids.length > 0)
       marked = (await mailbox.setFlags(uids, 'add', ['\\Seen'])).changed.map((change) => change.uid);
-    let messages = uids.length === 0 ? [] : await mailbox.messages(uids);
+    let messages: MessageInfo[] = [];
     let structures: MessageStructure[] | undefined;
-    if (structure) {
-      // A message expunged meanwhile has no structure: it is left out, like one missing from `messages`.
-      const found = await mailbox.structures(messages.map((message) => message.uid));
-      messages = messages.filter((_, index) => found[index] !== undefined);
-      structures = found.filter((parsed): parsed is MessageStructure => parsed !== undefined);
+    if (uids.length > 0) {
+      // The index entries and the structures are asked for at once; a message expunged meanwhile has no
+      // structure, and is left out like one missing from the entries.
+      const [found, parsed] = await Promise.all([
+        mailbox.messages(uids),
+        structure ? mailbox.structures(uids) : undefined,
+      ]);
+      messages = found;
+      if (parsed) {
+        const byUid = new Map<number, MessageStructure>();
+        uids.forEach((uid, index) => {
+          const one = parsed[index];
+          if (one) byUid.set(uid, one);
+        });
+        messages = found.filter((message) => byUid.has(message.uid));
+        structures = messages.map((message) => byUid.get(message.uid)!);
+      }
     }
     return {
       messages,
       ...(structures ? { structures } : {}),
       seen: marked,
-      content: (uid, start, end) => ({
-        size: end - start,
-        chunks: { [Symbol.asyncIterator]: () => streamChunks(mailbox.read(uid, { start, end })) },
-      }),
+      content: (uid, start, end) => content(mailbox, uid, start, end),
     };
   }
 
@@ -476,8 +488,7 @@ export class ImapStoreBridge {
           : { changed: messages.filter((message) => message.modseq > changedSince) }),
       };
     } catch (error) {
-      this.#unfollow?.abort();
-      this.#unfollow = undefined;
+      this.#following = undefined;
       await mailbox.close();
       throw error;
     }
@@ -485,10 +496,9 @@ export class ImapStoreBridge {
 
   /** Subscribes to the mailbox's changes at once; `run()` forwards them to `onChange` until unselected. */
   #follow(mailbox: Mailbox): { run(): Promise<void> } {
-    const controller = new AbortController();
-    this.#unfollow = controller;
     const onChange = this.#options.onChange;
-    const iterator = mailbox.changes({ signal: controller.signal })[Symbol.asyncIterator]();
+    const iterator = mailbox.changes()[Symbol.asyncIterator]();
+    this.#following = iterator;
     const first = iterator.next();
     first.catch(() => {});
     return {
@@ -496,7 +506,7 @@ export class ImapStoreBridge {
         try {
           for (let next = await first; !next.done; next = await iterator.next()) {
             const change = next.value;
-            if (controller.signal.aborted) break;
+            if (this.#following !== iterator) break;
             if (change.type === 'append') {
               const { uid } = change.message;
               const recent = this.#recent([uid]).length > 0;
@@ -507,9 +517,9 @@ export class ImapStoreBridge {
           }
         } catch {
           // A feed that fell too far behind: the session must re-read the mailbox.
-          if (!controller.signal.aborted) onChange?.({ type: 'gone' });
+          if (this.#following === iterator) onChange?.({ type: 'gone' });
         } finally {
-          if (this.#unfollow === controller) this.#unfollow = undefined;
+          if (this.#following === iterator) this.#following = undefined;
           this.#wake(() => true);
         }
       },
@@ -521,7 +531,7 @@ export class ImapStoreBridge {
    * `onChange`: the session then numbers its own new messages after everyone else's.
    */
   async #forwarded(uid: number): Promise<void> {
-    if (!this.#unfollow || this.#forwardedUid >= uid) return;
+    if (!this.#following || this.#forwardedUid >= uid) return;
     await new Promise<void>((resolve) => this.#waiters.push({ uid, resolve }));
   }
 
@@ -541,8 +551,7 @@ export class ImapStoreBridge {
   async #unselect(expunge: boolean): Promise<undefined> {
     const mailbox = this.#mailbox;
     if (!mailbox) return undefined;
-    this.#unfollow?.abort();
-    this.#unfollow = undefined;
+    this.#following = undefined;
     this.#forwardedUid = 0;
     this.#wake(() => true);
     this.#mailbox = undefined;
@@ -571,6 +580,35 @@ interface PendingAppend {
 /** Whether two names are one mailbox: equal, or both INBOX in any case. */
 export function sameMailbox(a: string, b: string): boolean {
   return a === b || (a.toUpperCase() === 'INBOX' && b.toUpperCase() === 'INBOX');
+}
+
+/** A FETCH literal up to this size is read in one piece when the store can ({@link Mailbox.readBytes}); larger ones stream. */
+const WHOLE_READ = 1024 * 1024;
+
+/** The octets `[start, end)` of message `uid`, read when the literal's first chunk is asked for. */
+function content(mailbox: Mailbox, uid: number, start: number, end: number): LiteralSource {
+  const size = end - start;
+  if (mailbox.readBytes === undefined || size > WHOLE_READ)
+    return {
+      size,
+      chunks: { [Symbol.asyncIterator]: () => streamChunks(mailbox.read(uid, { start, end })) },
+    };
+  return {
+    size,
+    chunks: {
+      [Symbol.asyncIterator]: () => {
+        let asked = false;
+        return {
+          async next(): Promise<IteratorResult<Uint8Array>> {
+            if (asked) return { done: true, value: undefined };
+            asked = true;
+            const bytes = await mailbox.readBytes!(uid, { start, end });
+            return bytes.length === 0 ? { done: true, value: undefined } : { done: false, value: bytes };
+          },
+        };
+      },
+    },
+  };
 }
 
 /** A stream's chunks; a consumer that stops early cancels the stream. */

@@ -1,6 +1,6 @@
-import { type BigIntStats, close, promises as fs, open, read } from 'node:fs';
+import { type BigIntStats, close, closeSync, promises as fs, open, read } from 'node:fs';
 import { join } from 'node:path';
-import { CrlfNormalizer } from '@postwire/mime';
+import { CrlfNormalizer, toCrlf } from '@postwire/mime';
 
 /** Runs `task` on every item, at most `limit` at once. */
 export async function forEachConcurrently<T>(
@@ -146,6 +146,73 @@ export function readWholeFile(path: string, size: number): Promise<Buffer> {
       });
     });
   });
+}
+
+/**
+ * `[start, end)` of a message file in one piece, as {@link readFileRange} streams it (a file with bare LF
+ * line endings is read whole and given CRLF, the range applying to that form, whose size is `size`): one
+ * open, one read and one close, no stream. The file is looked up once more after `resync` if a flag change
+ * renamed it meanwhile.
+ */
+export async function readFileBytes(
+  pathOf: () => string,
+  lfOnly: boolean,
+  start: number,
+  end: number,
+  size: number,
+  resync: () => Promise<void>,
+): Promise<Uint8Array> {
+  if (end <= start) return new Uint8Array(0);
+  const readOnce = async () => {
+    if (!lfOnly) return readRange(pathOf(), start, end - start);
+    return toCrlf(await readWholeFile(pathOf(), size)).subarray(start, end);
+  };
+  try {
+    return await readOnce();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await resync();
+    return readOnce();
+  }
+}
+
+/**
+ * `length` octets of a file from `start` (fewer at its end). The file is closed on this thread once read:
+ * closing a file opened for reading does no I/O on a local file system, and a round trip to the thread
+ * pool for it, once per message of a FETCH, costs more than the call.
+ */
+function readRange(path: string, start: number, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    open(path, 'r', (openError, fd) => {
+      if (openError) {
+        reject(openError);
+        return;
+      }
+      // Not zero-filled: only the bytes read are ever handed on.
+      const buffer = Buffer.allocUnsafe(length);
+      const readFrom = (filled: number) => {
+        read(fd, buffer, filled, length - filled, start + filled, (readError, bytesRead) => {
+          if (!readError && bytesRead > 0 && filled + bytesRead < length) {
+            readFrom(filled + bytesRead);
+            return;
+          }
+          closeRead(fd);
+          if (readError) reject(readError);
+          else resolve(buffer.subarray(0, filled + bytesRead));
+        });
+      };
+      readFrom(0);
+    });
+  });
+}
+
+/** Closes a file that was only read; a failure to close it loses nothing. */
+function closeRead(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Everything was read already.
+  }
 }
 
 /** A message range up to this size is read in one read (most messages: one open, one read, one close). */

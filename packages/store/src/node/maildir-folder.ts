@@ -56,6 +56,7 @@ import {
   identity,
   identityOf,
   readDirectory,
+  readFileBytes,
   readFileRange,
   readFrom,
   readWholeFile,
@@ -76,6 +77,12 @@ const RECENT_STRUCTURES = 64;
 const PARSE_CONCURRENCY = 8;
 /** Parsed structures are appended to the cache this many at a time. */
 const CACHE_WRITE_BATCH = 256;
+/**
+ * How long running, silent directory watchers stand for a look at the disk before a read (ms): reads
+ * within it trust them; the first read after it looks at the stamps again (which also catches what
+ * watchers cannot see, such as the folder renamed by another process).
+ */
+const WATCH_TRUST = 1000;
 
 /** Where a message's file is. */
 interface MessageFile {
@@ -147,6 +154,8 @@ export class MaildirFolder {
   #logIdentity: string | undefined;
   /** What the disk looked like after the last refresh or change of this process. */
   #stamps: Stamps | undefined;
+  /** When the stamps were last read (`performance.now()`). */
+  #lookedAt = Number.NEGATIVE_INFINITY;
   #queue: Promise<unknown> = Promise.resolve();
   readonly #cache: StructureCache;
   /** The latest structures handed out, by message id (the least recently used first). */
@@ -213,6 +222,24 @@ export class MaildirFolder {
       if (!force && (await this.#unchanged())) return;
       await this.#withLock(() => this.#refresh(force));
     });
+  }
+
+  /**
+   * {@link sync} before a read (`messages()`, `status()`), without looking at the disk when the directory
+   * watchers vouch that no other writer changed the folder: they run, none of their events since the last
+   * look was another writer's, and that look is under {@link WATCH_TRUST} ms old. Events of changes made
+   * before the call are taken in first, so a change another writer completed before it is seen.
+   */
+  async syncForRead(): Promise<void> {
+    if (this.#watchersVouch()) {
+      await afterPoll();
+      if (this.#watchersVouch()) {
+        // After the operation under way, as `sync` would be.
+        await this.#exclusive(async () => {});
+        return;
+      }
+    }
+    await this.sync();
   }
 
   async deliver(messages: readonly PreparedMessage[]): Promise<IndexEntry[]> {
@@ -353,6 +380,23 @@ export class MaildirFolder {
   /** True when a message with this base name is in the folder. */
   holdsBase(base: string): boolean {
     return this.#listed.has(base);
+  }
+
+  /** The message's bytes (CRLF line endings), whole or a range, in one piece. */
+  async readBytes(uid: number, range: ByteRange = { start: 0 }): Promise<Uint8Array> {
+    const file = this.#files.get(uid);
+    if (!file) throw new MailboxNotFoundError(this.name, `no message with UID ${uid}`);
+    const size = this.#index.get(uid)!.size;
+    const start = Math.min(range.start, size);
+    const end = Math.min(range.end ?? size, size);
+    return readFileBytes(
+      () => this.#pathOf(file),
+      file.lfOnly,
+      start,
+      end,
+      size,
+      () => this.sync(true),
+    );
   }
 
   /** The message's bytes (CRLF line endings), whole or a range. */
@@ -641,6 +685,16 @@ export class MaildirFolder {
     }
   }
 
+  /** True when the watchers run, saw no other writer since the last look, and that look is recent. */
+  #watchersVouch(): boolean {
+    return (
+      this.#watching &&
+      !this.#foreign &&
+      this.#stamps !== undefined &&
+      performance.now() - this.#lookedAt < WATCH_TRUST
+    );
+  }
+
   /** True when nothing changed on disk since the last look, as far as the stamps and the watchers tell. */
   async #unchanged(): Promise<boolean> {
     return (
@@ -659,6 +713,7 @@ export class MaildirFolder {
 
   /** What changes when another writer touches the folder: the directories, the uidlist, the log, the keywords. */
   async #readStamps(): Promise<Stamps> {
+    this.#lookedAt = performance.now();
     const now = Date.now();
     let recent = false;
     const [newDir, curDir, uidlist, log, keywords] = await Promise.all(
@@ -1025,6 +1080,15 @@ function sameStamps(later: Stamps, earlier: Stamps): boolean {
     later.log === earlier.log &&
     later.keywords === earlier.keywords
   );
+}
+
+/**
+ * Resolves once the event loop has polled for I/O at least once: the file-system events of changes made
+ * before the call have been delivered by then (an immediate set while the loop polls runs before the
+ * next poll, so it takes two).
+ */
+function afterPoll(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 }
 
 /** A pending {@link MaildirFolder.structure} call. */

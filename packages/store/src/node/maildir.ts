@@ -511,12 +511,12 @@ class MaildirMailbox implements Mailbox {
   }
 
   async status(): Promise<MailboxStatus> {
-    await this.sync();
+    await this.#live().syncForRead();
     return this.#folder.index.status();
   }
 
   async messages(uids?: readonly number[]): Promise<MessageInfo[]> {
-    await this.sync();
+    await this.#live().syncForRead();
     return this.#folder.index.entries(uids).map(messageInfo);
   }
 
@@ -527,6 +527,10 @@ class MaildirMailbox implements Mailbox {
 
   read(uid: number, range?: ByteRange): ReadableStream<Uint8Array> {
     return this.#live().read(uid, range);
+  }
+
+  async readBytes(uid: number, range?: ByteRange): Promise<Uint8Array> {
+    return this.#live().readBytes(uid, range);
   }
 
   async structure(uid: number): Promise<MessageStructure> {

@@ -58,6 +58,8 @@ export class StructureCache {
   #slots = new Map<string, Slot>();
   /** Octets of the file read through, in whole lines. */
   #scanned = 0;
+  /** The file's size when last looked at: what is known to be there without asking again. */
+  #size = 0;
   /** Records read, stale and duplicate ones included: the file is compacted when they outnumber the messages. */
   #records = 0;
   /** False for a file of another format: it is replaced at the next write. */
@@ -80,20 +82,28 @@ export class StructureCache {
   read(ids: readonly string[]): Promise<(MessageStructure | undefined)[]> {
     return this.#exclusive(async () => {
       const results: (MessageStructure | undefined)[] = new Array(ids.length);
-      // A record not indexed yet may be in a newer file: only then is the path looked at again.
-      if (await this.#current(ids.some((id) => !this.#slots.has(id)))) {
+      if (await this.#current(false)) {
         const targets = new Map<string, number[]>();
         ids.forEach((id, index) => {
-          if (!this.#slots.has(id)) targets.set(id, [...(targets.get(id) ?? []), index]);
+          if (this.#slots.has(id)) return;
+          const indexes = targets.get(id);
+          if (indexes) indexes.push(index);
+          else targets.set(id, [index]);
         });
+        // A record not indexed yet is further on in the file or, once that is read through, in a newer
+        // file that another process's compaction put in its place: only then is the path looked at again.
         if (targets.size > 0) await this.#scan(targets, results);
+        if (targets.size > 0) {
+          const before = this.#identity;
+          if ((await this.#current(true)) && this.#identity !== before) await this.#scan(targets, results);
+        }
         const known: [id: string, index: number, slot: Slot][] = [];
         ids.forEach((id, index) => {
           const slot = this.#slots.get(id);
           if (results[index] === undefined && slot !== undefined) known.push([id, index, slot]);
         });
-        await this.#readSlots(known, async (records) => {
-          for (const [id, index, record] of records) results[index] = this.#decode(id, record);
+        await this.#readSlots(known, async (bytes, records) => {
+          for (const [id, index, start, end] of records) results[index] = this.#decode(id, bytes, start, end);
         });
       }
       this.#touch();
@@ -152,12 +162,15 @@ export class StructureCache {
         const header = Buffer.from(STRUCTURE_CACHE_HEADER);
         await writeWhole(output, header);
         position = header.length;
-        await this.#readSlots(live, async (records) => {
-          for (const [id, , record] of records) {
-            slots.set(id, position * LENGTH_SCALE + record.length);
-            position += record.length;
+        await this.#readSlots(live, async (bytes, records) => {
+          for (const [id, , start, end] of records) {
+            slots.set(id, position * LENGTH_SCALE + end - start);
+            position += end - start;
           }
-          await writeWhole(output, Buffer.concat(records.map(([, , record]) => record)));
+          await writeWhole(
+            output,
+            Buffer.concat(records.map(([, , start, end]) => bytes.subarray(start, end))),
+          );
         });
         written = identity(await output.stat({ bigint: true }));
       } catch (error) {
@@ -171,6 +184,7 @@ export class StructureCache {
       this.#identity = written;
       this.#slots = slots;
       this.#scanned = position;
+      this.#size = position;
       this.#records = slots.size;
     });
   }
@@ -226,24 +240,41 @@ export class StructureCache {
 
   /**
    * Reads the file on from where it was read up to, indexing each record, until every id of `targets`
-   * is found (decoding those into `results`, at the indexes given), or, without targets, to its end.
+   * is found (decoding those into `results`, at the indexes given), or, without targets, to its end. The
+   * size last seen is read through first; the file's size is asked for only once that is not enough.
    */
   async #scan(targets: Map<string, number[]> | undefined, results: (MessageStructure | undefined)[]) {
-    const size = Number((await this.#handle!.stat()).size);
+    for (let fresh = false; ; fresh = true) {
+      if (fresh) this.#size = Number((await this.#handle!.stat()).size);
+      await this.#scanTo(this.#size, targets, results);
+      if (fresh || !this.#usable || targets?.size === 0) return;
+    }
+  }
+
+  /**
+   * {@link #scan} up to `size`. Once the targets are found, the rest of the chunk in hand is indexed as
+   * well (without decoding): the next requests of a FETCH walking through the mailbox find their records
+   * indexed.
+   */
+  async #scanTo(
+    size: number,
+    targets: Map<string, number[]> | undefined,
+    results: (MessageStructure | undefined)[],
+  ): Promise<void> {
     let chunkSize = SCAN_CHUNK;
     while (this.#scanned < size && this.#usable && (targets === undefined || targets.size > 0)) {
       const chunk = await this.#bytes(this.#scanned, Math.min(size, this.#scanned + chunkSize));
       let start = 0;
       for (let lf = chunk.indexOf(LF); lf !== -1; lf = chunk.indexOf(LF, start)) {
-        const found = this.#index(chunk, start, lf + 1, this.#scanned + start);
-        start = lf + 1;
-        const indexes = found && targets?.get(found.id);
-        if (found && indexes) {
-          targets!.delete(found.id);
-          const structure = this.#decode(found.id, found.record);
+        const id = this.#index(chunk, start, lf + 1, this.#scanned + start);
+        const indexes = id === undefined ? undefined : targets?.get(id);
+        if (indexes) {
+          targets!.delete(id!);
+          const structure = this.#decode(id!, chunk, start, lf + 1);
           for (const index of indexes) results[index] = structure;
         }
-        if (targets?.size === 0 || !this.#usable) break;
+        start = lf + 1;
+        if (!this.#usable) break;
       }
       this.#scanned += start;
       if (start === 0) {
@@ -256,13 +287,11 @@ export class StructureCache {
     }
   }
 
-  /** Takes in the line `chunk[start, end)` (with its line feed) found at `offset` in the file. */
-  #index(
-    chunk: Buffer,
-    start: number,
-    end: number,
-    offset: number,
-  ): { id: string; record: Buffer } | undefined {
+  /**
+   * Takes in the line `chunk[start, end)` (with its line feed) found at `offset` in the file: the id of
+   * the record it may be, if any.
+   */
+  #index(chunk: Buffer, start: number, end: number, offset: number): string | undefined {
     if (offset === 0) {
       this.#usable = chunk.toString('latin1', start, end) === STRUCTURE_CACHE_HEADER;
       return undefined;
@@ -274,17 +303,20 @@ export class StructureCache {
     this.#records++;
     const length = end - start;
     if (length <= MAX_RECORD && offset < MAX_OFFSET) this.#slots.set(id, offset * LENGTH_SCALE + length);
-    return { id, record: chunk.subarray(start, end) };
+    return id;
   }
 
   /**
    * Reads the records of `slots` in file order, several in one read when they lie close together, and
-   * passes the records of each read (whole lines) to `take`. A slot that no longer holds its record is
-   * dropped.
+   * passes the octets of each read to `take` with where each record is in them (whole lines). A slot that
+   * no longer holds its record is dropped.
    */
   async #readSlots(
     slots: readonly (readonly [id: string, index: number, slot: Slot])[],
-    take: (records: [id: string, index: number, record: Buffer][]) => Promise<void>,
+    take: (
+      bytes: Buffer,
+      records: [id: string, index: number, start: number, end: number][],
+    ) => Promise<void>,
   ): Promise<void> {
     const sorted = [...slots].sort((a, b) => a[2] - b[2]);
     for (let first = 0; first < sorted.length; ) {
@@ -299,23 +331,19 @@ export class StructureCache {
       }
       const buffer = await this.#bytes(start, end);
       const bytesRead = buffer.length;
-      const records: [id: string, index: number, record: Buffer][] = [];
-      for (const [id, index, slot] of sorted.slice(first, last)) {
+      const records: [id: string, index: number, start: number, end: number][] = [];
+      for (let next = first; next < last; next++) {
+        const [id, index, slot] = sorted[next]!;
         const from = Math.floor(slot / LENGTH_SCALE) - start;
         const to = from + (slot % LENGTH_SCALE);
-        const record = buffer.subarray(from, Math.min(to, bytesRead));
         // The record is where the slot says only if the line is whole and its id is the one looked for.
-        if (
-          to > bytesRead ||
-          record[record.length - 1] !== LF ||
-          record.toString('latin1', 0, id.length + 1) !== `${id}\t`
-        ) {
+        if (to > bytesRead || buffer[to - 1] !== LF || !startsWithId(buffer, from, id)) {
           this.#slots.delete(id);
           continue;
         }
-        records.push([id, index, record]);
+        records.push([id, index, from, to]);
       }
-      if (records.length > 0) await take(records);
+      if (records.length > 0) await take(buffer, records);
       first = last;
     }
   }
@@ -337,10 +365,13 @@ export class StructureCache {
     return bytes.subarray(0, Math.min(end - start, bytesRead));
   }
 
-  /** The structure in a record (its whole line), or `undefined` when it does not decode (its slot is dropped). */
-  #decode(id: string, record: Buffer): MessageStructure | undefined {
+  /**
+   * The structure in the record `bytes[start, end)` (its whole line), or `undefined` when it does not
+   * decode (its slot is dropped).
+   */
+  #decode(id: string, bytes: Buffer, start: number, end: number): MessageStructure | undefined {
     try {
-      return decodeStructureRecord(record.toString('utf8', id.length + 1, record.length - 1));
+      return decodeStructureRecord(bytes.toString('utf8', start + id.length + 1, end - 1));
     } catch {
       this.#slots.delete(id);
       return undefined;
@@ -397,6 +428,7 @@ export class StructureCache {
     this.#identity = fileIdentity;
     this.#slots = new Map();
     this.#scanned = 0;
+    this.#size = 0;
     this.#records = 0;
     this.#usable = true;
   }
@@ -420,6 +452,12 @@ export class StructureCache {
     }, IDLE_CLOSE);
     this.#idle.unref?.();
   }
+}
+
+/** True when `bytes` holds `id` then a tab from `at` on. */
+function startsWithId(bytes: Buffer, at: number, id: string): boolean {
+  for (let i = 0; i < id.length; i++) if (bytes[at + i] !== id.charCodeAt(i)) return false;
+  return bytes[at + id.length] === TAB;
 }
 
 /** Writes all of `data` at the handle's position (its end, for a file opened to append). */

@@ -1,5 +1,5 @@
 import { bodyStructure, parseMessageSync } from '@postwire/mime';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   decodeStructureRecord,
   encodeStructureRecord,
@@ -44,10 +44,10 @@ describe('structure records of postwire-cache', () => {
       const bytes = encoder.encode(text);
       const structure = describeMessage(bytes);
       const record = encodeStructureRecord('Mabc_-09', structure);
-      // One line: the id, a tab, the fields, a tab, the header fields, a line feed.
+      // One line: the id, then the envelope, the tree and the header fields, each after a tab; a line feed.
       expect(record.endsWith('\n')).toBe(true);
-      expect(record.slice(0, -1)).not.toMatch(/[\n\r]/);
-      expect(record.split('\t')).toHaveLength(3);
+      expect(record.slice(0, -1)).not.toMatch(/[\n\r\0]/);
+      expect(record.split('\t')).toHaveLength(4);
       expect(record.startsWith('Mabc_-09\t')).toBe(true);
       const decoded = decodeStructureRecord(record.slice('Mabc_-09\t'.length, -1));
       expect(decoded).toEqual(structure);
@@ -63,6 +63,32 @@ describe('structure records of postwire-cache', () => {
     });
   }
 
+  it('decode the envelope at once and the rest when first read, then keep it', () => {
+    const text = MESSAGES['multipart with a nested message and an attachment']!;
+    const structure = describeMessage(encoder.encode(text));
+    const record = encodeStructureRecord('Mid', structure).slice('Mid\t'.length, -1);
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const decoded = decodeStructureRecord(record);
+      expect(parse).toHaveBeenCalledTimes(1);
+      expect(decoded.envelope).toEqual(structure.envelope);
+      expect(parse).toHaveBeenCalledTimes(1);
+      expect(decoded.parts).toEqual(structure.parts);
+      expect(decoded.body).toEqual(structure.body);
+      expect(decoded.bodyStructure).toBe(decoded.bodyStructure);
+      expect(decoded.body).toBe(decoded.body);
+      expect(parse).toHaveBeenCalledTimes(2);
+      expect(decoded.headers).toBe(decoded.headers);
+      expect(parse).toHaveBeenCalledTimes(3);
+    } finally {
+      parse.mockRestore();
+    }
+    // Own enumerable properties: keys, spread and JSON see every field.
+    expect(Object.keys(decodeStructureRecord(record)).sort()).toEqual(
+      ['body', 'bodyStructure', 'envelope', 'headers', 'parts'].sort(),
+    );
+  });
+
   it('refuse lines that are not whole records', () => {
     const record = encodeStructureRecord('Mid', describeMessage(encoder.encode(MESSAGES.plain!)));
     const json = record.slice('Mid\t'.length, -1);
@@ -74,14 +100,23 @@ describe('structure records of postwire-cache', () => {
     }
     expect(() => decodeStructureRecord(json + next.slice(0, -1))).toThrow();
     expect(() => decodeStructureRecord('[1,2]\t[]')).toThrow();
+    expect(() => decodeStructureRecord('[1,2]\t[]\t[]')).toThrow();
     expect(() => decodeStructureRecord('')).toThrow();
+    // The layout of earlier versions: the envelope, the tree and the offsets in one field.
+    const [envelope, tree, headers] = json.split('\t');
+    expect(() => decodeStructureRecord(`[${envelope},${tree!.slice(1)}\t${headers}`)).toThrow();
+    // Zeros where a crash left a block unwritten, anywhere, even in a field decoded later.
+    for (let at = 0; at < json.length; at += 11) {
+      const zeroed = `${json.slice(0, at)}${'\0'.repeat(Math.min(16, json.length - at))}${json.slice(at + 16)}`;
+      expect(() => decodeStructureRecord(zeroed)).toThrow();
+    }
     expect(decodeStructureRecord(json).envelope.subject).toBe('plain');
   });
 
   it('have a header line and ids that a torn line cannot pass for', () => {
-    expect(STRUCTURE_CACHE_HEADER).toBe('postwire-cache 1\n');
+    expect(STRUCTURE_CACHE_HEADER).toBe('postwire-cache 2\n');
     expect(isRecordId('M--9viiDes3v4xW6dBT4ZRUOK')).toBe(true);
-    for (const id of ['', 'M a', '\0\0\0', 'x'.repeat(65), '{"envelope"', 'postwire-cache 1']) {
+    for (const id of ['', 'M a', '\0\0\0', 'x'.repeat(65), '{"envelope"', 'postwire-cache 2']) {
       expect(isRecordId(id)).toBe(false);
     }
   });
