@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,7 @@ import {
   prepareMaildirForDovecot,
   startDovecot,
 } from '../../packages/store/test/support/dovecot.js';
+import { checkBuilt } from './build-check.js';
 import { ImapLoadClient, type ImapResponse } from './imap-load-client.js';
 import { type BenchMessage, largeMessage, smallMessage, writeMaildir } from './imap-maildir.js';
 import type { Row } from './report.js';
@@ -409,24 +410,6 @@ async function dovecotIdleMemory(dovecot: DovecotPeer, idle: boolean): Promise<{
   }
 }
 
-/** The child runs the built packages: say so when a build is missing or older than the sources. */
-function checkImapBuild(): void {
-  for (const name of ['imap', 'store', 'core', 'sasl', 'mime']) {
-    const dist = fileURLToPath(new URL(`../../packages/${name}/dist/index.js`, import.meta.url));
-    const src = fileURLToPath(new URL(`../../packages/${name}/src/`, import.meta.url));
-    if (!existsSync(dist)) throw new Error(`packages/${name} is not built: run \`pnpm build\` first`);
-    const built = statSync(dist).mtimeMs;
-    const stale = readdirSync(src, { recursive: true }).some(
-      (file) => String(file).endsWith('.ts') && statSync(join(src, String(file))).mtimeMs > built,
-    );
-    if (stale) {
-      console.warn(
-        `packages/${name}/dist is older than its src: the IMAP server rows measure the old build.`,
-      );
-    }
-  }
-}
-
 const list = (values: readonly number[]) => values.map((v) => v.toFixed(0)).join(' ');
 
 /**
@@ -441,7 +424,7 @@ export async function imapSuite(): Promise<Row[]> {
     console.log('Dovecot not found (/usr/sbin/dovecot, /usr/bin/doveadm): no IMAP server rows');
     return [];
   }
-  checkImapBuild();
+  checkBuilt(['imap', 'store', 'core', 'sasl', 'mime'], 'the IMAP server rows');
   const dovecotVersion = execFileSync('/usr/sbin/dovecot', ['--version'], { encoding: 'utf8' }).split(' ')[0];
   const peer = `Dovecot ${dovecotVersion}`;
   const profileDir = process.env.BENCH_IMAP_CPU_PROF || undefined;

@@ -1,5 +1,5 @@
 import { execFileSync, fork } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,7 @@ import {
   MAIL_UID,
   startDovecot,
 } from '../../packages/store/test/support/dovecot.js';
+import { checkBuilt } from './build-check.js';
 import type { Row } from './report.js';
 import { median } from './smtp-server.js';
 
@@ -161,24 +162,6 @@ async function startOurServer(
   };
 }
 
-/** The child runs the built packages: say so when a build is older than the sources. */
-function checkPop3Build(): void {
-  for (const name of ['pop3', 'store', 'core', 'sasl']) {
-    const dist = fileURLToPath(new URL(`../../packages/${name}/dist/index.js`, import.meta.url));
-    const src = fileURLToPath(new URL(`../../packages/${name}/src/`, import.meta.url));
-    if (!existsSync(dist)) throw new Error(`packages/${name} is not built: run \`pnpm build\` first`);
-    const built = statSync(dist).mtimeMs;
-    const stale = readdirSync(src, { recursive: true }).some(
-      (file) => String(file).endsWith('.ts') && statSync(join(src, String(file))).mtimeMs > built,
-    );
-    if (stale) {
-      console.warn(
-        `packages/${name}/dist is older than its src: the POP3 server row measures the old build.`,
-      );
-    }
-  }
-}
-
 /**
  * The POP3 rows: downloading 1,000 messages of 100 KB in one session, our client against node-pop3 from
  * the same Dovecot, and our server (Maildir store) against Dovecot serving the same Maildir, both to our
@@ -190,7 +173,7 @@ export async function pop3Suite(): Promise<Row[]> {
     console.log('Dovecot not found (/usr/sbin/dovecot, /usr/bin/doveadm): no POP3 rows');
     return [];
   }
-  checkPop3Build();
+  checkBuilt(['pop3', 'store', 'core', 'sasl'], 'the POP3 server row');
   const nodePop3 = JSON.parse(
     readFileSync(fileURLToPath(new URL('../node_modules/node-pop3/package.json', import.meta.url)), 'utf8'),
   ).version as string;

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createSmtpClient } from '@postwire/smtp/node';
 import nodemailer from 'nodemailer';
+import { checkBuilt } from './build-check.js';
 import type { Row } from './report.js';
-import { checkSmtpBuild, median, type Server, ServerProcess, tenKilobyteMessage } from './smtp-server.js';
+import { median, type Server, ServerProcess, tenKilobyteMessage } from './smtp-server.js';
 
 /** Connections each pooled client keeps (nodemailer's default pool size). */
 const CONNECTIONS = 5;
@@ -80,7 +81,7 @@ async function messagesPerSecond(sender: Sender, message: Buffer): Promise<numbe
  * in one write) and smtp-server (no CHUNKING: both clients use DATA).
  */
 export async function smtpClientSuite(): Promise<Row[]> {
-  checkSmtpBuild();
+  checkBuilt(['smtp', 'core', 'sasl', 'mime'], 'the SMTP rows');
   const version = JSON.parse(
     readFileSync(fileURLToPath(new URL('../node_modules/nodemailer/package.json', import.meta.url)), 'utf8'),
   ).version as string;

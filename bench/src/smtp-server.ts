@@ -1,8 +1,8 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkBuilt } from './build-check.js';
 import type { Row } from './report.js';
 
 /** What the parent asks a server child (smtp-server-child.mjs): memory figures, or to stop. */
@@ -287,24 +287,6 @@ async function idleMemory(server: Server): Promise<{ rss: number; heap: number }
   }
 }
 
-/** The children run the built packages: say so when a build is older than the sources tsx runs here. */
-export function checkSmtpBuild(): void {
-  for (const name of ['smtp', 'core', 'sasl', 'mime']) {
-    const dist = fileURLToPath(new URL(`../../packages/${name}/dist/index.js`, import.meta.url));
-    const src = fileURLToPath(new URL(`../../packages/${name}/src/`, import.meta.url));
-    if (!existsSync(dist)) throw new Error(`packages/${name} is not built: run \`pnpm build\` first`);
-    const built = statSync(dist).mtimeMs;
-    const stale = readdirSync(src, { recursive: true }).some(
-      (file) => String(file).endsWith('.ts') && statSync(join(src, String(file))).mtimeMs > built,
-    );
-    if (stale) {
-      console.warn(
-        `packages/${name}/dist is older than its src: the SMTP rows measure the old build (run \`pnpm build\`).`,
-      );
-    }
-  }
-}
-
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -317,7 +299,7 @@ export function median(values: readonly number[]): number {
  * CPU profile of each server child over the throughput rounds.
  */
 export async function smtpServerSuite(): Promise<Row[]> {
-  checkSmtpBuild();
+  checkBuilt(['smtp', 'core', 'sasl', 'mime'], 'the SMTP rows');
   const version = JSON.parse(
     readFileSync(fileURLToPath(new URL('../node_modules/smtp-server/package.json', import.meta.url)), 'utf8'),
   ).version as string;

@@ -2,8 +2,9 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { checkBuilt } from './build-check.js';
 import type { Row } from './report.js';
-import { checkSmtpBuild, median, type Server, ServerProcess } from './smtp-server.js';
+import { median, type Server, ServerProcess } from './smtp-server.js';
 
 const run = promisify(execFile);
 
@@ -46,7 +47,7 @@ export async function smtpSourceSuite(): Promise<Row[]> {
     console.warn(`${SMTP_SOURCE} is missing (Debian's postfix package): the smtp-source row is skipped.`);
     return [];
   }
-  checkSmtpBuild();
+  checkBuilt(['smtp', 'core', 'sasl', 'mime'], 'the SMTP rows');
   const version = JSON.parse(
     readFileSync(fileURLToPath(new URL('../node_modules/smtp-server/package.json', import.meta.url)), 'utf8'),
   ).version as string;

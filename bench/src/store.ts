@@ -2,12 +2,10 @@ import { execFileSync, fork } from 'node:child_process';
 import {
   appendFileSync,
   chownSync,
-  existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,6 +20,7 @@ import {
   MAIL_UID,
   startDovecot,
 } from '../../packages/store/test/support/dovecot.js';
+import { checkBuilt } from './build-check.js';
 import { ImapConnection } from './imap-client.js';
 import type { Row } from './report.js';
 
@@ -266,29 +265,13 @@ async function reconfigure(dovecot: DovecotPeer, setting: string): Promise<void>
   }
 }
 
-/** The child measures the built package: say so when it is older than the sources tsx runs here. */
-function checkStoreBuild(): void {
-  const dist = fileURLToPath(new URL('../../packages/store/dist/node/maildir.js', import.meta.url));
-  const src = fileURLToPath(new URL('../../packages/store/src/', import.meta.url));
-  if (!existsSync(dist)) throw new Error('packages/store is not built: run `pnpm build` first');
-  const built = statSync(dist).mtimeMs;
-  const stale = readdirSync(src, { recursive: true }).some(
-    (name) => String(name).endsWith('.ts') && statSync(join(src, String(name))).mtimeMs > built,
-  );
-  if (stale) {
-    console.warn(
-      'packages/store/dist is older than its src: the open rows measure the old build (run `pnpm build`).',
-    );
-  }
-}
-
 /**
  * The store rows of docs/benchmarks.md: appends and flag changes per second (memory; Maildir with and
  * without fsync, against Dovecot over IMAP on the same disk), and opening a Maildir of 100,000 messages
  * (time and peak RSS, against Dovecot's SELECT of the same directory).
  */
 export async function storeSuite(): Promise<Row[]> {
-  checkStoreBuild();
+  checkBuilt(['store'], 'the open rows');
   const message = tenKilobyteMessage();
   const root = await mkdtemp('/tmp/pwbench-');
   const withDovecot = dovecotAvailable();
