@@ -19,6 +19,7 @@ import type { Namespace, QuotaResource, StatusValues, Thread } from '../protocol
 import type { ResponseCode } from '../protocol/response-code.js';
 import type { FetchAttribute } from '../protocol/response-fetch.js';
 import { SequenceSet } from '../protocol/sequence-set.js';
+import { specialUseAttribute } from '../protocol/special-use.js';
 import type { ImapWriter, LiteralSource } from '../protocol/writer.js';
 import { ImapCapabilityError, ImapResponseError } from './errors.js';
 import type { ImapClientEventMap } from './events.js';
@@ -469,16 +470,6 @@ type ResponseOf<T extends UntaggedResponse['type']> = UntaggedResponse extends i
   : never;
 
 const DEFAULT_STATUS: readonly StatusItem[] = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN'];
-const SPECIAL_USE = new Set([
-  '\\ALL',
-  '\\ARCHIVE',
-  '\\DRAFTS',
-  '\\FLAGGED',
-  '\\JUNK',
-  '\\SENT',
-  '\\TRASH',
-  '\\IMPORTANT',
-]);
 const STATUS_NAMES: Record<string, keyof ImapMailboxStatus> = {
   MESSAGES: 'messages',
   RECENT: 'recent',
@@ -729,7 +720,7 @@ class Client extends EventTarget implements ImapClient {
     }
     return listed.map((entry) => {
       const path = entry.mailbox;
-      const specialUse = entry.flags.find((flag) => SPECIAL_USE.has(flag.toUpperCase()));
+      const specialUse = entry.flags.find((flag) => specialUseAttribute(flag) !== undefined);
       const values = statuses.get(path);
       return {
         path,

@@ -12,4 +12,5 @@ export * from './response-code.js';
 export * from './response-fetch.js';
 export * from './search-key.js';
 export * from './sequence-set.js';
+export * from './special-use.js';
 export * from './writer.js';

@@ -33,6 +33,7 @@ import type { ResponseCode } from '../protocol/response-code.js';
 import type { FetchAttribute } from '../protocol/response-fetch.js';
 import type { SearchKey } from '../protocol/search-key.js';
 import { SequenceSet } from '../protocol/sequence-set.js';
+import { specialUseAttribute } from '../protocol/special-use.js';
 import { ImapWriter, type LiteralSource, type OutputPart } from '../protocol/writer.js';
 import { binaryRequests, DecodedParts, hasUnknownEncoding } from './binary.js';
 import { ENABLE_IMPLIES, SERVER_CAPABILITIES } from './capabilities.js';
@@ -229,15 +230,6 @@ SELECTED.delete('ENABLE');
 const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 /** Messages per store request of a FETCH or SEARCH: one batch is answered before the next is read. */
 const FETCH_BATCH = 100;
-const SPECIAL_USES = new Set<string>([
-  '\\All',
-  '\\Archive',
-  '\\Drafts',
-  '\\Flagged',
-  '\\Junk',
-  '\\Sent',
-  '\\Trash',
-]);
 const LIST_SELECTION = new Set(['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE']);
 /** Shared empty sets: a session makes sets of its own only once it has something to put in them. */
 const NOTHING_ENABLED: ReadonlySet<string> = new Set();
@@ -940,14 +932,20 @@ export class ImapServerSession {
   }
 
   #create(tag: string, mailbox: string, uses: readonly string[] | undefined): void {
-    if (uses !== undefined && (uses.length > 1 || !uses.every((use) => SPECIAL_USES.has(use)))) {
+    // The store keeps one of RFC 6154's attributes per mailbox (RFC 8457's \Important is not one).
+    const specialUse = uses?.length === 1 ? specialUseAttribute(uses[0]!) : undefined;
+    if (uses !== undefined && (specialUse === undefined || specialUse === '\\Important')) {
       this.#tagged(tag, 'NO', 'Unsupported special-use attribute', { code: 'USEATTR' });
       return;
     }
     const name = mailbox.endsWith(MAILBOX_DELIMITER) ? mailbox.slice(0, -1) : mailbox;
-    const specialUse = uses?.[0] as SpecialUse | undefined;
     // RFC 8474 §4.1: the new mailbox's id comes with the answer.
-    this.#ask({ op: 'create', mailbox: name, ...(specialUse ? { specialUse } : {}) }, tag, () =>
+    const request = {
+      op: 'create',
+      mailbox: name,
+      ...(specialUse ? { specialUse: specialUse as SpecialUse } : {}),
+    } as const;
+    this.#ask(request, tag, () =>
       this.#ask({ op: 'status', mailbox: name }, tag, (status) =>
         this.#tagged(tag, 'OK', 'CREATE completed', {
           code: 'MAILBOXID',

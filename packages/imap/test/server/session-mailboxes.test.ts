@@ -37,6 +37,9 @@ describe('ImapServerSession: the authenticated state', () => {
     expect(await driver.send('g CREATE X (USE (\\Sent \\Junk))\r\nh CREATE Y (USE (\\Important))\r\n')).toBe(
       'g NO [USEATTR] Unsupported special-use attribute\r\nh NO [USEATTR] Unsupported special-use attribute\r\n',
     );
+    // Attributes are case-insensitive: \junk is \Junk.
+    expect(await driver.send('i CREATE Spam (USE (\\junk))\r\n')).toMatch(/^i OK /);
+    expect((await mail.list()).find((m) => m.name === 'Spam')?.specialUse).toBe('\\Junk');
   });
 
   it('maps store errors to response codes', async () => {
