@@ -1,13 +1,17 @@
 import { applyFlags } from './flags.js';
 import type { FlagChange, FlagOperation, MailboxStatus, MessageInfo, SetFlagsResult } from './types.js';
 
-/** A message's entry as the index keeps it; `MessageInfo` is its read-only view. */
+/**
+ * A message's entry as the index keeps it; `MessageInfo` is its read-only view. Kept small, as every
+ * open mailbox holds one per message: the internal date as a number and the flags as a shared frozen list.
+ */
 export interface IndexEntry {
   uid: number;
   id: string;
-  flags: string[];
-  internalDate: Date;
-  size: number;
+  flags: readonly string[];
+  /** The internal date, in milliseconds since the epoch. */
+  readonly internalTime: number;
+  readonly size: number;
   modseq: number;
 }
 
@@ -15,27 +19,47 @@ export interface IndexEntry {
 export interface NewEntry {
   readonly id: string;
   readonly flags: readonly string[];
-  readonly internalDate: Date;
+  /** The internal date, in milliseconds since the epoch. */
+  readonly internalTime: number;
   readonly size: number;
   /** A UID that another writer already assigned (found on disk). */
   readonly uid?: number;
 }
 
+/** Distinct flag lists kept for sharing; past this many, a list is frozen on its own. */
+const SHARED_FLAG_LISTS = 4096;
+const sharedFlagLists = new Map<string, readonly string[]>();
+
+/** A frozen list with the flags of `flags` in their order, the same object for every equal list. */
+function sharedFlags(flags: readonly string[]): readonly string[] {
+  // A space cannot be part of a flag, so the joined list names it exactly.
+  const key = flags.join(' ');
+  let shared = sharedFlagLists.get(key);
+  if (!shared) {
+    shared = Object.freeze([...flags]);
+    if (sharedFlagLists.size < SHARED_FLAG_LISTS) sharedFlagLists.set(key, shared);
+  }
+  return shared;
+}
+
 /**
  * The index of one mailbox, in memory: entries in UID order, the counters of {@link MailboxStatus}
  * kept up to date, and MODSEQ assigned to each change (RFC 7162). Every backend keeps one; the Maildir
- * backend also persists it. Pure data: no I/O, no events.
+ * backend also persists it. Pure data: no I/O, no events. A backend may keep its own facts of a message
+ * in its entry (type `E`), so that a message costs one object.
  */
-export class MailboxIndex {
+export class MailboxIndex<E extends IndexEntry = IndexEntry> {
   uidValidity: number;
   /** The mailbox's stable id ({@link MailboxStatus.mailboxId}). */
   readonly mailboxId: string;
   uidNext: number;
   highestModseq: number;
-  readonly #entries: IndexEntry[] = [];
-  readonly #byUid = new Map<number, IndexEntry>();
-  /** How many messages carry each id (a copy of a message into its own mailbox needs a new one). */
-  readonly #ids = new Map<string, number>();
+  readonly #entries: E[] = [];
+  /**
+   * How many messages carry each id (a copy of a message into its own mailbox needs a new one): made on
+   * the first question, as most indexes are never asked.
+   */
+  #ids: Map<string, number> | undefined;
   #unseen = 0;
   #deleted = 0;
   #size = 0;
@@ -66,19 +90,24 @@ export class MailboxIndex {
 
   /** True when a message with this id is in the mailbox. */
   hasId(id: string): boolean {
+    if (!this.#ids) {
+      this.#ids = new Map();
+      for (const entry of this.#entries) this.#countId(entry.id, 1);
+    }
     return this.#ids.has(id);
   }
 
-  get(uid: number): IndexEntry | undefined {
-    return this.#byUid.get(uid);
+  get(uid: number): E | undefined {
+    const entry = this.#entries[this.#insertionPoint(uid)];
+    return entry?.uid === uid ? entry : undefined;
   }
 
   /** Every entry, or those with the given UIDs that exist, in ascending UID order. */
-  entries(uids?: readonly number[]): IndexEntry[] {
+  entries(uids?: readonly number[]): E[] {
     if (!uids) return [...this.#entries];
-    const found: IndexEntry[] = [];
+    const found: E[] = [];
     for (const uid of new Set(uids)) {
-      const entry = this.#byUid.get(uid);
+      const entry = this.get(uid);
       if (entry) found.push(entry);
     }
     return found.sort((a, b) => a.uid - b.uid);
@@ -86,25 +115,21 @@ export class MailboxIndex {
 
   /**
    * Adds an entry with the next UID, or with the UID given (one another writer assigned), and a new MODSEQ
-   * unless one is given.
+   * unless one is given. The index keeps `entry` itself, its UID, MODSEQ and flags set (to a shared frozen
+   * list): pass an object made for it.
    */
-  add(entry: NewEntry, modseq = ++this.highestModseq): IndexEntry {
+  add(entry: NewEntry & Omit<E, keyof IndexEntry>, modseq = ++this.highestModseq): E {
     const uid = entry.uid ?? this.uidNext;
-    if (this.#byUid.has(uid)) throw new RangeError(`UID ${uid} is already in the mailbox`);
+    if (this.get(uid)) throw new RangeError(`UID ${uid} is already in the mailbox`);
     if (uid >= this.uidNext) this.uidNext = uid + 1;
     if (modseq > this.highestModseq) this.highestModseq = modseq;
-    const added: IndexEntry = {
-      uid,
-      id: entry.id,
-      flags: [...entry.flags],
-      internalDate: entry.internalDate,
-      size: entry.size,
-      modseq,
-    };
+    const added = entry as unknown as { -readonly [K in keyof IndexEntry]: IndexEntry[K] } & E;
+    added.uid = uid;
+    added.flags = sharedFlags(entry.flags);
+    added.modseq = modseq;
     const last = this.#entries[this.#entries.length - 1];
     if (!last || last.uid < uid) this.#entries.push(added);
     else this.#entries.splice(this.#insertionPoint(uid), 0, added);
-    this.#byUid.set(uid, added);
     this.#count(added, 1);
     return added;
   }
@@ -137,9 +162,9 @@ export class MailboxIndex {
   }
 
   /** Sets one entry's flags and MODSEQ (used when replaying changes found on disk). */
-  replaceFlags(entry: IndexEntry, flags: readonly string[], modseq = ++this.highestModseq): void {
+  replaceFlags(entry: E, flags: readonly string[], modseq = ++this.highestModseq): void {
     this.#count(entry, -1);
-    entry.flags = [...flags];
+    entry.flags = sharedFlags(flags);
     entry.modseq = modseq;
     if (modseq > this.highestModseq) this.highestModseq = modseq;
     this.#count(entry, 1);
@@ -153,7 +178,6 @@ export class MailboxIndex {
     let kept = 0;
     for (const entry of this.#entries) {
       if (gone.has(entry.uid)) {
-        this.#byUid.delete(entry.uid);
         this.#count(entry, -1);
       } else {
         this.#entries[kept++] = entry;
@@ -176,16 +200,27 @@ export class MailboxIndex {
   }
 
   #count(entry: IndexEntry, sign: 1 | -1): void {
-    const ids = (this.#ids.get(entry.id) ?? 0) + sign;
-    if (ids > 0) this.#ids.set(entry.id, ids);
-    else this.#ids.delete(entry.id);
+    if (this.#ids) this.#countId(entry.id, sign);
     this.#size += sign * entry.size;
     if (!entry.flags.includes('\\Seen')) this.#unseen += sign;
     if (entry.flags.includes('\\Deleted')) this.#deleted += sign;
   }
+
+  #countId(id: string, sign: 1 | -1): void {
+    const ids = (this.#ids!.get(id) ?? 0) + sign;
+    if (ids > 0) this.#ids!.set(id, ids);
+    else this.#ids!.delete(id);
+  }
 }
 
-/** A read-only copy of an entry, safe to hand out. */
+/** A read-only copy of an entry, safe to hand out (its flag list is frozen and shared). */
 export function messageInfo(entry: IndexEntry): MessageInfo {
-  return { ...entry, flags: [...entry.flags] };
+  return {
+    uid: entry.uid,
+    id: entry.id,
+    flags: entry.flags,
+    internalDate: new Date(entry.internalTime),
+    size: entry.size,
+    modseq: entry.modseq,
+  };
 }

@@ -244,7 +244,7 @@ class MemoryMailbox implements Mailbox {
     const entry = data.index.add({
       id: newMessageId(),
       flags,
-      internalDate: options.internalDate ?? new Date(),
+      internalTime: (options.internalDate ?? new Date()).getTime(),
       size: bytes.length,
     });
     data.bodies.set(entry.uid, bytes);

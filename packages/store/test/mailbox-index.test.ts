@@ -5,7 +5,7 @@ import { MailboxIndex } from '../src/mailbox-index.js';
 const entry = (id: string, flags: string[] = [], size = 10, uid?: number) => ({
   id,
   flags,
-  internalDate: new Date(0),
+  internalTime: 0,
   size,
   ...(uid !== undefined ? { uid } : {}),
 });
@@ -19,6 +19,25 @@ describe('MailboxIndex', () => {
     expect(index.entries().map((e) => e.uid)).toEqual([2, 5, 6]);
     expect(index.uidNext).toBe(7);
     expect(() => index.add(entry('d', [], 10, 5))).toThrow(RangeError);
+  });
+
+  it('keeps the object it is given, with flag lists shared and frozen, and finds entries by UID', () => {
+    const index = new MailboxIndex(1, 'mailbox');
+    const given = entry('a', ['\\Seen'], 10, 7);
+    const kept = index.add(given);
+    const other = index.add(entry('b', ['\\Seen'], 10, 3));
+    expect(kept).toBe(given);
+    expect(other.flags).toBe(kept.flags);
+    expect(Object.isFrozen(kept.flags)).toBe(true);
+    index.setFlags([3], 'add', ['Work']);
+    expect(kept.flags).toEqual(['\\Seen']);
+    expect(index.get(3)?.flags).toEqual(['\\Seen', 'Work']);
+    expect(index.get(7)).toBe(kept);
+    expect(index.get(5)).toBeUndefined();
+    index.remove([3]);
+    expect(index.get(3)).toBeUndefined();
+    expect(index.hasId('b')).toBe(false);
+    expect(index.hasId('a')).toBe(true);
   });
 
   it('keeps its counters equal to a recount after any sequence of operations', () => {

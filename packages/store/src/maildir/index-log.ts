@@ -11,13 +11,17 @@
  *     h <highest modseq>                           the state before this point (after a compaction)
  */
 
-/** What the log knows of one message. */
+/**
+ * What the log knows of one message. A message's internal date and size never change; its MODSEQ and
+ * letters are those of its latest line (the index may be ahead, with a change not logged yet).
+ */
 export interface LoggedMessage {
-  modseq: number;
-  internalDate: number;
-  size: number;
-  /** The file name's flag letters at `modseq`. */
-  letters: string;
+  loggedModseq: number;
+  /** The internal date, in milliseconds since the epoch. */
+  readonly internalTime: number;
+  readonly size: number;
+  /** The file name's flag letters at `loggedModseq`. */
+  loggedLetters: string;
 }
 
 /** The state a log describes. */
@@ -45,13 +49,25 @@ export function replayIndexLog(text: string, state: IndexLogState = emptyLogStat
     const [first = 0, second = 0, third = 0, fourth = 0] = numbers;
     const kind = fields[0];
     if (kind === 'a' && numbers.length === 4 && letters !== undefined) {
-      state.messages.set(first, { modseq: second, internalDate: third, size: fourth, letters });
+      // A message already known keeps its record (which the log's owner may share), brought up to date.
+      const known = state.messages.get(first);
+      if (known) {
+        known.loggedModseq = second;
+        known.loggedLetters = letters;
+      } else {
+        state.messages.set(first, {
+          loggedModseq: second,
+          internalTime: third,
+          size: fourth,
+          loggedLetters: letters,
+        });
+      }
       raise(state, second);
     } else if (kind === 'f' && numbers.length === 2 && letters !== undefined) {
       const message = state.messages.get(first);
       if (message) {
-        message.modseq = second;
-        message.letters = letters;
+        message.loggedModseq = second;
+        message.loggedLetters = letters;
       }
       raise(state, second);
     } else if ((kind === 'x' || kind === 'h') && numbers.length === 1 && letters === undefined) {
@@ -70,7 +86,7 @@ function raise(state: IndexLogState, modseq: number): void {
 
 /** The line for a message first seen. */
 export function messageLine(uid: number, message: LoggedMessage): string {
-  return `a ${uid} ${message.modseq} ${message.internalDate} ${message.size} :${message.letters}\n`;
+  return `a ${uid} ${message.loggedModseq} ${message.internalTime} ${message.size} :${message.loggedLetters}\n`;
 }
 
 /** The line for a flag change. */

@@ -22,6 +22,7 @@ import {
   expungeLine,
   flagsLine,
   type IndexLogState,
+  type LoggedMessage,
   messageLine,
   replayIndexLog,
 } from '../maildir/index-log.js';
@@ -84,13 +85,38 @@ const CACHE_WRITE_BATCH = 256;
  */
 const WATCH_TRUST = 1000;
 
-/** Where a message's file is. */
-interface MessageFile {
+/**
+ * A message's index entry with what the folder knows of it beside: where its file is, and what the index
+ * log says of it (the entry is also the log's record of the message, so that a message costs one object).
+ */
+interface MaildirEntry extends IndexEntry, LoggedMessage {
   readonly base: string;
   dir: 'new' | 'cur';
-  letters: string;
+  /** The flag letters of the file's name on disk. */
+  nameLetters: string;
   /** The file has bare LF line endings (Dovecot stores mail so): it is read with CRLF. */
   readonly lfOnly: boolean;
+}
+
+/**
+ * A new object for the index to keep as a message's entry, its fields always in one order so that all
+ * entries share one shape.
+ */
+function newEntry(fields: Omit<MaildirEntry, 'uid' | 'modseq'> & { readonly uid?: number }) {
+  return {
+    uid: fields.uid,
+    id: fields.id,
+    flags: fields.flags,
+    internalTime: fields.internalTime,
+    size: fields.size,
+    modseq: 0,
+    base: fields.base,
+    dir: fields.dir,
+    nameLetters: fields.nameLetters,
+    lfOnly: fields.lfOnly,
+    loggedModseq: fields.loggedModseq,
+    loggedLetters: fields.loggedLetters,
+  };
 }
 
 /** A message file written to `tmp/`, ready to be delivered into a folder. */
@@ -113,7 +139,16 @@ export interface FolderOptions {
 
 /** The stable id of a message: derived from its Maildir base name, which never changes. */
 export function messageIdOfBase(base: string): string {
-  return `M${createHash('sha256').update(base).digest('base64url').slice(0, 24)}`;
+  return ownString(`M${createHash('sha256').update(base).digest('base64url').slice(0, 24)}`);
+}
+
+/**
+ * A copy of `s` in memory of its own. A slice or a concatenation keeps the strings it was made from
+ * alive (a base name the whole directory entry it was cut from): a string kept for as long as a message
+ * is in the index is copied first.
+ */
+function ownString(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
 }
 
 let deliveries = 0;
@@ -137,9 +172,8 @@ export class MaildirFolder {
   name: string;
   readonly feed = new ChangeFeed();
   readonly #options: FolderOptions;
-  #index!: MailboxIndex;
-  readonly #files = new Map<number, MessageFile>();
-  /** The UID the uidlist gives each base (of messages not seen on disk yet too). */
+  #index!: MailboxIndex<MaildirEntry>;
+  /** The UID the uidlist gives each base of a message not in the index yet (not seen on disk yet). */
   readonly #listed = new Map<string, number>();
   #keywords: (string | undefined)[] = [];
   #headerExtensions = '';
@@ -260,27 +294,24 @@ export class MaildirFolder {
           this.#unexpect(basename(name));
           throw error;
         });
-        const entry = this.#index.add({
-          id: messageIdOfBase(message.base),
-          flags: message.flags,
-          internalDate: message.internalDate,
-          size: message.size,
-        });
-        this.#track(entry.uid, {
-          base: message.base,
-          dir,
-          letters,
-          lfOnly: parseMaildirName(message.base).size !== message.size,
-        });
+        const entry = this.#index.add(
+          newEntry({
+            id: messageIdOfBase(message.base),
+            flags: message.flags,
+            internalTime: message.internalDate.getTime(),
+            size: message.size,
+            base: ownString(message.base),
+            dir,
+            nameLetters: letters,
+            lfOnly: parseMaildirName(message.base).size !== message.size,
+            loggedModseq: 0,
+            loggedLetters: letters,
+          }),
+        );
+        entry.loggedModseq = entry.modseq;
+        this.#track(entry);
         uidLines += uidRecordLine({ uid: entry.uid, base: message.base, extensions: '' });
-        const logged = {
-          modseq: entry.modseq,
-          internalDate: message.internalDate.getTime(),
-          size: message.size,
-          letters,
-        };
-        this.#log.messages.set(entry.uid, logged);
-        logLines += messageLine(entry.uid, logged);
+        logLines += messageLine(entry.uid, entry);
         delivered.push(entry);
       }
       if (this.#options.fsync) await Promise.all([...dirs].map((dir) => syncDirectory(join(this.path, dir))));
@@ -302,17 +333,17 @@ export class MaildirFolder {
       const result = this.#index.setFlags(uids, operation, flags, unchangedSince);
       let logLines = '';
       for (const change of result.changed) {
-        const file = this.#files.get(change.uid)!;
+        const entry = this.#index.get(change.uid)!;
         const letters = lettersOfFlags(
           change.flags,
           (keyword) => this.#letterOf(keyword),
-          unmappedLetters(file.letters),
+          unmappedLetters(entry.nameLetters),
         );
-        await this.#renameFile(file, letters);
+        await this.#renameFile(entry, letters);
         logLines += flagsLine(change.uid, change.modseq, letters);
         const logged = this.#log.messages.get(change.uid)!;
-        logged.modseq = change.modseq;
-        logged.letters = letters;
+        logged.loggedModseq = change.modseq;
+        logged.loggedLetters = letters;
       }
       await this.#appendLog(logLines);
       for (const change of result.changed) this.feed.publish({ type: 'flags', ...change });
@@ -324,11 +355,10 @@ export class MaildirFolder {
     return this.#locked(async () => {
       const dirs = new Set<'new' | 'cur'>();
       for (const entry of this.#index.entries(uids)) {
-        const file = this.#files.get(entry.uid)!;
-        const path = this.#pathOf(file);
+        const path = this.#pathOf(entry);
         this.#expect(basename(path));
         await fs.unlink(path).catch(() => this.#unexpect(basename(path)));
-        dirs.add(file.dir);
+        dirs.add(entry.dir);
       }
       if (this.#options.fsync) await Promise.all([...dirs].map((dir) => syncDirectory(join(this.path, dir))));
       const removed = this.#index.remove(uids);
@@ -353,23 +383,22 @@ export class MaildirFolder {
     return this.#exclusive(async () => {
       const prepared: PreparedMessage[] = [];
       for (const entry of this.#index.entries(uids)) {
-        const file = this.#files.get(entry.uid)!;
-        const parsed = parseMaildirName(file.base);
-        const base = taken(file.base)
+        const parsed = parseMaildirName(entry.base);
+        const base = taken(entry.base)
           ? `${newBase()}${sizeSuffix(parsed.size, parsed.virtualSize)}`
-          : file.base;
+          : entry.base;
         const tmpPath = join(targetTmp, base);
         try {
-          await fs.link(this.#pathOf(file), tmpPath);
+          await fs.link(this.#pathOf(entry), tmpPath);
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-          await fs.copyFile(this.#pathOf(file), tmpPath);
+          await fs.copyFile(this.#pathOf(entry), tmpPath);
         }
         prepared.push({
           tmpPath,
           base,
           flags: entry.flags,
-          internalDate: entry.internalDate,
+          internalDate: new Date(entry.internalTime),
           size: entry.size,
         });
       }
@@ -377,21 +406,21 @@ export class MaildirFolder {
     });
   }
 
-  /** True when a message with this base name is in the folder. */
+  /** True when a message with this base name is in the folder (its id is derived from the base). */
   holdsBase(base: string): boolean {
-    return this.#listed.has(base);
+    return this.#listed.has(base) || this.#index.hasId(messageIdOfBase(base));
   }
 
   /** The message's bytes (CRLF line endings), whole or a range, in one piece. */
   async readBytes(uid: number, range: ByteRange = { start: 0 }): Promise<Uint8Array> {
-    const file = this.#files.get(uid);
-    if (!file) throw new MailboxNotFoundError(this.name, `no message with UID ${uid}`);
-    const size = this.#index.get(uid)!.size;
+    const entry = this.#index.get(uid);
+    if (!entry) throw new MailboxNotFoundError(this.name, `no message with UID ${uid}`);
+    const size = entry.size;
     const start = Math.min(range.start, size);
     const end = Math.min(range.end ?? size, size);
     return readFileBytes(
-      () => this.#pathOf(file),
-      file.lfOnly,
+      () => this.#pathOf(entry),
+      entry.lfOnly,
       start,
       end,
       size,
@@ -401,14 +430,14 @@ export class MaildirFolder {
 
   /** The message's bytes (CRLF line endings), whole or a range. */
   read(uid: number, range: ByteRange = { start: 0 }): ReadableStream<Uint8Array> {
-    const file = this.#files.get(uid);
-    if (!file) throw new MailboxNotFoundError(this.name, `no message with UID ${uid}`);
-    const size = this.#index.get(uid)!.size;
+    const entry = this.#index.get(uid);
+    if (!entry) throw new MailboxNotFoundError(this.name, `no message with UID ${uid}`);
+    const size = entry.size;
     const start = Math.min(range.start, size);
     const end = Math.min(range.end ?? size, size);
     return readFileRange(
-      () => this.#pathOf(file),
-      file.lfOnly,
+      () => this.#pathOf(entry),
+      entry.lfOnly,
       start,
       end,
       () => this.sync(true),
@@ -513,13 +542,12 @@ export class MaildirFolder {
 
   /** A message's bytes (CRLF line endings), read whole; `undefined` when the index or the disk lacks it. */
   async #readMessage(uid: number): Promise<Uint8Array | undefined> {
-    const file = this.#files.get(uid);
     const entry = this.#index.get(uid);
-    if (!file || !entry) return undefined;
+    if (!entry) return undefined;
     try {
       // The index's size is that with CRLF line endings: the file's, or more for a file with bare LFs.
-      const bytes = await readWholeFile(this.#pathOf(file), entry.size);
-      return file.lfOnly ? toCrlf(bytes) : bytes;
+      const bytes = await readWholeFile(this.#pathOf(entry), entry.size);
+      return entry.lfOnly ? toCrlf(bytes) : bytes;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -758,22 +786,24 @@ export class MaildirFolder {
     const changes: [number, MailboxChange][] = [];
     let logLines = '';
     const vanished: number[] = [];
-    for (const [uid, file] of this.#files) {
-      if (!dirs.includes(file.dir)) continue;
-      const disk = onDisk.get(file.base);
+    for (const entry of index.entries()) {
+      if (!dirs.includes(entry.dir)) continue;
+      const disk = onDisk.get(entry.base);
       if (!disk) {
-        vanished.push(uid);
+        vanished.push(entry.uid);
         continue;
       }
-      onDisk.delete(file.base);
-      file.dir = disk.dir;
-      if (file.letters === disk.letters) continue;
-      file.letters = disk.letters;
-      const entry = index.get(uid)!;
+      onDisk.delete(entry.base);
+      entry.dir = disk.dir;
+      if (entry.nameLetters === disk.letters) continue;
+      entry.nameLetters = disk.letters;
       const flags = flagsOfLetters(disk.letters, (letter) => this.#keywordOf(letter));
       if (sameFlags(flags, entry.flags)) continue;
       logLines += this.#flagsChanged(entry, flags, disk.letters);
-      changes.push([entry.modseq, { type: 'flags', uid, flags: [...entry.flags], modseq: entry.modseq }]);
+      changes.push([
+        entry.modseq,
+        { type: 'flags', uid: entry.uid, flags: [...entry.flags], modseq: entry.modseq },
+      ]);
     }
 
     // Files the index lacks: those the uidlist numbers, then the others, numbered in delivery order.
@@ -782,7 +812,7 @@ export class MaildirFolder {
     for (const [base, disk] of onDisk) {
       const uid = this.#listed.get(base);
       if (uid === undefined) unlisted.push(base);
-      else if (!this.#files.has(uid)) listed.push({ uid, base, disk });
+      else if (!index.get(uid)) listed.push({ uid, base, disk });
     }
     let newRecords = '';
     for (const base of unlisted.sort(compareDeliveryOrder)) {
@@ -814,7 +844,9 @@ export class MaildirFolder {
   async #readLog(): Promise<void> {
     const log = await readFrom(join(this.path, INDEX_LOG), this.#logOffset, this.#logIdentity);
     if (log.replaced) {
+      // The messages in the index keep their records, which the new file's lines then bring up to date.
       this.#log = emptyLogState();
+      for (const entry of this.#index?.entries() ?? []) this.#log.messages.set(entry.uid, entry);
       this.#logOffset = 0;
       this.#logIdentity = log.identity;
     }
@@ -864,7 +896,6 @@ export class MaildirFolder {
     if (this.#index && !kept) this.markGone();
     if (!kept) {
       this.#index = new MailboxIndex(list.uidValidity, mailboxGuid, 1, this.#log.highestModseq);
-      this.#files.clear();
     }
     this.#listed.clear();
     for (const record of list.records) this.#listRecord(record);
@@ -877,7 +908,7 @@ export class MaildirFolder {
   }
 
   #listRecord(record: UidRecord): void {
-    this.#listed.set(record.base, record.uid);
+    if (this.#index.get(record.uid)?.base !== record.base) this.#listed.set(record.base, record.uid);
     if (record.uid >= this.#index.uidNext) this.#index.uidNext = record.uid + 1;
   }
 
@@ -889,7 +920,11 @@ export class MaildirFolder {
     await forEachConcurrently(adoptions, 64, async (adoption) => {
       if (this.#log.messages.has(adoption.uid)) return;
       const parsed = parseMaildirName(adoption.base);
-      const path = this.#pathOf({ base: adoption.base, ...adoption.disk, lfOnly: true });
+      const path = this.#pathOf({
+        base: adoption.base,
+        dir: adoption.disk.dir,
+        nameLetters: adoption.disk.letters,
+      });
       const stat = await fs.stat(path);
       adoption.internalDate = Math.floor(stat.mtimeMs);
       adoption.size = parsed.virtualSize ?? (await crlfSize(path));
@@ -902,66 +937,69 @@ export class MaildirFolder {
    * letters changed since (another program changed its flags): then it gets a new one.
    */
   #adopt({ uid, base, disk, internalDate, size }: Adoption): { entry: IndexEntry; line: string } {
-    const parsed = parseMaildirName(base);
     const flags = flagsOfLetters(disk.letters, (letter) => this.#keywordOf(letter));
-    const id = messageIdOfBase(base);
     const logged = this.#log.messages.get(uid);
-    const entry = logged
-      ? this.#index.add(
-          { uid, id, flags, internalDate: new Date(logged.internalDate), size: logged.size },
-          logged.modseq,
-        )
-      : this.#index.add({ uid, id, flags, internalDate: new Date(internalDate!), size: size! });
-    this.#track(uid, { base, ...disk, lfOnly: parsed.size !== entry.size });
+    const known = newEntry({
+      uid,
+      id: messageIdOfBase(base),
+      flags,
+      internalTime: logged?.internalTime ?? internalDate!,
+      size: logged?.size ?? size!,
+      base: ownString(base),
+      dir: disk.dir,
+      nameLetters: disk.letters,
+      lfOnly: parseMaildirName(base).size !== (logged?.size ?? size!),
+      loggedModseq: logged?.loggedModseq ?? 0,
+      loggedLetters: logged?.loggedLetters ?? disk.letters,
+    });
+    const entry = logged ? this.#index.add(known, logged.loggedModseq) : this.#index.add(known);
+    this.#track(entry);
     if (logged)
       return {
         entry,
-        line: logged.letters === disk.letters ? '' : this.#flagsChanged(entry, flags, disk.letters),
+        line: logged.loggedLetters === disk.letters ? '' : this.#flagsChanged(entry, flags, disk.letters),
       };
-    const fresh = { modseq: entry.modseq, internalDate: internalDate!, size: size!, letters: disk.letters };
-    this.#log.messages.set(uid, fresh);
-    return { entry, line: messageLine(uid, fresh) };
+    entry.loggedModseq = entry.modseq;
+    return { entry, line: messageLine(uid, entry) };
   }
 
   /** Records flags found changed on disk: a new MODSEQ, unless the log already has this change. */
-  #flagsChanged(entry: IndexEntry, flags: readonly string[], letters: string): string {
+  #flagsChanged(entry: MaildirEntry, flags: readonly string[], letters: string): string {
     const logged = this.#log.messages.get(entry.uid)!;
-    if (logged.letters === letters && logged.modseq > entry.modseq) {
-      this.#index.replaceFlags(entry, flags, logged.modseq);
+    if (logged.loggedLetters === letters && logged.loggedModseq > entry.modseq) {
+      this.#index.replaceFlags(entry, flags, logged.loggedModseq);
       return '';
     }
     this.#index.replaceFlags(entry, flags);
-    logged.modseq = entry.modseq;
-    logged.letters = letters;
+    logged.loggedModseq = entry.modseq;
+    logged.loggedLetters = letters;
     return flagsLine(entry.uid, entry.modseq, letters);
   }
 
-  #track(uid: number, file: MessageFile): void {
-    this.#files.set(uid, file);
-    this.#listed.set(file.base, uid);
+  /** Makes a new entry the log's record of its message too; its base is no longer only listed. */
+  #track(entry: MaildirEntry): void {
+    this.#log.messages.set(entry.uid, entry);
+    this.#listed.delete(entry.base);
   }
 
   #forget(uid: number): void {
-    const file = this.#files.get(uid);
-    if (file) this.#listed.delete(file.base);
-    this.#files.delete(uid);
     this.#log.messages.delete(uid);
   }
 
-  #pathOf(file: MessageFile): string {
+  #pathOf(file: Pick<MaildirEntry, 'base' | 'dir' | 'nameLetters'>): string {
     return file.dir === 'new'
       ? join(this.path, 'new', file.base)
-      : join(this.path, 'cur', maildirName(file.base, file.letters));
+      : join(this.path, 'cur', maildirName(file.base, file.nameLetters));
   }
 
-  async #renameFile(file: MessageFile, letters: string): Promise<void> {
+  async #renameFile(file: MaildirEntry, letters: string): Promise<void> {
     const from = this.#pathOf(file);
     const name = maildirName(file.base, letters);
     this.#expect(basename(from), name);
     try {
       await fs.rename(from, join(this.path, 'cur', name));
       file.dir = 'cur';
-      file.letters = letters;
+      file.nameLetters = letters;
     } catch (error) {
       this.#unexpect(basename(from), name);
       // Expunged by another writer meanwhile: the next refresh removes it.
@@ -1028,7 +1066,7 @@ export class MaildirFolder {
     if (this.#uidRecords > 2 * count + 64) {
       const records = this.#index
         .entries()
-        .map((entry) => ({ uid: entry.uid, base: this.#files.get(entry.uid)!.base, extensions: '' }));
+        .map((entry) => ({ uid: entry.uid, base: entry.base, extensions: '' }));
       const list = {
         version: 3,
         uidValidity: this.#index.uidValidity,

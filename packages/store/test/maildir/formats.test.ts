@@ -141,21 +141,41 @@ describe('dovecot-keywords', () => {
 describe('postwire-index log', () => {
   it('replays appends, flag changes and expunges; a line being written is ignored', () => {
     const text =
-      messageLine(1, { modseq: 2, internalDate: 1000, size: 10, letters: 'S' }) +
-      messageLine(2, { modseq: 3, internalDate: 2000, size: 20, letters: '' }) +
+      messageLine(1, { loggedModseq: 2, internalTime: 1000, size: 10, loggedLetters: 'S' }) +
+      messageLine(2, { loggedModseq: 3, internalTime: 2000, size: 20, loggedLetters: '' }) +
       flagsLine(1, 4, 'FS') +
       expungeLine(5) +
       'f 2 9 :T';
     const state = replayIndexLog(text);
     expect(state.highestModseq).toBe(5);
-    expect(state.messages.get(1)).toEqual({ modseq: 4, internalDate: 1000, size: 10, letters: 'FS' });
-    expect(state.messages.get(2)).toEqual({ modseq: 3, internalDate: 2000, size: 20, letters: '' });
+    expect(state.messages.get(1)).toEqual({
+      loggedModseq: 4,
+      internalTime: 1000,
+      size: 10,
+      loggedLetters: 'FS',
+    });
+    expect(state.messages.get(2)).toEqual({
+      loggedModseq: 3,
+      internalTime: 2000,
+      size: 20,
+      loggedLetters: '',
+    });
     expect(state.lines).toBe(4);
+  });
+
+  it("brings a known message's own record up to date when its line comes again (a compaction elsewhere)", () => {
+    const state = replayIndexLog(
+      messageLine(3, { loggedModseq: 4, internalTime: 5, size: 6, loggedLetters: '' }),
+    );
+    const record = state.messages.get(3)!;
+    replayIndexLog(messageLine(3, { loggedModseq: 9, internalTime: 5, size: 6, loggedLetters: 'S' }), state);
+    expect(state.messages.get(3)).toBe(record);
+    expect(record).toEqual({ loggedModseq: 9, internalTime: 5, size: 6, loggedLetters: 'S' });
   });
 
   it('compacts to the same state', () => {
     const state = replayIndexLog(
-      `${messageLine(7, { modseq: 8, internalDate: 1, size: 2, letters: 'a' })}x 12\n`,
+      `${messageLine(7, { loggedModseq: 8, internalTime: 1, size: 2, loggedLetters: 'a' })}x 12\n`,
     );
     const compacted = replayIndexLog(compactIndexLog(state.highestModseq, state.messages));
     expect(compacted.highestModseq).toBe(12);
