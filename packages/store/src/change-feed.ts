@@ -12,6 +12,14 @@ interface Subscriber {
 }
 
 /**
+ * The signal that ends a mailbox's subscription: its `closed` signal, or, when the caller gave one too,
+ * either (a combined signal costs memory in every idle session, so it is made only then).
+ */
+export function untilClosed(closed: AbortSignal, signal: AbortSignal | undefined): AbortSignal {
+  return signal ? AbortSignal.any([closed, signal]) : closed;
+}
+
+/**
  * Fans the changes of one mailbox out to its subscribers, in the order they were published, so that
  * every session in the process sees one order. A subscriber that falls {@link MAX_UNREAD_CHANGES}
  * behind gets a `LimitExceededError` instead of an ever-growing queue.

@@ -1,5 +1,5 @@
 import { concatBytes } from '@postwire/core';
-import { ChangeFeed } from './change-feed.js';
+import { ChangeFeed, untilClosed } from './change-feed.js';
 import { MailboxExistsError, MailboxInUseError, MailboxNotFoundError, StoreRefusedError } from './errors.js';
 import { canonicalFlags } from './flags.js';
 import { newMailboxId, newMessageId, nextUidValidity } from './ids.js';
@@ -333,8 +333,7 @@ class MemoryMailbox implements Mailbox {
   }
 
   changes(options: { signal?: AbortSignal } = {}): AsyncIterable<MailboxChange> {
-    const signals = [this.#closed.signal, ...(options.signal ? [options.signal] : [])];
-    return this.#data.feed.subscribe(AbortSignal.any(signals));
+    return this.#data.feed.subscribe(untilClosed(this.#closed.signal, options.signal));
   }
 
   async sync(): Promise<void> {

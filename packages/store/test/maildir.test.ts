@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMaildirStore } from '../src/node/maildir.js';
+import { MaildirFolder } from '../src/node/maildir-folder.js';
 import type { MailboxChange } from '../src/types.js';
 import { message, storeContract } from './contract.js';
 
@@ -58,6 +59,19 @@ describe('maildir: the mailbox id is the GUID of dovecot-uidlist', () => {
     expect(guidOf(await uidlist('.Work'))).toBe(id);
     expect(guidOf(await uidlist('.'))).toBe((await alice.status('INBOX')).mailboxId);
     expect((await (await open()).status('Work')).mailboxId).toBe(id);
+  });
+
+  it('makes one INBOX of a new user whom several stores (processes) open at once', async () => {
+    const users = await Promise.all(Array.from({ length: 6 }, () => open()));
+    const ids = await Promise.all(users.map(async (user) => (await user.status('INBOX')).mailboxId));
+    expect(new Set(ids).size).toBe(1);
+    expect(guidOf(await uidlist('.'))).toBe(ids[0]);
+    // What the last of several creators does: the uidlist the first one wrote stays.
+    await MaildirFolder.create(join(root, 'alice'));
+    expect(guidOf(await uidlist('.'))).toBe(ids[0]);
+    const inbox = await users[0]!.open('INBOX');
+    await inbox.append(message('after'));
+    expect(await inbox.messages()).toHaveLength(1);
   });
 
   it('keeps a GUID another program wrote, in any case', async () => {

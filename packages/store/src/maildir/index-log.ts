@@ -27,6 +27,7 @@ export interface LoggedMessage {
 /** The state a log describes. */
 export interface IndexLogState {
   highestModseq: number;
+  /** The records of the messages the log names that its reader keeps nowhere else. */
   readonly messages: Map<number, LoggedMessage>;
   /** Lines read: the file is compacted when it holds many more lines than messages. */
   lines: number;
@@ -37,8 +38,15 @@ export function emptyLogState(): IndexLogState {
   return { highestModseq: 1, messages: new Map(), lines: 0 };
 }
 
-/** Applies the log's text to `state`; a last line without its line feed (a write in progress) is ignored. */
-export function replayIndexLog(text: string, state: IndexLogState = emptyLogState()): IndexLogState {
+/**
+ * Applies the log's text to `state`; a last line without its line feed (a write in progress) is ignored.
+ * `held` finds the records its reader keeps itself (in its index): their lines update those records.
+ */
+export function replayIndexLog(
+  text: string,
+  state: IndexLogState = emptyLogState(),
+  held: (uid: number) => LoggedMessage | undefined = () => undefined,
+): IndexLogState {
   const end = text.lastIndexOf('\n');
   if (end === -1) return state;
   for (const line of text.slice(0, end).split('\n')) {
@@ -49,8 +57,8 @@ export function replayIndexLog(text: string, state: IndexLogState = emptyLogStat
     const [first = 0, second = 0, third = 0, fourth = 0] = numbers;
     const kind = fields[0];
     if (kind === 'a' && numbers.length === 4 && letters !== undefined) {
-      // A message already known keeps its record (which the log's owner may share), brought up to date.
-      const known = state.messages.get(first);
+      // A message already known keeps its record, brought up to date (a compaction elsewhere repeats it).
+      const known = state.messages.get(first) ?? held(first);
       if (known) {
         known.loggedModseq = second;
         known.loggedLetters = letters;
@@ -64,7 +72,7 @@ export function replayIndexLog(text: string, state: IndexLogState = emptyLogStat
       }
       raise(state, second);
     } else if (kind === 'f' && numbers.length === 2 && letters !== undefined) {
-      const message = state.messages.get(first);
+      const message = state.messages.get(first) ?? held(first);
       if (message) {
         message.loggedModseq = second;
         message.loggedLetters = letters;

@@ -92,7 +92,34 @@ export async function writeAtomically(
   durable: boolean,
   mtime?: Date,
 ): Promise<void> {
-  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const temporary = await writeTemporary(path, text, durable, mtime);
+  await fs.rename(temporary, path);
+}
+
+/**
+ * Writes `text` to `path` whole, as {@link writeAtomically} does, unless `path` exists: then it is left as
+ * it is (another process created it first) and the answer is false.
+ */
+export async function createAtomically(path: string, text: string, durable: boolean): Promise<boolean> {
+  const temporary = await writeTemporary(path, text, durable);
+  try {
+    await fs.link(temporary, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await fs.rm(temporary, { force: true });
+  }
+}
+
+/** Temporary files this process made, counted for their names: two writes at once each get their own. */
+let temporaries = 0;
+
+/** Writes `text` to a new file beside `path`, and returns its path. */
+async function writeTemporary(path: string, text: string, durable: boolean, mtime?: Date): Promise<string> {
+  temporaries = (temporaries + 1) % 1_000_000_000;
+  const temporary = `${path}.${process.pid}.${Date.now()}.${temporaries}.tmp`;
   const handle = await fs.open(temporary, 'w', 0o600);
   try {
     await handle.writeFile(text);
@@ -101,7 +128,7 @@ export async function writeAtomically(
   } finally {
     await handle.close();
   }
-  await fs.rename(temporary, path);
+  return temporary;
 }
 
 export async function appendDurably(path: string, text: string, durable: boolean): Promise<void> {

@@ -52,6 +52,7 @@ import type {
 import { acquireDotlock } from './dotlock.js';
 import {
   appendDurably,
+  createAtomically,
   crlfSize,
   forEachConcurrently,
   identity,
@@ -229,7 +230,10 @@ export class MaildirFolder {
     return folder;
   }
 
-  /** Creates the directories and files of a new, empty folder. */
+  /**
+   * Creates the directories and files of a new, empty folder. A uidlist another process wrote meanwhile is
+   * kept: the folder it describes is the one both processes open.
+   */
   static async create(path: string): Promise<void> {
     for (const dir of ['cur', 'new', 'tmp'])
       await fs.mkdir(join(path, dir), { recursive: true, mode: 0o700 });
@@ -240,7 +244,7 @@ export class MaildirFolder {
       mailboxGuid: newMailboxId(),
       headerExtensions: '',
     });
-    await writeAtomically(join(path, UIDLIST), header, true);
+    await createAtomically(join(path, UIDLIST), header, true);
   }
 
   get index(): MailboxIndex {
@@ -341,9 +345,8 @@ export class MaildirFolder {
         );
         await this.#renameFile(entry, letters);
         logLines += flagsLine(change.uid, change.modseq, letters);
-        const logged = this.#log.messages.get(change.uid)!;
-        logged.loggedModseq = change.modseq;
-        logged.loggedLetters = letters;
+        entry.loggedModseq = change.modseq;
+        entry.loggedLetters = letters;
       }
       await this.#appendLog(logLines);
       for (const change of result.changed) this.feed.publish({ type: 'flags', ...change });
@@ -362,7 +365,6 @@ export class MaildirFolder {
       }
       if (this.#options.fsync) await Promise.all([...dirs].map((dir) => syncDirectory(join(this.path, dir))));
       const removed = this.#index.remove(uids);
-      for (const uid of removed.uids) this.#forget(uid);
       if (removed.uids.length > 0) {
         await this.#appendLog(expungeLine(removed.modseq));
         this.feed.publish({ type: 'expunge', ...removed });
@@ -828,7 +830,6 @@ export class MaildirFolder {
       changes.push([entry.modseq, { type: 'append', message: messageInfo(entry) }]);
     }
     const removed = index.remove(vanished);
-    for (const uid of removed.uids) this.#forget(uid);
     if (removed.uids.length > 0) {
       logLines += expungeLine(removed.modseq);
       changes.push([removed.modseq, { type: 'expunge', ...removed }]);
@@ -844,14 +845,12 @@ export class MaildirFolder {
   async #readLog(): Promise<void> {
     const log = await readFrom(join(this.path, INDEX_LOG), this.#logOffset, this.#logIdentity);
     if (log.replaced) {
-      // The messages in the index keep their records, which the new file's lines then bring up to date.
       this.#log = emptyLogState();
-      for (const entry of this.#index?.entries() ?? []) this.#log.messages.set(entry.uid, entry);
       this.#logOffset = 0;
       this.#logIdentity = log.identity;
     }
     const consumed = log.text.lastIndexOf('\n') + 1;
-    replayIndexLog(log.text.slice(0, consumed), this.#log);
+    replayIndexLog(log.text.slice(0, consumed), this.#log, (uid) => this.#index?.get(uid));
     this.#logOffset += consumed;
   }
 
@@ -883,7 +882,7 @@ export class MaildirFolder {
       this.#index !== undefined &&
       this.#index.uidValidity === list.uidValidity &&
       (list.mailboxGuid === undefined || list.mailboxGuid === this.#index.mailboxId);
-    const mailboxGuid = list.mailboxGuid ?? (kept ? this.#index.mailboxId : newMailboxId());
+    const mailboxGuid = ownString(list.mailboxGuid ?? (kept ? this.#index.mailboxId : newMailboxId()));
     let identity = read.identity;
     if (list.mailboxGuid === undefined) {
       // A uidlist without a GUID gets one at once (as Dovecot does), so that the mailbox id holds from the
@@ -965,25 +964,20 @@ export class MaildirFolder {
 
   /** Records flags found changed on disk: a new MODSEQ, unless the log already has this change. */
   #flagsChanged(entry: MaildirEntry, flags: readonly string[], letters: string): string {
-    const logged = this.#log.messages.get(entry.uid)!;
-    if (logged.loggedLetters === letters && logged.loggedModseq > entry.modseq) {
-      this.#index.replaceFlags(entry, flags, logged.loggedModseq);
+    if (entry.loggedLetters === letters && entry.loggedModseq > entry.modseq) {
+      this.#index.replaceFlags(entry, flags, entry.loggedModseq);
       return '';
     }
     this.#index.replaceFlags(entry, flags);
-    logged.loggedModseq = entry.modseq;
-    logged.loggedLetters = letters;
+    entry.loggedModseq = entry.modseq;
+    entry.loggedLetters = letters;
     return flagsLine(entry.uid, entry.modseq, letters);
   }
 
-  /** Makes a new entry the log's record of its message too; its base is no longer only listed. */
+  /** Makes a new entry the log's record of its message; its base is no longer only listed. */
   #track(entry: MaildirEntry): void {
-    this.#log.messages.set(entry.uid, entry);
+    this.#log.messages.delete(entry.uid);
     this.#listed.delete(entry.base);
-  }
-
-  #forget(uid: number): void {
-    this.#log.messages.delete(uid);
   }
 
   #pathOf(file: Pick<MaildirEntry, 'base' | 'dir' | 'nameLetters'>): string {
@@ -1082,11 +1076,14 @@ export class MaildirFolder {
       this.#uidlistIdentity = await identityOf(join(this.path, UIDLIST));
     }
     if (this.#log.lines > 2 * count + 256) {
-      const text = compactIndexLog(this.#index.highestModseq, this.#log.messages);
+      const text = compactIndexLog(this.#index.highestModseq, [
+        ...this.#index.entries().map((entry): [number, LoggedMessage] => [entry.uid, entry]),
+        ...this.#log.messages,
+      ]);
       await writeAtomically(join(this.path, INDEX_LOG), text, this.#options.fsync);
       this.#logOffset = Buffer.byteLength(text);
       this.#logIdentity = await identityOf(join(this.path, INDEX_LOG));
-      this.#log.lines = this.#log.messages.size + 1;
+      this.#log.lines = count + this.#log.messages.size + 1;
     }
     if (this.#cache.wantsCompaction(count)) await this.#cache.compact((id) => this.#index.hasId(id));
   }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { CrlfNormalizer } from '@postwire/mime';
+import { untilClosed } from '../change-feed.js';
 import { MailboxExistsError, MailboxNotFoundError, StoreRefusedError } from '../errors.js';
 import { canonicalFlags } from '../flags.js';
 import { messageInfo } from '../mailbox-index.js';
@@ -565,7 +566,7 @@ class MaildirMailbox implements Mailbox {
   }
 
   changes(options: { signal?: AbortSignal } = {}): AsyncIterable<MailboxChange> {
-    const signal = AbortSignal.any([this.#closed.signal, ...(options.signal ? [options.signal] : [])]);
+    const signal = untilClosed(this.#closed.signal, options.signal);
     const folder = this.#folder;
     return (async function* () {
       const stop = folder.watch();
