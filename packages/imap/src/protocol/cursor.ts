@@ -151,10 +151,22 @@ export class ImapCursor {
     return decodeLatin1(line.subarray(this.#pos, end)).toUpperCase();
   }
 
-  /** Reads `word` (case-insensitively) when it comes next as a whole atom. */
+  /**
+   * Reads `word` (upper-case ASCII, matched case-insensitively) when it comes next as a whole atom.
+   * Compared byte by byte: `nil()` asks this before every `nstring`.
+   */
   tryKeyword(word: string): boolean {
-    if (this.peekKeyword() !== word) return false;
-    this.#pos += word.length;
+    const line = this.#line;
+    const start = this.#pos;
+    const end = start + word.length;
+    if (end > line.length) return false;
+    for (let i = 0; i < word.length; i++) {
+      const byte = line[start + i]!;
+      // Only ASCII letters change case: a-z (0x61–0x7a) read as A-Z.
+      if ((byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte) !== word.charCodeAt(i)) return false;
+    }
+    if (end < line.length && isAtomChar(line[end]!)) return false;
+    this.#pos = end;
     return true;
   }
 
@@ -166,7 +178,9 @@ export class ImapCursor {
     while (end < line.length && line[end]! >= 0x30 && line[end]! <= 0x39) end++;
     if (end === start) this.fail('Expected a number');
     if (end - start > 19) this.fail('Number out of range');
-    const value = Number(decodeLatin1(line.subarray(start, end)));
+    // Digit by digit: exact up to 2⁵³, and anything rounded beyond it is above every `max`.
+    let value = 0;
+    for (let i = start; i < end; i++) value = value * 10 + (line[i]! - 0x30);
     if (value > max) this.fail('Number out of range');
     this.#pos = end;
     return value;
@@ -265,28 +279,34 @@ export class ImapCursor {
     return decodeLatin1(line.subarray(start, end));
   }
 
+  /** A quoted string's content: a view of the line, or a copy without the backslashes when it has escapes. */
   #quoted(): Uint8Array {
     const line = this.#line;
-    let i = this.#pos + 1;
-    const out: number[] = [];
+    const start = this.#pos + 1;
+    let i = start;
+    let escapes = 0;
     for (;;) {
       if (i >= line.length) this.fail('Unterminated quoted string');
       const byte = line[i]!;
+      // Most bytes are above `"` and not `\`: one test for them.
+      if (byte > QUOTE && byte !== BACKSLASH) {
+        i++;
+        continue;
+      }
       if (byte === QUOTE) break;
       if (byte === BACKSLASH) {
         const escaped = line[i + 1];
         if (escaped !== QUOTE && escaped !== BACKSLASH && !(this.#lenient && escaped !== undefined))
           this.fail('Invalid escape in quoted string');
-        out.push(escaped!);
+        escapes++;
         i += 2;
         continue;
       }
       if (byte === 0 || byte === 0x0d || byte === 0x0a) this.fail('Invalid character in quoted string');
-      out.push(byte);
       i++;
     }
     this.#pos = i + 1;
-    return Uint8Array.from(out);
+    return escapes === 0 ? line.subarray(start, i) : withoutEscapes(line.subarray(start, i), escapes);
   }
 
   #literal(): Uint8Array | StreamedFragment {
@@ -304,4 +324,15 @@ export class ImapCursor {
     this.#pos = 0;
     return literal.kind === 'literal' ? literal.data : literal;
   }
+}
+
+/** The content of a quoted string with its `escapes` backslashes dropped (each keeps the byte after it). */
+function withoutEscapes(quoted: Uint8Array, escapes: number): Uint8Array {
+  const out = new Uint8Array(quoted.length - escapes);
+  let length = 0;
+  for (let i = 0; i < quoted.length; i++) {
+    if (quoted[i] === BACKSLASH) i++;
+    out[length++] = quoted[i]!;
+  }
+  return out;
 }

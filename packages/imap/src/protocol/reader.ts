@@ -271,14 +271,15 @@ export class ImapReader {
     return this.next();
   }
 
+  /** A line is complete. The tag is read only for an error or a literal: most lines need neither. */
   #line(line: Uint8Array): ImapReaderEvent | undefined {
     this.#fragments.push(line);
-    const tag = tagOf(this.#fragments);
     const announced = literalAnnouncement(line);
     // A refused synchronising literal leaves the stream in step on a server; anything else may not.
     const fatal = this.#side === 'client' || !announced?.sync;
     this.#lineBytes += line.length;
     if (this.#lineBytes > this.#limits.maxLineLength) {
+      const tag = tagOf(this.#fragments);
       this.#clear();
       return this.#error(new ImapSyntaxError('Command too long', tag), tag, true, fatal);
     }
@@ -287,6 +288,7 @@ export class ImapReader {
       this.#clear();
       return { type: 'message', fragments };
     }
+    const tag = tagOf(this.#fragments);
     const refusal = this.#check(announced, tag);
     if (refusal) {
       this.#clear();

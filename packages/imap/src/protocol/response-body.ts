@@ -16,6 +16,7 @@ import type { ImapWriter } from './writer.js';
 export type ExtensionValue = string | null | readonly ExtensionValue[];
 
 const OPEN = 0x28;
+const CLOSE = 0x29;
 const QUOTE = 0x22;
 
 /** Reads an {@link ExtensionValue} (`tagged-ext-val`, `body-extension`, Gmail's `X-GM-*` values). */
@@ -70,6 +71,28 @@ export function readEnvelope(cursor: ImapCursor): Envelope {
   });
 }
 
+/** Reads one `address`: a list of exactly four nstrings, read in place (an envelope has a dozen). */
+function readAddress(cursor: ImapCursor): EnvelopeAddress {
+  cursor.expect(OPEN, '"("');
+  return cursor.nested(() => {
+    if (cursor.lenient) while (cursor.trySp());
+    const name = addressField(cursor, true);
+    const adl = addressField(cursor, false);
+    const mailbox = addressField(cursor, false);
+    const host = addressField(cursor, false);
+    if (cursor.lenient) while (cursor.trySp());
+    if (!cursor.tryByte(CLOSE)) cursor.fail('An address has four fields');
+    return { name, adl, mailbox, host };
+  });
+}
+
+/** One field of an address, after the space before it unless it is the `first`. */
+function addressField(cursor: ImapCursor, first: boolean): string | null {
+  if (!first && cursor.peek() !== CLOSE) cursor.sp();
+  if (cursor.peek() === CLOSE) cursor.fail('An address has four fields');
+  return nstring(cursor);
+}
+
 function readAddresses(cursor: ImapCursor): EnvelopeAddress[] | null {
   if (cursor.nil()) return null;
   cursor.expect(OPEN, '"("');
@@ -77,15 +100,7 @@ function readAddresses(cursor: ImapCursor): EnvelopeAddress[] | null {
   cursor.nested(() => {
     while (!cursor.tryByte(0x29)) {
       if (cursor.lenient) cursor.trySp();
-      const fields = cursor.list(() => nstring(cursor));
-      if (fields.length !== 4) cursor.fail('An address has four fields');
-      const [name, adl, mailbox, host] = fields as [
-        string | null,
-        string | null,
-        string | null,
-        string | null,
-      ];
-      addresses.push({ name, adl, mailbox, host });
+      addresses.push(readAddress(cursor));
     }
   });
   return addresses.length > 0 ? addresses : null;

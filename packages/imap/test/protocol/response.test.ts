@@ -228,6 +228,20 @@ describe('responses: Dovecot transcript', () => {
     expect(responses[19]).toMatchObject({ code: { code: 'UNKNOWN', atom: 'XUNKNOWN' } });
   });
 
+  it('reads envelope strings with escapes, NIL in any case, and loose spacing when lenient', () => {
+    const line =
+      '* 3 FETCH (MODSEQ (9007199254740991) ENVELOPE (nil "say \\"hi\\" \\\\ bye" (( "Ann"  Nil "ann" "example.com" )) ' +
+      'NIL NIL NIL NIL NIL NIL "<a@b>"))';
+    const response = parseLine(line, { lenient: true });
+    if (response.type !== 'FETCH') throw new Error('not a FETCH');
+    const [modseq, item] = response.attributes;
+    expect(modseq).toEqual({ item: 'MODSEQ', modSeq: 9007199254740991 });
+    const { envelope } = item as { envelope: Envelope };
+    expect(envelope).toMatchObject({ date: null, subject: 'say "hi" \\ bye', messageId: '<a@b>' });
+    expect(envelope.from).toEqual([{ name: 'Ann', adl: null, mailbox: 'ann', host: 'example.com' }]);
+    expect(() => parseLine(line, { lenient: false })).toThrow(ImapSyntaxError);
+  });
+
   it('reads a FETCH with ENVELOPE, BODYSTRUCTURE and a streamed body', () => {
     const body = 'Subject: hi\r\n\r\nHello\r\n';
     const bytes = Buffer.from(
@@ -477,9 +491,14 @@ describe('responses: Gmail and sloppy servers', () => {
     expect(refused('* SEARCH 1 (FOO 2)').text).toMatch(/MODSEQ/);
     expect(refused('* ESEARCH (FOO "x")').text).toMatch(/TAG/);
     expect(refused('a1 OK [APPENDUID 1 5:*] x').text).toMatch(/UID set/);
+    for (const address of ['(NIL NIL "a")', '()', '(NIL NIL "a" "b" NIL)'])
+      expect(refused(`* 1 FETCH (ENVELOPE (NIL NIL (${address}) NIL NIL NIL NIL NIL NIL NIL))`).text).toMatch(
+        /four/,
+      );
     expect(
-      refused('* 1 FETCH (ENVELOPE (NIL NIL ((NIL NIL "a")) NIL NIL NIL NIL NIL NIL NIL))').text,
-    ).toMatch(/four/);
+      refused('* 1 FETCH (ENVELOPE (NIL NIL ((NIL NIL"a" "b")) NIL NIL NIL NIL NIL NIL NIL))').text,
+    ).toMatch(/space/);
+    expect(refused('* 1 FETCH (ENVELOPE (NILS NIL NIL NIL NIL NIL NIL NIL NIL NIL))').text).toMatch(/string/);
     expect(refused('* 1 FETCH (BODY ("TEXT" "PLAIN" ("CHARSET") NIL NIL "7BIT" 1 1))').text).toMatch(/pairs/);
     expect(refused('bad]tag OK x').text).toMatch(/tag/);
   });

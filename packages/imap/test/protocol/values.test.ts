@@ -181,6 +181,8 @@ describe('ImapCursor', () => {
     expect(cursor('4294967295').number()).toBe(4294967295);
     expect(() => cursor('4294967296').number()).toThrow(ImapSyntaxError);
     expect(cursor('9007199254740991').number64()).toBe(Number.MAX_SAFE_INTEGER);
+    expect(() => cursor('9007199254740992').number64()).toThrow('out of range');
+    expect(cursor('0000000000000000042').number()).toBe(42);
     expect(() => cursor('0').nzNumber()).toThrow('non-zero');
     expect(() => cursor('99999999999999999999').number64()).toThrow('out of range');
     expect(() => cursor('x').number()).toThrow('number');
