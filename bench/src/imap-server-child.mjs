@@ -4,9 +4,11 @@
 // bench. Every user (one Maildir each under the root) has the password argv[3], given with LOGIN in
 // cleartext as the Dovecot peer allows. No connection limits (Dovecot's are per user and IP, and the
 // bench uses a user per session). Messages from the parent: `cpu` (answered with the user + system CPU
-// time used so far, in µs), `memory` (answered with RSS and heap used + external, in bytes, after full
-// collections; needs --expose-gc) and `stop`. The first message to the parent gives the port.
+// time used so far, in µs), `memory` (answered with RSS, heap used + external, and the young generation's
+// resident size, in bytes, after full collections; needs --expose-gc) and `stop`. The first message to the
+// parent gives the port.
 
+import { getHeapSpaceStatistics } from 'node:v8';
 import { createImapServer } from '@postwire/imap/node';
 import { createMaildirStore } from '@postwire/store/maildir';
 
@@ -46,7 +48,13 @@ process.on('message', async (request) => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     gc();
     const usage = process.memoryUsage();
-    process.send({ type: 'memory', rss: usage.rss, heap: usage.heapUsed + usage.external, usage });
+    const young = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+    process.send({
+      type: 'memory',
+      rss: usage.rss,
+      heap: usage.heapUsed + usage.external,
+      young: young?.physical_space_size ?? 0,
+    });
   } else if (request.type === 'stop') {
     await server.close({ timeout: 1000 });
     // process.exit, not a disconnect: --cpu-prof writes its profile at exit.

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { imapSuite } from './imap.js';
+import { imapClientSuite } from './imap-client-vs-imapflow.js';
 import { lineDecodingSuite } from './line-decoding.js';
 import { mimeComposeSuite } from './mime-compose.js';
 import { mimeParseSuite } from './mime-parse.js';
@@ -23,6 +24,7 @@ const rows = [
   ...(await smtpClientSuite()),
   ...(await pop3Suite()),
   ...(await imapSuite()),
+  ...(await imapClientSuite()),
 ];
 const report = renderReport(rows, new Date());
 const target = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
