@@ -22,7 +22,12 @@ import {
 import type { MailStore } from '@postwire/store';
 import { Pop3ResponseCode, type Pop3Status, serializePop3Status } from '../protocol/response.js';
 import { verifyApopDigest } from '../server/apop.js';
-import { openStoreMaildrop, type Pop3Maildrop, type StoreMaildropOptions } from '../server/maildrop.js';
+import {
+  openStoreMaildrop,
+  type Pop3Maildrop,
+  type Pop3MessageSource,
+  type StoreMaildropOptions,
+} from '../server/maildrop.js';
 import {
   type Pop3AuthStep,
   type Pop3ServerEvent,
@@ -491,7 +496,7 @@ class SessionRun {
   async #retrieve(number: number): Promise<void> {
     const session = this.#session;
     const maildrop = this.#maildrop!;
-    let source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+    let source: Pop3MessageSource;
     try {
       source = await maildrop.retrieve(maildrop.messages[number - 1]!);
     } catch (error) {
@@ -501,8 +506,13 @@ class SessionRun {
     }
     session.respond();
     try {
-      if (source instanceof ReadableStream) await consumeStream(source, (chunk) => this.#messageData(chunk));
-      else for await (const chunk of source) if (!(await this.#messageData(chunk))) break;
+      if (source instanceof Uint8Array) {
+        if (source.length > 0) await this.#messageData(source);
+      } else if (source instanceof ReadableStream) {
+        await consumeStream(source, (chunk) => this.#messageData(chunk));
+      } else {
+        for await (const chunk of source) if (!(await this.#messageData(chunk))) break;
+      }
     } catch (error) {
       this.#report(error);
       session.abortMessage();

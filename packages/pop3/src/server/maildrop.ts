@@ -12,6 +12,12 @@ export interface Pop3MaildropMessage {
 }
 
 /**
+ * A message's bytes as {@link Pop3Maildrop.retrieve} gives them: whole in one piece (cheapest for a message
+ * that fits in memory), or as a stream or async iterable of chunks.
+ */
+export type Pop3MessageSource = Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/**
  * A user's maildrop for one session, locked from the moment it is opened until {@link release}: implement
  * it to serve mail from anywhere. The server numbers {@link messages} from 1 in the order given, and hands
  * the same objects back to {@link retrieve} and {@link update}.
@@ -19,13 +25,11 @@ export interface Pop3MaildropMessage {
 export interface Pop3Maildrop {
   /** The messages at the start of the session; mail that arrives later waits for the next session. */
   readonly messages: readonly Pop3MaildropMessage[];
-  /** The message's bytes, with CRLF line ends and not dot-stuffed. */
-  retrieve(
-    message: Pop3MaildropMessage,
-  ):
-    | ReadableStream<Uint8Array>
-    | AsyncIterable<Uint8Array>
-    | Promise<ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>>;
+  /**
+   * The message's bytes, with CRLF line ends and not dot-stuffed: whole, or streamed. The server does not
+   * change a `Uint8Array` given whole, and holds it until it is written.
+   */
+  retrieve(message: Pop3MaildropMessage): Pop3MessageSource | Promise<Pop3MessageSource>;
   /**
    * The UPDATE state, after QUIT (RFC 1939 §6): remove the messages marked as deleted. `retrieved` are
    * those sent whole with RETR, for a store that flags them as seen. Never called for a session that
@@ -38,6 +42,12 @@ export interface Pop3Maildrop {
   /** Unlocks the maildrop: called once at the end of every session, after `update` when there was one. */
   release(): Promise<void>;
 }
+
+/**
+ * A message up to this size is read in one piece when the store can ({@link Mailbox.readBytes}): one open,
+ * one read and one close, without a stream; larger ones stream. A session holds one at a time.
+ */
+const WHOLE_READ = 1024 * 1024;
 
 /** Options of {@link openStoreMaildrop}. */
 export interface StoreMaildropOptions {
@@ -54,7 +64,8 @@ interface StoreMessage extends Pop3MaildropMessage {
 
 /**
  * Opens a user's INBOX in a `@postwire/store` store as a maildrop, under the mailbox's lock. Each message's
- * UIDL is its store id, which is stable across sessions and never reused (catalogue case 27).
+ * UIDL is its store id, which is stable across sessions and never reused (catalogue case 27). A message of
+ * up to 1 MiB is read whole when the store offers `Mailbox.readBytes`, a larger one as a stream.
  * @throws MailboxInUseError (code `IN_USE`) when another session holds the lock (case 26).
  */
 export async function openStoreMaildrop(
@@ -93,7 +104,12 @@ export async function openStoreMaildrop(
     list.map((message) => (message as StoreMessage).storeUid);
   return {
     messages,
-    retrieve: (message) => mailbox.read((message as StoreMessage).storeUid),
+    retrieve(message) {
+      const uid = (message as StoreMessage).storeUid;
+      return mailbox.readBytes !== undefined && message.size <= WHOLE_READ
+        ? mailbox.readBytes(uid)
+        : mailbox.read(uid);
+    },
     async update({ deleted, retrieved }) {
       const gone = new Set(uids(deleted));
       const seen = uids(retrieved).filter((uid) => !gone.has(uid));

@@ -92,6 +92,32 @@ describe("createPop3Server: the application's maildrop", () => {
     });
   });
 
+  it('serves messages given whole, as bytes or a promise of them: dot-stuffed, cut for TOP', async () => {
+    const calls = newCalls();
+    const texts = ['Subject: a\r\n\r\n.one\r\n', 'Subject: b\r\n\r\n.\r\ntwo\r\n'];
+    const { port } = await startServer(servers, {
+      maildrop: () =>
+        maildropOf(texts, calls, {
+          retrieve: (message) => {
+            const bytes = encoder.encode(texts[Number(message.uid.slice(3)) - 1]!);
+            return message.uid === 'id-1' ? bytes : Promise.resolve(bytes);
+          },
+        }),
+    });
+    const pop = await Conversation.open(port);
+    await pop.login();
+    expect(await pop.send('RETR 1\r\n', multiLine)).toBe('+OK 20 octets\r\nSubject: a\r\n\r\n..one\r\n.\r\n');
+    expect(await pop.send('RETR 2\r\n', multiLine)).toBe(
+      '+OK 22 octets\r\nSubject: b\r\n\r\n..\r\ntwo\r\n.\r\n',
+    );
+    expect(await pop.send('TOP 2 1\r\n', multiLine)).toBe(
+      '+OK Top of message follows\r\nSubject: b\r\n\r\n..\r\n.\r\n',
+    );
+    await pop.send('QUIT\r\n', statusLines(1));
+    await pop.closed;
+    expect(calls.updates).toEqual([{ deleted: [], retrieved: ['id-1', 'id-2'] }]);
+  });
+
   it('a locked maildrop is [IN-USE]; another failure to open is [SYS/TEMP], reported', async () => {
     const errors: unknown[] = [];
     let failure: Error = new MailboxInUseError();
@@ -332,6 +358,29 @@ describe('createPop3Server over a Maildir store', () => {
       await next.send('QUIT\r\n');
       expect(await inboxTexts(reopened, 'alice')).toEqual(['Subject: b\r\n\r\ntwo\r\n']);
       await reopened.close();
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('a message whose file another program removed is [SYS/TEMP] before any of it is sent; the session goes on', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'pw-pop3-maildir-'));
+    try {
+      const store = createMaildirStore({ root, fsync: false });
+      await deliver(store, 'alice', 'Subject: a\r\n\r\none\r\n', 'Subject: b\r\n\r\ntwo\r\n');
+      const errors: unknown[] = [];
+      const { port } = await startServer(servers, { store, onError: (error) => errors.push(error) });
+      const pop = await Conversation.open(port);
+      await pop.login();
+      const dir = join(root, 'alice', 'new');
+      const [first] = (await readdir(dir)).sort();
+      await rm(join(dir, first!));
+      expect(await pop.send('RETR 1\r\n')).toBe('-ERR [SYS/TEMP] Cannot read the message\r\n');
+      expect(await pop.send('RETR 2\r\n', multiLine)).toBe('+OK 19 octets\r\nSubject: b\r\n\r\ntwo\r\n.\r\n');
+      await pop.send('QUIT\r\n');
+      await pop.closed;
+      expect(errors).toHaveLength(1);
+      await store.close();
     } finally {
       await rm(root, { recursive: true, force: true });
     }

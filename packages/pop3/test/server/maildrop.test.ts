@@ -1,8 +1,17 @@
-import { createMemoryStore, MailboxInUseError } from '@postwire/store';
+import { createMemoryStore, MailboxInUseError, type MailStore } from '@postwire/store';
 import { describe, expect, it } from 'vitest';
-import { openStoreMaildrop } from '../../src/server/maildrop.js';
+import { openStoreMaildrop, type Pop3MessageSource } from '../../src/server/maildrop.js';
 
 const encoder = new TextEncoder();
+
+/** What `retrieve` gave, whole bytes or chunks, as text. */
+async function text(source: Pop3MessageSource | Promise<Pop3MessageSource>): Promise<string> {
+  const resolved = await source;
+  if (resolved instanceof Uint8Array) return new TextDecoder().decode(resolved);
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of resolved as AsyncIterable<Uint8Array>) chunks.push(chunk);
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
 
 async function seeded() {
   const store = createMemoryStore();
@@ -27,10 +36,51 @@ describe('openStoreMaildrop', () => {
       { uid: ids[1], size: 19 },
       { uid: ids[2], size: 21 },
     ]);
-    expect(await new Response(maildrop.retrieve(maildrop.messages[1]!) as ReadableStream).text()).toBe(
-      'Subject: b\r\n\r\ntwo\r\n',
-    );
+    expect(await text(maildrop.retrieve(maildrop.messages[1]!))).toBe('Subject: b\r\n\r\ntwo\r\n');
     await maildrop.release();
+  });
+
+  it('reads a message of up to 1 MiB whole with readBytes, a larger one or without readBytes as a stream', async () => {
+    const store = createMemoryStore();
+    const inbox = await (await store.user('alice')).open('INBOX');
+    const big = `Subject: big\r\n\r\n${'x'.repeat(1024 * 1024)}\r\n`;
+    await inbox.append(encoder.encode('Subject: small\r\n\r\nhi\r\n'));
+    await inbox.append(encoder.encode(big));
+    const maildrop = await openStoreMaildrop(store, 'alice');
+    const [small, large] = maildrop.messages;
+    const whole = await maildrop.retrieve(small!);
+    expect(whole).toBeInstanceOf(Uint8Array);
+    expect(new TextDecoder().decode(whole as Uint8Array)).toBe('Subject: small\r\n\r\nhi\r\n');
+    const streamed = await maildrop.retrieve(large!);
+    expect(streamed).toBeInstanceOf(ReadableStream);
+    expect(await text(streamed)).toBe(big);
+    await maildrop.release();
+
+    const withoutReadBytes: MailStore = {
+      ...store,
+      async user(name) {
+        const mail = await store.user(name);
+        return {
+          ...mail,
+          open: async (mailbox) => {
+            const opened = await mail.open(mailbox);
+            return new Proxy(opened, {
+              get: (target, key) => {
+                if (key === 'readBytes') return undefined;
+                const value = Reflect.get(target, key);
+                return typeof value === 'function' ? value.bind(target) : value;
+              },
+            });
+          },
+          release: () => mail.release(),
+        };
+      },
+    };
+    const plain = await openStoreMaildrop(withoutReadBytes, 'alice');
+    const source = await plain.retrieve(plain.messages[0]!);
+    expect(source).toBeInstanceOf(ReadableStream);
+    expect(await text(source)).toBe('Subject: small\r\n\r\nhi\r\n');
+    await plain.release();
   });
 
   it('case 26: holds the lock until released; a second open throws MailboxInUseError', async () => {
