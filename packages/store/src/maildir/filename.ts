@@ -33,17 +33,46 @@ export interface MaildirName {
 
 /** Splits a file name into its base, flag letters and sizes. */
 export function parseMaildirName(name: string): MaildirName {
-  const info = name.indexOf(INFO_SEPARATOR);
-  const base = info === -1 ? name : name.slice(0, info);
-  const letters = info === -1 ? '' : name.slice(info + INFO_SEPARATOR.length);
-  const size = /,S=(\d+)/.exec(base)?.[1];
-  const virtualSize = /,W=(\d+)/.exec(base)?.[1];
+  const base = baseOfName(name);
+  const letters = lettersOfName(name);
+  const size = sizeInBase(base, ',S=');
+  const virtualSize = sizeInBase(base, ',W=');
   return {
     base,
     letters,
-    ...(size !== undefined ? { size: Number(size) } : {}),
-    ...(virtualSize !== undefined ? { virtualSize: Number(virtualSize) } : {}),
+    ...(size !== undefined ? { size } : {}),
+    ...(virtualSize !== undefined ? { virtualSize } : {}),
   };
+}
+
+/** The base of a file name: up to its info. */
+export function baseOfName(name: string): string {
+  const info = name.indexOf(INFO_SEPARATOR);
+  return info === -1 ? name : name.slice(0, info);
+}
+
+/** The flag letters of a file name's info (`''` when it has none). */
+export function lettersOfName(name: string): string {
+  const info = name.indexOf(INFO_SEPARATOR);
+  return info === -1 ? '' : name.slice(info + INFO_SEPARATOR.length);
+}
+
+/**
+ * The number of the first `,S=` or `,W=` field of a base followed by a digit, as `/,S=(\d+)/` finds it:
+ * searched for without a regular expression, as it is for every file of a folder opened.
+ */
+export function sizeInBase(base: string, field: ',S=' | ',W='): number | undefined {
+  for (let at = base.indexOf(field); at !== -1; at = base.indexOf(field, at + 1)) {
+    const start = at + field.length;
+    let end = start;
+    while (end < base.length && isDigit(base.charCodeAt(end))) end++;
+    if (end > start) return Number(base.slice(start, end));
+  }
+  return undefined;
+}
+
+function isDigit(code: number): boolean {
+  return code >= 0x30 && code <= 0x39;
 }
 
 /**

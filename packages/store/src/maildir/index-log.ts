@@ -48,15 +48,15 @@ export function replayIndexLog(
   held: (uid: number) => LoggedMessage | undefined = () => undefined,
 ): IndexLogState {
   const end = text.lastIndexOf('\n');
-  if (end === -1) return state;
-  for (const line of text.slice(0, end).split('\n')) {
-    const fields = line.split(' ');
-    const letters = fields[fields.length - 1]?.startsWith(':') ? fields.pop()!.slice(1) : undefined;
-    const numbers = fields.slice(1).map(Number);
-    if (!numbers.every((value) => Number.isSafeInteger(value) && value >= 0)) continue;
-    const [first = 0, second = 0, third = 0, fourth = 0] = numbers;
-    const kind = fields[0];
-    if (kind === 'a' && numbers.length === 4 && letters !== undefined) {
+  const fields: LineFields = { kind: '', count: 0, numbers: [0, 0, 0, 0], letters: undefined };
+  for (let from = 0; from <= end; ) {
+    const to = text.indexOf('\n', from);
+    const wellFormed = readPlainLine(text, from, to, fields) || readLine(text.slice(from, to), fields);
+    from = to + 1;
+    if (!wellFormed) continue;
+    const { kind, count, letters } = fields;
+    const [first = 0, second = 0, third = 0, fourth = 0] = fields.numbers;
+    if (kind === 'a' && count === 4 && letters !== undefined) {
       // A message already known keeps its record, brought up to date (a compaction elsewhere repeats it).
       const known = state.messages.get(first) ?? held(first);
       if (known) {
@@ -71,14 +71,14 @@ export function replayIndexLog(
         });
       }
       raise(state, second);
-    } else if (kind === 'f' && numbers.length === 2 && letters !== undefined) {
+    } else if (kind === 'f' && count === 2 && letters !== undefined) {
       const message = state.messages.get(first) ?? held(first);
       if (message) {
         message.loggedModseq = second;
         message.loggedLetters = letters;
       }
       raise(state, second);
-    } else if ((kind === 'x' || kind === 'h') && numbers.length === 1 && letters === undefined) {
+    } else if ((kind === 'x' || kind === 'h') && count === 1 && letters === undefined) {
       raise(state, first);
     } else {
       continue;
@@ -86,6 +86,71 @@ export function replayIndexLog(
     state.lines++;
   }
   return state;
+}
+
+/**
+ * The fields of a line: its kind (the first field), its numbers (how many, and the first four), and its
+ * letters (the last field when it starts with `:`). One object, filled again for each line.
+ */
+interface LineFields {
+  kind: string;
+  count: number;
+  readonly numbers: number[];
+  letters: string | undefined;
+}
+
+/**
+ * Reads any line: space-separated fields, a last one starting with `:` being the letters, every other
+ * field after the kind a number (a safe non-negative integer as `Number` reads it). False when one is not.
+ */
+function readLine(line: string, fields: LineFields): boolean {
+  const parts = line.split(' ');
+  fields.letters = parts[parts.length - 1]?.startsWith(':') ? parts.pop()!.slice(1) : undefined;
+  fields.kind = parts[0] ?? '';
+  fields.count = Math.max(parts.length - 1, 0);
+  for (let index = 1; index < parts.length; index++) {
+    const value = Number(parts[index]);
+    if (!Number.isSafeInteger(value) || value < 0) return false;
+    if (index <= fields.numbers.length) fields.numbers[index - 1] = value;
+  }
+  return true;
+}
+
+const SPACE = 0x20;
+const COLON = 0x3a;
+const ZERO = 0x30;
+const NINE = 0x39;
+/** Decimal digits that always make a safe integer. */
+const MAX_DIGITS = 15;
+
+/**
+ * Reads `text[from, to)` when it is a line as Postwire writes it, in one pass and without cutting it into
+ * strings: a kind of one character, then fields each after one space, numbers of plain digits, and the
+ * letters last. It reads such a line as {@link readLine} does; false for any other (left to it).
+ */
+function readPlainLine(text: string, from: number, to: number, fields: LineFields): boolean {
+  if (to - from < 2 || text.charCodeAt(from + 1) !== SPACE) return false;
+  fields.kind = text[from]!;
+  fields.count = 0;
+  fields.letters = undefined;
+  for (let at = from + 2; ; at++) {
+    if (text.charCodeAt(at) === COLON) {
+      const space = text.indexOf(' ', at);
+      if (space !== -1 && space < to) return false;
+      fields.letters = text.slice(at + 1, to);
+      return true;
+    }
+    const start = at;
+    let value = 0;
+    for (let code = text.charCodeAt(at); code >= ZERO && code <= NINE; code = text.charCodeAt(++at)) {
+      value = value * 10 + (code - ZERO);
+    }
+    if (at === start || at - start > MAX_DIGITS) return false;
+    if (fields.count < fields.numbers.length) fields.numbers[fields.count] = value;
+    fields.count++;
+    if (at === to) return true;
+    if (text.charCodeAt(at) !== SPACE) return false;
+  }
 }
 
 function raise(state: IndexLogState, modseq: number): void {

@@ -52,15 +52,18 @@ export async function acquireDotlock(
 /** Creates the lock file with its content in one step; returns its inode, or `undefined` if it exists. */
 async function createLock(lockPath: string): Promise<bigint | undefined> {
   const temporary = `${lockPath}.${randomUUID()}`;
-  await fs.writeFile(temporary, `${process.pid}:${HOST}\n`);
+  const handle = await fs.open(temporary, 'w');
   try {
-    await fs.link(temporary, lockPath);
-    return (await fs.stat(temporary, { bigint: true })).ino;
+    await handle.writeFile(`${process.pid}:${HOST}\n`);
+    // The lock is the temporary file itself: it is linked once written, its inode read meanwhile, and
+    // it is closed while the temporary name is removed.
+    const [, stat] = await Promise.all([fs.link(temporary, lockPath), handle.stat({ bigint: true })]);
+    return stat.ino;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
     throw error;
   } finally {
-    await fs.rm(temporary, { force: true });
+    await Promise.all([handle.close(), fs.rm(temporary, { force: true })]);
   }
 }
 

@@ -56,15 +56,20 @@ export async function identityOf(path: string): Promise<string> {
   return identity(await fs.stat(path, { bigint: true }));
 }
 
+/** What {@link readFrom} read of a file. */
+export interface FileText {
+  readonly text: string;
+  /** The file's {@link identity}; none when it does not exist. */
+  readonly identity?: string;
+  /** The text is from the file's start, as it is not the file known or is shorter than the offset. */
+  readonly replaced: boolean;
+}
+
 /**
  * The text of a file from `offset` on, or from its start when it was `replaced`: it is not the file
  * `known` (see {@link identity}), or it is shorter than `offset`. No identity when it does not exist.
  */
-export async function readFrom(
-  path: string,
-  offset: number,
-  known: string | undefined,
-): Promise<{ text: string; identity?: string; replaced: boolean }> {
+export async function readFrom(path: string, offset: number, known: string | undefined): Promise<FileText> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(path, 'r');
@@ -81,7 +86,8 @@ export async function readFrom(
     await handle.read(buffer, 0, buffer.length, from);
     return { text: buffer.toString('utf8'), identity: identity(stat), replaced };
   } finally {
-    await handle.close();
+    // Not waited for: closing a file that was only read loses nothing, and the text is ready.
+    handle.close().catch(() => {});
   }
 }
 

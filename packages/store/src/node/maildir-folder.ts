@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { type FSWatcher, promises as fs, watch } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
@@ -9,11 +9,14 @@ import { MailboxInUseError, MailboxNotFoundError, StoreRefusedError } from '../e
 import { newMailboxId, nextUidValidity } from '../ids.js';
 import { type IndexEntry, MailboxIndex, messageInfo } from '../mailbox-index.js';
 import {
+  baseOfName,
   compareDeliveryOrder,
   flagsOfLetters,
   lettersOfFlags,
+  lettersOfName,
   maildirName,
   parseMaildirName,
+  sizeInBase,
   unmappedLetters,
 } from '../maildir/filename.js';
 import {
@@ -54,6 +57,7 @@ import {
   appendDurably,
   createAtomically,
   crlfSize,
+  type FileText,
   forEachConcurrently,
   identity,
   identityOf,
@@ -140,16 +144,30 @@ export interface FolderOptions {
 
 /** The stable id of a message: derived from its Maildir base name, which never changes. */
 export function messageIdOfBase(base: string): string {
-  return ownString(`M${createHash('sha256').update(base).digest('base64url').slice(0, 24)}`);
+  return ownString(`M${sha256Base64url(base).slice(0, 24)}`);
 }
+
+/**
+ * The SHA-256 digest of a text's UTF-8 bytes, in base64url: in one call where Node has `crypto.hash`
+ * (20.12 on), twice as fast for a short text as a `Hash` object, which a folder opened makes per message.
+ */
+const sha256Base64url: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'base64url')
+    : (text) => crypto.createHash('sha256').update(text).digest('base64url');
+
+/** Where {@link ownString} copies through: one buffer, grown as needed, rather than a new one per copy. */
+let copyBuffer = Buffer.allocUnsafe(1024);
 
 /**
  * A copy of `s` in memory of its own. A slice or a concatenation keeps the strings it was made from
  * alive (a base name the whole directory entry it was cut from): a string kept for as long as a message
- * is in the index is copied first.
+ * is in the index is copied first (through its UTF-8 bytes).
  */
 function ownString(s: string): string {
-  return Buffer.from(s, 'utf8').toString('utf8');
+  // At most 3 UTF-8 octets per UTF-16 unit.
+  if (s.length * 3 > copyBuffer.length) copyBuffer = Buffer.allocUnsafe(s.length * 3);
+  return copyBuffer.toString('utf8', 0, copyBuffer.write(s, 0, 'utf8'));
 }
 
 let deliveries = 0;
@@ -225,8 +243,7 @@ export class MaildirFolder {
   static async open(path: string, name: string, options: FolderOptions): Promise<MaildirFolder> {
     const folder = new MaildirFolder(path, name, options);
     folder.#watchDirectories();
-    await folder.#locked(async () => {});
-    await removeAbandonedFiles(join(path, 'tmp'));
+    await Promise.all([folder.#locked(async () => {}), removeAbandonedFiles(join(path, 'tmp'))]);
     return folder;
   }
 
@@ -307,7 +324,7 @@ export class MaildirFolder {
             base: ownString(message.base),
             dir,
             nameLetters: letters,
-            lfOnly: parseMaildirName(message.base).size !== message.size,
+            lfOnly: sizeInBase(message.base, ',S=') !== message.size,
             loggedModseq: 0,
             loggedLetters: letters,
           }),
@@ -762,27 +779,45 @@ export class MaildirFolder {
 
   /**
    * Brings the index in step with the disk (the uidlist lock is held), reading only what changed: the
-   * uidlist and the log from where they were read up to, the directories whose timestamps moved.
+   * uidlist and the log from where they were read up to, the directories whose timestamps moved. What it
+   * reads is read at once, and the stamps are not looked at when there are none to compare with (a
+   * folder's first look reads everything).
    */
   async #refresh(force: boolean): Promise<void> {
-    await this.#readLog();
-    const rebuilt = await this.#readUidList();
-    const previous = force || rebuilt || !this.#trustworthy() ? undefined : this.#stamps;
+    const previous = force || !this.#trustworthy() ? undefined : this.#stamps;
     this.#foreign = false;
-    const current = await this.#readStamps();
-    const dirs = (['new', 'cur'] as const).filter((dir) => !previous || previous[dir] !== current[dir]);
-    if (!previous || previous.keywords !== current.keywords) {
-      this.#keywords = parseKeywords(await fs.readFile(join(this.path, KEYWORDS), 'utf8').catch(() => ''));
+    const current = previous && (await this.#readStamps());
+    const changed = (part: 'new' | 'cur' | 'keywords') => !previous || previous[part] !== current![part];
+    let [log, uidlist, keywords, newNames, curNames] = await Promise.all([
+      readFrom(join(this.path, INDEX_LOG), this.#logOffset, this.#logIdentity),
+      readFrom(join(this.path, UIDLIST), this.#uidlistOffset, this.#uidlistIdentity),
+      changed('keywords') ? this.#readKeywords() : undefined,
+      changed('new') ? readDirectory(join(this.path, 'new')) : undefined,
+      changed('cur') ? readDirectory(join(this.path, 'cur')) : undefined,
+    ]);
+    this.#applyLog(log);
+    if (await this.#applyUidList(uidlist)) {
+      // A new index: every file is taken in again, and the keywords with it.
+      [keywords, newNames, curNames] = await Promise.all([
+        keywords ?? this.#readKeywords(),
+        newNames ?? readDirectory(join(this.path, 'new')),
+        curNames ?? readDirectory(join(this.path, 'cur')),
+      ]);
     }
+    if (keywords !== undefined) this.#keywords = parseKeywords(keywords);
     if (this.#log.highestModseq > this.#index.highestModseq)
       this.#index.highestModseq = this.#log.highestModseq;
 
+    const dirs: ('new' | 'cur')[] = [];
     const onDisk = new Map<string, DiskFile>();
-    for (const dir of dirs) {
-      for (const fileName of await readDirectory(join(this.path, dir))) {
-        const { base, letters } = parseMaildirName(fileName);
-        onDisk.set(base, { dir, letters });
-      }
+    for (const [dir, names] of [
+      ['new', newNames],
+      ['cur', curNames],
+    ] as const) {
+      if (names === undefined) continue;
+      dirs.push(dir);
+      for (const fileName of names)
+        onDisk.set(baseOfName(fileName), { dir, letters: lettersOfName(fileName) });
     }
     const index = this.#index;
     const changes: [number, MailboxChange][] = [];
@@ -841,9 +876,16 @@ export class MaildirFolder {
     for (const [, change] of changes.sort((a, b) => a[0] - b[0])) this.feed.publish(change);
   }
 
-  /** Reads the index log from where it was read up to (from its start if another process replaced it). */
-  async #readLog(): Promise<void> {
-    const log = await readFrom(join(this.path, INDEX_LOG), this.#logOffset, this.#logIdentity);
+  /** `dovecot-keywords`, `''` when it cannot be read. */
+  #readKeywords(): Promise<string> {
+    return fs.readFile(join(this.path, KEYWORDS), 'utf8').catch(() => '');
+  }
+
+  /**
+   * Takes in the index log read from where it was read up to (from its start if another process replaced
+   * it).
+   */
+  #applyLog(log: FileText): void {
     if (log.replaced) {
       this.#log = emptyLogState();
       this.#logOffset = 0;
@@ -855,13 +897,12 @@ export class MaildirFolder {
   }
 
   /**
-   * Reads the uidlist's new records, or all of it when the file was replaced. A new UIDVALIDITY or mailbox
-   * GUID (another mailbox under this name) makes the folder gone for its sessions and starts a new index:
-   * then it returns true.
+   * Takes in the uidlist's new records, or all of it when the file was replaced. A new UIDVALIDITY or
+   * mailbox GUID (another mailbox under this name) makes the folder gone for its sessions and starts a new
+   * index: then it returns true.
    */
-  async #readUidList(): Promise<boolean> {
+  async #applyUidList(read: FileText): Promise<boolean> {
     const path = join(this.path, UIDLIST);
-    const read = await readFrom(path, this.#uidlistOffset, this.#uidlistIdentity);
     let consumed = read.text.lastIndexOf('\n') + 1;
     if (read.identity !== undefined && !read.replaced) {
       const lines = read.text.slice(0, consumed).split('\n').slice(0, -1);
@@ -916,9 +957,8 @@ export class MaildirFolder {
    * time, and its size with CRLF line endings, counted when the name does not say), 64 files at a time.
    */
   async #describe(adoptions: Adoption[]): Promise<Adoption[]> {
-    await forEachConcurrently(adoptions, 64, async (adoption) => {
-      if (this.#log.messages.has(adoption.uid)) return;
-      const parsed = parseMaildirName(adoption.base);
+    const unknown = adoptions.filter((adoption) => !this.#log.messages.has(adoption.uid));
+    await forEachConcurrently(unknown, 64, async (adoption) => {
       const path = this.#pathOf({
         base: adoption.base,
         dir: adoption.disk.dir,
@@ -926,7 +966,7 @@ export class MaildirFolder {
       });
       const stat = await fs.stat(path);
       adoption.internalDate = Math.floor(stat.mtimeMs);
-      adoption.size = parsed.virtualSize ?? (await crlfSize(path));
+      adoption.size = sizeInBase(adoption.base, ',W=') ?? (await crlfSize(path));
     });
     return adoptions;
   }
@@ -947,7 +987,7 @@ export class MaildirFolder {
       base: ownString(base),
       dir: disk.dir,
       nameLetters: disk.letters,
-      lfOnly: parseMaildirName(base).size !== (logged?.size ?? size!),
+      lfOnly: sizeInBase(base, ',S=') !== (logged?.size ?? size!),
       loggedModseq: logged?.loggedModseq ?? 0,
       loggedLetters: logged?.loggedLetters ?? disk.letters,
     });

@@ -282,7 +282,6 @@ class MaildirUser {
       // empty, with its id.
       await this.create(target);
       const inbox = await this.#folder('INBOX');
-      await inbox.sync();
       const uids = inbox.index.entries().map((entry) => entry.uid);
       await this.#copy(inbox, uids, target);
       await inbox.expunge(uids);
@@ -337,13 +336,11 @@ class MaildirUser {
 
   async status(name: string): Promise<MailboxStatus> {
     const folder = await this.#folder(canonicalMailboxName(name));
-    await folder.sync();
     return folder.index.status();
   }
 
   async open(name: string): Promise<Mailbox> {
     const folder = await this.#folder(canonicalMailboxName(name));
-    await folder.sync();
     const mailbox = new MaildirMailbox(this, folder);
     unreleased.register(mailbox, this, mailbox);
     return mailbox;
@@ -388,7 +385,6 @@ class MaildirUser {
 
   async #copy(folder: MaildirFolder, uids: readonly number[], target: string): Promise<CopyResult> {
     const destination = await this.#folder(target);
-    await destination.sync();
     const entries = folder.index.entries(uids);
     await this.checkQuota(
       entries.reduce((sum, entry) => sum + entry.size, 0),
@@ -414,12 +410,18 @@ class MaildirUser {
     for (const folder of folders) await (await folder.catch(() => undefined))?.close();
   }
 
-  /** The shared folder of a mailbox, opened once per process. */
+  /**
+   * The shared folder of a mailbox, opened once per process, in step with the disk: synced when it was
+   * open already (opening it read the disk).
+   */
   async #folder(name: string): Promise<MaildirFolder> {
     const open = this.#folders.get(name);
     if (open) {
       const folder = await open.catch(() => undefined);
-      if (folder && !folder.gone) return folder;
+      if (folder && !folder.gone) {
+        await folder.sync();
+        return folder;
+      }
       this.#folders.delete(name);
     }
     const path = this.#pathOf(name);

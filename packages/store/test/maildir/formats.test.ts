@@ -11,8 +11,10 @@ import {
 import { folderOfMailbox, mailboxOfFolder } from '../../src/maildir/folder-names.js';
 import {
   compactIndexLog,
+  emptyLogState,
   expungeLine,
   flagsLine,
+  type IndexLogState,
   messageLine,
   replayIndexLog,
 } from '../../src/maildir/index-log.js';
@@ -29,6 +31,19 @@ describe('Maildir file names', () => {
       virtualSize: 195,
     });
     expect(parseMaildirName('1795498253.M1P2.host')).toEqual({ base: '1795498253.M1P2.host', letters: '' });
+  });
+
+  it('reads the sizes of any name as the first ,S= or ,W= followed by digits', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9.,:SW=2x]{0,40}$/), (name) => {
+        const base = name.includes(':2,') ? name.slice(0, name.indexOf(':2,')) : name;
+        const size = /,S=(\d+)/.exec(base)?.[1];
+        const virtualSize = /,W=(\d+)/.exec(base)?.[1];
+        const parsed = parseMaildirName(name);
+        expect(parsed.size).toBe(size === undefined ? undefined : Number(size));
+        expect(parsed.virtualSize).toBe(virtualSize === undefined ? undefined : Number(virtualSize));
+      }),
+    );
   });
 
   it('maps letters to IMAP flags and back in ASCII order, keeping P', () => {
@@ -187,7 +202,69 @@ describe('postwire-index log', () => {
     expect(state.messages.size).toBe(0);
     expect(state.highestModseq).toBe(4);
   });
+
+  it('reads any line as space-separated fields, numbers as Number reads them', () => {
+    // Lines as Postwire writes them, and lines of the same characters in any order.
+    const line = fc.oneof(
+      fc
+        .tuple(fc.nat(), fc.nat(), fc.nat(), fc.nat(), fc.stringMatching(/^[A-Za-z]{0,4}$/))
+        .map(([uid, modseq, time, size, letters]) =>
+          messageLine(uid, { loggedModseq: modseq, internalTime: time, size, loggedLetters: letters }),
+        ),
+      fc.tuple(fc.nat(), fc.nat(), fc.stringMatching(/^[A-Z]{0,3}$/)).map(([u, m, l]) => flagsLine(u, m, l)),
+      fc.nat().map(expungeLine),
+      fc.stringMatching(/^[afxhq:]?[ 0-9:ST.e+x-]{0,24}\n$/),
+      fc.stringMatching(/^[afxh] (?:[0-9]{14,18} ?){1,4}(?::S)?\n$/),
+    );
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 12 }), (lines) => {
+        const text = lines.join('');
+        expect(replayIndexLog(text)).toEqual(replayBySplitting(text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
+
+/** The log read line by line, each cut into its fields: what `replayIndexLog` must find. */
+function replayBySplitting(text: string): IndexLogState {
+  const state = emptyLogState();
+  const end = text.lastIndexOf('\n');
+  if (end === -1) return state;
+  for (const line of text.slice(0, end).split('\n')) {
+    const fields = line.split(' ');
+    const letters = fields[fields.length - 1]?.startsWith(':') ? fields.pop()!.slice(1) : undefined;
+    const numbers = fields.slice(1).map(Number);
+    if (!numbers.every((value) => Number.isSafeInteger(value) && value >= 0)) continue;
+    const [first = 0, second = 0, third = 0, fourth = 0] = numbers;
+    const kind = fields[0];
+    if (kind === 'a' && numbers.length === 4 && letters !== undefined) {
+      const known = state.messages.get(first);
+      if (known) {
+        known.loggedModseq = second;
+        known.loggedLetters = letters;
+      } else {
+        state.messages.set(first, {
+          loggedModseq: second,
+          internalTime: third,
+          size: fourth,
+          loggedLetters: letters,
+        });
+      }
+    } else if (kind === 'f' && numbers.length === 2 && letters !== undefined) {
+      const message = state.messages.get(first);
+      if (message) {
+        message.loggedModseq = second;
+        message.loggedLetters = letters;
+      }
+    } else if (!((kind === 'x' || kind === 'h') && numbers.length === 1 && letters === undefined)) {
+      continue;
+    }
+    state.highestModseq = Math.max(state.highestModseq, kind === 'x' || kind === 'h' ? first : second);
+    state.lines++;
+  }
+  return state;
+}
 
 describe('Maildir++ folder names', () => {
   it('maps mailbox names to Dovecot folder directories and back', () => {
