@@ -44,6 +44,9 @@ function isAtom(text: string, extra = ''): boolean {
   return pattern.test(text);
 }
 
+/** A string of printable ASCII without `"` or `\\`: quoted as it is (most strings a server writes). */
+const PLAIN_QUOTABLE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 /**
  * `value` as a quoted string, or `undefined` when it must be a literal: it is longer than
  * {@link MAX_QUOTED} octets of UTF-8, holds CR or LF, or holds a non-ASCII character and `utf8` is off.
@@ -124,6 +127,10 @@ export class ImapWriter {
   /** Writes a `string`: quoted when possible, else a literal. */
   string(value: string | Uint8Array): this {
     if (typeof value !== 'string') return this.#bytesString(value);
+    if (value.length <= MAX_QUOTED && PLAIN_QUOTABLE.test(value)) {
+      this.#text += `"${value}"`;
+      return this;
+    }
     if (value.includes('\0')) throw new InvalidArgumentError('a string cannot hold NUL');
     const text = quoted(value, this.#utf8);
     if (text === undefined) return this.literal(utf8(value));
