@@ -16,6 +16,7 @@ export default defineConfig({
         'packages/smtp/src/**': { lines: 90 },
         'packages/pop3/src/**': { lines: 90 },
         'packages/imap/src/**': { lines: 90 },
+        'packages/mailauth/src/**': { lines: 90 },
       },
     },
   },

@@ -15,10 +15,11 @@ const alias = {
   '@postwire/pop3': fileURLToPath(new URL('./packages/pop3/src/index.ts', import.meta.url)),
   '@postwire/imap/node': fileURLToPath(new URL('./packages/imap/src/node/index.ts', import.meta.url)),
   '@postwire/imap': fileURLToPath(new URL('./packages/imap/src/index.ts', import.meta.url)),
+  '@postwire/mailauth': fileURLToPath(new URL('./packages/mailauth/src/index.ts', import.meta.url)),
 };
 
 /** The one list of test projects: one per package. The root `vitest.config.ts` reads it. */
-const packages = ['core', 'sasl', 'mime', 'store', 'smtp', 'pop3', 'imap'];
+const packages = ['core', 'sasl', 'mime', 'store', 'smtp', 'pop3', 'imap', 'mailauth'];
 
 const projects: TestProjectConfiguration[] = packages.map((name) => ({
   resolve: { alias },

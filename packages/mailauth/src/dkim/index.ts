@@ -1,0 +1,5 @@
+export * from './body-canonicalizer.js';
+export * from './canonicalization.js';
+export * from './key-record.js';
+export * from './signature.js';
+export * from './tag-list.js';

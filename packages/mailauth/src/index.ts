@@ -1,0 +1,2 @@
+export * from './authentication-results/index.js';
+export * from './dkim/index.js';
