@@ -1,2 +1,3 @@
 export * from './authentication-results/index.js';
 export * from './dkim/index.js';
+export * from './dmarc/index.js';
