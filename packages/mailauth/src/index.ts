@@ -1,3 +1,4 @@
 export * from './authentication-results/index.js';
 export * from './dkim/index.js';
 export * from './dmarc/index.js';
+export * from './spf/index.js';

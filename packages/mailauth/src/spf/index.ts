@@ -1,0 +1,2 @@
+export * from './macro.js';
+export * from './record.js';
