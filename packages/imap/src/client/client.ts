@@ -34,7 +34,7 @@ import {
 } from './fetch.js';
 import { flagUpdate, type ImapFlagUpdate, type ImapMailboxState } from './mailbox-state.js';
 import { type ImapRange, toSequenceSet } from './range.js';
-import { type ImapSearchQuery, searchKeys } from './search-query.js';
+import { type ImapSearchQuery, runSearch, searchKeys } from './search-query.js';
 import { selectMailbox } from './select.js';
 import {
   defaultImapClientTimeouts,
@@ -846,28 +846,12 @@ class Client extends EventTarget implements ImapClient {
   ): Promise<number[]> {
     const { session, call } = await this.#acquire(options);
     const { keys, utf8: nonAscii } = searchKeys(query);
-    const esearch = session.has('ESEARCH');
-    const numbers: number[] = [];
-    let all: SequenceSet | undefined;
-    await session.run({
-      command: {
-        name: 'SEARCH',
-        uid: options.uid === true,
-        ...(nonAscii && !session.utf8 && { charset: 'UTF-8' }),
-        ...(esearch && { return: ['ALL'] as const }),
-        criteria: keys,
-      },
-      ...call,
-      handler: {
-        untagged: (response) => {
-          if (response.type === 'SEARCH') numbers.push(...response.numbers);
-          else if (response.type === 'ESEARCH') all = response.all;
-          else return false;
-          return true;
-        },
-      },
-    });
-    return all ? expand(all, session.mailbox?.exists ?? 0) : numbers;
+    const found = await runSearch(
+      session,
+      { uid: options.uid === true, ...(nonAscii && !session.utf8 && { charset: 'UTF-8' }), criteria: keys },
+      call,
+    );
+    return Array.isArray(found) ? found : expand(found, session.mailbox?.exists ?? 0);
   }
 
   async sort(

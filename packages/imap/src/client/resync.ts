@@ -2,6 +2,7 @@ import type { FetchItem } from '../protocol/fetch-item.js';
 import { SequenceSet } from '../protocol/sequence-set.js';
 import type { ImapEmit } from './events.js';
 import { flagUpdate, type ImapMailboxState } from './mailbox-state.js';
+import { runSearch } from './search-query.js';
 import { selectMailbox } from './select.js';
 import type { ImapClientSession } from './session.js';
 
@@ -83,26 +84,8 @@ async function resynchronise(
 /** The UIDs in the mailbox (UID SEARCH ALL; as ranges with ESEARCH). */
 async function uidsPresent(session: ImapClientSession): Promise<SequenceSet> {
   if (session.mailbox?.exists === 0) return SequenceSet.of([]);
-  const esearch = session.has('ESEARCH');
-  const numbers: number[] = [];
-  let all: SequenceSet | undefined;
-  await session.run({
-    command: {
-      name: 'SEARCH',
-      uid: true,
-      ...(esearch && { return: ['ALL'] as const }),
-      criteria: [{ key: 'ALL' }],
-    },
-    handler: {
-      untagged: (response) => {
-        if (response.type === 'SEARCH') numbers.push(...response.numbers);
-        else if (response.type === 'ESEARCH') all = response.all;
-        else return false;
-        return true;
-      },
-    },
-  });
-  return all ?? SequenceSet.from(numbers);
+  const found = await runSearch(session, { uid: true, criteria: [{ key: 'ALL' }] });
+  return Array.isArray(found) ? SequenceSet.from(found) : found;
 }
 
 /**

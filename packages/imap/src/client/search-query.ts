@@ -1,6 +1,9 @@
 import { InvalidArgumentError } from '@postwire/core';
 import type { DateSearchKeyName, SearchKey, TextSearchKeyName } from '../protocol/search-key.js';
+import type { SequenceSet } from '../protocol/sequence-set.js';
 import { type ImapRange, toSequenceSet } from './range.js';
+import type { ImapClientSession } from './session.js';
+import type { CallBounds } from './session-keeper.js';
 
 /**
  * What to search for (RFC 9051 §6.4.4): every member given must match (AND); `or` and `not` nest.
@@ -150,4 +153,36 @@ function day(value: Date | string): string {
   if (typeof value === 'string') return value;
   if (Number.isNaN(value.getTime())) throw new InvalidArgumentError('an invalid Date in a search');
   return value.toISOString().slice(0, 10);
+}
+
+/**
+ * Runs SEARCH (`RETURN (ALL)` when the server has ESEARCH) and collects what matched: the ESEARCH set as
+ * sent, ranges kept, or the SEARCH response's numbers.
+ */
+export async function runSearch(
+  session: ImapClientSession,
+  search: { readonly uid: boolean; readonly charset?: string; readonly criteria: readonly SearchKey[] },
+  call: CallBounds = {},
+): Promise<SequenceSet | number[]> {
+  const numbers: number[] = [];
+  let all: SequenceSet | undefined;
+  await session.run({
+    command: {
+      name: 'SEARCH',
+      uid: search.uid,
+      ...(search.charset !== undefined && { charset: search.charset }),
+      ...(session.has('ESEARCH') && { return: ['ALL'] as const }),
+      criteria: search.criteria,
+    },
+    ...call,
+    handler: {
+      untagged: (response) => {
+        if (response.type === 'SEARCH') numbers.push(...response.numbers);
+        else if (response.type === 'ESEARCH') all = response.all;
+        else return false;
+        return true;
+      },
+    },
+  });
+  return all ?? numbers;
 }
