@@ -432,28 +432,20 @@ export class MaildirFolder {
 
   /** The message's bytes (CRLF line endings), whole or a range, in one piece. */
   async readBytes(uid: number, range: ByteRange = { start: 0 }): Promise<Uint8Array> {
-    const entry = this.#index.get(uid);
-    if (!entry) throw new MailboxNotFoundError(this.name, `no message with UID ${uid}`);
-    const size = entry.size;
-    const start = Math.min(range.start, size);
-    const end = Math.min(range.end ?? size, size);
+    const { entry, start, end } = this.#bounds(uid, range);
     return readFileBytes(
       () => this.#pathOf(entry),
       entry.lfOnly,
       start,
       end,
-      size,
+      entry.size,
       () => this.sync(true),
     );
   }
 
   /** The message's bytes (CRLF line endings), whole or a range. */
   read(uid: number, range: ByteRange = { start: 0 }): ReadableStream<Uint8Array> {
-    const entry = this.#index.get(uid);
-    if (!entry) throw new MailboxNotFoundError(this.name, `no message with UID ${uid}`);
-    const size = entry.size;
-    const start = Math.min(range.start, size);
-    const end = Math.min(range.end ?? size, size);
+    const { entry, start, end } = this.#bounds(uid, range);
     return readFileRange(
       () => this.#pathOf(entry),
       entry.lfOnly,
@@ -461,6 +453,17 @@ export class MaildirFolder {
       end,
       () => this.sync(true),
     );
+  }
+
+  /** The message's entry and `range` cut to its size. */
+  #bounds(uid: number, range: ByteRange): { entry: MaildirEntry; start: number; end: number } {
+    const entry = this.#index.get(uid);
+    if (!entry) throw new MailboxNotFoundError(this.name, `no message with UID ${uid}`);
+    return {
+      entry,
+      start: Math.min(range.start, entry.size),
+      end: Math.min(range.end ?? entry.size, entry.size),
+    };
   }
 
   /**
