@@ -15,6 +15,7 @@ const alias = {
   '@postwire/pop3': fileURLToPath(new URL('./packages/pop3/src/index.ts', import.meta.url)),
   '@postwire/imap/node': fileURLToPath(new URL('./packages/imap/src/node/index.ts', import.meta.url)),
   '@postwire/imap': fileURLToPath(new URL('./packages/imap/src/index.ts', import.meta.url)),
+  '@postwire/mailauth/node': fileURLToPath(new URL('./packages/mailauth/src/node/index.ts', import.meta.url)),
   '@postwire/mailauth': fileURLToPath(new URL('./packages/mailauth/src/index.ts', import.meta.url)),
 };
 

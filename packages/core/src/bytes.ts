@@ -50,6 +50,16 @@ export function decodeLatin1(bytes: Uint8Array): string {
   return text;
 }
 
+/**
+ * Encodes a string of code points U+0000–U+00FF as one byte each: the inverse of {@link decodeLatin1}.
+ * Each code unit's low byte is kept, so text outside that range must not be passed.
+ */
+export function encodeLatin1(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
 /** Joins byte chunks into one array. Returns the only chunk itself when there is just one. */
 export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;

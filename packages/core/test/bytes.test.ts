@@ -10,6 +10,7 @@ import {
   decodeUtf8Strict,
   encodeBase64,
   encodeHex,
+  encodeLatin1,
   startsWithKeyword,
   timingSafeEqual,
   utf8,
@@ -43,6 +44,14 @@ describe('bytes', () => {
     expect(decodeUtf8Strict(invalid)).toBeUndefined();
     expect(decodeUtf8Strict(utf8('Café ✉'))).toBe('Café ✉');
     expect(decodeLatin1(invalid)).toBe('a\u00ffb');
+  });
+
+  it('property: Latin-1 encode is the inverse of decode, for every byte', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        expect(encodeLatin1(decodeLatin1(bytes))).toEqual(bytes);
+      }),
+    );
   });
 
   it('joins chunks, returning a lone chunk as is', () => {
