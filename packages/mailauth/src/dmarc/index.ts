@@ -1,4 +1,5 @@
 export * from './alignment.js';
+export * from './check.js';
 export * from './record.js';
 export * from './report-uri.js';
 export * from './result.js';
