@@ -1,3 +1,4 @@
+export * from './arc/index.js';
 export * from './authentication-results/index.js';
 export * from './crypto/index.js';
 export * from './dkim/index.js';

@@ -29,6 +29,13 @@ const INITIAL_STATE = [
 /** SHA-256 (FIPS 180-4) in plain JavaScript, for runtimes without a native streaming hash. */
 export const createSha256: Sha256Factory = () => new Sha256();
 
+/** The SHA-256 digest of `bytes`. */
+export function sha256Digest(sha256: Sha256Factory, bytes: Uint8Array): Uint8Array {
+  const hash = sha256();
+  hash.update(bytes);
+  return hash.digest();
+}
+
 class Sha256 implements StreamingHash {
   readonly #state = Uint32Array.from(INITIAL_STATE);
   readonly #block = new Uint8Array(64);

@@ -72,8 +72,14 @@ const BODY_LENGTH = /^[0-9]{1,76}$/;
  */
 export function parseDkimSignature(value: string): DkimSignatureParse {
   const parsed = parseTagList(value);
-  if (!parsed.ok) return parsed;
-  const { tags } = parsed;
+  return parsed.ok ? checkDkimSignatureTags(parsed.tags) : parsed;
+}
+
+/**
+ * Checks the tags of a DKIM-Signature, as {@link parseDkimSignature} does after reading the tag list; ARC
+ * uses it for ARC-Message-Signature tags, with `v=1` in place of the instance tag.
+ */
+export function checkDkimSignatureTags(tags: ReadonlyMap<string, string>): DkimSignatureParse {
   const tag = (name: string): string | undefined => tags.get(name);
   for (const name of REQUIRED_TAGS) {
     if (!tags.has(name)) return fail(`missing tag "${name}"`);

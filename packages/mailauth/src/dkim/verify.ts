@@ -1,12 +1,12 @@
-import { decodeBase64, encodeBase64 } from '@postwire/core';
+import { encodeBase64 } from '@postwire/core';
 import type { AuthenticationResult } from '../authentication-results/types.js';
-import { importDkimPublicKey, verifyBytes } from '../crypto/keys.js';
 import { createSha256, type Sha256Factory } from '../crypto/sha256.js';
-import { type DnsResolver, joinTxt, lookupDns } from '../dns/resolver.js';
+import type { DnsResolver } from '../dns/resolver.js';
 import { MessageHeaderReader, type RawHeaderField } from '../message/header-reader.js';
 import { type MessageSource, messageChunks } from '../message/input.js';
 import { DkimBodyHashes, signedHeaderBytes } from './hashing.js';
-import { type DkimKeyRecord, parseDkimKeyRecord } from './key-record.js';
+import { checkKey, type KeyLookup, lookupKey, verifySignedData } from './key-lookup.js';
+import type { DkimKeyRecord } from './key-record.js';
 import { type DkimSignature, dkimAlgorithms, parseDkimSignature, stripSignatureValue } from './signature.js';
 
 /** The results of one DKIM signature (RFC 8601 §2.7.1). */
@@ -66,10 +66,6 @@ interface PendingCheck {
   readonly signature: DkimSignature;
   readonly key: Promise<KeyLookup>;
 }
-
-type KeyLookup =
-  | { readonly ok: true; readonly record: DkimKeyRecord }
-  | { readonly ok: false; readonly result: DkimResult; readonly reason: string };
 
 const DKIM_SIGNATURE = 'dkim-signature';
 
@@ -138,47 +134,25 @@ async function finishCheck(
     signature,
     ...more,
   });
-  const algorithm = dkimAlgorithms[signature.algorithm];
-  if (algorithm.refused) return fail('policy', `${signature.algorithm} is not accepted (RFC 8301)`);
+  if (dkimAlgorithms[signature.algorithm].refused)
+    return fail('policy', `${signature.algorithm} is not accepted (RFC 8301)`);
   const now = Math.floor((options.now ?? Date.now)() / 1000);
   if (signature.expiration !== undefined && signature.expiration < now)
     return fail('permerror', 'signature expired');
 
-  const lookup = await check.key;
-  if (!lookup.ok) return fail(lookup.result, lookup.reason);
-  const key = lookup.record;
-  const withKey = { key };
-  if (key.revoked) return fail('permerror', 'key revoked', withKey);
-  if (key.keyType !== algorithm.keyType) {
-    return fail(
-      'permerror',
-      `key type "${key.keyType}" does not match algorithm "${signature.algorithm}"`,
-      withKey,
-    );
-  }
-  if (key.hashAlgorithms !== undefined && !key.hashAlgorithms.includes(algorithm.hash)) {
-    return fail('permerror', `the key does not allow ${algorithm.hash}`, withKey);
-  }
-  if (key.noSubdomains) {
-    const identityDomain = signature.identity.slice(signature.identity.lastIndexOf('@') + 1);
-    if (identityDomain.toLowerCase() !== signature.domain.toLowerCase()) {
-      return fail('permerror', 'the key (t=s) does not allow an identity in a subdomain', withKey);
-    }
-  }
-  const imported = await importDkimPublicKey(key.publicKey, key.keyType);
-  if (!imported.ok) return fail('permerror', imported.reason, withKey);
-  const { bits } = imported.value;
-  const withBits = bits === undefined ? withKey : { key, keyBits: bits };
-  const minKeyBits = options.minKeyBits ?? 1024;
-  if (bits !== undefined && bits < minKeyBits)
-    return fail('policy', `${bits}-bit key is too short`, withBits);
+  const key = await checkKey(await check.key, signature.algorithm, options.minKeyBits ?? 1024, signature);
+  const found = {
+    ...(key.record === undefined ? {} : { key: key.record }),
+    ...(key.bits === undefined ? {} : { keyBits: key.bits }),
+  };
+  if (!key.ok) return fail(key.result, key.reason, found);
 
   const body = bodyHashes.result(signature.bodyCanonicalization, signature.bodyLength);
   if (signature.bodyLength !== undefined && signature.bodyLength > body.length) {
-    return fail('fail', 'l= is longer than the body', withBits);
+    return fail('fail', 'l= is longer than the body', found);
   }
   if (encodeBase64(body.digest) !== signature.bodyHash)
-    return fail('fail', 'body hash did not verify', withBits);
+    return fail('fail', 'body hash did not verify', found);
 
   const signed = signedHeaderBytes(
     fields,
@@ -187,29 +161,9 @@ async function finishCheck(
     check.ownName,
     stripSignatureValue(field),
   );
-  const data = key.keyType === 'ed25519' ? sha256Of(signed, options.sha256 ?? createSha256) : signed;
-  const signatureBytes = decodeBase64(signature.signature)!;
-  const verified = await verifyBytes(key.keyType, imported.value.key, signatureBytes, data);
-  if (!verified) return fail('fail', 'signature did not verify', withBits);
-  return { result: 'pass', field, signature, ...withBits };
-}
-
-async function lookupKey(resolver: DnsResolver, name: string): Promise<KeyLookup> {
-  const answer = await lookupDns(resolver, 'txt', name);
-  if (answer.status === 'error') return { ok: false, result: 'temperror', reason: answer.reason };
-  const texts = answer.status === 'found' ? joinTxt(answer.records) : [];
-  if (texts.length === 0) return { ok: false, result: 'permerror', reason: `no key record at ${name}` };
-  const parsed = texts.map(parseDkimKeyRecord);
-  const record = parsed.find((entry) => entry.ok);
-  if (record?.ok) return { ok: true, record: record.record };
-  const first = parsed[0] as { reason: string };
-  return { ok: false, result: 'permerror', reason: `invalid key record at ${name}: ${first.reason}` };
-}
-
-function sha256Of(bytes: Uint8Array, sha256: Sha256Factory): Uint8Array {
-  const hash = sha256();
-  hash.update(bytes);
-  return hash.digest();
+  const verified = await verifySignedData(key, signature.signature, signed, options.sha256 ?? createSha256);
+  if (!verified) return fail('fail', 'signature did not verify', found);
+  return { result: 'pass', field, signature, ...found };
 }
 
 function outcome(field: string, result: DkimResult, reason: string): DkimVerification {
