@@ -1,2 +1,3 @@
+export * from './check-host.js';
 export * from './macro.js';
 export * from './record.js';
