@@ -82,11 +82,16 @@ export function parseMacroString(text: string, options: SpfMacroStringOptions = 
 
 /**
  * Parses a domain-spec (RFC 7208 §7.1): a macro-string that ends with a macro or escape, or with `.`
- * and a top label (letters, digits and inner hyphens, not all digits), optionally followed by `.`.
+ * and a top label (letters, digits and inner hyphens, not all digits), optionally followed by `.`. The
+ * macros `c`, `r` and `t`, allowed only in explanation text, are malformed here.
  */
 export function parseDomainSpec(text: string): SpfMacroStringParse {
   const parsed = parseMacroString(text);
   if (!parsed.ok) return parsed;
+  const explanationOnly = parsed.tokens.find((token) => token.kind === 'macro' && EXPLANATION_ONLY.has(token.letter));
+  if (explanationOnly?.kind === 'macro') {
+    return fail(`macro "${explanationOnly.letter}" is allowed only in explanations`);
+  }
   const last = parsed.tokens.at(-1);
   if (last === undefined) return fail('empty domain-spec');
   if (last.kind === 'literal' && !endsWithTopLabel(last.text)) return fail(`invalid domain-spec "${text}"`);

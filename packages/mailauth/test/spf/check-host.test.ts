@@ -732,11 +732,10 @@ describe('redirect and exp (RFC 7208 §6)', () => {
       { helo: 'e24.example.com' },
     ],
     [
-      '%{r} in the exp domain-spec drops the explanation',
+      '%{r} in the exp domain-spec is a permerror (openspf exp-only-macro-char)',
       'foo@e25.example.com',
       '1.2.3.4',
-      'fail',
-      { explanation: null },
+      'permerror',
     ],
     ['a redirect to a failing name is temperror', 'foo@e27.example.com', '1.2.3.4', 'temperror'],
     ['a redirect to an invalid name is permerror', 'foo@e28.example.com', '1.2.3.4', 'permerror'],
