@@ -8,8 +8,10 @@ import {
   type TlsClientOptions,
   type TraceHook,
 } from '@postwire/core';
+import type { DkimSigner, DkimSignOptions } from '@postwire/mailauth';
 import { createSaslClient, type SaslClientOptions } from '@postwire/sasl';
 import type { SmtpReply } from '../protocol/reply.js';
+import { dkimSigners, needsSigning, SignedMessage, signMessage } from './dkim.js';
 import { SmtpReplyError } from './errors.js';
 import { messageEnvelope, prepareMessage, type SmtpMessageInput } from './message.js';
 import { defaultSmtpClientTimeouts, SmtpClientSession, type SmtpClientTimeouts } from './session.js';
@@ -76,6 +78,16 @@ export interface SmtpClientOptions {
   readonly signal?: AbortSignal;
   /** Sees every command and reply line (credentials redacted), for debugging. */
   readonly trace?: TraceHook;
+  /**
+   * Sign every message with DKIM (RFC 6376, RFC 8463), unless a send says otherwise
+   * ({@link SmtpSendOptions.dkim}): one DKIM-Signature field per signer, put in front of the message.
+   */
+  readonly dkim?: DkimSigner | readonly DkimSigner[];
+  /**
+   * How DKIM signs: the SHA-256 (the Node client uses the native one), the clock for `t=` and `x=`, the
+   * largest header read.
+   */
+  readonly dkimOptions?: DkimSignOptions;
   /** Opens connections: `@postwire/core/node`'s `connect` on Node. */
   readonly connector: Connector;
 }
@@ -86,6 +98,15 @@ export interface SmtpSendOptions {
   readonly message: SmtpMessageInput;
   /** The envelope; optional for a composed message (its From/Sender and To/Cc/Bcc are used). */
   readonly envelope?: SmtpSendEnvelope;
+  /**
+   * Sign this message with DKIM with these signers instead of the client's `dkim` (`[]`: with none).
+   * A signed message is read into memory and signed once, before any connection: whatever its form
+   * (bytes, a stream, a composed message), the fields go in front of the very bytes every server gets.
+   * Compose options are then composed once, with 7-bit content unless they set `eightBit` (RFC 6376
+   * §5.3), and their own `dkim` signers sign too. An unusable signer or key rejects the send with an
+   * `SmtpSigningError` before anything is sent.
+   */
+  readonly dkim?: DkimSigner | readonly DkimSigner[];
   readonly signal?: AbortSignal;
 }
 
@@ -111,8 +132,8 @@ export interface SmtpClient {
   /**
    * Sends a message. Resolves when the server accepted it for at least one recipient (see `rejected`);
    * rejects with an {@link SmtpReplyError} (`temporary` or `permanent`) when it was refused, an
-   * `SmtpExtensionError` when it needs an extension the server lacks, or a connection, TLS,
-   * authentication, timeout or abort error.
+   * `SmtpExtensionError` when it needs an extension the server lacks, an `SmtpSigningError` when it
+   * cannot be signed, or a connection, TLS, authentication, timeout or abort error.
    */
   send(options: SmtpSendOptions): Promise<SmtpSendResult>;
   /** Ends every connection (QUIT) and refuses further sends. */
@@ -171,7 +192,7 @@ export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
   const sendTo = async (
     host: string,
     envelope: SmtpSendEnvelope,
-    message: SmtpMessageInput,
+    message: OutgoingMessage,
     signal: AbortSignal | undefined,
   ): Promise<SmtpSendResult> => {
     const pool = poolFor(host);
@@ -182,7 +203,10 @@ export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
       try {
         const { capabilities } = session;
         const plan = planTransaction(envelope, {}, capabilities, session.secure);
-        const prepared = await prepareMessage(message, capabilities, plan.smtputf8);
+        const prepared =
+          message instanceof SignedMessage
+            ? message.prepared
+            : await prepareMessage(message, capabilities, plan.smtputf8);
         // RFC 9422 §4.1: more recipients than the server's RCPTMAX go in several transactions (a message
         // known as bytes can be sent again; a stream goes once and the server refuses the excess).
         const rcptMax = capabilities.limits?.rcptMax;
@@ -221,14 +245,20 @@ export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
   };
 
   return {
-    async send({ message, envelope, signal: sendSignal }) {
+    async send({ message, envelope, dkim, signal: sendSignal }) {
       if (closed) throw new InvalidArgumentError('this SMTP client is closed');
       const signal = anySignal(options.signal, sendSignal);
       if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
       const resolved = envelope ?? messageEnvelope(message);
       if (!resolved) throw new InvalidArgumentError('a message given as bytes or a stream needs an envelope');
-      if (options.host) return sendTo(options.host, resolved, message, signal);
-      return deliverDirect(options.mx!, resolved, message, signal, sendTo);
+      const signers = dkimSigners(dkim ?? options.dkim);
+      let outgoing: OutgoingMessage = message;
+      if (needsSigning(message, signers)) {
+        outgoing = await signMessage(message, resolved, signers, options.dkimOptions);
+        if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+      }
+      if (options.host) return sendTo(options.host, resolved, outgoing, signal);
+      return deliverDirect(options.mx!, resolved, outgoing, signal, sendTo);
     },
     async close() {
       closed = true;
@@ -237,6 +267,9 @@ export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
     },
   };
 }
+
+/** A message as the client sends it: as given, or signed with DKIM into its final bytes. */
+type OutgoingMessage = SmtpMessageInput | SignedMessage;
 
 /**
  * A pooled connection the server gave up while it was idle: it closed without answering the message,
@@ -278,12 +311,12 @@ function result(
 async function deliverDirect(
   resolve: MxResolver,
   envelope: SmtpSendEnvelope,
-  message: SmtpMessageInput,
+  message: OutgoingMessage,
   signal: AbortSignal | undefined,
   sendTo: (
     host: string,
     envelope: SmtpSendEnvelope,
-    message: SmtpMessageInput,
+    message: OutgoingMessage,
     signal: AbortSignal | undefined,
   ) => Promise<SmtpSendResult>,
 ): Promise<SmtpSendResult> {
@@ -344,9 +377,10 @@ function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
 
-function isStream(message: SmtpMessageInput): boolean {
+function isStream(message: OutgoingMessage): boolean {
   return (
     typeof message === 'object' &&
+    !(message instanceof SignedMessage) &&
     !(message instanceof Uint8Array) &&
     Symbol.asyncIterator in message &&
     !('envelope' in message)

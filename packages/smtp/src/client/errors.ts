@@ -1,4 +1,4 @@
-import { ErrorCode, PostwireError, ProtocolError } from '@postwire/core';
+import { ErrorCode, InvalidArgumentError, PostwireError, ProtocolError } from '@postwire/core';
 import { isTransientFailure, replyText, type SmtpReply } from '../protocol/reply.js';
 import type { SmtpRecipientResult } from './transaction.js';
 
@@ -56,5 +56,17 @@ export class SmtpExtensionError extends PostwireError {
   constructor(extension: SmtpRequiredExtension, message: string) {
     super(ErrorCode.Unsupported, message);
     this.extension = extension;
+  }
+}
+
+/**
+ * DKIM signing failed (`INVALID_ARGUMENT`, like every unusable argument): a signer or its key is unusable
+ * (not a key, not a key of the algorithm, a domain or selector that is no name), or the message's header is
+ * larger than the signer reads. Found before anything was sent; `cause` holds `@postwire/mailauth`'s error.
+ */
+export class SmtpSigningError extends InvalidArgumentError {
+  constructor(message: string, cause: unknown) {
+    super(message);
+    this.cause = cause;
   }
 }

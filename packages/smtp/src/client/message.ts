@@ -1,6 +1,7 @@
 import { streamChunks, utf8 } from '@postwire/core';
 import { type ComposedMessage, type ComposeOptions, composeMessage } from '@postwire/mime';
 import type { SmtpCapabilities } from '../protocol/capabilities.js';
+import { isComposedMessage, isComposeOptions } from './message-kind.js';
 import type { MessageSource } from './session.js';
 import { describeMessage, type SmtpMessageFacts, type SmtpSendEnvelope } from './transaction.js';
 
@@ -57,15 +58,4 @@ export function messageEnvelope(input: SmtpMessageInput): SmtpSendEnvelope | und
   if (isComposedMessage(input)) return input.envelope;
   if (isComposeOptions(input)) return composeMessage(input).envelope;
   return undefined;
-}
-
-/** The options, not yet composed: a plain object with `from` that is not iterable. */
-function isComposeOptions(input: SmtpMessageInput): input is ComposeOptions {
-  return typeof input === 'object' && 'from' in input && !(Symbol.asyncIterator in input);
-}
-
-function isComposedMessage(input: SmtpMessageInput): input is ComposedMessage {
-  return (
-    typeof input === 'object' && 'envelope' in input && 'messageId' in input && Symbol.asyncIterator in input
-  );
 }

@@ -1,6 +1,7 @@
 import { promises as dns } from 'node:dns';
 import { hostname } from 'node:os';
 import { connect } from '@postwire/core/node';
+import { nodeSha256 } from '@postwire/mailauth/node';
 import {
   createSmtpClient as createClient,
   type MxRecord,
@@ -20,7 +21,8 @@ export interface NodeSmtpClientOptions extends Omit<SmtpClientOptions, 'connecto
 
 /**
  * An SMTP (or LMTP) client for Node: `@postwire/core/node`'s `connect`, the machine's name in EHLO when it
- * is a fully qualified one (else `[127.0.0.1]`, as RFC 5321 §4.1.4 allows), and `node:dns` for `mx: true`.
+ * is a fully qualified one (else `[127.0.0.1]`, as RFC 5321 §4.1.4 allows), `node:dns` for `mx: true`, and
+ * the native SHA-256 for DKIM signing.
  */
 export function createSmtpClient(options: NodeSmtpClientOptions): SmtpClient {
   const { mx, ...rest } = options;
@@ -28,6 +30,7 @@ export function createSmtpClient(options: NodeSmtpClientOptions): SmtpClient {
     ...rest,
     connector: options.connector ?? connect,
     name: options.name ?? defaultName(),
+    dkimOptions: { sha256: nodeSha256, ...options.dkimOptions },
     ...(mx === true ? { mx: resolveMx } : typeof mx === 'function' ? { mx } : {}),
   });
 }
