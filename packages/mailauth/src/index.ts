@@ -1,4 +1,5 @@
 export * from './arc/index.js';
+export * from './authenticate.js';
 export * from './authentication-results/index.js';
 export * from './crypto/index.js';
 export * from './dkim/index.js';

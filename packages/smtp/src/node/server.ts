@@ -6,6 +6,7 @@ import {
   InvalidArgumentError,
   PushStream,
   resolveLimits,
+  utf8,
 } from '@postwire/core';
 import {
   createListener,
@@ -15,6 +16,15 @@ import {
   type ServerConnection,
   type ServerTlsOptions,
 } from '@postwire/core/node';
+import {
+  authenticateMessage,
+  checkSpf,
+  type DnsResolver,
+  formatAuthenticationResults,
+  type Sha256Factory,
+  type SpfCheck,
+} from '@postwire/mailauth';
+import { createNodeDnsResolver, nodeSha256 } from '@postwire/mailauth/node';
 import {
   createPasswordSaslServer,
   type SaslConnectionContext,
@@ -27,12 +37,28 @@ import type { MailParameters, RcptParameters } from '../protocol/command.js';
 import type { SmtpMailbox } from '../protocol/path.js';
 import type { SmtpReply } from '../protocol/reply.js';
 import {
+  authenticatedMessage,
+  type SmtpAuthenticatedMessage,
+  type SmtpMessageAuthentication,
+  type SmtpSpamVerdict,
+  spamHeaders,
+} from '../server/mail-authentication.js';
+import {
   type SmtpEnvelope,
   type SmtpServerEvent,
   SmtpServerSession,
   type SmtpServerSessionOptions,
 } from '../server/session.js';
 import type { SmtpXclient, SmtpXforward } from '../server/xclient.js';
+
+export {
+  refuseDmarcReject,
+  refuseSpfFail,
+  type SmtpAuthenticatedMessage,
+  type SmtpMessageAuthentication,
+  type SmtpSpamVerdict,
+  spamHeaders,
+} from '../server/mail-authentication.js';
 
 /** What the hooks know of the connection. */
 export interface SmtpConnectionInfo {
@@ -75,6 +101,11 @@ export interface SmtpIncomingMessage extends AsyncIterable<Uint8Array> {
   readonly envelope: SmtpEnvelope;
   /** Octets of the message received from the client so far (no `Received:` header); final once it ended. */
   readonly size: number;
+  /**
+   * With `mailAuthentication`: what SPF, DKIM, ARC and DMARC (and the classifier) found, as the
+   * `Authentication-Results` field (and the `X-Spam-` fields) leading the message's bytes say.
+   */
+  readonly authentication?: SmtpMessageAuthentication;
 }
 
 /**
@@ -83,6 +114,49 @@ export interface SmtpIncomingMessage extends AsyncIterable<Uint8Array> {
  */
 // biome-ignore lint/suspicious/noConfusingVoidType: a hook written as `async () => {}` returns void, and accepts.
 export type SmtpHookResult = SmtpReply | undefined | void;
+
+/**
+ * Mail authentication of received messages (`@postwire/mailauth`): SPF at MAIL FROM, then DKIM, ARC and
+ * DMARC once the message has ended, reported in an `Authentication-Results` field (RFC 8601) at the top
+ * of the message that `onData` gets. Authentication-Results fields that claim this server's authserv-id
+ * are removed from incoming messages (RFC 8601 §5). A message is held in memory (up to `limits.messageSize`)
+ * until it is checked.
+ */
+export interface SmtpMailAuthenticationOptions {
+  /** Where the records are looked up (default: `createNodeDnsResolver()`, the system's DNS servers). */
+  readonly resolver?: DnsResolver;
+  /** The authserv-id of the field written and of the fields removed (default: the server's `hostname`). */
+  readonly authservId?: string;
+  /** The SHA-256 for DKIM and ARC (default: `nodeSha256`). */
+  readonly sha256?: Sha256Factory;
+  /**
+   * Judges the SPF result of each MAIL FROM (of the HELO name for `<>`): a 4xx or 5xx reply refuses the
+   * sender, such as `refuseSpfFail`'s `550 5.7.23` (RFC 7372). Default: accept. SPF is not checked for a
+   * client that authenticated (AUTH, or XCLIENT LOGIN): on submission the client's address says nothing
+   * about the sender's domain, and the field says `auth=pass` instead.
+   */
+  spf?(check: SpfCheck, connection: SmtpConnectionInfo): SmtpHookResult | Promise<SmtpHookResult>;
+  /**
+   * A spam classifier, run on the message as it will be delivered once it is authenticated: its verdict
+   * is written as SpamAssassin's `X-Spam-` fields above the Authentication-Results field (incoming
+   * `X-Spam-Flag`, `-Status`, `-Score` and `-Level` fields are removed first), and is
+   * `authentication.spam`. Nothing written for `undefined`.
+   */
+  classify?(
+    message: SmtpAuthenticatedMessage,
+    connection: SmtpConnectionInfo,
+  ): SmtpSpamVerdict | undefined | Promise<SmtpSpamVerdict | undefined>;
+  /**
+   * Decides on the authenticated (and classified) message before `onData` gets it: a 4xx or 5xx reply
+   * refuses it, such as `refuseDmarcReject`'s `550 5.7.1`, and `onData` is not called. Default: accept.
+   * To quarantine or tag, accept, and file it in `onData` by `message.authentication`.
+   */
+  verdict?(
+    authentication: SmtpMessageAuthentication,
+    message: SmtpAuthenticatedMessage,
+    connection: SmtpConnectionInfo,
+  ): SmtpHookResult | Promise<SmtpHookResult>;
+}
 
 /** A user name and password given with AUTH PLAIN or LOGIN, for `onAuth`. */
 export interface SmtpCredentials {
@@ -166,6 +240,8 @@ export interface SmtpServerOptions
     message: SmtpIncomingMessage,
     connection: SmtpConnectionInfo,
   ): SmtpHookResult | readonly SmtpReply[] | Promise<SmtpHookResult | readonly SmtpReply[]>;
+  /** Authenticate received mail (SPF, DKIM, ARC, DMARC) and report it in the message; see the options. */
+  readonly mailAuthentication?: SmtpMailAuthenticationOptions;
   /** Called once per connection when it has closed, whatever closed it. */
   onClose?(connection: SmtpConnectionInfo): void | Promise<void>;
   /** Failures that end one connection (a hook that threw, a broken socket). */
@@ -205,8 +281,8 @@ const HOOK_FAILED: SmtpReply = {
 /**
  * An SMTP (or LMTP) server for Node: the core listener (connection limits, deadlines, PROXY, TLS) around
  * one {@link SmtpServerSession} per connection, with the application's decisions as async hooks.
- * @throws InvalidArgumentError when both `sasl` and `onAuth` are given, or `transactionTimeout` is not a
- * positive integer.
+ * @throws InvalidArgumentError when both `sasl` and `onAuth` are given, `transactionTimeout` is not a
+ * positive integer, or the authserv-id of `mailAuthentication` cannot be written in a header.
  */
 export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
   if (options.sasl && options.onAuth) throw new InvalidArgumentError('give either sasl or onAuth, not both');
@@ -215,6 +291,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
     { transactionTimeout: options.transactionTimeout },
   );
   const sasl = options.sasl ?? (options.onAuth && createPasswordSaslServer(options.onAuth));
+  const authentication = options.mailAuthentication && mailAuthentication(options);
   // The session's settings, picked once: a connection's options hold only what differs per connection.
   const sessionSettings: SmtpServerSessionOptions = {
     hostname: options.hostname,
@@ -239,6 +316,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
       const run = new SessionRun(session, connection, options, {
         sasl,
         ...(transactionTimeout !== Number.POSITIVE_INFINITY ? { transactionTimeout } : {}),
+        ...(authentication ? { authentication } : {}),
       });
       void run.serve();
       return { goodbye: (reason) => run.goodbye(reason === 'shutdown' ? 'shutdown' : 'timeout') };
@@ -251,6 +329,39 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
     listen: () => listener.listen(),
     close: (closeOptions) => listener.close(closeOptions),
   };
+}
+
+/** `mailAuthentication` with its defaults filled in, once per server. */
+interface MailAuthentication {
+  readonly resolver: DnsResolver;
+  readonly authservId: string;
+  readonly sha256: Sha256Factory;
+  readonly hooks: SmtpMailAuthenticationOptions;
+}
+
+/** The server's mail authentication settings; the authserv-id is checked now, not at the first message. */
+function mailAuthentication(options: SmtpServerOptions): MailAuthentication {
+  const hooks = options.mailAuthentication!;
+  const authservId = hooks.authservId ?? options.hostname;
+  formatAuthenticationResults({ authservId, results: [] });
+  return {
+    resolver: hooks.resolver ?? createNodeDnsResolver(),
+    authservId,
+    sha256: hooks.sha256 ?? nodeSha256,
+    hooks,
+  };
+}
+
+/** A message held whole until it is authenticated: the server's `Received:` header and the client's bytes. */
+interface HeldMessage {
+  readonly envelope: SmtpEnvelope;
+  received?: Uint8Array;
+  readonly chunks: Uint8Array[];
+}
+
+/** Whether a hook's answer refuses. */
+function refuses(answer: SmtpReply | undefined): answer is SmtpReply {
+  return answer !== undefined && answer.code >= 400;
 }
 
 /** The message being received: where its bytes go, and the application's answer to come. */
@@ -267,6 +378,11 @@ class SessionRun {
   readonly #connection: ServerConnection;
   readonly #options: SmtpServerOptions;
   readonly #sasl: SaslServer | undefined;
+  readonly #authentication: MailAuthentication | undefined;
+  /** With mail authentication: the SPF result of the transaction's MAIL FROM. */
+  #spf: SpfCheck | undefined;
+  /** With mail authentication: the message being received, held until it ends. */
+  #held: HeldMessage | undefined;
   /** From an accepted MAIL to the end of its message (`transactionTimeout`). */
   readonly #transactionDeadline: Deadline | undefined;
   /** Read and written through the Node transport's fast path, without web streams. */
@@ -281,12 +397,17 @@ class SessionRun {
     session: SmtpServerSession,
     connection: ServerConnection,
     options: SmtpServerOptions,
-    settings: { readonly sasl: SaslServer | undefined; readonly transactionTimeout?: number },
+    settings: {
+      readonly sasl: SaslServer | undefined;
+      readonly transactionTimeout?: number;
+      readonly authentication?: MailAuthentication;
+    },
   ) {
     this.#session = session;
     this.#connection = connection;
     this.#options = options;
     this.#sasl = settings.sasl;
+    this.#authentication = settings.authentication;
     this.#transport = connection.transport;
     if (settings.transactionTimeout !== undefined) {
       this.#transactionDeadline = createDeadline(settings.transactionTimeout, () => this.#expire(), {
@@ -410,9 +531,7 @@ class SessionRun {
         session.respond(await this.#hook(() => options.onHelo?.(event.domain, this.#info)));
         return;
       case 'mail':
-        session.respond(
-          await this.#hook(() => options.onMailFrom?.(event.from, event.parameters, this.#info)),
-        );
+        session.respond(await this.#mailFrom(event));
         return;
       case 'rcpt':
         session.respond(await this.#hook(() => options.onRcptTo?.(event.to, event.parameters, this.#info)));
@@ -424,10 +543,16 @@ class SessionRun {
         session.respond(await this.#hook(() => options.onExpn?.(event.argument, this.#info)));
         return;
       case 'message-start':
-        this.#message = this.#startMessage(event.envelope);
+        if (this.#authentication) this.#held = { envelope: event.envelope, chunks: [] };
+        else this.#message = this.#startMessage(event.envelope);
         session.respond();
         return;
       case 'message-data':
+        if (this.#held) {
+          if (event.trace) this.#held.received = event.data;
+          else this.#held.chunks.push(event.data);
+          return;
+        }
         // A stream the application cancelled drops further bytes: its answer still decides.
         await this.#message?.content.push(event.data);
         return;
@@ -437,6 +562,12 @@ class SessionRun {
       case 'message-end': {
         // The transaction deadline covers the client's part; storing the message is the application's.
         this.#transactionDeadline?.clear();
+        const held = this.#held;
+        if (held) {
+          this.#held = undefined;
+          session.respond((await this.#deliverAuthenticated(held, event.size)) ?? undefined);
+          return;
+        }
         const message = this.#message;
         this.#message = undefined;
         message?.end(event.size);
@@ -477,8 +608,100 @@ class SessionRun {
     }
   }
 
+  /**
+   * MAIL FROM: the application's `onMailFrom`, then, with mail authentication and unless the client
+   * authenticated, the SPF check and the application's judgement of it.
+   */
+  async #mailFrom(event: Extract<SmtpServerEvent, { type: 'mail' }>): Promise<SmtpReply | undefined> {
+    const answer = await this.#hook(() =>
+      this.#options.onMailFrom?.(event.from, event.parameters, this.#info),
+    );
+    const authentication = this.#authentication;
+    this.#spf = undefined;
+    if (!authentication || refuses(answer) || this.#session.user !== undefined) return answer;
+    const info = this.#info;
+    const check = await checkSpf({
+      ip: info.remoteAddress,
+      sender: event.from?.address ?? '',
+      helo: info.clientName ?? '',
+      resolver: authentication.resolver,
+      receiver: authentication.authservId,
+    });
+    const verdict = await this.#hook(() => authentication.hooks.spf?.(check, info));
+    if (refuses(verdict)) return verdict;
+    this.#spf = check;
+    return answer ?? verdict;
+  }
+
+  /**
+   * The end of a held message: authenticates it, then, unless the verdict hook refuses it, hands it whole
+   * to `onData`. A failure of the checks or of a hook gets the client a temporary failure.
+   */
+  async #deliverAuthenticated(
+    held: HeldMessage,
+    size: number,
+  ): Promise<SmtpHookResult | readonly SmtpReply[]> {
+    let judged: { readonly message: SmtpAuthenticatedMessage; readonly verdict: SmtpReply | undefined };
+    try {
+      judged = await this.#judge(held);
+    } catch (error) {
+      this.#options.onError?.(error, this.#info);
+      return HOOK_FAILED;
+    }
+    const { message, verdict } = judged;
+    if (refuses(verdict)) return verdict;
+    const incoming = this.#startMessage(message.envelope, message.authentication);
+    incoming.end(size);
+    await incoming.content.push(message.bytes);
+    incoming.content.end();
+    return (await incoming.result) ?? verdict;
+  }
+
+  /**
+   * Authenticates a held message, writes the Authentication-Results field (and the classifier's fields)
+   * at its top, and asks the verdict hook about it. Only the message to deliver is kept.
+   */
+  async #judge(
+    held: HeldMessage,
+  ): Promise<{ message: SmtpAuthenticatedMessage; verdict: SmtpReply | undefined }> {
+    const { resolver, authservId, sha256, hooks } = this.#authentication!;
+    const info = this.#info;
+    const { envelope } = held;
+    const client = concatBytes(held.chunks);
+    held.chunks.length = 0;
+    const authentication = await authenticateMessage(client, {
+      resolver,
+      ip: info.remoteAddress,
+      helo: info.clientName ?? '',
+      mailFrom: envelope.from?.address ?? '',
+      authservId,
+      sha256,
+      ...(this.#spf ? { spf: this.#spf } : {}),
+      ...(info.user !== undefined ? { authenticatedUser: info.user } : {}),
+    });
+    const classify = hooks.classify;
+    const bytes = authenticatedMessage(
+      authentication.field,
+      held.received,
+      client,
+      authservId,
+      classify !== undefined,
+    );
+    let message: SmtpAuthenticatedMessage = { envelope, bytes, authentication };
+    const spam = await classify?.(message, info);
+    if (spam) {
+      message = {
+        envelope,
+        bytes: concatBytes([utf8(spamHeaders(spam)), bytes]),
+        authentication: { ...authentication, spam },
+      };
+    }
+    const verdict = (await hooks.verdict?.(message.authentication, message, info)) ?? undefined;
+    return { message, verdict };
+  }
+
   /** Hands a new message to `onData`, and keeps where its bytes go and the answer to come. */
-  #startMessage(envelope: SmtpEnvelope): MessageInProgress {
+  #startMessage(envelope: SmtpEnvelope, authentication?: SmtpMessageAuthentication): MessageInProgress {
     const content = new PushStream();
     const session = this.#session;
     let finalSize: number | undefined;
@@ -496,6 +719,7 @@ class SessionRun {
       get size() {
         return finalSize ?? session.messageSize;
       },
+      ...(authentication ? { authentication } : {}),
     };
     const onData = this.#options.onData ?? discard;
     const result = Promise.resolve()
@@ -534,8 +758,9 @@ class SessionRun {
     }
   }
 
-  /** Errors the message stream so that the application delivers nothing. */
+  /** Errors the message stream so that the application delivers nothing; a held message is let go. */
   #dropMessage(reason: Error): void {
+    this.#held = undefined;
     const message = this.#message;
     this.#message = undefined;
     message?.content.fail(reason);

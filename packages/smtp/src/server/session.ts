@@ -175,8 +175,11 @@ export type SmtpServerEvent =
   | { readonly type: 'expn'; readonly argument: string }
   /** Decision: accept a message for this envelope (default `354`). */
   | { readonly type: 'message-start'; readonly envelope: SmtpEnvelope }
-  /** Message bytes, dot-stuffing removed, in order. */
-  | { readonly type: 'message-data'; readonly data: Uint8Array }
+  /**
+   * Message bytes, dot-stuffing removed, in order. `trace` marks the server's own `Received:` header, which
+   * comes first (with `receivedHeader`), apart from the client's bytes.
+   */
+  | { readonly type: 'message-data'; readonly data: Uint8Array; readonly trace?: true }
   /**
    * Decision: the message is complete (default `250 2.0.0`). In LMTP, respond with one reply per
    * recipient, in order.
@@ -442,7 +445,7 @@ export class SmtpServerSession {
           maxLineLength: this.#limits.textLine,
         });
         if (this.#options.receivedHeader !== false) {
-          this.#events.push({ type: 'message-data', data: this.#received() });
+          this.#events.push({ type: 'message-data', data: this.#received(), trace: true });
         }
         this.#write(refusal ?? START_DATA);
         return;
@@ -603,7 +606,7 @@ export class SmtpServerSession {
           ? new CrlfNormalizer()
           : undefined;
       if (this.#options.receivedHeader !== false)
-        this.#events.push({ type: 'message-data', data: this.#received() });
+        this.#events.push({ type: 'message-data', data: this.#received(), trace: true });
     }
     if (command.size === 0) this.#chunkEnd();
     else this.#decoder.readBytes(command.size);
