@@ -4,9 +4,9 @@ import type { AuthenticationResult } from '../authentication-results/types.js';
 import { createSha256, type Sha256Factory } from '../crypto/sha256.js';
 import { DkimBodyHashes, signedHeaderBytes } from '../dkim/hashing.js';
 import type { DkimSigner } from '../dkim/sign.js';
-import { completeField, foldTags, headersToSign, prepareSigner } from '../dkim/signing.js';
-import { MessageHeaderReader, type RawHeaderField } from '../message/header-reader.js';
-import { type MessageSource, messageChunks } from '../message/input.js';
+import { completeField, foldTags, headersToSign, prepareSigner, readForSigning } from '../dkim/signing.js';
+import type { RawHeaderField } from '../message/header-reader.js';
+import type { MessageSource } from '../message/input.js';
 import { ARC_FIELDS, MAX_ARC_INSTANCE } from './headers.js';
 import { type ArcVerification, sealedBytes } from './verify.js';
 
@@ -53,18 +53,11 @@ export async function sealArc(
   const sha256 = options.sha256 ?? createSha256;
   const signer = await prepareSigner({
     ...sealer,
-    headers: (sealer.headers ?? undefined)?.filter((name) => !name.toLowerCase().startsWith('arc-')),
+    headers: sealer.headers?.filter((name) => !name.toLowerCase().startsWith('arc-')),
   });
   const bodyHashes = new DkimBodyHashes(sha256);
   bodyHashes.request(signer.bodyCanonicalization);
-  const reader = new MessageHeaderReader(options.maxHeaderBytes ?? 1024 * 1024);
-  for await (const chunk of messageChunks(message)) {
-    const body = reader.push(chunk);
-    if (body.length > 0) bodyHashes.update(body);
-  }
-  const header = reader.end();
-  if (!header.ok) throw new InvalidArgumentError(header.reason);
-  bodyHashes.end();
+  const fields = await readForSigning(message, bodyHashes, options.maxHeaderBytes);
   const now = String(Math.floor((options.now ?? Date.now)() / 1000));
 
   const resultsValue = formatAuthenticationResults({
@@ -77,7 +70,7 @@ export async function sealArc(
     value: ` i=${instance}; ${resultsValue}`,
   };
 
-  const signedHeaders = headersToSign(header.fields, signer);
+  const signedHeaders = headersToSign(fields, signer);
   const messageTags: [string, string][] = [
     ['i', String(instance)],
     ['a', signer.algorithm],
@@ -93,7 +86,7 @@ export async function sealArc(
     encodeBase64(bodyHashes.result(signer.bodyCanonicalization).digest),
   );
   const messageData = signedHeaderBytes(
-    header.fields,
+    fields,
     signedHeaders,
     signer.headerCanonicalization,
     FIELD_NAMES.messageSignature,
@@ -117,7 +110,7 @@ export async function sealArc(
   ];
   const unsignedSeal = foldTags(FIELD_NAMES.seal, sealTags);
   // A broken chain is not carried on: with cv=fail the seal covers its own set only.
-  const previous = chainValidation === 'fail' ? [] : existingSets(header.fields, options.chain.instance);
+  const previous = chainValidation === 'fail' ? [] : existingSets(fields, options.chain.instance);
   const sets = [
     ...previous,
     {

@@ -1,11 +1,10 @@
-import { encodeBase64, InvalidArgumentError } from '@postwire/core';
+import { encodeBase64 } from '@postwire/core';
 import { createSha256, type Sha256Factory } from '../crypto/sha256.js';
-import { MessageHeaderReader } from '../message/header-reader.js';
-import { type MessageSource, messageChunks } from '../message/input.js';
+import type { MessageSource } from '../message/input.js';
 import type { DkimCanonicalization } from './canonicalization.js';
 import { DkimBodyHashes, signedHeaderBytes } from './hashing.js';
 import type { DkimAlgorithm } from './signature.js';
-import { completeField, foldTags, headersToSign, prepareSigner } from './signing.js';
+import { completeField, foldTags, headersToSign, prepareSigner, readForSigning } from './signing.js';
 
 export { defaultDkimOverSignedHeaders, defaultDkimSignedHeaders } from './signing.js';
 
@@ -64,19 +63,12 @@ export async function signDkim(
   const prepared = await Promise.all(list.map(prepareSigner));
   const bodyHashes = new DkimBodyHashes(sha256);
   for (const signer of prepared) bodyHashes.request(signer.bodyCanonicalization);
-  const reader = new MessageHeaderReader(options.maxHeaderBytes ?? 1024 * 1024);
-  for await (const chunk of messageChunks(message)) {
-    const body = reader.push(chunk);
-    if (body.length > 0) bodyHashes.update(body);
-  }
-  const header = reader.end();
-  if (!header.ok) throw new InvalidArgumentError(header.reason);
-  bodyHashes.end();
+  const headerFields = await readForSigning(message, bodyHashes, options.maxHeaderBytes);
   const now = Math.floor((options.now ?? Date.now)() / 1000);
 
   let fields = '';
   for (const signer of prepared) {
-    const signedHeaders = headersToSign(header.fields, signer);
+    const signedHeaders = headersToSign(headerFields, signer);
     const body = bodyHashes.result(signer.bodyCanonicalization);
     const tags: [string, string][] = [
       ['v', '1'],
@@ -92,7 +84,7 @@ export async function signDkim(
     tags.push(['h', signedHeaders.join(':')]);
     const unsigned = foldTags(DKIM_SIGNATURE, tags, encodeBase64(body.digest));
     const data = signedHeaderBytes(
-      header.fields,
+      headerFields,
       signedHeaders,
       signer.headerCanonicalization,
       DKIM_SIGNATURE,

@@ -1,8 +1,10 @@
 import { encodeBase64, InvalidArgumentError } from '@postwire/core';
 import { importDkimPrivateKey, signBytes } from '../crypto/keys.js';
 import { type Sha256Factory, sha256Digest } from '../crypto/sha256.js';
-import type { RawHeaderField } from '../message/header-reader.js';
+import { MessageHeaderReader, type RawHeaderField } from '../message/header-reader.js';
+import { type MessageSource, messageChunks } from '../message/input.js';
 import type { DkimCanonicalization } from './canonicalization.js';
+import type { DkimBodyHashes } from './hashing.js';
 import type { DkimSigner } from './sign.js';
 import { dkimAlgorithms } from './signature.js';
 import { isDomainName } from './tag-values.js';
@@ -121,6 +123,26 @@ export async function prepareSigner(signer: DkimSigner) {
 
 /** A signer as {@link prepareSigner} returns it. */
 export type PreparedSigner = Awaited<ReturnType<typeof prepareSigner>>;
+
+/**
+ * Reads a message to be signed once: its header fields are returned, its body goes to `bodyHashes`, which
+ * is ended. Throws `InvalidArgumentError` for a header larger than `maxHeaderBytes`.
+ */
+export async function readForSigning(
+  message: MessageSource,
+  bodyHashes: DkimBodyHashes,
+  maxHeaderBytes = 1024 * 1024,
+): Promise<readonly RawHeaderField[]> {
+  const reader = new MessageHeaderReader(maxHeaderBytes);
+  for await (const chunk of messageChunks(message)) {
+    const body = reader.push(chunk);
+    if (body.length > 0) bodyHashes.update(body);
+  }
+  const header = reader.end();
+  if (!header.ok) throw new InvalidArgumentError(header.reason);
+  bodyHashes.end();
+  return header.fields;
+}
 
 /** The names for `h=`: each of the signer's fields as often as it occurs, once more when over-signed. */
 export function headersToSign(
