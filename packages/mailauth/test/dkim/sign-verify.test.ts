@@ -246,6 +246,56 @@ describe('signDkim and verifyDkim', () => {
   });
 });
 
+describe('signDkim and verifyDkim properties', () => {
+  const line = fc.stringMatching(/^[\x20-\x7e\t]{0,60}$/);
+  const body = fc.array(line, { maxLength: 8 }).map((lines) => lines.map((text) => `${text}\r\n`).join(''));
+
+  it('property: whatever the subject and body, a signed message verifies, and any body change fails', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        line,
+        body,
+        fc.constantFrom(...(['simple', 'relaxed'] as const)),
+        async (subject, text, c) => {
+          const message = `From: a@example.com\r\nSubject: ${subject}\r\n\r\n${text}`;
+          const signer = { ...edSigner, canonicalization: `${c}/${c}` as const };
+          const signedMessage = await signed(message, signer);
+          expect((await verify(signedMessage))[0]!.result).toBe('pass');
+          const changed = await verify(`${signedMessage}tampered\r\n`);
+          expect(changed[0]!.result).toBe('fail');
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('property: any DKIM-Signature value gives a result, never an exception', async () => {
+    const results = new Set(['pass', 'fail', 'neutral', 'policy', 'temperror', 'permerror']);
+    const value = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc
+        .array(
+          fc.tuple(
+            fc.constantFrom('v', 'a', 'b', 'bh', 'c', 'd', 'h', 'i', 'l', 'q', 's', 't', 'x', 'z'),
+            line,
+          ),
+          {
+            maxLength: 14,
+          },
+        )
+        .map((tags) => tags.map(([name, text]) => `${name}=${text}`).join('; ')),
+    );
+    await fc.assert(
+      fc.asyncProperty(value, async (text) => {
+        const message = `DKIM-Signature: ${text.replace(/[\r\n]/g, ' ')}\r\nFrom: a@example.com\r\n\r\nbody\r\n`;
+        const [verification] = await verify(message);
+        expect(results.has(verification!.result)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe('verifyDkim results', () => {
   async function withZone(records: Record<string, string[]>, message: string, options = {}) {
     return verifyDkim(message, {
