@@ -4,7 +4,14 @@ import type { AuthenticationResult } from '../authentication-results/types.js';
 import { createSha256, type Sha256Factory } from '../crypto/sha256.js';
 import { DkimBodyHashes, signedHeaderBytes } from '../dkim/hashing.js';
 import type { DkimSigner } from '../dkim/sign.js';
-import { completeField, foldTags, headersToSign, prepareSigner, readForSigning } from '../dkim/signing.js';
+import {
+  completeField,
+  foldTags,
+  headersToSign,
+  inLineEndsOf,
+  prepareSigner,
+  readForSigning,
+} from '../dkim/signing.js';
 import type { RawHeaderField } from '../message/header-reader.js';
 import type { MessageSource } from '../message/input.js';
 import { ARC_FIELDS, MAX_ARC_INSTANCE } from './headers.js';
@@ -37,7 +44,7 @@ const FIELD_NAMES = {
  * Adds an ARC set to a message (RFC 8617 §5.1): ARC-Authentication-Results with `results`, an
  * ARC-Message-Signature over the message (as a DKIM signature, without ARC fields in `h=`), and an
  * ARC-Seal over every set, the new one included, with `cv=` from the chain as received. Returns the three
- * fields, seal first, each ending with CRLF: prepend them as they are. With `cv=fail` the seal covers only its
+ * fields, seal first, each ending with CRLF (LF for a message whose lines end with bare LFs): prepend them as they are. With `cv=fail` the seal covers only its
  * own set, as the broken sets before it cannot be validated anyway. Throws `InvalidArgumentError` for an
  * unusable sealer, a chain already at instance 50, or a header larger than allowed.
  */
@@ -57,7 +64,8 @@ export async function sealArc(
   });
   const bodyHashes = new DkimBodyHashes(sha256);
   bodyHashes.request(signer.bodyCanonicalization);
-  const fields = await readForSigning(message, bodyHashes, options.maxHeaderBytes);
+  const read = await readForSigning(message, bodyHashes, options.maxHeaderBytes);
+  const { fields } = read;
   const now = String(Math.floor((options.now ?? Date.now)() / 1000));
 
   const resultsValue = formatAuthenticationResults({
@@ -126,7 +134,10 @@ export async function sealArc(
     sealedBytes(sets, sets.length),
     sha256,
   );
-  return `${seal}${messageSignature}${FIELD_NAMES.authenticationResults}:${authenticationResults.value}\r\n`;
+  return inLineEndsOf(
+    read,
+    `${seal}${messageSignature}${FIELD_NAMES.authenticationResults}:${authenticationResults.value}\r\n`,
+  );
 }
 
 /** The message's ARC sets 1 to `count`, by instance, for the new seal to cover. */

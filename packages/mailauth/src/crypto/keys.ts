@@ -26,13 +26,24 @@ const RSA_ALGORITHM_ID = [
 const ED25519_PKCS8_PREFIX = [
   0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
+/** How many imported keys of each kind are kept: verifiers see the same few keys again and again. */
+const CACHED_KEYS = 256;
+const publicKeys = new Map<string, Promise<KeyImport<ImportedPublicKey>>>();
+const privateKeys = new Map<string, Promise<KeyImport<CryptoKey>>>();
 const PEM = /-----BEGIN ([A-Z ]+)-----([\s\S]*?)-----END \1-----/;
 
 /**
  * Imports the `p=` value of a DKIM key record for verifying: for `rsa`, a SubjectPublicKeyInfo or a bare
  * RSAPublicKey (RFC 6376 §3.6.1 allows both in practice); for `ed25519`, the 32 bytes of the key (RFC 8463).
  */
-export async function importDkimPublicKey(
+export function importDkimPublicKey(
+  publicKey: string,
+  keyType: DkimKeyType,
+): Promise<KeyImport<ImportedPublicKey>> {
+  return remember(publicKeys, `${keyType}:${publicKey}`, () => importPublicKey(publicKey, keyType));
+}
+
+async function importPublicKey(
   publicKey: string,
   keyType: DkimKeyType,
 ): Promise<KeyImport<ImportedPublicKey>> {
@@ -63,12 +74,16 @@ export async function importDkimPrivateKey(
   privateKey: CryptoKey | string,
   keyType: DkimKeyType,
 ): Promise<KeyImport<CryptoKey>> {
-  if (typeof privateKey !== 'string') {
-    const expected = webCryptoAlgorithms[keyType].name;
-    return privateKey.algorithm.name === expected && privateKey.usages.includes('sign')
-      ? { ok: true, value: privateKey }
-      : { ok: false, reason: `the key is not a ${expected} signing key` };
+  if (typeof privateKey === 'string') {
+    return remember(privateKeys, `${keyType}:${privateKey}`, () => importPrivateKeyText(privateKey, keyType));
   }
+  const expected = webCryptoAlgorithms[keyType].name;
+  return privateKey.algorithm.name === expected && privateKey.usages.includes('sign')
+    ? { ok: true, value: privateKey }
+    : { ok: false, reason: `the key is not a ${expected} signing key` };
+}
+
+async function importPrivateKeyText(privateKey: string, keyType: DkimKeyType): Promise<KeyImport<CryptoKey>> {
   const pem = PEM.exec(privateKey);
   const der = decodeBase64((pem?.[2] ?? privateKey).replace(/\s+/g, ''));
   if (der === undefined) return { ok: false, reason: 'the private key is neither PEM nor base64' };
@@ -143,4 +158,20 @@ function der(tag: number, content: readonly number[]): Uint8Array {
     lengthBytes.unshift(0x80 | lengthBytes.length);
   }
   return Uint8Array.from([tag, ...lengthBytes, ...content]);
+}
+
+/**
+ * The import of `key` from `cache`, or a new one made by `run` and kept, dropping the least recently used
+ * entry beyond {@link CACHED_KEYS}. The key text is the cache key, so a changed key record is a new entry.
+ */
+function remember<T>(cache: Map<string, Promise<T>>, key: string, run: () => Promise<T>): Promise<T> {
+  let imported = cache.get(key);
+  if (imported === undefined) {
+    imported = run();
+    if (cache.size >= CACHED_KEYS) cache.delete(cache.keys().next().value!);
+  } else {
+    cache.delete(key);
+  }
+  cache.set(key, imported);
+  return imported;
 }

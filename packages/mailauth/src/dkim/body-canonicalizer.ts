@@ -51,84 +51,104 @@ export class DkimBodyCanonicalizer {
   /** Canonicalizes one chunk; returns the canonical bytes it completes, within the limit. */
   update(chunk: Uint8Array): Uint8Array {
     if (this.#ended) throw new InvalidArgumentError('the body canonicalizer has already ended');
+    // State in locals for the byte loop: held-back CRLFs, a CR whose LF is not known yet, a white space run.
+    let lineEnds = this.#pendingLineEnds;
+    let pendingCr = this.#pendingCr;
+    let pendingSpace = this.#pendingSpace;
+    const relaxed = this.#relaxed;
     // Each input byte gives at most one output byte, besides what was held back before this chunk.
-    const output = new Output(this.#capacity(chunk.length + 2 * this.#pendingLineEnds + 2));
-    for (const byte of chunk) {
-      if (this.#pendingCr) {
-        this.#pendingCr = false;
+    const out = new Uint8Array(chunk.length + 2 * lineEnds + 2);
+    let written = 0;
+    const length = chunk.length;
+    for (let i = 0; i < length; i++) {
+      if (lineEnds === 0 && !pendingCr && !pendingSpace) {
+        // Copy a run of bytes that come out as they went in, whole: in simple, all up to the next CR; in
+        // relaxed, also stopping at HTAB and at a SP that is not a lone one between two other bytes.
+        let end = i;
+        if (relaxed) {
+          for (; end < length; end++) {
+            const byte = chunk[end]!;
+            if (byte === CR || byte === TAB) break;
+            if (byte === SPACE) {
+              const next = chunk[end + 1];
+              if (next === undefined || next === SPACE || next === TAB || next === CR) break;
+            }
+          }
+        } else {
+          end = chunk.indexOf(CR, i);
+          if (end < 0) end = length;
+        }
+        if (end > i) {
+          out.set(chunk.subarray(i, end), written);
+          written += end - i;
+          i = end;
+          if (i === length) break;
+        }
+      }
+      const byte = chunk[i]!;
+      if (pendingCr) {
+        pendingCr = false;
         if (byte === LF) {
-          this.#pendingLineEnds++;
-          this.#pendingSpace = false;
+          lineEnds++;
+          pendingSpace = false;
           continue;
         }
-        this.#emit(output, CR);
+        // A bare CR is an ordinary byte.
+        for (; lineEnds > 0; lineEnds--) {
+          out[written++] = CR;
+          out[written++] = LF;
+        }
+        if (pendingSpace) {
+          out[written++] = SPACE;
+          pendingSpace = false;
+        }
+        out[written++] = CR;
       }
-      if (byte === CR) this.#pendingCr = true;
-      else if (this.#relaxed && (byte === SPACE || byte === TAB)) this.#pendingSpace = true;
-      else this.#emit(output, byte);
+      if (byte === CR) {
+        pendingCr = true;
+      } else if (relaxed && (byte === SPACE || byte === TAB)) {
+        pendingSpace = true;
+      } else {
+        for (; lineEnds > 0; lineEnds--) {
+          out[written++] = CR;
+          out[written++] = LF;
+        }
+        if (pendingSpace) {
+          out[written++] = SPACE;
+          pendingSpace = false;
+        }
+        out[written++] = byte;
+      }
     }
-    return output.bytes();
+    this.#pendingLineEnds = lineEnds;
+    this.#pendingCr = pendingCr;
+    this.#pendingSpace = pendingSpace;
+    return this.#within(out.subarray(0, written));
   }
 
   /** Ends the body: returns its last canonical bytes, within the limit. */
   end(): Uint8Array {
     if (this.#ended) throw new InvalidArgumentError('the body canonicalizer has already ended');
     this.#ended = true;
-    // Held-back line ends, a space and a CR, then the last CRLF.
-    const output = new Output(this.#capacity(2 * this.#pendingLineEnds + 4));
-    if (this.#pendingCr) this.#emit(output, CR);
-    // Trailing empty lines are dropped; the last line ends with CRLF; an empty body is CRLF in simple.
-    if (this.#length > 0 || !this.#relaxed) {
-      output.push(CR);
-      output.push(LF);
-      this.#length += 2;
+    // Trailing empty lines are dropped. A last line without its CRLF keeps its bytes: in relaxed, white space
+    // there is not at the end of a line, so a run of it is one SP (as dkimpy reads RFC 6376 §3.4.4); a bare
+    // CR stays a CR. The line ends held back before it are written first.
+    const out: number[] = [];
+    if (this.#pendingCr || this.#pendingSpace) {
+      for (let i = 0; i < this.#pendingLineEnds; i++) out.push(CR, LF);
+      if (this.#pendingSpace) out.push(SPACE);
+      if (this.#pendingCr) out.push(CR);
     }
-    return output.bytes();
+    // The last line ends with CRLF; an empty body is CRLF in simple and stays empty in relaxed.
+    if (this.#length + out.length > 0 || !this.#relaxed) out.push(CR, LF);
+    return this.#within(Uint8Array.from(out));
   }
 
-  /** Emits the line ends and the white space held back, then `byte`. */
-  #emit(output: Output, byte: number): void {
-    const lineEnds = this.#pendingLineEnds;
-    if (lineEnds > 0) {
-      output.pushLineEnds(lineEnds);
-      this.#length += 2 * lineEnds;
-      this.#pendingLineEnds = 0;
-    }
-    if (this.#pendingSpace) {
-      output.push(SPACE);
-      this.#length++;
-      this.#pendingSpace = false;
-    }
-    output.push(byte);
-    this.#length++;
-  }
-
-  /** The room needed for at most `bytes` more canonical bytes, within the limit. */
-  #capacity(bytes: number): number {
-    return Math.max(0, Math.min(bytes, this.#limit - this.#length));
-  }
-}
-
-/** The bytes one call emits, sized to stop where the limit is reached: what does not fit is dropped. */
-class Output {
-  readonly #buffer: Uint8Array;
-  #written = 0;
-
-  constructor(capacity: number) {
-    this.#buffer = capacity === 0 ? EMPTY : new Uint8Array(capacity);
-  }
-
-  push(byte: number): void {
-    if (this.#written < this.#buffer.length) this.#buffer[this.#written++] = byte;
-  }
-
-  /** Pushes `count` CRLFs. */
-  pushLineEnds(count: number): void {
-    const room = Math.min(2 * count, this.#buffer.length - this.#written);
-    for (let i = 0; i < room; i++) this.#buffer[this.#written++] = i % 2 === 0 ? CR : LF;
-  }
-
-  bytes(): Uint8Array {
-    return this.#buffer.subarray(0, this.#written);
+  /** Counts `canonical` into the length and returns the part of it within the limit. */
+  #within(canonical: Uint8Array): Uint8Array {
+    const room = this.#limit - this.#length;
+    this.#length += canonical.length;
+    if (room >= canonical.length) return canonical;
+    return room > 0 ? canonical.subarray(0, room) : EMPTY;
   }
 }

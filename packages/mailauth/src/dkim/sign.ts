@@ -4,7 +4,14 @@ import type { MessageSource } from '../message/input.js';
 import type { DkimCanonicalization } from './canonicalization.js';
 import { DkimBodyHashes, signedHeaderBytes } from './hashing.js';
 import type { DkimAlgorithm } from './signature.js';
-import { completeField, foldTags, headersToSign, prepareSigner, readForSigning } from './signing.js';
+import {
+  completeField,
+  foldTags,
+  headersToSign,
+  inLineEndsOf,
+  prepareSigner,
+  readForSigning,
+} from './signing.js';
 
 export { defaultDkimOverSignedHeaders, defaultDkimSignedHeaders } from './signing.js';
 
@@ -49,8 +56,8 @@ const DKIM_SIGNATURE = 'DKIM-Signature';
 
 /**
  * Signs a message with one or more DKIM signatures (RFC 6376 §5, RFC 8463), reading it once as a stream.
- * Returns the DKIM-Signature fields, each ending with CRLF, in the order of `signers`: prepend them to the
- * message as they are. Throws `InvalidArgumentError` for an unusable signer or key, or a header larger
+ * Returns the DKIM-Signature fields, each ending with CRLF (LF for a message whose lines end with bare LFs),
+ * in the order of `signers`: prepend them to the message as they are. Throws `InvalidArgumentError` for an unusable signer or key, or a header larger
  * than allowed.
  */
 export async function signDkim(
@@ -63,7 +70,8 @@ export async function signDkim(
   const prepared = await Promise.all(list.map(prepareSigner));
   const bodyHashes = new DkimBodyHashes(sha256);
   for (const signer of prepared) bodyHashes.request(signer.bodyCanonicalization);
-  const headerFields = await readForSigning(message, bodyHashes, options.maxHeaderBytes);
+  const read = await readForSigning(message, bodyHashes, options.maxHeaderBytes);
+  const headerFields = read.fields;
   const now = Math.floor((options.now ?? Date.now)() / 1000);
 
   let fields = '';
@@ -92,5 +100,5 @@ export async function signDkim(
     );
     fields += await completeField(DKIM_SIGNATURE, unsigned, signer, data, sha256);
   }
-  return fields;
+  return inLineEndsOf(read, fields);
 }

@@ -124,6 +124,12 @@ export async function prepareSigner(signer: DkimSigner) {
 /** A signer as {@link prepareSigner} returns it. */
 export type PreparedSigner = Awaited<ReturnType<typeof prepareSigner>>;
 
+/** A message read for signing: its header fields, and whether its lines end with bare LFs. */
+export interface MessageRead {
+  readonly fields: readonly RawHeaderField[];
+  readonly lfOnly: boolean;
+}
+
 /**
  * Reads a message to be signed once: its header fields are returned, its body goes to `bodyHashes`, which
  * is ended. Throws `InvalidArgumentError` for a header larger than `maxHeaderBytes`.
@@ -132,7 +138,7 @@ export async function readForSigning(
   message: MessageSource,
   bodyHashes: DkimBodyHashes,
   maxHeaderBytes = 1024 * 1024,
-): Promise<readonly RawHeaderField[]> {
+): Promise<MessageRead> {
   const reader = new MessageHeaderReader(maxHeaderBytes);
   for await (const chunk of messageChunks(message)) {
     const body = reader.push(chunk);
@@ -141,7 +147,12 @@ export async function readForSigning(
   const header = reader.end();
   if (!header.ok) throw new InvalidArgumentError(header.reason);
   bodyHashes.end();
-  return header.fields;
+  return { fields: header.fields, lfOnly: reader.lfOnly };
+}
+
+/** Fields made here (CRLF line ends) in the line ends of the message they go on. */
+export function inLineEndsOf(read: MessageRead, fields: string): string {
+  return read.lfOnly ? fields.replace(/\r\n/g, '\n') : fields;
 }
 
 /** The names for `h=`: each of the signer's fields as often as it occurs, once more when over-signed. */

@@ -43,6 +43,11 @@ export class MessageHeaderReader {
     this.#maxHeaderBytes = maxHeaderBytes;
   }
 
+  /** Whether the message ends its lines with bare LFs (known from its first line end). */
+  get lfOnly(): boolean {
+    return this.#lfOnly === true;
+  }
+
   /** The header, once its end (or the message's end, or the size limit) was reached. */
   get header(): HeaderReading | undefined {
     return this.#reading;

@@ -88,7 +88,9 @@ export function parseMacroString(text: string, options: SpfMacroStringOptions = 
 export function parseDomainSpec(text: string): SpfMacroStringParse {
   const parsed = parseMacroString(text);
   if (!parsed.ok) return parsed;
-  const explanationOnly = parsed.tokens.find((token) => token.kind === 'macro' && EXPLANATION_ONLY.has(token.letter));
+  const explanationOnly = parsed.tokens.find(
+    (token) => token.kind === 'macro' && EXPLANATION_ONLY.has(token.letter),
+  );
   if (explanationOnly?.kind === 'macro') {
     return fail(`macro "${explanationOnly.letter}" is allowed only in explanations`);
   }

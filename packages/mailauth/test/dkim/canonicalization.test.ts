@@ -29,7 +29,13 @@ function canonicalizeBody(
 /** RFC 6376 §3.4 applied to a whole body at once, as plainly as possible: the oracle. */
 function referenceBody(body: string, algorithm: DkimCanonicalization): string {
   if (algorithm === 'relaxed') {
-    const lines = body.split('\r\n').map((line) => line.replace(/[ \t]+/g, ' ').replace(/ $/, ''));
+    // White space at the end of a line goes; after a last line without CRLF it is not at a line's end.
+    const lines = body.split('\r\n');
+    const last = lines.length - 1;
+    lines.forEach((line, index) => {
+      const reduced = line.replace(/[ \t]+/g, ' ');
+      lines[index] = index < last ? reduced.replace(/ $/, '') : reduced;
+    });
     const joined = lines.join('\r\n').replace(/(?:\r\n)+$/, '');
     return joined === '' ? '' : `${joined}\r\n`;
   }
@@ -89,7 +95,8 @@ describe('DkimBodyCanonicalizer', () => {
       ['\r\n\r\n', '\r\n', ''],
       [' \t\r\n \r\n', ' \t\r\n \r\n', ''],
       ['abc', 'abc\r\n', 'abc\r\n'],
-      ['abc \t', 'abc \t\r\n', 'abc\r\n'],
+      ['abc \t', 'abc \t\r\n', 'abc \r\n'],
+      ['abc\r\n \t', 'abc\r\n \t\r\n', 'abc\r\n \r\n'],
       ['\r\n\r\nabc\r\n\r\n', '\r\n\r\nabc\r\n', '\r\n\r\nabc\r\n'],
       ['a \r b\r', 'a \r b\r\r\n', 'a \r b\r\r\n'],
       ['a\nb \n', 'a\nb \n\r\n', 'a\nb \n\r\n'],
