@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { imapSuite } from './imap.js';
 import { imapClientSuite } from './imap-client-vs-imapflow.js';
 import { lineDecodingSuite } from './line-decoding.js';
+import { mailauthSuite } from './mailauth.js';
 import { mimeComposeSuite } from './mime-compose.js';
 import { mimeParseSuite } from './mime-parse.js';
 import { mimeStreamMemorySuite } from './mime-stream-memory.js';
@@ -18,6 +19,7 @@ const rows = [
   ...(await mimeParseSuite()),
   ...(await mimeStreamMemorySuite()),
   ...(await mimeComposeSuite()),
+  ...(await mailauthSuite()),
   ...(await storeSuite()),
   ...(await smtpServerSuite()),
   ...(await smtpSourceSuite()),

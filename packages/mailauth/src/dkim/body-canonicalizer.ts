@@ -56,28 +56,17 @@ export class DkimBodyCanonicalizer {
     let pendingCr = this.#pendingCr;
     let pendingSpace = this.#pendingSpace;
     const relaxed = this.#relaxed;
-    // Each input byte gives at most one output byte, besides what was held back before this chunk.
-    const out = new Uint8Array(chunk.length + 2 * lineEnds + 2);
-    let written = 0;
     const length = chunk.length;
+    const clean = lineEnds === 0 && !pendingCr && !pendingSpace;
+    const firstRunEnd = clean ? this.#runEnd(chunk, 0) : 0;
+    // A chunk that comes out as it went in (most of a body, chunk after chunk) is not copied.
+    if (firstRunEnd === length) return this.#within(chunk);
+    // Each input byte gives at most one output byte, besides what was held back before this chunk.
+    const out = new Uint8Array(length + 2 * lineEnds + 2);
+    let written = 0;
     for (let i = 0; i < length; i++) {
       if (lineEnds === 0 && !pendingCr && !pendingSpace) {
-        // Copy a run of bytes that come out as they went in, whole: in simple, all up to the next CR; in
-        // relaxed, also stopping at HTAB and at a SP that is not a lone one between two other bytes.
-        let end = i;
-        if (relaxed) {
-          for (; end < length; end++) {
-            const byte = chunk[end]!;
-            if (byte === CR || byte === TAB) break;
-            if (byte === SPACE) {
-              const next = chunk[end + 1];
-              if (next === undefined || next === SPACE || next === TAB || next === CR) break;
-            }
-          }
-        } else {
-          end = chunk.indexOf(CR, i);
-          if (end < 0) end = length;
-        }
+        const end = i === 0 ? firstRunEnd : this.#runEnd(chunk, i);
         if (end > i) {
           out.set(chunk.subarray(i, end), written);
           written += end - i;
@@ -142,6 +131,39 @@ export class DkimBodyCanonicalizer {
     // The last line ends with CRLF; an empty body is CRLF in simple and stays empty in relaxed.
     if (this.#length + out.length > 0 || !this.#relaxed) out.push(CR, LF);
     return this.#within(Uint8Array.from(out));
+  }
+
+  /**
+   * Where the run of bytes from `start` that come out as they went in ends, with nothing held back before
+   * it: it stops at a CR, except in a CRLF followed by a byte that starts a non-empty line (that CRLF is
+   * emitted as it is); in relaxed, also at HTAB and at a SP that is not a lone one between two other bytes.
+   */
+  #runEnd(chunk: Uint8Array, start: number): number {
+    const length = chunk.length;
+    let end = start;
+    if (this.#relaxed) {
+      for (; end < length; end++) {
+        const byte = chunk[end]!;
+        if (byte === CR) {
+          const next = chunk[end + 2];
+          if (chunk[end + 1] !== LF || next === undefined || next === CR || next === SPACE || next === TAB) break;
+          end++;
+        } else if (byte === TAB) {
+          break;
+        } else if (byte === SPACE) {
+          const next = chunk[end + 1];
+          if (next === undefined || next === SPACE || next === TAB || next === CR) break;
+        }
+      }
+      return end;
+    }
+    for (;;) {
+      end = chunk.indexOf(CR, end);
+      if (end < 0) return length;
+      const next = chunk[end + 2];
+      if (chunk[end + 1] !== LF || next === undefined || next === CR) return end;
+      end += 2;
+    }
   }
 
   /** Counts `canonical` into the length and returns the part of it within the limit. */
