@@ -146,7 +146,8 @@ export class DkimBodyCanonicalizer {
         const byte = chunk[end]!;
         if (byte === CR) {
           const next = chunk[end + 2];
-          if (chunk[end + 1] !== LF || next === undefined || next === CR || next === SPACE || next === TAB) break;
+          if (chunk[end + 1] !== LF || next === undefined || next === CR || next === SPACE || next === TAB)
+            break;
           end++;
         } else if (byte === TAB) {
           break;

@@ -1,3 +1,4 @@
+import { trimEndSpaceTab } from '../message/white-space.js';
 /** The canonicalization algorithms of `c=` (RFC 6376 §3.4). */
 export type DkimCanonicalization = 'simple' | 'relaxed';
 
@@ -11,7 +12,7 @@ export type DkimCanonicalization = 'simple' | 'relaxed';
  */
 export function canonicalizeHeader(name: string, value: string, algorithm: DkimCanonicalization): string {
   if (algorithm === 'simple') return `${name}:${value}`;
-  const relaxedName = name.replace(/[ \t]+$/, '').replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
+  const relaxedName = trimEndSpaceTab(name).replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
   const relaxedValue = value
     .replace(/[\r\n]+/g, '')
     .replace(/[ \t]+/g, ' ')

@@ -68,14 +68,18 @@ export function signedHeaderBytes(
   ownName: string,
   ownValue: string,
 ): Uint8Array {
-  const used = new Map<string, number>();
+  // Each name's instances, top to bottom; the bottom one not used yet is taken (one pass over the fields,
+  // so that a long h= of names the message lacks costs no more than a short one).
+  const instances = new Map<string, RawHeaderField[]>();
+  for (const field of fields) {
+    const list = instances.get(field.key);
+    if (list === undefined) instances.set(field.key, [field]);
+    else list.push(field);
+  }
   let text = '';
   for (const name of signedHeaders) {
-    let index = used.get(name) ?? fields.length;
-    do index--;
-    while (index >= 0 && fields[index]!.key !== name);
-    used.set(name, index);
-    if (index >= 0) text += `${canonicalizeHeader(fields[index]!.name, fields[index]!.value, algorithm)}\r\n`;
+    const field = instances.get(name)?.pop();
+    if (field !== undefined) text += `${canonicalizeHeader(field.name, field.value, algorithm)}\r\n`;
   }
   text += canonicalizeHeader(ownName, ownValue, algorithm);
   return encodeLatin1(text);

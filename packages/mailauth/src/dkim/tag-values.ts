@@ -1,3 +1,5 @@
+import { trimFoldingSpace } from '../message/white-space.js';
+
 // The value syntaxes shared by DKIM-Signature tags and key record tags (RFC 6376 §2, §3.5, §3.6.1).
 
 /** `value` without its SP, HTAB, CR and LF: a base64 value as its folding is undone. */
@@ -15,7 +17,7 @@ export function isBase64(value: string): boolean {
  * empty or holds white space.
  */
 export function splitColonList(value: string): string[] | undefined {
-  const items = value.split(':').map((item) => item.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''));
+  const items = value.split(':').map(trimFoldingSpace);
   return items.every((item) => /^[\x21-\x39\x3b-\x7e]+$/.test(item)) ? items : undefined;
 }
 

@@ -1,3 +1,4 @@
+import { trimFoldingSpace } from '../message/white-space.js';
 /** A reporting address of `rua=` or `ruf=` (RFC 7489 §6.2), as written and read. */
 export interface DmarcReportUri {
   /** The URI as written, without its `!size` suffix. */
@@ -23,7 +24,7 @@ export function parseReportUris(value: string): {
   const uris: DmarcReportUri[] = [];
   let dropped = false;
   for (const item of value.split(',')) {
-    const uri = parseReportUri(item.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''));
+    const uri = parseReportUri(trimFoldingSpace(item));
     if (uri === undefined) dropped = true;
     else uris.push(uri);
   }

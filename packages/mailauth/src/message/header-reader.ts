@@ -1,4 +1,5 @@
 import { CR, decodeLatin1, LF } from '@postwire/core';
+import { trimEndSpaceTab } from './white-space.js';
 
 /** A header field as DKIM and ARC hash it: its bytes as a Latin-1 string, one character per byte. */
 export interface RawHeaderField {
@@ -139,7 +140,7 @@ function splitFields(text: string): RawHeaderField[] {
     const colon = field.indexOf(':');
     if (colon <= 0) continue;
     const name = field.slice(0, colon);
-    fields.push({ name, key: name.replace(/[ \t]+$/, '').toLowerCase(), value: field.slice(colon + 1) });
+    fields.push({ name, key: trimEndSpaceTab(name).toLowerCase(), value: field.slice(colon + 1) });
   }
   return fields;
 }
