@@ -1,4 +1,5 @@
 import {
+  type ChannelBindingType,
   concatBytes,
   createDeadline,
   type Deadline,
@@ -188,6 +189,8 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       const remoteAddress = connection.remoteAddress;
       // One object literal, not a spread of shared options: V8 gives each object spread from another and
       // then extended a hidden class of its own, some 240 bytes per session.
+      // The session asks for the mechanisms as it starts, before the run that tracks the transport exists.
+      let run: SessionRun | undefined;
       const session = new ImapServerSession({
         limits: sessionLimits,
         greeting: options.greeting,
@@ -196,10 +199,16 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
         connectDecision: options.onConnect !== undefined,
         compress: options.compress ?? true,
         secure: connection.transport.info.secure,
-        authMechanisms: (secure) => sasl.mechanisms({ secure, remoteAddress }),
+        authMechanisms: (secure) =>
+          sasl.mechanisms({
+            secure,
+            remoteAddress,
+            channelBinding: (type: ChannelBindingType): Uint8Array | undefined =>
+              run ? run.channelBinding(type) : connection.transport.channelBinding?.(type),
+          }),
         cleartextLogin: (secure) => sasl.allowsCleartext({ secure, remoteAddress }),
       });
-      const run = new SessionRun(session, connection, options, sasl, recent, shared);
+      run = new SessionRun(session, connection, options, sasl, recent, shared);
       void run.serve();
       return run;
     },
@@ -311,6 +320,11 @@ class SessionRun implements ConnectionHandler {
       start: false,
     });
     this.#commandTimeout = connection.commandDeadline.ms;
+  }
+
+  /** The TLS session's channel-binding data, so that SCRAM-PLUS is advertised where AUTH would take it. */
+  channelBinding(type: ChannelBindingType): Uint8Array | undefined {
+    return this.#transport.channelBinding?.(type);
   }
 
   get #info(): ImapConnectionInfo {

@@ -1,4 +1,10 @@
-import { consumeStream, ErrorCode, InvalidArgumentError, type TraceHook } from '@postwire/core';
+import {
+  type ChannelBindingType,
+  consumeStream,
+  ErrorCode,
+  InvalidArgumentError,
+  type TraceHook,
+} from '@postwire/core';
 import {
   createListener,
   type ListenerOptions,
@@ -233,19 +239,28 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
     idleTimeout: options.idleTimeout ?? IDLE_TIMEOUT,
     onConnection(connection) {
       const remoteAddress = connection.remoteAddress;
+      // The session asks for the mechanisms as it starts, before the run that tracks the transport exists.
+      let run: SessionRun | undefined;
       const session = new Pop3ServerSession({
         ...sessionOptions,
         ...(sasl
           ? {
-              authMechanisms: (secure: boolean) => sasl.mechanisms({ secure, remoteAddress }),
+              authMechanisms: (secure: boolean) =>
+                sasl.mechanisms({
+                  secure,
+                  remoteAddress,
+                  channelBinding: (type: ChannelBindingType): Uint8Array | undefined =>
+                    run ? run.channelBinding(type) : connection.transport.channelBinding?.(type),
+                }),
               cleartextLogin: (secure: boolean) => sasl.allowsCleartext({ secure, remoteAddress }),
             }
           : { cleartextLogin: () => false }),
       });
       if (connection.transport.info.secure) session.markSecure();
-      const run = new SessionRun(session, connection, shared);
-      void run.serve();
-      return { goodbye: (reason) => run.goodbye(reason === 'shutdown' ? 'shutdown' : 'timeout') };
+      run = new SessionRun(session, connection, shared);
+      const started = run;
+      void started.serve();
+      return { goodbye: (reason) => started.goodbye(reason === 'shutdown' ? 'shutdown' : 'timeout') };
     },
     async onRefused({ transport }) {
       await transport.write(
@@ -288,6 +303,11 @@ class SessionRun {
     this.#connection = connection;
     this.#shared = shared;
     this.#transport = connection.transport;
+  }
+
+  /** The TLS session's channel-binding data, so that SCRAM-PLUS is advertised where AUTH would take it. */
+  channelBinding(type: ChannelBindingType): Uint8Array | undefined {
+    return this.#transport.channelBinding?.(type);
   }
 
   get #info(): Pop3ConnectionInfo {

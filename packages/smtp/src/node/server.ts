@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import {
+  type ChannelBindingType,
   concatBytes,
   createDeadline,
   type Deadline,
@@ -305,21 +306,34 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
     ...listenerSettings(options),
     onConnection(connection) {
       const remoteAddress = connection.remoteAddress;
+      // The session asks for the mechanisms as it starts, before the run that tracks the transport exists.
+      let run: SessionRun | undefined;
       const session = new SmtpServerSession({
         ...sessionSettings,
         remoteAddress,
         xclient: options.xclient?.(remoteAddress) === true,
         xforward: options.xforward?.(remoteAddress) === true,
-        ...(sasl ? { authMechanisms: (secure: boolean) => sasl.mechanisms({ secure, remoteAddress }) } : {}),
+        ...(sasl
+          ? {
+              authMechanisms: (secure: boolean) =>
+                sasl.mechanisms({
+                  secure,
+                  remoteAddress,
+                  channelBinding: (type: ChannelBindingType): Uint8Array | undefined =>
+                    run ? run.channelBinding(type) : connection.transport.channelBinding?.(type),
+                }),
+            }
+          : {}),
       });
       if (connection.transport.info.secure) session.markSecure();
-      const run = new SessionRun(session, connection, options, {
+      run = new SessionRun(session, connection, options, {
         sasl,
         ...(transactionTimeout !== Number.POSITIVE_INFINITY ? { transactionTimeout } : {}),
         ...(authentication ? { authentication } : {}),
       });
-      void run.serve();
-      return { goodbye: (reason) => run.goodbye(reason === 'shutdown' ? 'shutdown' : 'timeout') };
+      const started = run;
+      void started.serve();
+      return { goodbye: (reason) => started.goodbye(reason === 'shutdown' ? 'shutdown' : 'timeout') };
     },
     async onRefused({ transport }) {
       await transport.write(TOO_MANY_CONNECTIONS);
@@ -414,6 +428,11 @@ class SessionRun {
         start: false,
       });
     }
+  }
+
+  /** The TLS session's channel-binding data, so that SCRAM-PLUS is advertised where AUTH would take it. */
+  channelBinding(type: ChannelBindingType): Uint8Array | undefined {
+    return this.#transport.channelBinding?.(type);
   }
 
   get #info(): SmtpConnectionInfo {

@@ -283,6 +283,29 @@ describe('SMTP client with our server', () => {
     });
   });
 
+  it('advertises SCRAM-PLUS where AUTH takes it, so that a channel-binding client logs in with every mechanism on', async () => {
+    const certificates = testCertificates();
+    const sasl = createSaslServer({
+      verifiers: { lookupPassword: async (username) => (username === 'alice' ? 'alicepw' : undefined) },
+    });
+    const { port, deliveries } = await ourServer({
+      requireAuth: true,
+      sasl,
+      startTls: { cert: certificates.cert, key: certificates.key },
+    } as Partial<SmtpServerOptions>);
+    const lines: string[] = [];
+    const smtp = client(port, {
+      starttls: 'required',
+      tls: { ca: certificates.ca },
+      auth: { username: 'alice', password: 'alicepw' },
+      trace: (event) => lines.push(`${event.direction} ${event.line}`),
+    });
+    await smtp.send({ envelope: ENVELOPE, message: MESSAGE });
+    expect(deliveries).toHaveLength(1);
+    expect(lines.filter((line) => line.startsWith('in ')).join('\n')).toContain('SCRAM-SHA-256-PLUS');
+    expect(lines.find((line) => line.startsWith('out AUTH'))).toBe('out AUTH SCRAM-SHA-256-PLUS [redacted]');
+  });
+
   it('speaks LMTP: one result per recipient after the message', async () => {
     const { port } = await ourServer({
       protocol: 'lmtp',
