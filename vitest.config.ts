@@ -17,6 +17,7 @@ export default defineConfig({
         'packages/pop3/src/**': { lines: 90 },
         'packages/imap/src/**': { lines: 90 },
         'packages/mailauth/src/**': { lines: 90 },
+        'packages/cli/src/**': { lines: 90 },
       },
     },
   },

@@ -17,10 +17,11 @@ const alias = {
   '@postwire/imap': fileURLToPath(new URL('./packages/imap/src/index.ts', import.meta.url)),
   '@postwire/mailauth/node': fileURLToPath(new URL('./packages/mailauth/src/node/index.ts', import.meta.url)),
   '@postwire/mailauth': fileURLToPath(new URL('./packages/mailauth/src/index.ts', import.meta.url)),
+  '@postwire/cli': fileURLToPath(new URL('./packages/cli/src/index.ts', import.meta.url)),
 };
 
 /** The one list of test projects: one per package. The root `vitest.config.ts` reads it. */
-const packages = ['core', 'sasl', 'mime', 'store', 'smtp', 'pop3', 'imap', 'mailauth'];
+const packages = ['core', 'sasl', 'mime', 'store', 'smtp', 'pop3', 'imap', 'mailauth', 'cli'];
 
 const projects: TestProjectConfiguration[] = packages.map((name) => ({
   resolve: { alias },
