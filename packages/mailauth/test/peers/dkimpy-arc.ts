@@ -1,6 +1,6 @@
 import { createPrivateKey } from 'node:crypto';
 import type { DnsTxtRecord } from './dnsmasq-zone.js';
-import type { DkimpyKeySource } from './python-tools.js';
+import { DKIM_SCRIPT_PRELUDE, type DkimpyKeySource } from './python-tools.js';
 import { PYTHON, pythonModulesAvailable, runToolOk } from './tool-process.js';
 
 /**
@@ -118,29 +118,7 @@ export interface DkimpyArcVerdict {
 }
 
 const ARC_VERIFY_SCRIPT = `
-import base64, io, json, logging, sys
-import dkim
-config = json.load(sys.stdin)
-message = base64.b64decode(config['message'])
-log = io.StringIO()
-logger = logging.getLogger('dkimpy')
-logger.setLevel(logging.DEBUG)
-logger.addHandler(logging.StreamHandler(log))
-if config['txt'] is not None:
-    records = {name.lower().rstrip('.'): value.encode() for name, value in config['txt'].items()}
-    def dnsfunc(name, timeout=5):
-        key = name.decode('ascii', 'replace').lower().rstrip('.')
-        logger.debug('key record %s: %s', key, 'found' if key in records else 'none')
-        return records.get(key)
-else:
-    import dns.resolver
-    resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers = [host for host, port in config['servers']]
-    resolver.nameserver_ports = {host: port for host, port in config['servers']}
-    resolver.lifetime = 5
-    dns.resolver.default_resolver = resolver
-    from dkim.dnsplug import get_txt as dnsfunc
-cv, results, reason = dkim.arc_verify(message, logger=logger, dnsfunc=dnsfunc, minkey=config['minKeyBits'])
+${DKIM_SCRIPT_PRELUDE}cv, results, reason = dkim.arc_verify(message, logger=logger, dnsfunc=dnsfunc, minkey=config['minKeyBits'])
 text = lambda value: value.decode('utf-8', 'replace') if isinstance(value, bytes) else value
 json.dump({
     'cv': text(cv),

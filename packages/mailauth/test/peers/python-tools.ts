@@ -150,7 +150,11 @@ export interface DkimpyVerdict {
   readonly log: string;
 }
 
-const VERIFY_SCRIPT = `
+/**
+ * The start of the dkimpy scripts: reads the JSON config from stdin (`message` in base64, `txt` key
+ * records or `servers` for dnspython, `minKeyBits`), sets up a debug log in `log` and `dnsfunc`.
+ */
+export const DKIM_SCRIPT_PRELUDE = `
 import base64, io, json, logging, sys
 import dkim
 config = json.load(sys.stdin)
@@ -173,7 +177,10 @@ else:
     resolver.lifetime = 5
     dns.resolver.default_resolver = resolver
     from dkim.dnsplug import get_txt as dnsfunc
-verifier = dkim.DKIM(message, logger=logger, minkey=config['minKeyBits'])
+`;
+
+const VERIFY_SCRIPT = `
+${DKIM_SCRIPT_PRELUDE}verifier = dkim.DKIM(message, logger=logger, minkey=config['minKeyBits'])
 try:
     valid = bool(verifier.verify(idx=config['index'], dnsfunc=dnsfunc))
 except dkim.DKIMException as error:
