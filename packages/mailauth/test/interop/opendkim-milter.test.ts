@@ -1,6 +1,7 @@
 import { type DkimVerification, type DnsResolver, verifyDkim } from '@postwire/mailauth';
 import { createNodeDnsResolver } from '@postwire/mailauth/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AWKWARD_LINES } from '../peers/awkward-message.js';
 import { type OpensslDkimKey, opensslDkimKey } from '../peers/dkim-keys.js';
 import { type DnsServer, dnsmasqAvailable, startDnsServer } from '../peers/dns-server.js';
 import {
@@ -34,45 +35,6 @@ function skipping(what: string): false {
 
 const CRLF = '\r\n';
 const TIMEOUT = 20_000;
-
-/**
- * What canonicalization has to get right, as an MTA hands it over: folded fields (continuations with
- * SP and HTAB), runs of white space and trailing white space in fields and body lines, a field with no
- * space after the colon and an empty one (passed exactly thanks to SMFIP_HDR_LEADSPC), raw UTF-8, a
- * 990-octet line, an empty line inside the body and several at its end.
- */
-const AWKWARD_LINES = [
-  'Received: from mail.example.test (mail.example.test [192.0.2.1])',
-  '\tby mx.example.org with ESMTPS; Mon, 01 Jan 2024 00:00:00 +0000',
-  'From: "Alice Example" <alice@example.test>',
-  'To: bob@example.org,',
-  '  carol@example.org,\t',
-  '\tdave@example.org',
-  'Subject:   A folded\t subject   ',
-  '   \t with a second line  ',
-  'Date: Mon, 01 Jan 2024 00:00:00 +0000',
-  'Message-ID:<awkward@example.test>',
-  'MIME-Version: 1.0',
-  'Content-Type: text/plain;',
-  '\tcharset=utf-8',
-  'Content-Transfer-Encoding: 8bit',
-  'Cc:\tcarol@example.org\t ',
-  'Reply-To:',
-  'X-Unicode: café ☕ Grüße',
-  '',
-  'Grüße aus Köln — 8-bit UTF-8: 日本語, ✉️ 📬',
-  'trailing spaces   ',
-  'trailing tab\t',
-  '\tleading tab and  double  spaces \t ',
-  ' leading space',
-  `long:\t${'0123456789 abcdefghij  '.repeat(43)}`.slice(0, 990),
-  '',
-  'a line after an empty line',
-  '',
-  '',
-  '',
-  '',
-];
 
 const PLAIN = Buffer.from(
   [
