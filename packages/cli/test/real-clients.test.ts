@@ -580,19 +580,17 @@ describe('postwire serve checking SPF, DKIM, ARC and DMARC, with DNS on a closed
     "smtplib and imaplib: Authentication-Results with the server's hostname, fields forged in its name dropped",
     async () => {
       const { host, ports, certificate } = serve.settings;
-      const out = await python<{ mx: object; mxMs: number; submission: object }>(
+      const out = await python<{ mx: object; submission: object }>(
         `
-import json, smtplib, ssl, sys, time
+import json, smtplib, ssl, sys
 host, mx, submission, cafile = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 out = {}
-started = time.time()
 s = smtplib.SMTP(host, mx, timeout=10, local_hostname='client.example')
 out['mx'] = s.sendmail('carol@sender.example', ['alice@example.test'],
     'Authentication-Results: mx.dev.test; spf=pass smtp.mailfrom=sender.example\\r\\n'
     'Authentication-Results: other.example; dkim=pass header.d=sender.example\\r\\n'
     'From: carol@sender.example\\r\\nTo: alice@example.test\\r\\nSubject: from outside\\r\\n\\r\\nHello.\\r\\n')
 s.quit()
-out['mxMs'] = (time.time() - started) * 1000
 s = smtplib.SMTP(host, submission, timeout=10)
 s.starttls(context=ssl.create_default_context(cafile=cafile))
 s.login('alice', 'secret')
@@ -607,7 +605,6 @@ print(json.dumps(out))
         certificate,
       );
       expect(out).toMatchObject({ mx: {}, submission: {} });
-      expect(out.mxMs).toBeLessThan(3_000);
 
       const ca = await readFile(certificate, 'utf8');
       const session = await runImaplib(

@@ -2,26 +2,37 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 
 /** The ports the autoconfiguration describes. */
 export interface AutoconfigPorts {
+  /** Submission with STARTTLS. */
   readonly submission: number;
+  /** Submission on implicit TLS. */
   readonly submissions: number;
+  /** IMAP with STARTTLS. */
   readonly imap: number;
+  /** IMAP on implicit TLS. */
   readonly imaps: number;
+  /** POP3 with STLS. */
   readonly pop3: number;
+  /** POP3 on implicit TLS. */
   readonly pop3s: number;
 }
 
 /** Options of {@link startAutoconfigServer}. */
 export interface AutoconfigOptions {
+  /** The address the HTTP endpoint binds to. */
   readonly host: string;
+  /** The HTTP port (0 takes any free port). */
   readonly port: number;
   /** The server name mail clients are told to connect to. */
   readonly hostname: string;
+  /** The mail ports the configuration tells clients to use. */
   readonly ports: AutoconfigPorts;
 }
 
 /** A listening autoconfiguration endpoint. */
 export interface AutoconfigServer {
+  /** The port it listens on. */
   readonly port: number;
+  /** Stops listening. */
   close(): Promise<void>;
 }
 

@@ -3,6 +3,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CliIo, type ExitCode, processIo, UsageError } from './io.js';
 import { probeCommand } from './probe.js';
+import { fetchCommand, fetchUsage, lsCommand, lsUsage } from './read.js';
+import { sendCommand, sendUsage } from './send.js';
 import { serveCommand, serveUsage } from './serve.js';
 
 /** The help text of `postwire`. */
@@ -11,6 +13,9 @@ export const usage = `Usage: postwire <command> [options]
 Commands:
   serve        run a dev mail server: SMTP, IMAP and POP3 on loopback (postwire serve --help)
   probe        show a server's greeting, capabilities, TLS and auth mechanisms (postwire probe --help)
+  send         compose and send a message over SMTP, with attachments and DKIM (postwire send --help)
+  ls           list mailboxes or messages over IMAP or POP3 (postwire ls --help)
+  fetch        download messages over IMAP or POP3 to .eml files (postwire fetch --help)
   help         show this help
   version      show the version
 `;
@@ -21,6 +26,9 @@ const commands: Record<
 > = {
   serve: { run: (args, io) => serveCommand(args, io), help: serveUsage },
   probe: { run: probeCommand },
+  send: { run: (args, io) => sendCommand(args, io), help: sendUsage },
+  ls: { run: (args, io) => lsCommand(args, io), help: lsUsage },
+  fetch: { run: (args, io) => fetchCommand(args, io), help: fetchUsage },
 };
 
 /** Runs one `postwire` command line; returns the exit status. Errors become messages, never stack traces. */

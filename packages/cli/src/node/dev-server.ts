@@ -12,7 +12,9 @@ import { type AutoconfigServer, startAutoconfigServer } from './autoconfig.js';
 
 /** A user of the dev server: a login, and the mailbox its mail goes to. */
 export interface DevServerUser {
+  /** The login, also the local part of the user's address. */
   readonly name: string;
+  /** The password for AUTH, IMAP LOGIN and POP3 PASS. */
   readonly password: string;
 }
 
@@ -54,6 +56,7 @@ export interface DevServerOptions {
   host?: string;
   /** The name in greetings, `Received:` fields and the client settings (default `localhost`). */
   hostname?: string;
+  /** The listeners' ports (default {@link defaultDevServerPorts}). */
   ports?: Partial<DevServerPorts>;
   /** Where mail is kept, shared by the SMTP, IMAP and POP3 servers. */
   store: MailStore;
@@ -62,12 +65,24 @@ export interface DevServerOptions {
   /** The user who gets mail for any address that is no user's: every message is kept, nothing relayed. */
   catchAll?: string;
   /** The certificate and key for STARTTLS and implicit TLS (PEM). */
-  tls: { key: string; cert: string };
+  tls: {
+    /** The private key (PEM). */
+    key: string;
+    /** The certificate chain (PEM). */
+    cert: string;
+  };
   /**
    * Check SPF, DKIM, ARC and DMARC on incoming mail and write `Authentication-Results` (default true),
    * asking the system's DNS servers, the ones named (`address` or `address:port`), or a resolver.
    */
-  mailAuthentication?: boolean | { dnsServers?: readonly string[]; resolver?: DnsResolver };
+  mailAuthentication?:
+    | boolean
+    | {
+        /** The DNS servers to ask (`address` or `address:port`) instead of the system's. */
+        dnsServers?: readonly string[];
+        /** The resolver to ask instead of DNS servers. */
+        resolver?: DnsResolver;
+      };
   /** Logins without TLS (default: only when `host` is a loopback address). */
   allowCleartextLogin?: boolean;
   /** Told of each delivery and of failures, one line each. */
@@ -76,10 +91,15 @@ export interface DevServerOptions {
 
 /** Where each listener ended up, and how to stop them. */
 export interface DevServer {
+  /** The address every listener is bound to. */
   readonly host: string;
+  /** The name in greetings, `Received:` fields and the client settings. */
   readonly hostname: string;
+  /** The port each listener is on (the real ones, when 0 was asked). */
   readonly ports: Readonly<DevServerPorts>;
+  /** The users who can log in. */
   readonly users: readonly DevServerUser[];
+  /** The user who gets mail for any other address, if any. */
   readonly catchAll?: string;
   /** Closes every listener (sessions get their protocol's goodbye), then the store. */
   close(): Promise<void>;

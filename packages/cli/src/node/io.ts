@@ -20,5 +20,6 @@ export type ExitCode = 0 | 1 | 2;
 
 /** A mistake in the command line: shown with the usage, exit status 2. */
 export class UsageError extends Error {
+  /** The error's name, `UsageError`. */
   override readonly name = 'UsageError';
 }

@@ -31,7 +31,9 @@ export type ProbeTlsMode = 'implicit' | 'starttls' | 'none' | 'auto';
 
 /** Options of {@link probe}. */
 export interface ProbeOptions {
+  /** The server's host name or address. */
   host: string;
+  /** The server's port. */
   port: number;
   /** Default: guessed from the greeting (`220` SMTP, or LMTP on port 24; `* OK` IMAP; `+OK` POP3). */
   protocol?: ProbeProtocol;
@@ -51,6 +53,7 @@ export interface ProbeOptions {
 export interface ProbeCertificate {
   /** The subject's distinguished name, its parts joined by `, ` (`CN=mail.example.com`). */
   subject: string;
+  /** The issuer's distinguished name, written as `subject` is. */
   issuer: string;
   /** Start of validity, ISO 8601. */
   validFrom: string;
@@ -76,13 +79,17 @@ export interface ProbeTls {
   authorized: boolean;
   /** Why it is not trusted (`DEPTH_ZERO_SELF_SIGNED_CERT`, `ERR_TLS_CERT_ALTNAME_INVALID` …). */
   authorizationError?: string;
+  /** The server's certificate. */
   certificate: ProbeCertificate;
 }
 
 /** What {@link probe} found. */
 export interface ProbeReport {
+  /** The host probed. */
   host: string;
+  /** The port probed. */
   port: number;
+  /** The protocol the server speaks, as given or guessed. */
   protocol: ProbeProtocol;
   /** The greeting as sent, its lines joined by `\n`. */
   greeting: string;

@@ -43,16 +43,32 @@ const PORT_OPTIONS: Record<string, keyof DevServerPorts> = {
 
 /** The settings of `postwire serve`, from its command line and config file. */
 export interface ServeSettings {
+  /** Where every listener binds (`--host`, default `127.0.0.1`). */
   readonly host?: string;
+  /** The server's name in greetings and client settings (`--hostname`). */
   readonly hostname: string;
+  /** The ports given on the command line; the others keep their defaults. */
   readonly ports: Partial<DevServerPorts>;
+  /** The users who can log in (`--user`, the config file; default `dev:dev`). */
   readonly users: DevServerUser[];
+  /** The user who gets mail for any other address (`--catch-all`, the config's `catchAll`). */
   readonly catchAll?: string;
+  /** Keep mail in memory instead of a Maildir (`--memory`). */
   readonly memory: boolean;
+  /** The directory for the Maildir and the TLS certificate (`--data`, default `.postwire`). */
   readonly dataDirectory: string;
-  readonly certificate?: { readonly certFile: string; readonly keyFile: string };
+  /** A certificate and key to use instead of the self-signed one (`--cert`, `--key`). */
+  readonly certificate?: {
+    /** The certificate file (PEM). */
+    readonly certFile: string;
+    /** The private key file (PEM). */
+    readonly keyFile: string;
+  };
+  /** Check SPF, DKIM, ARC and DMARC on incoming mail (off with `--no-auth-checks`). */
   readonly authChecks: boolean;
+  /** The DNS servers for those checks (`--dns`); empty for the system's. */
   readonly dnsServers: string[];
+  /** Print the settings as one JSON line instead of text (`--json`). */
   readonly json: boolean;
 }
 
