@@ -18,7 +18,9 @@ const server = spawn(process.execPath, [join(cliDirectory, 'dist/node/bin.js'), 
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const firstLine = await new Promise((resolve, reject) => {
-  server.once('exit', (code) => reject(new Error(`postwire serve exited with status ${code} before it was ready`)));
+  server.once('exit', (code) =>
+    reject(new Error(`postwire serve exited with status ${code} before it was ready`)),
+  );
   createInterface({ input: server.stdout }).once('line', resolve);
 });
 const settings = JSON.parse(firstLine);
@@ -27,7 +29,8 @@ console.log(`postwire serve is up: ${JSON.stringify(settings.ports)}\n`);
 const user = settings.users[0];
 const tls = { ca: readFileSync(settings.certificate, 'utf8'), servername: 'localhost' };
 const auth = { username: user.name, password: user.password };
-const show = (protocol) => (event) => console.log(`${protocol} ${event.direction === 'in' ? 'S:' : 'C:'} ${event.line}`);
+const show = (protocol) => (event) =>
+  console.log(`${protocol} ${event.direction === 'in' ? 'S:' : 'C:'} ${event.line}`);
 const messageId = `<main-job.${Date.now()}@localhost>`;
 const subject = `Hello from Postwire (${new Date().toISOString()})`;
 

@@ -3,11 +3,15 @@ import type { Connector, TlsClientOptions, Transport } from './transport.js';
 
 /** Where {@link connectClient} connects, and how. */
 export interface ClientConnectOptions {
+  /** Opens the connection (the Node adapter's, or another runtime's). */
   readonly connector: Connector;
+  /** The server's host name or address. */
   readonly host: string;
+  /** The server's port. */
   readonly port: number;
   /** Implicit TLS from the first byte. */
   readonly secure: boolean;
+  /** TLS settings, for implicit TLS and for a later STARTTLS. */
   readonly tls?: TlsClientOptions | undefined;
   /** Milliseconds allowed for the connect (and, with `secure`, the TLS handshake). */
   readonly timeout: number;

@@ -27,6 +27,7 @@ export type BareLineEndingPolicy = 'reject' | 'normalize' | 'accept';
 
 /** Options of {@link DotStuffedDecoder}. */
 export interface DotStuffedDecoderOptions {
+  /** What to do with a bare CR or LF in the content (default `reject`). */
   bareLineEndings?: BareLineEndingPolicy;
   /** Report a {@link LineTooLongError} (once) for a content line longer than this; default unlimited. */
   maxLineLength?: number;

@@ -52,6 +52,7 @@ export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** The base class of every error Postwire throws; `code` is stable across releases. */
 export class PostwireError extends Error {
+  /** The stable code of what went wrong. */
   readonly code: ErrorCodeValue;
 
   constructor(code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {

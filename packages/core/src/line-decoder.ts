@@ -18,7 +18,9 @@ export interface LineDecoderOptions {
 
 /** A complete line, without its line ending. A view into the received bytes whenever it lay in one chunk. */
 export interface LineEvent {
+  /** A line. */
   readonly type: 'line';
+  /** The line's bytes, without CRLF. */
   readonly line: Uint8Array;
 }
 
@@ -27,7 +29,9 @@ export interface LineEvent {
  * ({@link LineDecoder.readDotBlock}), in arrival order, never buffered whole.
  */
 export interface BytesEvent {
+  /** Bytes of a run or block. */
   readonly type: 'bytes';
+  /** The piece's bytes. */
   readonly data: Uint8Array;
   /** Bytes still to come in a counted run; `0` on its last piece. Always `-1` inside a dot-stuffed block. */
   readonly remaining: number;
@@ -35,6 +39,7 @@ export interface BytesEvent {
 
 /** The terminator of a dot-stuffed block was read; line decoding resumes. */
 export interface BlockEndEvent {
+  /** The end of a dot-stuffed block. */
   readonly type: 'block-end';
 }
 
@@ -43,7 +48,9 @@ export interface BlockEndEvent {
  * and decoding goes on with the next line, so the session stays in step.
  */
 export interface DecodeErrorEvent {
+  /** A broken rule. */
   readonly type: 'error';
+  /** What was wrong. */
   readonly error: LineTooLongError | BareLineEndingError;
 }
 

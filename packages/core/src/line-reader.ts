@@ -9,6 +9,7 @@ import type { LineDecoder, LineDecoderEvent } from './line-decoder.js';
  * on the upgraded transport's stream: nothing read before the handshake survives.
  */
 export class LineReader {
+  /** The line decoder the reader feeds. */
   readonly decoder: LineDecoder;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   #ended = false;

@@ -43,13 +43,17 @@ export type ProxyTransportProtocol = 'stream' | 'dgram' | 'unspec';
 
 /** One side of a proxied connection. For `unix`, `address` is the socket path and `port` is 0. */
 export interface ProxyEndpoint {
+  /** The IP address (or socket path). */
   readonly address: string;
+  /** The port. */
   readonly port: number;
 }
 
 /** A type-length-value extension of a version 2 header, kept as raw bytes. */
 export interface ProxyTlv {
+  /** The TLV's type byte (`PP2_TYPE_*`). */
   readonly type: number;
+  /** The TLV's value. */
   readonly value: Uint8Array;
 }
 
@@ -60,10 +64,13 @@ export interface ProxyTlv {
  * the real connection's addresses. IPv6 addresses are in RFC 5952 canonical form.
  */
 export interface ProxyHeader {
+  /** The PROXY protocol version of the header. */
   readonly version: 1 | 2;
   /** `proxy` for a relayed client connection, `local` for the proxy's own (version 2 only). */
   readonly command: 'proxy' | 'local';
+  /** The address family of `source` and `destination`. */
   readonly family: ProxyFamily;
+  /** The transport protocol of the proxied connection. */
   readonly protocol: ProxyTransportProtocol;
   /** The original client. */
   readonly source?: ProxyEndpoint;
@@ -75,8 +82,18 @@ export interface ProxyHeader {
 
 /** What {@link ProxyHeaderParser.push} returns: more bytes needed, or the header and the bytes after it. */
 export type ProxyParseResult =
-  | { readonly status: 'incomplete' }
-  | { readonly status: 'done'; readonly header: ProxyHeader; readonly rest: Uint8Array };
+  | {
+      /** More bytes are needed. */
+      readonly status: 'incomplete';
+    }
+  | {
+      /** The header is complete. */
+      readonly status: 'done';
+      /** The decoded header. */
+      readonly header: ProxyHeader;
+      /** The bytes after the header: the start of the proxied stream. */
+      readonly rest: Uint8Array;
+    };
 
 const INCOMPLETE: ProxyParseResult = Object.freeze({ status: 'incomplete' });
 

@@ -57,6 +57,7 @@ export class PushStream implements AsyncIterable<Uint8Array> {
     return this.#stream;
   }
 
+  /** Reads the bytes with `for await`, without making a web stream. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return {
       next: () => this.#next(),

@@ -5,6 +5,7 @@ export type TraceDirection = 'in' | 'out';
 
 /** One protocol line as seen on the wire, with credentials already replaced by {@link REDACTED}. */
 export interface TraceEvent {
+  /** Whether the line was received or sent. */
   readonly direction: TraceDirection;
   /** The line without its line ending. */
   readonly line: string;

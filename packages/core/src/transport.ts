@@ -21,9 +21,13 @@ export interface TlsClientOptions {
 
 /** Where a transport is connected, and how. */
 export interface TransportInfo {
+  /** The peer's IP address. */
   readonly remoteAddress?: string;
+  /** The peer's port. */
   readonly remotePort?: number;
+  /** The local IP address. */
   readonly localAddress?: string;
+  /** The local port. */
   readonly localPort?: number;
   /** True once the bytes travel inside TLS (implicit TLS or after STARTTLS). */
   readonly secure: boolean;
@@ -65,10 +69,13 @@ export interface Transport {
 
 /** How a client opens a connection. */
 export interface ConnectOptions {
+  /** The server's host name or address. */
   host: string;
+  /** The server's port. */
   port: number;
   /** Implicit TLS from the first byte (SMTPS 465, IMAPS 993, POP3S 995). */
   secure?: boolean;
+  /** TLS settings, for implicit TLS and for a later STARTTLS. */
   tls?: TlsClientOptions;
   /** Milliseconds allowed for the TCP connect and, with `secure`, the TLS handshake (default 30,000). */
   timeout?: number;

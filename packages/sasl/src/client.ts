@@ -45,7 +45,10 @@ export interface SaslClientOptions {
   /** Enables EXTERNAL (the TLS client certificate is the credential). */
   external?: boolean;
   /** Enables ANONYMOUS with this trace (RFC 4505). */
-  anonymous?: { trace?: string };
+  anonymous?: {
+    /** The trace information sent to the server (an email address or an opaque string). */
+    trace?: string;
+  };
   /**
    * The mechanisms allowed, in order of preference (default: custom ones first, then
    * {@link CLIENT_MECHANISM_ORDER}). Throws when one lacks its credentials or is unknown.

@@ -55,17 +55,31 @@ export interface SaslConnectionContext {
 /** One step of a server mechanism: send a challenge, or finish. */
 export type ServerStep =
   | {
+      /** Send a challenge and wait for the client's response. */
       readonly type: 'challenge';
+      /** The challenge's bytes, before the protocol's base64. */
       readonly challenge: Uint8Array;
       /**
        * Set when the challenge reports refused credentials (the OAuth error JSON of OAUTHBEARER and
        * XOAUTH2): the throttle's `onFailure` runs now, with this name, and the exchange can only fail.
        */
-      readonly refused?: { readonly username?: string };
+      readonly refused?: {
+        /** The name the client tried, for the throttle. */
+        readonly username?: string;
+      };
     }
-  | { readonly type: 'success'; readonly identity: AuthIdentity; readonly additionalData?: Uint8Array }
   | {
+      /** The exchange succeeded. */
+      readonly type: 'success';
+      /** Who authenticated, and as whom they act. */
+      readonly identity: AuthIdentity;
+      /** Data sent with the success, when the protocol carries it (SCRAM's server signature). */
+      readonly additionalData?: Uint8Array;
+    }
+  | {
+      /** The exchange failed. */
       readonly type: 'failure';
+      /** Why it failed. */
       readonly reason: SaslFailureReason;
       /** The name the client tried, for throttling and lockout hooks; never shown to the client. */
       readonly username?: string;

@@ -10,6 +10,7 @@ export type ScramMechanismName = 'SCRAM-SHA-1' | 'SCRAM-SHA-256';
  * anyone log in with PLAIN, and `storedKey` alone does not let anyone pass SCRAM.
  */
 export interface ScramStoredCredentials {
+  /** The salt for PBKDF2, sent to the client in the first challenge. */
   readonly salt: Uint8Array;
   /** PBKDF2 iterations; at least 4096 (RFC 7677 §4). */
   readonly iterations: number;

@@ -15,16 +15,32 @@ import type { SaslThrottle } from './throttle.js';
 /** What a protocol server does next, after a command or a response line. */
 export type SaslServerOutcome =
   /** Send a continuation: SMTP `334 <text>`, IMAP and POP3 `+ <text>` (the text may be empty). */
-  | { readonly type: 'challenge'; readonly text: string }
+  | {
+      /** Send a continuation. */
+      readonly type: 'challenge';
+      /** The challenge in base64. */
+      readonly text: string;
+    }
   /** Authenticated. `additionalData` (base64) is set only when the protocol carries data with success. */
   | {
+      /** Authenticated. */
       readonly type: 'success';
+      /** The mechanism that authenticated the client. */
       readonly mechanism: string;
+      /** Who authenticated, and as whom they act. */
       readonly identity: AuthIdentity;
+      /** Data sent with success (base64), when the protocol carries it. */
       readonly additionalData?: string;
     }
   /** Failed; map `reason` to the protocol's reply. `cause` is set when a verifier or hook threw. */
-  | { readonly type: 'failure'; readonly reason: SaslFailureReason; readonly cause?: unknown };
+  | {
+      /** Failed. */
+      readonly type: 'failure';
+      /** Why it failed. */
+      readonly reason: SaslFailureReason;
+      /** What a verifier or hook threw, when one did. */
+      readonly cause?: unknown;
+    };
 
 /** How the protocol frames an exchange. */
 export interface SaslServerExchangeOptions {
@@ -208,9 +224,24 @@ export function createServerExchange(
  * IMAP and POP3 `+`), the user now authenticated, or why it failed (the session picks its reply).
  */
 export type SaslSessionStep =
-  | { readonly type: 'challenge'; readonly text: string }
-  | { readonly type: 'success'; readonly username: string }
-  | { readonly type: 'failure'; readonly reason: SaslFailureReason };
+  | {
+      /** Send a continuation. */
+      readonly type: 'challenge';
+      /** The challenge in base64. */
+      readonly text: string;
+    }
+  | {
+      /** Authenticated. */
+      readonly type: 'success';
+      /** The user now authenticated (the authentication identity). */
+      readonly username: string;
+    }
+  | {
+      /** Failed. */
+      readonly type: 'failure';
+      /** Why it failed. */
+      readonly reason: SaslFailureReason;
+    };
 
 /** An exchange's outcome as the step a protocol session takes. */
 export function toSessionStep(outcome: SaslServerOutcome): SaslSessionStep {

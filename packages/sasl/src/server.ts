@@ -92,7 +92,12 @@ export interface SaslServerOptions {
     generateChallenge?: () => string;
   };
   /** What a refused OAUTHBEARER or XOAUTH2 client is told (RFC 7628 §3.2.2). */
-  oauth?: { scope?: string; openidConfiguration?: string };
+  oauth?: {
+    /** The scope the client should request. */
+    scope?: string;
+    /** The URL of the OpenID Provider Configuration. */
+    openidConfiguration?: string;
+  };
 }
 
 /** A password check outside SASL (IMAP `LOGIN`, POP3 `USER`/`PASS`), with the same policy and hooks. */
@@ -246,7 +251,9 @@ function builtInServerMechanisms(
 
 /** A user name and password, as PLAIN and LOGIN carry them. */
 export interface SaslPasswordCredentials {
+  /** The authentication identity. */
   readonly username: string;
+  /** The password. */
   readonly password: string;
 }
 

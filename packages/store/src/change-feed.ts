@@ -32,6 +32,7 @@ export class ChangeFeed {
     return this.#subscribers.size > 0;
   }
 
+  /** Hands a change to every subscriber. */
   publish(change: MailboxChange): void {
     for (const subscriber of this.#subscribers) {
       if (subscriber.queue.length >= MAX_UNREAD_CHANGES) subscriber.failed = true;

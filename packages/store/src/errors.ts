@@ -14,6 +14,7 @@ export type InvalidNameReason =
 
 /** A mailbox (or user) name that could reach outside the user's mail, or that is malformed. */
 export class InvalidMailboxNameError extends PostwireError {
+  /** Why the name was refused. */
   readonly reason: InvalidNameReason;
 
   constructor(reason: InvalidNameReason, message = `invalid mailbox name (${reason})`) {
@@ -24,6 +25,7 @@ export class InvalidMailboxNameError extends PostwireError {
 
 /** The mailbox, or a message in it, does not exist (IMAP `[NONEXISTENT]`). */
 export class MailboxNotFoundError extends PostwireError {
+  /** The mailbox's name. */
   readonly mailbox: string;
 
   constructor(mailbox: string, message = `mailbox ${JSON.stringify(mailbox)} does not exist`) {
@@ -34,6 +36,7 @@ export class MailboxNotFoundError extends PostwireError {
 
 /** The mailbox already exists (IMAP `[ALREADYEXISTS]`). */
 export class MailboxExistsError extends PostwireError {
+  /** The mailbox's name. */
   readonly mailbox: string;
 
   constructor(mailbox: string) {

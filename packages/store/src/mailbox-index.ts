@@ -6,21 +6,29 @@ import type { FlagChange, FlagOperation, MailboxStatus, MessageInfo, SetFlagsRes
  * open mailbox holds one per message: the internal date as a number and the flags as a shared frozen list.
  */
 export interface IndexEntry {
+  /** The message's UID. */
   uid: number;
+  /** The message's stable id ({@link MessageInfo.id}). */
   id: string;
+  /** System flags and keywords, as a shared frozen list. */
   flags: readonly string[];
   /** The internal date, in milliseconds since the epoch. */
   readonly internalTime: number;
+  /** Size in octets. */
   readonly size: number;
+  /** The MODSEQ of the message's latest change. */
   modseq: number;
 }
 
 /** What a new entry needs; the index assigns the UID (unless given) and the MODSEQ. */
 export interface NewEntry {
+  /** The message's stable id. */
   readonly id: string;
+  /** System flags and keywords. */
   readonly flags: readonly string[];
   /** The internal date, in milliseconds since the epoch. */
   readonly internalTime: number;
+  /** Size in octets. */
   readonly size: number;
   /** A UID that another writer already assigned (found on disk). */
   readonly uid?: number;
@@ -49,10 +57,13 @@ function sharedFlags(flags: readonly string[]): readonly string[] {
  * in its entry (type `E`), so that a message costs one object.
  */
 export class MailboxIndex<E extends IndexEntry = IndexEntry> {
+  /** The mailbox's UIDVALIDITY. */
   uidValidity: number;
   /** The mailbox's stable id ({@link MailboxStatus.mailboxId}). */
   readonly mailboxId: string;
+  /** The UID the next message will get. */
   uidNext: number;
+  /** The MODSEQ of the latest change. */
   highestModseq: number;
   readonly #entries: E[] = [];
   /**
@@ -71,10 +82,12 @@ export class MailboxIndex<E extends IndexEntry = IndexEntry> {
     this.highestModseq = highestModseq;
   }
 
+  /** The number of messages. */
   get count(): number {
     return this.#entries.length;
   }
 
+  /** The mailbox's counters, as {@link Mailbox.status} reports them. */
   status(): MailboxStatus {
     return {
       mailboxId: this.mailboxId,
@@ -97,6 +110,7 @@ export class MailboxIndex<E extends IndexEntry = IndexEntry> {
     return this.#ids.has(id);
   }
 
+  /** The entry with this UID, if any. */
   get(uid: number): E | undefined {
     const entry = this.#entries[this.#insertionPoint(uid)];
     return entry?.uid === uid ? entry : undefined;
@@ -171,7 +185,12 @@ export class MailboxIndex<E extends IndexEntry = IndexEntry> {
   }
 
   /** Removes the given messages; returns the UIDs removed (ascending) and the MODSEQ of the removal. */
-  remove(uids: readonly number[]): { uids: number[]; modseq: number } {
+  remove(uids: readonly number[]): {
+    /** The UIDs removed, ascending. */
+    uids: number[];
+    /** The MODSEQ of the removal. */
+    modseq: number;
+  } {
     const gone = new Set(this.entries(uids).map((entry) => entry.uid));
     if (gone.size === 0) return { uids: [], modseq: this.highestModseq };
     const modseq = ++this.highestModseq;

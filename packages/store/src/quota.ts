@@ -3,7 +3,9 @@ import type { MailboxStatus, QuotaUsage } from './types.js';
 
 /** A user's limits: octets over all mailboxes, and number of messages. */
 export interface QuotaLimits {
+  /** The most octets, over all mailboxes. */
   readonly storage?: number;
+  /** The most messages, over all mailboxes. */
   readonly messages?: number;
 }
 

@@ -13,13 +13,16 @@ export const MAILBOX_DELIMITER = '/';
 export interface MailboxListEntry {
   /** The canonical name, `/`-separated; the inbox is always `INBOX`. */
   readonly name: string;
+  /** The mailbox's SPECIAL-USE attribute, if any. */
   readonly specialUse?: SpecialUse;
+  /** The user subscribes to the name. */
   readonly subscribed: boolean;
   /**
    * `false` for a name that only exists as the parent of other mailboxes (IMAP `\NonExistent`/`\Noselect`)
    * or only as a subscription.
    */
   readonly exists: boolean;
+  /** Other mailboxes exist below this one. */
   readonly hasChildren: boolean;
 }
 
@@ -38,6 +41,7 @@ export interface MailboxStatus {
   readonly uidNext: number;
   /** The MODSEQ of the latest change (RFC 7162); 1 for a mailbox that never changed. */
   readonly highestModseq: number;
+  /** The number of messages. */
   readonly messages: number;
   /** Messages without `\Seen`. */
   readonly unseen: number;
@@ -49,6 +53,7 @@ export interface MailboxStatus {
 
 /** One message's index entry: what IMAP FETCH and POP3 read without opening the message. */
 export interface MessageInfo {
+  /** The message's UID. */
   readonly uid: number;
   /**
    * A stable identifier: the same for the life of the message, never reused, carried over by copy and
@@ -57,17 +62,23 @@ export interface MessageInfo {
   readonly id: string;
   /** System flags and keywords, in no particular order. */
   readonly flags: readonly string[];
+  /** The INTERNALDATE: when the message was received or appended. */
   readonly internalDate: Date;
   /** Size in octets, as the message is read (CRLF line endings). */
   readonly size: number;
+  /** The MODSEQ of the message's latest change (RFC 7162). */
   readonly modseq: number;
 }
 
 /** One part of a message's tree, with the byte offsets of its header and body in the message. */
 export interface PartOffsets {
+  /** Offset of the part's header. */
   readonly headerStart: number;
+  /** Offset of the part's body. */
   readonly bodyStart: number;
+  /** Offset just past the part's end. */
   readonly end: number;
+  /** What the part holds: content, other parts, or an embedded message. */
   readonly structure: 'leaf' | 'multipart' | 'message';
   /** The parts of a multipart. */
   readonly children?: readonly PartOffsets[];
@@ -80,6 +91,7 @@ export interface PartOffsets {
  * BODY, BODYSTRUCTURE or a section never parses the message again.
  */
 export interface MessageStructure {
+  /** FETCH ENVELOPE. */
   readonly envelope: Envelope;
   /** FETCH BODYSTRUCTURE (with extension data). */
   readonly bodyStructure: BodyStructure;
@@ -99,6 +111,7 @@ export type MessageSource = Uint8Array | AsyncIterable<Uint8Array> | ReadableStr
 
 /** Options of {@link Mailbox.append}. */
 export interface AppendOptions {
+  /** The message's flags (default: none). */
   readonly flags?: readonly string[];
   /** The INTERNALDATE (default: now). */
   readonly internalDate?: Date;
@@ -106,9 +119,13 @@ export interface AppendOptions {
 
 /** What {@link Mailbox.append} stored. */
 export interface AppendResult {
+  /** The UID the message got. */
   readonly uid: number;
+  /** The message's stable id. */
   readonly id: string;
+  /** The mailbox's UIDVALIDITY (for IMAP's APPENDUID). */
   readonly uidValidity: number;
+  /** The MODSEQ of the append. */
   readonly modseq: number;
 }
 
@@ -134,8 +151,11 @@ export interface SetFlagsResult {
 
 /** A message's flags after a change. */
 export interface FlagChange {
+  /** The message's UID. */
   readonly uid: number;
+  /** Its flags after the change. */
   readonly flags: readonly string[];
+  /** The MODSEQ of the change. */
   readonly modseq: number;
 }
 
@@ -145,40 +165,65 @@ export interface CopyResult {
   readonly uidValidity: number;
   /** Source UIDs, in ascending order, and the UIDs they got in the target, in the same order. */
   readonly sourceUids: readonly number[];
+  /** The UIDs the copies got, in the order of `sourceUids`. */
   readonly targetUids: readonly number[];
 }
 
 /** A byte range `[start, end)` of a message; `end` past the message is cut to its size. */
 export interface ByteRange {
+  /** The first octet. */
   readonly start: number;
+  /** The octet after the last (default: the message's end). */
   readonly end?: number;
 }
 
 /** One entry of a mailbox's change feed. */
 export type MailboxChange =
-  | { readonly type: 'append'; readonly message: MessageInfo }
   | {
+      /** A message was added. */
+      readonly type: 'append';
+      /** The new message's index entry. */
+      readonly message: MessageInfo;
+    }
+  | {
+      /** A message's flags changed. */
       readonly type: 'flags';
+      /** The message's UID. */
       readonly uid: number;
+      /** Its flags now. */
       readonly flags: readonly string[];
+      /** The MODSEQ of the change. */
       readonly modseq: number;
     }
-  | { readonly type: 'expunge'; readonly uids: readonly number[]; readonly modseq: number }
+  | {
+      /** Messages were removed. */
+      readonly type: 'expunge';
+      /** Their UIDs. */
+      readonly uids: readonly number[];
+      /** The MODSEQ of the removal. */
+      readonly modseq: number;
+    }
   /** The mailbox was deleted or re-created: sessions must close it. */
-  | { readonly type: 'gone' };
+  | {
+      /** The mailbox is gone. */
+      readonly type: 'gone';
+    };
 
 /** A user's storage use (RFC 9208 STORAGE and MESSAGE resources). */
 export interface QuotaUsage {
   /** Octets used by all messages of all mailboxes. */
   readonly storage: number;
+  /** Messages in all mailboxes. */
   readonly messages: number;
   /** The limits set for the user, when any. */
   readonly storageLimit?: number;
+  /** The most messages allowed, when limited. */
   readonly messageLimit?: number;
 }
 
 /** An exclusive lock; release it exactly once. */
 export interface MailboxLock {
+  /** Releases the lock. */
   release(): Promise<void>;
 }
 
@@ -200,6 +245,7 @@ export interface MailStore {
 
 /** One user's mailboxes. Every name is validated and canonicalised (see `canonicalMailboxName`). */
 export interface UserMail {
+  /** The user's canonical name. */
   readonly user: string;
   /** Every mailbox and subscription, with the parents that only exist as parents. */
   list(): Promise<MailboxListEntry[]>;
@@ -211,10 +257,13 @@ export interface UserMail {
   rename(from: string, to: string): Promise<void>;
   /** Subscribes to a name, which need not exist (RFC 9051 §6.3.7). */
   subscribe(name: string): Promise<void>;
+  /** Removes a subscription. */
   unsubscribe(name: string): Promise<void>;
+  /** A mailbox's status, without opening it (IMAP STATUS). */
   status(name: string): Promise<MailboxStatus>;
   /** Opens a mailbox; close it when done. It keeps the user's state alive until then, released or not. */
   open(name: string): Promise<Mailbox>;
+  /** The user's storage use and limits (RFC 9208). */
   quota(): Promise<QuotaUsage>;
   /**
    * Ends this handle (call it once the session is over; a second call does nothing). When no handle of the
@@ -226,7 +275,9 @@ export interface UserMail {
 
 /** An open mailbox. Operations take UIDs; sequence numbers belong to the sessions. */
 export interface Mailbox {
+  /** The mailbox's canonical name. */
   readonly name: string;
+  /** The mailbox's identity and counters now. */
   status(): Promise<MailboxStatus>;
   /** Index entries in ascending UID order; all of them, or those with the given UIDs that exist. */
   messages(uids?: readonly number[]): Promise<MessageInfo[]>;
@@ -252,12 +303,14 @@ export interface Mailbox {
    * FETCH's messages together rather than one by one.
    */
   structures(uids: readonly number[]): Promise<(MessageStructure | undefined)[]>;
+  /** Adds, removes or replaces flags on messages; returns what changed. */
   setFlags(
     uids: readonly number[],
     operation: FlagOperation,
     flags: readonly string[],
     options?: SetFlagsOptions,
   ): Promise<SetFlagsResult>;
+  /** Copies messages into another mailbox of the user. */
   copy(uids: readonly number[], target: string): Promise<CopyResult>;
   /** Copies then expunges here, as one change for observers. */
   move(uids: readonly number[], target: string): Promise<CopyResult>;

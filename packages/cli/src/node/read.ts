@@ -176,12 +176,15 @@ async function withPop3<T>(server: ServerSettings, work: (client: Pop3Client) =>
 
 /** A mailbox as `postwire ls` lists it. */
 export interface ListedMailbox {
+  /** The mailbox's name, as the server gives it. */
   readonly path: string;
   /** Absent for a mailbox that cannot be opened (`\Noselect`). */
   readonly messages?: number;
+  /** Messages without `\Seen`; absent for a mailbox that cannot be opened. */
   readonly unseen?: number;
   /** Octets, when the server has STATUS=SIZE (RFC 8438). */
   readonly size?: number;
+  /** The mailbox's SPECIAL-USE attribute (`\Sent`, `\Trash` …), when it has one. */
   readonly specialUse?: string;
 }
 
@@ -191,11 +194,15 @@ export interface ListedMessage {
   readonly uid?: number;
   /** POP3: the number in this session, and the unique id. */
   readonly number?: number;
+  /** POP3: the unique id (UIDL). */
   readonly uidl?: string;
   /** ISO 8601: the Date field, else (IMAP) the arrival time; `null` when neither is known. */
   readonly date: string | null;
+  /** The first From address, with its display name; `''` when there is none. */
   readonly from: string;
+  /** The Subject, decoded; `''` when there is none. */
   readonly subject: string;
+  /** Octets. */
   readonly size: number;
   /** IMAP. */
   readonly flags?: readonly string[];
@@ -401,6 +408,7 @@ export interface FetchedFile {
   readonly uid?: number;
   /** POP3. */
   readonly uidl?: string;
+  /** The path of the `.eml` file. */
   readonly file: string;
   /** Octets written; absent for a file that was already there. */
   readonly size?: number;
@@ -408,6 +416,7 @@ export interface FetchedFile {
 
 /** What `postwire fetch` did. */
 export interface FetchReport {
+  /** Files downloaded now. */
   readonly written: FetchedFile[];
   /** Files already there: not downloaded again. */
   readonly existing: FetchedFile[];

@@ -54,9 +54,13 @@ export interface ServerConnection {
 
 /** A connection over a limit, handed to `onRefused` so the protocol can say why before it is closed. */
 export interface RefusedConnection {
+  /** The refused connection. */
   readonly transport: NodeTransport;
+  /** The peer's address. */
   readonly remoteAddress: string;
+  /** The peer's port. */
   readonly remotePort: number;
+  /** Which limit it went over. */
   readonly reason: RefusalReason;
 }
 
@@ -89,7 +93,12 @@ export interface ListenerOptions {
    * `trusted` (single addresses or CIDR blocks such as `10.0.0.0/8`) may connect; any other peer,
    * and any malformed header, is closed at once.
    */
-  proxyProtocol?: false | { trusted: readonly string[] };
+  proxyProtocol?:
+    | false
+    | {
+        /** The proxies allowed to connect. */
+        trusted: readonly string[];
+      };
   /** Starts the protocol on a new connection; the returned handler receives goodbyes. */
   onConnection(connection: ServerConnection): ConnectionHandler | Promise<ConnectionHandler>;
   /** Writes the protocol's refusal (for example SMTP `421`) before a connection over a limit is closed. */
@@ -131,7 +140,12 @@ export function listenerSettings(options: Partial<ListenerSettings>): ListenerSe
 /** A listening server; see {@link createListener}. */
 export interface Listener {
   /** Starts accepting connections; resolves with the bound address and port. */
-  listen(): Promise<{ host: string; port: number }>;
+  listen(): Promise<{
+    /** The address bound to. */
+    host: string;
+    /** The port bound to. */
+    port: number;
+  }>;
   /**
    * Stops accepting, says goodbye(`shutdown`) to every connection and closes it, and resolves once
    * all are closed. Connections still open after `timeout` ms (default 10,000) are dropped.

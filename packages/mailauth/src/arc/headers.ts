@@ -24,11 +24,15 @@ export type ArcChainValidation = 'none' | 'pass' | 'fail';
 export interface ArcSeal {
   /** `i=`: the instance, 1 to 50. */
   readonly instance: number;
+  /** `cv=`: the chain validation status the sealer found. */
   readonly chainValidation: ArcChainValidation;
+  /** `a=`: the signing algorithm. */
   readonly algorithm: DkimAlgorithm;
   /** `b=`, folding removed. */
   readonly signature: string;
+  /** `d=`: the sealer's domain. */
   readonly domain: string;
+  /** `s=`: the selector of the sealer's key. */
   readonly selector: string;
   /** `t=`, when present. */
   readonly timestamp?: number;
@@ -36,14 +40,26 @@ export interface ArcSeal {
 
 /** An ARC-Message-Signature: its instance, and its other tags read as a DKIM signature's (RFC 8617 §4.1.2). */
 export interface ArcMessageSignature {
+  /** `i=`: the instance, 1 to 50. */
   readonly instance: number;
+  /** The other tags, read as a DKIM signature's. */
   readonly signature: DkimSignature;
 }
 
 /** A parsed ARC field, or why it is malformed. */
 export type ArcParse<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly reason: string };
+  | {
+      /** The field was read. */
+      readonly ok: true;
+      /** The field's tags. */
+      readonly value: T;
+    }
+  | {
+      /** The field is malformed. */
+      readonly ok: false;
+      /** Why. */
+      readonly reason: string;
+    };
 
 const INSTANCE = /^[0-9]{1,2}$/;
 const CHAIN_VALIDATION = ['none', 'pass', 'fail'];

@@ -28,9 +28,11 @@ export interface ArcSealOptions {
   results: readonly AuthenticationResult[];
   /** The chain as this host received it, from {@link verifyArc}: its instance and verdict give `i=` and `cv=`. */
   chain: Pick<ArcVerification, 'result' | 'instance'>;
+  /** The SHA-256 for body and Ed25519 hashes (default: {@link createSha256}). */
   sha256?: Sha256Factory;
   /** The clock for `t=`, in milliseconds since the epoch (default `Date.now`). */
   now?: () => number;
+  /** The most header bytes read (default 1 MiB). */
   maxHeaderBytes?: number;
 }
 

@@ -22,16 +22,23 @@ export type ArcResult = 'none' | 'pass' | 'fail';
 
 /** One ARC set of a chain: its three fields as received, and the two signatures read. */
 export interface ArcSet {
+  /** The set's instance. */
   readonly instance: number;
+  /** The ARC-Authentication-Results field. */
   readonly authenticationResults: RawHeaderField;
+  /** The ARC-Message-Signature field. */
   readonly messageSignatureField: RawHeaderField;
+  /** The ARC-Seal field. */
   readonly sealField: RawHeaderField;
+  /** The ARC-Message-Signature, read. */
   readonly messageSignature: ArcMessageSignature;
+  /** The ARC-Seal, read. */
   readonly seal: ArcSeal;
 }
 
 /** What {@link verifyArc} found. */
 export interface ArcVerification {
+  /** The chain's verdict. */
   readonly result: ArcResult;
   /** Why, for `fail`. */
   readonly reason?: string;
@@ -43,6 +50,7 @@ export interface ArcVerification {
 
 /** Options of {@link verifyArc}. */
 export interface ArcVerifyOptions {
+  /** Answers the DNS lookups of the sealers' keys. */
   resolver: DnsResolver;
   /** The SHA-256 for body and Ed25519 hashes (default: {@link createSha256}). */
   sha256?: Sha256Factory;

@@ -20,8 +20,20 @@ export const defaultAuthenticationResultsLimits: Readonly<AuthenticationResultsL
 
 /** What {@link parseAuthenticationResults} gives: the field, or why it could not be read and where. */
 export type ParsedAuthenticationResults =
-  | { ok: true; value: AuthenticationResults }
-  | { ok: false; reason: string; offset: number };
+  | {
+      /** The field was read. */
+      ok: true;
+      /** The field. */
+      value: AuthenticationResults;
+    }
+  | {
+      /** The field could not be read. */
+      ok: false;
+      /** Why. */
+      reason: string;
+      /** Where in the field, as an offset into its text. */
+      offset: number;
+    };
 
 const SPACE = 0x20;
 const TAB = 0x09;

@@ -1,6 +1,8 @@
 /** A hash computed in steps: bytes in with `update`, the digest out once with `digest`. */
 export interface StreamingHash {
+  /** Adds bytes to the hashed input. */
   update(bytes: Uint8Array): void;
+  /** The digest of everything added; call it once. */
   digest(): Uint8Array;
 }
 

@@ -29,8 +29,18 @@ export interface DkimKeyRecord {
 
 /** A checked key record, or why it cannot be used (a `permerror`). */
 export type DkimKeyRecordParse =
-  | { readonly ok: true; readonly record: DkimKeyRecord }
-  | { readonly ok: false; readonly reason: string };
+  | {
+      /** The record can be used. */
+      readonly ok: true;
+      /** The record's tags. */
+      readonly record: DkimKeyRecord;
+    }
+  | {
+      /** The record cannot be used. */
+      readonly ok: false;
+      /** Why. */
+      readonly reason: string;
+    };
 
 const KEY_TYPES: readonly string[] = ['rsa', 'ed25519'] satisfies DkimKeyType[];
 

@@ -56,8 +56,18 @@ export interface DkimSignature {
 
 /** A checked DKIM-Signature, or why it is malformed (a `permerror`). */
 export type DkimSignatureParse =
-  | { readonly ok: true; readonly signature: DkimSignature }
-  | { readonly ok: false; readonly reason: string };
+  | {
+      /** The signature was read. */
+      readonly ok: true;
+      /** The signature's tags. */
+      readonly signature: DkimSignature;
+    }
+  | {
+      /** The signature is malformed. */
+      readonly ok: false;
+      /** Why. */
+      readonly reason: string;
+    };
 
 const REQUIRED_TAGS = ['v', 'a', 'b', 'bh', 'd', 'h', 's'] as const;
 const CANONICALIZATION = /^(simple|relaxed)(?:\/(simple|relaxed))?$/;

@@ -9,8 +9,18 @@ const EQUALS = 0x3d;
 
 /** The tags of a tag list in the order written, or why the text is not one (a DKIM `permerror`). */
 export type TagListParse =
-  | { readonly ok: true; readonly tags: ReadonlyMap<string, string> }
-  | { readonly ok: false; readonly reason: string };
+  | {
+      /** The text is a tag list. */
+      readonly ok: true;
+      /** The tags, by name, in the order written. */
+      readonly tags: ReadonlyMap<string, string>;
+    }
+  | {
+      /** The text is not a tag list. */
+      readonly ok: false;
+      /** Why. */
+      readonly reason: string;
+    };
 
 /**
  * Parses a tag list (RFC 6376 §3.2), as in a DKIM-Signature value or a key record: `tag=value`

@@ -57,6 +57,7 @@ export interface DkimVerifyOptions {
   now?: () => number;
   /** The shortest RSA key accepted, in bits (default 1024, RFC 8301 §3.2). */
   minKeyBits?: number;
+  /** Limits other than the defaults. */
   limits?: Partial<DkimVerifyLimits>;
 }
 

@@ -58,8 +58,18 @@ export interface DmarcRecord {
 
 /** A checked DMARC record, or why the text is not one to apply. */
 export type DmarcRecordParse =
-  | { readonly ok: true; readonly record: DmarcRecord }
-  | { readonly ok: false; readonly reason: string };
+  | {
+      /** The record applies. */
+      readonly ok: true;
+      /** The record's tags. */
+      readonly record: DmarcRecord;
+    }
+  | {
+      /** The text is not a record to apply. */
+      readonly ok: false;
+      /** Why. */
+      readonly reason: string;
+    };
 
 const POLICIES: readonly string[] = ['none', 'quarantine', 'reject'] satisfies DmarcPolicy[];
 const FAILURE_OPTIONS: readonly string[] = ['0', '1', 'd', 's'] satisfies DmarcFailureOption[];

@@ -18,7 +18,9 @@ const UNIT_SHIFT: Readonly<Record<string, number>> = { '': 0, k: 10, m: 20, g: 3
  * optional `!` size limit. Returns the valid URIs and whether any item was not one (and was dropped).
  */
 export function parseReportUris(value: string): {
+  /** The valid URIs, in order. */
   readonly uris: readonly DmarcReportUri[];
+  /** True when an item was not a valid URI and was dropped. */
   readonly dropped: boolean;
 } {
   const uris: DmarcReportUri[] = [];

@@ -1,6 +1,8 @@
 /** An MX record: a mail exchanger and its preference (lower is preferred). */
 export interface MxRecord {
+  /** The mail exchanger's host name. */
   readonly exchange: string;
+  /** The preference; lower is preferred. */
   readonly priority: number;
 }
 
@@ -29,9 +31,22 @@ export type DnsRecordType = keyof DnsResolver;
 
 /** What a lookup gave: records (maybe none), a name that does not exist, or a failure to answer. */
 export type DnsLookup<T> =
-  | { readonly status: 'found'; readonly records: readonly T[] }
-  | { readonly status: 'nxdomain' }
-  | { readonly status: 'error'; readonly reason: string };
+  | {
+      /** Records found. */
+      readonly status: 'found';
+      /** The records; empty when the name has none of the type. */
+      readonly records: readonly T[];
+    }
+  | {
+      /** The name does not exist. */
+      readonly status: 'nxdomain';
+    }
+  | {
+      /** The lookup failed. */
+      readonly status: 'error';
+      /** Why. */
+      readonly reason: string;
+    };
 
 type RecordOf<K extends DnsRecordType> =
   Awaited<ReturnType<DnsResolver[K]>> extends readonly (infer R)[] | null ? R : never;

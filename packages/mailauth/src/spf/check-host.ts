@@ -58,6 +58,7 @@ export interface SpfCheckOptions {
 
 /** What an SPF check found. */
 export interface SpfCheck {
+  /** The SPF result. */
   result: SpfResult;
   /** Which identity was checked: `mailfrom`, or `helo` when the sender was empty. */
   identity: 'mailfrom' | 'helo';

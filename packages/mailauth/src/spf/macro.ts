@@ -6,12 +6,24 @@ export type SpfMacroLetter = 's' | 'l' | 'o' | 'd' | 'i' | 'p' | 'h' | 'c' | 'r'
 /** One piece of a macro-string (RFC 7208 §7.1). */
 export type SpfMacroToken =
   /** Visible characters other than `%` (and SP in an explanation), as written. */
-  | { readonly kind: 'literal'; readonly text: string }
+  | {
+      /** Literal text. */
+      readonly kind: 'literal';
+      /** The text, as written. */
+      readonly text: string;
+    }
   /** `%%` (a `%`), `%_` (a SP) or `%-` (`%20`). */
-  | { readonly kind: 'escape'; readonly sequence: '%%' | '%_' | '%-' }
+  | {
+      /** An escape. */
+      readonly kind: 'escape';
+      /** The escape, as written. */
+      readonly sequence: '%%' | '%_' | '%-';
+    }
   /** `%{…}`: a letter (upper case: URL-escaped), then its transformers and delimiters. */
   | {
+      /** A macro. */
       readonly kind: 'macro';
+      /** The macro letter, in lower case. */
       readonly letter: SpfMacroLetter;
       /** The letter was upper case: the expansion is URL-escaped (§7.3). */
       readonly urlEscape: boolean;
@@ -25,8 +37,18 @@ export type SpfMacroToken =
 
 /** A parsed macro-string, or why it is malformed (a `permerror`). */
 export type SpfMacroStringParse =
-  | { readonly ok: true; readonly tokens: readonly SpfMacroToken[] }
-  | { readonly ok: false; readonly reason: string };
+  | {
+      /** The macro-string was read. */
+      readonly ok: true;
+      /** Its pieces, in order. */
+      readonly tokens: readonly SpfMacroToken[];
+    }
+  | {
+      /** The macro-string is malformed. */
+      readonly ok: false;
+      /** Why. */
+      readonly reason: string;
+    };
 
 /** Options of {@link parseMacroString}. */
 export interface SpfMacroStringOptions {
@@ -144,8 +166,18 @@ export interface SpfExpandOptions {
 
 /** An expanded macro-string, or why it cannot be expanded (a `permerror`). */
 export type SpfMacroExpansion =
-  | { readonly ok: true; readonly value: string }
-  | { readonly ok: false; readonly reason: string };
+  | {
+      /** The macro-string was expanded. */
+      readonly ok: true;
+      /** The expansion. */
+      readonly value: string;
+    }
+  | {
+      /** It cannot be expanded. */
+      readonly ok: false;
+      /** Why. */
+      readonly reason: string;
+    };
 
 const EXPLANATION_ONLY: ReadonlySet<SpfMacroLetter> = new Set(['c', 'r', 't']);
 const ESCAPES = { '%%': '%', '%_': ' ', '%-': '%20' } as const;

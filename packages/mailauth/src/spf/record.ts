@@ -6,9 +6,18 @@ export type SpfQualifier = '+' | '-' | '~' | '?';
 
 /** A mechanism (RFC 7208 §5), its name lower-cased; domain-specs as macro tokens. */
 export type SpfMechanism =
-  | { readonly kind: 'all' }
-  | { readonly kind: 'include' | 'exists'; readonly domainSpec: readonly SpfMacroToken[] }
   | {
+      /** `all`: always matches. */
+      readonly kind: 'all';
+    }
+  | {
+      /** `include` (another domain's record passes) or `exists` (the name has an A record). */
+      readonly kind: 'include' | 'exists';
+      /** The domain-spec. */
+      readonly domainSpec: readonly SpfMacroToken[];
+    }
+  | {
+      /** The sender's address is one of the domain's A/AAAA or MX hosts' addresses. */
       readonly kind: 'a' | 'mx';
       /** Absent: the current domain. */
       readonly domainSpec?: readonly SpfMacroToken[];
@@ -17,8 +26,14 @@ export type SpfMechanism =
       /** `//n`, 0–128, for the IPv6 addresses found; absent: 128. */
       readonly ip6PrefixLength?: number;
     }
-  | { readonly kind: 'ptr'; readonly domainSpec?: readonly SpfMacroToken[] }
   | {
+      /** `ptr`: the sender's validated host name is in the domain (deprecated). */
+      readonly kind: 'ptr';
+      /** Absent: the current domain. */
+      readonly domainSpec?: readonly SpfMacroToken[];
+    }
+  | {
+      /** The sender's address is in the given network. */
       readonly kind: 'ip4' | 'ip6';
       /** The address as written, checked (RFC 7208 §5.6). */
       readonly address: string;
@@ -28,9 +43,23 @@ export type SpfMechanism =
 
 /** A term of an SPF record (RFC 7208 §4.6.1), in the order written. */
 export type SpfTerm =
-  | { readonly type: 'directive'; readonly qualifier: SpfQualifier; readonly mechanism: SpfMechanism }
+  | {
+      /** A directive. */
+      readonly type: 'directive';
+      /** The result when the mechanism matches. */
+      readonly qualifier: SpfQualifier;
+      /** The mechanism. */
+      readonly mechanism: SpfMechanism;
+    }
   /** `redirect=`, `exp=` (domain-specs) or an unknown modifier (a macro-string), its name as written. */
-  | { readonly type: 'modifier'; readonly name: string; readonly value: readonly SpfMacroToken[] };
+  | {
+      /** A modifier. */
+      readonly type: 'modifier';
+      /** The modifier's name, as written. */
+      readonly name: string;
+      /** Its value, as macro tokens. */
+      readonly value: readonly SpfMacroToken[];
+    };
 
 /** A checked SPF record. */
 export interface SpfRecord {
@@ -44,8 +73,18 @@ export interface SpfRecord {
 
 /** A checked SPF record, or why it is malformed (a `permerror`). */
 export type SpfRecordParse =
-  | { readonly ok: true; readonly record: SpfRecord }
-  | { readonly ok: false; readonly reason: string };
+  | {
+      /** The record was read. */
+      readonly ok: true;
+      /** The record. */
+      readonly record: SpfRecord;
+    }
+  | {
+      /** The record is malformed. */
+      readonly ok: false;
+      /** Why. */
+      readonly reason: string;
+    };
 
 const VERSION = /^v=spf1(?: |$)/i;
 const MODIFIER_NAME = /^[A-Za-z][A-Za-z0-9_.-]*$/;

@@ -18,6 +18,7 @@ export interface AddressParseOptions {
 
 /** The reading of an address field and what was wrong with it. */
 export interface AddressListResult {
+  /** The mailboxes and groups, in order. */
   addresses: Address[];
   /** Defect codes, each at most once, in the order first met. */
   defects: string[];
@@ -27,6 +28,7 @@ export interface AddressListResult {
 export interface MailboxResult {
   /** The first mailbox of the field, or `null` when it has none. */
   mailbox: Mailbox | null;
+  /** Defect codes, each at most once, in the order first met. */
   defects: string[];
 }
 

@@ -11,6 +11,7 @@ export type CharsetDefect = 'unknown-charset' | 'invalid-bytes';
 
 /** Text decoded from bytes, with the charset that was really used. */
 export interface DecodedText {
+  /** The decoded text. */
   text: string;
   /** The canonical name of the charset used (see `canonicalCharset`); for unknown ones, the fallback's. */
   charset: string;

@@ -24,7 +24,9 @@ export type ContentInput = Uint8Array | string | ReadableStream<Uint8Array> | As
 
 /** A file to attach, or an inline image referenced from the HTML as `cid:<contentId>`. */
 export interface AttachmentInput {
+  /** The file's content. */
   content: ContentInput;
+  /** The file name, in Content-Disposition (and Content-Type `name`). */
   filename?: string;
   /** Defaults from the file name's extension, else `application/octet-stream` (`text/plain` for string content). */
   contentType?: string;
@@ -40,14 +42,21 @@ export interface ComposeOptions {
   from: AddressInput;
   /** One mailbox, the SMTP envelope's sender when given (RFC 5322 §3.6.2). */
   sender?: AddressInput;
+  /** The To recipients. */
   to?: AddressInput;
+  /** The Cc recipients. */
   cc?: AddressInput;
   /** Recipients in the envelope only; written as a header only with `keepBcc`. */
   bcc?: AddressInput;
+  /** The Reply-To addresses. */
   replyTo?: AddressInput;
+  /** The Subject, encoded when not ASCII. */
   subject?: string;
+  /** The plain-text body. */
   text?: string;
+  /** The HTML body. */
   html?: string;
+  /** Files to attach, and inline images. */
   attachments?: readonly AttachmentInput[];
   /**
    * Extra header fields, in order. Structural MIME fields, and the fields the options above write (Bcc
@@ -58,7 +67,9 @@ export interface ComposeOptions {
   date?: Date;
   /** With or without angle brackets; default: a random id at the sender's domain. */
   messageId?: string;
+  /** The In-Reply-To message ID, with or without angle brackets. */
   inReplyTo?: string;
+  /** The References message IDs, with or without angle brackets. */
   references?: string | readonly string[];
   /** Every hop announced 8BITMIME: text may go as `8bit` (default: the value of `smtputf8`). */
   eightBit?: boolean;
@@ -93,7 +104,12 @@ export interface ComposedMessage extends AsyncIterable<Uint8Array> {
   /** The Message-ID, with angle brackets. */
   readonly messageId: string;
   /** The SMTP envelope: the sender's address and every recipient, Bcc included. */
-  readonly envelope: { readonly from: string; readonly to: readonly string[] };
+  readonly envelope: {
+    /** The envelope sender's address. */
+    readonly from: string;
+    /** Every recipient's address. */
+    readonly to: readonly string[];
+  };
   /** The message as a web stream. */
   stream(): ReadableStream<Uint8Array>;
   /** The whole message in memory. */

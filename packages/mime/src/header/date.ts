@@ -9,8 +9,11 @@ export interface ParsedDate {
   year: number;
   /** 1–12. */
   month: number;
+  /** 1–31. */
   day: number;
+  /** 0–23. */
   hour: number;
+  /** 0–59. */
   minute: number;
   /** 0 when the seconds are missing. */
   second: number;

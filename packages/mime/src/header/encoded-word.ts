@@ -27,6 +27,7 @@ export interface DecodeEncodedWordsOptions {
 
 /** Decoded text and what was wrong with it. */
 export interface DecodedWords {
+  /** The decoded text. */
   text: string;
   /**
    * Defect codes: `control-characters` (a word decoded to NUL, CR or LF; each became U+FFFD),

@@ -85,7 +85,9 @@ export function parseParameterizedValue(field: string, options: ParameterOptions
 
 /** One `name=value` of a parameterised field as written: the name in its case, a quoted value unquoted. */
 export interface WrittenParameter {
+  /** The parameter's name, in its case. */
   readonly name: string;
+  /** The value, unquoted. */
   readonly value: string;
 }
 
@@ -99,7 +101,12 @@ export function readWrittenParameters(
   field: string,
   maxParameters: number,
   defects: Set<string>,
-): { value: string; parameters: WrittenParameter[] } {
+): {
+  /** The leading value, such as `text/plain`. */
+  value: string;
+  /** The parameters, in order. */
+  parameters: WrittenParameter[];
+} {
   let i = skipCfws(field, 0);
   let end = scanToken(field, i, true);
   let value = field.slice(i, end);

@@ -7,7 +7,9 @@ import { firstField, rawFieldValue } from './header-fields.js';
 
 /** A Content-Disposition in BODYSTRUCTURE: its type in upper case and its parameters. */
 export interface BodyDisposition {
+  /** The disposition type in upper case, such as `ATTACHMENT`. */
   readonly type: string;
+  /** The Content-Disposition parameters. */
   readonly parameters: BodyParameter[] | null;
 }
 
@@ -33,6 +35,7 @@ export interface BodyFields {
 export interface SinglePartExtension {
   /** The Content-MD5 as written. */
   readonly md5: string | null;
+  /** The Content-Disposition. */
   readonly disposition: BodyDisposition | null;
   /** The Content-Language tags: one as a string, several as a list. */
   readonly language: string | string[] | null;
@@ -44,41 +47,55 @@ export interface SinglePartExtension {
 export interface MultipartExtension {
   /** The Content-Type parameters, `BOUNDARY` among them. */
   readonly parameters: BodyParameter[] | null;
+  /** The Content-Disposition. */
   readonly disposition: BodyDisposition | null;
+  /** The Content-Language tags: one as a string, several as a list. */
   readonly language: string | string[] | null;
+  /** The Content-Location as written. */
   readonly location: string | null;
 }
 
 /** `body-type-basic`: any body that is neither text, an embedded message, nor a multipart. */
 export interface BasicBodyStructure extends BodyFields {
+  /** A basic body. */
   readonly kind: 'basic';
+  /** The extension data (BODYSTRUCTURE only). */
   readonly extension?: SinglePartExtension;
 }
 
 /** `body-type-text`: a `text/*` body and its line count. */
 export interface TextBodyStructure extends BodyFields {
+  /** A text body. */
   readonly kind: 'text';
   /** Lines in the raw body (a last line without line ending counts). */
   readonly lines: number;
+  /** The extension data (BODYSTRUCTURE only). */
   readonly extension?: SinglePartExtension;
 }
 
 /** `body-type-msg`: a `message/rfc822` body (or `message/global`, RFC 9051) with its envelope and structure. */
 export interface MessageBodyStructure extends BodyFields {
+  /** An embedded message. */
   readonly kind: 'message';
+  /** The embedded message's envelope. */
   readonly envelope: Envelope;
+  /** The embedded message's structure. */
   readonly body: BodyStructure;
   /** Lines in the raw body: the whole embedded message. */
   readonly lines: number;
+  /** The extension data (BODYSTRUCTURE only). */
   readonly extension?: SinglePartExtension;
 }
 
 /** `body-type-mpart`: the parts, then the subtype. */
 export interface MultipartBodyStructure {
+  /** A multipart. */
   readonly kind: 'multipart';
+  /** The parts, in order. */
   readonly parts: BodyStructure[];
   /** The subtype in upper case, such as `MIXED`. */
   readonly subtype: string;
+  /** The extension data (BODYSTRUCTURE only). */
   readonly extension?: MultipartExtension;
 }
 

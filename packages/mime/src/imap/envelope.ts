@@ -28,13 +28,17 @@ export interface Envelope {
   readonly date: string | null;
   /** The Subject field as written: encoded words are not decoded, as IMAP servers send it. */
   readonly subject: string | null;
+  /** The From addresses. */
   readonly from: readonly EnvelopeAddress[] | null;
   /** The Sender addresses, else those of From. */
   readonly sender: readonly EnvelopeAddress[] | null;
   /** The Reply-To addresses, else those of From. */
   readonly replyTo: readonly EnvelopeAddress[] | null;
+  /** The To addresses. */
   readonly to: readonly EnvelopeAddress[] | null;
+  /** The Cc addresses. */
   readonly cc: readonly EnvelopeAddress[] | null;
+  /** The Bcc addresses. */
   readonly bcc: readonly EnvelopeAddress[] | null;
   /** The In-Reply-To field as written (unfolded, trimmed). */
   readonly inReplyTo: string | null;

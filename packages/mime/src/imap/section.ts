@@ -11,7 +11,9 @@ export type Section =
       readonly text: 'HEADER' | 'TEXT' | 'MIME' | null;
     }
   | {
+      /** Part numbers (`[1, 2]` for `1.2`); empty for the whole message. */
       readonly part: readonly number[];
+      /** The header fields listed, or all the others. */
       readonly text: 'HEADER.FIELDS' | 'HEADER.FIELDS.NOT';
       /** The field names of the header list, as given. */
       readonly fields: readonly string[];
@@ -22,9 +24,24 @@ export type Section =
  * synthesised bytes (HEADER.FIELDS), or nothing (the part does not exist, or the section does not apply).
  */
 export type SectionContent =
-  | { readonly kind: 'range'; readonly start: number; readonly end: number }
-  | { readonly kind: 'bytes'; readonly bytes: Uint8Array }
-  | { readonly kind: 'empty' };
+  | {
+      /** A byte range of the stored message. */
+      readonly kind: 'range';
+      /** The first octet. */
+      readonly start: number;
+      /** The octet after the last. */
+      readonly end: number;
+    }
+  | {
+      /** Synthesised bytes. */
+      readonly kind: 'bytes';
+      /** The bytes. */
+      readonly bytes: Uint8Array;
+    }
+  | {
+      /** Nothing. */
+      readonly kind: 'empty';
+    };
 
 const EMPTY: SectionContent = { kind: 'empty' };
 /** The largest `nz-number` (RFC 9051: an unsigned 32-bit integer). */
@@ -107,7 +124,16 @@ export function resolveSection(root: MimePart, section: Section): SectionContent
  * offsets into that content: empty when `offset` is at or past the end.
  * @throws InvalidArgumentError for a negative or non-integer argument.
  */
-export function applyPartial(length: number, offset: number, count: number): { start: number; end: number } {
+export function applyPartial(
+  length: number,
+  offset: number,
+  count: number,
+): {
+  /** The first octet. */
+  start: number;
+  /** The octet after the last. */
+  end: number;
+} {
   for (const value of [length, offset, count]) {
     if (!Number.isSafeInteger(value) || value < 0) {
       throw new InvalidArgumentError('a partial fetch takes non-negative integers');

@@ -9,7 +9,9 @@ export type HeaderBlockLimits = Pick<MimeLimits, 'maxHeaderSize' | 'maxHeaderCou
 
 /** The fields of a header block, and where its body starts. */
 export interface HeaderBlock {
+  /** The header fields, in order. */
   readonly fields: HeaderField[];
+  /** What was wrong with the header. */
   readonly defects: Defect[];
   /** Offset in the input where the body starts: after the blank line, or where a body without one begins. */
   readonly bodyOffset: number;

@@ -24,6 +24,7 @@ export interface Attachment {
   readonly filename: string | undefined;
   /** The media type in lower case, such as `image/png`. */
   readonly contentType: string;
+  /** The Content-Disposition type, when given. */
   readonly disposition: 'attachment' | 'inline' | undefined;
   /** The Content-ID without its angle brackets. */
   readonly contentId: string | undefined;
@@ -41,8 +42,11 @@ export interface Attachment {
 
 /** The body text of a message and its attachments. */
 export interface MessageContent {
+  /** The plain-text body. */
   text: string | undefined;
+  /** The HTML body. */
   html: string | undefined;
+  /** The attachments and inline resources. */
   attachments: Attachment[];
 }
 

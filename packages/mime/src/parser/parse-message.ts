@@ -16,6 +16,7 @@ import type { HeaderField, MimeEvent, ParseOptions } from './types.js';
 
 /** The Date field: its parsed instant, when it parses, and its text. */
 export interface MessageDate {
+  /** The instant, when the field parses. */
   readonly date: Date | undefined;
   /** The field body, unfolded and trimmed. */
   readonly text: string;
@@ -27,10 +28,15 @@ export interface ParsedMessage {
   readonly headers: readonly HeaderField[];
   /** The mailboxes of every From field (several From fields add the `multiple-from` defect). */
   readonly from: Address[];
+  /** The addresses of the Sender field. */
   readonly sender: Address[];
+  /** The Reply-To addresses. */
   readonly replyTo: Address[];
+  /** The To addresses. */
   readonly to: Address[];
+  /** The Cc addresses. */
   readonly cc: Address[];
+  /** The Bcc addresses. */
   readonly bcc: Address[];
   /** The Subject, decoded. */
   readonly subject: string | undefined;
@@ -40,16 +46,19 @@ export interface ParsedMessage {
   readonly inReplyTo: string | undefined;
   /** The message IDs of References. */
   readonly references: string[];
+  /** The Date field. */
   readonly date: MessageDate | undefined;
   /** The plain-text body; see `collectContent` for how parts are chosen and joined. */
   readonly text: string | undefined;
   /** The HTML body. */
   readonly html: string | undefined;
+  /** The files the message carries. */
   readonly attachments: Attachment[];
   /** The MIME tree: the root part. */
   readonly parts: MimePart;
   /** The fields of the first `message/delivery-status` part (RFC 3464), in a delivery report. */
   readonly deliveryStatus: DeliveryStatus | undefined;
+  /** Everything the parser worked around. */
   readonly defects: Defect[];
 }
 

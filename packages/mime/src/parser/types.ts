@@ -33,6 +33,7 @@ export type PartStructure = 'leaf' | 'multipart' | 'message';
 
 /** A part's header block is complete. */
 export interface PartEvent {
+  /** A part's header is complete. */
   readonly type: 'part';
   /**
    * The part's IMAP section number (RFC 3501 §6.4.5): `''` for the message's root, `1`, `1.2` … for the
@@ -43,8 +44,11 @@ export interface PartEvent {
    * `1.1`, `1.2` …, while these paths are `1`, `2` …; `resolveSection` and `bodyStructure` number by IMAP's rules.
    */
   readonly path: string;
+  /** The part's header fields, in order. */
   readonly headers: readonly HeaderField[];
+  /** The part's Content-Type (or its default). */
   readonly contentType: ContentType;
+  /** The part's Content-Disposition, when given. */
   readonly disposition: ContentDisposition | undefined;
   /** The Content-Transfer-Encoding in lower case, `7bit` when absent. */
   readonly transferEncoding: string;
@@ -58,7 +62,9 @@ export interface PartEvent {
 
 /** A piece of a leaf part's body. */
 export interface BodyEvent {
+  /** A piece of a body. */
   readonly type: 'body';
+  /** The part's section number. */
   readonly path: string;
   /** Transfer-decoded bytes, or the raw bytes when `decode` is `false`. */
   readonly data: Uint8Array;
@@ -66,7 +72,9 @@ export interface BodyEvent {
 
 /** A part has ended. */
 export interface PartEndEvent {
+  /** A part has ended. */
   readonly type: 'part-end';
+  /** The part's section number. */
   readonly path: string;
   /** Absolute byte offset of the end of the body (the line ending before a delimiter belongs to the delimiter). */
   readonly end: number;
@@ -78,7 +86,9 @@ export interface PartEndEvent {
 
 /** Something the parser worked around. */
 export interface DefectEvent {
+  /** A defect. */
   readonly type: 'defect';
+  /** What was worked around. */
   readonly defect: Defect;
 }
 

@@ -141,7 +141,9 @@ describe('createPop3Server: a session over TCP', () => {
     await pop.startTls();
     const secure = await pop.send('CAPA\r\n', multiLine);
     expect(secure).toContain('\r\nUSER\r\n');
-    expect(secure).toContain('\r\nSASL SCRAM-SHA-256-PLUS SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN\r\n');
+    expect(secure).toContain(
+      '\r\nSASL SCRAM-SHA-256-PLUS SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN\r\n',
+    );
     expect(secure).not.toContain('STLS');
     expect(await pop.send('AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n')).toContain('+OK Maildrop locked and ready');
   });

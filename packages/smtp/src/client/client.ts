@@ -28,14 +28,21 @@ export interface SmtpPoolOptions {
   /** Messages sent on one connection before it is replaced (default 100). */
   readonly maxMessages?: number;
   /** At most `messages` messages started per `perMilliseconds` across the pool. */
-  readonly rateLimit?: { readonly messages: number; readonly perMilliseconds: number };
+  readonly rateLimit?: {
+    /** How many messages may start in each period. */
+    readonly messages: number;
+    /** The period, in milliseconds. */
+    readonly perMilliseconds: number;
+  };
   /** An idle connection is closed after this many milliseconds (default 30,000). */
   readonly idleTimeout?: number;
 }
 
 /** The MX records of a domain, as `node:dns`'s `resolveMx` gives them. */
 export interface MxRecord {
+  /** The mail exchanger's host name. */
   readonly exchange: string;
+  /** The preference; lower is preferred. */
   readonly priority: number;
 }
 
@@ -58,6 +65,7 @@ export interface SmtpClientOptions {
    * STARTTLS), `opportunistic` (default) upgrades when offered, `never` stays in cleartext.
    */
   readonly starttls?: StartTlsPolicy;
+  /** TLS settings, for implicit TLS and STARTTLS. */
   readonly tls?: TlsClientOptions;
   /**
    * Credentials for AUTH (RFC 4954) through `@postwire/sasl`: the strongest mechanism both sides have is
@@ -107,12 +115,19 @@ export interface SmtpSendOptions {
    * `SmtpSigningError` before anything is sent.
    */
   readonly dkim?: DkimSigner | readonly DkimSigner[];
+  /** Cancels this send. */
   readonly signal?: AbortSignal;
 }
 
 /** What happened to a message. */
 export interface SmtpSendResult {
-  readonly envelope: { readonly from: string | null; readonly to: readonly string[] };
+  /** The envelope the message was sent with. */
+  readonly envelope: {
+    /** The reverse path; `null` for `<>`. */
+    readonly from: string | null;
+    /** The recipients' addresses. */
+    readonly to: readonly string[];
+  };
   /** The recipients the message was accepted for. */
   readonly accepted: readonly string[];
   /** The recipients it was refused for (their replies are in `recipients`). */

@@ -19,9 +19,13 @@ export type SmtpMessageInput =
 
 /** A message ready for one connection: its bytes when known, or a source to read once. */
 export interface PreparedMessage {
+  /** The message's bytes, to read once. */
   readonly source: MessageSource;
+  /** The whole message, when it is in memory. */
   readonly bytes?: Uint8Array;
+  /** What is known of the message before sending it. */
   readonly facts: SmtpMessageFacts;
+  /** The Message-ID of a composed message. */
   readonly messageId?: string;
 }
 

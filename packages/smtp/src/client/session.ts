@@ -50,17 +50,27 @@ export const defaultSmtpClientTimeouts: SmtpClientTimeouts = {
 
 /** How one connection is opened and set up. */
 export interface SmtpConnectionOptions {
+  /** Opens the connection. */
   readonly connector: Connector;
+  /** The server's host name or address. */
   readonly host: string;
+  /** The server's port. */
   readonly port: number;
+  /** Implicit TLS from the first byte. */
   readonly secure: boolean;
+  /** TLS settings, for implicit TLS and STARTTLS. */
   readonly tls?: TlsClientOptions;
+  /** When to upgrade with STARTTLS. */
   readonly starttls: StartTlsPolicy;
   /** The name said in EHLO, LHLO or HELO. */
   readonly name: string;
+  /** Speak LMTP (LHLO, a reply per recipient) instead of SMTP. */
   readonly lmtp: boolean;
+  /** Authenticates the connection, when given. */
   readonly sasl?: SaslClient;
+  /** Milliseconds to wait for each step. */
   readonly timeouts: SmtpClientTimeouts;
+  /** Sees every command and reply line, credentials redacted. */
   readonly trace?: TraceHook;
 }
 
@@ -74,7 +84,9 @@ const ONE_WRITE_LIMIT = 1024 * 1024;
 
 /** The parts of a sent message the session reports; the client adds the envelope. */
 export interface SmtpTransactionOutcome {
+  /** Each recipient's outcome. */
   readonly recipients: readonly SmtpRecipientResult[];
+  /** The reply to the message (the last one, in LMTP). */
   readonly reply: SmtpReply;
 }
 

@@ -29,6 +29,7 @@ export interface SmtpSendEnvelope {
   readonly from: string | null;
   /** The recipients' addresses, `local@domain`. */
   readonly to: readonly string[];
+  /** Delivery status notification options (RFC 3461). */
   readonly dsn?: SmtpDsnOptions;
   /** RFC 8689: every hop must use TLS, or the message bounces. The server must offer REQUIRETLS. */
   readonly requireTls?: boolean;
@@ -55,6 +56,7 @@ export interface SmtpMessageFacts {
 
 /** One recipient's outcome. */
 export interface SmtpRecipientResult {
+  /** The recipient's address. */
   readonly address: string;
   /** The server took the message for this recipient. */
   readonly accepted: boolean;
@@ -64,7 +66,9 @@ export interface SmtpRecipientResult {
 
 /** The commands of one transaction, checked against what the server offers. */
 export interface TransactionPlan {
+  /** The MAIL FROM command. */
   readonly mail: Extract<SmtpCommand, { verb: 'MAIL' }>;
+  /** The RCPT TO commands, in order. */
   readonly recipients: readonly Extract<SmtpCommand, { verb: 'RCPT' }>[];
   /** Send the message with BDAT (CHUNKING) rather than DATA. */
   readonly chunking: boolean;

@@ -11,6 +11,7 @@ import {
 
 /** Options of the Node {@link createSmtpClient}: the connector is Node's unless given. */
 export interface NodeSmtpClientOptions extends Omit<SmtpClientOptions, 'connector' | 'mx'> {
+  /** Opens the connection (default: Node's `connect`). */
   readonly connector?: SmtpClientOptions['connector'];
   /**
    * Deliver straight to each recipient domain's MX hosts: `true` looks them up with `node:dns`, a

@@ -75,13 +75,23 @@ export interface SmtpConnectionInfo {
   /** True on implicit TLS, and after STARTTLS. */
   readonly secure: boolean;
   /** The TLS version and cipher suite, on TLS. */
-  readonly tls?: { readonly protocol?: string; readonly cipher?: string };
+  readonly tls?: {
+    /** The TLS version, such as `TLSv1.3`. */
+    readonly protocol?: string;
+    /** The cipher suite, as OpenSSL names it. */
+    readonly cipher?: string;
+  };
   /** The name the client gave in an accepted HELO, EHLO or LHLO (or XCLIENT HELO). */
   readonly clientName?: string;
   /** The user the client authenticated as (AUTH, or XCLIENT LOGIN). */
   readonly user?: string;
   /** The connection's own peer (the proxy that sent XCLIENT), when XCLIENT changed the client's address or port. */
-  readonly peer?: { readonly address: string; readonly port: number };
+  readonly peer?: {
+    /** The peer's address. */
+    readonly address: string;
+    /** The peer's port. */
+    readonly port: number;
+  };
   /** Everything XCLIENT said, when an allowed client used it. */
   readonly xclient?: SmtpXclient;
   /** What XFORWARD said about the up-stream client, for the transaction to come or in progress. */
@@ -99,6 +109,7 @@ export interface SmtpIncomingMessage extends AsyncIterable<Uint8Array> {
   readonly stream: ReadableStream<Uint8Array>;
   /** The same bytes as a Node stream, made on the first call. */
   nodeStream(): Readable;
+  /** The transaction's envelope. */
   readonly envelope: SmtpEnvelope;
   /** Octets of the message received from the client so far (no `Received:` header); final once it ended. */
   readonly size: number;
@@ -161,7 +172,9 @@ export interface SmtpMailAuthenticationOptions {
 
 /** A user name and password given with AUTH PLAIN or LOGIN, for `onAuth`. */
 export interface SmtpCredentials {
+  /** The user name, as given. */
   readonly username: string;
+  /** The password. */
   readonly password: string;
 }
 
@@ -218,12 +231,15 @@ export interface SmtpServerOptions
    * sent instead of the greeting, such as `554 5.7.1`, and the connection closes.
    */
   onConnect?(connection: SmtpConnectionInfo): SmtpHookResult | Promise<SmtpHookResult>;
+  /** Answers HELO, EHLO or LHLO; the default accepts any name. */
   onHelo?(domain: string, connection: SmtpConnectionInfo): SmtpHookResult | Promise<SmtpHookResult>;
+  /** Answers MAIL FROM; the default accepts any sender. */
   onMailFrom?(
     from: SmtpMailbox | null,
     parameters: MailParameters,
     connection: SmtpConnectionInfo,
   ): SmtpHookResult | Promise<SmtpHookResult>;
+  /** Answers RCPT TO; the default accepts any recipient. */
   onRcptTo?(
     to: SmtpMailbox,
     parameters: RcptParameters,
@@ -251,7 +267,13 @@ export interface SmtpServerOptions
 
 /** A listening SMTP or LMTP server. */
 export interface SmtpServer {
-  listen(): Promise<{ host: string; port: number }>;
+  /** Starts accepting connections; resolves with the bound address and port. */
+  listen(): Promise<{
+    /** The address bound to. */
+    host: string;
+    /** The port bound to. */
+    port: number;
+  }>;
   /** Stops accepting, ends every session with `421`, and resolves once all are closed. */
   close(options?: { timeout?: number }): Promise<void>;
 }

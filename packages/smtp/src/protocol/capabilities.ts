@@ -51,15 +51,23 @@ export interface SmtpCapabilities {
   readonly size?: number;
   /** The SASL mechanisms of AUTH, upper-cased, each once. */
   readonly auth: readonly string[];
+  /** PIPELINING (RFC 2920). */
   readonly pipelining: boolean;
+  /** 8BITMIME (RFC 6152). */
   readonly eightBitMime: boolean;
   /** BINARYMIME announced together with CHUNKING, which it needs. */
   readonly binaryMime: boolean;
+  /** CHUNKING: BDAT (RFC 3030). */
   readonly chunking: boolean;
+  /** SMTPUTF8 (RFC 6531). */
   readonly smtputf8: boolean;
+  /** DSN (RFC 3461). */
   readonly dsn: boolean;
+  /** STARTTLS (RFC 3207). */
   readonly startTls: boolean;
+  /** ENHANCEDSTATUSCODES (RFC 2034). */
   readonly enhancedStatusCodes: boolean;
+  /** REQUIRETLS (RFC 8689). */
   readonly requireTls: boolean;
   /** Present when LIMITS is announced; malformed and unknown limits are left out (RFC 9422 §3). */
   readonly limits?: EhloLimits;

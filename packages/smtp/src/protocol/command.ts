@@ -12,6 +12,7 @@ export type DsnNotify = 'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY';
 export interface MailParameters {
   /** SIZE (RFC 1870): the declared message size in octets. */
   readonly size?: number;
+  /** BODY (RFC 6152, RFC 3030): the message's content type. */
   readonly body?: BodyType;
   /** SMTPUTF8 (RFC 6531). */
   readonly smtputf8?: boolean;
@@ -37,22 +38,76 @@ export interface OriginalRecipient {
 
 /** The parameters of RCPT TO. */
 export interface RcptParameters {
+  /** NOTIFY (RFC 3461): when to send a DSN. */
   readonly notify?: readonly DsnNotify[];
+  /** ORCPT (RFC 3461): the original recipient. */
   readonly orcpt?: OriginalRecipient;
+  /** Other parameters, keyword upper-cased, value as written (`''` for none). */
   readonly other: ReadonlyMap<string, string>;
 }
 
 /** One SMTP (or LMTP) command, parsed. Verbs are upper case. */
 export type SmtpCommand =
-  | { readonly verb: 'EHLO' | 'HELO' | 'LHLO'; readonly domain: string }
-  | { readonly verb: 'MAIL'; readonly from: SmtpMailbox | null; readonly parameters: MailParameters }
-  | { readonly verb: 'RCPT'; readonly to: SmtpMailbox; readonly parameters: RcptParameters }
-  | { readonly verb: 'DATA' | 'RSET' | 'QUIT' | 'STARTTLS' }
-  | { readonly verb: 'BDAT'; readonly size: number; readonly last: boolean }
-  | { readonly verb: 'NOOP' | 'HELP'; readonly argument?: string }
-  | { readonly verb: 'VRFY' | 'EXPN'; readonly argument: string }
-  | { readonly verb: 'AUTH'; readonly mechanism: string; readonly initialResponse?: string }
-  | { readonly verb: 'XCLIENT' | 'XFORWARD'; readonly attributes: ReadonlyMap<string, string> };
+  | {
+      /** The greeting command. */
+      readonly verb: 'EHLO' | 'HELO' | 'LHLO';
+      /** The client's name, as given. */
+      readonly domain: string;
+    }
+  | {
+      /** The command. */
+      readonly verb: 'MAIL';
+      /** The reverse path; `null` for `<>`. */
+      readonly from: SmtpMailbox | null;
+      /** The MAIL FROM parameters. */
+      readonly parameters: MailParameters;
+    }
+  | {
+      /** The command. */
+      readonly verb: 'RCPT';
+      /** The recipient. */
+      readonly to: SmtpMailbox;
+      /** The RCPT TO parameters. */
+      readonly parameters: RcptParameters;
+    }
+  | {
+      /** The command. */
+      readonly verb: 'DATA' | 'RSET' | 'QUIT' | 'STARTTLS';
+    }
+  | {
+      /** The command. */
+      readonly verb: 'BDAT';
+      /** The chunk's size in octets. */
+      readonly size: number;
+      /** `LAST`: the message's final chunk. */
+      readonly last: boolean;
+    }
+  | {
+      /** The command. */
+      readonly verb: 'NOOP' | 'HELP';
+      /** The argument, when given. */
+      readonly argument?: string;
+    }
+  | {
+      /** The command. */
+      readonly verb: 'VRFY' | 'EXPN';
+      /** The argument. */
+      readonly argument: string;
+    }
+  | {
+      /** The command. */
+      readonly verb: 'AUTH';
+      /** The SASL mechanism, upper-cased. */
+      readonly mechanism: string;
+      /** The initial response as written (base64, `=` for empty), when given. */
+      readonly initialResponse?: string;
+    }
+  | {
+      /** The command. */
+      readonly verb: 'XCLIENT' | 'XFORWARD';
+      /** The `NAME=value` attributes, values decoded from xtext. */
+      readonly attributes: ReadonlyMap<string, string>;
+    };
 
 /** Every verb {@link parseCommand} knows. */
 export type SmtpVerb = SmtpCommand['verb'];
@@ -63,7 +118,9 @@ export type SmtpVerb = SmtpCommand['verb'];
  * `553 5.6.7` for UTF-8 in a path without SMTPUTF8.
  */
 export class SmtpCommandError extends ProtocolError {
+  /** The reply code to send, such as `501`. */
   readonly replyCode: number;
+  /** The enhanced status code to send, such as `5.5.4`. */
   readonly enhancedCode: string;
 
   constructor(replyCode: number, enhancedCode: string, message: string, options?: { cause?: unknown }) {

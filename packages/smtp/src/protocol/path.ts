@@ -13,8 +13,11 @@ const MAX_PATH_OCTETS = 256;
  * written in, and an address literal keeps its brackets (`[192.0.2.1]`).
  */
 export interface SmtpMailbox {
+  /** The local part, without quotes and escapes. */
   readonly localPart: string;
+  /** The domain, in the case written; an address literal keeps its brackets. */
   readonly domain: string;
+  /** `localPart@domain`, quoted where RFC 5321 needs it. */
   readonly address: string;
 }
 

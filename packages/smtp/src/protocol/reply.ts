@@ -106,6 +106,7 @@ export class ReplyAssembler {
     return this.#enhancedStatusCodes;
   }
 
+  /** Sets whether the server announced ENHANCEDSTATUSCODES. */
   set enhancedStatusCodes(on: boolean) {
     this.#enhancedStatusCodes = on;
   }

@@ -9,6 +9,7 @@ import type { SmtpEnvelope } from './session.js';
  * spam, `X-Spam-Score` and `X-Spam-Level` with a score, and `X-Spam-Status`.
  */
 export interface SmtpSpamVerdict {
+  /** The message is spam. */
   readonly spam: boolean;
   /** The score (written with one decimal, as SpamAssassin does). */
   readonly score?: number;
@@ -28,6 +29,7 @@ export interface SmtpMessageAuthentication extends MessageAuthentication {
 
 /** A received message with its authentication, as the classifier and the verdict hook see it. */
 export interface SmtpAuthenticatedMessage {
+  /** The transaction's envelope. */
   readonly envelope: SmtpEnvelope;
   /**
    * The message as it will be delivered, whole: the Authentication-Results field, the server's `Received:`
@@ -35,6 +37,7 @@ export interface SmtpAuthenticatedMessage {
    * the `X-Spam-` fields it brought). For the verdict hook, the classifier's fields lead.
    */
   readonly bytes: Uint8Array;
+  /** What mail authentication found. */
   readonly authentication: SmtpMessageAuthentication;
 }
 

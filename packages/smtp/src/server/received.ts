@@ -11,10 +11,13 @@ export interface ReceivedFields {
   readonly remoteName?: string;
   /** The server's name. */
   readonly hostname: string;
+  /** The message came over LMTP. */
   readonly lmtp: boolean;
   /** The client used EHLO or LHLO (not HELO). */
   readonly extended: boolean;
+  /** The connection is on TLS (`S` in the `with` protocol). */
   readonly secure: boolean;
+  /** The client authenticated (`A` in the `with` protocol). */
   readonly authenticated: boolean;
   /** The transaction is SMTPUTF8. */
   readonly utf8: boolean;
@@ -22,6 +25,7 @@ export interface ReceivedFields {
   readonly recipient?: string;
   /** An id for this transaction, for logs. */
   readonly id: string;
+  /** When the message was received. */
   readonly date: Date;
 }
 

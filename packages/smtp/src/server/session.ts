@@ -71,6 +71,7 @@ export interface SmtpServerSessionOptions {
   readonly hostname: string;
   /** `smtp` (default) or `lmtp` (RFC 2033: LHLO, one reply per recipient after the message). */
   readonly protocol?: 'smtp' | 'lmtp';
+  /** Limits on lines, commands, recipients, message size and failed logins; the ones not given keep their defaults. */
   readonly limits?: Partial<SmtpServerLimits>;
   /**
    * Bare CR or LF from the client (catalogue case 2): `reject` (default) refuses the command or the
@@ -137,9 +138,15 @@ const AUTH_FAILURES: Record<SmtpAuthFailure, SmtpReply> = {
 export interface SmtpEnvelope {
   /** The reverse path; `null` for `<>`. */
   readonly from: SmtpMailbox | null;
+  /** The MAIL FROM parameters. */
   readonly mailParameters: MailParameters;
   /** The recipients the application accepted, in order. */
-  readonly recipients: readonly { readonly to: SmtpMailbox; readonly parameters: RcptParameters }[];
+  readonly recipients: readonly {
+    /** The recipient. */
+    readonly to: SmtpMailbox;
+    /** The RCPT TO parameters. */
+    readonly parameters: RcptParameters;
+  }[];
   /** What XFORWARD said about the up-stream client for this transaction, when it was used. */
   readonly forwarded?: SmtpXforward;
 }
@@ -150,50 +157,131 @@ export interface SmtpEnvelope {
  */
 export type SmtpServerEvent =
   /** Bytes to write to the client. */
-  | { readonly type: 'write'; readonly data: Uint8Array }
+  | {
+      /** Write bytes. */
+      readonly type: 'write';
+      /** The bytes. */
+      readonly data: Uint8Array;
+    }
   /**
    * Decision (with `connectDecision`, and again after XCLIENT): admit the client (the default `220`
    * greeting), or refuse it with a 4xx or 5xx reply, after which the session closes.
    */
-  | { readonly type: 'connect' }
+  | {
+      /** Admit or refuse the client. */
+      readonly type: 'connect';
+    }
   /**
    * Run a SASL exchange: respond through {@link SmtpServerSession.authStep} with its first outcome (the
    * initial response is as written: base64, `=` for empty, or absent).
    */
-  | { readonly type: 'auth'; readonly mechanism: string; readonly initialResponse?: string }
+  | {
+      /** Start a SASL exchange. */
+      readonly type: 'auth';
+      /** The mechanism, upper-cased. */
+      readonly mechanism: string;
+      /** The initial response, when given. */
+      readonly initialResponse?: string;
+    }
   /** The client's answer to a `334` challenge (base64, or `*` to cancel): respond through `authStep`. */
-  | { readonly type: 'auth-response'; readonly line: string }
+  | {
+      /** A response to a challenge. */
+      readonly type: 'auth-response';
+      /** The client's line. */
+      readonly line: string;
+    }
   /** Decision: accept the client's HELO/EHLO/LHLO name (default `250`). */
-  | { readonly type: 'helo'; readonly verb: 'HELO' | 'EHLO' | 'LHLO'; readonly domain: string }
+  | {
+      /** A greeting command. */
+      readonly type: 'helo';
+      /** The command. */
+      readonly verb: 'HELO' | 'EHLO' | 'LHLO';
+      /** The client's name, as given. */
+      readonly domain: string;
+    }
   /** Decision: accept the sender (default `250 2.1.0`). */
-  | { readonly type: 'mail'; readonly from: SmtpMailbox | null; readonly parameters: MailParameters }
+  | {
+      /** MAIL FROM. */
+      readonly type: 'mail';
+      /** The reverse path; `null` for `<>`. */
+      readonly from: SmtpMailbox | null;
+      /** The MAIL FROM parameters. */
+      readonly parameters: MailParameters;
+    }
   /** Decision: accept the recipient (default `250 2.1.5`). */
-  | { readonly type: 'rcpt'; readonly to: SmtpMailbox; readonly parameters: RcptParameters }
+  | {
+      /** RCPT TO. */
+      readonly type: 'rcpt';
+      /** The recipient. */
+      readonly to: SmtpMailbox;
+      /** The RCPT TO parameters. */
+      readonly parameters: RcptParameters;
+    }
   /** Decision: answer VRFY (default `252 2.5.2`: not verified, but mail will be tried, RFC 5321 §3.5.3). */
-  | { readonly type: 'vrfy'; readonly argument: string }
+  | {
+      /** VRFY. */
+      readonly type: 'vrfy';
+      /** The argument, as written. */
+      readonly argument: string;
+    }
   /** Decision: answer EXPN (default `502 5.5.1`: lists are not disclosed, RFC 5321 §7.3). */
-  | { readonly type: 'expn'; readonly argument: string }
+  | {
+      /** EXPN. */
+      readonly type: 'expn';
+      /** The argument, as written. */
+      readonly argument: string;
+    }
   /** Decision: accept a message for this envelope (default `354`). */
-  | { readonly type: 'message-start'; readonly envelope: SmtpEnvelope }
+  | {
+      /** DATA or the first BDAT. */
+      readonly type: 'message-start';
+      /** The transaction's envelope. */
+      readonly envelope: SmtpEnvelope;
+    }
   /**
    * Message bytes, dot-stuffing removed, in order. `trace` marks the server's own `Received:` header, which
    * comes first (with `receivedHeader`), apart from the client's bytes.
    */
-  | { readonly type: 'message-data'; readonly data: Uint8Array; readonly trace?: true }
+  | {
+      /** Message bytes. */
+      readonly type: 'message-data';
+      /** The bytes. */
+      readonly data: Uint8Array;
+      /** Set on the server's own `Received:` header. */
+      readonly trace?: true;
+    }
   /**
    * Decision: the message is complete (default `250 2.0.0`). In LMTP, respond with one reply per
    * recipient, in order.
    */
-  | { readonly type: 'message-end'; readonly envelope: SmtpEnvelope; readonly size: number }
+  | {
+      /** The message is complete. */
+      readonly type: 'message-end';
+      /** The transaction's envelope. */
+      readonly envelope: SmtpEnvelope;
+      /** The message's size in octets, as received. */
+      readonly size: number;
+    }
   /** The message was given up (the data after `message-start` must be discarded): why. */
-  | { readonly type: 'message-abort'; readonly reason: 'size' | 'bare-line-ending' | 'line-too-long' }
+  | {
+      /** The message was given up. */
+      readonly type: 'message-abort';
+      /** Why: too large, a bare CR or LF, or a line too long. */
+      readonly reason: 'size' | 'bare-line-ending' | 'line-too-long';
+    }
   /**
    * Decision: start TLS now, on the bytes after the `220` just written; respond once the handshake is
    * done (the session then starts afresh, as RFC 3207 requires), or with a reply if it failed.
    */
-  | { readonly type: 'starttls' }
+  | {
+      /** Start TLS. */
+      readonly type: 'starttls';
+    }
   /** Close the connection once everything written is sent. */
-  | { readonly type: 'close' };
+  | {
+      /** Close the connection. */
+      readonly type: 'close';
+    };
 
 type Decision =
   | 'connect'
