@@ -33,6 +33,7 @@ export interface Pop3AuthOptions extends SaslClientOptions {
 
 /** Options of {@link createPop3Client}. */
 export interface Pop3ClientOptions {
+  /** The server's host name or address. */
   readonly host: string;
   /** Default 995 with `secure`, else 110. */
   readonly port?: number;
@@ -43,7 +44,9 @@ export interface Pop3ClientOptions {
    * STLS, catalogue case 8), `opportunistic` (default) upgrades when offered, `never` stays in cleartext.
    */
   readonly starttls?: StartTlsPolicy;
+  /** TLS settings, for implicit TLS and STLS. */
   readonly tls?: TlsClientOptions;
+  /** The credentials, and the mechanisms that may use them. */
   readonly auth: Pop3AuthOptions;
   /** Milliseconds to wait; see {@link Pop3ClientTimeouts}. */
   readonly timeouts?: Partial<Pop3ClientTimeouts>;
@@ -57,7 +60,9 @@ export interface Pop3ClientOptions {
 
 /** The answer to STAT: the messages in the maildrop and their total size in octets. */
 export interface Pop3Stat {
+  /** The number of messages. */
   readonly messages: number;
+  /** Their total size in octets. */
   readonly size: number;
 }
 

@@ -7,6 +7,7 @@ import {
 
 /** Options of the Node {@link createPop3Client}: the connector is Node's unless given. */
 export interface NodePop3ClientOptions extends Omit<Pop3ClientOptions, 'connector'> {
+  /** Opens the connection (default: Node's `connect`). */
   readonly connector?: Pop3ClientOptions['connector'];
 }
 

@@ -46,18 +46,26 @@ import {
 export interface Pop3ConnectionInfo {
   /** The client's address: the socket's peer, or the one a trusted PROXY header declared. */
   readonly remoteAddress: string;
+  /** The client's port. */
   readonly remotePort: number;
   /** True on implicit TLS, and after STLS. */
   readonly secure: boolean;
   /** The TLS version and cipher suite, on TLS. */
-  readonly tls?: { readonly protocol?: string; readonly cipher?: string };
+  readonly tls?: {
+    /** The TLS version, such as `TLSv1.3`. */
+    readonly protocol?: string;
+    /** The cipher suite, as OpenSSL names it. */
+    readonly cipher?: string;
+  };
   /** The user who logged in, once the maildrop is open. */
   readonly user?: string;
 }
 
 /** A user name and password given with USER/PASS, or AUTH PLAIN or LOGIN, for `onAuth`. */
 export interface Pop3Credentials {
+  /** The user name, as given. */
   readonly username: string;
+  /** The password. */
   readonly password: string;
 }
 
@@ -85,6 +93,7 @@ export interface Pop3ServerOptions
   > {
   /** The server's name, in the greeting and the APOP challenge. */
   readonly hostname: string;
+  /** Limits on command lines, bad commands and failed logins; the ones not given keep their defaults. */
   readonly limits?: Partial<Pop3ServerLimits>;
   /** Implicit TLS from the first byte (RFC 8314, port 995 style). */
   readonly tls?: ServerTlsOptions;
@@ -123,7 +132,12 @@ export interface Pop3ServerOptions
    * APOP (RFC 1939 §7), off by default (case 28). `true` takes the secrets from the `lookupPassword`
    * verifier of `sasl` given as options (with its throttle); otherwise give the lookup here.
    */
-  readonly apop?: boolean | { readonly lookupPassword: Pop3ApopLookup };
+  readonly apop?:
+    | boolean
+    | {
+        /** Gives a user's shared secret. */
+        readonly lookupPassword: Pop3ApopLookup;
+      };
   /**
    * Seconds a user must wait between logins, announced as LOGIN-DELAY (RFC 2449 §6.5) and enforced by this
    * server: a login that comes too soon gets `-ERR [LOGIN-DELAY]` once its credentials are right.
@@ -147,7 +161,13 @@ export interface Pop3ServerOptions
 
 /** A listening POP3 server. */
 export interface Pop3Server {
-  listen(): Promise<{ host: string; port: number }>;
+  /** Starts accepting connections; resolves with the bound address and port. */
+  listen(): Promise<{
+    /** The address bound to. */
+    host: string;
+    /** The port bound to. */
+    port: number;
+  }>;
   /** Stops accepting, ends every session with `-ERR [SYS/TEMP]` (deleting nothing), and resolves once all are closed. */
   close(options?: { timeout?: number }): Promise<void>;
 }

@@ -4,19 +4,27 @@ import { InvalidArgumentError } from '@postwire/core';
 export interface Pop3Capabilities {
   /** Every capability with its arguments, names upper-cased. */
   readonly keywords: ReadonlyMap<string, readonly string[]>;
+  /** TOP is available. */
   readonly top: boolean;
+  /** UIDL is available. */
   readonly uidl: boolean;
+  /** USER/PASS login is available. */
   readonly user: boolean;
   /** The SASL mechanisms, upper-cased. */
   readonly sasl: readonly string[];
+  /** Status lines may carry `[CODE]`s (RESP-CODES). */
   readonly respCodes: boolean;
+  /** Commands may be sent without waiting for replies (PIPELINING). */
   readonly pipelining: boolean;
+  /** STLS is offered. */
   readonly stls: boolean;
+  /** UTF8 is offered (RFC 6856). */
   readonly utf8: boolean;
   /** LOGIN-DELAY in seconds, when announced. */
   readonly loginDelay?: number;
   /** EXPIRE: days messages are kept after download, or `never`. */
   readonly expire?: number | 'never';
+  /** IMPLEMENTATION: the server software's name, when announced. */
   readonly implementation?: string;
 }
 

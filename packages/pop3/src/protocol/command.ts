@@ -2,17 +2,66 @@ import { InvalidArgumentError, ProtocolError } from '@postwire/core';
 
 /** One POP3 command, parsed (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH, RFC 6856 UTF8/LANG). */
 export type Pop3Command =
-  | { readonly verb: 'USER'; readonly name: string }
+  | {
+      /** The command's name. */
+      readonly verb: 'USER';
+      /** The user name. */
+      readonly name: string;
+    }
   /** The password is the rest of the line, spaces included (RFC 1939 §7). */
-  | { readonly verb: 'PASS'; readonly password: string }
-  | { readonly verb: 'APOP'; readonly name: string; readonly digest: string }
+  | {
+      /** The command's name. */
+      readonly verb: 'PASS';
+      /** The password. */
+      readonly password: string;
+    }
+  | {
+      /** The command's name. */
+      readonly verb: 'APOP';
+      /** The user name. */
+      readonly name: string;
+      /** The MD5 digest, in lowercase hex. */
+      readonly digest: string;
+    }
   /** AUTH alone lists the mechanisms (as some clients expect); `initialResponse` is base64 or `=`. */
-  | { readonly verb: 'AUTH'; readonly mechanism?: string; readonly initialResponse?: string }
-  | { readonly verb: 'LIST' | 'UIDL'; readonly message?: number }
-  | { readonly verb: 'RETR' | 'DELE'; readonly message: number }
-  | { readonly verb: 'TOP'; readonly message: number; readonly lines: number }
-  | { readonly verb: 'LANG'; readonly language?: string }
-  | { readonly verb: 'CAPA' | 'STLS' | 'UTF8' | 'STAT' | 'NOOP' | 'RSET' | 'QUIT' };
+  | {
+      /** The command's name. */
+      readonly verb: 'AUTH';
+      /** The SASL mechanism, upper-cased. */
+      readonly mechanism?: string;
+      /** The initial response, when given. */
+      readonly initialResponse?: string;
+    }
+  | {
+      /** The command's name. */
+      readonly verb: 'LIST' | 'UIDL';
+      /** The message number; without it, every message. */
+      readonly message?: number;
+    }
+  | {
+      /** The command's name. */
+      readonly verb: 'RETR' | 'DELE';
+      /** The message number. */
+      readonly message: number;
+    }
+  | {
+      /** The command's name. */
+      readonly verb: 'TOP';
+      /** The message number. */
+      readonly message: number;
+      /** How many body lines to send after the header. */
+      readonly lines: number;
+    }
+  | {
+      /** The command's name. */
+      readonly verb: 'LANG';
+      /** The language tag, or `*`; without it, a request for the list. */
+      readonly language?: string;
+    }
+  | {
+      /** The command's name. */
+      readonly verb: 'CAPA' | 'STLS' | 'UTF8' | 'STAT' | 'NOOP' | 'RSET' | 'QUIT';
+    };
 
 /** Every verb {@link parsePop3Command} knows. */
 export type Pop3Verb = Pop3Command['verb'];

@@ -18,9 +18,11 @@ export const Pop3ResponseCode = {
 
 /** A status line: `+OK` or `-ERR`, an optional `[CODE]` (RFC 2449), and text. */
 export interface Pop3Status {
+  /** `+OK` (true) or `-ERR` (false). */
   readonly ok: boolean;
   /** The extended response code, without its brackets (`IN-USE`, `SYS/TEMP` …). */
   readonly code?: string;
+  /** The human-readable text after the code. */
   readonly text: string;
 }
 
@@ -64,13 +66,17 @@ export function isPop3Continuation(line: string): boolean {
 
 /** A line of a LIST response: a message's number and size in octets. */
 export interface Pop3ScanListing {
+  /** The message number. */
   readonly message: number;
+  /** Its size in octets. */
   readonly size: number;
 }
 
 /** A line of a UIDL response: a message's number and unique id. */
 export interface Pop3UniqueIdListing {
+  /** The message number. */
   readonly message: number;
+  /** Its unique id. */
   readonly uid: string;
 }
 

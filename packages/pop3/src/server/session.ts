@@ -54,6 +54,7 @@ export const defaultPop3ServerLimits: Pop3ServerLimits = {
 export interface Pop3ServerSessionOptions {
   /** The server's name, in the greeting and the APOP challenge. */
   readonly hostname: string;
+  /** Limits on command lines, bad commands and failed logins; the ones not given keep their defaults. */
   readonly limits?: Partial<Pop3ServerLimits>;
   /** Offer STLS (RFC 2595): the transport can upgrade, and is not yet TLS. */
   readonly startTls?: boolean;
@@ -97,6 +98,7 @@ export type Pop3AuthStep = SaslSessionStep;
 
 /** The maildrop an `open` decision is answered with: its messages, numbered from 1 in this order. */
 export interface Pop3MaildropListing {
+  /** The messages, in number order. */
   readonly messages: readonly Pop3MaildropMessage[];
 }
 
@@ -110,46 +112,103 @@ export type Pop3ServerAnswer = Pop3Status | Pop3MaildropListing;
  */
 export type Pop3ServerEvent =
   /** Bytes to write to the client. */
-  | { readonly type: 'write'; readonly data: Uint8Array }
+  | {
+      /** Write bytes. */
+      readonly type: 'write';
+      /** The bytes. */
+      readonly data: Uint8Array;
+    }
   /** Decision (with `connectDecision`): admit the client, or refuse it with a status, then close. */
-  | { readonly type: 'connect' }
+  | {
+      /** Admit or refuse the client. */
+      readonly type: 'connect';
+    }
   /** Check USER and PASS: answer through `authStep` with `success` or `failure`. */
-  | { readonly type: 'password'; readonly username: string; readonly password: string }
+  | {
+      /** Check a password. */
+      readonly type: 'password';
+      /** The user name from USER. */
+      readonly username: string;
+      /** The password from PASS. */
+      readonly password: string;
+    }
   /**
    * Check an APOP digest against the greeting's challenge (see `verifyApopDigest`): answer through
    * `authStep` with `success` or `failure`.
    */
-  | { readonly type: 'apop'; readonly username: string; readonly digest: string; readonly challenge: string }
+  | {
+      /** Check an APOP digest. */
+      readonly type: 'apop';
+      /** The user name. */
+      readonly username: string;
+      /** The client's digest, in lowercase hex. */
+      readonly digest: string;
+      /** The greeting's challenge (`<timestamp@host>`). */
+      readonly challenge: string;
+    }
   /** Start a SASL exchange: answer through `authStep` with its first outcome. */
-  | { readonly type: 'auth'; readonly mechanism: string; readonly initialResponse?: string }
+  | {
+      /** Start a SASL exchange. */
+      readonly type: 'auth';
+      /** The mechanism, upper-cased. */
+      readonly mechanism: string;
+      /** The initial response, when given. */
+      readonly initialResponse?: string;
+    }
   /** The client's answer to a `+` challenge (base64, or `*` to cancel): answer through `authStep`. */
-  | { readonly type: 'auth-response'; readonly line: string }
+  | {
+      /** A response to a challenge. */
+      readonly type: 'auth-response';
+      /** The client's line. */
+      readonly line: string;
+    }
   /**
    * Decision: the user logged in; open and lock the maildrop, and respond with its listing, or refuse
    * (`[IN-USE]` when locked, `[LOGIN-DELAY]`, `[SYS/TEMP]`): the session then stays in AUTHORIZATION.
    */
-  | { readonly type: 'open'; readonly username: string }
+  | {
+      /** Open the maildrop. */
+      readonly type: 'open';
+      /** The user who logged in. */
+      readonly username: string;
+    }
   /**
    * Decision: send message number `message` (of the listing), whole or, with `lines`, as TOP. Respond to
    * start it, then hand its bytes to `messageData` and end with `messageEnd`; or refuse with a status.
    */
-  | { readonly type: 'retrieve'; readonly message: number; readonly lines?: number }
+  | {
+      /** Send a message. */
+      readonly type: 'retrieve';
+      /** The message number, from 1. */
+      readonly message: number;
+      /** For TOP: the body lines to send after the header. */
+      readonly lines?: number;
+    }
   /**
    * Decision: the UPDATE state after QUIT (RFC 1939 §6). Remove `deleted` (message numbers); `retrieved`
    * were sent whole. Respond when done (the client is told, and the session closes), or refuse.
    */
   | {
+      /** Apply the deletions. */
       readonly type: 'update';
+      /** The message numbers marked deleted. */
       readonly deleted: readonly number[];
+      /** The message numbers sent whole. */
       readonly retrieved: readonly number[];
     }
   /**
    * Decision: start TLS now, on the bytes after the `+OK` just written; respond once the handshake is
    * done (the session then forgets what the client said before, RFC 2595 §4).
    */
-  | { readonly type: 'stls' }
+  | {
+      /** Start TLS. */
+      readonly type: 'stls';
+    }
   /** Close the connection once everything written is sent. */
-  | { readonly type: 'close' };
+  | {
+      /** Close the connection. */
+      readonly type: 'close';
+    };
 
 /** The RFC 1939 state of a session, and `closed` at the end. */
 export type Pop3ServerState = 'authorization' | 'transaction' | 'update' | 'closed';
