@@ -52,6 +52,7 @@ import {
 
 /** Options of {@link createImapClient}. */
 export interface ImapClientOptions {
+  /** The server's host name or address. */
   readonly host: string;
   /** Default 993 with `secure`, else 143. */
   readonly port?: number;
@@ -63,6 +64,7 @@ export interface ImapClientOptions {
    * when offered, `never` stays in cleartext.
    */
   readonly starttls?: StartTlsPolicy;
+  /** TLS settings, for implicit TLS and STARTTLS. */
   readonly tls?: TlsClientOptions;
   /**
    * Credentials through `@postwire/sasl`: AUTHENTICATE with the strongest mechanism both sides have
@@ -85,6 +87,7 @@ export interface ImapClientOptions {
   readonly reconnect?: boolean | ImapReconnectOptions;
   /** Bounds on what the client reads; see `ImapLimits` (the line limit defaults to 8 MiB here). */
   readonly limits?: Partial<ImapLimits>;
+  /** Milliseconds allowed for each step; see `ImapClientTimeouts` for the defaults. */
   readonly timeouts?: Partial<ImapClientTimeouts>;
   /** Cancels everything: the connection closes. */
   readonly signal?: AbortSignal;
@@ -118,18 +121,27 @@ export interface ImapListOptions extends ImapCallOptions {
 
 /** A mailbox's STATUS values (those asked for and given). */
 export interface ImapMailboxStatus {
+  /** The mailbox's full name, decoded. */
   readonly path: string;
+  /** The number of messages (MESSAGES). */
   readonly messages?: number;
+  /** The number of messages with `\Recent` (RECENT; RFC 3501 servers). */
   readonly recent?: number;
+  /** The UID the next message will get (UIDNEXT, RFC 9051 §2.3.1.1). */
   readonly uidNext?: number;
+  /** The mailbox's UIDVALIDITY (RFC 9051 §2.3.1.1). */
   readonly uidValidity?: number;
+  /** The number of messages without `\Seen` (UNSEEN). */
   readonly unseen?: number;
+  /** The number of messages with `\Deleted` (DELETED, RFC 9051). */
   readonly deleted?: number;
   /** Octets of all messages (RFC 8438). */
   readonly size?: number;
+  /** The highest mod-sequence of the mailbox (HIGHESTMODSEQ, RFC 7162). */
   readonly highestModseq?: number;
   /** RFC 7889; `null` when there is no limit. */
   readonly appendLimit?: number | null;
+  /** The mailbox's unique id (MAILBOXID, RFC 8474). */
   readonly mailboxId?: string;
 }
 
@@ -139,6 +151,7 @@ export interface ImapListEntry {
   readonly path: string;
   /** The last level of the name. */
   readonly name: string;
+  /** The hierarchy delimiter, or `null` for a flat name. */
   readonly delimiter: string | null;
   /** The attributes as the server sent them (`\Noselect`, `\HasChildren`, `\Sent` …). */
   readonly flags: readonly string[];
@@ -161,8 +174,11 @@ export interface ImapOpenOptions extends ImapCallOptions {
    * UIDVALIDITY and HIGHESTMODSEQ as saved, and optionally the UIDs known.
    */
   readonly qresync?: {
+    /** The UIDVALIDITY saved. */
     readonly uidValidity: number;
+    /** The HIGHESTMODSEQ saved. */
     readonly modseq: number;
+    /** The UIDs known, when given. */
     readonly knownUids?: ImapRange;
   };
 }
@@ -183,6 +199,7 @@ export interface ImapOpenedMailbox extends ImapMailboxState {
 
 /** Options of {@link ImapClient.append}. */
 export interface ImapAppendOptions extends ImapCallOptions {
+  /** The flags to set on the message. */
   readonly flags?: readonly string[];
   /** The internal date: a `Date`, or an IMAP date-time as written (`17-Jul-1996 02:44:25 -0700`). */
   readonly date?: Date | string;
@@ -192,7 +209,9 @@ export interface ImapAppendOptions extends ImapCallOptions {
 
 /** What APPENDUID (RFC 4315) reported. */
 export interface ImapAppendResult {
+  /** The UIDVALIDITY of the mailbox appended to. */
   readonly uidValidity?: number;
+  /** The UID the message got. */
   readonly uid?: number;
 }
 
@@ -204,6 +223,7 @@ export interface ImapStoreOptions extends ImapCallOptions {
   readonly silent?: boolean;
   /** Only messages whose mod-sequence is not above this (CONDSTORE). */
   readonly unchangedSince?: number;
+  /** The range holds UIDs (UID STORE). */
   readonly uid?: boolean;
 }
 
@@ -217,8 +237,11 @@ export interface ImapStoreOutcome {
 
 /** What COPYUID (RFC 4315) reported: the source UIDs and, in the same order, the new ones, as ranges. */
 export interface ImapCopyResult {
+  /** The UIDVALIDITY of the destination mailbox. */
   readonly uidValidity: number;
+  /** The UIDs of the messages copied. */
   readonly source: SequenceSet;
+  /** The UIDs of the copies, in the same order. */
   readonly destination: SequenceSet;
 }
 
@@ -242,14 +265,19 @@ export interface ImapIdleOptions {
 
 /** The namespaces of NAMESPACE (RFC 2342), prefixes as the server wrote them. */
 export interface ImapNamespaces {
+  /** The user's own namespaces. */
   readonly personal: readonly Namespace[];
+  /** Other users' namespaces. */
   readonly other: readonly Namespace[];
+  /** The shared namespaces. */
   readonly shared: readonly Namespace[];
 }
 
 /** A quota root of a mailbox, and its resources (RFC 9208). */
 export interface ImapQuotaRoot {
+  /** The quota root's name. */
   readonly root: string;
+  /** Its resources, with usage and limit. */
   readonly resources: readonly QuotaResource[];
 }
 
@@ -280,12 +308,20 @@ export type ImapExecArgument =
   | Uint8Array
   | SequenceSet
   | readonly ImapExecArgument[]
-  | { readonly mailbox: string }
-  | { readonly raw: string };
+  | {
+      /** A mailbox name, encoded as mailbox names are. */
+      readonly mailbox: string;
+    }
+  | {
+      /** Protocol text, written as is. */
+      readonly raw: string;
+    };
 
 /** What {@link ImapClient.exec} returns: the tagged `OK` and the untagged responses that came with it. */
 export interface ImapExecResult {
+  /** The tagged `OK`'s response code, if any. */
   readonly code: ResponseCode | undefined;
+  /** The tagged `OK`'s text. */
   readonly text: string;
   /** Body literals are held in memory here. */
   readonly untagged: readonly UntaggedResponse[];
@@ -361,9 +397,13 @@ export interface ImapClient extends EventTarget {
     path: string,
     options?: ImapCallOptions & { readonly specialUse?: readonly string[] },
   ): Promise<void>;
+  /** DELETE a mailbox. */
   delete(path: string, options?: ImapCallOptions): Promise<void>;
+  /** RENAME a mailbox to `newPath`. */
   rename(path: string, newPath: string, options?: ImapCallOptions): Promise<void>;
+  /** SUBSCRIBE to a mailbox. */
   subscribe(path: string, options?: ImapCallOptions): Promise<void>;
+  /** UNSUBSCRIBE from a mailbox. */
   unsubscribe(path: string, options?: ImapCallOptions): Promise<void>;
 
   /** Opens a mailbox (SELECT or EXAMINE); resolves with its state. */

@@ -34,17 +34,23 @@ export interface ImapBodyRequest {
 
 /** What to fetch of each message; body sections come back as {@link ImapBodyPart}s. */
 export interface ImapFetchQuery {
+  /** UID (always fetched by a UID FETCH). */
   readonly uid?: boolean;
+  /** FLAGS. */
   readonly flags?: boolean;
+  /** INTERNALDATE. */
   readonly internalDate?: boolean;
   /** RFC822.SIZE. */
   readonly size?: boolean;
+  /** ENVELOPE. */
   readonly envelope?: boolean;
+  /** BODYSTRUCTURE. */
   readonly bodyStructure?: boolean;
   /** CONDSTORE's MODSEQ. */
   readonly modseq?: boolean;
-  /** RFC 8474 EMAILID and THREADID. */
+  /** RFC 8474 EMAILID. */
   readonly emailId?: boolean;
+  /** RFC 8474 THREADID. */
   readonly threadId?: boolean;
   /** Body sections: a section string, or a {@link ImapBodyRequest}. */
   readonly bodies?: readonly (string | ImapBodyRequest)[];
@@ -54,6 +60,7 @@ export interface ImapFetchQuery {
 export interface ImapBodyPart extends AsyncIterable<Uint8Array> {
   /** The section as it was asked for (or as the server named it, when it matches no request). */
   readonly section: string;
+  /** It was fetched with BINARY (RFC 3516): decoded from its transfer encoding. */
   readonly binary: boolean;
   /** The octet the content starts at, for a partial fetch. */
   readonly origin: number | undefined;
@@ -74,15 +81,23 @@ export interface ImapBodyPart extends AsyncIterable<Uint8Array> {
 export interface ImapFetchedMessage {
   /** The sequence number. */
   readonly seq: number;
+  /** The UID of the message (RFC 9051 §2.3.1.1), when fetched. */
   readonly uid: number | undefined;
+  /** The message's flags, when fetched. */
   readonly flags: readonly string[] | undefined;
   /** INTERNALDATE; `undefined` also when the server's date-time was malformed. */
   readonly internalDate: Date | undefined;
+  /** The message's size in octets (RFC822.SIZE), when fetched. */
   readonly size: number | undefined;
+  /** The ENVELOPE, when fetched. */
   readonly envelope: Envelope | undefined;
+  /** The BODYSTRUCTURE, when fetched. */
   readonly bodyStructure: BodyStructure | undefined;
+  /** The message's mod-sequence (RFC 7162), when fetched. */
   readonly modseq: number | undefined;
+  /** The message's EMAILID (RFC 8474), when fetched. */
   readonly emailId: string | undefined;
+  /** The message's THREADID (RFC 8474; `null` for NIL), when fetched. */
   readonly threadId: string | null | undefined;
   /** Items of extensions (Gmail's `X-GM-LABELS`, `X-GM-MSGID` …), by upper-case name. */
   readonly extensions: ReadonlyMap<string, ExtensionValue>;
@@ -110,6 +125,7 @@ export interface ImapFetchOptions {
   readonly vanished?: boolean;
   /** Read each message whole before yielding it, body sections in memory. */
   readonly collect?: boolean;
+  /** Gives up the fetch: the iteration rejects with an `AbortError`. */
   readonly signal?: AbortSignal;
   /** Milliseconds for the whole fetch. */
   readonly timeout?: number;

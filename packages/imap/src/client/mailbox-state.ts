@@ -4,9 +4,11 @@ import type { UntaggedResponse } from './session.js';
 
 /** The state of the open mailbox, as the server last reported it. */
 export interface ImapMailboxState {
+  /** The mailbox's full name, decoded. */
   readonly path: string;
   /** Opened with EXAMINE, or the server allows no changes (`[READ-ONLY]`). */
   readonly readOnly: boolean;
+  /** The mailbox's UIDVALIDITY (RFC 9051 §2.3.1.1), as of the last `[UIDVALIDITY]`. */
   readonly uidValidity: number | undefined;
   /** The UID the next message will get, as of the last `[UIDNEXT]`. */
   readonly uidNext: number | undefined;
@@ -14,6 +16,7 @@ export interface ImapMailboxState {
   readonly highestModseq: number | undefined;
   /** Messages in the mailbox. */
   readonly exists: number;
+  /** Messages with `\Recent` (RECENT; RFC 3501 servers). */
   readonly recent: number;
   /** The flags defined in the mailbox. */
   readonly flags: readonly string[];
@@ -25,9 +28,13 @@ export interface ImapMailboxState {
 
 /** A message's flags and mod-sequence, as a FETCH response gave them. */
 export interface ImapFlagUpdate {
+  /** The message's sequence number. */
   readonly seq: number;
+  /** The UID of the message (RFC 9051 §2.3.1.1), when given. */
   readonly uid?: number;
+  /** The message's flags, when given. */
   readonly flags?: readonly string[];
+  /** The message's mod-sequence (RFC 7162), when given. */
   readonly modseq?: number;
 }
 

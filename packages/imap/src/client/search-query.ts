@@ -11,11 +11,17 @@ import type { CallBounds } from './session-keeper.js';
  * `before`/`on`/`since` compare the internal date, `sent…` the Date header. An empty query matches all.
  */
 export interface ImapSearchQuery {
+  /** Every message (ALL). */
   readonly all?: boolean;
+  /** `\Seen`: `true` SEEN, `false` UNSEEN. */
   readonly seen?: boolean;
+  /** `\Answered`: `true` ANSWERED, `false` UNANSWERED. */
   readonly answered?: boolean;
+  /** `\Flagged`: `true` FLAGGED, `false` UNFLAGGED. */
   readonly flagged?: boolean;
+  /** `\Deleted`: `true` DELETED, `false` UNDELETED. */
   readonly deleted?: boolean;
+  /** `\Draft`: `true` DRAFT, `false` UNDRAFT. */
   readonly draft?: boolean;
   /** `true`: RECENT; `false`: OLD. */
   readonly recent?: boolean;
@@ -25,10 +31,15 @@ export interface ImapSearchQuery {
   readonly keyword?: string | readonly string[];
   /** Keywords not set (each one). */
   readonly unkeyword?: string | readonly string[];
+  /** In the From header field (FROM). */
   readonly from?: string;
+  /** In the To header field (TO). */
   readonly to?: string;
+  /** In the Cc header field (CC). */
   readonly cc?: string;
+  /** In the Bcc header field (BCC). */
   readonly bcc?: string;
+  /** In the Subject header field (SUBJECT). */
   readonly subject?: string;
   /** In the body. */
   readonly body?: string;
@@ -36,19 +47,27 @@ export interface ImapSearchQuery {
   readonly text?: string;
   /** Header fields containing the values (`''` matches every message that has the field). */
   readonly header?: Readonly<Record<string, string>>;
+  /** Internal date before this day (BEFORE). */
   readonly before?: Date | string;
+  /** Internal date on this day (ON). */
   readonly on?: Date | string;
+  /** Internal date on or after this day (SINCE). */
   readonly since?: Date | string;
+  /** Date header before this day (SENTBEFORE). */
   readonly sentBefore?: Date | string;
+  /** Date header on this day (SENTON). */
   readonly sentOn?: Date | string;
+  /** Date header on or after this day (SENTSINCE). */
   readonly sentSince?: Date | string;
   /** RFC822.SIZE above this many octets. */
   readonly larger?: number;
+  /** RFC822.SIZE below this many octets. */
   readonly smaller?: number;
   /** Internal date more than this many seconds ago (WITHIN, RFC 5032). */
   readonly olderThan?: number;
   /** Internal date less than this many seconds ago (WITHIN). */
   readonly youngerThan?: number;
+  /** UIDs. */
   readonly uid?: ImapRange;
   /** Sequence numbers. */
   readonly seq?: ImapRange;
@@ -56,7 +75,9 @@ export interface ImapSearchQuery {
   readonly modseq?: number;
   /** RFC 8474 OBJECTID. */
   readonly emailId?: string;
+  /** RFC 8474 THREADID. */
   readonly threadId?: string;
+  /** A query that must not match (NOT). */
   readonly not?: ImapSearchQuery;
   /** Any of these (at least two). */
   readonly or?: readonly ImapSearchQuery[];

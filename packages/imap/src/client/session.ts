@@ -74,7 +74,15 @@ export const defaultImapClientLimits: Partial<ImapLimits> = { maxLineLength: 8 *
 /** A tagged status response. */
 export type TaggedResponse = Extract<StatusResponse, { type: 'tagged' }>;
 /** An untagged response: data, or a status (OK, NO, BAD, PREAUTH, BYE). */
-export type UntaggedResponse = DataResponse | Extract<StatusResponse, { type: 'status' }>;
+export type UntaggedResponse =
+  | DataResponse
+  | Extract<
+      StatusResponse,
+      {
+        /** The response's kind. */
+        type: 'status';
+      }
+    >;
 
 /** Where the octets of a streamed FETCH body literal go. */
 export interface LiteralSink {

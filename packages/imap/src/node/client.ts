@@ -9,6 +9,7 @@ export { connectCompressible, NodeCompressibleTransport } from './compressible-t
 
 /** Options of the Node {@link createImapClient}: the connector is Node's unless given. */
 export interface NodeImapClientOptions extends Omit<ImapClientOptions, 'connector'> {
+  /** Opens the connection; default {@link connectCompressible}. */
   readonly connector?: ImapClientOptions['connector'];
 }
 

@@ -43,7 +43,9 @@ import { LiteralReadAhead } from './read-ahead.js';
 
 /** What the hooks know of the connection. */
 export interface ImapConnectionInfo {
+  /** The client's address: the socket's peer, or the one a trusted PROXY header declared. */
   readonly remoteAddress: string;
+  /** The client's port. */
   readonly remotePort: number;
   /** True on implicit TLS, and after STARTTLS. */
   readonly secure: boolean;
@@ -53,7 +55,9 @@ export interface ImapConnectionInfo {
 
 /** A user name and password given with LOGIN or AUTHENTICATE PLAIN/LOGIN, for `onAuth`. */
 export interface ImapCredentials {
+  /** The user name, as given. */
   readonly username: string;
+  /** The password. */
   readonly password: string;
 }
 
@@ -90,6 +94,7 @@ export interface ImapServerOptions
    * (catalogue case 18).
    */
   readonly compress?: boolean;
+  /** Bounds on what each session reads, and on bad commands and failed logins; see `defaultImapServerLimits`. */
   readonly limits?: Partial<ImapServerLimits>;
   /**
    * Sessions logged in at once as one user from one client address (default 10, Dovecot's
@@ -119,7 +124,13 @@ export interface ImapServerOptions
 
 /** A listening IMAP server. */
 export interface ImapServer {
-  listen(): Promise<{ host: string; port: number }>;
+  /** Starts accepting connections; resolves with the bound address and port. */
+  listen(): Promise<{
+    /** The address bound to. */
+    host: string;
+    /** The port bound to. */
+    port: number;
+  }>;
   /** Stops accepting, ends every session with `* BYE`, and resolves once all are closed. */
   close(options?: { timeout?: number }): Promise<void>;
 }

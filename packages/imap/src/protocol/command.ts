@@ -25,9 +25,11 @@ export type SearchReturn = 'MIN' | 'MAX' | 'COUNT' | 'ALL' | 'SAVE';
 
 /** One message of APPEND: its content is held bytes, a streamed literal (server side) or a source to stream (client side). */
 export interface AppendMessage {
+  /** The flags to set on the appended message. */
   readonly flags?: readonly string[];
   /** The INTERNALDATE as written (`"17-Jul-1996 02:44:25 -0700"` without quotes). */
   readonly date?: string;
+  /** The message itself, sent as a literal. */
   readonly content: Uint8Array | StreamedFragment | LiteralSource;
   /** Sent as literal8 (`UTF8 (~{n})` is not used; BINARY's `~{n}`). */
   readonly binary?: boolean;
@@ -35,23 +37,37 @@ export interface AppendMessage {
 
 /** QRESYNC parameters of SELECT/EXAMINE (RFC 7162 §3.2.5). */
 export interface QresyncParameters {
+  /** The last known UIDVALIDITY of the mailbox. */
   readonly uidValidity: number;
+  /** The last known mod-sequence of the mailbox. */
   readonly modSeq: number;
+  /** The UIDs the client knows, when given. */
   readonly knownUids?: SequenceSet;
-  readonly sequenceMatch?: { readonly sequences: SequenceSet; readonly uids: SequenceSet };
+  /** Message numbers and the UIDs they had, for the server to find the first change (RFC 7162 §3.2.5.2). */
+  readonly sequenceMatch?: {
+    /** The known message sequence numbers. */
+    readonly sequences: SequenceSet;
+    /** The UIDs of those messages, in the same order. */
+    readonly uids: SequenceSet;
+  };
 }
 
 /** LIST's RETURN options (RFC 5258, RFC 5819 STATUS, RFC 6154 SPECIAL-USE). */
 export interface ListReturn {
+  /** `SUBSCRIBED`: return the `\Subscribed` attribute. */
   readonly subscribed?: boolean;
+  /** `CHILDREN`: return `\HasChildren` or `\HasNoChildren`. */
   readonly children?: boolean;
+  /** `SPECIAL-USE`: return the special-use attributes (RFC 6154). */
   readonly specialUse?: boolean;
+  /** `STATUS`: the STATUS items to return for each mailbox (RFC 5819). */
   readonly status?: readonly StatusItem[];
 }
 
 /** A command without its tag. Mailbox names are decoded text. */
 export type ImapCommandBody =
   | {
+      /** The command's name. */
       readonly name:
         | 'CAPABILITY'
         | 'NOOP'
@@ -65,85 +81,221 @@ export type ImapCommandBody =
         | 'UNAUTHENTICATE';
     }
   /** `initialResponse` is the base64 of SASL-IR, `''` for `=`. */
-  | { readonly name: 'AUTHENTICATE'; readonly mechanism: string; readonly initialResponse?: string }
-  | { readonly name: 'LOGIN'; readonly username: string; readonly password: string }
-  | { readonly name: 'ENABLE'; readonly capabilities: readonly string[] }
-  | { readonly name: 'ID'; readonly parameters: readonly (readonly [string, string | null])[] | null }
   | {
+      /** The command's name. */
+      readonly name: 'AUTHENTICATE';
+      /** The SASL mechanism, upper-cased. */
+      readonly mechanism: string;
+      /** The initial response (RFC 4959 SASL-IR), when given. */
+      readonly initialResponse?: string;
+    }
+  | {
+      /** The command's name. */
+      readonly name: 'LOGIN';
+      /** The user name. */
+      readonly username: string;
+      /** The password. */
+      readonly password: string;
+    }
+  | {
+      /** The command's name. */
+      readonly name: 'ENABLE';
+      /** The capabilities to enable (RFC 5161). */
+      readonly capabilities: readonly string[];
+    }
+  | {
+      /** The command's name. */
+      readonly name: 'ID';
+      /** The field-value pairs (RFC 2971), or `null` for `NIL`. */
+      readonly parameters: readonly (readonly [string, string | null])[] | null;
+    }
+  | {
+      /** The command's name. */
       readonly name: 'SELECT' | 'EXAMINE';
+      /** The mailbox to open. */
       readonly mailbox: string;
+      /** The CONDSTORE parameter was given (RFC 7162 §3.1.8). */
       readonly condstore?: boolean;
+      /** The QRESYNC parameter, when given (RFC 7162 §3.2.5). */
       readonly qresync?: QresyncParameters;
     }
-  | { readonly name: 'CREATE'; readonly mailbox: string; readonly specialUse?: readonly string[] }
-  | { readonly name: 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE'; readonly mailbox: string }
-  | { readonly name: 'RENAME'; readonly mailbox: string; readonly newName: string }
   | {
+      /** The command's name. */
+      readonly name: 'CREATE';
+      /** The mailbox to create. */
+      readonly mailbox: string;
+      /** The special-use attributes of `USE` (RFC 6154 §3), when given. */
+      readonly specialUse?: readonly string[];
+    }
+  | {
+      /** The command's name. */
+      readonly name: 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE';
+      /** The mailbox. */
+      readonly mailbox: string;
+    }
+  | {
+      /** The command's name. */
+      readonly name: 'RENAME';
+      /** The mailbox to rename. */
+      readonly mailbox: string;
+      /** Its new name. */
+      readonly newName: string;
+    }
+  | {
+      /** The command's name. */
       readonly name: 'LIST';
+      /** The reference name. */
       readonly reference: string;
+      /** The mailbox patterns, with `*` and `%` wildcards (several with RFC 5258). */
       readonly patterns: readonly string[];
+      /** The selection options (RFC 5258 §3.1), when given. */
       readonly selection?: readonly string[];
+      /** The RETURN options, when given. */
       readonly return?: ListReturn;
     }
-  | { readonly name: 'LSUB'; readonly reference: string; readonly pattern: string }
-  | { readonly name: 'STATUS'; readonly mailbox: string; readonly items: readonly StatusItem[] }
-  | { readonly name: 'APPEND'; readonly mailbox: string; readonly messages: readonly AppendMessage[] }
-  | { readonly name: 'EXPUNGE'; readonly uids?: SequenceSet }
   | {
+      /** The command's name. */
+      readonly name: 'LSUB';
+      /** The reference name. */
+      readonly reference: string;
+      /** The mailbox pattern, with `*` and `%` wildcards. */
+      readonly pattern: string;
+    }
+  | {
+      /** The command's name. */
+      readonly name: 'STATUS';
+      /** The mailbox. */
+      readonly mailbox: string;
+      /** The STATUS items requested. */
+      readonly items: readonly StatusItem[];
+    }
+  | {
+      /** The command's name. */
+      readonly name: 'APPEND';
+      /** The mailbox to append to. */
+      readonly mailbox: string;
+      /** The messages, more than one with MULTIAPPEND (RFC 3502). */
+      readonly messages: readonly AppendMessage[];
+    }
+  | {
+      /** The command's name. */
+      readonly name: 'EXPUNGE';
+      /** The UIDs of UID EXPUNGE (RFC 9051 §6.4.9); without it, a plain EXPUNGE. */
+      readonly uids?: SequenceSet;
+    }
+  | {
+      /** The command's name. */
       readonly name: 'SEARCH';
+      /** The UID form of the command: results are UIDs. */
       readonly uid: boolean;
+      /** The CHARSET, when given. */
       readonly charset?: string;
+      /** The ESEARCH RETURN options (RFC 4731), when given. */
       readonly return?: readonly SearchReturn[];
+      /** The search keys, all of which must match. */
       readonly criteria: readonly SearchKey[];
     }
   | {
+      /** The command's name. */
       readonly name: 'SORT';
+      /** The UID form of the command: results are UIDs. */
       readonly uid: boolean;
+      /** The sort keys (RFC 5256), each optionally prefixed with `REVERSE `. */
       readonly criteria: readonly string[];
+      /** The search charset. */
       readonly charset: string;
+      /** The search keys that select the messages to sort. */
       readonly search: readonly SearchKey[];
     }
   | {
+      /** The command's name. */
       readonly name: 'THREAD';
+      /** The UID form of the command: results are UIDs. */
       readonly uid: boolean;
+      /** The threading algorithm (RFC 5256), such as `ORDEREDSUBJECT` or `REFERENCES`. */
       readonly algorithm: string;
+      /** The search charset. */
       readonly charset: string;
+      /** The search keys that select the messages to thread. */
       readonly search: readonly SearchKey[];
     }
   | {
+      /** The command's name. */
       readonly name: 'FETCH';
+      /** The UID form of the command: the sequence set holds UIDs. */
       readonly uid: boolean;
+      /** The messages to fetch. */
       readonly sequence: SequenceSet;
+      /** The data items to fetch. */
       readonly items: readonly FetchItem[];
+      /** The CHANGEDSINCE modifier's mod-sequence (RFC 7162 §3.1.4), when given. */
       readonly changedSince?: number;
+      /** The VANISHED modifier was given (RFC 7162 §3.2.6; UID FETCH only). */
       readonly vanished?: boolean;
     }
   | {
+      /** The command's name. */
       readonly name: 'STORE';
+      /** The UID form of the command: the sequence set holds UIDs. */
       readonly uid: boolean;
+      /** The messages to change. */
       readonly sequence: SequenceSet;
+      /** `FLAGS` (set), `+FLAGS` (add) or `-FLAGS` (remove). */
       readonly operation: 'set' | 'add' | 'remove';
+      /** The `.SILENT` form: no untagged FETCH in reply. */
       readonly silent: boolean;
+      /** The flags. */
       readonly flags: readonly string[];
+      /** The UNCHANGEDSINCE modifier's mod-sequence (RFC 7162 §3.1.3), when given. */
       readonly unchangedSince?: number;
     }
   | {
+      /** The command's name. */
       readonly name: 'COPY' | 'MOVE';
+      /** The UID form of the command: the sequence set holds UIDs. */
       readonly uid: boolean;
+      /** The messages to copy or move. */
       readonly sequence: SequenceSet;
+      /** The destination mailbox. */
       readonly mailbox: string;
     }
-  | { readonly name: 'COMPRESS'; readonly mechanism: string }
-  | { readonly name: 'GETQUOTA'; readonly root: string }
-  | { readonly name: 'GETQUOTAROOT'; readonly mailbox: string }
   | {
-      readonly name: 'SETQUOTA';
+      /** The command's name. */
+      readonly name: 'COMPRESS';
+      /** The compression mechanism (RFC 4978), such as `DEFLATE`. */
+      readonly mechanism: string;
+    }
+  | {
+      /** The command's name. */
+      readonly name: 'GETQUOTA';
+      /** The quota root (RFC 9208). */
       readonly root: string;
-      readonly limits: readonly { readonly resource: string; readonly limit: number }[];
+    }
+  | {
+      /** The command's name. */
+      readonly name: 'GETQUOTAROOT';
+      /** The mailbox whose quota roots are asked for. */
+      readonly mailbox: string;
+    }
+  | {
+      /** The command's name. */
+      readonly name: 'SETQUOTA';
+      /** The quota root (RFC 9208). */
+      readonly root: string;
+      /** The resource limits to set. */
+      readonly limits: readonly {
+        /** The resource name, such as `STORAGE` or `MESSAGE`. */
+        readonly resource: string;
+        /** The limit, in the resource's units (KiB for `STORAGE`). */
+        readonly limit: number;
+      }[];
     };
 
 /** A tagged command. */
-export type ImapCommand = ImapCommandBody & { readonly tag: string };
+export type ImapCommand = ImapCommandBody & {
+  /** The command's tag, echoed in its tagged response. */
+  readonly tag: string;
+};
 
 /** Options of {@link parseCommand} and {@link serializeCommand}. */
 export interface CommandOptions {

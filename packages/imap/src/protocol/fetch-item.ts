@@ -5,7 +5,9 @@ import type { ImapWriter } from './writer.js';
 
 /** `<offset.count>` of a partial FETCH. */
 export interface Partial {
+  /** The first octet wanted. */
   readonly offset: number;
+  /** The most octets wanted. */
   readonly count: number;
 }
 
@@ -27,15 +29,36 @@ export type SimpleFetchItemName =
 
 /** One FETCH data item (RFC 9051 §6.4.5, RFC 3516 BINARY, RFC 7162 MODSEQ, RFC 8474 OBJECTID). */
 export type FetchItem =
-  | { readonly item: SimpleFetchItemName }
-  | { readonly item: 'BODY[]'; readonly section: Section; readonly peek: boolean; readonly partial?: Partial }
   | {
-      readonly item: 'BINARY[]';
-      readonly part: readonly number[];
+      /** The item's name. */
+      readonly item: SimpleFetchItemName;
+    }
+  | {
+      /** The item's name. */
+      readonly item: 'BODY[]';
+      /** The section wanted. */
+      readonly section: Section;
+      /** `BODY.PEEK[]`: `\Seen` is not set. */
       readonly peek: boolean;
+      /** Only these octets of the section. */
       readonly partial?: Partial;
     }
-  | { readonly item: 'BINARY.SIZE'; readonly part: readonly number[] };
+  | {
+      /** The item's name. */
+      readonly item: 'BINARY[]';
+      /** The part number (RFC 3516); empty for the whole message. */
+      readonly part: readonly number[];
+      /** `BINARY.PEEK[]`: `\Seen` is not set. */
+      readonly peek: boolean;
+      /** Only these octets of the decoded part. */
+      readonly partial?: Partial;
+    }
+  | {
+      /** The item's name. */
+      readonly item: 'BINARY.SIZE';
+      /** The part number (RFC 3516); empty for the whole message. */
+      readonly part: readonly number[];
+    };
 
 const SIMPLE = new Set<string>([
   'FLAGS',

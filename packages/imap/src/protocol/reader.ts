@@ -4,15 +4,21 @@ import { defaultImapLimits, type ImapLimits } from './limits.js';
 
 /** A literal whose octets were read into memory (`binary` for a literal8 `~{n}`). */
 export interface LiteralFragment {
+  /** The fragment's kind. */
   readonly kind: 'literal';
+  /** The literal's octets. */
   readonly data: Uint8Array;
+  /** It was a literal8 (`~{n}`, RFC 3516). */
   readonly binary: boolean;
 }
 
 /** A literal whose octets were streamed out in `literal-data` events; only its size is kept. */
 export interface StreamedFragment {
+  /** The fragment's kind. */
   readonly kind: 'streamed';
+  /** The literal's size in octets. */
   readonly size: number;
+  /** It was a literal8 (`~{n}`, RFC 3516). */
   readonly binary: boolean;
 }
 
@@ -29,6 +35,7 @@ export type NonSyncLiterals = 'plus' | 'minus' | 'none';
 export interface ImapReaderOptions {
   /** `server` reads commands (and answers synchronising literals); `client` reads responses. */
   readonly side: 'server' | 'client';
+  /** Bounds on lines, literals and nesting; see {@link ImapLimits}. */
   readonly limits?: Partial<ImapLimits>;
   /** On the server: the non-synchronising literals it advertised; default `plus`. */
   readonly nonSyncLiterals?: NonSyncLiterals;
@@ -41,28 +48,39 @@ export interface ImapReaderOptions {
 
 /** A complete command or response. */
 export interface MessageEvent {
+  /** The event's kind. */
   readonly type: 'message';
+  /** Its lines and literals, in order. */
   readonly fragments: readonly Fragment[];
 }
 
 /** Server side: a synchronising literal of `size` octets was announced and is within the limits; send `+`, or call {@link ImapReader.reject}. */
 export interface ContinuationEvent {
+  /** The event's kind. */
   readonly type: 'continuation';
+  /** The literal's size in octets. */
   readonly size: number;
 }
 
 /** A streamed literal begins; `prefix` holds the fragments before it. */
 export interface LiteralStartEvent {
+  /** The event's kind. */
   readonly type: 'literal-start';
+  /** The fragments of the command or response before the literal. */
   readonly prefix: readonly Fragment[];
+  /** The literal's size in octets. */
   readonly size: number;
+  /** It is a literal8 (`~{n}`, RFC 3516). */
   readonly binary: boolean;
 }
 
 /** A piece of a streamed literal; `remaining` is `0` on the last one. */
 export interface LiteralDataEvent {
+  /** The event's kind. */
   readonly type: 'literal-data';
+  /** The next octets of the literal. */
   readonly data: Uint8Array;
+  /** The octets of the literal still to come. */
   readonly remaining: number;
 }
 
@@ -72,10 +90,15 @@ export interface LiteralDataEvent {
  * connection must end (with `BYE` on a server).
  */
 export interface ReaderErrorEvent {
+  /** The event's kind. */
   readonly type: 'error';
+  /** Why it was refused. */
   readonly error: ImapSyntaxError | LimitExceededError;
+  /** The tag of the refused command or response, when it could be read. */
   readonly tag: string | undefined;
+  /** Answer with the `[TOOBIG]` code. */
   readonly tooBig: boolean;
+  /** The connection must end. */
   readonly fatal: boolean;
 }
 

@@ -39,27 +39,83 @@ export type SimpleResponseCodeName =
 
 /** The response code in brackets at the start of a status response's text. */
 export type ResponseCode =
-  | { readonly code: SimpleResponseCodeName }
-  | { readonly code: 'BADCHARSET'; readonly charsets: readonly string[] }
-  | { readonly code: 'CAPABILITY'; readonly capabilities: readonly string[] }
-  | { readonly code: 'PERMANENTFLAGS'; readonly flags: readonly string[] }
-  | { readonly code: 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN'; readonly value: number }
+  | {
+      /** The code's name. */
+      readonly code: SimpleResponseCodeName;
+    }
+  | {
+      /** The code's name. */
+      readonly code: 'BADCHARSET';
+      /** The charsets the server supports, when listed. */
+      readonly charsets: readonly string[];
+    }
+  | {
+      /** The code's name. */
+      readonly code: 'CAPABILITY';
+      /** The server's capabilities. */
+      readonly capabilities: readonly string[];
+    }
+  | {
+      /** The code's name. */
+      readonly code: 'PERMANENTFLAGS';
+      /** The flags the client can change permanently (`\*`: new keywords too). */
+      readonly flags: readonly string[];
+    }
+  | {
+      /** The code's name. */
+      readonly code: 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN';
+      /** The next UID, the UIDVALIDITY, or the number of the first unseen message. */
+      readonly value: number;
+    }
   /** RFC 4315: the UIDs given to the appended messages (a set under MULTIAPPEND). */
-  | { readonly code: 'APPENDUID'; readonly uidValidity: number; readonly uids: SequenceSet }
+  | {
+      /** The code's name. */
+      readonly code: 'APPENDUID';
+      /** The UIDVALIDITY of the destination mailbox. */
+      readonly uidValidity: number;
+      /** The UIDs of the appended messages. */
+      readonly uids: SequenceSet;
+    }
   /** RFC 4315: the source UIDs and, in the same order, the destination UIDs. */
   | {
+      /** The code's name. */
       readonly code: 'COPYUID';
+      /** The UIDVALIDITY of the destination mailbox. */
       readonly uidValidity: number;
+      /** The UIDs of the messages copied. */
       readonly source: SequenceSet;
+      /** The UIDs of the copies, in the same order. */
       readonly destination: SequenceSet;
     }
-  | { readonly code: 'HIGHESTMODSEQ'; readonly modSeq: number }
+  | {
+      /** The code's name. */
+      readonly code: 'HIGHESTMODSEQ';
+      /** The mailbox's highest mod-sequence (RFC 7162). */
+      readonly modSeq: number;
+    }
   /** RFC 7162: the messages a conditional STORE left unchanged. */
-  | { readonly code: 'MODIFIED'; readonly set: SequenceSet }
+  | {
+      /** The code's name. */
+      readonly code: 'MODIFIED';
+      /** The messages left unchanged. */
+      readonly set: SequenceSet;
+    }
   /** RFC 8474. */
-  | { readonly code: 'MAILBOXID'; readonly id: string }
+  | {
+      /** The code's name. */
+      readonly code: 'MAILBOXID';
+      /** The mailbox's unique id. */
+      readonly id: string;
+    }
   /** Any other code: its atom (upper case) and the text after it, as sent. */
-  | { readonly code: 'UNKNOWN'; readonly atom: string; readonly text?: string };
+  | {
+      /** The code's kind. */
+      readonly code: 'UNKNOWN';
+      /** The code's atom, upper-cased. */
+      readonly atom: string;
+      /** The text after the atom, as sent. */
+      readonly text?: string;
+    };
 
 const SIMPLE = new Set<string>([
   'ALERT',

@@ -23,33 +23,105 @@ export type FetchContent = Uint8Array | StreamedFragment | LiteralSource | null;
 
 /** One item of a FETCH response (RFC 9051 §7.5.2, RFC 3516, RFC 7162, RFC 8474). */
 export type FetchAttribute =
-  | { readonly item: 'FLAGS'; readonly flags: readonly string[] }
+  | {
+      /** The item's name. */
+      readonly item: 'FLAGS';
+      /** The message's flags. */
+      readonly flags: readonly string[];
+    }
   /** The date-time as written, without quotes (`17-Jul-1996 02:44:25 -0700`). */
-  | { readonly item: 'INTERNALDATE'; readonly date: string }
-  | { readonly item: 'RFC822.SIZE'; readonly size: number }
-  | { readonly item: 'ENVELOPE'; readonly envelope: Envelope }
+  | {
+      /** The item's name. */
+      readonly item: 'INTERNALDATE';
+      /** The internal date, as written. */
+      readonly date: string;
+    }
+  | {
+      /** The item's name. */
+      readonly item: 'RFC822.SIZE';
+      /** The message's size in octets. */
+      readonly size: number;
+    }
+  | {
+      /** The item's name. */
+      readonly item: 'ENVELOPE';
+      /** The envelope (RFC 9051 §7.5.2). */
+      readonly envelope: Envelope;
+    }
   /** BODY is BODYSTRUCTURE without extension data. */
-  | { readonly item: 'BODY' | 'BODYSTRUCTURE'; readonly structure: BodyStructure }
   | {
+      /** The item's name. */
+      readonly item: 'BODY' | 'BODYSTRUCTURE';
+      /** The MIME structure. */
+      readonly structure: BodyStructure;
+    }
+  | {
+      /** The item's name. */
       readonly item: 'BODY[]';
+      /** The section returned. */
       readonly section: Section;
+      /** The first octet's offset, for a partial fetch (`<origin>`). */
       readonly origin?: number;
+      /** The section's content. */
       readonly content: FetchContent;
     }
   | {
+      /** The item's name. */
       readonly item: 'BINARY[]';
+      /** The part number (RFC 3516); empty for the whole message. */
       readonly part: readonly number[];
+      /** The first octet's offset, for a partial fetch (`<origin>`). */
       readonly origin?: number;
+      /** The decoded content. */
       readonly content: FetchContent;
     }
-  | { readonly item: 'BINARY.SIZE'; readonly part: readonly number[]; readonly size: number }
-  | { readonly item: 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT'; readonly content: FetchContent }
-  | { readonly item: 'UID'; readonly uid: number }
-  | { readonly item: 'MODSEQ'; readonly modSeq: number }
-  | { readonly item: 'EMAILID'; readonly id: string }
-  | { readonly item: 'THREADID'; readonly id: string | null }
+  | {
+      /** The item's name. */
+      readonly item: 'BINARY.SIZE';
+      /** The part number (RFC 3516); empty for the whole message. */
+      readonly part: readonly number[];
+      /** The decoded part's size in octets. */
+      readonly size: number;
+    }
+  | {
+      /** The item's name. */
+      readonly item: 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT';
+      /** The message, its header or its text. */
+      readonly content: FetchContent;
+    }
+  | {
+      /** The item's name. */
+      readonly item: 'UID';
+      /** The UID of the message (RFC 9051 §2.3.1.1). */
+      readonly uid: number;
+    }
+  | {
+      /** The item's name. */
+      readonly item: 'MODSEQ';
+      /** The message's mod-sequence (RFC 7162). */
+      readonly modSeq: number;
+    }
+  | {
+      /** The item's name. */
+      readonly item: 'EMAILID';
+      /** The message's EMAILID (RFC 8474). */
+      readonly id: string;
+    }
+  | {
+      /** The item's name. */
+      readonly item: 'THREADID';
+      /** The message's THREADID (RFC 8474), or `null` for `NIL`. */
+      readonly id: string | null;
+    }
   /** An item of an extension (Gmail's `X-GM-MSGID`, `X-GM-LABELS` …): its name in upper case and its value. */
-  | { readonly item: 'OTHER'; readonly name: string; readonly value: ExtensionValue };
+  | {
+      /** The item's kind. */
+      readonly item: 'OTHER';
+      /** The item's name, upper-cased. */
+      readonly name: string;
+      /** The item's value. */
+      readonly value: ExtensionValue;
+    };
 
 const DATE_TIME = /^[ \d]\d-[A-Za-z]{3}-\d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$/;
 const PART = /^(?:[1-9]\d{0,9}(?:\.[1-9]\d{0,9})*)?$/;

@@ -28,7 +28,9 @@ export type StatusValues = {
 
 /** One thread of a THREAD response (RFC 5256): a chain of messages, then the threads branching from its end. */
 export interface Thread {
+  /** The messages of the chain (numbers, or UIDs for UID THREAD), parent first. */
   readonly chain: readonly number[];
+  /** The threads branching from the chain's last message. */
   readonly children: readonly Thread[];
 }
 
@@ -36,84 +38,193 @@ export interface Thread {
 export interface Namespace {
   /** The prefix as sent. */
   readonly prefix: string;
+  /** The hierarchy delimiter, or `null` for a flat namespace (`NIL`). */
   readonly delimiter: string | null;
+  /** The namespace response extensions: each name with its values. */
   readonly extensions?: readonly (readonly [name: string, values: readonly string[]])[];
 }
 
 /** A resource of a QUOTA response (RFC 9208): usage and limit, in the resource's units. */
 export interface QuotaResource {
+  /** The resource's name, such as `STORAGE` or `MESSAGE`. */
   readonly name: string;
+  /** The current usage. */
   readonly usage: number;
+  /** The limit. */
   readonly limit: number;
 }
 
 /** A status response: tagged (OK, NO, BAD), or untagged (also PREAUTH and BYE). */
 export type StatusResponse =
   | {
+      /** The response's kind. */
       readonly type: 'tagged';
+      /** The tag of the command it completes. */
       readonly tag: string;
+      /** The command's result. */
       readonly status: 'OK' | 'NO' | 'BAD';
+      /** The response code in brackets, when sent. */
       readonly code?: ResponseCode;
+      /** The human-readable text. */
       readonly text: string;
     }
   | {
+      /** The response's kind. */
       readonly type: 'status';
+      /** The condition. */
       readonly status: 'OK' | 'NO' | 'BAD' | 'PREAUTH' | 'BYE';
+      /** The response code in brackets, when sent. */
       readonly code?: ResponseCode;
+      /** The human-readable text. */
       readonly text: string;
     };
 
 /** An untagged data response. Mailbox names are decoded text. */
 export type DataResponse =
-  | { readonly type: 'CAPABILITY' | 'ENABLED'; readonly capabilities: readonly string[] }
   | {
+      /** The response's kind. */
+      readonly type: 'CAPABILITY' | 'ENABLED';
+      /** The capabilities listed (or enabled, RFC 5161). */
+      readonly capabilities: readonly string[];
+    }
+  | {
+      /** The response's kind. */
       readonly type: 'LIST' | 'LSUB';
+      /** The mailbox attributes, such as `\Noselect` or `\HasChildren`. */
       readonly flags: readonly string[];
+      /** The hierarchy delimiter, or `null` for `NIL`. */
       readonly delimiter: string | null;
+      /** The mailbox name. */
       readonly mailbox: string;
       /** RFC 5258 CHILDINFO: the selection options the children match. */
       readonly childInfo?: readonly string[];
       /** RFC 5465 / RFC 9051 OLDNAME: the name before a RENAME. */
       readonly oldName?: string;
     }
-  | { readonly type: 'STATUS'; readonly mailbox: string; readonly values: StatusValues }
-  | { readonly type: 'FLAGS'; readonly flags: readonly string[] }
-  | { readonly type: 'EXISTS' | 'RECENT' | 'EXPUNGE'; readonly number: number }
-  | { readonly type: 'SEARCH' | 'SORT'; readonly numbers: readonly number[]; readonly modSeq?: number }
-  /** RFC 4731 (with RFC 7162's MODSEQ); `all` stays a set of ranges. */
   | {
-      readonly type: 'ESEARCH';
-      readonly tag?: string;
-      readonly uid: boolean;
-      readonly min?: number;
-      readonly max?: number;
-      readonly count?: number;
-      readonly all?: SequenceSet;
+      /** The response's kind. */
+      readonly type: 'STATUS';
+      /** The mailbox name. */
+      readonly mailbox: string;
+      /** The STATUS items and their values. */
+      readonly values: StatusValues;
+    }
+  | {
+      /** The response's kind. */
+      readonly type: 'FLAGS';
+      /** The flags that apply to the selected mailbox. */
+      readonly flags: readonly string[];
+    }
+  | {
+      /** The response's kind. */
+      readonly type: 'EXISTS' | 'RECENT' | 'EXPUNGE';
+      /** The message count (EXISTS, RECENT) or the expunged message's number (EXPUNGE). */
+      readonly number: number;
+    }
+  | {
+      /** The response's kind. */
+      readonly type: 'SEARCH' | 'SORT';
+      /** The matching messages: numbers, or UIDs for the UID commands. */
+      readonly numbers: readonly number[];
+      /** The highest mod-sequence of the messages found (RFC 7162 §3.1.5), when sent. */
       readonly modSeq?: number;
     }
-  | { readonly type: 'THREAD'; readonly threads: readonly Thread[] }
-  | { readonly type: 'FETCH'; readonly number: number; readonly attributes: readonly FetchAttribute[] }
-  /** RFC 7162: expunged UIDs; `earlier` for those reported by a SELECT or FETCH with QRESYNC. */
-  | { readonly type: 'VANISHED'; readonly earlier: boolean; readonly uids: SequenceSet }
-  | { readonly type: 'ID'; readonly parameters: readonly (readonly [string, string | null])[] | null }
+  /** RFC 4731 (with RFC 7162's MODSEQ); `all` stays a set of ranges. */
   | {
+      /** The response's kind. */
+      readonly type: 'ESEARCH';
+      /** The tag of the command it answers, when sent. */
+      readonly tag?: string;
+      /** The results are UIDs. */
+      readonly uid: boolean;
+      /** The lowest matching message, when asked for. */
+      readonly min?: number;
+      /** The highest matching message, when asked for. */
+      readonly max?: number;
+      /** The number of matching messages, when asked for. */
+      readonly count?: number;
+      /** Every matching message, when asked for. */
+      readonly all?: SequenceSet;
+      /** The highest mod-sequence of the messages found, when sent. */
+      readonly modSeq?: number;
+    }
+  | {
+      /** The response's kind. */
+      readonly type: 'THREAD';
+      /** The threads, in order. */
+      readonly threads: readonly Thread[];
+    }
+  | {
+      /** The response's kind. */
+      readonly type: 'FETCH';
+      /** The message sequence number. */
+      readonly number: number;
+      /** The data items returned. */
+      readonly attributes: readonly FetchAttribute[];
+    }
+  /** RFC 7162: expunged UIDs; `earlier` for those reported by a SELECT or FETCH with QRESYNC. */
+  | {
+      /** The response's kind. */
+      readonly type: 'VANISHED';
+      /** The `(EARLIER)` tag was sent. */
+      readonly earlier: boolean;
+      /** The UIDs of the expunged messages. */
+      readonly uids: SequenceSet;
+    }
+  | {
+      /** The response's kind. */
+      readonly type: 'ID';
+      /** The server's field-value pairs (RFC 2971), or `null` for `NIL`. */
+      readonly parameters: readonly (readonly [string, string | null])[] | null;
+    }
+  | {
+      /** The response's kind. */
       readonly type: 'NAMESPACE';
+      /** The personal namespaces, or `null` for `NIL`. */
       readonly personal: readonly Namespace[] | null;
+      /** The other users' namespaces, or `null` for `NIL`. */
       readonly other: readonly Namespace[] | null;
+      /** The shared namespaces, or `null` for `NIL`. */
       readonly shared: readonly Namespace[] | null;
     }
-  | { readonly type: 'QUOTA'; readonly root: string; readonly resources: readonly QuotaResource[] }
-  | { readonly type: 'QUOTAROOT'; readonly mailbox: string; readonly roots: readonly string[] }
+  | {
+      /** The response's kind. */
+      readonly type: 'QUOTA';
+      /** The quota root. */
+      readonly root: string;
+      /** Its resources, with usage and limit. */
+      readonly resources: readonly QuotaResource[];
+    }
+  | {
+      /** The response's kind. */
+      readonly type: 'QUOTAROOT';
+      /** The mailbox asked about. */
+      readonly mailbox: string;
+      /** Its quota roots. */
+      readonly roots: readonly string[];
+    }
   /**
    * A response of an extension this grammar does not know: its name (upper case), the number before it
    * when there was one, and the rest of its first line as sent (the contents of any literals are dropped).
    */
-  | { readonly type: 'OTHER'; readonly name: string; readonly number?: number; readonly text: string };
+  | {
+      /** The response's kind. */
+      readonly type: 'OTHER';
+      /** The response's name, upper-cased. */
+      readonly name: string;
+      /** The number before the name, when there was one. */
+      readonly number?: number;
+      /** The rest of the first line, as sent. */
+      readonly text: string;
+    };
 
 /** A continuation request: `+` and its text (or the base64 of a SASL challenge). */
 export interface ContinuationResponse {
+  /** The response's kind. */
   readonly type: 'continuation';
+  /** The response code in brackets, when sent. */
   readonly code?: ResponseCode;
+  /** The text, or the base64 of a SASL challenge. */
   readonly text: string;
 }
 

@@ -28,23 +28,93 @@ export type DateSearchKeyName = 'BEFORE' | 'ON' | 'SINCE' | 'SENTBEFORE' | 'SENT
 
 /** A SEARCH key (RFC 9051 §6.4.4, RFC 7162 MODSEQ, RFC 5032 WITHIN, RFC 8474 EMAILID/THREADID). */
 export type SearchKey =
-  | { readonly key: FlagSearchKeyName }
-  | { readonly key: 'KEYWORD' | 'UNKEYWORD'; readonly flag: string }
-  | { readonly key: TextSearchKeyName; readonly value: string }
-  | { readonly key: 'HEADER'; readonly field: string; readonly value: string }
-  | { readonly key: DateSearchKeyName; readonly date: string }
-  | { readonly key: 'LARGER' | 'SMALLER'; readonly size: number }
-  | { readonly key: 'OLDER' | 'YOUNGER'; readonly seconds: number }
-  | { readonly key: 'UID' | 'SEQUENCE'; readonly set: SequenceSet }
-  | { readonly key: 'NOT'; readonly operand: SearchKey }
-  | { readonly key: 'OR'; readonly left: SearchKey; readonly right: SearchKey }
-  | { readonly key: 'AND'; readonly keys: readonly SearchKey[] }
   | {
-      readonly key: 'MODSEQ';
-      readonly modSeq: number;
-      readonly entry?: { readonly name: string; readonly type: 'priv' | 'shared' | 'all' };
+      /** The key's name. */
+      readonly key: FlagSearchKeyName;
     }
-  | { readonly key: 'EMAILID' | 'THREADID'; readonly id: string };
+  | {
+      /** The key's name. */
+      readonly key: 'KEYWORD' | 'UNKEYWORD';
+      /** The keyword. */
+      readonly flag: string;
+    }
+  | {
+      /** The key's name. */
+      readonly key: TextSearchKeyName;
+      /** The text to look for. */
+      readonly value: string;
+    }
+  | {
+      /** The key's name. */
+      readonly key: 'HEADER';
+      /** The header field's name. */
+      readonly field: string;
+      /** The text to look for in the field. */
+      readonly value: string;
+    }
+  | {
+      /** The key's name. */
+      readonly key: DateSearchKeyName;
+      /** The date, `YYYY-MM-DD`. */
+      readonly date: string;
+    }
+  | {
+      /** The key's name. */
+      readonly key: 'LARGER' | 'SMALLER';
+      /** The size in octets. */
+      readonly size: number;
+    }
+  | {
+      /** The key's name. */
+      readonly key: 'OLDER' | 'YOUNGER';
+      /** The interval in seconds (RFC 5032). */
+      readonly seconds: number;
+    }
+  | {
+      /** The key's name. */
+      readonly key: 'UID' | 'SEQUENCE';
+      /** The UIDs or message sequence numbers. */
+      readonly set: SequenceSet;
+    }
+  | {
+      /** The key's name. */
+      readonly key: 'NOT';
+      /** The key that must not match. */
+      readonly operand: SearchKey;
+    }
+  | {
+      /** The key's name. */
+      readonly key: 'OR';
+      /** The first alternative. */
+      readonly left: SearchKey;
+      /** The second alternative. */
+      readonly right: SearchKey;
+    }
+  | {
+      /** The key's name. */
+      readonly key: 'AND';
+      /** The keys that must all match (a parenthesised list). */
+      readonly keys: readonly SearchKey[];
+    }
+  | {
+      /** The key's name. */
+      readonly key: 'MODSEQ';
+      /** The lowest mod-sequence a matching message has (RFC 7162 §3.1.5). */
+      readonly modSeq: number;
+      /** The metadata item the mod-sequence is of, when given. */
+      readonly entry?: {
+        /** The entry's name, such as `/flags/\draft`. */
+        readonly name: string;
+        /** The entry's type: private, shared or either. */
+        readonly type: 'priv' | 'shared' | 'all';
+      };
+    }
+  | {
+      /** The key's name. */
+      readonly key: 'EMAILID' | 'THREADID';
+      /** The object id (RFC 8474). */
+      readonly id: string;
+    };
 
 const FLAG_KEYS = new Set([
   'ALL',

@@ -6,7 +6,9 @@ export const MAX_SEQUENCE_NUMBER = 4_294_967_295;
 
 /** An inclusive range of numbers, `start ≤ end`. */
 export interface NumberRange {
+  /** The first number. */
   readonly start: number;
+  /** The last number (`Infinity` for `*`). */
   readonly end: number;
 }
 

@@ -3,17 +3,32 @@ import type { NonSyncLiterals } from './reader.js';
 
 /** Literal content that is streamed rather than held: its exact size and its chunks. */
 export interface LiteralSource {
+  /** The content's exact size in octets. */
   readonly size: number;
+  /** The content, in chunks. */
   readonly chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 }
 
 /** A piece of serialized output, to be written in order. */
 export type OutputPart =
-  | { readonly kind: 'bytes'; readonly data: Uint8Array }
+  | {
+      /** The part's kind. */
+      readonly kind: 'bytes';
+      /** The bytes to write. */
+      readonly data: Uint8Array;
+    }
   /** Client side: a synchronising literal was announced; wait for the server's `+` before writing on. */
-  | { readonly kind: 'await-continuation' }
+  | {
+      /** The part's kind. */
+      readonly kind: 'await-continuation';
+    }
   /** Stream the literal's chunks (exactly `source.size` octets). */
-  | { readonly kind: 'stream'; readonly source: LiteralSource };
+  | {
+      /** The part's kind. */
+      readonly kind: 'stream';
+      /** The literal's size and chunks. */
+      readonly source: LiteralSource;
+    };
 
 /** Options of {@link ImapWriter}. */
 export interface ImapWriterOptions {

@@ -30,8 +30,11 @@ export type BinaryLocation =
 
 /** One leaf part of a `binary` store request: the encoded body `[start, end)` of message `uid` and how to decode it. */
 export interface ImapBinaryRequest {
+  /** The UID of the message (RFC 9051 §2.3.1.1). */
   readonly uid: number;
+  /** The offset of the encoded body's first octet. */
   readonly start: number;
+  /** The offset just past the encoded body. */
   readonly end: number;
   /** The Content-Transfer-Encoding, as BODYSTRUCTURE gives it (`BASE64`, `QUOTED-PRINTABLE`, `7BIT` …). */
   readonly encoding: string;

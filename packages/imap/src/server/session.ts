@@ -77,6 +77,7 @@ export const defaultImapServerLimits: Readonly<ImapServerLimits> = Object.freeze
 export interface ImapServerSessionOptions {
   /** The greeting's text; default `Postwire IMAP ready`. */
   readonly greeting?: string;
+  /** Bounds on what the session reads, and on bad commands and failed logins; see {@link defaultImapServerLimits}. */
   readonly limits?: Partial<ImapServerLimits>;
   /** Offer STARTTLS: the transport can upgrade, and is not yet TLS. */
   readonly startTls?: boolean;
@@ -108,7 +109,12 @@ export interface ImapServerSessionOptions {
  */
 export type ImapAuthStep =
   | SaslSessionStep
-  | { readonly type: 'failure'; readonly reason: 'connection-limit' };
+  | {
+      /** The step's kind. */
+      readonly type: 'failure';
+      /** The user has too many sessions from the client's address. */
+      readonly reason: 'connection-limit';
+    };
 
 /**
  * What the session needs its driver to do. Decisions (all but `write` and `close`) wait for their answer —
@@ -118,30 +124,79 @@ export type ImapAuthStep =
  */
 export type ImapServerEvent =
   /** Bytes to write to the client. */
-  | { readonly type: 'write'; readonly data: Uint8Array }
+  | {
+      /** The event's kind. */
+      readonly type: 'write';
+      /** The bytes to write. */
+      readonly data: Uint8Array;
+    }
   /** Write a literal's content (a FETCH body): exactly `source.size` octets of its chunks, in turn with the writes. */
-  | { readonly type: 'stream'; readonly source: LiteralSource }
+  | {
+      /** The event's kind. */
+      readonly type: 'stream';
+      /** The literal's size and chunks. */
+      readonly source: LiteralSource;
+    }
   /** Decision (with `connectDecision`): admit the client (`respond()`), or refuse it with a text. */
-  | { readonly type: 'connect' }
+  | {
+      /** The event's kind. */
+      readonly type: 'connect';
+    }
   /** Check LOGIN's credentials: answer through `authStep`. */
-  | { readonly type: 'login'; readonly username: string; readonly password: string }
+  | {
+      /** The event's kind. */
+      readonly type: 'login';
+      /** The user name given. */
+      readonly username: string;
+      /** The password given. */
+      readonly password: string;
+    }
   /** Start a SASL exchange (`initialResponse`: SASL-IR's base64, `=` for empty): answer through `authStep`. */
-  | { readonly type: 'authenticate'; readonly mechanism: string; readonly initialResponse?: string }
+  | {
+      /** The event's kind. */
+      readonly type: 'authenticate';
+      /** The SASL mechanism, upper-cased. */
+      readonly mechanism: string;
+      /** The initial response (RFC 4959 SASL-IR), when given. */
+      readonly initialResponse?: string;
+    }
   /** The client's answer to a `+` challenge (base64, or `*` to cancel): answer through `authStep`. */
-  | { readonly type: 'auth-response'; readonly line: string }
+  | {
+      /** The event's kind. */
+      readonly type: 'auth-response';
+      /** The client's line, as sent. */
+      readonly line: string;
+    }
   /** Run a store request for the logged-in user: answer with `storeDone` or `storeFailed`. */
-  | { readonly type: 'store'; readonly request: ImapStoreRequest }
+  | {
+      /** The event's kind. */
+      readonly type: 'store';
+      /** The store request to run. */
+      readonly request: ImapStoreRequest;
+    }
   /** Start TLS on the bytes after the tagged OK just written; `respond()` once the handshake is done. */
-  | { readonly type: 'starttls' }
+  | {
+      /** The event's kind. */
+      readonly type: 'starttls';
+    }
   /** UNAUTHENTICATE succeeded: the user's mail may be let go; the session is not authenticated again. */
-  | { readonly type: 'unauthenticated' }
+  | {
+      /** The event's kind. */
+      readonly type: 'unauthenticated';
+    }
   /**
    * Compress both directions with DEFLATE (RFC 4978) from the bytes after the tagged OK just written, with a
    * full flush whenever the output pauses; `respond()` once done. Limits apply to the inflated bytes.
    */
-  | { readonly type: 'compress' }
+  | {
+      /** The event's kind. */
+      readonly type: 'compress';
+    }
   /** Close the connection once everything written is sent. */
-  | { readonly type: 'close' };
+  | {
+      /** The event's kind. */
+      readonly type: 'close';
+    };
 
 /** The RFC 9051 §3 state of a session. */
 export type ImapServerState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
@@ -347,7 +402,14 @@ export class ImapServerSession {
   }
 
   /** The selected mailbox, and whether it was opened with EXAMINE. */
-  get selected(): { readonly mailbox: string; readonly readOnly: boolean } | undefined {
+  get selected():
+    | {
+        /** The mailbox's name. */
+        readonly mailbox: string;
+        /** It was opened with EXAMINE. */
+        readonly readOnly: boolean;
+      }
+    | undefined {
     return this.#selected;
   }
 

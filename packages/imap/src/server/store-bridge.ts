@@ -21,89 +21,188 @@ import { type SearchTextTerm, streamContains } from './search.js';
 
 /** A store operation the session needs; its driver runs it (see {@link ImapStoreBridge}). */
 export type ImapStoreRequest =
-  | { readonly op: 'list' }
-  | { readonly op: 'status'; readonly mailbox: string }
-  | { readonly op: 'create'; readonly mailbox: string; readonly specialUse?: SpecialUse }
-  | { readonly op: 'delete' | 'subscribe' | 'unsubscribe'; readonly mailbox: string }
-  | { readonly op: 'rename'; readonly mailbox: string; readonly newName: string }
+  | {
+      /** The request's kind. */
+      readonly op: 'list';
+    }
+  | {
+      /** The request's kind. */
+      readonly op: 'status';
+      /** The mailbox. */
+      readonly mailbox: string;
+    }
+  | {
+      /** The request's kind. */
+      readonly op: 'create';
+      /** The mailbox to create. */
+      readonly mailbox: string;
+      /** Its special use (RFC 6154 CREATE-SPECIAL-USE), when given. */
+      readonly specialUse?: SpecialUse;
+    }
+  | {
+      /** The request's kind. */
+      readonly op: 'delete' | 'subscribe' | 'unsubscribe';
+      /** The mailbox. */
+      readonly mailbox: string;
+    }
+  | {
+      /** The request's kind. */
+      readonly op: 'rename';
+      /** The mailbox to rename. */
+      readonly mailbox: string;
+      /** Its new name. */
+      readonly newName: string;
+    }
   /**
    * Open a mailbox (closing the one open before), for SELECT or, `readOnly`, EXAMINE; `changedSince` (QRESYNC)
    * also asks for the messages changed after that MODSEQ.
    */
   | {
+      /** The request's kind. */
       readonly op: 'select';
+      /** The mailbox to open. */
       readonly mailbox: string;
+      /** Open it read-only (EXAMINE). */
       readonly readOnly: boolean;
+      /** Also answer the messages whose MODSEQ is above this one. */
       readonly changedSince?: number;
     }
   /** Look for other writers' changes to the open mailbox now (NOOP, CHECK, IDLE): they arrive as changes. */
-  | { readonly op: 'sync' }
+  | {
+      /** The request's kind. */
+      readonly op: 'sync';
+    }
   /** The user's storage use and limits (QUOTA, RFC 9208). */
-  | { readonly op: 'quota' }
+  | {
+      /** The request's kind. */
+      readonly op: 'quota';
+    }
   /** Removes messages an APPEND stored before it failed (MULTIAPPEND is all or nothing, RFC 3502). */
-  | { readonly op: 'append-undo'; readonly mailbox: string; readonly uids: readonly number[] }
+  | {
+      /** The request's kind. */
+      readonly op: 'append-undo';
+      /** The mailbox the messages were appended to. */
+      readonly mailbox: string;
+      /** The UIDs of the messages to remove. */
+      readonly uids: readonly number[];
+    }
   /** Close the open mailbox; `expunge` first removes its `\Deleted` messages (CLOSE, RFC 9051 §6.4.1). */
-  | { readonly op: 'unselect'; readonly expunge: boolean }
+  | {
+      /** The request's kind. */
+      readonly op: 'unselect';
+      /** Remove the `\Deleted` messages first (CLOSE, not UNSELECT). */
+      readonly expunge: boolean;
+    }
   /** Start storing an APPEND message into `mailbox`; its octets follow in `append-data` requests. */
   | {
+      /** The request's kind. */
       readonly op: 'append-begin';
+      /** The mailbox to append to. */
       readonly mailbox: string;
+      /** The flags of the new message. */
       readonly flags: readonly string[];
+      /** The INTERNALDATE of the new message; without it, now. */
       readonly internalDate?: Date;
     }
   /** The next octets of the message being appended; `last` completes it. */
-  | { readonly op: 'append-data'; readonly data: Uint8Array; readonly last: boolean }
+  | {
+      /** The request's kind. */
+      readonly op: 'append-data';
+      /** The next octets of the message. */
+      readonly data: Uint8Array;
+      /** These are the message's last octets. */
+      readonly last: boolean;
+    }
   /**
    * Index entries (and, with `structure`, parsed structures) of the open mailbox's messages; `seen` first
    * adds `\Seen`; `changedSince` keeps only the messages whose MODSEQ is above it (CONDSTORE).
    */
   | {
+      /** The request's kind. */
       readonly op: 'fetch';
+      /** The UIDs of the messages. */
       readonly uids: readonly number[];
+      /** Also answer the messages' parsed structures. */
       readonly structure: boolean;
+      /** Add `\Seen` to the messages first. */
       readonly seen: boolean;
+      /** Keep only the messages whose MODSEQ is above this one (CHANGEDSINCE). */
       readonly changedSince?: number;
     }
   /** The selected fields of header blocks (FETCH `HEADER.FIELDS`, `HEADER.FIELDS.NOT`), each with its blank line. */
-  | { readonly op: 'header-fields'; readonly requests: readonly ImapHeaderFieldsRequest[] }
+  | {
+      /** The request's kind. */
+      readonly op: 'header-fields';
+      /** The header blocks, one answer each, in order. */
+      readonly requests: readonly ImapHeaderFieldsRequest[];
+    }
   /** Leaf parts' bodies without their Content-Transfer-Encoding (FETCH BINARY, BINARY.SIZE; see `binary.ts`). */
-  | { readonly op: 'binary'; readonly requests: readonly ImapBinaryRequest[] }
+  | {
+      /** The request's kind. */
+      readonly op: 'binary';
+      /** The parts to decode, one answer each, in order. */
+      readonly requests: readonly ImapBinaryRequest[];
+    }
   /** Changes the flags of messages of the open mailbox (STORE), with CONDSTORE's `unchangedSince`. */
   | {
+      /** The request's kind. */
       readonly op: 'store';
+      /** The UIDs of the messages. */
       readonly uids: readonly number[];
+      /** Set, add or remove the flags. */
       readonly operation: FlagOperation;
+      /** The flags. */
       readonly flags: readonly string[];
+      /** Leave alone the messages whose MODSEQ is above this one (UNCHANGEDSINCE, RFC 7162 §3.1.3). */
       readonly unchangedSince?: number;
     }
   /** Removes those of the messages that have `\Deleted` (EXPUNGE, UID EXPUNGE). */
-  | { readonly op: 'expunge'; readonly uids: readonly number[] }
+  | {
+      /** The request's kind. */
+      readonly op: 'expunge';
+      /** The UIDs of the messages to consider. */
+      readonly uids: readonly number[];
+    }
   /** For each message of the open mailbox, whether it holds each SEARCH BODY or TEXT term. */
   | {
+      /** The request's kind. */
       readonly op: 'search-text';
+      /** The UIDs of the messages to search. */
       readonly uids: readonly number[];
+      /** The terms to look for. */
       readonly terms: readonly SearchTextTerm[];
     }
   /** Copies messages of the open mailbox to another (COPY), or, `move`, moves them there (MOVE). */
   | {
+      /** The request's kind. */
       readonly op: 'copy';
+      /** The UIDs of the messages. */
       readonly uids: readonly number[];
+      /** The destination mailbox. */
       readonly mailbox: string;
+      /** Move the messages instead of copying them. */
       readonly move: boolean;
     };
 
 /** One header block of a `header-fields` request: the bytes `[start, end)` of message `uid`. */
 export interface ImapHeaderFieldsRequest {
+  /** The UID of the message. */
   readonly uid: number;
+  /** The offset of the header block's first octet. */
   readonly start: number;
+  /** The offset just past the header block. */
   readonly end: number;
+  /** The field names to keep (or, `exclude`, to drop). */
   readonly fields: readonly string[];
+  /** Drop the fields named instead of keeping them (`HEADER.FIELDS.NOT`). */
   readonly exclude: boolean;
 }
 
 /** What a `select` request answers: the counters, and the keywords in use (for FLAGS). */
 export interface ImapSelectResult {
+  /** The mailbox's counters. */
   readonly status: MailboxStatus;
+  /** The keywords set on any message, sorted. */
   readonly keywords: readonly string[];
   /** The UIDs of the messages, ascending: the session's first view. */
   readonly uids: readonly number[];
@@ -126,7 +225,10 @@ export interface ImapFlagsResult {
 }
 
 /** A change to the selected mailbox, for {@link ImapServerSession.mailboxChanged}; `recent` for a message this session is first to see. */
-export type ImapMailboxChange = MailboxChange & { readonly recent?: boolean };
+export type ImapMailboxChange = MailboxChange & {
+  /** The message is `\Recent` for this session (RFC 3501 §2.3.2). */
+  readonly recent?: boolean;
+};
 
 /**
  * Which messages are `\Recent` for which session (RFC 3501 §2.3.2): the first session to see a new message
@@ -177,28 +279,45 @@ export interface ImapFetchResult {
 
 /** The answer to each kind of {@link ImapStoreRequest}, by `op`. */
 export interface ImapStoreResults {
+  /** Every mailbox of the user. */
   list: MailboxListEntry[];
+  /** The mailbox's counters. */
   status: MailboxStatus;
+  /** The opened mailbox. */
   select: ImapSelectResult;
+  /** Nothing. */
   create: undefined;
+  /** Nothing. */
   delete: undefined;
+  /** Nothing. */
   subscribe: undefined;
+  /** Nothing. */
   unsubscribe: undefined;
+  /** Nothing. */
   rename: undefined;
+  /** Nothing. */
   unselect: undefined;
+  /** Nothing. */
   'append-begin': undefined;
   /** The stored message once `last`. */
   'append-data': AppendResult | undefined;
+  /** The messages and their structures. */
   fetch: ImapFetchResult;
+  /** The selected header fields, per block, in the order asked. */
   'header-fields': Uint8Array[];
   /** The decoded parts, in the order asked. */
   binary: Uint8Array[];
+  /** The messages' flags after the change. */
   store: ImapFlagsResult;
+  /** Nothing: the changes found arrive through `onChange`. */
   sync: undefined;
+  /** The user's storage use and limits. */
   quota: QuotaUsage;
+  /** Nothing. */
   'append-undo': undefined;
   /** The UIDs removed. */
   expunge: number[];
+  /** The UIDs of the copies (RFC 4315 COPYUID). */
   copy: CopyResult;
   /** Per message, in order, per term, in order. */
   'search-text': boolean[][];
