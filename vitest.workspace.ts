@@ -33,4 +33,9 @@ const projects: TestProjectConfiguration[] = packages.map((name) => ({
   },
 }));
 
+projects.push({
+  resolve: { alias },
+  test: { name: 'examples', root: './examples', include: ['test/**/*.test.ts'], environment: 'node' },
+});
+
 export default projects;
