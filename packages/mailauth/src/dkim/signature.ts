@@ -5,6 +5,7 @@ import {
   decodeDkimQuotedPrintable,
   isBase64,
   isDomainName,
+  isSameOrSubdomain,
   removeFoldingSpace,
   splitColonList,
 } from './tag-values.js';
@@ -176,13 +177,6 @@ export function stripSignatureValue(value: string): string {
     start = end + 1;
   }
   return value;
-}
-
-/** Whether `name` is `domain` or a subdomain of it, ignoring case. */
-function isSameOrSubdomain(name: string, domain: string): boolean {
-  const lowerName = name.toLowerCase();
-  const lowerDomain = domain.toLowerCase();
-  return lowerName === lowerDomain || lowerName.endsWith(`.${lowerDomain}`);
 }
 
 /** The number in `value`, `undefined` without one, `NaN` when it does not match or is not exact. */

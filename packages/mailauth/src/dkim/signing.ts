@@ -7,7 +7,7 @@ import type { DkimCanonicalization } from './canonicalization.js';
 import type { DkimBodyHashes } from './hashing.js';
 import type { DkimSigner } from './sign.js';
 import { dkimAlgorithms } from './signature.js';
-import { isDomainName } from './tag-values.js';
+import { isDomainName, isSameOrSubdomain } from './tag-values.js';
 
 // The parts of making a signature field shared by DKIM-Signature and ARC's two signatures.
 
@@ -189,12 +189,10 @@ function lowerName(name: string): string {
 
 function isIdentityOf(identity: string, domain: string): boolean {
   const at = identity.lastIndexOf('@');
-  const identityDomain = identity.slice(at + 1).toLowerCase();
-  const lowerDomain = domain.toLowerCase();
   return (
     at >= 0 &&
     /^[\x21-\x3a\x3c\x3e-\x7e]*$/.test(identity) &&
-    (identityDomain === lowerDomain || identityDomain.endsWith(`.${lowerDomain}`))
+    isSameOrSubdomain(identity.slice(at + 1), domain)
   );
 }
 

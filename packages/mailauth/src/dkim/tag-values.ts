@@ -49,3 +49,10 @@ export function decodeDkimQuotedPrintable(value: string): string | undefined {
   }
   return new TextDecoder().decode(new Uint8Array(bytes));
 }
+
+/** Whether `name` is `domain` or a subdomain of it, ignoring case. */
+export function isSameOrSubdomain(name: string, domain: string): boolean {
+  const lowerName = name.toLowerCase();
+  const lowerDomain = domain.toLowerCase();
+  return lowerName === lowerDomain || lowerName.endsWith(`.${lowerDomain}`);
+}
