@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '@postwire/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   InvalidMailboxNameError,
@@ -116,6 +117,19 @@ export function storeContract(
       expect(infos[2]!.internalDate.toISOString()).toBe('2026-01-02T03:04:05.000Z');
       expect(infos[1]!.size).toBe(bytes.length);
       expect(await alice.status('INBOX')).toEqual(status);
+    });
+
+    it('refuses a message given as text, or as a stream of text, and stores nothing', async () => {
+      const inbox = await alice.open('INBOX');
+      await expect(inbox.append('Subject: x\r\n\r\nbody\r\n' as never)).rejects.toBeInstanceOf(
+        InvalidArgumentError,
+      );
+      const text = (async function* () {
+        yield message('one');
+        yield 'more text' as never;
+      })();
+      await expect(inbox.append(text)).rejects.toThrow(/not string/);
+      expect(await inbox.status()).toMatchObject({ messages: 0, uidNext: 1 });
     });
 
     it('reads a message whole and in byte ranges', async () => {
