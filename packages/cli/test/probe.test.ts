@@ -12,8 +12,8 @@ import { testCertificates } from '../../core/test/support/certs.js';
 import { type Script, scriptedServer } from '../../core/test/support/scripted-server.js';
 import { dovecotAvailable, startImapDovecot } from '../../imap/test/support/dovecot-imap.js';
 import { startPop3Dovecot } from '../../pop3/test/support/client-dovecot.js';
-import type { CliIo } from '../src/node/io.js';
 import { formatProbeReport, PROBE_USAGE, type ProbeReport, probe, probeCommand } from '../src/node/probe.js';
+import { captureIo } from './support/capture-io.js';
 
 /**
  * `postwire probe` against Postwire's own SMTP, LMTP, IMAP and POP3 servers (STARTTLS and implicit TLS,
@@ -75,22 +75,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(closers.map((close) => close()));
 });
-
-/** A CliIo that keeps what was written. */
-function captureIo(): CliIo & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    interactive: false,
-    out(text: string) {
-      io.stdout += text;
-    },
-    err(text: string) {
-      io.stderr += text;
-    },
-  };
-  return io;
-}
 
 async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const io = captureIo();

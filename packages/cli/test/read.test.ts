@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { createSelfSignedCertificate, type DevServer, startDevServer } from '@postwire/cli';
 import { createMemoryStore, type MailStore } from '@postwire/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../src/node/io.js';
 import { createTransferProgress, formatBytes, progressLine } from '../src/node/progress.js';
 import { fetchCommand, fetchUsage, fileNameOf, lsCommand, lsUsage } from '../src/node/read.js';
+import { captureIo } from './support/capture-io.js';
 
 /**
  * `postwire ls` and `postwire fetch` against the dev server, in-process, over IMAP and POP3: listings as
@@ -91,21 +91,6 @@ afterAll(async () => {
   await server.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function captureIo(interactive = false): CliIo & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    interactive,
-    out(text: string) {
-      io.stdout += text;
-    },
-    err(text: string) {
-      io.stderr += text;
-    },
-  };
-  return io;
-}
 
 type Command = typeof lsCommand;
 

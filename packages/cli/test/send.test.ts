@@ -11,8 +11,8 @@ import { createMemoryStore, type MailStore } from '@postwire/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ed25519Key, keyRecord, rsaKey, zoneResolver } from '../../mailauth/test/dkim/keys.js';
 import { describeFailure, printable } from '../src/node/client-command.js';
-import type { CliIo } from '../src/node/io.js';
 import { readSendRequest, sendCommand, sendUsage } from '../src/node/send.js';
+import { captureIo } from './support/capture-io.js';
 
 /**
  * `postwire send` against the dev server, in-process: what arrives in the recipients' INBOXes (parsed and
@@ -58,21 +58,6 @@ afterAll(async () => {
   await server.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function captureIo(interactive = false): CliIo & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    interactive,
-    out(text: string) {
-      io.stdout += text;
-    },
-    err(text: string) {
-      io.stderr += text;
-    },
-  };
-  return io;
-}
 
 /** Runs `postwire send` as alice on the submission port (STARTTLS), the CA given. */
 async function send(args: readonly string[], options: { interactive?: boolean; login?: boolean } = {}) {

@@ -1,25 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CliIo, readServeSettings, runCli, serveCommand } from '@postwire/cli';
+import { readServeSettings, runCli, serveCommand } from '@postwire/cli';
 import { createImapClient } from '@postwire/imap/node';
 import { createSmtpClient } from '@postwire/smtp/node';
 import { afterAll, describe, expect, it } from 'vitest';
-
-function captureIo(): CliIo & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    interactive: false,
-    out(text: string) {
-      io.stdout += text;
-    },
-    err(text: string) {
-      io.stderr += text;
-    },
-  };
-  return io;
-}
+import { captureIo } from './support/capture-io.js';
 
 const anyPorts = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'].flatMap(
   (name) => [`--${name}-port`, '0'],
