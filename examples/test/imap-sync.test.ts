@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createSelfSignedCertificate, type DevServer, startDevServer } from '@postwire/cli';
+import {
+  anyFreeDevServerPorts,
+  createSelfSignedCertificate,
+  type DevServer,
+  startDevServer,
+} from '@postwire/cli';
 import { createMemoryStore, type Mailbox, type MailStore } from '@postwire/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -37,7 +42,7 @@ describe('examples/imap-sync.mjs', () => {
       store,
       users: [{ name: 'alice', password: 'secret' }],
       tls: certificate,
-      ports: { smtp: 0, submission: 0, submissions: 0, imap: 0, imaps: 0, pop3: 0, pop3s: 0, autoconfig: 0 },
+      ports: anyFreeDevServerPorts,
       mailAuthentication: false,
     });
     env = {

@@ -10,7 +10,12 @@
  *
  * Run it with `npx vitest run --project examples test-server`.
  */
-import { createSelfSignedCertificate, type DevServer, startDevServer } from '@postwire/cli';
+import {
+  anyFreeDevServerPorts,
+  createSelfSignedCertificate,
+  type DevServer,
+  startDevServer,
+} from '@postwire/cli';
 import { AuthenticationError } from '@postwire/core';
 import { createImapClient } from '@postwire/imap/node';
 import { parseMessage } from '@postwire/mime';
@@ -90,7 +95,7 @@ beforeAll(async () => {
     catchAll: mailbox.name,
     tls,
     // Port 0 everywhere: any free port, so that test files running in parallel never collide.
-    ports: { smtp: 0, submission: 0, submissions: 0, imap: 0, imaps: 0, pop3: 0, pop3s: 0, autoconfig: 0 },
+    ports: anyFreeDevServerPorts,
     // No SPF/DKIM/DMARC checks: they would ask the DNS about the test's made-up domains.
     mailAuthentication: false,
   });

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DevServer, startDevServer } from '@postwire/cli';
+import { anyFreeDevServerPorts, type DevServer, startDevServer } from '@postwire/cli';
 import { createImapClient } from '@postwire/imap/node';
 import type { DnsResolver } from '@postwire/mailauth';
 import { createPop3Client } from '@postwire/pop3/node';
@@ -44,16 +44,6 @@ function certificate(): { key: string; cert: string } {
 }
 
 const tls = certificate();
-const anyPort = {
-  smtp: 0,
-  submission: 0,
-  submissions: 0,
-  imap: 0,
-  imaps: 0,
-  pop3: 0,
-  pop3s: 0,
-  autoconfig: 0,
-};
 const noDns: DnsResolver = {
   txt: async () => null,
   a: async () => null,
@@ -94,7 +84,7 @@ describe('startDevServer', () => {
       store: createMemoryStore(),
       users,
       tls,
-      ports: anyPort,
+      ports: anyFreeDevServerPorts,
       mailAuthentication: { resolver: noDns },
     });
   });
@@ -162,7 +152,7 @@ describe('startDevServer with a catch-all user', () => {
       store: createMemoryStore(),
       users,
       tls,
-      ports: anyPort,
+      ports: anyFreeDevServerPorts,
       catchAll: 'alice',
       mailAuthentication: false,
     });
@@ -187,7 +177,7 @@ describe('startDevServer with a catch-all user', () => {
   });
 
   it('refuses a catch-all user that does not exist, and an empty user list', async () => {
-    const base = { store: createMemoryStore(), tls, ports: anyPort };
+    const base = { store: createMemoryStore(), tls, ports: anyFreeDevServerPorts };
     await expect(startDevServer({ ...base, users, catchAll: 'carol' })).rejects.toThrow(/not a user/);
     await expect(startDevServer({ ...base, users: [] })).rejects.toThrow(/at least one user/);
   });

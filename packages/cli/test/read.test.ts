@@ -2,7 +2,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSelfSignedCertificate, type DevServer, startDevServer } from '@postwire/cli';
+import {
+  anyFreeDevServerPorts,
+  createSelfSignedCertificate,
+  type DevServer,
+  startDevServer,
+} from '@postwire/cli';
 import { createMemoryStore, type MailStore } from '@postwire/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTransferProgress, formatBytes, progressLine } from '../src/node/progress.js';
@@ -20,16 +25,6 @@ const users = [
   { name: 'alice', password: 'alice-secret' },
   { name: 'bob', password: 'bob-secret' },
 ];
-const anyPort = {
-  smtp: 0,
-  submission: 0,
-  submissions: 0,
-  imap: 0,
-  imaps: 0,
-  pop3: 0,
-  pop3s: 0,
-  autoconfig: 0,
-};
 const dir = mkdtempSync(join(tmpdir(), 'postwire-read-'));
 const caFile = join(dir, 'ca.pem');
 writeFileSync(caFile, tls.cert);
@@ -77,7 +72,13 @@ async function stored(
 
 beforeAll(async () => {
   store = createMemoryStore();
-  server = await startDevServer({ store, users, tls, ports: anyPort, mailAuthentication: false });
+  server = await startDevServer({
+    store,
+    users,
+    tls,
+    ports: anyFreeDevServerPorts,
+    mailAuthentication: false,
+  });
   const mail = await store.user('alice');
   await mail.create('Sent', { specialUse: '\\Sent' });
   await mail.create('Archive');

@@ -3,7 +3,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSelfSignedCertificate, type DevServer, startDevServer } from '@postwire/cli';
+import {
+  anyFreeDevServerPorts,
+  createSelfSignedCertificate,
+  type DevServer,
+  startDevServer,
+} from '@postwire/cli';
 import { ErrorCode, TlsError } from '@postwire/core';
 import { verifyDkim } from '@postwire/mailauth';
 import { parseMessage } from '@postwire/mime';
@@ -25,16 +30,6 @@ const users = [
   { name: 'bob', password: 'bob-secret' },
   { name: 'carol', password: 'carol-secret' },
 ];
-const anyPort = {
-  smtp: 0,
-  submission: 0,
-  submissions: 0,
-  imap: 0,
-  imaps: 0,
-  pop3: 0,
-  pop3s: 0,
-  autoconfig: 0,
-};
 const dir = mkdtempSync(join(tmpdir(), 'postwire-send-'));
 const caFile = join(dir, 'ca.pem');
 writeFileSync(caFile, tls.cert);
@@ -52,7 +47,13 @@ let server: DevServer;
 
 beforeAll(async () => {
   store = createMemoryStore();
-  server = await startDevServer({ store, users, tls, ports: anyPort, mailAuthentication: false });
+  server = await startDevServer({
+    store,
+    users,
+    tls,
+    ports: anyFreeDevServerPorts,
+    mailAuthentication: false,
+  });
 });
 afterAll(async () => {
   await server.close();

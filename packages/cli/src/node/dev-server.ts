@@ -50,6 +50,18 @@ export const defaultDevServerPorts: Readonly<DevServerPorts> = Object.freeze({
   autoconfig: 8025,
 });
 
+/** Every listener on any free port (port 0): for tests, so that servers running side by side never collide. */
+export const anyFreeDevServerPorts: Readonly<DevServerPorts> = Object.freeze({
+  smtp: 0,
+  submission: 0,
+  submissions: 0,
+  imap: 0,
+  imaps: 0,
+  pop3: 0,
+  pop3s: 0,
+  autoconfig: 0,
+});
+
 /** Options of {@link startDevServer}. */
 export interface DevServerOptions {
   /** Where every listener binds (default `127.0.0.1`). */
