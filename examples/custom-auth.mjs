@@ -93,9 +93,10 @@ const sasl = createSaslServer({
   custom: [xTokenServer],
   mechanisms, // SCRAM-SHA-256-PLUS only where TLS gives channel binding
   throttle: {
-    onSuccess: (context, identity) =>
-      console.log(`login: ${identity.username} from ${context.remoteAddress}`),
-    onFailure: (context, name) => console.log(`login refused: ${name ?? '?'} from ${context.remoteAddress}`),
+    onSuccess: (context, identity, mechanism) =>
+      console.log(`login: ${identity.username} with ${mechanism} from ${context.remoteAddress}`),
+    onFailure: (context, name, mechanism) =>
+      console.log(`login refused: ${name ?? '?'} with ${mechanism} from ${context.remoteAddress}`),
   },
 });
 

@@ -147,7 +147,7 @@ describe('examples/custom-auth.mjs', () => {
     await expect(
       send({ username: 'mallory', password: 'x', mechanisms: ['PLAIN'] }, 'nope'),
     ).rejects.toMatchObject(refused);
-    await script.line(/^login refused: mallory from /);
+    await script.line(/^login refused: mallory with PLAIN from /);
   });
 
   it('IMAP: the table user logs in with SCRAM, PLAIN and the LOGIN command; a wrong password is refused', async () => {
@@ -179,7 +179,9 @@ describe('examples/custom-auth.mjs', () => {
       await expect(imapLogin(auth)).rejects.toMatchObject(refused);
       await expect(pop3Login(auth)).rejects.toMatchObject(refused);
     }
-    expect(script.output).toContain('login: alice from 127.0.0.1');
-    expect(script.output.filter((line) => line === 'login refused: bob from 127.0.0.1')).toHaveLength(3);
+    expect(script.output).toContain('login: alice with X-TOKEN from 127.0.0.1');
+    expect(
+      script.output.filter((line) => line === 'login refused: bob with X-TOKEN from 127.0.0.1'),
+    ).toHaveLength(3);
   });
 });

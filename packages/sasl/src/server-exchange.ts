@@ -128,13 +128,13 @@ export function createServerExchange(
     if (result.type === 'challenge') {
       if (result.refused && !refused) {
         refused = true;
-        await policy.throttle.onFailure?.(context, result.refused.username);
+        await policy.throttle.onFailure?.(context, result.refused.username, mechanismName!);
       }
       return { type: 'challenge', text: encodeBase64(result.challenge) };
     }
     if (result.type === 'failure') {
       if (result.reason === 'invalid-credentials' && !refused) {
-        await policy.throttle.onFailure?.(context, result.username);
+        await policy.throttle.onFailure?.(context, result.username, mechanismName!);
       }
       return fail(result.reason);
     }
@@ -149,7 +149,7 @@ export function createServerExchange(
       authzid !== username &&
       !(await policy.authorize(username, authzid, context))
     ) {
-      await policy.throttle.onFailure?.(context, username);
+      await policy.throttle.onFailure?.(context, username, mechanismName!);
       return fail('authorization-failed');
     }
     const outcome = { type: 'success', mechanism: mechanismName!, identity } as const;
@@ -161,7 +161,7 @@ export function createServerExchange(
   };
 
   const succeed = async (outcome: SuccessOutcome): Promise<SaslServerOutcome> => {
-    await policy.throttle.onSuccess?.(context, outcome.identity);
+    await policy.throttle.onSuccess?.(context, outcome.identity, outcome.mechanism);
     return end(outcome);
   };
 

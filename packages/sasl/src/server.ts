@@ -184,11 +184,11 @@ export function createSaslServer(options: SaslServerOptions = {}): SaslServer {
         }
         const accepted = await checkPassword(username, password, context);
         if (accepted === undefined) {
-          await throttle.onFailure?.(context, username);
+          await throttle.onFailure?.(context, username, 'PASSWORD');
           return { type: 'failure', reason: 'invalid-credentials' };
         }
         const identity: AuthIdentity = { username: accepted };
-        await throttle.onSuccess?.(context, identity);
+        await throttle.onSuccess?.(context, identity, 'PASSWORD');
         return { type: 'success', mechanism: 'PASSWORD', identity };
       } catch (cause) {
         return { type: 'failure', reason: 'temporary', cause };

@@ -388,7 +388,7 @@ describe('case 44: a refused bearer token counts once, however the client answer
       const { onFailure, server } = refusing();
       const exchange = server.createExchange(tls);
       expect((await exchange.start(mechanism, initial[mechanism])).type).toBe('challenge');
-      expect(onFailure.mock.calls).toEqual([[tls, 'alice']]);
+      expect(onFailure.mock.calls).toEqual([[tls, 'alice', mechanism]]);
       expect(await exchange.respond(answer)).toEqual({ type: 'failure', reason });
       expect(onFailure).toHaveBeenCalledTimes(1);
     },
@@ -412,7 +412,7 @@ describe('case 44: a refused bearer token counts once, however the client answer
     const exchange = server.createExchange(tls);
     await exchange.start('X-FICKLE');
     expect(await exchange.respond('')).toEqual({ type: 'failure', reason: 'invalid-credentials' });
-    expect(onFailure.mock.calls).toEqual([[tls, 'mallory']]);
+    expect(onFailure.mock.calls).toEqual([[tls, 'mallory', 'X-FICKLE']]);
     expect(onSuccess).not.toHaveBeenCalled();
   });
 });

@@ -281,6 +281,16 @@ describe('server registry', () => {
     });
   });
 
+  it('tells the throttle hooks which mechanism succeeded or failed', async () => {
+    const onSuccess = vi.fn();
+    const onFailure = vi.fn();
+    const hooked = createSaslServer({ verifiers, throttle: { onSuccess, onFailure } });
+    await hooked.createExchange(tls).start('plain', alice);
+    expect(onSuccess).toHaveBeenCalledWith(tls, { username: 'alice' }, 'PLAIN');
+    await hooked.createExchange(tls).start('PLAIN', b64('\u0000alice\u0000wrong'));
+    expect(onFailure).toHaveBeenCalledWith(tls, 'alice', 'PLAIN');
+  });
+
   it('verifyPassword applies the same checks and hooks outside SASL', async () => {
     const onSuccess = vi.fn();
     const onFailure = vi.fn();
@@ -290,12 +300,12 @@ describe('server registry', () => {
       mechanism: 'PASSWORD',
       identity: { username: 'alice' },
     });
-    expect(onSuccess).toHaveBeenCalledWith(tls, { username: 'alice' });
+    expect(onSuccess).toHaveBeenCalledWith(tls, { username: 'alice' }, 'PASSWORD');
     expect(await hooked.verifyPassword('alice', 'nope', tls)).toEqual({
       type: 'failure',
       reason: 'invalid-credentials',
     });
-    expect(onFailure).toHaveBeenCalledWith(tls, 'alice');
+    expect(onFailure).toHaveBeenCalledWith(tls, 'alice', 'PASSWORD');
     expect(await hooked.verifyPassword('ali\r\nce', 'x', tls)).toEqual({
       type: 'failure',
       reason: 'malformed',

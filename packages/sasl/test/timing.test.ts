@@ -106,8 +106,8 @@ describe('case 43 (and 44): an unknown user and a wrong password look the same',
     await attempt(server, 'SCRAM-SHA-256', 'alice', 'wrong');
     await attempt(server, 'CRAM-MD5', 'nobody', 'x');
     expect(onFailure.mock.calls).toEqual([
-      [connection, 'alice'],
-      [connection, 'nobody'],
+      [connection, 'alice', 'SCRAM-SHA-256'],
+      [connection, 'nobody', 'CRAM-MD5'],
     ]);
   });
 });

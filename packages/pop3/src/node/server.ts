@@ -477,10 +477,10 @@ class SessionRun {
         return { type: 'failure', reason: 'throttled' };
       const secret = await apop!(username, context);
       if (!verifyApopDigest(challenge, secret, digest)) {
-        await throttle.onFailure?.(context, username);
+        await throttle.onFailure?.(context, username, 'APOP');
         return { type: 'failure', reason: 'invalid-credentials' };
       }
-      await throttle.onSuccess?.(context, { username });
+      await throttle.onSuccess?.(context, { username }, 'APOP');
       return { type: 'success', username };
     } catch (error) {
       this.#report(error);

@@ -67,12 +67,17 @@ describe('createPop3Server: logins', () => {
 
   it('case 28: APOP with the sasl verifiers and their throttle', async () => {
     const failures: (string | undefined)[] = [];
+    const mechanisms: string[] = [];
     let allow = true;
     const { port, store } = await startServer(servers, {
       apop: true,
       sasl: {
         verifiers: { lookupPassword: (user) => (user === 'alice' ? PASSWORD : undefined) },
-        throttle: { beforeAttempt: () => allow, onFailure: (_context, user) => void failures.push(user) },
+        throttle: {
+          beforeAttempt: () => allow,
+          onFailure: (_context, user, mechanism) => void failures.push(user, mechanism),
+          onSuccess: (_context, _identity, mechanism) => void mechanisms.push(mechanism),
+        },
       },
     });
     await deliver(store, 'alice', 'Subject: x\r\n\r\n');
@@ -84,7 +89,7 @@ describe('createPop3Server: logins', () => {
     expect(await pop.send(`APOP mallory ${apopDigest(challenge, PASSWORD)}\r\n`)).toBe(
       '-ERR [AUTH] Authentication failed\r\n',
     );
-    expect(failures).toEqual(['alice', 'mallory']);
+    expect(failures).toEqual(['alice', 'APOP', 'mallory', 'APOP']);
     const next = await Conversation.open(port);
     allow = false;
     expect(await next.send(`APOP alice ${apopDigest(challengeOf(next.text), PASSWORD)}\r\n`)).toBe(
@@ -94,6 +99,7 @@ describe('createPop3Server: logins', () => {
     expect(await next.send(`APOP alice ${apopDigest(challengeOf(next.text), PASSWORD)}\r\n`)).toContain(
       '+OK Maildrop locked and ready, 1 message',
     );
+    expect(mechanisms).toEqual(['APOP']);
   });
 
   it('APOP with its own lookup beside a SASL server, and a lookup that fails', async () => {
