@@ -10,6 +10,7 @@ import {
 } from '@postwire/core';
 import type { DkimSigner, DkimSignOptions } from '@postwire/mailauth';
 import { createSaslClient, type SaslClientOptions } from '@postwire/sasl';
+import type { SmtpCapabilities } from '../protocol/capabilities.js';
 import type { SmtpReply } from '../protocol/reply.js';
 import { dkimSigners, needsSigning, SignedMessage, signMessage } from './dkim.js';
 import { SmtpReplyError } from './errors.js';
@@ -142,6 +143,18 @@ export interface SmtpSendResult {
   readonly server: string;
 }
 
+/** What {@link SmtpClient.verify} found: the server is reachable, and accepts the client's TLS and login. */
+export interface SmtpVerifyResult {
+  /** `host:port` of the server. */
+  readonly server: string;
+  /** The connection is inside TLS (implicit, or after STARTTLS). */
+  readonly secure: boolean;
+  /** What the server announced in EHLO (after STARTTLS, the one on TLS). */
+  readonly capabilities: SmtpCapabilities;
+  /** The SASL mechanism that logged in; absent when the client has no `auth`. */
+  readonly mechanism?: string;
+}
+
 /** An SMTP or LMTP client: send messages, then close. */
 export interface SmtpClient {
   /**
@@ -151,6 +164,14 @@ export interface SmtpClient {
    * cannot be signed, or a connection, TLS, authentication, timeout or abort error.
    */
   send(options: SmtpSendOptions): Promise<SmtpSendResult>;
+  /**
+   * Checks the settings without sending anything: connects, greets, upgrades with STARTTLS by policy and
+   * logs in when `auth` is given, exactly as `send` would. Rejects with the error `send` would give
+   * (connection, TLS, authentication, timeout, abort). With a pool the checked connection is kept for
+   * the next message; without one it is closed with QUIT. Needs `host`: a client with only `mx` has no
+   * single server to check.
+   */
+  verify(options?: { readonly signal?: AbortSignal }): Promise<SmtpVerifyResult>;
   /** Ends every connection (QUIT) and refuses further sends. */
   close(): Promise<void>;
 }
@@ -274,6 +295,17 @@ export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
       }
       if (options.host) return sendTo(options.host, resolved, outgoing, signal);
       return deliverDirect(options.mx!, resolved, outgoing, signal, sendTo);
+    },
+    async verify({ signal: verifySignal } = {}) {
+      if (closed) throw new InvalidArgumentError('this SMTP client is closed');
+      if (!options.host) throw new InvalidArgumentError('verify needs a host: an MX client has no one server');
+      const signal = anySignal(options.signal, verifySignal);
+      if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+      const pool = poolFor(options.host);
+      const session = await pool.acquire(signal);
+      const { server, secure, capabilities, mechanism } = session;
+      pool.release(session, true);
+      return { server, secure, capabilities, ...(mechanism ? { mechanism } : {}) };
     },
     async close() {
       closed = true;

@@ -116,6 +116,7 @@ export class SmtpClientSession {
   #messages = 0;
   /** The transaction in progress asked for SMTPUTF8: its paths may be UTF-8. */
   #smtputf8 = false;
+  #mechanism: string | undefined;
 
   private constructor(options: SmtpConnectionOptions) {
     this.#options = options;
@@ -167,6 +168,11 @@ export class SmtpClientSession {
    */
   get answered(): boolean {
     return this.#answered > 0;
+  }
+
+  /** The SASL mechanism the session logged in with; `undefined` when it did not authenticate. */
+  get mechanism(): string | undefined {
+    return this.#mechanism;
   }
 
   /** `host:port` of the server. */
@@ -249,6 +255,7 @@ export class SmtpClientSession {
       );
     }
     await exchange.complete();
+    this.#mechanism = exchange.mechanism;
   }
 
   /**

@@ -306,6 +306,39 @@ describe('SMTP client with our server', () => {
     expect(lines.find((line) => line.startsWith('out AUTH'))).toBe('out AUTH SCRAM-SHA-256-PLUS [redacted]');
   });
 
+  it('verify checks TLS and the login without sending; a pooled client keeps the connection for the next send', async () => {
+    const certificates = testCertificates();
+    const sasl = createSaslServer({
+      mechanisms: ['PLAIN', 'SCRAM-SHA-256'],
+      verifiers: { lookupPassword: async (username) => (username === 'alice' ? 'alicepw' : undefined) },
+    });
+    const { port, deliveries, sessions } = await ourServer({
+      requireAuth: true,
+      sasl,
+      startTls: { cert: certificates.cert, key: certificates.key },
+    } as Partial<SmtpServerOptions>);
+    const settings = { starttls: 'required', tls: { ca: certificates.ca } } as const;
+    const pooled = client(port, { ...settings, auth: { username: 'alice', password: 'alicepw' }, pool: {} });
+    const verified = await pooled.verify();
+    expect(verified).toMatchObject({ server: `127.0.0.1:${port}`, secure: true, mechanism: 'SCRAM-SHA-256' });
+    expect(verified.capabilities.auth).toEqual(['PLAIN', 'SCRAM-SHA-256']);
+    expect(deliveries).toHaveLength(0);
+    expect(sessions.count).toBe(2);
+    await pooled.send({ envelope: ENVELOPE, message: MESSAGE });
+    expect(sessions.count).toBe(2);
+
+    const wrong = client(port, { ...settings, auth: { username: 'alice', password: 'nope' } });
+    await expect(wrong.verify()).rejects.toMatchObject({ code: ErrorCode.AuthFailed });
+    const anonymous = client(port, settings);
+    expect(await anonymous.verify()).not.toHaveProperty('mechanism');
+    await expect(anonymous.verify({ signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
+    await anonymous.close();
+    await expect(anonymous.verify()).rejects.toBeInstanceOf(InvalidArgumentError);
+    const direct = createSmtpClient({ mx: async () => [] });
+    await expect(direct.verify()).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(deliveries).toHaveLength(1);
+  });
+
   it('speaks LMTP: one result per recipient after the message', async () => {
     const { port } = await ourServer({
       protocol: 'lmtp',
