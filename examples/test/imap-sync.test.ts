@@ -11,6 +11,7 @@ import {
   type DevServer,
   startDevServer,
 } from '@postwire/cli';
+import { createImapServer, type ImapServer } from '@postwire/imap/node';
 import { createMemoryStore, type Mailbox, type MailStore } from '@postwire/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -30,6 +31,9 @@ describe('examples/imap-sync.mjs', () => {
   let directory: string;
   let store: MailStore;
   let server: DevServer;
+  /** The same store behind a server without QRESYNC, as many servers are. */
+  let condstoreOnly: ImapServer;
+  let condstoreOnlyPort: number;
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
@@ -45,6 +49,15 @@ describe('examples/imap-sync.mjs', () => {
       ports: anyFreeDevServerPorts,
       mailAuthentication: false,
     });
+    condstoreOnly = createImapServer({
+      store,
+      sasl: { verifiers: { lookupPassword: (name) => (name === 'alice' ? 'secret' : undefined) } },
+      startTls: certificate,
+      qresync: false,
+      host: '127.0.0.1',
+      port: 0,
+    });
+    condstoreOnlyPort = (await condstoreOnly.listen()).port;
     env = {
       ...process.env,
       IMAP_HOST: server.host,
@@ -58,15 +71,16 @@ describe('examples/imap-sync.mjs', () => {
 
   afterAll(async () => {
     await server?.close();
+    await condstoreOnly?.close();
     if (directory) await rm(directory, { recursive: true, force: true });
   });
 
   /** Runs the script in the temporary directory; resolves with what it printed. */
-  const sync = async (mirror: string, mailbox = 'INBOX') =>
+  const sync = async (mirror: string, mailbox = 'INBOX', port = server.ports.imap) =>
     (
       await run(process.execPath, [join(examples, 'imap-sync.mjs'), mirror], {
         cwd: directory,
-        env: { ...env, IMAP_MAILBOX: mailbox },
+        env: { ...env, IMAP_MAILBOX: mailbox, IMAP_PORT: String(port) },
       })
     ).stdout;
   /** Runs `work` on one of alice's mailboxes, straight in the store. */
@@ -142,5 +156,25 @@ describe('examples/imap-sync.mjs', () => {
     expect(output).toContain('1 downloaded, 2 deleted: 1 messages');
     expect(await files('archive')).toEqual(['1.eml']);
     expect(await contents('archive', '1.eml')).toBe(message(12));
+  });
+
+  it('falls back to CONDSTORE on a server without QRESYNC: its UIDs say what is gone, CHANGEDSINCE what changed', async () => {
+    await (await user()).create('Plain');
+    const uids = [await deliver('Plain', 20), await deliver('Plain', 21), await deliver('Plain', 22)];
+    const condstore = (mirror: string) => sync(mirror, 'Plain', condstoreOnlyPort);
+    expect(await condstore('plain')).toContain('3 downloaded, 0 deleted: 3 messages');
+
+    const added = await deliver('Plain', 23);
+    await inStore('Plain', (box) => box.expunge([uids[1]!]));
+    await inStore('Plain', (box) => box.setFlags([uids[0]!], 'add', ['\\Seen']));
+    const second = await condstore('plain');
+    expect(second).toMatch(/CONDSTORE since HIGHESTMODSEQ \d+: 1 gone, 1 changed/);
+    expect(second).toContain('1 downloaded, 1 deleted: 3 messages');
+    const sent = commands(second);
+    expect(sent.some((line) => /QRESYNC/.test(line))).toBe(false);
+    expect(sent.some((line) => /EXAMINE Plain \(CONDSTORE\)/.test(line))).toBe(true);
+    expect(await files('plain')).toEqual([uids[0], uids[2], added].map((uid) => `${uid}.eml`).sort());
+    const state = JSON.parse(await readFile(join(directory, 'plain/.imap-sync.json'), 'utf8'));
+    expect(state.messages[uids[0]!]).toEqual(['\\Seen']);
   });
 });

@@ -94,6 +94,11 @@ export interface ImapServerOptions
    * (catalogue case 18).
    */
   readonly compress?: boolean;
+  /**
+   * Offer QRESYNC (RFC 7162); on by default. Turned off, clients fall back to CONDSTORE alone: a way to
+   * test a client's path for servers without QRESYNC.
+   */
+  readonly qresync?: boolean;
   /** Bounds on what each session reads, and on bad commands and failed logins; see `defaultImapServerLimits`. */
   readonly limits?: Partial<ImapServerLimits>;
   /**
@@ -209,6 +214,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
         startTls: options.startTls !== undefined,
         connectDecision: options.onConnect !== undefined,
         compress: options.compress ?? true,
+        qresync: options.qresync ?? true,
         secure: connection.transport.info.secure,
         authMechanisms: (secure) =>
           sasl.mechanisms({

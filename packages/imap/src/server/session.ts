@@ -96,6 +96,11 @@ export interface ImapServerSessionOptions {
   readonly preauth?: string;
   /** Offer COMPRESS=DEFLATE (RFC 4978): the driver can compress the transport after the login. */
   readonly compress?: boolean;
+  /**
+   * Offer QRESYNC (RFC 7162); default `true`. Off, it is neither advertised nor enabled by ENABLE, and
+   * clients resynchronise with CONDSTORE alone (as with a server that lacks QRESYNC).
+   */
+  readonly qresync?: boolean;
   /** The non-synchronising literals offered: LITERAL+ (default) or LITERAL- (RFC 7888). */
   readonly nonSyncLiterals?: 'plus' | 'minus';
   /** Receives each command and response line, credentials redacted (literals are not traced). */
@@ -434,6 +439,7 @@ export class ImapServerSession {
   /** The capabilities offered now, as CAPABILITY lists them. */
   get capabilities(): string[] {
     const capabilities = SERVER_CAPABILITIES.map(([name]) => name);
+    if (this.#options.qresync === false) capabilities.splice(capabilities.indexOf('QRESYNC'), 1);
     capabilities.splice(1, 0, this.#options.nonSyncLiterals === 'minus' ? 'LITERAL-' : 'LITERAL+');
     capabilities.push(`APPENDLIMIT=${this.#limits.maxStreamedLiteralSize}`);
     if (this.#state === 'not-authenticated') {
@@ -983,7 +989,9 @@ export class ImapServerSession {
   #enable(tag: string, requested: readonly string[]): void {
     const enabled: string[] = [];
     for (const name of requested) {
-      for (const capability of ENABLE_IMPLIES.get(name.toUpperCase()) ?? []) {
+      const upper = name.toUpperCase();
+      if (upper === 'QRESYNC' && this.#options.qresync === false) continue;
+      for (const capability of ENABLE_IMPLIES.get(upper) ?? []) {
         if (this.#isEnabled(capability)) continue;
         this.#enableCapability(capability);
         enabled.push(capability);

@@ -234,4 +234,15 @@ describe('ImapServerSession: OBJECTID', () => {
       '* SEARCH 1\r\ng OK Search completed\r\n',
     );
   });
+
+  it('with qresync off, QRESYNC is neither offered nor enabled, and CONDSTORE still is', async () => {
+    const session = await loggedIn({ qresync: false });
+    const capabilities = await session.send('c CAPABILITY\r\n');
+    expect(capabilities).not.toContain('QRESYNC');
+    expect(capabilities).toContain(' CONDSTORE ');
+    expect(await session.send('e ENABLE QRESYNC\r\n')).toBe('* ENABLED\r\ne OK Enabled\r\n');
+    expect(await session.send('s SELECT INBOX (QRESYNC (1 1))\r\n')).toBe('s BAD QRESYNC is not enabled\r\n');
+    expect(await session.send('f ENABLE CONDSTORE QRESYNC\r\n')).toBe('* ENABLED CONDSTORE\r\nf OK Enabled\r\n');
+    expect(await (await loggedIn()).send('c CAPABILITY\r\n')).toContain(' QRESYNC ');
+  });
 });
