@@ -2,6 +2,7 @@ import { concatBytes, decodeLatin1, encodeHex, InvalidArgumentError, utf8 } from
 import type { DkimSigner, DkimSignOptions } from '@postwire/mailauth';
 import { formatAddressList } from '../address/format.js';
 import { parseAddressList } from '../address/parse.js';
+import { toAsciiDomain } from '../address/idn.js';
 import type { Address, Mailbox } from '../address/types.js';
 import { formatDate } from '../header/date.js';
 import { encodeEncodedWords, needsEncoding } from '../header/encoded-word.js';
@@ -209,8 +210,8 @@ export function composeMessage(options: ComposeOptions): ComposedMessage {
   const root = buildTree(options, smtputf8);
   const head = utf8(fields.join(''));
   const envelope = {
-    from: returnPath.address,
-    to: mailboxesOf([...to, ...cc, ...bcc]).map((m) => m.address),
+    from: envelopeAddress(returnPath.address),
+    to: mailboxesOf([...to, ...cc, ...bcc]).map((m) => envelopeAddress(m.address)),
   };
 
   const write = () => writeNode(root, head);
@@ -423,6 +424,18 @@ function addressesOf(option: string, input: AddressInput | undefined, smtputf8: 
   });
   if (addresses.length > 0) formatAddressList(addresses, { smtputf8 });
   return addresses;
+}
+
+/**
+ * An address as the SMTP envelope carries it: with an ASCII local part, the domain in its A-label form, so
+ * that a server without SMTPUTF8 takes it (`ann@bücher.de` → `ann@xn--bcher-kva.de`); a UTF-8 local part
+ * needs SMTPUTF8 anyway, and is kept as written.
+ */
+function envelopeAddress(address: string): string {
+  const at = address.lastIndexOf('@');
+  const local = address.slice(0, at);
+  if (at < 0 || /[^\x00-\x7f]/.test(local)) return address;
+  return `${local}@${toAsciiDomain(address.slice(at + 1))}`;
 }
 
 function mailboxesOf(addresses: readonly Address[]): Mailbox[] {

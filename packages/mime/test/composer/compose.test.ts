@@ -40,6 +40,22 @@ describe('composeMessage', () => {
     expect(message.endsWith('\r\n\r\nHi Bob,\r\nsee you.\r\n')).toBe(true);
   });
 
+  it('gives the envelope A-label domains for ASCII local parts, and keeps a UTF-8 local part as written', () => {
+    const composed = composeMessage({
+      from: 'ann@bücher.de',
+      to: ['bob@例え.jp', 'jürgen@bücher.de'],
+      smtputf8: true,
+      text: 'x',
+    });
+    expect(composed.envelope).toEqual({
+      from: 'ann@xn--bcher-kva.de',
+      to: ['bob@xn--r8jz45g.jp', 'jürgen@bücher.de'],
+    });
+    expect(composeMessage({ from: 'ann@bücher.de', to: 'bob@example.org', text: 'x' }).envelope.from).toBe(
+      'ann@xn--bcher-kva.de',
+    );
+  });
+
   it('reports the envelope, Bcc included, and leaves Bcc out of the header unless asked', async () => {
     const composed = composeMessage({
       ...base,

@@ -55,11 +55,14 @@ export async function prepareMessage(
   return { source: input instanceof ReadableStream ? streamChunks(input) : input, facts: {} };
 }
 
-/** The envelope a message brings along: a composed message's, or one derived from compose options. */
+/**
+ * The envelope a message brings along: a composed message's, or one derived from compose options (where a
+ * UTF-8 local part is allowed: it makes the transaction use SMTPUTF8, and the message is composed for it).
+ */
 export function messageEnvelope(input: SmtpMessageInput): SmtpSendEnvelope | undefined {
   if (typeof input === 'string' || input instanceof Uint8Array || input instanceof ReadableStream)
     return undefined;
   if (isComposedMessage(input)) return input.envelope;
-  if (isComposeOptions(input)) return composeMessage(input).envelope;
+  if (isComposeOptions(input)) return composeMessage({ ...input, smtputf8: input.smtputf8 ?? true }).envelope;
   return undefined;
 }
