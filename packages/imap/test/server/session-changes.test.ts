@@ -242,7 +242,9 @@ describe('ImapServerSession: OBJECTID', () => {
     expect(capabilities).toContain(' CONDSTORE ');
     expect(await session.send('e ENABLE QRESYNC\r\n')).toBe('* ENABLED\r\ne OK Enabled\r\n');
     expect(await session.send('s SELECT INBOX (QRESYNC (1 1))\r\n')).toBe('s BAD QRESYNC is not enabled\r\n');
-    expect(await session.send('f ENABLE CONDSTORE QRESYNC\r\n')).toBe('* ENABLED CONDSTORE\r\nf OK Enabled\r\n');
+    expect(await session.send('f ENABLE CONDSTORE QRESYNC\r\n')).toBe(
+      '* ENABLED CONDSTORE\r\nf OK Enabled\r\n',
+    );
     expect(await (await loggedIn()).send('c CAPABILITY\r\n')).toContain(' QRESYNC ');
   });
 });

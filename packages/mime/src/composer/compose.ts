@@ -1,8 +1,8 @@
 import { concatBytes, decodeLatin1, encodeHex, InvalidArgumentError, utf8 } from '@postwire/core';
 import type { DkimSigner, DkimSignOptions } from '@postwire/mailauth';
 import { formatAddressList } from '../address/format.js';
-import { parseAddressList } from '../address/parse.js';
 import { toAsciiDomain } from '../address/idn.js';
+import { parseAddressList } from '../address/parse.js';
 import type { Address, Mailbox } from '../address/types.js';
 import { formatDate } from '../header/date.js';
 import { encodeEncodedWords, needsEncoding } from '../header/encoded-word.js';

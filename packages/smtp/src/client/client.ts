@@ -298,7 +298,8 @@ export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
     },
     async verify({ signal: verifySignal } = {}) {
       if (closed) throw new InvalidArgumentError('this SMTP client is closed');
-      if (!options.host) throw new InvalidArgumentError('verify needs a host: an MX client has no one server');
+      if (!options.host)
+        throw new InvalidArgumentError('verify needs a host: an MX client has no one server');
       const signal = anySignal(options.signal, verifySignal);
       if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
       const pool = poolFor(options.host);

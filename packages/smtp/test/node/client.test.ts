@@ -201,7 +201,9 @@ describe('SMTP client with our server', () => {
 
   it('composes internationalised addresses for the server: SMTPUTF8 for a UTF-8 local part, A-labels without it', async () => {
     const { port, deliveries } = await ourServer();
-    await client(port).send({ message: { from: 'josé@postwire.test', to: 'zoë@bücher.de', subject: 'café', text: 'x' } });
+    await client(port).send({
+      message: { from: 'josé@postwire.test', to: 'zoë@bücher.de', subject: 'café', text: 'x' },
+    });
     expect(deliveries[0]!.envelope.mailParameters.smtputf8).toBe(true);
     expect(deliveries[0]!.envelope.recipients[0]!.to.address).toBe('zoë@bücher.de');
     expect(deliveries[0]!.message).toMatch(/^From: josé@postwire\.test\r$/m);
@@ -214,7 +216,9 @@ describe('SMTP client with our server', () => {
     expect(ascii.deliveries[0]!.message).toMatch(/^To: bob@xn--bcher-kva\.de\r$/m);
     expect(ascii.deliveries[0]!.message).toMatch(/^Subject: =\?utf-8\?/m);
     await expect(
-      client(ascii.port).send({ message: { from: 'josé@postwire.test', to: 'bob@postwire.test', text: 'x' } }),
+      client(ascii.port).send({
+        message: { from: 'josé@postwire.test', to: 'bob@postwire.test', text: 'x' },
+      }),
     ).rejects.toBeInstanceOf(SmtpExtensionError);
   });
 
