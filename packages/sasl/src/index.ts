@@ -31,6 +31,7 @@ export {
 export {
   createPasswordSaslServer,
   createSaslServer,
+  isSaslServer,
   type SaslPasswordCredentials,
   type SaslPasswordOutcome,
   type SaslServer,

@@ -43,8 +43,10 @@ export function oauthBearerServer(options: BearerServerOptions): ServerMechanism
         if (!header || header.flag === 'p' || token === undefined || !isSafeName(username)) {
           return failure('malformed');
         }
+        // The a= name is the user the token is for, which the verifier has checked (and may name canonically,
+        // as for XOAUTH2's user=): it is the identity, not a request to act as someone else.
         const accepted = acceptedName(await options.verifyToken(username, token, context), username);
-        if (accepted !== undefined) return success(accepted, header.authzid);
+        if (accepted !== undefined) return success(accepted);
         refused = true;
         const error = {
           status: 'invalid_token',

@@ -120,6 +120,14 @@ export interface SaslServer {
 }
 
 /**
+ * Tells a ready-made {@link SaslServer} from the options to make one, for servers whose `sasl` option takes
+ * either.
+ */
+export function isSaslServer(sasl: SaslServer | SaslServerOptions): sasl is SaslServer {
+  return typeof (sasl as SaslServer).createExchange === 'function';
+}
+
+/**
  * Creates the SASL server registry. Mechanisms are enabled from what is configured: PLAIN and LOGIN
  * need a password check (`password`, `lookupPassword` or `scramCredentials`); CRAM-MD5 needs
  * `lookupPassword`; SCRAM needs `scramCredentials` or `lookupPassword` (and `-PLUS` a connection with

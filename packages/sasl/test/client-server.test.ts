@@ -128,6 +128,22 @@ describe('our client against our server', () => {
     expect((await run(client, yes, connection)).outcome).toMatchObject({ reason: 'invalid-credentials' });
   });
 
+  it('OAUTHBEARER and XOAUTH2 both take the canonical name the token verifier gives', async () => {
+    const canonical = createSaslServer({
+      verifiers: {
+        token: (username, token) => username.toLowerCase() === 'alice' && token === 't' && 'alice',
+      },
+    });
+    for (const mechanism of ['OAUTHBEARER', 'XOAUTH2']) {
+      const client = createSaslClient({ username: 'Alice', accessToken: 't', mechanisms: [mechanism] });
+      expect((await run(client, canonical, connection)).outcome).toEqual({
+        type: 'success',
+        mechanism,
+        identity: { username: 'alice' },
+      });
+    }
+  });
+
   it('non-ASCII names and passwords work with SCRAM (SASLprep) and CRAM-MD5', async () => {
     for (const mechanism of ['SCRAM-SHA-256', 'CRAM-MD5', 'PLAIN']) {
       const client = createSaslClient({ username: 'bjørn', password: 'pässwörd', mechanisms: [mechanism] });

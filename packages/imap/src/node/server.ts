@@ -22,6 +22,7 @@ import {
 import {
   createPasswordSaslServer,
   createSaslServer,
+  isSaslServer,
   type SaslConnectionContext,
   type SaslServer,
   type SaslServerExchange,
@@ -86,7 +87,10 @@ export interface ImapServerOptions
   readonly tls?: ServerTlsOptions;
   /** The TLS settings of STARTTLS; without them STARTTLS is not offered. */
   readonly startTls?: ServerTlsOptions;
-  /** Allow LOGIN and cleartext SASL before TLS (off by default: LOGINDISABLED, case 45). */
+  /**
+   * Allow LOGIN and cleartext SASL before TLS (off by default: LOGINDISABLED, case 45). It applies to `onAuth`
+   * and to `sasl` given as options; a ready-made SASL server's own `allowCleartext` decides for it.
+   */
   readonly allowCleartextLogin?: boolean;
   /**
    * Offer COMPRESS=DEFLATE (RFC 4978) after login; on by default, as Dovecot with its zlib plugin. A
@@ -236,10 +240,6 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     },
   });
   return { listen: () => listener.listen(), close: (closeOptions) => listener.close(closeOptions) };
-}
-
-function isSaslServer(sasl: SaslServer | SaslServerOptions): sasl is SaslServer {
-  return typeof (sasl as SaslServer).createExchange === 'function';
 }
 
 /** What the connections of one server share: the Node layer's limits, and who is logged in from where. */

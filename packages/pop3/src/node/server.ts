@@ -16,6 +16,7 @@ import {
 import {
   createPasswordSaslServer,
   createSaslServer,
+  isSaslServer,
   type MaybePromise,
   type SaslConnectionContext,
   type SaslServer,
@@ -296,10 +297,6 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
     listen: () => listener.listen(),
     close: (closeOptions) => listener.close(closeOptions),
   };
-}
-
-function isSaslServer(sasl: SaslServer | SaslServerOptions): sasl is SaslServer {
-  return typeof (sasl as SaslServer).createExchange === 'function';
 }
 
 /** One connection's loop: feeds the session, writes its output, and answers its decisions. */

@@ -28,9 +28,12 @@ import {
 import { createNodeDnsResolver, nodeSha256 } from '@postwire/mailauth/node';
 import {
   createPasswordSaslServer,
+  createSaslServer,
+  isSaslServer,
   type SaslConnectionContext,
   type SaslServer,
   type SaslServerExchange,
+  type SaslServerOptions,
   toSessionStep,
   type VerifierResult,
 } from '@postwire/sasl';
@@ -200,11 +203,11 @@ export interface SmtpServerOptions
   /** The TLS settings of STARTTLS; without them STARTTLS is not offered. */
   readonly startTls?: ServerTlsOptions;
   /**
-   * AUTH (RFC 4954) through a `@postwire/sasl` server: its mechanisms are offered, and cleartext ones only
-   * on TLS unless it allows cleartext (catalogue case 45). For user names and passwords alone, `onAuth`
-   * is shorter; give one or the other.
+   * AUTH (RFC 4954) through `@postwire/sasl`: a server, or the options to make one. Its mechanisms are
+   * offered, and cleartext ones only on TLS unless it allows cleartext (catalogue case 45). For user names
+   * and passwords alone, `onAuth` is shorter; give one or the other.
    */
-  readonly sasl?: SaslServer;
+  readonly sasl?: SaslServer | SaslServerOptions;
   /**
    * AUTH PLAIN and LOGIN, on TLS only (case 45), checked by this function: `true` accepts the user name
    * given, a string accepts as that user, `false` refuses. It is the `password` verifier of a
@@ -313,7 +316,11 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
     { transactionTimeout: Number.POSITIVE_INFINITY },
     { transactionTimeout: options.transactionTimeout },
   );
-  const sasl = options.sasl ?? (options.onAuth && createPasswordSaslServer(options.onAuth));
+  const sasl = options.sasl
+    ? isSaslServer(options.sasl)
+      ? options.sasl
+      : createSaslServer(options.sasl)
+    : options.onAuth && createPasswordSaslServer(options.onAuth);
   const authentication = options.mailAuthentication && mailAuthentication(options);
   // The session's settings, picked once: a connection's options hold only what differs per connection.
   const sessionSettings: SmtpServerSessionOptions = {

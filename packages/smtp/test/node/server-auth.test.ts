@@ -96,7 +96,8 @@ describe('createSmtpServer: the security catalogue for AUTH', () => {
     let locked = false;
     const port = await startServer(servers, {
       startTls: serverTls,
-      sasl: createSaslServer({
+      // The options of a SASL server, which createSmtpServer makes.
+      sasl: {
         verifiers: { password: (username, password) => PASSWORDS[username] === password },
         throttle: {
           beforeAttempt: () => !locked,
@@ -104,7 +105,7 @@ describe('createSmtpServer: the security catalogue for AUTH', () => {
             failures.push([context.remoteAddress, username]);
           },
         },
-      }),
+      },
     });
     const conversation = await Conversation.open(port);
     await conversation.startTls();
