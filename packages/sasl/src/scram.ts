@@ -47,6 +47,14 @@ export function generateScramNonce(): string {
   return encodeBase64(randomBytes(18));
 }
 
+/**
+ * The types a client picks unless told otherwise: `tls-exporter` on TLS 1.3 (RFC 9266), `tls-unique` before
+ * it (RFC 5929). A server offers `-PLUS` only when it has one of them, so that a client's default choice is
+ * never refused: with `tls-server-end-point` alone (as on a runtime that cannot export keying material), the
+ * client binds nothing and the plain mechanism is used.
+ */
+const DEFAULT_CHANNEL_BINDING_TYPES: readonly ChannelBindingType[] = ['tls-exporter', 'tls-unique'];
+
 /** The first channel-binding type with data on this connection. */
 export function findChannelBinding(
   channelBinding: ((type: ChannelBindingType) => Uint8Array | undefined) | undefined,
@@ -182,7 +190,8 @@ export function scramServer(options: ScramServerOptions): ServerMechanism {
   return {
     name: options.plus ? `${options.family}-PLUS` : options.family,
     available: options.plus
-      ? (context) => findChannelBinding(context.channelBinding) !== undefined
+      ? (context) =>
+          DEFAULT_CHANNEL_BINDING_TYPES.some((type) => context.channelBinding?.(type) !== undefined)
       : undefined,
     start: (context) => {
       let state: ServerFirstState | undefined;

@@ -128,6 +128,21 @@ describe('our client against our server', () => {
     expect((await run(client, yes, connection)).outcome).toMatchObject({ reason: 'invalid-credentials' });
   });
 
+  it('offers -PLUS only with a default binding type: tls-server-end-point alone binds nothing, and is no downgrade', async () => {
+    const serverEndPoint = (type: string) =>
+      type === 'tls-server-end-point' ? new Uint8Array(32).fill(9) : undefined;
+    // A server on a runtime that cannot export keying material, and a client that can.
+    expect(lookupServer.mechanisms({ secure: true, channelBinding: serverEndPoint })).not.toContain(
+      'SCRAM-SHA-256-PLUS',
+    );
+    const client = createSaslClient({ username: 'alice', password: 'wonderland' });
+    const result = await run(client, lookupServer, { serverBinding: serverEndPoint, clientBinding: binding });
+    expect(result.outcome).toMatchObject({ type: 'success', mechanism: 'SCRAM-SHA-256' });
+    expect(lookupServer.mechanisms({ secure: true, channelBinding: binding })).toContain(
+      'SCRAM-SHA-256-PLUS',
+    );
+  });
+
   it('OAUTHBEARER and XOAUTH2 both take the canonical name the token verifier gives', async () => {
     const canonical = createSaslServer({
       verifiers: {

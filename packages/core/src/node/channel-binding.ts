@@ -24,9 +24,22 @@ const END_POINT_HASHES: ReadonlyMap<string, string> = new Map([
 /**
  * The channel-binding data of a TLS socket: `tls-exporter` (RFC 9266, TLS 1.3 only),
  * `tls-unique` (RFC 5929 §3, TLS 1.2 and below) and `tls-server-end-point` (RFC 5929 §4).
- * Returns `undefined` when the type is not defined for this session.
+ * Returns `undefined` when the type is not defined for this session, or the runtime cannot export it.
  */
 export function tlsChannelBinding(
+  socket: TLSSocket,
+  type: ChannelBindingType,
+  role: 'client' | 'server',
+): Uint8Array | undefined {
+  try {
+    return bindingOf(socket, type, role);
+  } catch {
+    // A runtime whose node:tls lacks the call (Deno has no exportKeyingMaterial) has no binding to give.
+    return undefined;
+  }
+}
+
+function bindingOf(
   socket: TLSSocket,
   type: ChannelBindingType,
   role: 'client' | 'server',
