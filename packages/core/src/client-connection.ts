@@ -57,6 +57,8 @@ export class ClientConnection {
   #reader!: ReadableStreamDefaultReader<Uint8Array>;
   #failure: Error | undefined;
   #upgrading = false;
+  /** Set while reading is held (see {@link holdReading}): resolving it lets the pump go on. */
+  #hold: { readonly released: Promise<void>; readonly release: () => void } | undefined;
 
   /** Starts reading `transport`; `server` (`host:port`) names the peer in error messages. */
   constructor(transport: Transport, server: string, handler: ClientConnectionHandler) {
@@ -107,6 +109,28 @@ export class ClientConnection {
   }
 
   /**
+   * Stops reading once the bytes being handed over now are dealt with. A session calls it from `receive`
+   * when the answer that precedes a TLS handshake (STARTTLS's `220`, `OK`, `+OK`) is complete, so that no
+   * read is in flight when {@link startTls} hands the socket to TLS: Deno and Workers refuse to upgrade a
+   * socket that is being read. {@link resumeReading} goes on reading when the server refused the upgrade.
+   */
+  holdReading(): void {
+    if (this.#hold) return;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.#hold = { released, release };
+  }
+
+  /** Reads again after {@link holdReading}. */
+  resumeReading(): void {
+    const hold = this.#hold;
+    this.#hold = undefined;
+    hold?.release();
+  }
+
+  /**
    * Upgrades to TLS (STARTTLS, STLS). `reset` runs after the handshake and before the first byte
    * from inside TLS is handed over: the session clears its decoder there.
    */
@@ -118,6 +142,8 @@ export class ClientConnection {
     this.#upgrading = false;
     reset();
     this.#attach(secure);
+    // The pump that was held ends: it reads a transport that is no longer there.
+    this.resumeReading();
   }
 
   #attach(transport: Transport): void {
@@ -137,6 +163,10 @@ export class ClientConnection {
         if (wait) {
           await wait;
           if (this.#failure) return;
+        }
+        if (this.#hold) {
+          await this.#hold.released;
+          if (this.#failure || reader !== this.#reader) return;
         }
       }
       if (!this.#upgrading) {

@@ -170,3 +170,69 @@ describe('ClientConnection', () => {
     expect(plain.written).toEqual([]);
   });
 });
+
+describe('ClientConnection: holding reads before a TLS upgrade', () => {
+  /** A transport that counts the reads asked of it (pulls), and gives one chunk per pull from `chunks`. */
+  function countingTransport(chunks: string[], upgrade?: () => Promise<Transport>) {
+    let pulls = 0;
+    const transport: Transport = {
+      readable: new ReadableStream<Uint8Array>(
+        {
+          pull(controller) {
+            pulls++;
+            const chunk = chunks.shift();
+            if (chunk !== undefined) controller.enqueue(encoder.encode(chunk));
+            // No chunk: the pull stays pending, as a socket read does until data comes.
+            else return new Promise<void>(() => {});
+          },
+        },
+        { highWaterMark: 0 },
+      ),
+      writable: new WritableStream<Uint8Array>(),
+      closed: Promise.resolve(),
+      info: { secure: false },
+      startTls: upgrade ?? (() => Promise.reject(new Error('no TLS'))),
+      async close() {},
+    };
+    return { transport, pulls: () => pulls };
+  }
+
+  it('asks for no more bytes once a receive holds reading, until startTls; the old transport is never read again', async () => {
+    const secure = countingTransport(['* OK secure\r\n']);
+    const plain = countingTransport(['A1 OK begin TLS\r\n', '* injected\r\n'], async () => secure.transport);
+    const received: string[] = [];
+    let connection!: ClientConnection;
+    connection = new ClientConnection(plain.transport, 'imap.example:143', {
+      receive: (bytes) => {
+        received.push(decoder.decode(bytes));
+        if (received.length === 1) connection.holdReading();
+      },
+      failed: () => {},
+    });
+    await tick();
+    expect(received).toEqual(['A1 OK begin TLS\r\n']);
+    expect(plain.pulls()).toBe(1);
+    await connection.startTls(() => {});
+    await tick();
+    expect(received).toEqual(['A1 OK begin TLS\r\n', '* OK secure\r\n']);
+    expect(plain.pulls()).toBe(1);
+  });
+
+  it('reads on after resumeReading (the server refused the upgrade)', async () => {
+    const plain = countingTransport(['A1 NO not now\r\n', '* later\r\n']);
+    const received: string[] = [];
+    let connection!: ClientConnection;
+    connection = new ClientConnection(plain.transport, 'imap.example:143', {
+      receive: (bytes) => {
+        received.push(decoder.decode(bytes));
+        if (received.length === 1) connection.holdReading();
+      },
+      failed: () => {},
+    });
+    await tick();
+    expect(received).toEqual(['A1 NO not now\r\n']);
+    connection.resumeReading();
+    await tick();
+    expect(received).toEqual(['A1 NO not now\r\n', '* later\r\n']);
+  });
+});

@@ -810,8 +810,11 @@ export class ImapClientSession {
       );
       return;
     }
-    if (request.name === 'STARTTLS' && response.status === 'OK') this.#tlsPending = true;
-    else if (request.name === 'COMPRESS' && response.status === 'OK') this.#compress();
+    if (request.name === 'STARTTLS' && response.status === 'OK') {
+      // Nothing more is read in cleartext: TLS takes the socket with no read in flight.
+      this.#tlsPending = true;
+      this.#connection.holdReading();
+    } else if (request.name === 'COMPRESS' && response.status === 'OK') this.#compress();
     else if (response.code?.code === 'CAPABILITY') this.#setCapabilities(response.code.capabilities);
     if (response.status === 'OK' || request.spec.allowFailure)
       this.#complete(request, request.error ?? response);

@@ -128,6 +128,8 @@ export class Pop3ClientSession {
   /** The server answered CAPA (RFC 2449); without it, USER/PASS is assumed. */
   #capa = false;
   #timestamp: string | undefined;
+  /** The next status line answers STLS: reading stops after it, so that TLS can take the socket. */
+  #holdAfterResponse = false;
   readonly #onAbort = (): void => {
     this.abort(this.#options.signal?.reason);
   };
@@ -206,8 +208,10 @@ export class Pop3ClientSession {
   }
 
   async #startTls(): Promise<void> {
+    this.#holdAfterResponse = true;
     const { status } = await this.#request('single', { verb: 'STLS' });
     if (!status.ok) {
+      this.#connection.resumeReading();
       if (this.#options.starttls === 'required') {
         throw new TlsError(ErrorCode.StartTlsRequired, `STLS refused: ${status.text}`);
       }
@@ -421,6 +425,10 @@ export class Pop3ClientSession {
       case 'status':
         this.#tracer.received(event.line);
         if (!event.multiline) {
+          if (this.#holdAfterResponse) {
+            this.#holdAfterResponse = false;
+            this.#connection.holdReading();
+          }
           this.#complete();
           request.resolve({ status: event.status });
         } else if (request.shape === 'lines') {

@@ -117,6 +117,8 @@ export class SmtpClientSession {
   /** The transaction in progress asked for SMTPUTF8: its paths may be UTF-8. */
   #smtputf8 = false;
   #mechanism: string | undefined;
+  /** The next reply answers STARTTLS: reading stops after it, so that TLS can take the socket. */
+  #holdAfterReply = false;
 
   private constructor(options: SmtpConnectionOptions) {
     this.#options = options;
@@ -207,8 +209,10 @@ export class SmtpClientSession {
   }
 
   async #startTls(): Promise<void> {
+    this.#holdAfterReply = true;
     const reply = await this.#command({ verb: 'STARTTLS' });
     if (reply.code !== 220) {
+      this.#connection.resumeReading();
       if (this.#options.starttls === 'required') {
         throw new TlsError(
           ErrorCode.StartTlsRequired,
@@ -551,6 +555,10 @@ export class SmtpClientSession {
         return;
       }
       if (!reply) continue;
+      if (this.#holdAfterReply) {
+        this.#holdAfterReply = false;
+        this.#connection.holdReading();
+      }
       if (this.#outstanding === 0) {
         this.#connection.fail(
           new ProtocolError(`${this.server} sent a reply the client did not ask for: ${reply.code}`),
