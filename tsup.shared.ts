@@ -1,9 +1,13 @@
 import { defineConfig, type Options } from 'tsup';
 
-/** The build every package shares: ESM + CJS + `.d.ts`, with shared chunks so each class exists once. */
-export function packageBuild(entry: Record<string, string>) {
+/**
+ * The build every package shares: ESM + CJS + `.d.ts`, with shared chunks so each class exists once.
+ * `external` names modules the runtime provides (such as Workers' `cloudflare:sockets`).
+ */
+export function packageBuild(entry: Record<string, string>, external: string[] = []) {
   const options: Options = {
     entry,
+    external,
     format: ['esm', 'cjs'],
     dts: true,
     clean: true,

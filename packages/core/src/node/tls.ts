@@ -1,8 +1,8 @@
 import { createPrivateKey } from 'node:crypto';
 import { isIP, type Socket } from 'node:net';
 import * as tls from 'node:tls';
-import { encodeBase64 } from '../bytes.js';
 import { ConnectionError, ErrorCode, TimeoutError, TlsError } from '../errors.js';
+import { certificatePem } from '../pem.js';
 import type { TlsClientOptions } from '../transport.js';
 
 /**
@@ -32,7 +32,7 @@ export function nodeClientTlsOptions(host: string, options: TlsClientOptions = {
     host,
     servername: isIP(servername) === 0 ? servername : undefined,
     ca: options.ca === undefined ? undefined : toPemList(options.ca),
-    cert: options.cert === undefined ? undefined : toCertificatePem(options.cert),
+    cert: options.cert === undefined ? undefined : certificatePem(options.cert),
     key: options.key === undefined ? undefined : toKeyPem(options.key),
     rejectUnauthorized: options.rejectUnauthorized ?? true,
     minVersion: options.minVersion ?? 'TLSv1.2',
@@ -170,16 +170,8 @@ export function socketError(
   });
 }
 
-function toPemList(ca: NonNullable<TlsClientOptions['ca']>): string | Buffer | Array<string | Buffer> {
-  return typeof ca === 'string' || ca instanceof Uint8Array ? toCertificatePem(ca) : ca.map(toCertificatePem);
-}
-
-/** Certificates in DER (a byte string that starts with an ASN.1 SEQUENCE) are re-armoured as PEM. */
-function toCertificatePem(value: string | Uint8Array): string | Buffer {
-  if (typeof value === 'string') return value;
-  if (value[0] !== 0x30) return bufferView(value);
-  const lines = encodeBase64(value).match(/.{1,64}/g) ?? [];
-  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
+function toPemList(ca: NonNullable<TlsClientOptions['ca']>): string | string[] {
+  return typeof ca === 'string' || ca instanceof Uint8Array ? certificatePem(ca) : ca.map(certificatePem);
 }
 
 /** Private keys in DER (PKCS #8, PKCS #1 or SEC 1) are re-armoured as PKCS #8 PEM. */
