@@ -27,8 +27,6 @@ export const ErrorCode = {
   AuthFailed: 'AUTH_FAILED',
   /** A value supplied by the application is invalid (it would corrupt the protocol stream). */
   InvalidArgument: 'INVALID_ARGUMENT',
-  /** The server refused a connection because a connection limit was reached. */
-  TooManyConnections: 'TOO_MANY_CONNECTIONS',
   /** A PROXY protocol header was malformed. */
   ProxyProtocol: 'PROXY_PROTOCOL_ERROR',
   /** A mailbox name is not allowed (it could reach outside the user's mail, or is not canonical). */

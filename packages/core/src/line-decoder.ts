@@ -93,6 +93,8 @@ export class LineDecoder {
   constructor(options: LineDecoderOptions = {}) {
     this.#crlf = (options.mode ?? 'crlf') === 'crlf';
     this.#maxLineLength = options.maxLineLength ?? 8192;
+    if (!Number.isInteger(this.#maxLineLength) || this.#maxLineLength < 1)
+      throw new InvalidArgumentError('maxLineLength must be a positive integer');
   }
 
   /** Bytes received but not yet returned in an event (a partial line counts). */

@@ -55,7 +55,10 @@ export interface Transport {
   readonly readable: ReadableStream<Uint8Array>;
   /** Bytes to the peer, with backpressure. */
   readonly writable: WritableStream<Uint8Array>;
-  /** Settles when the connection has closed; rejects when it closed because of an error. */
+  /**
+   * Settles when the connection has closed; rejects when it closed because of an error. A peer's close is
+   * seen by reading: a transport nobody reads may learn of it only when it writes or is closed.
+   */
   readonly closed: Promise<void>;
   /** Addresses and TLS state. */
   readonly info: TransportInfo;
@@ -77,7 +80,7 @@ export interface ConnectOptions {
   secure?: boolean;
   /** TLS settings, for implicit TLS and for a later STARTTLS. */
   tls?: TlsClientOptions;
-  /** Milliseconds allowed for the TCP connect and, with `secure`, the TLS handshake (default 30,000). */
+  /** Milliseconds allowed for the TCP connect and, with `secure`, the TLS handshake (default 30,000); a later STARTTLS handshake gets as long. */
   timeout?: number;
   /** Cancels the connect attempt. */
   signal?: AbortSignal;

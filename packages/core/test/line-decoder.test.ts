@@ -126,6 +126,12 @@ describe('LineDecoder', () => {
     expect(drive([bytes('ab\r'), bytes('\n')], { mode: 'lenient' })).toEqual([['line', 'ab']]);
   });
 
+  it('refuses a line limit that would turn the limit off or refuse every line', () => {
+    for (const maxLineLength of [Number.NaN, 0, -1, 1.5, Number.POSITIVE_INFINITY]) {
+      expect(() => new LineDecoder({ maxLineLength })).toThrow('maxLineLength must be a positive integer');
+    }
+  });
+
   it('case 50: reports an over-long line once, as soon as it passes the limit, and resynchronises', () => {
     const decoder = new LineDecoder({ maxLineLength: 10 });
     decoder.push(bytes('0123456789A'));
