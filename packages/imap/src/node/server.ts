@@ -297,6 +297,8 @@ class SessionRun implements ConnectionHandler {
    * the session has something to say (a change during IDLE).
    */
   #wake: ((input: Promise<Uint8Array | undefined> | typeof WOKEN) => void) | undefined;
+  /** A change came while the loop was not waiting (writing, or handling an event): the next wait ends at once. */
+  #woken = false;
   #bridge: ImapStoreBridge | undefined;
   #exchange: SaslServerExchange | undefined;
   /** An event taken from the session while streaming bodies ahead, to be handled next. */
@@ -432,6 +434,10 @@ class SessionRun implements ConnectionHandler {
       this.#reading = reading = read;
     }
     if (this.#readSettled) return reading;
+    if (this.#woken) {
+      this.#woken = false;
+      return Promise.resolve(WOKEN);
+    }
     return new Promise((resolve) => {
       this.#wake = resolve;
     });
@@ -571,7 +577,8 @@ class SessionRun implements ConnectionHandler {
       recent: this.#recent,
       onChange: (change) => {
         this.#session.mailboxChanged(change);
-        this.#wake?.(WOKEN);
+        if (this.#wake) this.#wake(WOKEN);
+        else this.#woken = true;
       },
     });
     this.#loginDeadline?.clear();

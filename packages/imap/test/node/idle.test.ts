@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { createMemoryStore, type MailStore } from '@postwire/store';
 import { createMaildirStore } from '@postwire/store/maildir';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createImapServer, type ImapServer } from '../../src/node/index.js';
+import { testCertificates } from '../../../core/test/support/certs.js';
+import {
+  createImapClient,
+  createImapServer,
+  type ImapServer,
+  type ImapServerOptions,
+} from '../../src/node/index.js';
 
 const PASSWORD = 'secret';
 const cleanups: (() => Promise<void>)[] = [];
@@ -14,8 +20,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function start(store: MailStore): Promise<number> {
+async function start(store: MailStore, options: Partial<ImapServerOptions> = {}): Promise<number> {
   const server: ImapServer = createImapServer({
+    ...options,
     store,
     host: '127.0.0.1',
     port: 0,
@@ -123,5 +130,47 @@ describe('IDLE over the Node server', () => {
     await watcher.send('DONE', /i OK/);
     await deliver('Subject: two\r\n\r\nbody\r\n');
     expect(await watcher.send('n NOOP', /n OK/)).toBe('* 2 EXISTS\r\n* 2 RECENT\r\nn OK NOOP completed\r\n');
+  });
+
+  it('never loses a change that comes while the server is still answering IDLE (written, not yet waiting)', async () => {
+    const store = createMemoryStore();
+    cleanups.push(() => store.close());
+    const { ca, cert, key } = testCertificates();
+    const port = await start(store, { startTls: { cert, key } });
+    // Over TLS and COMPRESS=DEFLATE the server's writes take a while: a change from another session can
+    // come after the server answered IDLE and before it waits for input. Every time, the EXISTS must be
+    // pushed.
+    const connectClient = async () => {
+      const client = await createImapClient({
+        host: '127.0.0.1',
+        port,
+        starttls: 'required',
+        tls: { ca, servername: 'localhost' },
+        auth: { username: 'alice', password: PASSWORD },
+      });
+      cleanups.push(() => client.close());
+      return client;
+    };
+    const watcher = await connectClient();
+    const writer = await connectClient();
+    expect(watcher.compressed).toBe(true);
+    await watcher.open('INBOX');
+    for (let round = 1; round <= 30; round++) {
+      // The watcher's own work first (as a mail app does), then IDLE while the other session appends.
+      await watcher.append('INBOX', `Subject: own ${round}\r\n\r\nbody\r\n`);
+      for await (const message of watcher.fetch('*', { uid: true, bodies: [''] })) {
+        for await (const part of message.bodies) await part.text();
+      }
+      const count = watcher.mailbox!.exists;
+      const seen = new Promise<void>((resolve) =>
+        watcher.addEventListener('exists', (event) => event.detail.count > count && resolve()),
+      );
+      const controller = new AbortController();
+      const idling = watcher.idle({ signal: controller.signal });
+      await writer.append('INBOX', `Subject: other ${round}\r\n\r\nbody\r\n`);
+      await seen;
+      controller.abort();
+      await idling;
+    }
   });
 });
