@@ -38,4 +38,16 @@ projects.push({
   test: { name: 'examples', root: './examples', include: ['test/**/*.test.ts'], environment: 'node' },
 });
 
+projects.push({
+  resolve: { alias },
+  test: {
+    name: 'runtimes',
+    root: './runtimes',
+    include: ['test/**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
+  },
+});
+
 export default projects;

@@ -175,7 +175,14 @@ async function imap(connector, target, how, tls, subject) {
  * runtime takes a CA per connection (Workers trust the runtime's configured roots instead).
  */
 export async function runClientScenario({ connector, targets, ways, trustsCa = true, runtime }) {
-  const passed = [];
+  // Each step is also told on stderr as it passes, so that a run that hangs shows where.
+  const passed = {
+    steps: [],
+    push(step) {
+      this.steps.push(step);
+      console.error(`${runtime}: ${step} passed`);
+    },
+  };
   await mime();
   passed.push('mime');
   await sasl();
@@ -198,5 +205,5 @@ export async function runClientScenario({ connector, targets, ways, trustsCa = t
       passed.push(`pop3 ${target.name} ${how}`);
     }
   }
-  return passed;
+  return passed.steps;
 }

@@ -39,6 +39,8 @@ export interface ImapDovecotOptions {
    * so that Dovecot names mailboxes as Postwire's store does (Maildir++'s own separator is `.`).
    */
   readonly extraConfig?: readonly string[];
+  /** Serve POP3 too, with STLS and on implicit TLS (the cross-runtime suite reads the same mail over both). */
+  readonly pop3?: boolean;
 }
 
 /** A running Dovecot. */
@@ -49,6 +51,8 @@ export interface ImapDovecot {
   readonly port: number;
   /** IMAPS (implicit TLS) on 127.0.0.1. */
   readonly tlsPort: number;
+  /** With `pop3`: POP3 with STLS, and POP3S, on 127.0.0.1. */
+  readonly pop3Ports?: { readonly port: number; readonly tlsPort: number };
   /** The PEM CA that signed Dovecot's certificate (for `localhost` and `127.0.0.1`). */
   readonly ca: string;
   /** The directory holding every user's Maildir. */
@@ -96,11 +100,14 @@ async function startOnce(options: ImapDovecotOptions): Promise<ImapDovecot> {
   );
   await writeFile(join(dir, 'cert.pem'), cert, { mode: 0o644 });
   await writeFile(join(dir, 'key.pem'), key, { mode: 0o600 });
-  const [port, tlsPort] = (await freePorts(2)) as [number, number];
+  const [port, tlsPort, pop3Port, pop3TlsPort] = (await freePorts(options.pop3 ? 4 : 2)) as number[];
+  const pop3Ports = options.pop3 ? { port: pop3Port!, tlsPort: pop3TlsPort! } : undefined;
   const extra = options.extraConfig ?? [];
-  await writeFile(join(dir, 'dovecot.conf'), config({ dir, mailRoot, logPath, port, tlsPort, extra }), {
-    mode: 0o644,
-  });
+  await writeFile(
+    join(dir, 'dovecot.conf'),
+    config({ dir, mailRoot, logPath, port: port!, tlsPort: tlsPort!, pop3Ports, extra }),
+    { mode: 0o644 },
+  );
 
   const dovecot = spawnPeer(DOVECOT, ['-F', '-c', join(dir, 'dovecot.conf')]);
   const cleanUp = async (): Promise<void> => {
@@ -109,8 +116,12 @@ async function startOnce(options: ImapDovecotOptions): Promise<ImapDovecot> {
   };
   try {
     const deadline = Date.now() + START_DEADLINE;
-    await waitForGreeting(dovecot, port, { deadline, greeting: /^\* OK/ });
-    await waitForGreeting(dovecot, tlsPort, { deadline, greeting: /^\* OK/, tls: true });
+    await waitForGreeting(dovecot, port!, { deadline, greeting: /^\* OK/ });
+    await waitForGreeting(dovecot, tlsPort!, { deadline, greeting: /^\* OK/, tls: true });
+    if (pop3Ports) {
+      await waitForGreeting(dovecot, pop3Ports.port, { deadline, greeting: /^\+OK/ });
+      await waitForGreeting(dovecot, pop3Ports.tlsPort, { deadline, greeting: /^\+OK/, tls: true });
+    }
   } catch (error) {
     const log = await readFile(logPath, 'utf8').catch(() => '');
     await cleanUp();
@@ -120,8 +131,9 @@ async function startOnce(options: ImapDovecotOptions): Promise<ImapDovecot> {
   let stopping: Promise<void> | undefined;
   return {
     pid: dovecot.pid,
-    port,
-    tlsPort,
+    port: port!,
+    tlsPort: tlsPort!,
+    ...(pop3Ports ? { pop3Ports } : {}),
     ca,
     mailRoot,
     maildir: (user) => join(mailRoot, user),
@@ -139,6 +151,7 @@ function config(c: {
   logPath: string;
   port: number;
   tlsPort: number;
+  pop3Ports: { readonly port: number; readonly tlsPort: number } | undefined;
   extra: readonly string[];
 }): string {
   const { root, uid, gid, users, noChroot } = dovecotProcessSettings();
@@ -150,7 +163,7 @@ function config(c: {
     `state_dir = ${c.dir}/state`,
     `log_path = ${c.logPath}`,
     'listen = 127.0.0.1',
-    'protocols = imap',
+    `protocols = imap${c.pop3Ports ? ' pop3' : ''}`,
     'ssl = yes',
     `ssl_cert = <${c.dir}/cert.pem`,
     `ssl_key = <${c.dir}/key.pem`,
@@ -175,6 +188,17 @@ function config(c: {
     `  inet_listener imaps {\n    port = ${c.tlsPort}\n    ssl = yes\n  }`,
     ...chroot,
     '}',
+    ...(c.pop3Ports
+      ? [
+          'service pop3-login {',
+          `  inet_listener pop3 {\n    port = ${c.pop3Ports.port}\n  }`,
+          `  inet_listener pop3s {\n    port = ${c.pop3Ports.tlsPort}\n    ssl = yes\n  }`,
+          ...chroot,
+          '}',
+          // POP3 lists what IMAP appended, and the UIDL format Dovecot's POP3 tests use.
+          'pop3_uidl_format = %08Xu%08Xv',
+        ]
+      : []),
     // Without this a failed login costs 2 s plus a growing per-IP penalty.
     'service anvil {',
     '  unix_listener anvil-auth-penalty {\n    mode = 0\n  }',
