@@ -1,4 +1,5 @@
 import { cpus, totalmem } from 'node:os';
+import type { RuntimeRow } from './runtimes.js';
 
 /** One row of docs/benchmarks.md: a workload, our figure and each peer's, higher is better. */
 export interface Row {
@@ -38,7 +39,50 @@ export function renderTable(rows: readonly Row[]): string[] {
 }
 
 /** Renders the rows as the Markdown page, with the machine and Node version they were measured on. */
-export function renderReport(rows: readonly Row[], date: Date): string {
+/** Where the cross-runtime section starts and ends, so that `pnpm bench:runtimes` can replace it alone. */
+export const RUNTIMES_START = '<!-- runtimes: written by bench/src/runtimes-only.ts and run.ts -->';
+export const RUNTIMES_END = '<!-- runtimes end -->';
+
+/**
+ * The section of the figures across runtimes: one column per runtime, each figure from the same script in
+ * the same run, and what was measured.
+ */
+export function renderRuntimeSection(
+  rows: readonly RuntimeRow[],
+  versions: Readonly<Record<string, string>>,
+): string {
+  const runtimes = Object.keys(versions);
+  return [
+    RUNTIMES_START,
+    '## Across runtimes',
+    '',
+    `The same script (runtimes/bench/throughput.mjs, on the built packages) on each runtime in turn: ${runtimes
+      .map((name) => `${name} ${versions[name]}`)
+      .join(', ')}. workerd runs it bundled by esbuild for the`,
+    '`workerd` condition. Each figure is the median of timed rounds after warm-up; higher is better.',
+    '',
+    `| Workload | ${runtimes.join(' | ')} |`,
+    `| --- | ${runtimes.map(() => '---:').join(' | ')} |`,
+    ...rows.map(
+      (row) =>
+        `| ${row.workload} | ${runtimes.map((name) => `${format(row.figures[name] ?? Number.NaN)} ${row.unit}`).join(' | ')} |`,
+    ),
+    '',
+    'MIME: `parseMessage` on two messages the script composes itself, so that every runtime parses the same',
+    'bytes: an HTML newsletter (8,200 paragraphs of Latin-1 text and links, quoted-printable) and five 1,000,000-byte',
+    "attachments of pseudo-random bytes (base64). IMAP: `fetch('1:*', { bodies: [''] })` of a mailbox of 100",
+    "messages of 102,400 bytes on Postwire's dev server (a Node child process), each body read whole with",
+    "`bytes()`, over plain TCP through that runtime's connector (`@postwire/core/node`, `/deno`, `/bun`,",
+    '`/workers`), without COMPRESS, so that the figure is the client on that runtime rather than a TLS library.',
+    RUNTIMES_END,
+  ].join('\n');
+}
+
+export function renderReport(
+  rows: readonly Row[],
+  date: Date,
+  runtimes?: { readonly rows: readonly RuntimeRow[]; readonly versions: Readonly<Record<string, string>> },
+): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const lines = [
     '# Benchmarks',
@@ -196,5 +240,6 @@ export function renderReport(rows: readonly Row[], date: Date): string {
     'throughput row, half its memory.',
     '',
   );
+  if (runtimes) lines.push(renderRuntimeSection(runtimes.rows, runtimes.versions), '');
   return lines.join('\n');
 }

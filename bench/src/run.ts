@@ -9,6 +9,7 @@ import { mimeParseSuite } from './mime-parse.js';
 import { mimeStreamMemorySuite } from './mime-stream-memory.js';
 import { pop3Suite } from './pop3.js';
 import { renderReport } from './report.js';
+import { runtimesSuite, runtimeVersions } from './runtimes.js';
 import { smtpClientSuite } from './smtp-client.js';
 import { smtpServerSuite } from './smtp-server.js';
 import { smtpSourceSuite } from './smtp-source.js';
@@ -28,7 +29,8 @@ const rows = [
   ...(await imapSuite()),
   ...(await imapClientSuite()),
 ];
-const report = renderReport(rows, new Date());
+const runtimes = { rows: await runtimesSuite(), versions: runtimeVersions() };
+const report = renderReport(rows, new Date(), runtimes);
 const target = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
 writeFileSync(target, report);
 process.stdout.write(report);

@@ -94,7 +94,7 @@ afterAll(async () => {
 
 describe('the client scenario on every runtime', () => {
   it.each(['node', 'deno', 'bun'] as const)('%s', async (runtime) => {
-    const result = await runScript<{ passed: string[] }>(runtime, `${runtime}.mjs`, [settingsFile]);
+    const result = await runScript<{ passed: string[] }>(runtime, `scenario/${runtime}.mjs`, [settingsFile]);
     expect(result.passed).toEqual(expectedSteps());
   });
 
@@ -144,7 +144,7 @@ describe('the servers on Deno and Bun', () => {
         };
         const file = join(directory, `${runtime}-server.json`);
         await writeFile(file, JSON.stringify({ ways: WAYS, targets: [target] }));
-        const result = await runScript<{ passed: string[] }>('node', 'node.mjs', [file]);
+        const result = await runScript<{ passed: string[] }>('node', 'scenario/node.mjs', [file]);
         expect(result.passed).toEqual([
           'mime',
           'sasl',

@@ -7,9 +7,20 @@ import { freePorts, type PeerProcess, spawnPeer } from '../../packages/core/test
 /** The runtimes/ directory: its node_modules holds the deno, bun, workerd and esbuild binaries. */
 export const runtimesDir = fileURLToPath(new URL('..', import.meta.url));
 
+/**
+ * Where runtimes/package.json's packages put each binary. Not the `node_modules/.bin` shims: those are shell
+ * scripts that start the binary as their child, which stopping the shim by its PID would leave running.
+ */
+const BINARIES = {
+  deno: 'deno/deno',
+  bun: 'bun/bin/bun.exe',
+  workerd: 'workerd/bin/workerd',
+  esbuild: 'esbuild/bin/esbuild',
+} as const;
+
 /** A binary installed by runtimes/package.json. */
-export function bin(name: 'deno' | 'bun' | 'workerd' | 'esbuild'): string {
-  return join(runtimesDir, 'node_modules/.bin', name);
+export function bin(name: keyof typeof BINARIES): string {
+  return join(runtimesDir, 'node_modules', BINARIES[name]);
 }
 
 /** The scenarios import the built packages (dist), as users do: the build must have run. */
@@ -40,14 +51,14 @@ export async function firstJsonLine<T>(peer: PeerProcess, timeout = 20_000): Pro
   }
 }
 
-/** Runs a script to its end on a runtime and returns the JSON line it printed. */
+/** Runs a script of runtimes/ (`scenario/node.mjs`) on a runtime and returns the JSON line it printed. */
 export async function runScript<T>(
   runtime: keyof typeof scriptRuntimes,
   script: string,
   args: readonly string[],
   timeout = 60_000,
 ): Promise<T> {
-  const [command, ...rest] = scriptRuntimes[runtime](join(runtimesDir, 'scenario', script));
+  const [command, ...rest] = scriptRuntimes[runtime](join(runtimesDir, script));
   const peer = spawnPeer(command!, [...rest, ...args], { cwd: runtimesDir });
   try {
     return await firstJsonLine<T>(peer, timeout);
