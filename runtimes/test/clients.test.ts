@@ -94,16 +94,26 @@ afterAll(async () => {
 
 describe('the client scenario on every runtime', () => {
   it.each(['node', 'deno', 'bun'] as const)('%s', async (runtime) => {
-    const result = await runScript<{ passed: string[] }>(runtime, `scenario/${runtime}.mjs`, [settingsFile]);
+    const result = await runScript<{ passed: string[]; conditionPicksAdapter: boolean }>(
+      runtime,
+      `scenario/${runtime}.mjs`,
+      [settingsFile],
+    );
     expect(result.passed).toEqual(expectedSteps());
+    expect(result.conditionPicksAdapter).toBe(true);
   });
 
   it('workerd, bundled with esbuild for the workerd condition', async () => {
     const worker = await startWorker('scenario/worker.mjs', join(directory, 'worker'), testCertificates().ca);
     try {
-      const result = (await worker.post(settings)) as { passed?: string[]; error?: string };
+      const result = (await worker.post(settings)) as {
+        passed?: string[];
+        conditionPicksAdapter?: boolean;
+        error?: string;
+      };
       expect(result.error).toBeUndefined();
       expect(result.passed).toEqual(expectedSteps());
+      expect(result.conditionPicksAdapter).toBe(true);
     } finally {
       await worker.stop();
     }
