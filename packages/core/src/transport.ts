@@ -37,6 +37,11 @@ export interface TransportInfo {
   readonly tlsCipher?: string;
   /** For a TLS client or a server that asked for client certificates: whether the peer's certificate verified. */
   readonly authorized?: boolean;
+  /**
+   * The common name (CN) of the peer's certificate, only when it verified: for a server that asked for client
+   * certificates, the identity SASL EXTERNAL logs in with.
+   */
+  readonly peerCertificateName?: string;
 }
 
 /** Channel-binding types of RFC 5929 and RFC 9266 that a transport may export for SCRAM-PLUS. */

@@ -411,5 +411,13 @@ function describe(socket: Socket): TransportInfo {
     tlsProtocol: socket.getProtocol() ?? undefined,
     tlsCipher: socket.getCipher()?.name,
     authorized: socket.authorized,
+    ...(socket.authorized ? verifiedName(socket) : {}),
   };
+}
+
+/** The CN of a verified peer certificate (the first, if the subject holds several). */
+function verifiedName(socket: TLSSocket): { peerCertificateName?: string } {
+  const name: unknown = socket.getPeerCertificate()?.subject?.CN;
+  const first = Array.isArray(name) ? name[0] : name;
+  return typeof first === 'string' && first !== '' ? { peerCertificateName: first } : {};
 }

@@ -226,6 +226,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
             remoteAddress,
             channelBinding: (type: ChannelBindingType): Uint8Array | undefined =>
               run ? run.channelBinding(type) : connection.transport.channelBinding?.(type),
+            externalIdentity: run ? run.externalIdentity : connection.transport.info.peerCertificateName,
           }),
         cleartextLogin: (secure) => sasl.allowsCleartext({ secure, remoteAddress }),
       });
@@ -346,6 +347,11 @@ class SessionRun implements ConnectionHandler {
     return this.#transport.channelBinding?.(type);
   }
 
+  /** The verified client certificate's name, so that EXTERNAL is advertised where AUTH would take it. */
+  get externalIdentity(): string | undefined {
+    return this.#transport.info.peerCertificateName;
+  }
+
   get #info(): ImapConnectionInfo {
     const user = this.#session.user;
     return {
@@ -362,6 +368,7 @@ class SessionRun implements ConnectionHandler {
       secure: this.#session.secure,
       remoteAddress: this.#connection.remoteAddress,
       channelBinding: (type) => transport.channelBinding(type),
+      externalIdentity: transport.info.peerCertificateName,
       connection: this.#info,
     };
   }

@@ -272,6 +272,7 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
                   remoteAddress,
                   channelBinding: (type: ChannelBindingType): Uint8Array | undefined =>
                     run ? run.channelBinding(type) : connection.transport.channelBinding?.(type),
+                  externalIdentity: run ? run.externalIdentity : connection.transport.info.peerCertificateName,
                 }),
               cleartextLogin: (secure: boolean) => sasl.allowsCleartext({ secure, remoteAddress }),
             }
@@ -327,6 +328,11 @@ class SessionRun {
     return this.#transport.channelBinding?.(type);
   }
 
+  /** The verified client certificate's name, so that EXTERNAL is advertised where AUTH would take it. */
+  get externalIdentity(): string | undefined {
+    return this.#transport.info.peerCertificateName;
+  }
+
   get #info(): Pop3ConnectionInfo {
     const session = this.#session;
     const { tlsProtocol, tlsCipher } = this.#transport.info;
@@ -352,6 +358,7 @@ class SessionRun {
       secure: this.#session.secure,
       remoteAddress: this.#connection.remoteAddress,
       channelBinding: (type) => transport.channelBinding(type),
+      externalIdentity: transport.info.peerCertificateName,
       connection: this.#info,
     };
     return context;

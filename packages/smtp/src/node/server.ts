@@ -350,6 +350,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
                   remoteAddress,
                   channelBinding: (type: ChannelBindingType): Uint8Array | undefined =>
                     run ? run.channelBinding(type) : connection.transport.channelBinding?.(type),
+                  externalIdentity: run ? run.externalIdentity : connection.transport.info.peerCertificateName,
                 }),
             }
           : {}),
@@ -462,6 +463,11 @@ class SessionRun {
   /** The TLS session's channel-binding data, so that SCRAM-PLUS is advertised where AUTH would take it. */
   channelBinding(type: ChannelBindingType): Uint8Array | undefined {
     return this.#transport.channelBinding?.(type);
+  }
+
+  /** The verified client certificate's name, so that EXTERNAL is advertised where AUTH would take it. */
+  get externalIdentity(): string | undefined {
+    return this.#transport.info.peerCertificateName;
   }
 
   get #info(): SmtpConnectionInfo {
@@ -631,6 +637,7 @@ class SessionRun {
           secure: session.secure,
           remoteAddress: info.remoteAddress,
           channelBinding: (type) => transport.channelBinding?.(type),
+          externalIdentity: transport.info.peerCertificateName,
           connection: info,
         };
         this.#exchange = this.#sasl?.createExchange(context);

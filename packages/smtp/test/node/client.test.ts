@@ -362,6 +362,31 @@ describe('SMTP client with our server', () => {
     expect(deliveries).toHaveLength(1);
   });
 
+  it('logs in with EXTERNAL where a verified client certificate names the user, and offers it to no one else', async () => {
+    const { ca, cert, key } = testCertificates();
+    const { port, deliveries } = await ourServer({
+      requireAuth: true,
+      sasl: createSaslServer({
+        verifiers: { external: (identity) => identity === 'localhost' && 'alice' },
+      }),
+      // Certificates are asked for, not required: a client without one is simply not offered EXTERNAL.
+      startTls: { cert, key, ca, requestCert: true, rejectUnauthorized: false },
+    } as Partial<SmtpServerOptions>);
+    const withCertificate = client(port, {
+      starttls: 'required',
+      tls: { ca, cert, key },
+      auth: { external: true },
+    });
+    const verified = await withCertificate.verify();
+    expect(verified.mechanism).toBe('EXTERNAL');
+    expect(verified.capabilities.auth).toEqual(['EXTERNAL']);
+    await withCertificate.send({ envelope: ENVELOPE, message: MESSAGE });
+    expect(deliveries).toHaveLength(1);
+
+    const without = client(port, { starttls: 'required', tls: { ca }, auth: { external: true } });
+    await expect(without.verify()).rejects.toMatchObject({ code: ErrorCode.AuthFailed });
+  });
+
   it('speaks LMTP: one result per recipient after the message', async () => {
     const { port } = await ourServer({
       protocol: 'lmtp',
