@@ -69,17 +69,27 @@ async function sasl() {
   }
 }
 
-/** SMTP: a message sent with AUTH, over the transport `secure`/`starttls` say. */
-async function smtp(connector, target, how, tls, subject) {
-  const client = createSmtpClient({
+/**
+ * A client's options for one of the target's servers (`smtp`, `pop3`, `imap`), reached `how`: `plain` (no TLS,
+ * cleartext login allowed), `starttls` (required), or `implicit` TLS on the server's TLS port.
+ */
+function connection(connector, target, how, tls, server) {
+  return {
     connector,
-    name: 'client.postwire.test',
     host: target.host,
-    port: how === 'implicit' ? target.smtpTls : target.smtp,
+    port: how === 'implicit' ? target[`${server}Tls`] : target[server],
     secure: how === 'implicit',
     starttls: how === 'plain' ? 'never' : 'required',
     ...(tls && { tls }),
     auth: { ...target.user, ...(how === 'plain' && { allowCleartext: true }) },
+  };
+}
+
+/** SMTP: a message sent with AUTH, over the transport `secure`/`starttls` say. */
+async function smtp(connector, target, how, tls, subject) {
+  const client = createSmtpClient({
+    ...connection(connector, target, how, tls, 'smtp'),
+    name: 'client.postwire.test',
   });
   try {
     const result = await client.send({
@@ -99,13 +109,7 @@ async function smtp(connector, target, how, tls, subject) {
 /** POP3: log in, list, and retrieve the messages whose subjects are given. */
 async function pop3(connector, target, how, tls, subjects) {
   const client = await createPop3Client({
-    connector,
-    host: target.host,
-    port: how === 'implicit' ? target.pop3Tls : target.pop3,
-    secure: how === 'implicit',
-    starttls: how === 'plain' ? 'never' : 'required',
-    ...(tls && { tls }),
-    auth: { ...target.user, ...(how === 'plain' && { allowCleartext: true }) },
+    ...connection(connector, target, how, tls, 'pop3'),
   });
   try {
     const listing = await client.list();
@@ -126,13 +130,7 @@ async function pop3(connector, target, how, tls, subjects) {
 /** IMAP: log in, select, append, search, fetch, and IDLE until a second session appends. */
 async function imap(connector, target, how, tls, subject) {
   const options = {
-    connector,
-    host: target.host,
-    port: how === 'implicit' ? target.imapTls : target.imap,
-    secure: how === 'implicit',
-    starttls: how === 'plain' ? 'never' : 'required',
-    ...(tls && { tls }),
-    auth: { ...target.user, ...(how === 'plain' && { allowCleartext: true }) },
+    ...connection(connector, target, how, tls, 'imap'),
   };
   const client = await createImapClient(options);
   const other = await createImapClient(options);

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { anyFreeDevServerPorts, type DevServer, startDevServer } from '@postwire/cli';
+import { anyFreeDevServerPorts, type DevServer, type DevServerPorts, startDevServer } from '@postwire/cli';
 import { createMemoryStore } from '@postwire/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testCertificates } from '../../packages/core/test/support/certs.js';
@@ -31,6 +31,22 @@ let settings: { ways: readonly string[]; targets: Record<string, unknown>[] };
 let server: DevServer;
 let dovecot: ImapDovecot | undefined;
 
+/** A dev server as the scenario's target: its submission, IMAP and POP3 ports, each with STARTTLS and implicit TLS. */
+function devServerTarget(name: string, ports: DevServerPorts, ca: string): Record<string, unknown> {
+  return {
+    name,
+    host: '127.0.0.1',
+    smtp: ports.submission,
+    smtpTls: ports.submissions,
+    imap: ports.imap,
+    imapTls: ports.imaps,
+    pop3: ports.pop3,
+    pop3Tls: ports.pop3s,
+    user: USER,
+    ca,
+  };
+}
+
 /** The steps the scenario reports when all went well. */
 function expectedSteps(): string[] {
   const steps = ['mime', 'sasl'];
@@ -53,21 +69,7 @@ beforeAll(async () => {
     ports: anyFreeDevServerPorts,
     mailAuthentication: false,
   });
-  const { ports } = server;
-  const targets: Record<string, unknown>[] = [
-    {
-      name: 'postwire',
-      host: '127.0.0.1',
-      smtp: ports.submission,
-      smtpTls: ports.submissions,
-      imap: ports.imap,
-      imapTls: ports.imaps,
-      pop3: ports.pop3,
-      pop3Tls: ports.pop3s,
-      user: USER,
-      ca,
-    },
-  ];
+  const targets: Record<string, unknown>[] = [devServerTarget('postwire', server.ports, ca)];
   if (hasDovecot) {
     dovecot = await startImapDovecot({ users: { alice: USER.password }, pop3: true });
     targets.push({
@@ -139,19 +141,7 @@ describe('the servers on Deno and Bun', () => {
         },
       );
       try {
-        const ports = await firstJsonLine<Record<string, number>>(peer);
-        const target = {
-          name: runtime,
-          host: '127.0.0.1',
-          smtp: ports.submission,
-          smtpTls: ports.submissions,
-          imap: ports.imap,
-          imapTls: ports.imaps,
-          pop3: ports.pop3,
-          pop3Tls: ports.pop3s,
-          user: USER,
-          ca,
-        };
+        const target = devServerTarget(runtime, await firstJsonLine<DevServerPorts>(peer), ca);
         const file = join(directory, `${runtime}-server.json`);
         await writeFile(file, JSON.stringify({ ways: WAYS, targets: [target] }));
         const result = await runScript<{ passed: string[] }>('node', 'scenario/node.mjs', [file]);

@@ -197,18 +197,23 @@ describe('ClientConnection: holding reads before a TLS upgrade', () => {
     return { transport, pulls: () => pulls };
   }
 
-  it('asks for no more bytes once a receive holds reading, until startTls; the old transport is never read again', async () => {
-    const secure = countingTransport(['* OK secure\r\n']);
-    const plain = countingTransport(['A1 OK begin TLS\r\n', '* injected\r\n'], async () => secure.transport);
+  /** A connection whose session holds reading once it has the first chunk (the answer to STARTTLS). */
+  function holdingAfterFirstChunk(transport: Transport) {
     const received: string[] = [];
-    let connection!: ClientConnection;
-    connection = new ClientConnection(plain.transport, 'imap.example:143', {
+    const connection: ClientConnection = new ClientConnection(transport, 'imap.example:143', {
       receive: (bytes) => {
         received.push(decoder.decode(bytes));
         if (received.length === 1) connection.holdReading();
       },
       failed: () => {},
     });
+    return { connection, received };
+  }
+
+  it('asks for no more bytes once a receive holds reading, until startTls; the old transport is never read again', async () => {
+    const secure = countingTransport(['* OK secure\r\n']);
+    const plain = countingTransport(['A1 OK begin TLS\r\n', '* injected\r\n'], async () => secure.transport);
+    const { connection, received } = holdingAfterFirstChunk(plain.transport);
     await tick();
     expect(received).toEqual(['A1 OK begin TLS\r\n']);
     expect(plain.pulls()).toBe(1);
@@ -220,15 +225,7 @@ describe('ClientConnection: holding reads before a TLS upgrade', () => {
 
   it('reads on after resumeReading (the server refused the upgrade)', async () => {
     const plain = countingTransport(['A1 NO not now\r\n', '* later\r\n']);
-    const received: string[] = [];
-    let connection!: ClientConnection;
-    connection = new ClientConnection(plain.transport, 'imap.example:143', {
-      receive: (bytes) => {
-        received.push(decoder.decode(bytes));
-        if (received.length === 1) connection.holdReading();
-      },
-      failed: () => {},
-    });
+    const { connection, received } = holdingAfterFirstChunk(plain.transport);
     await tick();
     expect(received).toEqual(['A1 NO not now\r\n']);
     connection.resumeReading();

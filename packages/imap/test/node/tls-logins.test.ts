@@ -1,31 +1,40 @@
-import { createSaslServer } from '@postwire/sasl';
+import type { ServerTlsOptions } from '@postwire/core/node';
+import { createSaslServer, type SaslServer } from '@postwire/sasl';
 import { createMemoryStore } from '@postwire/store';
 import { describe, expect, it } from 'vitest';
 import { testCertificates } from '../../../core/test/support/certs.js';
 import { createImapClient } from '../../src/node/client.js';
 import { createImapServer } from '../../src/node/server.js';
 
+/** A server on implicit TLS or with STARTTLS, and how a client reaches it. */
+async function serve(implicit: boolean, sasl: SaslServer, tls: ServerTlsOptions) {
+  const server = createImapServer({
+    host: '127.0.0.1',
+    port: 0,
+    store: createMemoryStore(),
+    sasl,
+    ...(implicit ? { tls } : { startTls: tls }),
+  });
+  const { port } = await server.listen();
+  return {
+    server,
+    reach: { host: '127.0.0.1', port, ...(implicit ? { secure: true } : { starttls: 'required' as const }) },
+  };
+}
+
 describe('SCRAM-PLUS with every mechanism on', () => {
   it.each([false, true])(
     'is advertised where AUTHENTICATE takes it (implicit TLS: %s), so a channel-binding client logs in',
     async (implicit) => {
       const { cert, key, ca } = testCertificates();
-      const server = createImapServer({
-        host: '127.0.0.1',
-        port: 0,
-        store: createMemoryStore(),
-        sasl: createSaslServer({
-          verifiers: { lookupPassword: (name) => (name === 'alice' ? 'pw' : undefined) },
-        }),
-        ...(implicit ? { tls: { cert, key } } : { startTls: { cert, key } }),
+      const sasl = createSaslServer({
+        verifiers: { lookupPassword: (name) => (name === 'alice' ? 'pw' : undefined) },
       });
-      const { port } = await server.listen();
+      const { server, reach } = await serve(implicit, sasl, { cert, key });
       const lines: string[] = [];
       try {
         const client = await createImapClient({
-          host: '127.0.0.1',
-          port,
-          ...(implicit ? { secure: true } : { starttls: 'required' as const }),
+          ...reach,
           tls: { ca, servername: 'localhost' },
           auth: { username: 'alice', password: 'pw' },
           trace: (event) => lines.push(`${event.direction} ${event.line}`),
