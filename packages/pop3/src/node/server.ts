@@ -272,7 +272,9 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
                   remoteAddress,
                   channelBinding: (type: ChannelBindingType): Uint8Array | undefined =>
                     run ? run.channelBinding(type) : connection.transport.channelBinding?.(type),
-                  externalIdentity: run ? run.externalIdentity : connection.transport.info.peerCertificateName,
+                  externalIdentity: run
+                    ? run.externalIdentity
+                    : connection.transport.info.peerCertificateName,
                 }),
               cleartextLogin: (secure: boolean) => sasl.allowsCleartext({ secure, remoteAddress }),
             }

@@ -350,7 +350,9 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
                   remoteAddress,
                   channelBinding: (type: ChannelBindingType): Uint8Array | undefined =>
                     run ? run.channelBinding(type) : connection.transport.channelBinding?.(type),
-                  externalIdentity: run ? run.externalIdentity : connection.transport.info.peerCertificateName,
+                  externalIdentity: run
+                    ? run.externalIdentity
+                    : connection.transport.info.peerCertificateName,
                 }),
             }
           : {}),
