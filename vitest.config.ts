@@ -13,6 +13,7 @@ export default defineConfig({
         'packages/sasl/src/**': { lines: 90 },
         'packages/mime/src/**': { lines: 90 },
         'packages/store/src/**': { lines: 90 },
+        'packages/store-postgres/src/**': { lines: 90 },
         'packages/smtp/src/**': { lines: 90 },
         'packages/pop3/src/**': { lines: 90 },
         'packages/imap/src/**': { lines: 90 },

@@ -9,6 +9,9 @@ const alias = {
   '@postwire/mime': fileURLToPath(new URL('./packages/mime/src/index.ts', import.meta.url)),
   '@postwire/store/maildir': fileURLToPath(new URL('./packages/store/src/node/maildir.ts', import.meta.url)),
   '@postwire/store': fileURLToPath(new URL('./packages/store/src/index.ts', import.meta.url)),
+  '@postwire/store-postgres': fileURLToPath(
+    new URL('./packages/store-postgres/src/index.ts', import.meta.url),
+  ),
   '@postwire/smtp/node': fileURLToPath(new URL('./packages/smtp/src/node/index.ts', import.meta.url)),
   '@postwire/smtp': fileURLToPath(new URL('./packages/smtp/src/index.ts', import.meta.url)),
   '@postwire/pop3/node': fileURLToPath(new URL('./packages/pop3/src/node/index.ts', import.meta.url)),
@@ -21,7 +24,18 @@ const alias = {
 };
 
 /** The one list of test projects: one per package. The root `vitest.config.ts` reads it. */
-const packages = ['core', 'sasl', 'mime', 'store', 'smtp', 'pop3', 'imap', 'mailauth', 'cli'];
+const packages = [
+  'core',
+  'sasl',
+  'mime',
+  'store',
+  'store-postgres',
+  'smtp',
+  'pop3',
+  'imap',
+  'mailauth',
+  'cli',
+];
 
 const projects: TestProjectConfiguration[] = packages.map((name) => ({
   resolve: { alias },

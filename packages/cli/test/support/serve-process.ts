@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { tsxCommand } from '../../../core/test/support/peer-process.js';
 
 /**
  * The real `postwire serve` as a child process, for tests that point real mail clients at it. It runs
@@ -61,19 +61,8 @@ export interface ServeProcess {
 
 /** The command that runs `postwire`: Node with tsx's loader on the source, or the build. */
 export function postwireCommand(): { command: string; args: string[]; env: NodeJS.ProcessEnv } {
-  const bin = join(root, 'packages/cli/src/node/bin.ts');
-  for (const manifest of ['bench/package.json', 'package.json']) {
-    try {
-      const loader = createRequire(join(root, manifest)).resolve('tsx');
-      return {
-        command: process.execPath,
-        args: ['--import', pathToFileURL(loader).href, bin],
-        env: { ...process.env, TSX_TSCONFIG_PATH: join(root, 'tsconfig.json') },
-      };
-    } catch {
-      // not resolvable from there: try the next place
-    }
-  }
+  const fromSource = tsxCommand(join(root, 'packages/cli/src/node/bin.ts'));
+  if (fromSource) return fromSource;
   const built = join(root, 'packages/cli/dist/node/bin.js');
   if (existsSync(built)) return { command: process.execPath, args: [built], env: process.env };
   throw new Error(

@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import * as net from 'node:net';
+import { join } from 'node:path';
 import * as tls from 'node:tls';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /**
  * What every real peer of these tests needs (Postfix, aiosmtpd, Dovecot …): a child process started
@@ -28,11 +31,12 @@ export interface PeerProcess {
 export function spawnPeer(
   command: string,
   args: readonly string[],
-  options: { cwd?: string } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): PeerProcess {
   const child: ChildProcess = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+    ...(options.env !== undefined ? { env: options.env } : {}),
   });
   let output = '';
   const collect = (chunk: Buffer): void => {
@@ -200,4 +204,30 @@ export function runCommand(
     });
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** The repository's root. */
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/**
+ * How to run a TypeScript file of the repository from source in a child process: Node with tsx's loader and
+ * the root tsconfig, whose `paths` map every `@postwire/*` import to its package's `src/`, so that no build
+ * is needed. `undefined` when tsx (a devDependency of the root and of bench) cannot be found.
+ */
+export function tsxCommand(
+  script: string,
+): { command: string; args: string[]; env: NodeJS.ProcessEnv } | undefined {
+  for (const manifest of ['bench/package.json', 'package.json']) {
+    try {
+      const loader = createRequire(join(root, manifest)).resolve('tsx');
+      return {
+        command: process.execPath,
+        args: ['--import', pathToFileURL(loader).href, script],
+        env: { ...process.env, TSX_TSCONFIG_PATH: join(root, 'tsconfig.json') },
+      };
+    } catch {
+      // not resolvable from there: try the next place
+    }
+  }
+  return undefined;
 }

@@ -1,0 +1,95 @@
+import type { SqlClient } from './sql.js';
+
+/**
+ * The schema's versions, each a list of statements run in one transaction. A version once released is
+ * never edited: a change is a new version.
+ */
+export const MIGRATIONS: readonly (readonly string[])[] = [
+  [
+    `CREATE TABLE postwire_users (
+       id bigserial PRIMARY KEY,
+       name text NOT NULL UNIQUE
+     )`,
+    `CREATE TABLE postwire_mailboxes (
+       id bigserial PRIMARY KEY,
+       user_id bigint NOT NULL REFERENCES postwire_users ON DELETE CASCADE,
+       name text NOT NULL,
+       mailbox_id text NOT NULL UNIQUE,
+       uid_validity bigint NOT NULL,
+       uid_next bigint NOT NULL DEFAULT 1,
+       highest_modseq bigint NOT NULL DEFAULT 1,
+       special_use text,
+       UNIQUE (user_id, name)
+     )`,
+    `CREATE TABLE postwire_subscriptions (
+       user_id bigint NOT NULL REFERENCES postwire_users ON DELETE CASCADE,
+       name text NOT NULL,
+       PRIMARY KEY (user_id, name)
+     )`,
+    // A message's bytes, shared by its copies; in chunks, so that no row holds a whole large message.
+    `CREATE TABLE postwire_bodies (
+       id bigserial PRIMARY KEY,
+       size bigint NOT NULL DEFAULT 0,
+       structure jsonb
+     )`,
+    `CREATE TABLE postwire_body_chunks (
+       body bigint NOT NULL REFERENCES postwire_bodies ON DELETE CASCADE,
+       start bigint NOT NULL,
+       data bytea NOT NULL,
+       PRIMARY KEY (body, start)
+     )`,
+    `CREATE TABLE postwire_messages (
+       mailbox bigint NOT NULL REFERENCES postwire_mailboxes ON DELETE CASCADE,
+       uid bigint NOT NULL,
+       message_id text NOT NULL,
+       body bigint NOT NULL REFERENCES postwire_bodies,
+       flags text[] NOT NULL,
+       internal_time bigint NOT NULL,
+       size bigint NOT NULL,
+       modseq bigint NOT NULL,
+       PRIMARY KEY (mailbox, uid)
+     )`,
+    'CREATE INDEX postwire_messages_body ON postwire_messages (body)',
+    // Every change of a mailbox, in MODSEQ order: what other processes (and this one) replay.
+    `CREATE TABLE postwire_changes (
+       id bigserial PRIMARY KEY,
+       mailbox bigint NOT NULL REFERENCES postwire_mailboxes ON DELETE CASCADE,
+       modseq bigint NOT NULL,
+       change jsonb NOT NULL
+     )`,
+    'CREATE INDEX postwire_changes_mailbox ON postwire_changes (mailbox, modseq)',
+    // POP3's maildrop lock across processes: a lease its holder renews, which a crashed holder lets lapse.
+    `CREATE TABLE postwire_locks (
+       mailbox bigint PRIMARY KEY REFERENCES postwire_mailboxes ON DELETE CASCADE,
+       holder text NOT NULL,
+       expires timestamptz NOT NULL
+     )`,
+  ],
+];
+
+/** The schema version the code needs. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Brings the database's schema to {@link SCHEMA_VERSION} in one transaction, under an advisory
+ * lock so that processes starting together migrate once. Resolves with the version found before.
+ */
+export async function migrate(sql: SqlClient): Promise<number> {
+  return sql.transaction(async (tx) => {
+    // One migration at a time across processes (released at the transaction's end).
+    await tx.query('SELECT pg_advisory_xact_lock(7063770)');
+    await tx.query('CREATE TABLE IF NOT EXISTS postwire_schema (version integer NOT NULL)');
+    const { rows } = await tx.query<{ version: number }>('SELECT version FROM postwire_schema');
+    const found = rows[0]?.version ?? 0;
+    if (found > SCHEMA_VERSION) {
+      throw new Error(`the database's schema is version ${found}, newer than this code's ${SCHEMA_VERSION}`);
+    }
+    for (let version = found; version < SCHEMA_VERSION; version++) {
+      for (const statement of MIGRATIONS[version]!) await tx.query(statement);
+    }
+    if (rows.length === 0)
+      await tx.query('INSERT INTO postwire_schema (version) VALUES ($1)', [SCHEMA_VERSION]);
+    else await tx.query('UPDATE postwire_schema SET version = $1', [SCHEMA_VERSION]);
+    return found;
+  });
+}

@@ -1,0 +1,90 @@
+/** The rows a query returned. */
+export interface SqlResult<Row> {
+  /** The rows, each an object keyed by column name. */
+  readonly rows: Row[];
+}
+
+/** Runs one SQL statement with `$1`-style parameters. */
+export interface SqlQueryable {
+  /** Runs `text` with `params` (bytes as `Uint8Array`, arrays as arrays) and resolves with its rows. */
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlResult<Row>>;
+}
+
+/**
+ * What the store needs of the application's PostgreSQL driver: queries, transactions on one connection, and
+ * notifications. It is small so that any driver fits (`pg`, `postgres`, a pool of either); `pgSqlClient`
+ * adapts a `pg` pool.
+ */
+export interface SqlClient extends SqlQueryable {
+  /**
+   * Runs `work` in a transaction on one connection: `BEGIN` before, `COMMIT` when it resolves, `ROLLBACK`
+   * when it throws (and the error goes on).
+   */
+  transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T>;
+  /**
+   * Calls `handler` with the payload of every `NOTIFY` on `channel`, until the returned function is called.
+   * The driver keeps one connection listening, and listens again after it reconnects.
+   */
+  listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
+}
+
+/** The part of a `pg` pool that {@link pgSqlClient} uses. */
+export interface PgPoolLike extends SqlQueryable {
+  /** A client of its own, for a transaction or for listening. */
+  connect(): Promise<PgPoolClientLike>;
+}
+
+/** The part of a `pg` pool client that {@link pgSqlClient} uses. */
+export interface PgPoolClientLike extends SqlQueryable {
+  /** Gives the client back to the pool; with an error (or `true`), the pool drops it. */
+  release(error?: Error | boolean): void;
+  /** Adds a listener: `pg` emits `notification` with `{ channel, payload }`. */
+  on(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): unknown;
+  /** Removes a listener. */
+  off(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): unknown;
+}
+
+/**
+ * A {@link SqlClient} over a `pg` `Pool` (the `pg` package, version 8). Transactions take a client from the
+ * pool for their length; `listen` keeps one client for itself until stopped.
+ */
+export function pgSqlClient(pool: PgPoolLike): SqlClient {
+  return {
+    query: (text, params) => pool.query(text, params),
+    async transaction(work) {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollback: Error) => {
+          broken = rollback;
+        });
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async listen(channel, handler) {
+      const client = await pool.connect();
+      const onNotification = (message: { channel: string; payload?: string }): void => {
+        if (message.channel === channel) handler(message.payload ?? '');
+      };
+      client.on('notification', onNotification);
+      await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+      return async () => {
+        client.off('notification', onNotification);
+        await client.query(`UNLISTEN ${quoteIdentifier(channel)}`).catch(() => {});
+        client.release();
+      };
+    },
+  };
+}
+
+/** A PostgreSQL identifier, quoted. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

@@ -1,0 +1,899 @@
+import { concatBytes } from '@postwire/core';
+import {
+  type AppendOptions,
+  type AppendResult,
+  assertWithinQuota,
+  type ByteRange,
+  ChangeFeed,
+  type CopyResult,
+  canonicalFlags,
+  canonicalMailboxName,
+  canonicalUserName,
+  describeMessage,
+  type FlagOperation,
+  type IndexEntry,
+  type Mailbox,
+  type MailboxChange,
+  MailboxExistsError,
+  MailboxIndex,
+  MailboxInUseError,
+  type MailboxListEntry,
+  type MailboxLock,
+  MailboxNotFoundError,
+  type MailboxStatus,
+  type MailStore,
+  type MessageInfo,
+  type MessageSource,
+  type MessageStructure,
+  mailboxListEntries,
+  messageInfo,
+  newMailboxId,
+  newMessageId,
+  nextUidValidity,
+  parentNames,
+  type QuotaLimits,
+  type QuotaUsage,
+  type SetFlagsOptions,
+  type SetFlagsResult,
+  type SpecialUse,
+  StoreRefusedError,
+  sourceChunks,
+  type UserMail,
+  untilClosed,
+} from '@postwire/store';
+import { migrate } from './schema.js';
+import type { SqlClient, SqlQueryable } from './sql.js';
+
+/** Options of {@link createPostgresStore}. */
+export interface PostgresStoreOptions {
+  /** The application's database connection (see `pgSqlClient` for `pg`). */
+  readonly sql: SqlClient;
+  /** Create or update the schema first (default `false`: run `migrate` when deploying). */
+  readonly migrate?: boolean;
+  /** Per-user limits: octets over all mailboxes, and number of messages. */
+  readonly quota?: QuotaLimits;
+  /** Octets per stored chunk of a message (default 256 KiB): no row holds more of it. */
+  readonly chunkSize?: number;
+  /**
+   * Milliseconds between looks for changes while a session follows a mailbox (default 10,000): what
+   * catches up after a notification was lost (the listening connection dropped). Notifications make the
+   * usual delay a few milliseconds.
+   */
+  readonly pollInterval?: number;
+  /** Seconds a maildrop lock lasts unless its holder renews it (default 60); a crashed holder's lapses. */
+  readonly lockLease?: number;
+}
+
+/** The channel every process listens on: a payload is a mailbox's row id. */
+const CHANNEL = 'postwire_changes';
+
+/** A message's entry in a process's index of a mailbox: the index's own, and where its bytes are. */
+interface Entry extends IndexEntry {
+  readonly body: number;
+}
+
+/** How one change is kept in `postwire_changes`. */
+type StoredChange =
+  | {
+      readonly type: 'append';
+      readonly uid: number;
+      readonly id: string;
+      readonly flags: readonly string[];
+      readonly internalTime: number;
+      readonly size: number;
+      readonly body: number;
+    }
+  | { readonly type: 'flags'; readonly uid: number; readonly flags: readonly string[] }
+  | { readonly type: 'expunge'; readonly uids: readonly number[] };
+
+/**
+ * What one process knows of a mailbox, shared by its sessions: an index kept up to date by replaying the
+ * mailbox's changes in MODSEQ order (its own writes and other processes' alike), and the feed the sessions
+ * follow.
+ */
+class MailboxState {
+  readonly row: number;
+  name: string;
+  readonly index: MailboxIndex<Entry>;
+  readonly feed = new ChangeFeed();
+  readonly structures = new Map<number, MessageStructure>();
+  gone = false;
+  handles = 0;
+  #replay: Promise<void> = Promise.resolve();
+
+  constructor(row: number, name: string, index: MailboxIndex<Entry>) {
+    this.row = row;
+    this.name = name;
+    this.index = index;
+  }
+
+  /** Reads and applies the changes past what the index holds; calls queue up, so they apply in order. */
+  catchUp(sql: SqlQueryable): Promise<void> {
+    this.#replay = this.#replay.then(() => this.#apply(sql));
+    return this.#replay;
+  }
+
+  /** The mailbox was deleted: its sessions are told, and its feed ends. */
+  end(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.feed.publish({ type: 'gone' });
+    this.feed.end();
+  }
+
+  async #apply(sql: SqlQueryable): Promise<void> {
+    if (this.gone) return;
+    const { rows } = await sql.query<{ modseq: string; change: StoredChange }>(
+      'SELECT modseq, change FROM postwire_changes WHERE mailbox = $1 AND modseq > $2 ORDER BY modseq, id',
+      [this.row, this.index.highestModseq],
+    );
+    if (rows.length === 0) {
+      const exists = await sql.query('SELECT 1 FROM postwire_mailboxes WHERE id = $1', [this.row]);
+      if (exists.rows.length === 0) this.end();
+      return;
+    }
+    for (const { modseq: text, change } of rows) {
+      const modseq = Number(text);
+      if (change.type === 'append') {
+        if (this.index.get(change.uid)) continue;
+        const entry = this.index.add(
+          {
+            id: change.id,
+            flags: change.flags,
+            internalTime: change.internalTime,
+            size: change.size,
+            uid: change.uid,
+            body: change.body,
+          },
+          modseq,
+        );
+        this.feed.publish({ type: 'append', message: messageInfo(entry) });
+      } else if (change.type === 'flags') {
+        const entry = this.index.get(change.uid);
+        if (entry) this.index.replaceFlags(entry, change.flags, modseq);
+        else if (modseq > this.index.highestModseq) this.index.highestModseq = modseq;
+        if (entry) this.feed.publish({ type: 'flags', uid: change.uid, flags: entry.flags, modseq });
+      } else {
+        // The index gives a removal the next MODSEQ: the one the database gave it.
+        this.index.highestModseq = Math.max(this.index.highestModseq, modseq - 1);
+        const removed = this.index.remove(change.uids);
+        this.index.highestModseq = Math.max(this.index.highestModseq, modseq);
+        for (const uid of removed.uids) this.structures.delete(uid);
+        if (removed.uids.length > 0) this.feed.publish({ type: 'expunge', uids: removed.uids, modseq });
+      }
+    }
+  }
+}
+
+/**
+ * A mail store on PostgreSQL, for many SMTP/LMTP, IMAP and POP3 processes over one set of mailboxes. Every
+ * operation is one transaction; UIDs and MODSEQs come from the mailbox's row, locked for the moment of the
+ * commit, so that concurrent appends from any number of processes never collide and leave no gap. Changes
+ * reach every process's sessions through `LISTEN`/`NOTIFY`, read back from the change log from the last
+ * MODSEQ seen, so that a lost notification delays a change but never drops it.
+ */
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<MailStore> {
+  const { sql } = options;
+  if (options.migrate) await migrate(sql);
+  const settings = {
+    quota: options.quota ?? {},
+    chunkSize: options.chunkSize ?? 256 * 1024,
+    lockLease: options.lockLease ?? 60,
+  };
+  const states = new Map<number, MailboxState>();
+  const holder = newMessageId();
+  const stopListening = await sql.listen(CHANNEL, (payload) => {
+    const state = states.get(Number(payload));
+    if (state) void state.catchUp(sql).catch(() => {});
+  });
+  const poll = setInterval(() => {
+    for (const state of states.values()) if (state.feed.active) void state.catchUp(sql).catch(() => {});
+  }, options.pollInterval ?? 10_000);
+  (poll as { unref?: () => void }).unref?.();
+  const context: StoreContext = { sql, states, settings, holder };
+  return {
+    async user(name) {
+      const canonical = canonicalUserName(name);
+      const userId = await sql.transaction(async (tx) => {
+        const created = await tx.query<{ id: string }>(
+          'INSERT INTO postwire_users (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id',
+          [canonical],
+        );
+        if (created.rows.length === 0) {
+          const found = await tx.query<{ id: string }>('SELECT id FROM postwire_users WHERE name = $1', [
+            canonical,
+          ]);
+          return Number(found.rows[0]!.id);
+        }
+        const id = Number(created.rows[0]!.id);
+        await insertMailbox(tx, id, 'INBOX');
+        await tx.query('INSERT INTO postwire_subscriptions (user_id, name) VALUES ($1, $2)', [id, 'INBOX']);
+        return id;
+      });
+      return new PostgresUser(context, canonical, userId);
+    },
+    async close() {
+      clearInterval(poll);
+      for (const state of states.values()) state.feed.end();
+      states.clear();
+      await stopListening();
+    },
+  };
+}
+
+/** What the users and mailboxes of one store share. */
+interface StoreContext {
+  readonly sql: SqlClient;
+  readonly states: Map<number, MailboxState>;
+  readonly settings: { readonly quota: QuotaLimits; readonly chunkSize: number; readonly lockLease: number };
+  /** Names this process in the maildrop locks it holds. */
+  readonly holder: string;
+}
+
+async function insertMailbox(
+  tx: SqlQueryable,
+  userId: number,
+  name: string,
+  specialUse?: SpecialUse,
+): Promise<number> {
+  const { rows } = await tx.query<{ id: string }>(
+    `INSERT INTO postwire_mailboxes (user_id, name, mailbox_id, uid_validity, special_use)
+     VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+    [userId, name, newMailboxId(), nextUidValidity(), specialUse ?? null],
+  );
+  return Number(rows[0]!.id);
+}
+
+/** Takes the next MODSEQ (and `uids` UIDs) of a mailbox; its row stays locked until the transaction ends. */
+async function advance(
+  tx: SqlQueryable,
+  row: number,
+  uids = 0,
+): Promise<{ modseq: number; firstUid: number; uidValidity: number }> {
+  const { rows } = await tx.query<{ modseq: string; first_uid: string; uid_validity: string }>(
+    `UPDATE postwire_mailboxes SET highest_modseq = highest_modseq + 1, uid_next = uid_next + $2
+     WHERE id = $1 RETURNING highest_modseq AS modseq, uid_next - $2 AS first_uid, uid_validity`,
+    [row, uids],
+  );
+  if (rows.length === 0) throw new MailboxNotFoundError(String(row));
+  return {
+    modseq: Number(rows[0]!.modseq),
+    firstUid: Number(rows[0]!.first_uid),
+    uidValidity: Number(rows[0]!.uid_validity),
+  };
+}
+
+async function recordChanges(
+  tx: SqlQueryable,
+  row: number,
+  modseq: number,
+  changes: StoredChange[],
+): Promise<void> {
+  if (changes.length === 0) return;
+  await tx.query(
+    'INSERT INTO postwire_changes (mailbox, modseq, change) SELECT $1, $2, unnest($3::jsonb[])',
+    [row, modseq, changes.map((change) => JSON.stringify(change))],
+  );
+  await tx.query('SELECT pg_notify($1, $2)', [CHANNEL, String(row)]);
+}
+
+/** Deletes bodies that no message refers to any more. */
+async function dropOrphanBodies(tx: SqlQueryable, bodies: readonly number[]): Promise<void> {
+  if (bodies.length === 0) return;
+  await tx.query(
+    `DELETE FROM postwire_bodies b WHERE b.id = ANY($1::bigint[])
+     AND NOT EXISTS (SELECT 1 FROM postwire_messages m WHERE m.body = b.id)`,
+    [bodies],
+  );
+}
+
+class PostgresUser implements UserMail {
+  readonly user: string;
+  readonly #context: StoreContext;
+  readonly #id: number;
+
+  constructor(context: StoreContext, user: string, id: number) {
+    this.#context = context;
+    this.user = user;
+    this.#id = id;
+  }
+
+  async list(): Promise<MailboxListEntry[]> {
+    const { sql } = this.#context;
+    const mailboxes = await sql.query<{ name: string; special_use: SpecialUse | null }>(
+      'SELECT name, special_use FROM postwire_mailboxes WHERE user_id = $1',
+      [this.#id],
+    );
+    const subscriptions = await sql.query<{ name: string }>(
+      'SELECT name FROM postwire_subscriptions WHERE user_id = $1',
+      [this.#id],
+    );
+    return mailboxListEntries(
+      new Map(mailboxes.rows.map((row) => [row.name, row.special_use ?? undefined] as const)),
+      subscriptions.rows.map((row) => row.name),
+    );
+  }
+
+  async create(name: string, options: { specialUse?: SpecialUse } = {}): Promise<void> {
+    const canonical = canonicalMailboxName(name);
+    await this.#context.sql.transaction(async (tx) => {
+      if (await this.#find(tx, canonical)) throw new MailboxExistsError(canonical);
+      for (const parent of parentNames(canonical)) {
+        if (!(await this.#find(tx, parent))) await insertMailbox(tx, this.#id, parent);
+      }
+      await insertMailbox(tx, this.#id, canonical, options.specialUse);
+    });
+  }
+
+  async delete(name: string): Promise<void> {
+    const canonical = canonicalMailboxName(name);
+    if (canonical === 'INBOX') throw new StoreRefusedError('INBOX cannot be deleted');
+    const row = await this.#context.sql.transaction(async (tx) => {
+      const found = await this.#find(tx, canonical);
+      if (!found) throw new MailboxNotFoundError(canonical);
+      const lock = await tx.query('SELECT 1 FROM postwire_locks WHERE mailbox = $1 AND expires > now()', [
+        found,
+      ]);
+      if (lock.rows.length > 0) throw new MailboxInUseError();
+      const bodies = await tx.query<{ body: string }>(
+        'SELECT DISTINCT body FROM postwire_messages WHERE mailbox = $1',
+        [found],
+      );
+      await tx.query('DELETE FROM postwire_mailboxes WHERE id = $1', [found]);
+      await dropOrphanBodies(
+        tx,
+        bodies.rows.map((each) => Number(each.body)),
+      );
+      await tx.query('SELECT pg_notify($1, $2)', [CHANNEL, String(found)]);
+      return found;
+    });
+    this.#context.states.get(row)?.end();
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const source = canonicalMailboxName(from);
+    const target = canonicalMailboxName(to);
+    if (target.startsWith(`${source}/`)) throw new StoreRefusedError('a mailbox cannot move under itself');
+    let inbox: number | undefined;
+    await this.#context.sql.transaction(async (tx) => {
+      const found = await this.#find(tx, source);
+      if (!found) throw new MailboxNotFoundError(source);
+      if (await this.#find(tx, target)) throw new MailboxExistsError(target);
+      for (const parent of parentNames(target)) {
+        if (!(await this.#find(tx, parent))) await insertMailbox(tx, this.#id, parent);
+      }
+      if (source !== 'INBOX') {
+        await tx.query(
+          `UPDATE postwire_mailboxes SET name = $3 || substr(name, length($2) + 1)
+           WHERE user_id = $1 AND (name = $2 OR name LIKE $4 ESCAPE '\\')`,
+          [this.#id, source, target, `${source.replace(/[\\%_]/g, '\\$&')}/%`],
+        );
+        return;
+      }
+      // RFC 9051 §6.3.6: INBOX's messages move to a new mailbox (a new id, RFC 8474 §4); INBOX stays, empty.
+      const moved = await insertMailbox(tx, this.#id, target);
+      const messages = await tx.query<{ uid: string }>(
+        'SELECT uid FROM postwire_messages WHERE mailbox = $1 ORDER BY uid FOR UPDATE',
+        [found],
+      );
+      const uids = messages.rows.map((each) => Number(each.uid));
+      if (uids.length === 0) return;
+      const into = await advance(tx, moved, uids.length);
+      await tx.query(
+        `INSERT INTO postwire_messages (mailbox, uid, message_id, body, flags, internal_time, size, modseq)
+         SELECT $2, $3 + row_number() OVER (ORDER BY uid) - 1, message_id, body, flags, internal_time, size, $4
+         FROM postwire_messages WHERE mailbox = $1`,
+        [found, moved, into.firstUid, into.modseq],
+      );
+      await recordAppends(tx, moved, into.modseq);
+      const out = await advance(tx, found);
+      await tx.query('DELETE FROM postwire_messages WHERE mailbox = $1', [found]);
+      await recordChanges(tx, found, out.modseq, [{ type: 'expunge', uids }]);
+      inbox = found;
+    });
+    if (inbox !== undefined) {
+      await this.#context.states.get(inbox)?.catchUp(this.#context.sql);
+      return;
+    }
+    for (const state of this.#context.states.values()) {
+      if (state.name === source || state.name.startsWith(`${source}/`))
+        state.name = target + state.name.slice(source.length);
+    }
+  }
+
+  async subscribe(name: string): Promise<void> {
+    await this.#context.sql.query(
+      'INSERT INTO postwire_subscriptions (user_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+      [this.#id, canonicalMailboxName(name)],
+    );
+  }
+
+  async unsubscribe(name: string): Promise<void> {
+    await this.#context.sql.query('DELETE FROM postwire_subscriptions WHERE user_id = $1 AND name = $2', [
+      this.#id,
+      canonicalMailboxName(name),
+    ]);
+  }
+
+  async status(name: string): Promise<MailboxStatus> {
+    const canonical = canonicalMailboxName(name);
+    const row = await this.#find(this.#context.sql, canonical);
+    if (!row) throw new MailboxNotFoundError(canonical);
+    // A mailbox this process follows answers from its index, as its sessions see it; any other from the
+    // database, without loading an index.
+    const state = this.#context.states.get(row);
+    if (state) {
+      await state.catchUp(this.#context.sql);
+      return state.index.status();
+    }
+    const { rows } = await this.#context.sql.query<Record<string, string>>(
+      `SELECT b.mailbox_id, b.uid_validity, b.uid_next, b.highest_modseq, count(m.uid) AS messages,
+         count(m.uid) FILTER (WHERE NOT '\\Seen' = ANY(m.flags)) AS unseen,
+         count(m.uid) FILTER (WHERE '\\Deleted' = ANY(m.flags)) AS deleted, coalesce(sum(m.size), 0) AS size
+       FROM postwire_mailboxes b LEFT JOIN postwire_messages m ON m.mailbox = b.id
+       WHERE b.id = $1 GROUP BY b.id`,
+      [row],
+    );
+    const found = rows[0];
+    if (!found) throw new MailboxNotFoundError(canonical);
+    return {
+      mailboxId: found.mailbox_id!,
+      uidValidity: Number(found.uid_validity),
+      uidNext: Number(found.uid_next),
+      highestModseq: Number(found.highest_modseq),
+      messages: Number(found.messages),
+      unseen: Number(found.unseen),
+      size: Number(found.size),
+      deleted: Number(found.deleted),
+    };
+  }
+
+  async open(name: string): Promise<Mailbox> {
+    const canonical = canonicalMailboxName(name);
+    const row = await this.#find(this.#context.sql, canonical);
+    if (!row) throw new MailboxNotFoundError(canonical);
+    const state = await loadState(this.#context, row, canonical);
+    return new PostgresMailbox(this.#context, this, state);
+  }
+
+  async quota(): Promise<QuotaUsage> {
+    const { rows } = await this.#context.sql.query<{ messages: string; storage: string }>(
+      `SELECT count(*) AS messages, coalesce(sum(m.size), 0) AS storage
+       FROM postwire_messages m JOIN postwire_mailboxes b ON m.mailbox = b.id WHERE b.user_id = $1`,
+      [this.#id],
+    );
+    const { quota } = this.#context.settings;
+    return {
+      storage: Number(rows[0]!.storage),
+      messages: Number(rows[0]!.messages),
+      ...(quota.storage !== undefined ? { storageLimit: quota.storage } : {}),
+      ...(quota.messages !== undefined ? { messageLimit: quota.messages } : {}),
+    };
+  }
+
+  /** Nothing is held per user: each mailbox's state goes with its last handle. */
+  async release(): Promise<void> {}
+
+  /** Throws when adding `messages` messages of `size` octets in all would exceed the quota. */
+  async checkQuota(size: number, messages: number): Promise<void> {
+    await assertWithinQuota(() => this.quota(), this.#context.settings.quota, size, messages);
+  }
+
+  /** The row id of the user's mailbox of this name, if it exists. */
+  async find(name: string): Promise<number | undefined> {
+    return this.#find(this.#context.sql, canonicalMailboxName(name));
+  }
+
+  async #find(sql: SqlQueryable, name: string): Promise<number | undefined> {
+    const { rows } = await sql.query<{ id: string }>(
+      'SELECT id FROM postwire_mailboxes WHERE user_id = $1 AND name = $2',
+      [this.#id, name],
+    );
+    return rows[0] ? Number(rows[0].id) : undefined;
+  }
+}
+
+/** Records an append change for every message of `mailbox` at `modseq` (a copy, a move, INBOX's rename). */
+async function recordAppends(tx: SqlQueryable, mailbox: number, modseq: number): Promise<void> {
+  await tx.query(
+    `INSERT INTO postwire_changes (mailbox, modseq, change)
+     SELECT mailbox, modseq, jsonb_build_object('type', 'append', 'uid', uid, 'id', message_id, 'flags', to_jsonb(flags),
+       'internalTime', internal_time, 'size', size, 'body', body)
+     FROM postwire_messages WHERE mailbox = $1 AND modseq = $2 ORDER BY uid`,
+    [mailbox, modseq],
+  );
+  await tx.query('SELECT pg_notify($1, $2)', [CHANNEL, String(mailbox)]);
+}
+
+/** The process's state of a mailbox: loaded from the database on first use, then kept up to date. */
+async function loadState(context: StoreContext, row: number, name: string): Promise<MailboxState> {
+  const known = context.states.get(row);
+  if (known) {
+    await known.catchUp(context.sql);
+    return known;
+  }
+  const state = await context.sql.transaction(async (tx) => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    const mailbox = await tx.query<{
+      mailbox_id: string;
+      uid_validity: string;
+      uid_next: string;
+      highest_modseq: string;
+    }>('SELECT mailbox_id, uid_validity, uid_next, highest_modseq FROM postwire_mailboxes WHERE id = $1', [
+      row,
+    ]);
+    if (!mailbox.rows[0]) throw new MailboxNotFoundError(name);
+    const { mailbox_id, uid_validity, uid_next, highest_modseq } = mailbox.rows[0];
+    const index = new MailboxIndex<Entry>(
+      Number(uid_validity),
+      mailbox_id,
+      Number(uid_next),
+      Number(highest_modseq),
+    );
+    const messages = await tx.query<{
+      uid: string;
+      message_id: string;
+      body: string;
+      flags: string[];
+      internal_time: string;
+      size: string;
+      modseq: string;
+    }>(
+      'SELECT uid, message_id, body, flags, internal_time, size, modseq FROM postwire_messages WHERE mailbox = $1 ORDER BY uid',
+      [row],
+    );
+    for (const message of messages.rows) {
+      index.add(
+        {
+          id: message.message_id,
+          flags: message.flags,
+          internalTime: Number(message.internal_time),
+          size: Number(message.size),
+          uid: Number(message.uid),
+          body: Number(message.body),
+        },
+        Number(message.modseq),
+      );
+    }
+    index.uidNext = Number(uid_next);
+    index.highestModseq = Number(highest_modseq);
+    return new MailboxState(row, name, index);
+  });
+  // Another session may have loaded it meanwhile: one state per mailbox.
+  const raced = context.states.get(row);
+  if (raced) return raced;
+  context.states.set(row, state);
+  return state;
+}
+
+class PostgresMailbox implements Mailbox {
+  readonly #context: StoreContext;
+  readonly #user: PostgresUser;
+  readonly #state: MailboxState;
+  readonly #closed = new AbortController();
+
+  constructor(context: StoreContext, user: PostgresUser, state: MailboxState) {
+    this.#context = context;
+    this.#user = user;
+    this.#state = state;
+    state.handles++;
+  }
+
+  get name(): string {
+    return this.#state.name;
+  }
+
+  async status(): Promise<MailboxStatus> {
+    return this.#live().index.status();
+  }
+
+  async messages(uids?: readonly number[]): Promise<MessageInfo[]> {
+    return this.#live().index.entries(uids).map(messageInfo);
+  }
+
+  async append(source: MessageSource, options: AppendOptions = {}): Promise<AppendResult> {
+    const state = this.#live();
+    const flags = canonicalFlags(options.flags ?? []);
+    const internalTime = (options.internalDate ?? new Date()).getTime();
+    const { sql, settings } = this.#context;
+    const id = newMessageId();
+    const result = await sql.transaction(async (tx) => {
+      const body = Number(
+        (await tx.query<{ id: string }>('INSERT INTO postwire_bodies DEFAULT VALUES RETURNING id')).rows[0]!
+          .id,
+      );
+      // The message goes in as it arrives, a chunk at a time: never whole in memory.
+      let size = 0;
+      let pending: Uint8Array[] = [];
+      let pendingSize = 0;
+      const flush = async (): Promise<void> => {
+        if (pendingSize === 0) return;
+        await tx.query('INSERT INTO postwire_body_chunks (body, start, data) VALUES ($1, $2, $3)', [
+          body,
+          size - pendingSize,
+          concatBytes(pending),
+        ]);
+        pending = [];
+        pendingSize = 0;
+      };
+      for await (const chunk of sourceChunks(source)) {
+        for (let offset = 0; offset < chunk.length; ) {
+          const piece = chunk.subarray(offset, offset + settings.chunkSize - pendingSize);
+          pending.push(piece);
+          pendingSize += piece.length;
+          size += piece.length;
+          offset += piece.length;
+          if (pendingSize === settings.chunkSize) await flush();
+        }
+      }
+      await flush();
+      await this.#user.checkQuota(size, 1);
+      await tx.query('UPDATE postwire_bodies SET size = $2 WHERE id = $1', [body, size]);
+      // The mailbox's row is locked from here to the commit: UIDs are given in commit order.
+      const { modseq, firstUid: uid, uidValidity } = await advance(tx, state.row, 1);
+      await tx.query(
+        `INSERT INTO postwire_messages (mailbox, uid, message_id, body, flags, internal_time, size, modseq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [state.row, uid, id, body, flags, internalTime, size, modseq],
+      );
+      await recordChanges(tx, state.row, modseq, [
+        { type: 'append', uid, id, flags, internalTime, size, body },
+      ]);
+      return { uid, id, uidValidity, modseq };
+    });
+    await state.catchUp(sql);
+    return result;
+  }
+
+  read(uid: number, range: ByteRange = { start: 0 }): ReadableStream<Uint8Array> {
+    const entry = this.#entry(uid);
+    const end = Math.min(range.end ?? entry.size, entry.size);
+    let next = Math.min(range.start, end);
+    const { sql } = this.#context;
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (next >= end) {
+          controller.close();
+          return;
+        }
+        const { rows } = await sql.query<{ start: string; data: Uint8Array }>(
+          `SELECT start, data FROM postwire_body_chunks WHERE body = $1 AND start + length(data) > $2 AND start < $3
+           ORDER BY start LIMIT 4`,
+          [entry.body, next, end],
+        );
+        if (rows.length === 0) {
+          controller.close();
+          return;
+        }
+        for (const row of rows) {
+          const start = Number(row.start);
+          const data = new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength);
+          const piece = data.subarray(Math.max(0, next - start), Math.min(data.length, end - start));
+          if (piece.length > 0) controller.enqueue(piece);
+          next = start + Math.min(data.length, end - start);
+        }
+      },
+    });
+  }
+
+  async readBytes(uid: number, range: ByteRange = { start: 0 }): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of this.read(uid, range) as unknown as AsyncIterable<Uint8Array>)
+      chunks.push(chunk);
+    return concatBytes(chunks);
+  }
+
+  async structure(uid: number): Promise<MessageStructure> {
+    const state = this.#live();
+    const entry = this.#entry(uid);
+    const cached = state.structures.get(uid);
+    if (cached) return cached;
+    const { sql } = this.#context;
+    const { rows } = await sql.query<{ structure: MessageStructure | null }>(
+      'SELECT structure FROM postwire_bodies WHERE id = $1',
+      [entry.body],
+    );
+    let structure = rows[0]?.structure ?? undefined;
+    if (!structure) {
+      structure = describeMessage(await this.readBytes(uid));
+      // Kept beside the message, for every process and every copy: parsed once.
+      await sql.query('UPDATE postwire_bodies SET structure = $2 WHERE id = $1', [
+        entry.body,
+        JSON.stringify(structure),
+      ]);
+    }
+    state.structures.set(uid, structure);
+    return structure;
+  }
+
+  async structures(uids: readonly number[]): Promise<(MessageStructure | undefined)[]> {
+    const state = this.#live();
+    return Promise.all(uids.map((uid) => (state.index.get(uid) ? this.structure(uid) : undefined)));
+  }
+
+  async setFlags(
+    uids: readonly number[],
+    operation: FlagOperation,
+    flags: readonly string[],
+    options: SetFlagsOptions = {},
+  ): Promise<SetFlagsResult> {
+    const state = this.#live();
+    const wanted = canonicalFlags(flags);
+    const { sql } = this.#context;
+    const result = await sql.transaction(async (tx) => {
+      // The mailbox's row first: no other change of it runs until this one commits.
+      const locked = await tx.query<{ highest_modseq: string }>(
+        'SELECT highest_modseq FROM postwire_mailboxes WHERE id = $1 FOR UPDATE',
+        [state.row],
+      );
+      if (!locked.rows[0]) throw new MailboxNotFoundError(state.name);
+      const { rows } = await tx.query<{ uid: string; flags: string[]; modseq: string }>(
+        'SELECT uid, flags, modseq FROM postwire_messages WHERE mailbox = $1 AND uid = ANY($2::bigint[]) ORDER BY uid',
+        [state.row, [...uids]],
+      );
+      // The same rules as every backend (the index's), applied to the rows as they are now.
+      const current = new MailboxIndex(0, '');
+      for (const row of rows) {
+        current.add(
+          { id: '', flags: row.flags, internalTime: 0, size: 0, uid: Number(row.uid) },
+          Number(row.modseq),
+        );
+      }
+      current.highestModseq = Number(locked.rows[0].highest_modseq);
+      const outcome = current.setFlags(uids, operation, wanted, options.unchangedSince);
+      if (outcome.changed.length === 0) return outcome;
+      const { modseq } = await advance(tx, state.row);
+      for (const change of outcome.changed) {
+        await tx.query(
+          'UPDATE postwire_messages SET flags = $3, modseq = $4 WHERE mailbox = $1 AND uid = $2',
+          [state.row, change.uid, change.flags, modseq],
+        );
+      }
+      await recordChanges(
+        tx,
+        state.row,
+        modseq,
+        outcome.changed.map((change) => ({ type: 'flags', uid: change.uid, flags: change.flags })),
+      );
+      return outcome;
+    });
+    await state.catchUp(sql);
+    return result;
+  }
+
+  async copy(uids: readonly number[], target: string): Promise<CopyResult> {
+    const state = this.#live();
+    const { sql } = this.#context;
+    const destination = await this.#user.find(target);
+    if (destination === undefined) throw new MailboxNotFoundError(canonicalMailboxName(target));
+    const entries = state.index.entries(uids);
+    if (entries.length === 0) {
+      const { uidValidity } = await this.#user.status(target);
+      return { uidValidity, sourceUids: [], targetUids: [] };
+    }
+    await this.#user.checkQuota(
+      entries.reduce((sum, entry) => sum + entry.size, 0),
+      entries.length,
+    );
+    const result = await sql.transaction(async (tx) => {
+      const into = await advance(tx, destination, entries.length);
+      const present = await tx.query<{ message_id: string }>(
+        'SELECT message_id FROM postwire_messages WHERE mailbox = $1 AND message_id = ANY($2::text[])',
+        [destination, entries.map((entry) => entry.id)],
+      );
+      const taken = new Set(present.rows.map((each) => each.message_id));
+      const targetUids = entries.map((_, i) => into.firstUid + i);
+      for (const [i, entry] of entries.entries()) {
+        await tx.query(
+          `INSERT INTO postwire_messages (mailbox, uid, message_id, body, flags, internal_time, size, modseq)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [
+            destination,
+            targetUids[i],
+            taken.has(entry.id) ? newMessageId() : entry.id,
+            entry.body,
+            [...entry.flags],
+            entry.internalTime,
+            entry.size,
+            into.modseq,
+          ],
+        );
+      }
+      await recordAppends(tx, destination, into.modseq);
+      return { uidValidity: into.uidValidity, sourceUids: entries.map((entry) => entry.uid), targetUids };
+    });
+    await this.#context.states.get(destination)?.catchUp(sql);
+    return result;
+  }
+
+  async move(uids: readonly number[], target: string): Promise<CopyResult> {
+    const result = await this.copy(uids, target);
+    await this.expunge(result.sourceUids);
+    return result;
+  }
+
+  async expunge(uids: readonly number[]): Promise<number[]> {
+    const state = this.#live();
+    const { sql } = this.#context;
+    const removed = await sql.transaction(async (tx) => {
+      const { rows } = await tx.query<{ uid: string; body: string }>(
+        'DELETE FROM postwire_messages WHERE mailbox = $1 AND uid = ANY($2::bigint[]) RETURNING uid, body',
+        [state.row, [...uids]],
+      );
+      if (rows.length === 0) return [];
+      const { modseq } = await advance(tx, state.row);
+      const gone = rows.map((row) => Number(row.uid)).sort((a, b) => a - b);
+      await recordChanges(tx, state.row, modseq, [{ type: 'expunge', uids: gone }]);
+      await dropOrphanBodies(
+        tx,
+        rows.map((row) => Number(row.body)),
+      );
+      return gone;
+    });
+    await state.catchUp(sql);
+    return removed;
+  }
+
+  changes(options: { signal?: AbortSignal } = {}): AsyncIterable<MailboxChange> {
+    return this.#state.feed.subscribe(untilClosed(this.#closed.signal, options.signal));
+  }
+
+  async sync(): Promise<void> {
+    await this.#state.catchUp(this.#context.sql);
+  }
+
+  async lock(): Promise<MailboxLock> {
+    const state = this.#live();
+    const { sql, holder, settings } = this.#context;
+    const name = `${holder}/${newMessageId()}`;
+    const lease = `${settings.lockLease} seconds`;
+    const { rows } = await sql.query(
+      `INSERT INTO postwire_locks (mailbox, holder, expires) VALUES ($1, $2, now() + $3::interval)
+       ON CONFLICT (mailbox) DO UPDATE SET holder = excluded.holder, expires = excluded.expires
+       WHERE postwire_locks.expires < now() RETURNING holder`,
+      [state.row, name, lease],
+    );
+    if (rows.length === 0) throw new MailboxInUseError();
+    const renew = setInterval(
+      () => {
+        void sql
+          .query(
+            'UPDATE postwire_locks SET expires = now() + $3::interval WHERE mailbox = $1 AND holder = $2',
+            [state.row, name, lease],
+          )
+          .catch(() => {});
+      },
+      (settings.lockLease * 1000) / 3,
+    );
+    (renew as { unref?: () => void }).unref?.();
+    let released = false;
+    return {
+      async release() {
+        if (released) return;
+        released = true;
+        clearInterval(renew);
+        await sql.query('DELETE FROM postwire_locks WHERE mailbox = $1 AND holder = $2', [state.row, name]);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed.signal.aborted) return;
+    this.#closed.abort();
+    const state = this.#state;
+    // The last handle gone, the process forgets the mailbox (its index comes back from the database).
+    if (--state.handles === 0 && this.#context.states.get(state.row) === state)
+      this.#context.states.delete(state.row);
+  }
+
+  #live(): MailboxState {
+    if (this.#state.gone) throw new MailboxNotFoundError(this.#state.name);
+    return this.#state;
+  }
+
+  #entry(uid: number): Entry {
+    const entry = this.#live().index.get(uid);
+    if (!entry) throw new MailboxNotFoundError(this.#state.name, `no message with UID ${uid}`);
+    return entry;
+  }
+}

@@ -1,0 +1,67 @@
+import { OverQuotaError } from '@postwire/store';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { message } from '../../store/test/contract.js';
+import { createPostgresStore, MIGRATIONS, migrate, pgSqlClient, SCHEMA_VERSION } from '../src/index.js';
+import { postgresAvailable, type RunningPostgres, startPostgres } from './support/postgres.js';
+
+let server: RunningPostgres;
+let pool: pg.Pool;
+
+describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transactions', () => {
+  beforeAll(async () => {
+    server = await startPostgres();
+    pool = new pg.Pool({ connectionString: server.connectionString, max: 4 });
+  }, 60_000);
+  afterAll(async () => {
+    await pool?.end();
+    await server?.stop();
+  });
+
+  it('migrates once, to the version the code needs, and refuses a schema newer than the code', async () => {
+    const sql = pgSqlClient(pool);
+    expect(await migrate(sql)).toBe(0);
+    expect(await migrate(sql)).toBe(SCHEMA_VERSION);
+    expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
+    await pool.query('UPDATE postwire_schema SET version = version + 1');
+    await expect(migrate(sql)).rejects.toThrow(/newer than this code/);
+    await pool.query('UPDATE postwire_schema SET version = version - 1');
+  });
+
+  it('refuses an append over the quota and keeps nothing of it (the transaction rolls back)', async () => {
+    const limit = message('a').length + 10;
+    const store = await createPostgresStore({
+      sql: pgSqlClient(pool),
+      quota: { storage: limit, messages: 5 },
+    });
+    const user = await store.user('quota-user');
+    const inbox = await user.open('INBOX');
+    await inbox.append(message('a'));
+    await expect(inbox.append(message('b'))).rejects.toBeInstanceOf(OverQuotaError);
+    expect(await inbox.status()).toMatchObject({ messages: 1, uidNext: 2 });
+    expect(await user.quota()).toMatchObject({ messages: 1, storageLimit: limit, messageLimit: 5 });
+    const orphans = await pool.query(
+      'SELECT count(*)::int AS n FROM postwire_bodies b WHERE NOT EXISTS (SELECT 1 FROM postwire_messages m WHERE m.body = b.id)',
+    );
+    expect(orphans.rows[0].n).toBe(0);
+    await inbox.close();
+    await store.close();
+  });
+
+  it('stores a large message in chunks, streams it back in ranges across chunk boundaries', async () => {
+    const store = await createPostgresStore({ sql: pgSqlClient(pool), chunkSize: 1000 });
+    const inbox = await (await store.user('chunks')).open('INBOX');
+    const body = Array.from({ length: 500 }, (_, i) => `line ${i}\r\n`).join('');
+    const bytes = message('big', body);
+    const { uid } = await inbox.append(bytes);
+    const chunks = await pool.query('SELECT count(*)::int AS n FROM postwire_body_chunks');
+    expect(chunks.rows[0].n).toBeGreaterThanOrEqual(Math.ceil(bytes.length / 1000));
+    const text = new TextDecoder();
+    expect(text.decode(await inbox.readBytes!(uid))).toBe(text.decode(bytes));
+    expect(text.decode(await inbox.readBytes!(uid, { start: 995, end: 2005 }))).toBe(
+      text.decode(bytes.subarray(995, 2005)),
+    );
+    await inbox.close();
+    await store.close();
+  });
+});
