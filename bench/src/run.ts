@@ -14,6 +14,7 @@ import { smtpClientSuite } from './smtp-client.js';
 import { smtpServerSuite } from './smtp-server.js';
 import { smtpSourceSuite } from './smtp-source.js';
 import { storeSuite } from './store.js';
+import { storePostgresSuite } from './store-postgres.js';
 
 const rows = [
   ...(await lineDecodingSuite()),
@@ -30,7 +31,7 @@ const rows = [
   ...(await imapClientSuite()),
 ];
 const runtimes = { rows: await runtimesSuite(), versions: runtimeVersions() };
-const report = renderReport(rows, new Date(), runtimes);
+const report = renderReport(rows, new Date(), runtimes, await storePostgresSuite());
 const target = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
 writeFileSync(target, report);
 process.stdout.write(report);

@@ -107,16 +107,17 @@ function commandFor(
 /**
  * Starts a throwaway PostgreSQL: `initdb` (UTF8, locale C.UTF-8, trust authentication, superuser
  * `postwire`) in a fresh directory in /tmp, then `postgres` on a free port on 127.0.0.1 only, its unix
- * socket in that directory, without fsync (a test cluster need not survive a crash), time zone UTC.
- * Resolves once it accepts connections and the database `postwire` exists.
+ * socket in that directory, time zone UTC; without fsync (a test cluster need not survive a crash) unless
+ * `durable` (the benchmark's, which compares with a Maildir that flushes). Resolves once it accepts
+ * connections and the database `postwire` exists.
  */
-export async function startPostgres(): Promise<RunningPostgres> {
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<RunningPostgres> {
   const bin = postgresBinDir();
   if (bin === undefined) throw new Error(`no PostgreSQL in ${DEBIAN_ROOT}/*/bin (.ci/run installs it)`);
   // Another process may take the free port between our probe and the postmaster's bind: try again.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(bin);
+      return await startOnce(bin, options.durable === true);
     } catch (error) {
       if (attempt >= 3 || !(error instanceof PortTakenError)) throw error;
     }
@@ -125,7 +126,7 @@ export async function startPostgres(): Promise<RunningPostgres> {
 
 class PortTakenError extends Error {}
 
-async function startOnce(bin: string): Promise<RunningPostgres> {
+async function startOnce(bin: string, durable: boolean): Promise<RunningPostgres> {
   // Short, and in /tmp: the unix socket path (`<dir>/.s.PGSQL.<port>`) must fit in 107 bytes.
   const dir = await mkdtemp(join(existsSync('/tmp') ? '/tmp' : process.cwd(), 'pwpg-'));
   const dataDir = join(dir, 'data');
@@ -168,12 +169,7 @@ async function startOnce(bin: string): Promise<RunningPostgres> {
       dir,
       '-c',
       'listen_addresses=127.0.0.1',
-      '-c',
-      'fsync=off',
-      '-c',
-      'synchronous_commit=off',
-      '-c',
-      'full_page_writes=off',
+      ...(durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
       '-c',
       'TimeZone=UTC',
     ]);
