@@ -65,6 +65,8 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        expires timestamptz NOT NULL
      )`,
   ],
+  // Version 2: a body may live in the application's blob store (object storage) instead of chunk rows.
+  ['ALTER TABLE postwire_bodies ADD COLUMN blob text'],
 ];
 
 /** The schema version the code needs. */

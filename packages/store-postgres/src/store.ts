@@ -62,6 +62,28 @@ export interface PostgresStoreOptions {
   readonly pollInterval?: number;
   /** Seconds a maildrop lock lasts unless its holder renews it (default 60); a crashed holder's lapses. */
   readonly lockLease?: number;
+  /**
+   * Where message bodies go instead of the database (object storage): the database keeps each body's key,
+   * size and parsed structure. Default: in the database, as chunk rows.
+   */
+  readonly blobs?: BlobStore;
+}
+
+/**
+ * A store of message bodies by key, such as an object storage bucket. A body is written whole before the
+ * message's transaction commits, under a key never used before; one written by a process that then died is
+ * never referred to, and is the application's to collect (keys are listed in `postwire_bodies.blob`).
+ */
+export interface BlobStore {
+  /** Stores `source`, read to its end, under `key`. */
+  put(key: string, source: AsyncIterable<Uint8Array>): Promise<void>;
+  /** The bytes of `key` from `start` to `end` (exclusive). */
+  get(
+    key: string,
+    range: { readonly start: number; readonly end: number },
+  ): Promise<ReadableStream<Uint8Array>>;
+  /** Removes `key`; a key that is not there is no error. */
+  delete(key: string): Promise<void>;
 }
 
 /** The channel every process listens on: a payload is a mailbox's row id. */
@@ -179,6 +201,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     quota: options.quota ?? {},
     chunkSize: options.chunkSize ?? 256 * 1024,
     lockLease: options.lockLease ?? 60,
+    blobs: options.blobs,
   };
   const states = new Map<number, MailboxState>();
   const holder = newMessageId();
@@ -225,7 +248,12 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 interface StoreContext {
   readonly sql: SqlClient;
   readonly states: Map<number, MailboxState>;
-  readonly settings: { readonly quota: QuotaLimits; readonly chunkSize: number; readonly lockLease: number };
+  readonly settings: {
+    readonly quota: QuotaLimits;
+    readonly chunkSize: number;
+    readonly lockLease: number;
+    readonly blobs: BlobStore | undefined;
+  };
   /** Names this process in the maildrop locks it holds. */
   readonly holder: string;
 }
@@ -277,14 +305,70 @@ async function recordChanges(
   await tx.query('SELECT pg_notify($1, $2)', [CHANNEL, String(row)]);
 }
 
-/** Deletes bodies that no message refers to any more. */
-async function dropOrphanBodies(tx: SqlQueryable, bodies: readonly number[]): Promise<void> {
-  if (bodies.length === 0) return;
-  await tx.query(
+/** Deletes bodies that no message refers to any more; resolves with the blob keys of those that had one. */
+async function dropOrphanBodies(tx: SqlQueryable, bodies: readonly number[]): Promise<string[]> {
+  if (bodies.length === 0) return [];
+  const { rows } = await tx.query<{ blob: string | null }>(
     `DELETE FROM postwire_bodies b WHERE b.id = ANY($1::bigint[])
-     AND NOT EXISTS (SELECT 1 FROM postwire_messages m WHERE m.body = b.id)`,
+     AND NOT EXISTS (SELECT 1 FROM postwire_messages m WHERE m.body = b.id) RETURNING blob`,
     [bodies],
   );
+  return rows.flatMap((row) => (row.blob === null ? [] : [row.blob]));
+}
+
+/** Writes a message to the blob store under a new key, counting its octets as they go. */
+async function putBlob(blobs: BlobStore, source: MessageSource): Promise<{ key: string; size: number }> {
+  const key = newMessageId();
+  let size = 0;
+  await blobs.put(
+    key,
+    (async function* () {
+      for await (const chunk of sourceChunks(source)) {
+        size += chunk.length;
+        yield chunk;
+      }
+    })(),
+  );
+  return { key, size };
+}
+
+/** Writes a message into chunk rows of `body` as it arrives, never whole in memory; resolves with its size. */
+async function storeChunks(
+  tx: SqlQueryable,
+  body: number,
+  source: MessageSource,
+  chunkSize: number,
+): Promise<number> {
+  let size = 0;
+  let pending: Uint8Array[] = [];
+  let pendingSize = 0;
+  const flush = async (): Promise<void> => {
+    if (pendingSize === 0) return;
+    await tx.query('INSERT INTO postwire_body_chunks (body, start, data) VALUES ($1, $2, $3)', [
+      body,
+      size - pendingSize,
+      concatBytes(pending),
+    ]);
+    pending = [];
+    pendingSize = 0;
+  };
+  for await (const chunk of sourceChunks(source)) {
+    for (let offset = 0; offset < chunk.length; ) {
+      const piece = chunk.subarray(offset, offset + chunkSize - pendingSize);
+      pending.push(piece);
+      pendingSize += piece.length;
+      size += piece.length;
+      offset += piece.length;
+      if (pendingSize === chunkSize) await flush();
+    }
+  }
+  await flush();
+  return size;
+}
+
+/** Removes blobs whose bodies are gone (after the commit that dropped them); a failure leaves garbage, no harm. */
+async function deleteBlobs(blobs: BlobStore | undefined, keys: readonly string[]): Promise<void> {
+  if (blobs) await Promise.all(keys.map((key) => blobs.delete(key).catch(() => {})));
 }
 
 class PostgresUser implements UserMail {
@@ -328,7 +412,7 @@ class PostgresUser implements UserMail {
   async delete(name: string): Promise<void> {
     const canonical = canonicalMailboxName(name);
     if (canonical === 'INBOX') throw new StoreRefusedError('INBOX cannot be deleted');
-    const row = await this.#context.sql.transaction(async (tx) => {
+    const { row, blobs } = await this.#context.sql.transaction(async (tx) => {
       const found = await this.#find(tx, canonical);
       if (!found) throw new MailboxNotFoundError(canonical);
       const lock = await tx.query('SELECT 1 FROM postwire_locks WHERE mailbox = $1 AND expires > now()', [
@@ -340,14 +424,15 @@ class PostgresUser implements UserMail {
         [found],
       );
       await tx.query('DELETE FROM postwire_mailboxes WHERE id = $1', [found]);
-      await dropOrphanBodies(
+      const orphans = await dropOrphanBodies(
         tx,
         bodies.rows.map((each) => Number(each.body)),
       );
       await tx.query('SELECT pg_notify($1, $2)', [CHANNEL, String(found)]);
-      return found;
+      return { row: found, blobs: orphans };
     });
     this.#context.states.get(row)?.end();
+    await deleteBlobs(this.#context.settings.blobs, blobs);
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -597,50 +682,37 @@ class PostgresMailbox implements Mailbox {
     const internalTime = (options.internalDate ?? new Date()).getTime();
     const { sql, settings } = this.#context;
     const id = newMessageId();
-    const result = await sql.transaction(async (tx) => {
-      const body = Number(
-        (await tx.query<{ id: string }>('INSERT INTO postwire_bodies DEFAULT VALUES RETURNING id')).rows[0]!
-          .id,
-      );
-      // The message goes in as it arrives, a chunk at a time: never whole in memory.
-      let size = 0;
-      let pending: Uint8Array[] = [];
-      let pendingSize = 0;
-      const flush = async (): Promise<void> => {
-        if (pendingSize === 0) return;
-        await tx.query('INSERT INTO postwire_body_chunks (body, start, data) VALUES ($1, $2, $3)', [
-          body,
-          size - pendingSize,
-          concatBytes(pending),
+    // With a blob store, the body goes there first, outside the transaction (which holds no lock meanwhile).
+    const blob = settings.blobs ? await putBlob(settings.blobs, source) : undefined;
+    let result: AppendResult;
+    try {
+      result = await sql.transaction(async (tx) => {
+        const body = Number(
+          (
+            await tx.query<{ id: string }>('INSERT INTO postwire_bodies (blob) VALUES ($1) RETURNING id', [
+              blob?.key ?? null,
+            ])
+          ).rows[0]!.id,
+        );
+        const size = blob ? blob.size : await storeChunks(tx, body, source, settings.chunkSize);
+        await this.#user.checkQuota(size, 1);
+        await tx.query('UPDATE postwire_bodies SET size = $2 WHERE id = $1', [body, size]);
+        // The mailbox's row is locked from here to the commit: UIDs are given in commit order.
+        const { modseq, firstUid: uid, uidValidity } = await advance(tx, state.row, 1);
+        await tx.query(
+          `INSERT INTO postwire_messages (mailbox, uid, message_id, body, flags, internal_time, size, modseq)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [state.row, uid, id, body, flags, internalTime, size, modseq],
+        );
+        await recordChanges(tx, state.row, modseq, [
+          { type: 'append', uid, id, flags, internalTime, size, body },
         ]);
-        pending = [];
-        pendingSize = 0;
-      };
-      for await (const chunk of sourceChunks(source)) {
-        for (let offset = 0; offset < chunk.length; ) {
-          const piece = chunk.subarray(offset, offset + settings.chunkSize - pendingSize);
-          pending.push(piece);
-          pendingSize += piece.length;
-          size += piece.length;
-          offset += piece.length;
-          if (pendingSize === settings.chunkSize) await flush();
-        }
-      }
-      await flush();
-      await this.#user.checkQuota(size, 1);
-      await tx.query('UPDATE postwire_bodies SET size = $2 WHERE id = $1', [body, size]);
-      // The mailbox's row is locked from here to the commit: UIDs are given in commit order.
-      const { modseq, firstUid: uid, uidValidity } = await advance(tx, state.row, 1);
-      await tx.query(
-        `INSERT INTO postwire_messages (mailbox, uid, message_id, body, flags, internal_time, size, modseq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [state.row, uid, id, body, flags, internalTime, size, modseq],
-      );
-      await recordChanges(tx, state.row, modseq, [
-        { type: 'append', uid, id, flags, internalTime, size, body },
-      ]);
-      return { uid, id, uidValidity, modseq };
-    });
+        return { uid, id, uidValidity, modseq };
+      });
+    } catch (error) {
+      if (blob) await deleteBlobs(settings.blobs, [blob.key]);
+      throw error;
+    }
     await state.catchUp(sql);
     return result;
   }
@@ -649,11 +721,27 @@ class PostgresMailbox implements Mailbox {
     const entry = this.#entry(uid);
     const end = Math.min(range.end ?? entry.size, entry.size);
     let next = Math.min(range.start, end);
-    const { sql } = this.#context;
+    const { sql, settings } = this.#context;
+    // With a blob store, the body's key is looked up first: `null` once known to be in chunk rows.
+    let blob: ReadableStreamDefaultReader<Uint8Array> | null | undefined = settings.blobs ? undefined : null;
     return new ReadableStream<Uint8Array>({
       async pull(controller) {
         if (next >= end) {
           controller.close();
+          return;
+        }
+        if (blob === undefined) {
+          const { rows } = await sql.query<{ blob: string | null }>(
+            'SELECT blob FROM postwire_bodies WHERE id = $1',
+            [entry.body],
+          );
+          const key = rows[0]?.blob;
+          blob = key ? (await settings.blobs!.get(key, { start: next, end })).getReader() : null;
+        }
+        if (blob) {
+          const { done, value } = await blob.read();
+          if (done) controller.close();
+          else controller.enqueue(value);
           return;
         }
         const { rows } = await sql.query<{ start: string; data: Uint8Array }>(
@@ -820,18 +908,19 @@ class PostgresMailbox implements Mailbox {
         'DELETE FROM postwire_messages WHERE mailbox = $1 AND uid = ANY($2::bigint[]) RETURNING uid, body',
         [state.row, [...uids]],
       );
-      if (rows.length === 0) return [];
+      if (rows.length === 0) return { gone: [], blobs: [] };
       const { modseq } = await advance(tx, state.row);
       const gone = rows.map((row) => Number(row.uid)).sort((a, b) => a - b);
       await recordChanges(tx, state.row, modseq, [{ type: 'expunge', uids: gone }]);
-      await dropOrphanBodies(
+      const blobs = await dropOrphanBodies(
         tx,
         rows.map((row) => Number(row.body)),
       );
-      return gone;
+      return { gone, blobs };
     });
     await state.catchUp(sql);
-    return removed;
+    await deleteBlobs(this.#context.settings.blobs, removed.blobs);
+    return removed.gone;
   }
 
   changes(options: { signal?: AbortSignal } = {}): AsyncIterable<MailboxChange> {

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type StoreFixture, storeContract } from '../../store/test/contract.js';
-import { createPostgresStore, pgSqlClient } from '../src/index.js';
+import { type BlobStore, createPostgresStore, pgSqlClient } from '../src/index.js';
 import { postgresAvailable, type RunningPostgres, startPostgres } from './support/postgres.js';
 
 /**
@@ -10,15 +10,54 @@ import { postgresAvailable, type RunningPostgres, startPostgres } from './suppor
  */
 interface PostgresFixture extends StoreFixture {
   readonly database: string;
+  readonly blobs?: BlobStore;
+}
+
+/** A blob store in memory, standing in for object storage. */
+function memoryBlobs(): BlobStore {
+  const blobs = new Map<string, Uint8Array>();
+  return {
+    async put(key, source) {
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of source) chunks.push(chunk);
+      blobs.set(key, Buffer.concat(chunks));
+    },
+    async get(key, { start, end }) {
+      const bytes = blobs.get(key)!.subarray(start, end);
+      return new ReadableStream({
+        start(controller) {
+          if (bytes.length > 0) controller.enqueue(bytes);
+          controller.close();
+        },
+      });
+    },
+    async delete(key) {
+      blobs.delete(key);
+    },
+  };
 }
 
 let server: RunningPostgres;
 let databases = 0;
 
-async function storeOn(database: string): Promise<PostgresFixture> {
+async function storeOn(database: string, blobs?: BlobStore): Promise<PostgresFixture> {
   const pool = new pg.Pool({ host: server.host, port: server.port, user: server.user, database, max: 4 });
-  const store = await createPostgresStore({ sql: pgSqlClient(pool), migrate: true, pollInterval: 200 });
-  return { store, database, cleanup: () => pool.end() };
+  const store = await createPostgresStore({
+    sql: pgSqlClient(pool),
+    migrate: true,
+    pollInterval: 200,
+    ...(blobs ? { blobs } : {}),
+  });
+  return { store, database, ...(blobs ? { blobs } : {}), cleanup: () => pool.end() };
+}
+
+async function newDatabase(): Promise<string> {
+  const database = `contract_${++databases}`;
+  const admin = new pg.Client({ connectionString: server.connectionString });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  await admin.end();
+  return database;
 }
 
 if (postgresAvailable()) {
@@ -41,21 +80,20 @@ if (postgresAvailable()) {
     await server.stop();
   });
 
-  storeContract(
-    'PostgreSQL',
-    async () => {
-      const database = `contract_${++databases}`;
-      const admin = new pg.Client({ connectionString: server.connectionString });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${database}`);
-      await admin.end();
-      return storeOn(database);
-    },
-    async (fixture) => {
-      await fixture.cleanup();
-      return storeOn((fixture as PostgresFixture).database);
-    },
-  );
+  for (const [label, withBlobs] of [
+    ['PostgreSQL', false],
+    ['PostgreSQL with bodies in a blob store', true],
+  ] as const) {
+    storeContract(
+      label,
+      async () => storeOn(await newDatabase(), withBlobs ? memoryBlobs() : undefined),
+      async (fixture) => {
+        await fixture.cleanup();
+        const { database, blobs } = fixture as PostgresFixture;
+        return storeOn(database, blobs);
+      },
+    );
+  }
 } else {
   describe('PostgreSQL: the store contract', () => {
     it.skip('needs PostgreSQL (initdb and postgres), which is not installed', () => {});

@@ -2,7 +2,14 @@ import { OverQuotaError } from '@postwire/store';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { message } from '../../store/test/contract.js';
-import { createPostgresStore, MIGRATIONS, migrate, pgSqlClient, SCHEMA_VERSION } from '../src/index.js';
+import {
+  type BlobStore,
+  createPostgresStore,
+  MIGRATIONS,
+  migrate,
+  pgSqlClient,
+  SCHEMA_VERSION,
+} from '../src/index.js';
 import { postgresAvailable, type RunningPostgres, startPostgres } from './support/postgres.js';
 
 let server: RunningPostgres;
@@ -61,6 +68,65 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     expect(text.decode(await inbox.readBytes!(uid, { start: 995, end: 2005 }))).toBe(
       text.decode(bytes.subarray(995, 2005)),
     );
+    await inbox.close();
+    await store.close();
+  });
+
+  it('keeps bodies in a blob store when given one: the database holds the key; expunged and refused bodies are deleted', async () => {
+    const blobs = new Map<string, Uint8Array>();
+    const blobStore: BlobStore = {
+      async put(key, source) {
+        const chunks: Uint8Array[] = [];
+        for await (const chunk of source) chunks.push(chunk);
+        blobs.set(key, Buffer.concat(chunks));
+      },
+      async get(key, { start, end }) {
+        const bytes = blobs.get(key)!.subarray(start, end);
+        return new ReadableStream({
+          start(controller) {
+            controller.enqueue(bytes);
+            controller.close();
+          },
+        });
+      },
+      async delete(key) {
+        blobs.delete(key);
+      },
+    };
+    const store = await createPostgresStore({
+      sql: pgSqlClient(pool),
+      blobs: blobStore,
+      quota: { messages: 2 },
+    });
+    const user = await store.user('blobs');
+    const inbox = await user.open('INBOX');
+    const { uid } = await inbox.append(message('in a blob'));
+    expect(blobs.size).toBe(1);
+    const [key] = blobs.keys();
+    const stored = await pool.query('SELECT blob, size FROM postwire_bodies WHERE blob = $1', [key]);
+    expect(stored.rows[0]).toMatchObject({ blob: key, size: String(message('in a blob').length) });
+    const chunks = await pool.query(
+      'SELECT count(*)::int AS n FROM postwire_body_chunks c JOIN postwire_bodies b ON c.body = b.id WHERE b.blob = $1',
+      [key],
+    );
+    expect(chunks.rows[0].n).toBe(0);
+    const text = new TextDecoder();
+    expect(text.decode(await inbox.readBytes!(uid, { start: 6, end: 20 }))).toBe(
+      text.decode(message('in a blob').subarray(6, 20)),
+    );
+    expect((await inbox.structure(uid)).envelope.subject).toBe('in a blob');
+
+    await user.create('Copies');
+    await inbox.copy([uid], 'Copies');
+    await inbox.expunge([uid]);
+    expect(blobs.size).toBe(1); // the copy still refers to it
+    await user.delete('Copies');
+    expect(blobs.size).toBe(0);
+
+    await inbox.append(message('one'));
+    await inbox.append(message('two'));
+    await expect(inbox.append(message('three'))).rejects.toBeInstanceOf(OverQuotaError);
+    expect(blobs.size).toBe(2);
     await inbox.close();
     await store.close();
   });
