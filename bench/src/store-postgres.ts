@@ -1,18 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connect } from '@postwire/core/node';
 import { createImapClient, type ImapClient } from '@postwire/imap';
 import pg from 'pg';
-import { type PeerProcess, spawnPeer, tsxCommand } from '../../packages/core/test/support/peer-process.js';
+import { startMailServer } from '../../packages/store-postgres/test/support/mail-servers.js';
 import { type RunningPostgres, startPostgres } from '../../packages/store-postgres/test/support/postgres.js';
 import type { Row } from './report.js';
 
-/** The IMAP server of the store-postgres tests (over PostgreSQL, or over a Maildir), run from source. */
-const SERVER = fileURLToPath(
-  new URL('../../packages/store-postgres/test/support/mail-server.ts', import.meta.url),
-);
 /** Connections appending and fetching at once, spread over the server processes. */
 const CONNECTIONS = 8;
 const APPEND_SECONDS = 3;
@@ -26,26 +21,6 @@ function message(n: number): string {
   let text = head;
   while (text.length + line.length <= 10_240) text += line;
   return `${text}${'x'.repeat(10_240 - text.length - 2)}\r\n`;
-}
-
-async function startServer(
-  kind: 'imap' | 'imap-maildir',
-  location: string,
-): Promise<{ port: number; peer: PeerProcess }> {
-  const command = tsxCommand(SERVER);
-  if (!command) throw new Error('tsx is needed to run the benchmark servers');
-  const peer = spawnPeer(command.command, [...command.args, kind, location], { env: command.env });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const line = peer
-      .output()
-      .split('\n')
-      .find((each) => each.startsWith('{'));
-    if (line) return { port: (JSON.parse(line) as { port: number }).port, peer };
-    if (!peer.running() || Date.now() > deadline)
-      throw new Error(`the server did not start:\n${peer.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** CPU seconds (user + system) used so far by a process and its children (PostgreSQL's backends). */
@@ -140,7 +115,7 @@ export async function storePostgresSuite(): Promise<{ rows: Row[]; databaseCores
       await admin.query(`CREATE DATABASE bench_${processes}`);
       const location = database.connectionString.replace(/\/[^/]*$/, `/bench_${processes}`);
       const servers = [];
-      for (let i = 0; i < processes; i++) servers.push(await startServer('imap', location));
+      for (let i = 0; i < processes; i++) servers.push(await startMailServer('imap', location));
       try {
         figures.set(
           processes,
@@ -154,7 +129,7 @@ export async function storePostgresSuite(): Promise<{ rows: Row[]; databaseCores
       }
     }
     await admin.end();
-    const server = await startServer('imap-maildir', join(directory, 'mail'));
+    const server = await startMailServer('imap-maildir', join(directory, 'mail'));
     try {
       maildir = await measure([server.port]);
     } finally {

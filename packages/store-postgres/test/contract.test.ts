@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type StoreFixture, storeContract } from '../../store/test/contract.js';
 import { type BlobStore, createPostgresStore, pgSqlClient } from '../src/index.js';
+import { memoryBlobs } from './support/blobs.js';
 import { postgresAvailable, type RunningPostgres, startPostgres } from './support/postgres.js';
 
 /**
@@ -11,30 +12,6 @@ import { postgresAvailable, type RunningPostgres, startPostgres } from './suppor
 interface PostgresFixture extends StoreFixture {
   readonly database: string;
   readonly blobs?: BlobStore;
-}
-
-/** A blob store in memory, standing in for object storage. */
-function memoryBlobs(): BlobStore {
-  const blobs = new Map<string, Uint8Array>();
-  return {
-    async put(key, source) {
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of source) chunks.push(chunk);
-      blobs.set(key, Buffer.concat(chunks));
-    },
-    async get(key, { start, end }) {
-      const bytes = blobs.get(key)!.subarray(start, end);
-      return new ReadableStream({
-        start(controller) {
-          if (bytes.length > 0) controller.enqueue(bytes);
-          controller.close();
-        },
-      });
-    },
-    async delete(key) {
-      blobs.delete(key);
-    },
-  };
 }
 
 let server: RunningPostgres;
@@ -65,18 +42,6 @@ if (postgresAvailable()) {
     server = await startPostgres();
   }, 60_000);
   afterAll(async () => {
-    // A pool ends its clients without waiting for the server to see them go: wait until it has, so that
-    // the shutdown ends no session (which each client would report as an error).
-    const admin = new pg.Client({ connectionString: server.connectionString });
-    await admin.connect();
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const { rows } = await admin.query<{ sessions: number }>(
-        "SELECT count(*)::int AS sessions FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
-      );
-      if (rows[0]!.sessions === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    await admin.end();
     await server.stop();
   });
 

@@ -1,28 +1,20 @@
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MailboxInUseError, type MailStore } from '@postwire/store';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PeerProcess, spawnPeer, tsxCommand } from '../../core/test/support/peer-process.js';
 import type { ImapClient } from '../../imap/src/index.js';
 import { createImapClient } from '../../imap/src/node/index.js';
 import { createPop3Client } from '../../pop3/src/node/index.js';
 import { createPostgresStore, pgSqlClient } from '../src/index.js';
+import { type MailServer, mailServersAvailable, startMailServer } from './support/mail-servers.js';
 import { postgresAvailable, type RunningPostgres, startPostgres } from './support/postgres.js';
 
 /**
  * Several server processes over one database, as a deployment behind a load balancer runs them: two IMAP
  * processes and a POP3 process (each test/support/mail-server.ts, from source), and this process's own store.
  */
-const script = fileURLToPath(new URL('./support/mail-server.ts', import.meta.url));
-const available = postgresAvailable() && tsxCommand(script) !== undefined;
+const available = postgresAvailable() && mailServersAvailable();
 if (!available)
   console.warn('store-postgres: PostgreSQL or tsx is missing; the multi-process tests are skipped');
-
-interface MailServer {
-  readonly port: number;
-  readonly peer: PeerProcess;
-}
 
 let database: RunningPostgres;
 let imapA: MailServer;
@@ -31,25 +23,6 @@ let pop3: MailServer;
 let pool: pg.Pool;
 let store: MailStore;
 const clients: ImapClient[] = [];
-
-async function startMailServer(kind: 'imap' | 'pop3'): Promise<MailServer> {
-  const { command, args, env } = tsxCommand(script)!;
-  const peer = spawnPeer(command, [...args, kind, database.connectionString], {
-    env,
-    cwd: join(script, '..'),
-  });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const line = peer
-      .output()
-      .split('\n')
-      .find((each) => each.startsWith('{'));
-    if (line) return { port: (JSON.parse(line) as { port: number }).port, peer };
-    if (!peer.running() || Date.now() > deadline)
-      throw new Error(`the ${kind} server did not start:\n${peer.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function imap(server: MailServer): Promise<ImapClient> {
   const client = await createImapClient({
@@ -71,9 +44,9 @@ describe.skipIf(!available)('PostgreSQL store: several server processes on one d
     pool = new pg.Pool({ connectionString: database.connectionString, max: 4 });
     store = await createPostgresStore({ sql: pgSqlClient(pool), migrate: true, pollInterval: 500 });
     [imapA, imapB, pop3] = await Promise.all([
-      startMailServer('imap'),
-      startMailServer('imap'),
-      startMailServer('pop3'),
+      startMailServer('imap', database.connectionString),
+      startMailServer('imap', database.connectionString),
+      startMailServer('pop3', database.connectionString),
     ]);
   }, 90_000);
 
@@ -140,7 +113,7 @@ describe.skipIf(!available)('PostgreSQL store: several server processes on one d
   });
 
   it('loses nothing that was acknowledged when a process is killed (SIGKILL) in the middle of appends', async () => {
-    const doomed = await startMailServer('imap');
+    const doomed = await startMailServer('imap', database.connectionString);
     const writer = await imap(doomed);
     const body = `${'x'.repeat(76)}\r\n`.repeat(1300); // about 100 KB: an append takes a while
     const acknowledged: number[] = [];

@@ -2,14 +2,8 @@ import { OverQuotaError } from '@postwire/store';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { message } from '../../store/test/contract.js';
-import {
-  type BlobStore,
-  createPostgresStore,
-  MIGRATIONS,
-  migrate,
-  pgSqlClient,
-  SCHEMA_VERSION,
-} from '../src/index.js';
+import { createPostgresStore, MIGRATIONS, migrate, pgSqlClient, SCHEMA_VERSION } from '../src/index.js';
+import { memoryBlobs } from './support/blobs.js';
 import { postgresAvailable, type RunningPostgres, startPostgres } from './support/postgres.js';
 
 let server: RunningPostgres;
@@ -73,26 +67,7 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
   });
 
   it('keeps bodies in a blob store when given one: the database holds the key; expunged and refused bodies are deleted', async () => {
-    const blobs = new Map<string, Uint8Array>();
-    const blobStore: BlobStore = {
-      async put(key, source) {
-        const chunks: Uint8Array[] = [];
-        for await (const chunk of source) chunks.push(chunk);
-        blobs.set(key, Buffer.concat(chunks));
-      },
-      async get(key, { start, end }) {
-        const bytes = blobs.get(key)!.subarray(start, end);
-        return new ReadableStream({
-          start(controller) {
-            controller.enqueue(bytes);
-            controller.close();
-          },
-        });
-      },
-      async delete(key) {
-        blobs.delete(key);
-      },
-    };
+    const blobStore = memoryBlobs();
     const store = await createPostgresStore({
       sql: pgSqlClient(pool),
       blobs: blobStore,
@@ -101,8 +76,8 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     const user = await store.user('blobs');
     const inbox = await user.open('INBOX');
     const { uid } = await inbox.append(message('in a blob'));
-    expect(blobs.size).toBe(1);
-    const [key] = blobs.keys();
+    expect(blobStore.keys()).toHaveLength(1);
+    const [key] = blobStore.keys();
     const stored = await pool.query('SELECT blob, size FROM postwire_bodies WHERE blob = $1', [key]);
     expect(stored.rows[0]).toMatchObject({ blob: key, size: String(message('in a blob').length) });
     const chunks = await pool.query(
@@ -119,14 +94,14 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     await user.create('Copies');
     await inbox.copy([uid], 'Copies');
     await inbox.expunge([uid]);
-    expect(blobs.size).toBe(1); // the copy still refers to it
+    expect(blobStore.keys()).toEqual([key]); // the copy still refers to it
     await user.delete('Copies');
-    expect(blobs.size).toBe(0);
+    expect(blobStore.keys()).toEqual([]);
 
     await inbox.append(message('one'));
     await inbox.append(message('two'));
     await expect(inbox.append(message('three'))).rejects.toBeInstanceOf(OverQuotaError);
-    expect(blobs.size).toBe(2);
+    expect(blobStore.keys()).toHaveLength(2);
     await inbox.close();
     await store.close();
   });

@@ -197,6 +197,7 @@ async function startOnce(bin: string, durable: boolean): Promise<RunningPostgres
       log: () => started.output(),
       stop: () => {
         stopping ??= (async () => {
+          await sessionsEnded(`postgresql://${USER}@127.0.0.1:${port}/${DATABASE}`);
           await stopServer(started);
           await rm(dir, { recursive: true, force: true, maxRetries: 3 });
           process.removeListener('exit', removeDir);
@@ -231,6 +232,28 @@ function dropSharedMemory(dataDir: string): void {
 }
 
 /** Fast shutdown (SIGINT), then immediate (SIGQUIT), then the peer's own SIGTERM/SIGKILL. */
+/**
+ * Waits (2 s at most) until no other client session is open: a `pg` pool ends its clients without waiting
+ * for the server to see them go, and a shutdown that ends one makes that client report an error.
+ */
+async function sessionsEnded(connectionString: string): Promise<void> {
+  const admin = new Client({ connectionString });
+  try {
+    await admin.connect();
+    for (const deadline = Date.now() + 2_000; Date.now() < deadline; ) {
+      const { rows } = await admin.query<{ sessions: number }>(
+        "SELECT count(*)::int AS sessions FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+      );
+      if (rows[0]!.sessions === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } catch {
+    // The server is not answering: there is nothing to wait for.
+  } finally {
+    await admin.end().catch(() => {});
+  }
+}
+
 async function stopServer(server: PeerProcess): Promise<void> {
   // SIGTERM would be PostgreSQL's "smart" shutdown, which waits for every client to disconnect.
   for (const [signal, deadline] of [
