@@ -109,9 +109,10 @@ export function renderStorePostgresSection(
     "one core, with the mailbox's row lock serialising appends to one mailbox and group commit amortising the",
     'flushes. Across machines, each front end brings its own cores, and the database becomes the limit at the',
     'mailbox row: appends to one mailbox are serial (a commit each), appends to different mailboxes run in',
-    'parallel. FETCH costs a query per message (its chunks), where the Maildir store reads a file: a third',
-    "of Maildir's throughput from one process, less apart when processes are added. Reading several",
-    "messages' chunks in one query is the next step there.",
+    'parallel. FETCH reads small messages ahead in UID order, a query per MiB of them (the Maildir store',
+    'reads a file per message from the page cache); from one process it stays behind Maildir, as every',
+    'body crosses a socket from the database and is copied out of its rows, and a second process, with',
+    'a core of its own for that work, brings it closer.',
     STORE_POSTGRES_END,
   ].join('\n');
 }

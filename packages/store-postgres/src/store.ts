@@ -86,6 +86,12 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
 }
 
+/** A message up to this size is read ahead with the next ones in UID order (a FETCH of a range). */
+const READ_AHEAD_MESSAGE = 64 * 1024;
+/** How many octets one read-ahead query brings, and how many a mailbox's read-ahead holds at most. */
+const READ_AHEAD_BATCH = 1024 * 1024;
+const READ_AHEAD_BYTES = 4 * 1024 * 1024;
+
 /** The channel every process listens on: a payload is a mailbox's row id. */
 const CHANNEL = 'postwire_changes';
 
@@ -119,6 +125,11 @@ class MailboxState {
   readonly index: MailboxIndex<Entry>;
   readonly feed = new ChangeFeed();
   readonly structures = new Map<number, MessageStructure>();
+  /**
+   * Small messages read ahead of the sessions that fetch them, by UID, the oldest first: a FETCH of a range
+   * costs one query per batch instead of one per message. At most {@link READ_AHEAD_BYTES} in all.
+   */
+  readonly readAhead = new Map<number, Promise<Uint8Array | undefined>>();
   gone = false;
   handles = 0;
   #replay: Promise<void> = Promise.resolve();
@@ -180,7 +191,10 @@ class MailboxState {
         this.index.highestModseq = Math.max(this.index.highestModseq, modseq - 1);
         const removed = this.index.remove(change.uids);
         this.index.highestModseq = Math.max(this.index.highestModseq, modseq);
-        for (const uid of removed.uids) this.structures.delete(uid);
+        for (const uid of removed.uids) {
+          this.structures.delete(uid);
+          this.readAhead.delete(uid);
+        }
         if (removed.uids.length > 0) this.feed.publish({ type: 'expunge', uids: removed.uids, modseq });
       }
     }
@@ -765,10 +779,76 @@ class PostgresMailbox implements Mailbox {
   }
 
   async readBytes(uid: number, range: ByteRange = { start: 0 }): Promise<Uint8Array> {
+    const entry = this.#entry(uid);
+    if (entry.size <= READ_AHEAD_MESSAGE && !this.#context.settings.blobs) {
+      const whole = await this.#readAhead(entry);
+      if (whole)
+        return whole.subarray(
+          Math.min(range.start, whole.length),
+          Math.min(range.end ?? whole.length, whole.length),
+        );
+    }
     const chunks: Uint8Array[] = [];
     for await (const chunk of this.read(uid, range) as unknown as AsyncIterable<Uint8Array>)
       chunks.push(chunk);
     return concatBytes(chunks);
+  }
+
+  /**
+   * A small message whole, from the mailbox's read-ahead: on a miss, it and the small messages after it in
+   * UID order (up to {@link READ_AHEAD_BATCH} octets) come in one query, for the reads that follow.
+   */
+  async #readAhead(entry: Entry): Promise<Uint8Array | undefined> {
+    const state = this.#state;
+    const held = state.readAhead.get(entry.uid);
+    if (held) return held;
+    const batch: Entry[] = [];
+    let octets = 0;
+    for (const next of state.index.entries()) {
+      if (next.uid < entry.uid || next.size > READ_AHEAD_MESSAGE || state.readAhead.has(next.uid)) continue;
+      if (batch.length > 0 && octets + next.size > READ_AHEAD_BATCH) break;
+      batch.push(next);
+      octets += next.size;
+    }
+    const loaded = this.#context.sql
+      .query<{ uid: string; start: string; data: Uint8Array }>(
+        `SELECT m.uid, c.start, c.data FROM postwire_messages m JOIN postwire_body_chunks c ON c.body = m.body
+         WHERE m.mailbox = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid, c.start`,
+        [state.row, batch.map((each) => each.uid)],
+      )
+      .then(({ rows }) => {
+        const parts = new Map<number, Uint8Array[]>();
+        for (const row of rows) {
+          const uid = Number(row.uid);
+          const list = parts.get(uid) ?? [];
+          list.push(new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength));
+          parts.set(uid, list);
+        }
+        return parts;
+      });
+    // A failed read-ahead is forgotten, and its reads go to the chunks one by one.
+    const forget = (): undefined => {
+      for (const each of batch) state.readAhead.delete(each.uid);
+      return undefined;
+    };
+    for (const each of batch) {
+      state.readAhead.set(
+        each.uid,
+        loaded.then((parts) => {
+          const list = parts.get(each.uid);
+          return list && concatBytes(list);
+        }, forget),
+      );
+    }
+    // The oldest go first once the read-ahead holds too much.
+    let total = [...state.readAhead.keys()].reduce((sum, uid) => sum + (state.index.get(uid)?.size ?? 0), 0);
+    for (const uid of state.readAhead.keys()) {
+      if (total <= READ_AHEAD_BYTES) break;
+      if (batch.some((each) => each.uid === uid)) continue;
+      total -= state.index.get(uid)?.size ?? 0;
+      state.readAhead.delete(uid);
+    }
+    return state.readAhead.get(entry.uid);
   }
 
   async structure(uid: number): Promise<MessageStructure> {

@@ -105,4 +105,36 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     await inbox.close();
     await store.close();
   });
+
+  it('reads small messages ahead: a FETCH of a range costs one query per batch, and the bytes are each message', async () => {
+    const base = pgSqlClient(pool);
+    const queries: string[] = [];
+    const counting = {
+      ...base,
+      query: (text: string, params?: readonly unknown[]) => {
+        queries.push(text);
+        return base.query(text, params);
+      },
+    } as typeof base;
+    const store = await createPostgresStore({ sql: counting });
+    const inbox = await (await store.user('read-ahead')).open('INBOX');
+    const uids: number[] = [];
+    for (const subject of ['one', 'two', 'three', 'four', 'five'])
+      uids.push((await inbox.append(message(subject))).uid);
+    await inbox.expunge([uids[2]!]);
+    queries.length = 0;
+    const text = new TextDecoder();
+    for (const [i, subject] of ['one', 'two', 'three', 'four', 'five'].entries()) {
+      if (i === 2) continue;
+      expect(text.decode(await inbox.readBytes!(uids[i]!))).toBe(text.decode(message(subject)));
+    }
+    expect(queries.filter((query) => /postwire_body_chunks/.test(query))).toHaveLength(1);
+    expect(text.decode(await inbox.readBytes!(uids[1]!, { start: 6, end: 12 }))).toBe(
+      text.decode(message('two').subarray(6, 12)),
+    );
+    await inbox.expunge([uids[0]!]);
+    await expect(inbox.readBytes!(uids[0]!)).rejects.toThrow(/no message/);
+    await inbox.close();
+    await store.close();
+  });
 });
