@@ -67,6 +67,8 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
   ],
   // Version 2: a body may live in the application's blob store (object storage) instead of chunk rows.
   ['ALTER TABLE postwire_bodies ADD COLUMN blob text'],
+  // Version 3: when each change was logged, so that old ones can be pruned (`pruneChanges`).
+  ['ALTER TABLE postwire_changes ADD COLUMN logged timestamptz NOT NULL DEFAULT now()'],
 ];
 
 /** The schema version the code needs. */
@@ -94,4 +96,19 @@ export async function migrate(sql: SqlClient): Promise<number> {
     else await tx.query('UPDATE postwire_schema SET version = $1', [SCHEMA_VERSION]);
     return found;
   });
+}
+
+/**
+ * Deletes the change log's entries older than `olderThan` seconds, which every process has long read: the
+ * log would otherwise grow with every change. A process that was further behind (stopped, or cut off from
+ * the database that long) reads its mailboxes again instead, and its sessions get what differs as changes.
+ * Run it from a periodic job; resolves with the number of entries deleted.
+ */
+export async function pruneChanges(sql: SqlClient, options: { readonly olderThan: number }): Promise<number> {
+  const { rows } = await sql.query<{ deleted: number }>(
+    `WITH gone AS (DELETE FROM postwire_changes WHERE logged < now() - $1 * interval '1 second' RETURNING 1)
+     SELECT count(*)::int AS deleted FROM gone`,
+    [options.olderThan],
+  );
+  return rows[0]!.deleted;
 }

@@ -141,9 +141,52 @@ class MailboxState {
   }
 
   /** Reads and applies the changes past what the index holds; calls queue up, so they apply in order. */
-  catchUp(sql: SqlQueryable): Promise<void> {
+  catchUp(sql: SqlClient): Promise<void> {
     this.#replay = this.#replay.then(() => this.#apply(sql));
     return this.#replay;
+  }
+
+  /**
+   * Reads the mailbox again when the change log no longer holds what this process missed (see
+   * `pruneChanges`), and tells the sessions what differs, as changes: expunges, then flag changes, then
+   * appends, each with the database's MODSEQ.
+   */
+  async #reload(sql: SqlClient): Promise<void> {
+    let fresh: MailboxIndex<Entry>;
+    try {
+      fresh = await loadIndex(sql, this.row, this.name);
+    } catch (error) {
+      if (error instanceof MailboxNotFoundError) this.end();
+      else throw error;
+      return;
+    }
+    const modseq = fresh.highestModseq;
+    const gone = this.index
+      .entries()
+      .filter((entry) => !fresh.get(entry.uid))
+      .map((entry) => entry.uid);
+    if (gone.length > 0) {
+      this.index.highestModseq = Math.max(this.index.highestModseq, modseq - 1);
+      const removed = this.index.remove(gone);
+      for (const uid of removed.uids) {
+        this.structures.delete(uid);
+        this.readAhead.delete(uid);
+      }
+      this.feed.publish({ type: 'expunge', uids: removed.uids, modseq });
+    }
+    for (const entry of fresh.entries()) {
+      const known = this.index.get(entry.uid);
+      if (known) {
+        if (known.modseq === entry.modseq) continue;
+        this.index.replaceFlags(known, entry.flags, entry.modseq);
+        this.feed.publish({ type: 'flags', uid: entry.uid, flags: known.flags, modseq: entry.modseq });
+      } else {
+        const added = this.index.add({ ...entry }, entry.modseq);
+        this.feed.publish({ type: 'append', message: messageInfo(added) });
+      }
+    }
+    this.index.uidNext = Math.max(this.index.uidNext, fresh.uidNext);
+    this.index.highestModseq = Math.max(this.index.highestModseq, modseq);
   }
 
   /** The mailbox was deleted: its sessions are told, and its feed ends. */
@@ -154,15 +197,25 @@ class MailboxState {
     this.feed.end();
   }
 
-  async #apply(sql: SqlQueryable): Promise<void> {
+  async #apply(sql: SqlClient): Promise<void> {
     if (this.gone) return;
     const { rows } = await sql.query<{ modseq: string; change: StoredChange }>(
       'SELECT modseq, change FROM postwire_changes WHERE mailbox = $1 AND modseq > $2 ORDER BY modseq, id',
       [this.row, this.index.highestModseq],
     );
     if (rows.length === 0) {
-      const exists = await sql.query('SELECT 1 FROM postwire_mailboxes WHERE id = $1', [this.row]);
-      if (exists.rows.length === 0) this.end();
+      const found = await sql.query<{ highest_modseq: string }>(
+        'SELECT highest_modseq FROM postwire_mailboxes WHERE id = $1',
+        [this.row],
+      );
+      if (found.rows.length === 0) this.end();
+      // Changes happened that the log no longer holds (pruned): read the mailbox again.
+      else if (Number(found.rows[0]!.highest_modseq) > this.index.highestModseq) await this.#reload(sql);
+      return;
+    }
+    // Every MODSEQ has its changes in the log: a first one past the next means some were pruned.
+    if (Number(rows[0]!.modseq) > this.index.highestModseq + 1) {
+      await this.#reload(sql);
       return;
     }
     for (const { modseq: text, change } of rows) {
@@ -604,14 +657,9 @@ async function recordAppends(tx: SqlQueryable, mailbox: number, modseq: number):
   await tx.query('SELECT pg_notify($1, $2)', [CHANNEL, String(mailbox)]);
 }
 
-/** The process's state of a mailbox: loaded from the database on first use, then kept up to date. */
-async function loadState(context: StoreContext, row: number, name: string): Promise<MailboxState> {
-  const known = context.states.get(row);
-  if (known) {
-    await known.catchUp(context.sql);
-    return known;
-  }
-  const state = await context.sql.transaction(async (tx) => {
+/** A mailbox's index as the database holds it now, read in one snapshot. */
+async function loadIndex(sql: SqlClient, row: number, name: string): Promise<MailboxIndex<Entry>> {
+  return sql.transaction(async (tx) => {
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     const mailbox = await tx.query<{
       mailbox_id: string;
@@ -623,12 +671,7 @@ async function loadState(context: StoreContext, row: number, name: string): Prom
     ]);
     if (!mailbox.rows[0]) throw new MailboxNotFoundError(name);
     const { mailbox_id, uid_validity, uid_next, highest_modseq } = mailbox.rows[0];
-    const index = new MailboxIndex<Entry>(
-      Number(uid_validity),
-      mailbox_id,
-      Number(uid_next),
-      Number(highest_modseq),
-    );
+    const index = new MailboxIndex<Entry>(Number(uid_validity), mailbox_id);
     const messages = await tx.query<{
       uid: string;
       message_id: string;
@@ -656,8 +699,18 @@ async function loadState(context: StoreContext, row: number, name: string): Prom
     }
     index.uidNext = Number(uid_next);
     index.highestModseq = Number(highest_modseq);
-    return new MailboxState(row, name, index);
+    return index;
   });
+}
+
+/** The process's state of a mailbox: loaded from the database on first use, then kept up to date. */
+async function loadState(context: StoreContext, row: number, name: string): Promise<MailboxState> {
+  const known = context.states.get(row);
+  if (known) {
+    await known.catchUp(context.sql);
+    return known;
+  }
+  const state = new MailboxState(row, name, await loadIndex(context.sql, row, name));
   // Another session may have loaded it meanwhile: one state per mailbox.
   const raced = context.states.get(row);
   if (raced) return raced;

@@ -2,7 +2,14 @@ import { OverQuotaError } from '@postwire/store';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { message } from '../../store/test/contract.js';
-import { createPostgresStore, MIGRATIONS, migrate, pgSqlClient, SCHEMA_VERSION } from '../src/index.js';
+import {
+  createPostgresStore,
+  MIGRATIONS,
+  migrate,
+  pgSqlClient,
+  pruneChanges,
+  SCHEMA_VERSION,
+} from '../src/index.js';
 import { memoryBlobs } from './support/blobs.js';
 import { postgresAvailable, type RunningPostgres, startPostgres } from './support/postgres.js';
 
@@ -136,5 +143,52 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     await expect(inbox.readBytes!(uids[0]!)).rejects.toThrow(/no message/);
     await inbox.close();
     await store.close();
+  });
+
+  it('prunes the change log; a process that missed pruned changes reads the mailbox again and tells its sessions', async () => {
+    const writerStore = await createPostgresStore({ sql: pgSqlClient(pool), pollInterval: 60_000 });
+    const writer = await (await writerStore.user('pruned')).open('INBOX');
+    for (const subject of ['a', 'b', 'c']) await writer.append(message(subject));
+    // Another process: its own store, following INBOX, told of nothing (no notification is delivered to
+    // it while it is away: its listener is the only one, and it is stopped below by pruning what it missed).
+    const reader = new pg.Pool({ connectionString: server.connectionString, max: 2 });
+    const readerSql = pgSqlClient(reader);
+    const readerStore = await createPostgresStore({
+      sql: { ...readerSql, listen: async () => async () => {} },
+      pollInterval: 60_000,
+    });
+    const watched = await (await readerStore.user('pruned')).open('INBOX');
+    expect((await watched.messages()).map((info) => info.uid)).toEqual([1, 2, 3]);
+    const seen: string[] = [];
+    const feed = (async () => {
+      for await (const change of watched.changes()) {
+        seen.push(
+          change.type === 'append'
+            ? `append ${change.message.uid}`
+            : change.type === 'expunge'
+              ? `expunge ${change.uids}`
+              : change.type === 'flags'
+                ? `flags ${change.uid} ${change.flags}`
+                : change.type,
+        );
+        if (seen.length === 4) return;
+      }
+    })();
+    await writer.append(message('d'));
+    await writer.setFlags([1], 'add', ['\\Seen']);
+    await writer.expunge([2]);
+    await writer.append(message('e'));
+    expect(await pruneChanges(pgSqlClient(pool), { olderThan: -1 })).toBeGreaterThanOrEqual(7);
+    await watched.sync();
+    await feed;
+    expect(seen).toEqual(['expunge 2', 'flags 1 \\Seen', 'append 4', 'append 5']);
+    expect(await watched.messages()).toEqual(await writer.messages());
+    expect(await watched.status()).toEqual(await writer.status());
+    expect(await pruneChanges(pgSqlClient(pool), { olderThan: 3600 })).toBe(0);
+    await watched.close();
+    await readerStore.close();
+    await reader.end();
+    await writer.close();
+    await writerStore.close();
   });
 });
