@@ -372,6 +372,11 @@ async function recordChanges(
   await tx.query('SELECT pg_notify($1, $2)', [CHANNEL, String(row)]);
 }
 
+/** PostgreSQL's `unique_violation` (SQLSTATE 23505), as drivers report it in `code`. */
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '23505';
+}
+
 /** Deletes bodies that no message refers to any more; resolves with the blob keys of those that had one. */
 async function dropOrphanBodies(tx: SqlQueryable, bodies: readonly number[]): Promise<string[]> {
   if (bodies.length === 0) return [];
@@ -467,13 +472,18 @@ class PostgresUser implements UserMail {
 
   async create(name: string, options: { specialUse?: SpecialUse } = {}): Promise<void> {
     const canonical = canonicalMailboxName(name);
-    await this.#context.sql.transaction(async (tx) => {
-      if (await this.#find(tx, canonical)) throw new MailboxExistsError(canonical);
-      for (const parent of parentNames(canonical)) {
-        if (!(await this.#find(tx, parent))) await insertMailbox(tx, this.#id, parent);
-      }
-      await insertMailbox(tx, this.#id, canonical, options.specialUse);
-    });
+    await this.#context.sql
+      .transaction(async (tx) => {
+        if (await this.#find(tx, canonical)) throw new MailboxExistsError(canonical);
+        for (const parent of parentNames(canonical)) {
+          if (!(await this.#find(tx, parent))) await insertMailbox(tx, this.#id, parent);
+        }
+        await insertMailbox(tx, this.#id, canonical, options.specialUse);
+      })
+      .catch((error: unknown) => {
+        // Another process created it (or a parent) between the look and the insert.
+        throw isUniqueViolation(error) ? new MailboxExistsError(canonical) : error;
+      });
   }
 
   async delete(name: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { OverQuotaError } from '@postwire/store';
+import { MailboxExistsError, OverQuotaError } from '@postwire/store';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { message } from '../../store/test/contract.js';
@@ -190,5 +190,38 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     await reader.end();
     await writer.close();
     await writerStore.close();
+  });
+
+  it('refuses with MailboxExistsError when two processes create the same mailbox at once', async () => {
+    // The first process's transaction holds its commit until the second has looked and tried to insert.
+    const base = pgSqlClient(pool);
+    let armed = false;
+    let inserted!: () => void;
+    const firstInserted = new Promise<void>((resolve) => {
+      inserted = resolve;
+    });
+    const slow = {
+      ...base,
+      transaction: <T>(work: (tx: Parameters<Parameters<typeof base.transaction>[0]>[0]) => Promise<T>) =>
+        base.transaction(async (tx) => {
+          const result = await work(tx);
+          if (armed) {
+            inserted();
+            await new Promise((resolve) => setTimeout(resolve, 300));
+          }
+          return result;
+        }),
+    };
+    const first = await createPostgresStore({ sql: slow });
+    const second = await createPostgresStore({ sql: base });
+    const [a, b] = [await first.user('racing'), await second.user('racing')];
+    armed = true;
+    const racing = a.create('Projects/Postwire');
+    await firstInserted;
+    await expect(b.create('Projects/Postwire')).rejects.toBeInstanceOf(MailboxExistsError);
+    await racing;
+    expect((await b.list()).map((entry) => entry.name)).toEqual(['INBOX', 'Projects', 'Projects/Postwire']);
+    await first.close();
+    await second.close();
   });
 });
