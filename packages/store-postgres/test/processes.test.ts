@@ -6,7 +6,7 @@ import { createImapClient } from '../../imap/src/node/index.js';
 import { createPop3Client } from '../../pop3/src/node/index.js';
 import { createPostgresStore, pgSqlClient } from '../src/index.js';
 import { type MailServer, mailServersAvailable, startMailServer } from './support/mail-servers.js';
-import { postgresAvailable, type RunningPostgres, startPostgres } from './support/postgres.js';
+import { endPool, postgresAvailable, type RunningPostgres, startPostgres } from './support/postgres.js';
 
 /**
  * Several server processes over one database, as a deployment behind a load balancer runs them: two IMAP
@@ -53,7 +53,7 @@ describe.skipIf(!available)('PostgreSQL store: several server processes on one d
   afterAll(async () => {
     for (const client of clients) await client.close().catch(() => {});
     await store?.close();
-    await pool?.end();
+    await endPool(pool);
     for (const server of [imapA, imapB, pop3]) await server?.peer.stop();
     await database?.stop();
   });

@@ -11,7 +11,7 @@ import {
   SCHEMA_VERSION,
 } from '../src/index.js';
 import { memoryBlobs } from './support/blobs.js';
-import { postgresAvailable, type RunningPostgres, startPostgres } from './support/postgres.js';
+import { endPool, postgresAvailable, type RunningPostgres, startPostgres } from './support/postgres.js';
 
 let server: RunningPostgres;
 let pool: pg.Pool;
@@ -22,7 +22,7 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     pool = new pg.Pool({ connectionString: server.connectionString, max: 4 });
   }, 60_000);
   afterAll(async () => {
-    await pool?.end();
+    await endPool(pool);
     await server?.stop();
   });
 

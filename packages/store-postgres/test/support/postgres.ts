@@ -337,3 +337,20 @@ function run(command: string, args: readonly string[], cwd: string): Promise<voi
     );
   });
 }
+
+/**
+ * Ends a `pg` pool, waiting 2 s at most: a pool waits for every client it lent to come back, and a test that
+ * failed half-way may never give one back. The server's stop must not wait on that, or the server outlives
+ * the test run.
+ */
+export async function endPool(pool: { end(): Promise<void> } | undefined): Promise<void> {
+  if (!pool) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    pool.end().catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 2_000);
+    }),
+  ]);
+  clearTimeout(timer);
+}
