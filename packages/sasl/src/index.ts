@@ -20,6 +20,7 @@ export {
   type ServerMechanism,
   type ServerStep,
   type ServerStepFunction,
+  transportContext,
 } from './mechanism.js';
 export { type SaslprepOptions, saslprep } from './saslprep.js';
 export {

@@ -1,4 +1,4 @@
-import type { ChannelBindingType } from '@postwire/core';
+import type { ChannelBindingType, Transport } from '@postwire/core';
 
 /**
  * Who authenticated. Names are passed through as the client sent them (only control characters are
@@ -50,6 +50,25 @@ export interface SaslConnectionContext {
   readonly remoteAddress?: string;
   /** The protocol's own description of the connection, handed through to the verifiers as it is. */
   readonly connection?: unknown;
+}
+
+/**
+ * The context of a connection on `transport`, as a protocol server hands it to its SASL server: its channel
+ * binding (SCRAM-PLUS) and the name of its verified client certificate (EXTERNAL) come from the transport.
+ */
+export function transportContext(
+  transport: Pick<Transport, 'info' | 'channelBinding'>,
+  facts: {
+    readonly secure: boolean;
+    readonly remoteAddress?: string | undefined;
+    readonly connection?: unknown;
+  },
+): SaslConnectionContext {
+  return {
+    ...facts,
+    channelBinding: (type) => transport.channelBinding?.(type),
+    externalIdentity: transport.info.peerCertificateName,
+  };
 }
 
 /** One step of a server mechanism: send a challenge, or finish. */

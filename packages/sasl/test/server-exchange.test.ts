@@ -5,6 +5,7 @@ import {
   type SaslConnectionContext,
   type ServerMechanism,
   toSessionStep,
+  transportContext,
 } from '../src/index.js';
 import { b64 } from './harness.js';
 
@@ -374,5 +375,23 @@ describe('toSessionStep', () => {
       type: 'failure',
       reason: 'temporary',
     });
+  });
+});
+
+describe('transportContext', () => {
+  it("reads the channel binding and the verified client certificate's name from the transport", async () => {
+    const binding = new Uint8Array([1, 2, 3]);
+    const transport = {
+      info: { secure: true, peerCertificateName: 'alice' },
+      channelBinding: (type: string) => (type === 'tls-exporter' ? binding : undefined),
+    };
+    const context = transportContext(transport, { secure: true, remoteAddress: '127.0.0.1' });
+    expect(context).toMatchObject({ secure: true, remoteAddress: '127.0.0.1', externalIdentity: 'alice' });
+    expect(context.channelBinding?.('tls-exporter')).toBe(binding);
+    const external = createSaslServer({ verifiers: { external: (identity) => identity === 'alice' } });
+    expect(external.mechanisms(context)).toContain('EXTERNAL');
+    expect(external.mechanisms(transportContext({ info: { secure: true } }, { secure: true }))).not.toContain(
+      'EXTERNAL',
+    );
   });
 });

@@ -1,5 +1,4 @@
 import {
-  type ChannelBindingType,
   concatBytes,
   createDeadline,
   type Deadline,
@@ -29,6 +28,7 @@ import {
   type SaslServerOptions,
   type SaslServerOutcome,
   toSessionStep,
+  transportContext,
   type VerifierResult,
 } from '@postwire/sasl';
 import type { MailStore, UserMail } from '@postwire/store';
@@ -221,13 +221,9 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
         qresync: options.qresync ?? true,
         secure: connection.transport.info.secure,
         authMechanisms: (secure) =>
-          sasl.mechanisms({
-            secure,
-            remoteAddress,
-            channelBinding: (type: ChannelBindingType): Uint8Array | undefined =>
-              run ? run.channelBinding(type) : connection.transport.channelBinding?.(type),
-            externalIdentity: run ? run.externalIdentity : connection.transport.info.peerCertificateName,
-          }),
+          sasl.mechanisms(
+            transportContext(run?.transport ?? connection.transport, { secure, remoteAddress }),
+          ),
         cleartextLogin: (secure) => sasl.allowsCleartext({ secure, remoteAddress }),
       });
       run = new SessionRun(session, connection, options, sasl, recent, shared);
@@ -342,14 +338,9 @@ class SessionRun implements ConnectionHandler {
     this.#commandTimeout = connection.commandDeadline.ms;
   }
 
-  /** The TLS session's channel-binding data, so that SCRAM-PLUS is advertised where AUTH would take it. */
-  channelBinding(type: ChannelBindingType): Uint8Array | undefined {
-    return this.#transport.channelBinding?.(type);
-  }
-
-  /** The verified client certificate's name, so that EXTERNAL is advertised where AUTH would take it. */
-  get externalIdentity(): string | undefined {
-    return this.#transport.info.peerCertificateName;
+  /** The transport now (after STARTTLS, the TLS one): its channel binding and client certificate decide what AUTH offers. */
+  get transport(): NodeTransport | DeflateTransport {
+    return this.#transport;
   }
 
   get #info(): ImapConnectionInfo {
@@ -363,14 +354,11 @@ class SessionRun implements ConnectionHandler {
   }
 
   get #context(): SaslConnectionContext {
-    const transport = this.#transport;
-    return {
+    return transportContext(this.#transport, {
       secure: this.#session.secure,
       remoteAddress: this.#connection.remoteAddress,
-      channelBinding: (type) => transport.channelBinding(type),
-      externalIdentity: transport.info.peerCertificateName,
       connection: this.#info,
-    };
+    });
   }
 
   async serve(): Promise<void> {

@@ -1,10 +1,4 @@
-import {
-  type ChannelBindingType,
-  consumeStream,
-  ErrorCode,
-  InvalidArgumentError,
-  type TraceHook,
-} from '@postwire/core';
+import { consumeStream, ErrorCode, InvalidArgumentError, type TraceHook } from '@postwire/core';
 import {
   createListener,
   type ListenerOptions,
@@ -24,6 +18,7 @@ import {
   type SaslServerOptions,
   type SaslThrottle,
   toSessionStep,
+  transportContext,
   type VerifierResult,
 } from '@postwire/sasl';
 import type { MailStore } from '@postwire/store';
@@ -267,15 +262,9 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
         ...(sasl
           ? {
               authMechanisms: (secure: boolean) =>
-                sasl.mechanisms({
-                  secure,
-                  remoteAddress,
-                  channelBinding: (type: ChannelBindingType): Uint8Array | undefined =>
-                    run ? run.channelBinding(type) : connection.transport.channelBinding?.(type),
-                  externalIdentity: run
-                    ? run.externalIdentity
-                    : connection.transport.info.peerCertificateName,
-                }),
+                sasl.mechanisms(
+                  transportContext(run?.transport ?? connection.transport, { secure, remoteAddress }),
+                ),
               cleartextLogin: (secure: boolean) => sasl.allowsCleartext({ secure, remoteAddress }),
             }
           : { cleartextLogin: () => false }),
@@ -325,14 +314,9 @@ class SessionRun {
     this.#transport = connection.transport;
   }
 
-  /** The TLS session's channel-binding data, so that SCRAM-PLUS is advertised where AUTH would take it. */
-  channelBinding(type: ChannelBindingType): Uint8Array | undefined {
-    return this.#transport.channelBinding?.(type);
-  }
-
-  /** The verified client certificate's name, so that EXTERNAL is advertised where AUTH would take it. */
-  get externalIdentity(): string | undefined {
-    return this.#transport.info.peerCertificateName;
+  /** The transport now (after STARTTLS, the TLS one): its channel binding and client certificate decide what AUTH offers. */
+  get transport(): NodeTransport {
+    return this.#transport;
   }
 
   get #info(): Pop3ConnectionInfo {
@@ -355,15 +339,11 @@ class SessionRun {
   }
 
   get #context(): SaslConnectionContext {
-    const transport = this.#transport;
-    const context: SaslConnectionContext = {
+    return transportContext(this.#transport, {
       secure: this.#session.secure,
       remoteAddress: this.#connection.remoteAddress,
-      channelBinding: (type) => transport.channelBinding(type),
-      externalIdentity: transport.info.peerCertificateName,
       connection: this.#info,
-    };
-    return context;
+    });
   }
 
   async serve(): Promise<void> {

@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import {
-  type ChannelBindingType,
   concatBytes,
   createDeadline,
   type Deadline,
@@ -30,11 +29,11 @@ import {
   createPasswordSaslServer,
   createSaslServer,
   isSaslServer,
-  type SaslConnectionContext,
   type SaslServer,
   type SaslServerExchange,
   type SaslServerOptions,
   toSessionStep,
+  transportContext,
   type VerifierResult,
 } from '@postwire/sasl';
 import type { MailParameters, RcptParameters } from '../protocol/command.js';
@@ -345,15 +344,9 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
         ...(sasl
           ? {
               authMechanisms: (secure: boolean) =>
-                sasl.mechanisms({
-                  secure,
-                  remoteAddress,
-                  channelBinding: (type: ChannelBindingType): Uint8Array | undefined =>
-                    run ? run.channelBinding(type) : connection.transport.channelBinding?.(type),
-                  externalIdentity: run
-                    ? run.externalIdentity
-                    : connection.transport.info.peerCertificateName,
-                }),
+                sasl.mechanisms(
+                  transportContext(run?.transport ?? connection.transport, { secure, remoteAddress }),
+                ),
             }
           : {}),
       });
@@ -462,14 +455,9 @@ class SessionRun {
     }
   }
 
-  /** The TLS session's channel-binding data, so that SCRAM-PLUS is advertised where AUTH would take it. */
-  channelBinding(type: ChannelBindingType): Uint8Array | undefined {
-    return this.#transport.channelBinding?.(type);
-  }
-
-  /** The verified client certificate's name, so that EXTERNAL is advertised where AUTH would take it. */
-  get externalIdentity(): string | undefined {
-    return this.#transport.info.peerCertificateName;
+  /** The transport now (after STARTTLS, the TLS one): its channel binding and client certificate decide what AUTH offers. */
+  get transport(): NodeTransport {
+    return this.#transport;
   }
 
   get #info(): SmtpConnectionInfo {
@@ -633,15 +621,12 @@ class SessionRun {
         return;
       }
       case 'auth': {
-        const transport = this.#transport;
         const info = this.#info;
-        const context: SaslConnectionContext = {
+        const context = transportContext(this.#transport, {
           secure: session.secure,
           remoteAddress: info.remoteAddress,
-          channelBinding: (type) => transport.channelBinding?.(type),
-          externalIdentity: transport.info.peerCertificateName,
           connection: info,
-        };
+        });
         this.#exchange = this.#sasl?.createExchange(context);
         const outcome = this.#exchange
           ? await this.#exchange.start(event.mechanism, event.initialResponse)
