@@ -1,4 +1,4 @@
-import type { SqlClient } from './sql.js';
+import { type DatabaseKind, type SqlClient, transactWithRetry } from './sql.js';
 
 /**
  * The schema's versions, each a list of statements run in one transaction. A version once released is
@@ -69,33 +69,53 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
   ['ALTER TABLE postwire_bodies ADD COLUMN blob text'],
   // Version 3: when each change was logged, so that old ones can be pruned (`pruneChanges`).
   ['ALTER TABLE postwire_changes ADD COLUMN logged timestamptz NOT NULL DEFAULT now()'],
+  // Version 4: when each body was stored, so that one whose message never committed can be pruned.
+  ['ALTER TABLE postwire_bodies ADD COLUMN stored timestamptz NOT NULL DEFAULT now()'],
 ];
 
 /** The schema version the code needs. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/** Options of {@link migrate}. */
+export interface MigrateOptions {
+  /**
+   * The kind of database (default `'postgresql'`). On PostgreSQL, processes starting together take turns
+   * through an advisory lock; a distributed database has none, so a migration that a concurrent one made
+   * fail (a serialization failure, or a table the other created first) runs again, and finds the work done.
+   */
+  readonly database?: DatabaseKind;
+}
+
 /**
- * Brings the database's schema to {@link SCHEMA_VERSION} in one transaction, under an advisory
- * lock so that processes starting together migrate once. Resolves with the version found before.
+ * Brings the database's schema to {@link SCHEMA_VERSION} in one transaction, so that processes starting
+ * together migrate once. Resolves with the version found before.
  */
-export async function migrate(sql: SqlClient): Promise<number> {
-  return sql.transaction(async (tx) => {
-    // One migration at a time across processes (released at the transaction's end).
-    await tx.query('SELECT pg_advisory_xact_lock(7063770)');
-    await tx.query('CREATE TABLE IF NOT EXISTS postwire_schema (version integer NOT NULL)');
-    const { rows } = await tx.query<{ version: number }>('SELECT version FROM postwire_schema');
-    const found = rows[0]?.version ?? 0;
-    if (found > SCHEMA_VERSION) {
-      throw new Error(`the database's schema is version ${found}, newer than this code's ${SCHEMA_VERSION}`);
-    }
-    for (let version = found; version < SCHEMA_VERSION; version++) {
-      for (const statement of MIGRATIONS[version]!) await tx.query(statement);
-    }
-    if (rows.length === 0)
-      await tx.query('INSERT INTO postwire_schema (version) VALUES ($1)', [SCHEMA_VERSION]);
-    else await tx.query('UPDATE postwire_schema SET version = $1', [SCHEMA_VERSION]);
-    return found;
-  });
+export async function migrate(sql: SqlClient, options: MigrateOptions = {}): Promise<number> {
+  const distributed = options.database === 'distributed';
+  // A concurrent CREATE TABLE fails with unique_violation (on the catalog) or duplicate_table.
+  return transactWithRetry(
+    sql,
+    async (tx) => {
+      // One migration at a time across processes (released at the transaction's end).
+      if (!distributed) await tx.query('SELECT pg_advisory_xact_lock(7063770)');
+      await tx.query('CREATE TABLE IF NOT EXISTS postwire_schema (version integer NOT NULL)');
+      const { rows } = await tx.query<{ version: number }>('SELECT version FROM postwire_schema');
+      const found = rows[0]?.version ?? 0;
+      if (found > SCHEMA_VERSION) {
+        throw new Error(
+          `the database's schema is version ${found}, newer than this code's ${SCHEMA_VERSION}`,
+        );
+      }
+      for (let version = found; version < SCHEMA_VERSION; version++) {
+        for (const statement of MIGRATIONS[version]!) await tx.query(statement);
+      }
+      if (rows.length === 0)
+        await tx.query('INSERT INTO postwire_schema (version) VALUES ($1)', [SCHEMA_VERSION]);
+      else await tx.query('UPDATE postwire_schema SET version = $1', [SCHEMA_VERSION]);
+      return found;
+    },
+    distributed ? ['23505', '42P07'] : [],
+  );
 }
 
 /**
@@ -107,6 +127,26 @@ export async function migrate(sql: SqlClient): Promise<number> {
 export async function pruneChanges(sql: SqlClient, options: { readonly olderThan: number }): Promise<number> {
   const { rows } = await sql.query<{ deleted: number }>(
     `WITH gone AS (DELETE FROM postwire_changes WHERE logged < now() - $1 * interval '1 second' RETURNING 1)
+     SELECT count(*)::int AS deleted FROM gone`,
+    [options.olderThan],
+  );
+  return rows[0]!.deleted;
+}
+
+/**
+ * Deletes the bodies stored more than `olderThan` seconds ago that no message refers to. Only a
+ * `database: 'distributed'` store leaves them, when a process dies between storing a message's body and
+ * committing the message (its append was never acknowledged). Run it from the same periodic job as
+ * {@link pruneChanges}; resolves with the number of bodies deleted.
+ */
+export async function pruneOrphanBodies(
+  sql: SqlClient,
+  options: { readonly olderThan: number },
+): Promise<number> {
+  const { rows } = await sql.query<{ deleted: number }>(
+    `WITH gone AS (
+       DELETE FROM postwire_bodies b WHERE b.stored < now() - $1 * interval '1 second'
+       AND NOT EXISTS (SELECT 1 FROM postwire_messages m WHERE m.body = b.id) RETURNING 1)
      SELECT count(*)::int AS deleted FROM gone`,
     [options.olderThan],
   );

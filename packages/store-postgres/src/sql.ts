@@ -23,9 +23,10 @@ export interface SqlClient extends SqlQueryable {
   transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T>;
   /**
    * Calls `handler` with the payload of every `NOTIFY` on `channel`, until the returned function is called.
-   * The driver keeps one connection listening, and listens again after it reconnects.
+   * The driver keeps one connection listening, and listens again after it reconnects. Left out for a database
+   * without notifications: the store then looks for changes every `pollInterval`.
    */
-  listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
+  listen?(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
 }
 
 /** The part of a `pg` pool that {@link pgSqlClient} uses. */
@@ -48,7 +49,7 @@ export interface PgPoolClientLike extends SqlQueryable {
  * A {@link SqlClient} over a `pg` `Pool` (the `pg` package, version 8). Transactions take a client from the
  * pool for their length; `listen` keeps one client for itself until stopped.
  */
-export function pgSqlClient(pool: PgPoolLike): SqlClient {
+export function pgSqlClient(pool: PgPoolLike): Required<SqlClient> {
   return {
     query: (text, params) => pool.query(text, params),
     async transaction(work) {
@@ -87,4 +88,48 @@ export function pgSqlClient(pool: PgPoolLike): SqlClient {
 /** A PostgreSQL identifier, quoted. */
 export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * What the database behind a {@link SqlClient} offers. `'postgresql'`: PostgreSQL itself, with `LISTEN`/`NOTIFY`,
+ * advisory locks, and READ COMMITTED transactions. `'distributed'`: a database that speaks PostgreSQL's protocol
+ * without the first two and runs transactions SERIALIZABLE, asking its clients to retry the ones it aborts
+ * (CockroachDB; YugabyteDB before 2025.2).
+ */
+export type DatabaseKind = 'postgresql' | 'distributed';
+
+/** SQLSTATEs after which a transaction may run again: serialization_failure and deadlock_detected. */
+const SERIALIZATION_FAILURES: ReadonlySet<string> = new Set(['40001', '40P01']);
+
+/** How many times {@link transactWithRetry} runs a transaction at most. */
+const TRANSACTION_ATTEMPTS = 12;
+
+/** The SQLSTATE of a driver's error (`pg` and `postgres` both report it in `code`). */
+function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * Runs `work` in a transaction, and again, after a short random pause that grows with each attempt, while the
+ * database aborts it with a serialization failure or a deadlock (or an error whose SQLSTATE is in
+ * `alsoRetryOn`), as SERIALIZABLE databases ask of their clients. `work` must be safe to run again: it may not
+ * consume a stream.
+ */
+export async function transactWithRetry<T>(
+  sql: SqlClient,
+  work: (tx: SqlQueryable) => Promise<T>,
+  alsoRetryOn: readonly string[] = [],
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await sql.transaction(work);
+    } catch (error) {
+      const state = sqlState(error);
+      const retry = state !== undefined && (SERIALIZATION_FAILURES.has(state) || alsoRetryOn.includes(state));
+      if (!retry || attempt >= TRANSACTION_ATTEMPTS) throw error;
+      const pause = Math.random() * Math.min(500, 2 ** attempt);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
 }

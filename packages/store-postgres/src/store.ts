@@ -42,7 +42,7 @@ import {
   untilClosed,
 } from '@postwire/store';
 import { migrate } from './schema.js';
-import type { SqlClient, SqlQueryable } from './sql.js';
+import { type DatabaseKind, type SqlClient, type SqlQueryable, transactWithRetry } from './sql.js';
 
 /** Options of {@link createPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -55,9 +55,17 @@ export interface PostgresStoreOptions {
   /** Octets per stored chunk of a message (default 256 KiB): no row holds more of it. */
   readonly chunkSize?: number;
   /**
-   * Milliseconds between looks for changes while a session follows a mailbox (default 10,000): what
-   * catches up after a notification was lost (the listening connection dropped). Notifications make the
-   * usual delay a few milliseconds.
+   * The kind of database (default `'postgresql'`). `'distributed'`, for CockroachDB and the like: no
+   * `NOTIFY` is sent and none listened for (changes from other processes arrive by polling), no advisory
+   * lock is taken, every transaction is retried when the database aborts it as a serialization failure, and
+   * an append stores the body in a transaction of its own before the message's, which can then be retried
+   * (run `pruneOrphanBodies` for the bodies of appends a process died between).
+   */
+  readonly database?: DatabaseKind;
+  /**
+   * Milliseconds between looks for changes while a session follows a mailbox: one query for every mailbox
+   * followed. Default 10,000 when notifications bring changes (a few milliseconds after their commit), where
+   * the poll only catches up after one was lost (the listening connection dropped); 1,000 without them.
    */
   readonly pollInterval?: number;
   /** Seconds a maildrop lock lasts unless its holder renews it (default 60); a crashed holder's lapses. */
@@ -263,28 +271,46 @@ class MailboxState {
  */
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<MailStore> {
   const { sql } = options;
-  if (options.migrate) await migrate(sql);
+  const database = options.database ?? 'postgresql';
+  if (options.migrate) await migrate(sql, { database });
+  const distributed = database === 'distributed';
   const settings = {
     quota: options.quota ?? {},
     chunkSize: options.chunkSize ?? 256 * 1024,
     lockLease: options.lockLease ?? 60,
     blobs: options.blobs,
+    distributed,
   };
   const states = new Map<number, MailboxState>();
   const holder = newMessageId();
-  const stopListening = await sql.listen(CHANNEL, (payload) => {
-    const state = states.get(Number(payload));
-    if (state) void state.catchUp(sql).catch(() => {});
-  });
-  const poll = setInterval(() => {
-    for (const state of states.values()) if (state.feed.active) void state.catchUp(sql).catch(() => {});
-  }, options.pollInterval ?? 10_000);
+  const stopListening =
+    !distributed && sql.listen
+      ? await sql.listen(CHANNEL, (payload) => {
+          const state = states.get(Number(payload));
+          if (state) void state.catchUp(sql).catch(() => {});
+        })
+      : async () => {};
+  const notified = !distributed && sql.listen !== undefined;
+  const poll = setInterval(
+    () => void pollChanges(sql, states).catch(() => {}),
+    options.pollInterval ?? (notified ? 10_000 : 1_000),
+  );
   (poll as { unref?: () => void }).unref?.();
-  const context: StoreContext = { sql, states, settings, holder };
+  const context: StoreContext = {
+    sql,
+    states,
+    settings,
+    holder,
+    announce: distributed
+      ? async () => {}
+      : async (tx, row) => {
+          await tx.query('SELECT pg_notify($1, $2)', [CHANNEL, String(row)]);
+        },
+  };
   return {
     async user(name) {
       const canonical = canonicalUserName(name);
-      const userId = await sql.transaction(async (tx) => {
+      const userId = await transactWithRetry(sql, async (tx) => {
         const created = await tx.query<{ id: string }>(
           'INSERT INTO postwire_users (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id',
           [canonical],
@@ -320,9 +346,30 @@ interface StoreContext {
     readonly chunkSize: number;
     readonly lockLease: number;
     readonly blobs: BlobStore | undefined;
+    readonly distributed: boolean;
   };
   /** Names this process in the maildrop locks it holds. */
   readonly holder: string;
+  /** Tells the other processes, at commit, that a mailbox changed (`NOTIFY`; nothing on a distributed database). */
+  readonly announce: (tx: SqlQueryable, row: number) => Promise<void>;
+}
+
+/**
+ * Brings up to date every mailbox a session follows whose MODSEQ in the database is past its index's (or
+ * that is gone), after one query for them all.
+ */
+async function pollChanges(sql: SqlClient, states: ReadonlyMap<number, MailboxState>): Promise<void> {
+  const followed = [...states.values()].filter((state) => state.feed.active);
+  if (followed.length === 0) return;
+  const { rows } = await sql.query<{ id: string; highest_modseq: string }>(
+    'SELECT id, highest_modseq FROM postwire_mailboxes WHERE id = ANY($1::bigint[])',
+    [followed.map((state) => state.row)],
+  );
+  const modseqs = new Map(rows.map((row) => [Number(row.id), Number(row.highest_modseq)]));
+  for (const state of followed) {
+    const modseq = modseqs.get(state.row);
+    if (modseq === undefined || modseq > state.index.highestModseq) void state.catchUp(sql).catch(() => {});
+  }
 }
 
 async function insertMailbox(
@@ -369,7 +416,6 @@ async function recordChanges(
     'INSERT INTO postwire_changes (mailbox, modseq, change) SELECT $1, $2, unnest($3::jsonb[])',
     [row, modseq, changes.map((change) => JSON.stringify(change))],
   );
-  await tx.query('SELECT pg_notify($1, $2)', [CHANNEL, String(row)]);
 }
 
 /** PostgreSQL's `unique_violation` (SQLSTATE 23505), as drivers report it in `code`. */
@@ -388,6 +434,24 @@ async function dropOrphanBodies(tx: SqlQueryable, bodies: readonly number[]): Pr
   return rows.flatMap((row) => (row.blob === null ? [] : [row.blob]));
 }
 
+/** A new body row (in the blob store under `blob`, or in chunk rows to come); resolves with its id. */
+async function insertBody(tx: SqlQueryable, blob: string | null): Promise<number> {
+  const { rows } = await tx.query<{ id: string }>(
+    'INSERT INTO postwire_bodies (blob) VALUES ($1) RETURNING id',
+    [blob],
+  );
+  return Number(rows[0]!.id);
+}
+
+/** Stores the chunk of `body` that starts at octet `start`. */
+async function insertChunk(tx: SqlQueryable, body: number, start: number, data: Uint8Array): Promise<void> {
+  await tx.query('INSERT INTO postwire_body_chunks (body, start, data) VALUES ($1, $2, $3)', [
+    body,
+    start,
+    data,
+  ]);
+}
+
 /** Writes a message to the blob store under a new key, counting its octets as they go. */
 async function putBlob(blobs: BlobStore, source: MessageSource): Promise<{ key: string; size: number }> {
   const key = newMessageId();
@@ -404,23 +468,21 @@ async function putBlob(blobs: BlobStore, source: MessageSource): Promise<{ key: 
   return { key, size };
 }
 
-/** Writes a message into chunk rows of `body` as it arrives, never whole in memory; resolves with its size. */
+/**
+ * Cuts a message into chunks of `chunkSize` octets as it arrives, never whole in memory, and gives each to
+ * `write` with its offset; resolves with the message's size.
+ */
 async function storeChunks(
-  tx: SqlQueryable,
-  body: number,
   source: MessageSource,
   chunkSize: number,
+  write: (start: number, data: Uint8Array) => Promise<void>,
 ): Promise<number> {
   let size = 0;
   let pending: Uint8Array[] = [];
   let pendingSize = 0;
   const flush = async (): Promise<void> => {
     if (pendingSize === 0) return;
-    await tx.query('INSERT INTO postwire_body_chunks (body, start, data) VALUES ($1, $2, $3)', [
-      body,
-      size - pendingSize,
-      concatBytes(pending),
-    ]);
+    await write(size - pendingSize, concatBytes(pending));
     pending = [];
     pendingSize = 0;
   };
@@ -472,24 +534,22 @@ class PostgresUser implements UserMail {
 
   async create(name: string, options: { specialUse?: SpecialUse } = {}): Promise<void> {
     const canonical = canonicalMailboxName(name);
-    await this.#context.sql
-      .transaction(async (tx) => {
-        if (await this.#find(tx, canonical)) throw new MailboxExistsError(canonical);
-        for (const parent of parentNames(canonical)) {
-          if (!(await this.#find(tx, parent))) await insertMailbox(tx, this.#id, parent);
-        }
-        await insertMailbox(tx, this.#id, canonical, options.specialUse);
-      })
-      .catch((error: unknown) => {
-        // Another process created it (or a parent) between the look and the insert.
-        throw isUniqueViolation(error) ? new MailboxExistsError(canonical) : error;
-      });
+    await transactWithRetry(this.#context.sql, async (tx) => {
+      if (await this.#find(tx, canonical)) throw new MailboxExistsError(canonical);
+      for (const parent of parentNames(canonical)) {
+        if (!(await this.#find(tx, parent))) await insertMailbox(tx, this.#id, parent);
+      }
+      await insertMailbox(tx, this.#id, canonical, options.specialUse);
+    }).catch((error: unknown) => {
+      // Another process created it (or a parent) between the look and the insert.
+      throw isUniqueViolation(error) ? new MailboxExistsError(canonical) : error;
+    });
   }
 
   async delete(name: string): Promise<void> {
     const canonical = canonicalMailboxName(name);
     if (canonical === 'INBOX') throw new StoreRefusedError('INBOX cannot be deleted');
-    const { row, blobs } = await this.#context.sql.transaction(async (tx) => {
+    const { row, blobs } = await transactWithRetry(this.#context.sql, async (tx) => {
       const found = await this.#find(tx, canonical);
       if (!found) throw new MailboxNotFoundError(canonical);
       const lock = await tx.query('SELECT 1 FROM postwire_locks WHERE mailbox = $1 AND expires > now()', [
@@ -505,7 +565,7 @@ class PostgresUser implements UserMail {
         tx,
         bodies.rows.map((each) => Number(each.body)),
       );
-      await tx.query('SELECT pg_notify($1, $2)', [CHANNEL, String(found)]);
+      await this.#context.announce(tx, found);
       return { row: found, blobs: orphans };
     });
     this.#context.states.get(row)?.end();
@@ -517,7 +577,8 @@ class PostgresUser implements UserMail {
     const target = canonicalMailboxName(to);
     if (target.startsWith(`${source}/`)) throw new StoreRefusedError('a mailbox cannot move under itself');
     let inbox: number | undefined;
-    await this.#context.sql.transaction(async (tx) => {
+    await transactWithRetry(this.#context.sql, async (tx) => {
+      inbox = undefined;
       const found = await this.#find(tx, source);
       if (!found) throw new MailboxNotFoundError(source);
       if (await this.#find(tx, target)) throw new MailboxExistsError(target);
@@ -551,7 +612,12 @@ class PostgresUser implements UserMail {
       const out = await advance(tx, found);
       await tx.query('DELETE FROM postwire_messages WHERE mailbox = $1', [found]);
       await recordChanges(tx, found, out.modseq, [{ type: 'expunge', uids }]);
+      await this.#context.announce(tx, moved);
+      await this.#context.announce(tx, found);
       inbox = found;
+    }).catch((error: unknown) => {
+      // Another process created the target (or a parent of it) between the look and the rename.
+      throw isUniqueViolation(error) ? new MailboxExistsError(target) : error;
     });
     if (inbox !== undefined) {
       await this.#context.states.get(inbox)?.catchUp(this.#context.sql);
@@ -664,12 +730,11 @@ async function recordAppends(tx: SqlQueryable, mailbox: number, modseq: number):
      FROM postwire_messages WHERE mailbox = $1 AND modseq = $2 ORDER BY uid`,
     [mailbox, modseq],
   );
-  await tx.query('SELECT pg_notify($1, $2)', [CHANNEL, String(mailbox)]);
 }
 
 /** A mailbox's index as the database holds it now, read in one snapshot. */
 async function loadIndex(sql: SqlClient, row: number, name: string): Promise<MailboxIndex<Entry>> {
-  return sql.transaction(async (tx) => {
+  return transactWithRetry(sql, async (tx) => {
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     const mailbox = await tx.query<{
       mailbox_id: string;
@@ -759,36 +824,55 @@ class PostgresMailbox implements Mailbox {
     const internalTime = (options.internalDate ?? new Date()).getTime();
     const { sql, settings } = this.#context;
     const id = newMessageId();
-    // With a blob store, the body goes there first, outside the transaction (which holds no lock meanwhile).
-    const blob = settings.blobs ? await putBlob(settings.blobs, source) : undefined;
+    /** Records the message whose body is stored (as `body`, of `size` octets), in the transaction `tx`. */
+    const commit = async (tx: SqlQueryable, body: number, size: number): Promise<AppendResult> => {
+      await tx.query('UPDATE postwire_bodies SET size = $2 WHERE id = $1', [body, size]);
+      await this.#user.checkQuota(size, 1);
+      // The mailbox's row is locked from here to the commit: UIDs are given in commit order.
+      const { modseq, firstUid: uid, uidValidity } = await advance(tx, state.row, 1);
+      await tx.query(
+        `INSERT INTO postwire_messages (mailbox, uid, message_id, body, flags, internal_time, size, modseq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [state.row, uid, id, body, flags, internalTime, size, modseq],
+      );
+      await recordChanges(tx, state.row, modseq, [
+        { type: 'append', uid, id, flags, internalTime, size, body },
+      ]);
+      await this.#context.announce(tx, state.row);
+      return { uid, id, uidValidity, modseq };
+    };
     let result: AppendResult;
-    try {
+    if (!settings.blobs && !settings.distributed) {
+      // One transaction: the body's chunks as the message arrives, then the message.
       result = await sql.transaction(async (tx) => {
-        const body = Number(
-          (
-            await tx.query<{ id: string }>('INSERT INTO postwire_bodies (blob) VALUES ($1) RETURNING id', [
-              blob?.key ?? null,
-            ])
-          ).rows[0]!.id,
+        const body = await insertBody(tx, null);
+        const size = await storeChunks(source, settings.chunkSize, (start, data) =>
+          insertChunk(tx, body, start, data),
         );
-        const size = blob ? blob.size : await storeChunks(tx, body, source, settings.chunkSize);
-        await this.#user.checkQuota(size, 1);
-        await tx.query('UPDATE postwire_bodies SET size = $2 WHERE id = $1', [body, size]);
-        // The mailbox's row is locked from here to the commit: UIDs are given in commit order.
-        const { modseq, firstUid: uid, uidValidity } = await advance(tx, state.row, 1);
-        await tx.query(
-          `INSERT INTO postwire_messages (mailbox, uid, message_id, body, flags, internal_time, size, modseq)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-          [state.row, uid, id, body, flags, internalTime, size, modseq],
-        );
-        await recordChanges(tx, state.row, modseq, [
-          { type: 'append', uid, id, flags, internalTime, size, body },
-        ]);
-        return { uid, id, uidValidity, modseq };
+        return commit(tx, body, size);
       });
-    } catch (error) {
-      if (blob) await deleteBlobs(settings.blobs, [blob.key]);
-      throw error;
+    } else {
+      // The body first, outside the message's transaction, which can then run again: to the blob store, or
+      // into chunk rows, each in a transaction of its own (run again, too, while its chunk is at hand).
+      const blob = settings.blobs ? await putBlob(settings.blobs, source) : undefined;
+      let body: number | undefined;
+      try {
+        let size = blob?.size ?? 0;
+        if (!blob) {
+          const row = await transactWithRetry(sql, (tx) => insertBody(tx, null));
+          body = row;
+          size = await storeChunks(source, settings.chunkSize, (start, data) =>
+            transactWithRetry(sql, (tx) => insertChunk(tx, row, start, data)),
+          );
+        }
+        result = await transactWithRetry(sql, async (tx) =>
+          commit(tx, body ?? (await insertBody(tx, blob!.key)), size),
+        );
+      } catch (error) {
+        if (blob) await deleteBlobs(settings.blobs, [blob.key]);
+        if (body !== undefined) await dropOrphanBodies(sql, [body]).catch(() => {});
+        throw error;
+      }
     }
     await state.catchUp(sql);
     return result;
@@ -927,11 +1011,14 @@ class PostgresMailbox implements Mailbox {
     let structure = rows[0]?.structure ?? undefined;
     if (!structure) {
       structure = describeMessage(await this.readBytes(uid));
-      // Kept beside the message, for every process and every copy: parsed once.
-      await sql.query('UPDATE postwire_bodies SET structure = $2 WHERE id = $1', [
-        entry.body,
-        JSON.stringify(structure),
-      ]);
+      // Kept beside the message, for every process and every copy: parsed once. Only a cache: when the
+      // write fails (a concurrent one aborted it), the next FETCH parses again.
+      await sql
+        .query('UPDATE postwire_bodies SET structure = $2 WHERE id = $1', [
+          entry.body,
+          JSON.stringify(structure),
+        ])
+        .catch(() => {});
     }
     state.structures.set(uid, structure);
     return structure;
@@ -951,7 +1038,7 @@ class PostgresMailbox implements Mailbox {
     const state = this.#live();
     const wanted = canonicalFlags(flags);
     const { sql } = this.#context;
-    const result = await sql.transaction(async (tx) => {
+    const result = await transactWithRetry(sql, async (tx) => {
       // The mailbox's row first: no other change of it runs until this one commits.
       const locked = await tx.query<{ highest_modseq: string }>(
         'SELECT highest_modseq FROM postwire_mailboxes WHERE id = $1 FOR UPDATE',
@@ -986,6 +1073,7 @@ class PostgresMailbox implements Mailbox {
         modseq,
         outcome.changed.map((change) => ({ type: 'flags', uid: change.uid, flags: change.flags })),
       );
+      await this.#context.announce(tx, state.row);
       return outcome;
     });
     await state.catchUp(sql);
@@ -1006,7 +1094,7 @@ class PostgresMailbox implements Mailbox {
       entries.reduce((sum, entry) => sum + entry.size, 0),
       entries.length,
     );
-    const result = await sql.transaction(async (tx) => {
+    const result = await transactWithRetry(sql, async (tx) => {
       const into = await advance(tx, destination, entries.length);
       const present = await tx.query<{ message_id: string }>(
         'SELECT message_id FROM postwire_messages WHERE mailbox = $1 AND message_id = ANY($2::text[])',
@@ -1031,6 +1119,7 @@ class PostgresMailbox implements Mailbox {
         );
       }
       await recordAppends(tx, destination, into.modseq);
+      await this.#context.announce(tx, destination);
       return { uidValidity: into.uidValidity, sourceUids: entries.map((entry) => entry.uid), targetUids };
     });
     await this.#context.states.get(destination)?.catchUp(sql);
@@ -1046,7 +1135,7 @@ class PostgresMailbox implements Mailbox {
   async expunge(uids: readonly number[]): Promise<number[]> {
     const state = this.#live();
     const { sql } = this.#context;
-    const removed = await sql.transaction(async (tx) => {
+    const removed = await transactWithRetry(sql, async (tx) => {
       const { rows } = await tx.query<{ uid: string; body: string }>(
         'DELETE FROM postwire_messages WHERE mailbox = $1 AND uid = ANY($2::bigint[]) RETURNING uid, body',
         [state.row, [...uids]],
@@ -1055,6 +1144,7 @@ class PostgresMailbox implements Mailbox {
       const { modseq } = await advance(tx, state.row);
       const gone = rows.map((row) => Number(row.uid)).sort((a, b) => a - b);
       await recordChanges(tx, state.row, modseq, [{ type: 'expunge', uids: gone }]);
+      await this.#context.announce(tx, state.row);
       const blobs = await dropOrphanBodies(
         tx,
         rows.map((row) => Number(row.body)),
@@ -1079,11 +1169,15 @@ class PostgresMailbox implements Mailbox {
     const { sql, holder, settings } = this.#context;
     const name = `${holder}/${newMessageId()}`;
     const lease = `${settings.lockLease} seconds`;
-    const { rows } = await sql.query(
-      `INSERT INTO postwire_locks (mailbox, holder, expires) VALUES ($1, $2, now() + $3::interval)
-       ON CONFLICT (mailbox) DO UPDATE SET holder = excluded.holder, expires = excluded.expires
-       WHERE postwire_locks.expires < now() RETURNING holder`,
-      [state.row, name, lease],
+    // A SERIALIZABLE database may abort the statement when another process takes the lock at the same time;
+    // run again, it finds that lock.
+    const { rows } = await transactWithRetry(sql, (tx) =>
+      tx.query(
+        `INSERT INTO postwire_locks (mailbox, holder, expires) VALUES ($1, $2, now() + $3::interval)
+         ON CONFLICT (mailbox) DO UPDATE SET holder = excluded.holder, expires = excluded.expires
+         WHERE postwire_locks.expires < now() RETURNING holder`,
+        [state.row, name, lease],
+      ),
     );
     if (rows.length === 0) throw new MailboxInUseError();
     const renew = setInterval(

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type StoreFixture, storeContract } from '../../store/test/contract.js';
 import { type BlobStore, createPostgresStore, pgSqlClient } from '../src/index.js';
 import { memoryBlobs } from './support/blobs.js';
+import { distributedClient, makeSerializable } from './support/distributed.js';
 import { postgresAvailable, type RunningPostgres, startPostgres } from './support/postgres.js';
 
 /**
@@ -17,10 +18,11 @@ interface PostgresFixture extends StoreFixture {
 let server: RunningPostgres;
 let databases = 0;
 
-async function storeOn(database: string, blobs?: BlobStore): Promise<PostgresFixture> {
+async function storeOn(database: string, distributed: boolean, blobs?: BlobStore): Promise<PostgresFixture> {
   const pool = new pg.Pool({ host: server.host, port: server.port, user: server.user, database, max: 4 });
   const store = await createPostgresStore({
-    sql: pgSqlClient(pool),
+    sql: distributed ? distributedClient(pool) : pgSqlClient(pool),
+    ...(distributed ? { database: 'distributed' as const } : {}),
     migrate: true,
     pollInterval: 200,
     ...(blobs ? { blobs } : {}),
@@ -28,11 +30,12 @@ async function storeOn(database: string, blobs?: BlobStore): Promise<PostgresFix
   return { store, database, ...(blobs ? { blobs } : {}), cleanup: () => pool.end() };
 }
 
-async function newDatabase(): Promise<string> {
+async function newDatabase(serializable: boolean): Promise<string> {
   const database = `contract_${++databases}`;
   const admin = new pg.Client({ connectionString: server.connectionString });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${database}`);
+  if (serializable) await makeSerializable(admin, database);
   await admin.end();
   return database;
 }
@@ -45,17 +48,18 @@ if (postgresAvailable()) {
     await server.stop();
   });
 
-  for (const [label, withBlobs] of [
-    ['PostgreSQL', false],
-    ['PostgreSQL with bodies in a blob store', true],
+  for (const [label, withBlobs, distributed] of [
+    ['PostgreSQL', false, false],
+    ['PostgreSQL with bodies in a blob store', true, false],
+    ['PostgreSQL as a distributed database (SERIALIZABLE, no NOTIFY, no advisory locks)', false, true],
   ] as const) {
     storeContract(
       label,
-      async () => storeOn(await newDatabase(), withBlobs ? memoryBlobs() : undefined),
+      async () => storeOn(await newDatabase(distributed), distributed, withBlobs ? memoryBlobs() : undefined),
       async (fixture) => {
         await fixture.cleanup();
         const { database, blobs } = fixture as PostgresFixture;
-        return storeOn(database, blobs);
+        return storeOn(database, distributed, blobs);
       },
     );
   }

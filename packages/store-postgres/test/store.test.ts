@@ -224,4 +224,38 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     await first.close();
     await second.close();
   });
+
+  it('refuses with MailboxExistsError a rename onto a name another process creates at the same moment', async () => {
+    const base = pgSqlClient(pool);
+    let armed = false;
+    let inserted!: () => void;
+    const firstInserted = new Promise<void>((resolve) => {
+      inserted = resolve;
+    });
+    const slow = {
+      ...base,
+      transaction: <T>(work: (tx: Parameters<Parameters<typeof base.transaction>[0]>[0]) => Promise<T>) =>
+        base.transaction(async (tx) => {
+          const result = await work(tx);
+          if (armed) {
+            inserted();
+            await new Promise((resolve) => setTimeout(resolve, 300));
+          }
+          return result;
+        }),
+    };
+    const first = await createPostgresStore({ sql: slow });
+    const second = await createPostgresStore({ sql: base });
+    const [a, b] = [await first.user('renaming'), await second.user('renaming')];
+    await b.create('Drafts');
+    armed = true;
+    const creating = a.create('Archive');
+    await firstInserted;
+    // The rename looked before the create committed: the database's unique index is what refuses it.
+    await expect(b.rename('Drafts', 'Archive')).rejects.toBeInstanceOf(MailboxExistsError);
+    await creating;
+    expect((await b.list()).map((entry) => entry.name)).toEqual(['Archive', 'Drafts', 'INBOX']);
+    await first.close();
+    await second.close();
+  });
 });

@@ -2,12 +2,15 @@
 // free loopback port, with alice's password `secret` and cleartext logins allowed (loopback only). Prints
 // `{"port":…}` once listening, and serves until killed. Run from source by tsx (see tsxCommand).
 // `imap-maildir <directory>` is the same IMAP server over a Maildir there, for the benchmark's comparison.
+// `imap-distributed` is the IMAP server with the store's `database: 'distributed'`, through a client that refuses
+// what PostgreSQL alone has (support/distributed.ts), on a database whose transactions are SERIALIZABLE.
 import { createImapServer } from '@postwire/imap/node';
 import { createPop3Server } from '@postwire/pop3/node';
 import type { MailStore } from '@postwire/store';
 import { createMaildirStore } from '@postwire/store/maildir';
 import pg from 'pg';
 import { createPostgresStore, pgSqlClient } from '../../src/index.js';
+import { distributedClient } from './distributed.js';
 
 const [kind, location] = process.argv.slice(2);
 
@@ -16,6 +19,13 @@ async function openStore(): Promise<MailStore> {
   const pool = new pg.Pool({ connectionString: location, max: 8 });
   // A killed server (or a test's shutdown) ends connections: the pool reports them, nothing more to do.
   pool.on('error', () => {});
+  if (kind === 'imap-distributed')
+    return createPostgresStore({
+      sql: distributedClient(pool),
+      database: 'distributed',
+      migrate: true,
+      pollInterval: 200,
+    });
   return createPostgresStore({ sql: pgSqlClient(pool), migrate: true, pollInterval: 500 });
 }
 

@@ -16,11 +16,12 @@ export interface MailServer {
 }
 
 /**
- * Starts one mail server process: `imap` or `pop3` over the PostgreSQL database at `location` (a connection
- * string), or `imap-maildir` over the Maildir directory at `location`; resolves once it listens.
+ * Starts one mail server process: `imap`, `imap-distributed` or `pop3` over the PostgreSQL database at
+ * `location` (a connection string), or `imap-maildir` over the Maildir directory at `location`; resolves once
+ * it listens.
  */
 export async function startMailServer(
-  kind: 'imap' | 'pop3' | 'imap-maildir',
+  kind: 'imap' | 'pop3' | 'imap-maildir' | 'imap-distributed',
   location: string,
 ): Promise<MailServer> {
   const command = tsxCommand(SCRIPT);
