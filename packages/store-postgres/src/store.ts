@@ -413,8 +413,8 @@ async function recordChanges(
 ): Promise<void> {
   if (changes.length === 0) return;
   await tx.query(
-    'INSERT INTO postwire_changes (mailbox, modseq, change) SELECT $1, $2, unnest($3::jsonb[])',
-    [row, modseq, changes.map((change) => JSON.stringify(change))],
+    'INSERT INTO postwire_changes (mailbox, modseq, change) SELECT $1, $2, value FROM jsonb_array_elements($3::jsonb)',
+    [row, modseq, JSON.stringify(changes)],
   );
 }
 
