@@ -75,6 +75,13 @@ export interface PostgresStoreOptions {
    * size and parsed structure. Default: in the database, as chunk rows.
    */
   readonly blobs?: BlobStore;
+  /**
+   * A read replica (a hot standby of the database `sql` reaches) to read message bodies from. A body never
+   * changes once stored, so a replica serves it as well as the primary does, and takes the heaviest reads
+   * (FETCH) off it; a body, or the part of one, that the replica does not have yet (its replay is behind) is
+   * read from `sql`. Everything else (the mailboxes' state, the change log, every write) stays on `sql`.
+   */
+  readonly replica?: SqlQueryable;
 }
 
 /**
@@ -279,6 +286,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     chunkSize: options.chunkSize ?? 256 * 1024,
     lockLease: options.lockLease ?? 60,
     blobs: options.blobs,
+    replica: options.replica,
     distributed,
   };
   const states = new Map<number, MailboxState>();
@@ -346,6 +354,7 @@ interface StoreContext {
     readonly chunkSize: number;
     readonly lockLease: number;
     readonly blobs: BlobStore | undefined;
+    readonly replica: SqlQueryable | undefined;
     readonly distributed: boolean;
   };
   /** Names this process in the maildrop locks it holds. */
@@ -498,6 +507,39 @@ async function storeChunks(
   }
   await flush();
   return size;
+}
+
+/**
+ * The whole bodies of `entries`, by body id, in one query (of the replica, when there is one; then of the
+ * primary for the bodies the replica does not have whole yet). A body found nowhere is left out.
+ */
+async function readBodies(
+  context: StoreContext,
+  entries: readonly Entry[],
+): Promise<Map<number, Uint8Array>> {
+  const sizes = new Map(entries.map((entry) => [entry.body, entry.size]));
+  const read = async (from: SqlQueryable, ids: readonly number[], into: Map<number, Uint8Array>) => {
+    const { rows } = await from.query<{ body: string; data: Uint8Array }>(
+      'SELECT body, data FROM postwire_body_chunks WHERE body = ANY($1::bigint[]) ORDER BY body, start',
+      [ids],
+    );
+    const parts = new Map<number, Uint8Array[]>();
+    for (const row of rows) {
+      const list = parts.get(Number(row.body)) ?? [];
+      list.push(new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength));
+      parts.set(Number(row.body), list);
+    }
+    for (const [body, list] of parts) {
+      const bytes = concatBytes(list);
+      if (bytes.length === sizes.get(body)) into.set(body, bytes);
+    }
+  };
+  const bodies = new Map<number, Uint8Array>();
+  const { sql, settings } = context;
+  await read(settings.replica ?? sql, [...sizes.keys()], bodies);
+  const missing = [...sizes.keys()].filter((body) => !bodies.has(body));
+  if (settings.replica && missing.length > 0) await read(sql, missing, bodies);
+  return bodies;
 }
 
 /** Removes blobs whose bodies are gone (after the commit that dropped them); a failure leaves garbage, no harm. */
@@ -905,17 +947,24 @@ class PostgresMailbox implements Mailbox {
           else controller.enqueue(value);
           return;
         }
-        const { rows } = await sql.query<{ start: string; data: Uint8Array }>(
-          `SELECT start, data FROM postwire_body_chunks WHERE body = $1 AND start + length(data) > $2 AND start < $3
-           ORDER BY start LIMIT 4`,
-          [entry.body, next, end],
-        );
+        const chunks = (from: SqlQueryable) =>
+          from.query<{ start: string; data: Uint8Array }>(
+            `SELECT start, data FROM postwire_body_chunks WHERE body = $1 AND start + length(data) > $2 AND start < $3
+             ORDER BY start LIMIT 4`,
+            [entry.body, next, end],
+          );
+        let { rows } = await chunks(settings.replica ?? sql);
+        // A replica that lacks the chunk where the read goes on is behind: the primary has it.
+        if (settings.replica && (rows.length === 0 || Number(rows[0]!.start) > next))
+          ({ rows } = await chunks(sql));
         if (rows.length === 0) {
           controller.close();
           return;
         }
         for (const row of rows) {
           const start = Number(row.start);
+          // A chunk the replica does not have yet: the next pull asks again from here.
+          if (start > next) break;
           const data = new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength);
           const piece = data.subarray(Math.max(0, next - start), Math.min(data.length, end - start));
           if (piece.length > 0) controller.enqueue(piece);
@@ -957,22 +1006,7 @@ class PostgresMailbox implements Mailbox {
       batch.push(next);
       octets += next.size;
     }
-    const loaded = this.#context.sql
-      .query<{ uid: string; start: string; data: Uint8Array }>(
-        `SELECT m.uid, c.start, c.data FROM postwire_messages m JOIN postwire_body_chunks c ON c.body = m.body
-         WHERE m.mailbox = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid, c.start`,
-        [state.row, batch.map((each) => each.uid)],
-      )
-      .then(({ rows }) => {
-        const parts = new Map<number, Uint8Array[]>();
-        for (const row of rows) {
-          const uid = Number(row.uid);
-          const list = parts.get(uid) ?? [];
-          list.push(new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength));
-          parts.set(uid, list);
-        }
-        return parts;
-      });
+    const loaded = readBodies(this.#context, batch);
     // A failed read-ahead is forgotten, and its reads go to the chunks one by one.
     const forget = (): undefined => {
       for (const each of batch) state.readAhead.delete(each.uid);
@@ -981,10 +1015,7 @@ class PostgresMailbox implements Mailbox {
     for (const each of batch) {
       state.readAhead.set(
         each.uid,
-        loaded.then((parts) => {
-          const list = parts.get(each.uid);
-          return list && concatBytes(list);
-        }, forget),
+        loaded.then((bodies) => bodies.get(each.body), forget),
       );
     }
     // The oldest go first once the read-ahead holds too much.

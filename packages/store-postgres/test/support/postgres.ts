@@ -112,12 +112,25 @@ function commandFor(
  * connections and the database `postwire` exists.
  */
 export async function startPostgres(options: { durable?: boolean } = {}): Promise<RunningPostgres> {
+  return startWithRetries(options.durable === true);
+}
+
+/**
+ * Starts a hot standby of `primary`: a copy made by `pg_basebackup` (streaming the WAL, `-R` so that it
+ * follows the primary), served read-only on a port of its own, replaying the primary's changes as they
+ * stream. Resolves once it accepts connections; `stop()` it before the primary.
+ */
+export async function startStandby(primary: RunningPostgres): Promise<RunningPostgres> {
+  return startWithRetries(false, primary);
+}
+
+async function startWithRetries(durable: boolean, primary?: RunningPostgres): Promise<RunningPostgres> {
   const bin = postgresBinDir();
   if (bin === undefined) throw new Error(`no PostgreSQL in ${DEBIAN_ROOT}/*/bin (.ci/run installs it)`);
   // Another process may take the free port between our probe and the postmaster's bind: try again.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(bin, options.durable === true);
+      return await startOnce(bin, durable, primary);
     } catch (error) {
       if (attempt >= 3 || !(error instanceof PortTakenError)) throw error;
     }
@@ -126,7 +139,7 @@ export async function startPostgres(options: { durable?: boolean } = {}): Promis
 
 class PortTakenError extends Error {}
 
-async function startOnce(bin: string, durable: boolean): Promise<RunningPostgres> {
+async function startOnce(bin: string, durable: boolean, primary?: RunningPostgres): Promise<RunningPostgres> {
   // Short, and in /tmp: the unix socket path (`<dir>/.s.PGSQL.<port>`) must fit in 107 bytes.
   const dir = await mkdtemp(join(existsSync('/tmp') ? '/tmp' : process.cwd(), 'pwpg-'));
   const dataDir = join(dir, 'data');
@@ -144,20 +157,38 @@ async function startOnce(bin: string, durable: boolean): Promise<RunningPostgres
       const { uid, gid } = unprivilegedIds();
       await chown(dir, uid, gid);
     }
-    const initdb = commandFor(bin, 'initdb', [
-      '-D',
-      dataDir,
-      '-U',
-      USER,
-      '-A',
-      'trust',
-      '-E',
-      'UTF8',
-      '--locale=C.UTF-8',
-      '--no-sync',
-      '--no-instructions',
-    ]);
-    await run(initdb.command, initdb.args, dir);
+    // A standby copies the primary's cluster (initdb's pg_hba.conf trusts replication from loopback).
+    const create = primary
+      ? commandFor(bin, 'pg_basebackup', [
+          '-D',
+          dataDir,
+          '-h',
+          primary.host,
+          '-p',
+          String(primary.port),
+          '-U',
+          USER,
+          '-X',
+          'stream',
+          '-R',
+          // Not a spread checkpoint, which would wait minutes for the primary's next one.
+          '--checkpoint=fast',
+          '--no-sync',
+        ])
+      : commandFor(bin, 'initdb', [
+          '-D',
+          dataDir,
+          '-U',
+          USER,
+          '-A',
+          'trust',
+          '-E',
+          'UTF8',
+          '--locale=C.UTF-8',
+          '--no-sync',
+          '--no-instructions',
+        ]);
+    await run(create.command, create.args, dir);
 
     const [port] = (await freePorts(1)) as [number];
     const postgres = commandFor(bin, 'postgres', [
@@ -184,7 +215,7 @@ async function startOnce(bin: string, durable: boolean): Promise<RunningPostgres
       if (/Address already in use/.test(details)) throw new PortTakenError(message);
       throw new Error(message);
     }
-    await withClient(port, 'postgres', (client) => client.query(`CREATE DATABASE ${DATABASE}`));
+    if (!primary) await withClient(port, 'postgres', (client) => client.query(`CREATE DATABASE ${DATABASE}`));
 
     let stopping: Promise<void> | undefined;
     return {
