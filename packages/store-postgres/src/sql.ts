@@ -85,6 +85,42 @@ export function pgSqlClient(pool: PgPoolLike): Required<SqlClient> {
   };
 }
 
+/** The part of a postgres.js (`postgres`) instance, or of one of its transactions, that {@link postgresJsSqlClient} uses. */
+export interface PostgresJsQueryable {
+  /** Runs `query` with `$1`-style parameters; resolves with the rows (an array of them). */
+  unsafe(query: string, parameters?: unknown[]): PromiseLike<readonly object[]>;
+}
+
+/** The part of a postgres.js (`postgres`) instance that {@link postgresJsSqlClient} uses. */
+export interface PostgresJsLike extends PostgresJsQueryable {
+  /** Runs `work` in a transaction on one connection; rolls back when it throws. */
+  begin<T>(work: (tx: PostgresJsQueryable) => Promise<T>): Promise<unknown>;
+  /** Calls `onNotify` with each payload on `channel`, listening again after a reconnect. */
+  listen(channel: string, onNotify: (payload: string) => void): PromiseLike<{ unlisten(): Promise<void> }>;
+}
+
+/**
+ * A {@link SqlClient} over a postgres.js instance (the `postgres` package, version 3): queries through
+ * `unsafe` with parameters, transactions through `begin`, notifications through its own `listen`.
+ */
+export function postgresJsSqlClient(sql: PostgresJsLike): Required<SqlClient> {
+  const queryable = (target: PostgresJsQueryable): SqlQueryable => ({
+    async query<Row>(text: string, params: readonly unknown[] = []) {
+      return { rows: (await target.unsafe(text, [...params])) as Row[] };
+    },
+  });
+  return {
+    ...queryable(sql),
+    async transaction<T>(work: (tx: SqlQueryable) => Promise<T>) {
+      return (await sql.begin((tx) => work(queryable(tx)))) as T;
+    },
+    async listen(channel, handler) {
+      const { unlisten } = await sql.listen(channel, handler);
+      return unlisten;
+    },
+  };
+}
+
 /** A PostgreSQL identifier, quoted. */
 export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;

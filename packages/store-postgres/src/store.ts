@@ -422,7 +422,9 @@ async function recordChanges(
 ): Promise<void> {
   if (changes.length === 0) return;
   await tx.query(
-    'INSERT INTO postwire_changes (mailbox, modseq, change) SELECT $1, $2, value FROM jsonb_array_elements($3::jsonb)',
+    // JSON travels as text, cast by the database: a driver that serialises jsonb parameters itself (postgres.js)
+    // would otherwise encode the text again, as a JSON string.
+    'INSERT INTO postwire_changes (mailbox, modseq, change) SELECT $1, $2, value FROM jsonb_array_elements($3::text::jsonb)',
     [row, modseq, JSON.stringify(changes)],
   );
 }
@@ -1045,7 +1047,7 @@ class PostgresMailbox implements Mailbox {
       // Kept beside the message, for every process and every copy: parsed once. Only a cache: when the
       // write fails (a concurrent one aborted it), the next FETCH parses again.
       await sql
-        .query('UPDATE postwire_bodies SET structure = $2 WHERE id = $1', [
+        .query('UPDATE postwire_bodies SET structure = $2::text::jsonb WHERE id = $1', [
           entry.body,
           JSON.stringify(structure),
         ])

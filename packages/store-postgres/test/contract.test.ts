@@ -1,7 +1,8 @@
 import pg from 'pg';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type StoreFixture, storeContract } from '../../store/test/contract.js';
-import { type BlobStore, createPostgresStore, pgSqlClient } from '../src/index.js';
+import { type BlobStore, createPostgresStore, pgSqlClient, postgresJsSqlClient } from '../src/index.js';
 import { memoryBlobs } from './support/blobs.js';
 import { distributedClient, makeSerializable } from './support/distributed.js';
 import { postgresAvailable, type RunningPostgres, startPostgres } from './support/postgres.js';
@@ -18,7 +19,20 @@ interface PostgresFixture extends StoreFixture {
 let server: RunningPostgres;
 let databases = 0;
 
-async function storeOn(database: string, distributed: boolean, blobs?: BlobStore): Promise<PostgresFixture> {
+/** How a fixture reaches its database: `pg`, `pg` as a distributed database, or postgres.js. */
+type Driver = 'pg' | 'distributed' | 'postgres.js';
+
+async function storeOn(database: string, driver: Driver, blobs?: BlobStore): Promise<PostgresFixture> {
+  const distributed = driver === 'distributed';
+  if (driver === 'postgres.js') {
+    const sql = postgres({ host: server.host, port: server.port, user: server.user, database, max: 4 });
+    const store = await createPostgresStore({
+      sql: postgresJsSqlClient(sql),
+      migrate: true,
+      pollInterval: 200,
+    });
+    return { store, database, cleanup: () => sql.end() };
+  }
   const pool = new pg.Pool({ host: server.host, port: server.port, user: server.user, database, max: 4 });
   const store = await createPostgresStore({
     sql: distributed ? distributedClient(pool) : pgSqlClient(pool),
@@ -48,18 +62,24 @@ if (postgresAvailable()) {
     await server.stop();
   });
 
-  for (const [label, withBlobs, distributed] of [
-    ['PostgreSQL', false, false],
-    ['PostgreSQL with bodies in a blob store', true, false],
-    ['PostgreSQL as a distributed database (SERIALIZABLE, no NOTIFY, no advisory locks)', false, true],
+  for (const [label, withBlobs, driver] of [
+    ['PostgreSQL', false, 'pg'],
+    ['PostgreSQL with bodies in a blob store', true, 'pg'],
+    [
+      'PostgreSQL as a distributed database (SERIALIZABLE, no NOTIFY, no advisory locks)',
+      false,
+      'distributed',
+    ],
+    ['PostgreSQL through postgres.js', false, 'postgres.js'],
   ] as const) {
     storeContract(
       label,
-      async () => storeOn(await newDatabase(distributed), distributed, withBlobs ? memoryBlobs() : undefined),
+      async () =>
+        storeOn(await newDatabase(driver === 'distributed'), driver, withBlobs ? memoryBlobs() : undefined),
       async (fixture) => {
         await fixture.cleanup();
         const { database, blobs } = fixture as PostgresFixture;
-        return storeOn(database, distributed, blobs);
+        return storeOn(database, driver, blobs);
       },
     );
   }
