@@ -765,6 +765,52 @@ class PostgresUser implements UserMail {
   }
 }
 
+/** What a copy of a message takes from the original: all but its UID and MODSEQ. */
+interface CopiedMessage {
+  readonly id: string;
+  readonly body: number;
+  readonly flags: readonly string[];
+  readonly internalTime: number;
+  readonly size: number;
+}
+
+/**
+ * Inserts copies of `messages` into `destination`, in order, with the next UIDs and one new MODSEQ, and
+ * records their appends. A copy keeps its original's message id unless the destination already has one
+ * with that id (a second copy of the same message).
+ */
+async function insertCopies(
+  tx: SqlQueryable,
+  destination: number,
+  messages: readonly CopiedMessage[],
+): Promise<{ uidValidity: number; targetUids: number[] }> {
+  const into = await advance(tx, destination, messages.length);
+  const present = await tx.query<{ message_id: string }>(
+    'SELECT message_id FROM postwire_messages WHERE mailbox = $1 AND message_id = ANY($2::text[])',
+    [destination, messages.map((message) => message.id)],
+  );
+  const taken = new Set(present.rows.map((each) => each.message_id));
+  const targetUids = messages.map((_, i) => into.firstUid + i);
+  for (const [i, message] of messages.entries()) {
+    await tx.query(
+      `INSERT INTO postwire_messages (mailbox, uid, message_id, body, flags, internal_time, size, modseq)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        destination,
+        targetUids[i],
+        taken.has(message.id) ? newMessageId() : message.id,
+        message.body,
+        [...message.flags],
+        message.internalTime,
+        message.size,
+        into.modseq,
+      ],
+    );
+  }
+  await recordAppends(tx, destination, into.modseq);
+  return { uidValidity: into.uidValidity, targetUids };
+}
+
 /** Records an append change for every message of `mailbox` at `modseq` (a copy, a move, INBOX's rename). */
 async function recordAppends(tx: SqlQueryable, mailbox: number, modseq: number): Promise<void> {
   await tx.query(
@@ -1128,40 +1174,69 @@ class PostgresMailbox implements Mailbox {
       entries.length,
     );
     const result = await transactWithRetry(sql, async (tx) => {
-      const into = await advance(tx, destination, entries.length);
-      const present = await tx.query<{ message_id: string }>(
-        'SELECT message_id FROM postwire_messages WHERE mailbox = $1 AND message_id = ANY($2::text[])',
-        [destination, entries.map((entry) => entry.id)],
-      );
-      const taken = new Set(present.rows.map((each) => each.message_id));
-      const targetUids = entries.map((_, i) => into.firstUid + i);
-      for (const [i, entry] of entries.entries()) {
-        await tx.query(
-          `INSERT INTO postwire_messages (mailbox, uid, message_id, body, flags, internal_time, size, modseq)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-          [
-            destination,
-            targetUids[i],
-            taken.has(entry.id) ? newMessageId() : entry.id,
-            entry.body,
-            [...entry.flags],
-            entry.internalTime,
-            entry.size,
-            into.modseq,
-          ],
-        );
-      }
-      await recordAppends(tx, destination, into.modseq);
+      const copied = await insertCopies(tx, destination, entries);
       await this.#context.announce(tx, destination);
-      return { uidValidity: into.uidValidity, sourceUids: entries.map((entry) => entry.uid), targetUids };
+      return { ...copied, sourceUids: entries.map((entry) => entry.uid) };
     });
     await this.#context.states.get(destination)?.catchUp(sql);
     return result;
   }
 
+  /**
+   * COPY and EXPUNGE in one transaction: a process that dies in the middle leaves every message where it
+   * was. The source's rows are deleted first, and what they held (not what this process's index says) is
+   * what the target gets: a message another process expunged meanwhile is not moved.
+   */
   async move(uids: readonly number[], target: string): Promise<CopyResult> {
-    const result = await this.copy(uids, target);
-    await this.expunge(result.sourceUids);
+    const state = this.#live();
+    const { sql } = this.#context;
+    const destination = await this.#user.find(target);
+    if (destination === undefined) throw new MailboxNotFoundError(canonicalMailboxName(target));
+    const entries = state.index.entries(uids);
+    await this.#user.checkQuota(
+      entries.reduce((sum, entry) => sum + entry.size, 0),
+      entries.length,
+    );
+    const result = await transactWithRetry(sql, async (tx) => {
+      const { rows } = await tx.query<{
+        uid: string;
+        message_id: string;
+        body: string;
+        flags: string[];
+        internal_time: string;
+        size: string;
+      }>(
+        `DELETE FROM postwire_messages WHERE mailbox = $1 AND uid = ANY($2::bigint[])
+         RETURNING uid, message_id, body, flags, internal_time, size`,
+        [state.row, entries.map((entry) => entry.uid)],
+      );
+      const moved = rows
+        .map((row) => ({
+          uid: Number(row.uid),
+          id: row.message_id,
+          body: Number(row.body),
+          flags: row.flags,
+          internalTime: Number(row.internal_time),
+          size: Number(row.size),
+        }))
+        .sort((a, b) => a.uid - b.uid);
+      if (moved.length === 0) {
+        const { rows: found } = await tx.query<{ uid_validity: string }>(
+          'SELECT uid_validity FROM postwire_mailboxes WHERE id = $1',
+          [destination],
+        );
+        return { uidValidity: Number(found[0]!.uid_validity), sourceUids: [], targetUids: [] };
+      }
+      const copied = await insertCopies(tx, destination, moved);
+      const { modseq } = await advance(tx, state.row);
+      const sourceUids = moved.map((message) => message.uid);
+      await recordChanges(tx, state.row, modseq, [{ type: 'expunge', uids: sourceUids }]);
+      await this.#context.announce(tx, destination);
+      await this.#context.announce(tx, state.row);
+      return { ...copied, sourceUids };
+    });
+    await this.#context.states.get(destination)?.catchUp(sql);
+    await state.catchUp(sql);
     return result;
   }
 

@@ -225,6 +225,47 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     await second.close();
   });
 
+  it('moves in one transaction: a failure half-way (the process dies) leaves every message where it was', async () => {
+    const base = pgSqlClient(pool);
+    let failing = false;
+    // The process dies when it records the expunge from the source, after the copies went in.
+    const dying = {
+      ...base,
+      transaction: <T>(work: (tx: Parameters<Parameters<typeof base.transaction>[0]>[0]) => Promise<T>) =>
+        base.transaction((tx) =>
+          work({
+            query(text: string, params?: readonly unknown[]) {
+              if (
+                failing &&
+                text.includes('INTO postwire_changes') &&
+                String(params?.[2]).includes('expunge')
+              )
+                return Promise.reject(new Error('the process died'));
+              return tx.query(text, params);
+            },
+          } as typeof tx),
+        ),
+    };
+    const store = await createPostgresStore({ sql: dying });
+    const user = await store.user('mover');
+    await user.create('Archive');
+    const inbox = await user.open('INBOX');
+    const { uid } = await inbox.append(message('moving'));
+    failing = true;
+    await expect(inbox.move([uid], 'Archive')).rejects.toThrow(/the process died/);
+    failing = false;
+    expect(await inbox.status()).toMatchObject({ messages: 1 });
+    expect(await user.status('Archive')).toMatchObject({ messages: 0, uidNext: 1 });
+    const moved = await inbox.move([uid], 'Archive');
+    expect(moved).toMatchObject({ sourceUids: [uid], targetUids: [1] });
+    expect(await inbox.status()).toMatchObject({ messages: 0 });
+    const archive = await user.open('Archive');
+    expect(new TextDecoder().decode(await archive.readBytes!(1))).toContain('Subject: moving');
+    await archive.close();
+    await inbox.close();
+    await store.close();
+  });
+
   it('refuses with MailboxExistsError a rename onto a name another process creates at the same moment', async () => {
     const base = pgSqlClient(pool);
     let armed = false;
