@@ -23,10 +23,15 @@ export interface SqlClient extends SqlQueryable {
   transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T>;
   /**
    * Calls `handler` with the payload of every `NOTIFY` on `channel`, until the returned function is called.
-   * The driver keeps one connection listening, and listens again after it reconnects. Left out for a database
-   * without notifications: the store then looks for changes every `pollInterval`.
+   * The driver keeps one connection listening, and listens again after it was lost; `onListen` is called each
+   * time it listens (the first time and after each loss), since notifications sent meanwhile were missed.
+   * Left out for a database without notifications: the store then looks for changes every `pollInterval`.
    */
-  listen?(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
+  listen?(
+    channel: string,
+    handler: (payload: string) => void,
+    onListen?: () => void,
+  ): Promise<() => Promise<void>>;
 }
 
 /** The part of a `pg` pool that {@link pgSqlClient} uses. */
@@ -41,13 +46,20 @@ export interface PgPoolClientLike extends SqlQueryable {
   release(error?: Error | boolean): void;
   /** Adds a listener: `pg` emits `notification` with `{ channel, payload }`. */
   on(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): unknown;
+  /** Adds a listener: `pg` emits `error` when the connection breaks (the server ended it, the network). */
+  on(event: 'error', listener: (error: Error) => void): unknown;
   /** Removes a listener. */
   off(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): unknown;
+  off(event: 'error', listener: (error: Error) => void): unknown;
 }
+
+/** Milliseconds before listening again after the listening connection was lost, doubling up to the last. */
+const RELISTEN_DELAYS = [100, 200, 400, 800, 1600, 3200, 5000];
 
 /**
  * A {@link SqlClient} over a `pg` `Pool` (the `pg` package, version 8). Transactions take a client from the
- * pool for their length; `listen` keeps one client for itself until stopped.
+ * pool for their length; `listen` keeps one client for itself until stopped, and when the server or the
+ * network ends that connection, takes another and listens again (after 0.1 s, then longer, up to 5 s).
  */
 export function pgSqlClient(pool: PgPoolLike): Required<SqlClient> {
   return {
@@ -69,17 +81,63 @@ export function pgSqlClient(pool: PgPoolLike): Required<SqlClient> {
         client.release(broken);
       }
     },
-    async listen(channel, handler) {
-      const client = await pool.connect();
+    async listen(channel, handler, onListen) {
+      /** The listening client, and how to take this adapter's listeners off it. */
+      let current: { client: PgPoolClientLike; detach(): void } | undefined;
+      let stopped = false;
       const onNotification = (message: { channel: string; payload?: string }): void => {
         if (message.channel === channel) handler(message.payload ?? '');
       };
-      client.on('notification', onNotification);
-      await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+      const listenOn = async (): Promise<void> => {
+        const client = await pool.connect();
+        let lost = false;
+        // A broken connection may report more than one error: the first one counts.
+        const onError = (): void => {
+          if (lost) return;
+          lost = true;
+          client.off('notification', onNotification);
+          client.release(true);
+          if (current?.client !== client) return;
+          current = undefined;
+          if (!stopped) void listenAgain();
+        };
+        client.on('error', onError);
+        client.on('notification', onNotification);
+        try {
+          await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+        } catch (error) {
+          onError();
+          throw error;
+        }
+        const detach = (): void => {
+          client.off('notification', onNotification);
+          client.off('error', onError);
+        };
+        current = { client, detach };
+        onListen?.();
+      };
+      const listenAgain = async (): Promise<void> => {
+        for (let attempt = 0; !stopped; attempt++) {
+          const delay = RELISTEN_DELAYS[Math.min(attempt, RELISTEN_DELAYS.length - 1)];
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          if (stopped) return;
+          try {
+            await listenOn();
+            return;
+          } catch {
+            // The server is still away: try again, a little later.
+          }
+        }
+      };
+      await listenOn();
       return async () => {
-        client.off('notification', onNotification);
-        await client.query(`UNLISTEN ${quoteIdentifier(channel)}`).catch(() => {});
-        client.release();
+        stopped = true;
+        const listening = current;
+        current = undefined;
+        if (!listening) return;
+        listening.detach();
+        await listening.client.query(`UNLISTEN ${quoteIdentifier(channel)}`).catch(() => {});
+        listening.client.release();
       };
     },
   };
@@ -95,8 +153,12 @@ export interface PostgresJsQueryable {
 export interface PostgresJsLike extends PostgresJsQueryable {
   /** Runs `work` in a transaction on one connection; rolls back when it throws. */
   begin<T>(work: (tx: PostgresJsQueryable) => Promise<T>): Promise<unknown>;
-  /** Calls `onNotify` with each payload on `channel`, listening again after a reconnect. */
-  listen(channel: string, onNotify: (payload: string) => void): PromiseLike<{ unlisten(): Promise<void> }>;
+  /** Calls `onNotify` with each payload on `channel`, and `onListen` each time it listens (again, after a reconnect). */
+  listen(
+    channel: string,
+    onNotify: (payload: string) => void,
+    onListen?: () => void,
+  ): PromiseLike<{ unlisten(): Promise<void> }>;
 }
 
 /**
@@ -114,8 +176,8 @@ export function postgresJsSqlClient(sql: PostgresJsLike): Required<SqlClient> {
     async transaction<T>(work: (tx: SqlQueryable) => Promise<T>) {
       return (await sql.begin((tx) => work(queryable(tx)))) as T;
     },
-    async listen(channel, handler) {
-      const { unlisten } = await sql.listen(channel, handler);
+    async listen(channel, handler, onListen) {
+      const { unlisten } = await sql.listen(channel, handler, onListen);
       return unlisten;
     },
   };

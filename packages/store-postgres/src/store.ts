@@ -293,10 +293,15 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const holder = newMessageId();
   const stopListening =
     !distributed && sql.listen
-      ? await sql.listen(CHANNEL, (payload) => {
-          const state = states.get(Number(payload));
-          if (state) void state.catchUp(sql).catch(() => {});
-        })
+      ? await sql.listen(
+          CHANNEL,
+          (payload) => {
+            const state = states.get(Number(payload));
+            if (state) void state.catchUp(sql).catch(() => {});
+          },
+          // Listening again after the connection was lost: what was notified meanwhile is read from the log.
+          () => void pollChanges(sql, states).catch(() => {}),
+        )
       : async () => {};
   const notified = !distributed && sql.listen !== undefined;
   const poll = setInterval(

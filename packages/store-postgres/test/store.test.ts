@@ -192,6 +192,50 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     await writerStore.close();
   });
 
+  it('misses nothing when the listening connection drops: catches up from the last MODSEQ seen, and listens again', async () => {
+    const other = new pg.Pool({ connectionString: server.connectionString, max: 4 });
+    other.on('error', () => {});
+    const writer = await createPostgresStore({ sql: pgSqlClient(pool), migrate: true });
+    // No poll to help within the test: what arrives comes by notification, or by the catch-up on listening again.
+    const reader = await createPostgresStore({ sql: pgSqlClient(other), pollInterval: 3_600_000 });
+    const writing = await (await writer.user('reconnect')).open('INBOX');
+    const reading = await (await reader.user('reconnect')).open('INBOX');
+    const watching = new AbortController();
+    const seen: string[] = [];
+    let wake: () => void = () => {};
+    const followed = (async () => {
+      for await (const change of reading.changes({ signal: watching.signal })) {
+        seen.push(change.type === 'append' ? `append ${change.message.uid}` : change.type);
+        wake();
+      }
+    })();
+    const until = (count: number) =>
+      new Promise<void>((resolve) => {
+        wake = () => seen.length >= count && resolve();
+        wake();
+      });
+    const first = await writing.append(message('before'));
+    await until(1);
+    // The server ends the reader's listening session (a restart, a failover, a pooler's timeout).
+    const ended = await pool.query(
+      "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    );
+    expect(ended.rows.length).toBeGreaterThan(0);
+    const during = await writing.append(message('while away'));
+    await writing.setFlags([first.uid], 'add', ['\\Seen']);
+    await until(3);
+    const after = await writing.append(message('after'));
+    await until(4);
+    watching.abort();
+    await followed;
+    expect(seen).toEqual([`append ${first.uid}`, `append ${during.uid}`, 'flags', `append ${after.uid}`]);
+    await writing.close();
+    await reading.close();
+    await writer.close();
+    await reader.close();
+    await endPool(other);
+  });
+
   it('refuses with MailboxExistsError when two processes create the same mailbox at once', async () => {
     // The first process's transaction holds its commit until the second has looked and tried to insert.
     const base = pgSqlClient(pool);
