@@ -67,17 +67,25 @@ export function pgSqlClient(pool: PgPoolLike): Required<SqlClient> {
     async transaction(work) {
       const client = await pool.connect();
       let broken: Error | undefined;
+      // The connection may break while the work waits between statements (for the rest of a message): `pg`
+      // reports it as an event, and the next statement fails.
+      const onError = (error: Error): void => {
+        broken ??= error;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await work(client);
+        if (broken) throw broken;
         await client.query('COMMIT');
         return result;
       } catch (error) {
         await client.query('ROLLBACK').catch((rollback: Error) => {
-          broken = rollback;
+          broken ??= rollback;
         });
         throw error;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },

@@ -236,6 +236,41 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     await endPool(other);
   });
 
+  it('fails an append whose connection the server ends mid-stream, keeping nothing of it, without ending the process', async () => {
+    const store = await createPostgresStore({ sql: pgSqlClient(pool), migrate: true, chunkSize: 1000 });
+    const inbox = await (await store.user('terminated')).open('INBOX');
+    let resume!: () => void;
+    const paused = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    const bytes = message('cut off', 'x'.repeat(5000));
+    async function* slowly(): AsyncGenerator<Uint8Array> {
+      yield bytes.subarray(0, 2500);
+      await paused;
+      yield bytes.subarray(2500);
+    }
+    const appending = inbox.append(slowly());
+    // The append's transaction waits for the rest of the message: the server ends its session now.
+    for (;;) {
+      const { rows } = await pool.query(
+        "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE state = 'idle in transaction'",
+      );
+      if (rows.length > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    resume();
+    await expect(appending).rejects.toThrow();
+    expect(await inbox.status()).toMatchObject({ messages: 0 });
+    const chunks = await pool.query(
+      'SELECT count(*)::int AS n FROM postwire_body_chunks c JOIN postwire_bodies b ON b.id = c.body WHERE NOT EXISTS (SELECT 1 FROM postwire_messages m WHERE m.body = b.id)',
+    );
+    expect(chunks.rows[0].n).toBe(0);
+    await inbox.append(message('after'));
+    expect(await inbox.status()).toMatchObject({ messages: 1 });
+    await inbox.close();
+    await store.close();
+  });
+
   it('refuses with MailboxExistsError when two processes create the same mailbox at once', async () => {
     // The first process's transaction holds its commit until the second has looked and tried to insert.
     const base = pgSqlClient(pool);
