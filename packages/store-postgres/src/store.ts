@@ -1190,7 +1190,8 @@ class PostgresMailbox implements Mailbox {
   /**
    * COPY and EXPUNGE in one transaction: a process that dies in the middle leaves every message where it
    * was. The source's rows are deleted first, and what they held (not what this process's index says) is
-   * what the target gets: a message another process expunged meanwhile is not moved.
+   * what the target gets: a message another process expunged meanwhile is not moved. A move adds nothing
+   * to the user's usage: it is not refused for the quota.
    */
   async move(uids: readonly number[], target: string): Promise<CopyResult> {
     const state = this.#live();
@@ -1198,10 +1199,6 @@ class PostgresMailbox implements Mailbox {
     const destination = await this.#user.find(target);
     if (destination === undefined) throw new MailboxNotFoundError(canonicalMailboxName(target));
     const entries = state.index.entries(uids);
-    await this.#user.checkQuota(
-      entries.reduce((sum, entry) => sum + entry.size, 0),
-      entries.length,
-    );
     const result = await transactWithRetry(sql, async (tx) => {
       const { rows } = await tx.query<{
         uid: string;

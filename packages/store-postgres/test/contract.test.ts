@@ -1,7 +1,7 @@
 import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { type StoreFixture, storeContract } from '../../store/test/contract.js';
+import { quotaContract, type StoreFixture, storeContract } from '../../store/test/contract.js';
 import { type BlobStore, createPostgresStore, pgSqlClient, postgresJsSqlClient } from '../src/index.js';
 import { memoryBlobs } from './support/blobs.js';
 import { distributedClient, makeSerializable } from './support/distributed.js';
@@ -83,6 +83,12 @@ if (postgresAvailable()) {
       },
     );
   }
+  quotaContract('PostgreSQL', async (quota) => {
+    const database = await newDatabase(false);
+    const pool = new pg.Pool({ host: server.host, port: server.port, user: server.user, database, max: 4 });
+    const store = await createPostgresStore({ sql: pgSqlClient(pool), migrate: true, quota });
+    return { store, cleanup: () => pool.end() };
+  });
 } else {
   describe('PostgreSQL: the store contract', () => {
     it.skip('needs PostgreSQL (initdb and postgres), which is not installed', () => {});

@@ -293,13 +293,25 @@ class MemoryMailbox implements Mailbox {
   }
 
   async copy(uids: readonly number[], target: string): Promise<CopyResult> {
-    const data = this.#live();
-    const destination = this.#user.data(target);
-    const entries = data.index.entries(uids);
+    const entries = this.#live().index.entries(uids);
     await this.#user.checkQuota(
       entries.reduce((sum, entry) => sum + entry.size, 0),
       entries.length,
     );
+    return this.#copy(uids, target);
+  }
+
+  /** A MOVE adds nothing to the user's usage: it is not refused for the quota. */
+  async move(uids: readonly number[], target: string): Promise<CopyResult> {
+    const result = await this.#copy(uids, target);
+    await this.expunge(result.sourceUids);
+    return result;
+  }
+
+  #copy(uids: readonly number[], target: string): CopyResult {
+    const data = this.#live();
+    const destination = this.#user.data(target);
+    const entries = data.index.entries(uids);
     const targetUids: number[] = [];
     for (const entry of entries) {
       const id = destination.index.hasId(entry.id) ? newMessageId() : entry.id;
@@ -313,12 +325,6 @@ class MemoryMailbox implements Mailbox {
       sourceUids: entries.map((entry) => entry.uid),
       targetUids,
     };
-  }
-
-  async move(uids: readonly number[], target: string): Promise<CopyResult> {
-    const result = await this.copy(uids, target);
-    await this.expunge(result.sourceUids);
-    return result;
   }
 
   async expunge(uids: readonly number[]): Promise<number[]> {

@@ -8,6 +8,8 @@ import {
   MailboxNotFoundError,
   type MailStore,
   type MessageInfo,
+  OverQuotaError,
+  type QuotaLimits,
   StoreRefusedError,
   type UserMail,
 } from '../src/index.js';
@@ -499,5 +501,59 @@ export function storeContract(
         expect(await reopened.structures([2, 1])).toEqual([before[1], before[0]]);
       });
     }
+  });
+}
+
+/**
+ * The quota rules every backend keeps, for one opened with `quota`: an append or a copy that would pass a
+ * limit is refused, and nothing of it kept; a MOVE never is, since it adds nothing (a user at the limit must
+ * still be able to move mail to the Trash, which is how most clients delete).
+ */
+export function quotaContract(label: string, open: (quota: QuotaLimits) => Promise<StoreFixture>): void {
+  describe(`${label}: the quota contract`, () => {
+    let fixture: StoreFixture | undefined;
+    afterEach(async () => {
+      await fixture?.store.close();
+      await fixture?.cleanup();
+      fixture = undefined;
+    });
+
+    it('refuses an append or a copy past the storage or message limit, keeping nothing of it', async () => {
+      fixture = await open({ storage: message('a').length * 3, messages: 2 });
+      const alice = await fixture.store.user('alice');
+      await alice.create('Archive');
+      const inbox = await alice.open('INBOX');
+      await inbox.append(message('a'));
+      await inbox.append(message('b'));
+      await expect(inbox.append(message('c'))).rejects.toBeInstanceOf(OverQuotaError);
+      await expect(inbox.copy([1], 'Archive')).rejects.toBeInstanceOf(OverQuotaError);
+      expect(await alice.quota()).toEqual({
+        messages: 2,
+        storage: message('a').length * 2,
+        storageLimit: message('a').length * 3,
+        messageLimit: 2,
+      });
+      expect((await alice.status('Archive')).messages).toBe(0);
+      expect((await inbox.status()).uidNext).toBe(3);
+      await inbox.close();
+    });
+
+    it('moves at the limit: a MOVE adds nothing, and the expunge after it frees room', async () => {
+      fixture = await open({ messages: 2 });
+      const alice = await fixture.store.user('alice');
+      await alice.create('Trash', { specialUse: '\\Trash' });
+      const inbox = await alice.open('INBOX');
+      await inbox.append(message('a'));
+      await inbox.append(message('b'));
+      const moved = await inbox.move([1], 'Trash');
+      expect(moved).toMatchObject({ sourceUids: [1], targetUids: [1] });
+      expect(await alice.quota()).toMatchObject({ messages: 2 });
+      const trash = await alice.open('Trash');
+      await trash.expunge([1]);
+      await inbox.append(message('c'));
+      expect((await inbox.messages()).map((info) => info.uid)).toEqual([2, 3]);
+      await trash.close();
+      await inbox.close();
+    });
   });
 }

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMaildirStore } from '../src/node/maildir.js';
 import { MaildirFolder } from '../src/node/maildir-folder.js';
 import type { MailboxChange } from '../src/types.js';
-import { message, storeContract } from './contract.js';
+import { message, quotaContract, storeContract } from './contract.js';
 
 async function fresh(root?: string) {
   const dir = root ?? (await mkdtemp(join(tmpdir(), 'pw-maildir-')));
@@ -24,6 +24,16 @@ storeContract(
   () => fresh(),
   async (fixture) => fresh((fixture as Awaited<ReturnType<typeof fresh>>).dir),
 );
+
+quotaContract('maildir', async (quota) => {
+  const dir = await mkdtemp(join(tmpdir(), 'pw-maildir-'));
+  return {
+    store: createMaildirStore({ root: dir, quota }),
+    async cleanup() {
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
 
 describe('maildir: the mailbox id is the GUID of dovecot-uidlist', () => {
   let root: string;

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore, OverQuotaError } from '../src/index.js';
-import { message, storeContract } from './contract.js';
+import { message, quotaContract, storeContract } from './contract.js';
 
 storeContract('memory', async () => ({ store: createMemoryStore(), async cleanup() {} }));
+quotaContract('memory', async (quota) => ({ store: createMemoryStore({ quota }), async cleanup() {} }));
 
 describe('memory store quota', () => {
   it('refuses an append or a copy that would exceed the quota', async () => {

@@ -283,7 +283,8 @@ class MaildirUser {
       await this.create(target);
       const inbox = await this.#folder('INBOX');
       const uids = inbox.index.entries().map((entry) => entry.uid);
-      await this.#copy(inbox, uids, target);
+      // A move, not counted against the quota.
+      await this.#copy(inbox, uids, target, false);
       await inbox.expunge(uids);
       return;
     }
@@ -379,17 +380,32 @@ class MaildirUser {
     }
   }
 
-  async copy(folder: MaildirFolder, uids: readonly number[], target: string): Promise<CopyResult> {
-    return this.#copy(folder, uids, canonicalMailboxName(target));
+  /**
+   * Copies messages of `folder` into the user's mailbox `target`; with `counted` (a COPY, not the first half
+   * of a MOVE, which adds nothing), refused when they would pass the quota.
+   */
+  async copy(
+    folder: MaildirFolder,
+    uids: readonly number[],
+    target: string,
+    counted = true,
+  ): Promise<CopyResult> {
+    return this.#copy(folder, uids, canonicalMailboxName(target), counted);
   }
 
-  async #copy(folder: MaildirFolder, uids: readonly number[], target: string): Promise<CopyResult> {
+  async #copy(
+    folder: MaildirFolder,
+    uids: readonly number[],
+    target: string,
+    counted: boolean,
+  ): Promise<CopyResult> {
     const destination = await this.#folder(target);
     const entries = folder.index.entries(uids);
-    await this.checkQuota(
-      entries.reduce((sum, entry) => sum + entry.size, 0),
-      entries.length,
-    );
+    if (counted)
+      await this.checkQuota(
+        entries.reduce((sum, entry) => sum + entry.size, 0),
+        entries.length,
+      );
     const prepared = await folder.prepareCopies(
       entries.map((entry) => entry.uid),
       join(destination.path, 'tmp'),
@@ -557,8 +573,9 @@ class MaildirMailbox implements Mailbox {
     return this.#user.copy(this.#live(), uids, target);
   }
 
+  /** A MOVE adds nothing to the user's usage: it is not refused for the quota. */
   async move(uids: readonly number[], target: string): Promise<CopyResult> {
-    const result = await this.copy(uids, target);
+    const result = await this.#user.copy(this.#live(), uids, target, false);
     await this.expunge(result.sourceUids);
     return result;
   }
