@@ -48,8 +48,9 @@ export interface PgPoolClientLike extends SqlQueryable {
   on(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): unknown;
   /** Adds a listener: `pg` emits `error` when the connection breaks (the server ended it, the network). */
   on(event: 'error', listener: (error: Error) => void): unknown;
-  /** Removes a listener. */
+  /** Removes a `notification` listener. */
   off(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): unknown;
+  /** Removes an `error` listener. */
   off(event: 'error', listener: (error: Error) => void): unknown;
 }
 
@@ -157,6 +158,12 @@ export interface PostgresJsQueryable {
   unsafe(query: string, parameters?: unknown[]): PromiseLike<readonly object[]>;
 }
 
+/** What postgres.js's `listen` resolves with. */
+export interface PostgresJsListening {
+  /** Stops listening. */
+  unlisten(): Promise<void>;
+}
+
 /** The part of a postgres.js (`postgres`) instance that {@link postgresJsSqlClient} uses. */
 export interface PostgresJsLike extends PostgresJsQueryable {
   /** Runs `work` in a transaction on one connection; rolls back when it throws. */
@@ -166,7 +173,7 @@ export interface PostgresJsLike extends PostgresJsQueryable {
     channel: string,
     onNotify: (payload: string) => void,
     onListen?: () => void,
-  ): PromiseLike<{ unlisten(): Promise<void> }>;
+  ): PromiseLike<PostgresJsListening>;
 }
 
 /**

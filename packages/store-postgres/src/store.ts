@@ -770,6 +770,16 @@ class PostgresUser implements UserMail {
   }
 }
 
+/** A row of `postwire_messages` as the driver gives it (bigint columns as text), less its MODSEQ. */
+interface MessageRow {
+  readonly uid: string;
+  readonly message_id: string;
+  readonly body: string;
+  readonly flags: string[];
+  readonly internal_time: string;
+  readonly size: string;
+}
+
 /** What a copy of a message takes from the original: all but its UID and MODSEQ. */
 interface CopiedMessage {
   readonly id: string;
@@ -842,15 +852,7 @@ async function loadIndex(sql: SqlClient, row: number, name: string): Promise<Mai
     if (!mailbox.rows[0]) throw new MailboxNotFoundError(name);
     const { mailbox_id, uid_validity, uid_next, highest_modseq } = mailbox.rows[0];
     const index = new MailboxIndex<Entry>(Number(uid_validity), mailbox_id);
-    const messages = await tx.query<{
-      uid: string;
-      message_id: string;
-      body: string;
-      flags: string[];
-      internal_time: string;
-      size: string;
-      modseq: string;
-    }>(
+    const messages = await tx.query<MessageRow & { modseq: string }>(
       'SELECT uid, message_id, body, flags, internal_time, size, modseq FROM postwire_messages WHERE mailbox = $1 ORDER BY uid',
       [row],
     );
@@ -1200,14 +1202,7 @@ class PostgresMailbox implements Mailbox {
     if (destination === undefined) throw new MailboxNotFoundError(canonicalMailboxName(target));
     const entries = state.index.entries(uids);
     const result = await transactWithRetry(sql, async (tx) => {
-      const { rows } = await tx.query<{
-        uid: string;
-        message_id: string;
-        body: string;
-        flags: string[];
-        internal_time: string;
-        size: string;
-      }>(
+      const { rows } = await tx.query<MessageRow>(
         `DELETE FROM postwire_messages WHERE mailbox = $1 AND uid = ANY($2::bigint[])
          RETURNING uid, message_id, body, flags, internal_time, size`,
         [state.row, entries.map((entry) => entry.uid)],

@@ -43,6 +43,35 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/**
+ * Two processes' stores on a new database (the first migrates it), each with alice's INBOX open; `close()`
+ * closes it all. `pollInterval` is the second's.
+ */
+async function twoProcesses(pollInterval?: number) {
+  const database = await newDatabase();
+  const [a, b] = [connect(database), connect(database)];
+  const storeA = await createPostgresStore({ sql: a.sql, database: 'distributed', migrate: true });
+  const storeB = await createPostgresStore({
+    sql: b.sql,
+    database: 'distributed',
+    ...(pollInterval ? { pollInterval } : {}),
+  });
+  const inboxA = await (await storeA.user('alice')).open('INBOX');
+  const inboxB = await (await storeB.user('alice')).open('INBOX');
+  return {
+    a,
+    b,
+    inboxA,
+    inboxB,
+    async close() {
+      await inboxA.close();
+      await inboxB.close();
+      await storeA.close();
+      await storeB.close();
+    },
+  };
+}
+
 describe.skipIf(!postgresAvailable())('PostgreSQL store on a distributed database', () => {
   it('migrates once when processes start together, with no advisory lock', async () => {
     const database = await newDatabase();
@@ -56,12 +85,7 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store on a distributed databas
   });
 
   it('gives concurrent appends from two processes consecutive UIDs, retrying the aborted transactions', async () => {
-    const database = await newDatabase();
-    const [a, b] = [connect(database), connect(database)];
-    const storeA = await createPostgresStore({ sql: a.sql, database: 'distributed', migrate: true });
-    const storeB = await createPostgresStore({ sql: b.sql, database: 'distributed' });
-    const inboxA = await (await storeA.user('alice')).open('INBOX');
-    const inboxB = await (await storeB.user('alice')).open('INBOX');
+    const { a, b, inboxA, inboxB, close } = await twoProcesses();
     const appends = Array.from({ length: 40 }, (_, i) =>
       (i % 2 === 0 ? inboxA : inboxB).append(message(`message ${i}`)),
     );
@@ -75,19 +99,11 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store on a distributed databas
     expect(stored.rows[0]).toEqual({ messages: 40, bodies: 40 });
     const orphans = await a.pool.query('SELECT count(*)::int AS n FROM postwire_bodies');
     expect(orphans.rows[0].n).toBe(40);
-    await inboxA.close();
-    await inboxB.close();
-    await storeA.close();
-    await storeB.close();
+    await close();
   });
 
   it("brings one process's changes to another's sessions by polling, in MODSEQ order", async () => {
-    const database = await newDatabase();
-    const [a, b] = [connect(database), connect(database)];
-    const storeA = await createPostgresStore({ sql: a.sql, database: 'distributed', migrate: true });
-    const storeB = await createPostgresStore({ sql: b.sql, database: 'distributed', pollInterval: 50 });
-    const inboxA = await (await storeA.user('alice')).open('INBOX');
-    const inboxB = await (await storeB.user('alice')).open('INBOX');
+    const { inboxA, inboxB, close } = await twoProcesses(50);
     const watching = new AbortController();
     const seen: MailboxChange[] = [];
     const followed = (async () => {
@@ -107,19 +123,11 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store on a distributed databas
       change.type === 'append' ? change.message.modseq : 'modseq' in change ? change.modseq : 0,
     );
     expect(modseqs).toEqual([...modseqs].sort((x, y) => x - y));
-    await inboxA.close();
-    await inboxB.close();
-    await storeA.close();
-    await storeB.close();
+    await close();
   });
 
   it('holds a POP3 maildrop lock across processes that take it at the same moment', async () => {
-    const database = await newDatabase();
-    const [a, b] = [connect(database), connect(database)];
-    const storeA = await createPostgresStore({ sql: a.sql, database: 'distributed', migrate: true });
-    const storeB = await createPostgresStore({ sql: b.sql, database: 'distributed' });
-    const inboxA = await (await storeA.user('alice')).open('INBOX');
-    const inboxB = await (await storeB.user('alice')).open('INBOX');
+    const { inboxA, inboxB, close } = await twoProcesses();
     const outcomes = await Promise.allSettled([inboxA.lock!(), inboxB.lock!()]);
     const held = outcomes.filter((outcome) => outcome.status === 'fulfilled');
     const refused = outcomes.filter((outcome) => outcome.status === 'rejected');
@@ -127,10 +135,7 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store on a distributed databas
     expect((refused[0] as PromiseRejectedResult).reason).toBeInstanceOf(MailboxInUseError);
     await (held[0] as PromiseFulfilledResult<{ release(): Promise<void> }>).value.release();
     await (await inboxB.lock!()).release();
-    await inboxA.close();
-    await inboxB.close();
-    await storeA.close();
-    await storeB.close();
+    await close();
   });
 
   it("keeps no body of a refused append, and prunes the bodies of appends whose process died before the message's commit", async () => {

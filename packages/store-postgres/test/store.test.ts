@@ -9,12 +9,44 @@ import {
   pgSqlClient,
   pruneChanges,
   SCHEMA_VERSION,
+  type SqlClient,
 } from '../src/index.js';
 import { memoryBlobs } from './support/blobs.js';
 import { endPool, postgresAvailable, type RunningPostgres, startPostgres } from './support/postgres.js';
 
 let server: RunningPostgres;
 let pool: pg.Pool;
+
+/**
+ * `base`, whose transactions, once armed, hold their commit 300 ms after their work is done:
+ * `firstInserted` resolves when the first of them gets there, so that another process can race it.
+ */
+function slowCommits(base: SqlClient) {
+  let armed = false;
+  let inserted!: () => void;
+  const firstInserted = new Promise<void>((resolve) => {
+    inserted = resolve;
+  });
+  const slow: SqlClient = {
+    ...base,
+    transaction: (work) =>
+      base.transaction(async (tx) => {
+        const result = await work(tx);
+        if (armed) {
+          inserted();
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+        return result;
+      }),
+  };
+  return {
+    slow,
+    firstInserted,
+    arm: () => {
+      armed = true;
+    },
+  };
+}
 
 describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transactions', () => {
   beforeAll(async () => {
@@ -274,27 +306,11 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
   it('refuses with MailboxExistsError when two processes create the same mailbox at once', async () => {
     // The first process's transaction holds its commit until the second has looked and tried to insert.
     const base = pgSqlClient(pool);
-    let armed = false;
-    let inserted!: () => void;
-    const firstInserted = new Promise<void>((resolve) => {
-      inserted = resolve;
-    });
-    const slow = {
-      ...base,
-      transaction: <T>(work: (tx: Parameters<Parameters<typeof base.transaction>[0]>[0]) => Promise<T>) =>
-        base.transaction(async (tx) => {
-          const result = await work(tx);
-          if (armed) {
-            inserted();
-            await new Promise((resolve) => setTimeout(resolve, 300));
-          }
-          return result;
-        }),
-    };
+    const { slow, arm, firstInserted } = slowCommits(base);
     const first = await createPostgresStore({ sql: slow });
     const second = await createPostgresStore({ sql: base });
     const [a, b] = [await first.user('racing'), await second.user('racing')];
-    armed = true;
+    arm();
     const racing = a.create('Projects/Postwire');
     await firstInserted;
     await expect(b.create('Projects/Postwire')).rejects.toBeInstanceOf(MailboxExistsError);
@@ -347,28 +363,12 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
 
   it('refuses with MailboxExistsError a rename onto a name another process creates at the same moment', async () => {
     const base = pgSqlClient(pool);
-    let armed = false;
-    let inserted!: () => void;
-    const firstInserted = new Promise<void>((resolve) => {
-      inserted = resolve;
-    });
-    const slow = {
-      ...base,
-      transaction: <T>(work: (tx: Parameters<Parameters<typeof base.transaction>[0]>[0]) => Promise<T>) =>
-        base.transaction(async (tx) => {
-          const result = await work(tx);
-          if (armed) {
-            inserted();
-            await new Promise((resolve) => setTimeout(resolve, 300));
-          }
-          return result;
-        }),
-    };
+    const { slow, arm, firstInserted } = slowCommits(base);
     const first = await createPostgresStore({ sql: slow });
     const second = await createPostgresStore({ sql: base });
     const [a, b] = [await first.user('renaming'), await second.user('renaming')];
     await b.create('Drafts');
-    armed = true;
+    arm();
     const creating = a.create('Archive');
     await firstInserted;
     // The rename looked before the create committed: the database's unique index is what refuses it.
