@@ -93,7 +93,8 @@ export interface MigrateOptions {
  */
 export async function migrate(sql: SqlClient, options: MigrateOptions = {}): Promise<number> {
   const distributed = options.database === 'distributed';
-  // A concurrent CREATE TABLE fails with unique_violation (on the catalog) or duplicate_table.
+  // What a concurrent migration's statements fail with once the other's commit: unique_violation (on the
+  // catalog) or duplicate_table for a CREATE TABLE, duplicate_column or duplicate_object for an ALTER TABLE.
   return transactWithRetry(
     sql,
     async (tx) => {
@@ -115,7 +116,7 @@ export async function migrate(sql: SqlClient, options: MigrateOptions = {}): Pro
       else await tx.query('UPDATE postwire_schema SET version = $1', [SCHEMA_VERSION]);
       return found;
     },
-    distributed ? ['23505', '42P07'] : [],
+    distributed ? ['23505', '42P07', '42701', '42710'] : [],
   );
 }
 
@@ -137,8 +138,9 @@ export async function pruneChanges(sql: SqlClient, options: { readonly olderThan
 /**
  * Deletes the bodies stored more than `olderThan` seconds ago that no message refers to. Only a
  * `database: 'distributed'` store leaves them, when a process dies between storing a message's body and
- * committing the message (its append was never acknowledged). Run it from the same periodic job as
- * {@link pruneChanges}; resolves with the number of bodies deleted.
+ * committing the message (its append was never acknowledged). `olderThan` must be longer than any append
+ * takes (an hour is plenty): a younger body may belong to one still uploading, which pruning would fail. Run
+ * it from the same periodic job as {@link pruneChanges}; resolves with the number of bodies deleted.
  */
 export async function pruneOrphanBodies(
   sql: SqlClient,

@@ -122,6 +122,12 @@ export function pgSqlClient(pool: PgPoolLike): Required<SqlClient> {
           client.off('notification', onNotification);
           client.off('error', onError);
         };
+        // Stopped while this was connecting: the client goes back at once.
+        if (stopped) {
+          detach();
+          client.release();
+          return;
+        }
         current = { client, detach };
         onListen?.();
       };

@@ -157,8 +157,10 @@ class MailboxState {
 
   /** Reads and applies the changes past what the index holds; calls queue up, so they apply in order. */
   catchUp(sql: SqlClient): Promise<void> {
-    this.#replay = this.#replay.then(() => this.#apply(sql));
-    return this.#replay;
+    const run = this.#replay.then(() => this.#apply(sql));
+    // A failed catch-up (the connection lost) fails its caller, not the ones queued after it.
+    this.#replay = run.catch(() => {});
+    return run;
   }
 
   /**
@@ -543,7 +545,10 @@ async function readBodies(
   };
   const bodies = new Map<number, Uint8Array>();
   const { sql, settings } = context;
-  await read(settings.replica ?? sql, [...sizes.keys()], bodies);
+  // A replica that fails (down, or a query cancelled by its replay) is a replica that lacks them all.
+  await read(settings.replica ?? sql, [...sizes.keys()], bodies).catch((error: unknown) => {
+    if (!settings.replica) throw error;
+  });
   const missing = [...sizes.keys()].filter((body) => !bodies.has(body));
   if (settings.replica && missing.length > 0) await read(sql, missing, bodies);
   return bodies;
@@ -733,8 +738,12 @@ class PostgresUser implements UserMail {
     return new PostgresMailbox(this.#context, this, state);
   }
 
-  async quota(): Promise<QuotaUsage> {
-    const { rows } = await this.#context.sql.query<{ messages: string; storage: string }>(
+  quota(): Promise<QuotaUsage> {
+    return this.#usage(this.#context.sql);
+  }
+
+  async #usage(sql: SqlQueryable): Promise<QuotaUsage> {
+    const { rows } = await sql.query<{ messages: string; storage: string }>(
       `SELECT count(*) AS messages, coalesce(sum(m.size), 0) AS storage
        FROM postwire_messages m JOIN postwire_mailboxes b ON m.mailbox = b.id WHERE b.user_id = $1`,
       [this.#id],
@@ -751,9 +760,13 @@ class PostgresUser implements UserMail {
   /** Nothing is held per user: each mailbox's state goes with its last handle. */
   async release(): Promise<void> {}
 
-  /** Throws when adding `messages` messages of `size` octets in all would exceed the quota. */
-  async checkQuota(size: number, messages: number): Promise<void> {
-    await assertWithinQuota(() => this.quota(), this.#context.settings.quota, size, messages);
+  /** Throws when adding `messages` messages of `size` octets in all would exceed the quota, counted in `tx`. */
+  async checkQuota(tx: SqlQueryable, size: number, messages: number): Promise<void> {
+    const limits = this.#context.settings.quota;
+    if (limits.storage === undefined && limits.messages === undefined) return;
+    // The user's row stays locked to the commit: concurrent appends of one user are counted one at a time.
+    await tx.query('SELECT 1 FROM postwire_users WHERE id = $1 FOR UPDATE', [this.#id]);
+    await assertWithinQuota(() => this.#usage(tx), limits, size, messages);
   }
 
   /** The row id of the user's mailbox of this name, if it exists. */
@@ -924,7 +937,7 @@ class PostgresMailbox implements Mailbox {
     /** Records the message whose body is stored (as `body`, of `size` octets), in the transaction `tx`. */
     const commit = async (tx: SqlQueryable, body: number, size: number): Promise<AppendResult> => {
       await tx.query('UPDATE postwire_bodies SET size = $2 WHERE id = $1', [body, size]);
-      await this.#user.checkQuota(size, 1);
+      await this.#user.checkQuota(tx, size, 1);
       // The mailbox's row is locked from here to the commit: UIDs are given in commit order.
       const { modseq, firstUid: uid, uidValidity } = await advance(tx, state.row, 1);
       await tx.query(
@@ -966,7 +979,14 @@ class PostgresMailbox implements Mailbox {
           commit(tx, body ?? (await insertBody(tx, blob!.key)), size),
         );
       } catch (error) {
-        if (blob) await deleteBlobs(settings.blobs, [blob.key]);
+        // A COMMIT whose answer was lost may have gone through: a blob a row names stays.
+        if (blob) {
+          const named = await sql.query('SELECT 1 FROM postwire_bodies WHERE blob = $1', [blob.key]).then(
+            ({ rows }) => rows.length > 0,
+            () => true,
+          );
+          if (!named) await deleteBlobs(settings.blobs, [blob.key]);
+        }
         if (body !== undefined) await dropOrphanBodies(sql, [body]).catch(() => {});
         throw error;
       }
@@ -1008,7 +1028,10 @@ class PostgresMailbox implements Mailbox {
              ORDER BY start LIMIT 4`,
             [entry.body, next, end],
           );
-        let { rows } = await chunks(settings.replica ?? sql);
+        // A replica that fails (down, or a query cancelled by its replay) is one that lacks the chunks.
+        let { rows } = settings.replica
+          ? await chunks(settings.replica).catch(() => ({ rows: [] }))
+          : await chunks(sql);
         // A replica that lacks the chunk where the read goes on is behind: the primary has it.
         if (settings.replica && (rows.length === 0 || Number(rows[0]!.start) > next))
           ({ rows } = await chunks(sql));
@@ -1176,11 +1199,12 @@ class PostgresMailbox implements Mailbox {
       const { uidValidity } = await this.#user.status(target);
       return { uidValidity, sourceUids: [], targetUids: [] };
     }
-    await this.#user.checkQuota(
-      entries.reduce((sum, entry) => sum + entry.size, 0),
-      entries.length,
-    );
     const result = await transactWithRetry(sql, async (tx) => {
+      await this.#user.checkQuota(
+        tx,
+        entries.reduce((sum, entry) => sum + entry.size, 0),
+        entries.length,
+      );
       const copied = await insertCopies(tx, destination, entries);
       await this.#context.announce(tx, destination);
       return { ...copied, sourceUids: entries.map((entry) => entry.uid) };
@@ -1202,6 +1226,8 @@ class PostgresMailbox implements Mailbox {
     if (destination === undefined) throw new MailboxNotFoundError(canonicalMailboxName(target));
     const entries = state.index.entries(uids);
     const result = await transactWithRetry(sql, async (tx) => {
+      // The mailbox's row before its messages', as every other change takes them: no deadlock between them.
+      await tx.query('SELECT 1 FROM postwire_mailboxes WHERE id = $1 FOR UPDATE', [state.row]);
       const { rows } = await tx.query<MessageRow>(
         `DELETE FROM postwire_messages WHERE mailbox = $1 AND uid = ANY($2::bigint[])
          RETURNING uid, message_id, body, flags, internal_time, size`,

@@ -3,7 +3,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createImapClient } from '../../imap/src/node/index.js';
 import { message } from '../../store/test/contract.js';
-import { createPostgresStore, migrate, pruneOrphanBodies, SCHEMA_VERSION } from '../src/index.js';
+import {
+  createPostgresStore,
+  migrate,
+  pruneOrphanBodies,
+  SCHEMA_VERSION,
+  type SqlClient,
+} from '../src/index.js';
 import { type DistributedClient, distributedClient, makeSerializable } from './support/distributed.js';
 import { type MailServer, mailServersAvailable, startMailServer } from './support/mail-servers.js';
 import { endPool, postgresAvailable, type RunningPostgres, startPostgres } from './support/postgres.js';
@@ -81,6 +87,44 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store on a distributed databas
     expect(found.filter((version) => version === 0)).toHaveLength(1);
     expect(found.filter((version) => version === SCHEMA_VERSION)).toHaveLength(2);
     const { rows } = await a.pool.query('SELECT version FROM postwire_schema');
+    expect(rows).toEqual([{ version: SCHEMA_VERSION }]);
+  });
+
+  it('upgrades once when two processes that both found the previous version migrate at once', async () => {
+    const database = await newDatabase();
+    const { pool, sql } = connect(database);
+    await migrate(sql, { database: 'distributed' });
+    // Back to version 3, as the previous release left it.
+    await pool.query('ALTER TABLE postwire_bodies DROP COLUMN stored');
+    await pool.query('UPDATE postwire_schema SET version = 3');
+    // Each reads the version before either alters the table.
+    let found = 0;
+    let bothFound!: () => void;
+    const together = new Promise<void>((resolve) => {
+      bothFound = resolve;
+    });
+    const racing: SqlClient = {
+      ...sql,
+      transaction: (work) =>
+        sql.transaction((tx) =>
+          work({
+            async query(text, params) {
+              const result = await tx.query(text, params);
+              if (text.startsWith('SELECT version') && found < 2) {
+                if (++found === 2) bothFound();
+                await together;
+              }
+              return result as never;
+            },
+          }),
+        ),
+    };
+    const versions = await Promise.all([
+      migrate(racing, { database: 'distributed' }),
+      migrate(racing, { database: 'distributed' }),
+    ]);
+    expect(versions.sort()).toEqual([3, SCHEMA_VERSION]);
+    const { rows } = await pool.query('SELECT version FROM postwire_schema');
     expect(rows).toEqual([{ version: SCHEMA_VERSION }]);
   });
 

@@ -115,6 +115,25 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: bodies from a read repl
     await store.close();
   });
 
+  it('reads from the primary when the replica fails (down, or a query its replay cancelled)', async () => {
+    const failing: SqlQueryable = {
+      query: () =>
+        Promise.reject(Object.assign(new Error('the database system is shutting down'), { code: '57P03' })),
+    };
+    const store = await createPostgresStore({
+      sql: pgSqlClient(primaryPool),
+      replica: failing,
+      chunkSize: 1000,
+    });
+    const inbox = await (await store.user('failing-replica')).open('INBOX');
+    const small = await inbox.append(message('small'));
+    const big = await inbox.append(large());
+    expect(text.decode(await inbox.readBytes!(small.uid))).toBe(text.decode(message('small')));
+    expect(await streamed(inbox.read(big.uid))).toBe(text.decode(large()));
+    await inbox.close();
+    await store.close();
+  });
+
   it('completes from the primary a body of which the replica has only the first chunks', async () => {
     const base = pgSqlClient(primaryPool);
     // A replica with the first two chunks of every body: what a distributed store's replica may show while

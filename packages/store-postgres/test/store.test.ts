@@ -145,6 +145,74 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     await store.close();
   });
 
+  it('keeps the blob of an append whose COMMIT went through though its answer was lost', async () => {
+    const blobStore = memoryBlobs();
+    const base = pgSqlClient(pool);
+    let loseAnswer = false;
+    const lossy: SqlClient = {
+      ...base,
+      async transaction(work) {
+        const result = await base.transaction(work);
+        if (loseAnswer)
+          throw Object.assign(new Error('Connection terminated unexpectedly'), { code: '08006' });
+        return result;
+      },
+    };
+    const store = await createPostgresStore({ sql: lossy, blobs: blobStore });
+    const inbox = await (await store.user('lost-answer')).open('INBOX');
+    loseAnswer = true;
+    await expect(inbox.append(message('committed'))).rejects.toThrow(/terminated/);
+    loseAnswer = false;
+    // The message is there (the next catch-up shows it), and so is its body.
+    await inbox.sync();
+    const [info] = await inbox.messages();
+    expect(blobStore.keys()).toHaveLength(1);
+    expect(new TextDecoder().decode(await inbox.readBytes!(info!.uid))).toContain('Subject: committed');
+    await inbox.close();
+    await store.close();
+  });
+
+  it('counts concurrent appends against the quota one at a time, in their transactions, on a pool of two', async () => {
+    // One client of the two listens: the append's quota query must run in its own transaction's client.
+    const small = new pg.Pool({ connectionString: server.connectionString, max: 2 });
+    const store = await createPostgresStore({ sql: pgSqlClient(small), quota: { messages: 3 } });
+    const inbox = await (await store.user('quota-race')).open('INBOX');
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => inbox.append(message(`racing ${i}`))),
+    );
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(3);
+    for (const outcome of outcomes.filter((each) => each.status === 'rejected'))
+      expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(OverQuotaError);
+    expect(await inbox.status()).toMatchObject({ messages: 3 });
+    await inbox.close();
+    await store.close();
+    await endPool(small);
+  });
+
+  it('goes on catching up after one catch-up failed (a query lost with its connection)', async () => {
+    const base = pgSqlClient(pool);
+    let failNext = false;
+    const flaky: SqlClient = {
+      ...base,
+      query(text, params) {
+        if (failNext && text.includes('FROM postwire_changes')) {
+          failNext = false;
+          return Promise.reject(new Error('Connection terminated unexpectedly'));
+        }
+        return base.query(text, params);
+      },
+    };
+    const store = await createPostgresStore({ sql: flaky });
+    const inbox = await (await store.user('catching-up')).open('INBOX');
+    failNext = true;
+    await expect(inbox.sync()).rejects.toThrow(/terminated/);
+    await inbox.sync();
+    const { uid } = await inbox.append(message('after the failure'));
+    expect((await inbox.messages()).map((info) => info.uid)).toEqual([uid]);
+    await inbox.close();
+    await store.close();
+  });
+
   it('reads small messages ahead: a FETCH of a range costs one query per batch, and the bytes are each message', async () => {
     const base = pgSqlClient(pool);
     const queries: string[] = [];
