@@ -293,22 +293,22 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   };
   const states = new Map<number, MailboxState>();
   const holder = newMessageId();
-  const stopListening =
-    !distributed && sql.listen
-      ? await sql.listen(
-          CHANNEL,
-          (payload) => {
-            const state = states.get(Number(payload));
-            if (state) void state.catchUp(sql).catch(() => {});
-          },
-          // Listening again after the connection was lost: what was notified meanwhile is read from the log.
-          () => void pollChanges(sql, states).catch(() => {}),
-        )
-      : async () => {};
-  const notified = !distributed && sql.listen !== undefined;
+  // Notifications where the database has them and the driver can listen; polling alone otherwise.
+  const listen = distributed ? undefined : sql.listen?.bind(sql);
+  const stopListening = listen
+    ? await listen(
+        CHANNEL,
+        (payload) => {
+          const state = states.get(Number(payload));
+          if (state) void state.catchUp(sql).catch(() => {});
+        },
+        // Listening again after the connection was lost: what was notified meanwhile is read from the log.
+        () => void pollChanges(sql, states).catch(() => {}),
+      )
+    : async () => {};
   const poll = setInterval(
     () => void pollChanges(sql, states).catch(() => {}),
-    options.pollInterval ?? (notified ? 10_000 : 1_000),
+    options.pollInterval ?? (listen ? 10_000 : 1_000),
   );
   (poll as { unref?: () => void }).unref?.();
   const context: StoreContext = {
