@@ -343,23 +343,32 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     const paused = new Promise<void>((resolve) => {
       resume = resolve;
     });
+    let halfway!: () => void;
+    const halfTaken = new Promise<void>((resolve) => {
+      halfway = resolve;
+    });
     const bytes = message('cut off', 'x'.repeat(5000));
     async function* slowly(): AsyncGenerator<Uint8Array> {
       yield bytes.subarray(0, 2500);
+      // The store took the first half (its chunks inserted) and asks for more.
+      halfway();
       await paused;
       yield bytes.subarray(2500);
     }
     const appending = inbox.append(slowly());
+    const outcome = appending.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await halfTaken;
     // The append's transaction waits for the rest of the message: the server ends its session now.
-    for (;;) {
-      const { rows } = await pool.query(
-        "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE state = 'idle in transaction'",
-      );
-      if (rows.length > 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    const ended = await pool.query(
+      `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+       WHERE state = 'idle in transaction' AND query LIKE 'INSERT INTO postwire_body_chunks%'`,
+    );
+    expect(ended.rows).toEqual([{ ended: true }]);
     resume();
-    await expect(appending).rejects.toThrow();
+    expect(await outcome).toBeInstanceOf(Error);
     expect(await inbox.status()).toMatchObject({ messages: 0 });
     const chunks = await pool.query(
       'SELECT count(*)::int AS n FROM postwire_body_chunks c JOIN postwire_bodies b ON b.id = c.body WHERE NOT EXISTS (SELECT 1 FROM postwire_messages m WHERE m.body = b.id)',
