@@ -115,6 +115,16 @@ interface Entry extends IndexEntry {
   readonly body: number;
 }
 
+/** How many changes one query of the log brings while catching up: memory is bounded however far behind. */
+const CHANGES_PAGE = 2_000;
+
+/** A row of `postwire_changes` as the driver gives it (bigint columns as text). */
+interface ChangeRow {
+  readonly id: string;
+  readonly modseq: string;
+  readonly change: StoredChange;
+}
+
 /** How one change is kept in `postwire_changes`. */
 type StoredChange =
   | {
@@ -216,11 +226,11 @@ class MailboxState {
 
   async #apply(sql: SqlClient): Promise<void> {
     if (this.gone) return;
-    const { rows } = await sql.query<{ modseq: string; change: StoredChange }>(
-      'SELECT modseq, change FROM postwire_changes WHERE mailbox = $1 AND modseq > $2 ORDER BY modseq, id',
-      [this.row, this.index.highestModseq],
+    const first = await sql.query<ChangeRow>(
+      'SELECT id, modseq, change FROM postwire_changes WHERE mailbox = $1 AND modseq > $2 ORDER BY modseq, id LIMIT $3',
+      [this.row, this.index.highestModseq, CHANGES_PAGE],
     );
-    if (rows.length === 0) {
+    if (first.rows.length === 0) {
       const found = await sql.query<{ highest_modseq: string }>(
         'SELECT highest_modseq FROM postwire_mailboxes WHERE id = $1',
         [this.row],
@@ -231,10 +241,26 @@ class MailboxState {
       return;
     }
     // Every MODSEQ has its changes in the log: a first one past the next means some were pruned.
-    if (Number(rows[0]!.modseq) > this.index.highestModseq + 1) {
+    if (Number(first.rows[0]!.modseq) > this.index.highestModseq + 1) {
       await this.#reload(sql);
       return;
     }
+    // A process far behind reads the log a page at a time, from where the last page ended (a page may end
+    // within one MODSEQ's changes).
+    for (let { rows } = first; ; ) {
+      this.#replayChanges(rows);
+      if (rows.length < CHANGES_PAGE || this.gone) return;
+      const last = rows[rows.length - 1]!;
+      ({ rows } = await sql.query<ChangeRow>(
+        `SELECT id, modseq, change FROM postwire_changes WHERE mailbox = $1 AND (modseq, id) > ($2, $3)
+         ORDER BY modseq, id LIMIT $4`,
+        [this.row, last.modseq, last.id, CHANGES_PAGE],
+      ));
+    }
+  }
+
+  /** Applies changes read from the log, in order, to the index, and tells the sessions. */
+  #replayChanges(rows: readonly ChangeRow[]): void {
     for (const { modseq: text, change } of rows) {
       const modseq = Number(text);
       if (change.type === 'append') {

@@ -189,6 +189,52 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     await endPool(small);
   });
 
+  it('catches up a long backlog a page at a time, pages ending within one MODSEQ, all of it in order', async () => {
+    const base = pgSqlClient(pool);
+    let logReads = 0;
+    const counting: SqlClient = {
+      ...base,
+      query(text, params) {
+        if (text.includes('FROM postwire_changes')) logReads++;
+        return base.query(text, params);
+      },
+    };
+    const store = await createPostgresStore({ sql: counting, migrate: true, pollInterval: 3_600_000 });
+    const inbox = await (await store.user('backlog')).open('INBOX');
+    // Another process appended 4,500 messages in one transaction (one MODSEQ) while this one was away.
+    const { rows } = await pool.query<{ id: string; highest_modseq: string }>(
+      `SELECT b.id, b.highest_modseq FROM postwire_mailboxes b JOIN postwire_users u ON b.user_id = u.id
+       WHERE u.name = 'backlog' AND b.name = 'INBOX'`,
+    );
+    const mailbox = rows[0]!.id;
+    const modseq = Number(rows[0]!.highest_modseq) + 1;
+    const body = (await pool.query('INSERT INTO postwire_bodies (size) VALUES (0) RETURNING id')).rows[0].id;
+    await pool.query(
+      `INSERT INTO postwire_messages (mailbox, uid, message_id, body, flags, internal_time, size, modseq)
+       SELECT $1, g, 'backlog-' || g, $2, '{}', 0, 0, $3 FROM generate_series(1, 4500) g`,
+      [mailbox, body, modseq],
+    );
+    await pool.query(
+      `INSERT INTO postwire_changes (mailbox, modseq, change)
+       SELECT mailbox, modseq, jsonb_build_object('type', 'append', 'uid', uid, 'id', message_id, 'flags',
+         to_jsonb(flags), 'internalTime', internal_time, 'size', size, 'body', body)
+       FROM postwire_messages WHERE mailbox = $1 ORDER BY uid`,
+      [mailbox],
+    );
+    await pool.query('UPDATE postwire_mailboxes SET uid_next = 4501, highest_modseq = $2 WHERE id = $1', [
+      mailbox,
+      modseq,
+    ]);
+    logReads = 0;
+    await inbox.sync();
+    const uids = (await inbox.messages()).map((info) => info.uid);
+    expect(uids).toEqual(Array.from({ length: 4500 }, (_, i) => i + 1));
+    expect(logReads).toBe(3);
+    expect(await inbox.status()).toMatchObject({ messages: 4500, uidNext: 4501, highestModseq: modseq });
+    await inbox.close();
+    await store.close();
+  });
+
   it('goes on catching up after one catch-up failed (a query lost with its connection)', async () => {
     const base = pgSqlClient(pool);
     let failNext = false;
