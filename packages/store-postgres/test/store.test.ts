@@ -235,6 +235,22 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     await store.close();
   });
 
+  it("renames a hierarchy whose name holds LIKE's wildcard, and nothing that only matches it", async () => {
+    const store = await createPostgresStore({ sql: pgSqlClient(pool), migrate: true });
+    const user = await store.user('wildcards');
+    for (const name of ['a_b', "a_b/it's", 'axb/child', 'a_bx']) await user.create(name);
+    await user.rename('a_b', 'renamed');
+    expect((await user.list()).map((entry) => entry.name)).toEqual([
+      'INBOX',
+      'a_bx',
+      'axb',
+      'axb/child',
+      'renamed',
+      "renamed/it's",
+    ]);
+    await store.close();
+  });
+
   it('goes on catching up after one catch-up failed (a query lost with its connection)', async () => {
     const base = pgSqlClient(pool);
     let failNext = false;
