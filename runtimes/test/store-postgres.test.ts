@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PeerProcess, spawnPeer } from '../../packages/core/test/support/peer-process.js';
+import { settlesWithin, spawnPeer } from '../../packages/core/test/support/peer-process.js';
 import {
   postgresAvailable,
   type RunningPostgres,
@@ -39,19 +39,6 @@ function databaseUrl(runtime: string): string {
   return `postgresql://${server.user}@${server.host}:${server.port}/store_${runtime}`;
 }
 
-/** True once `peer` has exited, false if it is still running after `deadline` ms. */
-async function exitsWithin(peer: PeerProcess, deadline: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    peer.exited,
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, deadline);
-    }),
-  ]);
-  clearTimeout(timer);
-  return !peer.running();
-}
-
 describe.skipIf(!hasPostgres)('the PostgreSQL store on every runtime', () => {
   beforeAll(async () => {
     requireBuild();
@@ -77,7 +64,9 @@ describe.skipIf(!hasPostgres)('the PostgreSQL store on every runtime', () => {
         const result = await firstJsonLine<{ passed: string[]; runtime: string; driver: string }>(peer);
         expect(result).toEqual({ passed: STEPS, runtime, driver: 'pg' });
         // Nothing left open (a pool, a listening connection, a timer) keeps the process alive.
-        expect(await exitsWithin(peer, EXIT_DEADLINE), `still running:\n${peer.output()}`).toBe(true);
+        expect(await settlesWithin(peer.exited, EXIT_DEADLINE), `still running:\n${peer.output()}`).toBe(
+          true,
+        );
       } finally {
         await peer.stop();
       }

@@ -71,15 +71,7 @@ export function spawnPeer(
       stopping ??= (async () => {
         if (!running()) return;
         child.kill('SIGTERM');
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const late = await Promise.race([
-          exited.then(() => false),
-          new Promise<boolean>((resolve) => {
-            timer = setTimeout(() => resolve(true), STOP_DEADLINE);
-          }),
-        ]);
-        clearTimeout(timer);
-        if (late) {
+        if (!(await settlesWithin(exited, STOP_DEADLINE))) {
           child.kill('SIGKILL');
           await exited;
         }
@@ -87,6 +79,22 @@ export function spawnPeer(
       return stopping;
     },
   };
+}
+
+/** True once `promise` has settled, false if it has not after `deadline` ms (whichever comes first). */
+export async function settlesWithin(promise: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const settled = await Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), deadline);
+    }),
+  ]);
+  clearTimeout(timer);
+  return settled;
 }
 
 /**

@@ -3,7 +3,12 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { freePorts, type PeerProcess, spawnPeer } from '../../../core/test/support/peer-process.js';
+import {
+  freePorts,
+  type PeerProcess,
+  settlesWithin,
+  spawnPeer,
+} from '../../../core/test/support/peer-process.js';
 
 /**
  * A real PostgreSQL (Debian's packages, the newest `/usr/lib/postgresql/<version>/bin`) as a test
@@ -297,14 +302,7 @@ async function stopServer(server: PeerProcess): Promise<void> {
     } catch {
       // Already gone.
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      server.exited,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, deadline);
-      }),
-    ]);
-    clearTimeout(timer);
+    await settlesWithin(server.exited, deadline);
   }
   await server.stop();
 }
@@ -375,13 +373,5 @@ function run(command: string, args: readonly string[], cwd: string): Promise<voi
  * the test run.
  */
 export async function endPool(pool: { end(): Promise<void> } | undefined): Promise<void> {
-  if (!pool) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    pool.end().catch(() => {}),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, 2_000);
-    }),
-  ]);
-  clearTimeout(timer);
+  if (pool) await settlesWithin(pool.end(), 2_000);
 }
