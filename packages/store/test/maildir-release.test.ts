@@ -4,8 +4,8 @@
  * drops it with the last one: memory does not grow with every user who ever logged in.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -44,6 +44,14 @@ function expectWatches(expected: number): void {
 function collectGarbage(): void {
   setFlagsFromString('--expose-gc');
   (runInNewContext('gc') as () => void)();
+}
+
+/** Collections and turns of the event loop enough for the finalizers of what was dropped to run. */
+async function collectGarbageRounds(): Promise<void> {
+  for (let round = 0; round < 5; round++) {
+    collectGarbage();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** What a feed's pending `next()` gives, if it gives it before the next turn of the event loop. */
@@ -156,5 +164,38 @@ describe('maildir: releasing a user’s state', () => {
       return false;
     };
     if (watches() !== undefined) expect(await released()).toBe(true);
+  });
+
+  it('keeps the folder a dropped handle is opening open for the mailbox it gives', async () => {
+    await (await store.user('dave')).release();
+    // The uidlist lock, held by this process, keeps the open waiting while the handle is collected.
+    const lock = join(root, 'dave', 'dovecot-uidlist.lock');
+    await writeFile(lock, `${process.pid}:${hostname()}\n`);
+    const opening = (async () => (await store.user('dave')).open('INBOX'))();
+    await collectGarbageRounds();
+    await rm(lock);
+    const inbox = await opening;
+    expectWatches(baseline + 2);
+    const next = inbox.changes()[Symbol.asyncIterator]().next();
+    const other = await store.user('dave');
+    const { uid } = await (await other.open('INBOX')).append(message('seen at once'));
+    // The folder the mailbox uses is still the shared one: the append is published to it at once.
+    expect(await atOnce(next)).toMatchObject({ type: 'append', message: { uid } });
+    await inbox.close();
+    await other.release();
+  });
+
+  it('keeps following the feed of a mailbox whose handles were dropped', async () => {
+    const { feed, next } = await (async () => {
+      const inbox = await (await store.user('erin')).open('INBOX');
+      const feed = inbox.changes()[Symbol.asyncIterator]();
+      return { feed, next: feed.next() };
+    })();
+    await collectGarbageRounds();
+    const writer = await store.user('erin');
+    const { uid } = await (await writer.open('INBOX')).append(message('still followed'));
+    expect(await atOnce(next)).toMatchObject({ type: 'append', message: { uid } });
+    await feed.return?.();
+    await writer.release();
   });
 });

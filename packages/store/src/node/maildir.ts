@@ -130,39 +130,39 @@ class MaildirUserMail implements UserMail {
   }
 
   async list(): Promise<MailboxListEntry[]> {
-    return this.#live().list();
+    return this.#use((shared) => shared.list());
   }
 
   async create(name: string, options?: { specialUse?: SpecialUse }): Promise<void> {
-    return this.#live().create(name, options);
+    return this.#use((shared) => shared.create(name, options));
   }
 
   async delete(name: string): Promise<void> {
-    return this.#live().delete(name);
+    return this.#use((shared) => shared.delete(name));
   }
 
   async rename(from: string, to: string): Promise<void> {
-    return this.#live().rename(from, to);
+    return this.#use((shared) => shared.rename(from, to));
   }
 
   async subscribe(name: string): Promise<void> {
-    return this.#live().subscribe(name);
+    return this.#use((shared) => shared.subscribe(name));
   }
 
   async unsubscribe(name: string): Promise<void> {
-    return this.#live().unsubscribe(name);
+    return this.#use((shared) => shared.unsubscribe(name));
   }
 
   async status(name: string): Promise<MailboxStatus> {
-    return this.#live().status(name);
+    return this.#use((shared) => shared.status(name));
   }
 
   async open(name: string): Promise<Mailbox> {
-    return this.#live().open(name);
+    return this.#use((shared) => shared.open(name));
   }
 
   async quota(): Promise<QuotaUsage> {
-    return this.#live().quota();
+    return this.#use((shared) => shared.quota());
   }
 
   async release(): Promise<void> {
@@ -173,9 +173,20 @@ class MaildirUserMail implements UserMail {
     await shared.release();
   }
 
-  #live(): MaildirUser {
-    if (!this.#shared) throw new StoreRefusedError(`this handle on ${this.user}'s mail was released`);
-    return this.#shared;
+  /**
+   * Runs `operation` on the shared state, counted as a handle until it settles: a handle dropped and
+   * collected while its call is under way (`(await store.user(name)).open(mailbox)`) must not close
+   * the folders the call is opening.
+   */
+  async #use<T>(operation: (shared: MaildirUser) => Promise<T>): Promise<T> {
+    const shared = this.#shared;
+    if (!shared) throw new StoreRefusedError(`this handle on ${this.user}'s mail was released`);
+    shared.acquire();
+    try {
+      return await operation(shared);
+    } finally {
+      await shared.release();
+    }
   }
 }
 
@@ -585,16 +596,17 @@ class MaildirMailbox implements Mailbox {
   }
 
   changes(options: { signal?: AbortSignal } = {}): AsyncIterable<MailboxChange> {
-    const signal = untilClosed(this.#closed.signal, options.signal);
-    const folder = this.#folder;
-    return (async function* () {
-      const stop = folder.watch();
-      try {
-        yield* folder.feed.subscribe(signal);
-      } finally {
-        stop();
-      }
-    })();
+    return this.#follow(untilClosed(this.#closed.signal, options.signal));
+  }
+
+  /** The feed, as a generator of this mailbox's: a feed still followed keeps its mailbox from being collected. */
+  async *#follow(signal: AbortSignal): AsyncGenerator<MailboxChange> {
+    const stop = this.#folder.watch();
+    try {
+      yield* this.#folder.feed.subscribe(signal);
+    } finally {
+      stop();
+    }
   }
 
   async sync(): Promise<void> {
