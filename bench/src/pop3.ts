@@ -1,6 +1,7 @@
 import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import * as net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPop3Client } from '@postwire/pop3/node';
@@ -113,6 +114,51 @@ async function nodePop3Download(port: number): Promise<void> {
   }
 }
 
+const TERMINATOR = Buffer.from('\r\n.\r\n');
+
+/**
+ * The limit: a do-nothing client that logs in with USER and PASS, then sends every RETR and QUIT in one
+ * write and only counts the multi-line terminators that come back, keeping nothing. What it gets from
+ * Dovecot is what Dovecot can give any client here.
+ */
+async function limitDownload(port: number): Promise<void> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  socket.setNoDelay(true);
+  const retrieve = `${Array.from({ length: COUNT }, (_, i) => `RETR ${i + 1}\r\n`).join('')}QUIT\r\n`;
+  let lines = 0;
+  let terminators = 0;
+  let bytes = 0;
+  let tail = Buffer.alloc(0);
+  await new Promise<void>((resolve, reject) => {
+    socket.on('error', reject);
+    socket.on('close', () => {
+      if (terminators === COUNT && bytes > COUNT * SIZE) resolve();
+      else reject(new Error(`the limit client got ${terminators} messages, ${bytes} bytes`));
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (lines < 3) {
+        // The greeting, then the answers to USER and PASS.
+        for (let at = chunk.indexOf('\n'); at >= 0 && lines < 3; at = chunk.indexOf('\n', at + 1)) {
+          if (++lines === 1) socket.write(`USER ${USER}\r\nPASS ${PASSWORD}\r\n`);
+          if (lines === 3) socket.write(retrieve);
+        }
+        return;
+      }
+      bytes += chunk.length;
+      const keep = TERMINATOR.length - 1;
+      // A terminator may straddle the chunks: one found in the joint starts in the bytes kept before.
+      if (Buffer.concat([tail, chunk.subarray(0, keep)]).indexOf(TERMINATOR) >= 0) terminators++;
+      for (
+        let at = chunk.indexOf(TERMINATOR);
+        at >= 0;
+        at = chunk.indexOf(TERMINATOR, at + TERMINATOR.length)
+      )
+        terminators++;
+      tail = Buffer.from((chunk.length >= keep ? chunk : Buffer.concat([tail, chunk])).subarray(-keep));
+    });
+  });
+}
+
 /** Runs a whole download session, connection to QUIT, and returns its rate in MB (10⁶ bytes) of messages a second. */
 async function megabytesPerSecond(download: (port: number) => Promise<void>, port: number): Promise<number> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -165,7 +211,8 @@ async function startOurServer(
 /**
  * The POP3 rows: downloading 1,000 messages of 100 KB in one session, our client against node-pop3 from
  * the same Dovecot, and our server (Maildir store) against Dovecot serving the same Maildir, both to our
- * client. Each round runs the three pairs in turn after one warm-up round. Set BENCH_POP3_CPU_PROF to a
+ * client, and a do-nothing client (the limit) from Dovecot. Each round runs the four pairs in turn after one
+ * warm-up round. Set BENCH_POP3_CPU_PROF to a
  * directory to get a CPU profile of our server's process.
  */
 export async function pop3Suite(): Promise<Row[]> {
@@ -185,15 +232,22 @@ export async function pop3Suite(): Promise<Row[]> {
     const dovecot = await startDovecot({ mailRoot: root, users: { [USER]: PASSWORD } });
     try {
       const ours = await startOurServer(root, process.env.BENCH_POP3_CPU_PROF || undefined);
-      const rates = { client: [] as number[], nodePop3: [] as number[], server: [] as number[] };
+      const rates = {
+        client: [] as number[],
+        nodePop3: [] as number[],
+        limit: [] as number[],
+        server: [] as number[],
+      };
       try {
         for (let round = -1; round < ROUNDS; round++) {
           const client = await megabytesPerSecond(oursDownload, dovecot.pop3Port);
           const peer = await megabytesPerSecond(nodePop3Download, dovecot.pop3Port);
+          const limit = await megabytesPerSecond(limitDownload, dovecot.pop3Port);
           const server = await megabytesPerSecond(oursDownload, ours.port);
           if (round < 0) continue;
           rates.client.push(client);
           rates.nodePop3.push(peer);
+          rates.limit.push(limit);
           rates.server.push(server);
         }
       } finally {
@@ -202,6 +256,7 @@ export async function pop3Suite(): Promise<Row[]> {
       console.log(
         `POP3 rounds (MB/s): our client from Dovecot ${rates.client.map((r) => r.toFixed(0)).join(' ')}; ` +
           `node-pop3 ${rates.nodePop3.map((r) => r.toFixed(0)).join(' ')}; ` +
+          `the limit client ${rates.limit.map((r) => r.toFixed(0)).join(' ')}; ` +
           `our client from our server ${rates.server.map((r) => r.toFixed(0)).join(' ')}`,
       );
       return [
@@ -209,7 +264,10 @@ export async function pop3Suite(): Promise<Row[]> {
           workload: 'POP3 client: download 1,000 × 100 KB messages from Dovecot',
           unit: 'MB/s',
           ours: median(rates.client),
-          peers: { [`node-pop3 ${nodePop3}`]: median(rates.nodePop3) },
+          peers: {
+            [`node-pop3 ${nodePop3}`]: median(rates.nodePop3),
+            'a do-nothing pipelined client (limit)': median(rates.limit),
+          },
         },
         {
           workload: 'POP3 server: 1,000 × 100 KB messages downloaded by our client (same Maildir)',

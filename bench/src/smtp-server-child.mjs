@@ -1,11 +1,12 @@
-// Child process of smtp-server.ts: runs one SMTP server, ours or smtp-server (nodemailer's), on a free
-// loopback port, alone in its process so that it has a core of its own and nothing else in its heap. Run
+// Child process of smtp-server.ts: runs one SMTP server, ours, smtp-server (nodemailer's) or the limit, on a
+// free loopback port, alone in its process so that it has a core of its own and nothing else in its heap. Run
 // by plain Node on the built packages, as the other child processes of the bench (tsx would add its
 // keepNames wrapper to every function of our sources, which costs memory per closure). Both servers accept
 // every message with a hook that reads it to its end. Messages from the parent: `cpu` (answered with the
 // user + system CPU time used so far, in µs), `memory` (answered with RSS and heap used + external, in bytes,
 // after full collections) and `stop`. The first message to the
 // parent gives the port.
+import * as net from 'node:net';
 import { createSmtpServer } from '@postwire/smtp/node';
 import { SMTPServer } from 'smtp-server';
 
@@ -56,7 +57,76 @@ async function start() {
         }),
     };
   }
+  if (which === 'limit') {
+    const server = net.createServer(answerTheLoad);
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      port: server.address().port,
+      close: () => new Promise((resolve) => server.close(() => resolve())),
+    };
+  }
   throw new Error(`unknown server ${which}`);
+}
+
+const END_OF_DATA = Buffer.from('\r\n.\r\n');
+
+/**
+ * The limit: the least any SMTP server must do for the load of smtp-server.ts, which is to write each
+ * reply once the command or the message's end has arrived. It answers every command as the load expects
+ * without checking it, finds a message's end with `Buffer.indexOf` and keeps nothing of the message. What it
+ * reaches bounds what a server in Node can reach on this machine. The replies to the commands of one
+ * chunk go out in one write, as a pipelining server sends them.
+ */
+function answerTheLoad(socket) {
+  socket.setNoDelay(true);
+  socket.on('error', () => {});
+  let inData = false;
+  /** Command mode: the start of a line not ended yet. Data mode: the last bytes seen (a CRLF at the start). */
+  let carry = Buffer.alloc(0);
+  socket.write('220 limit.bench.example ESMTP\r\n');
+  socket.on('data', (chunk) => {
+    let replies = '';
+    let bytes = chunk;
+    while (bytes.length > 0) {
+      if (inData) {
+        const keep = END_OF_DATA.length - 1;
+        // The end may straddle the previous chunk and this one.
+        const straddling = Buffer.concat([carry, bytes.subarray(0, keep)]).indexOf(END_OF_DATA);
+        const within = straddling >= 0 ? -1 : bytes.indexOf(END_OF_DATA);
+        if (straddling < 0 && within < 0) {
+          carry = Buffer.from(
+            bytes.length >= keep ? bytes.subarray(-keep) : Buffer.concat([carry, bytes]).subarray(-keep),
+          );
+          break;
+        }
+        const end = (straddling >= 0 ? straddling - carry.length : within) + END_OF_DATA.length;
+        replies += '250 2.0.0 Ok: queued\r\n';
+        inData = false;
+        carry = Buffer.alloc(0);
+        bytes = bytes.subarray(end);
+        continue;
+      }
+      const text = Buffer.concat([carry, bytes]);
+      const lineEnd = text.indexOf('\r\n');
+      if (lineEnd < 0) {
+        carry = text;
+        break;
+      }
+      const verb = text.subarray(0, 4).toString('latin1').toUpperCase();
+      bytes = text.subarray(lineEnd + 2);
+      carry = Buffer.alloc(0);
+      if (verb === 'EHLO') replies += '250-limit.bench.example\r\n250-PIPELINING\r\n250 SIZE 10240000\r\n';
+      else if (verb === 'DATA') {
+        replies += '354 End data with <CR><LF>.<CR><LF>\r\n';
+        inData = true;
+        carry = Buffer.from('\r\n');
+      } else if (verb === 'QUIT') {
+        socket.end(`${replies}221 2.0.0 Bye\r\n`);
+        return;
+      } else replies += '250 2.1.0 Ok\r\n';
+    }
+    if (replies) socket.write(replies);
+  });
 }
 
 function gc() {

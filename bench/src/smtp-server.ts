@@ -18,7 +18,7 @@ const CLIENTS = 50;
 /** Each throughput round: this long to warm up, then this long counted. */
 const WARMUP_MS = 1000;
 const MEASURE_MS = 3000;
-/** Interleaved rounds (ours, then smtp-server, each round); rows take the median. */
+/** Interleaved rounds (ours, smtp-server, then the limit, each round); rows take the median. */
 const ROUNDS = 3;
 /** Idle connections held open to measure the memory each costs; a fresh server process per round. */
 const IDLE = 1000;
@@ -27,8 +27,12 @@ const IDLE_WARMUP = 100;
 /** Connections being opened at once while building up the idle ones. */
 const OPEN_AT_ONCE = 50;
 
-const SERVERS = ['ours', 'smtp-server'] as const;
+const SERVERS = ['ours', 'smtp-server', 'limit'] as const;
 export type Server = (typeof SERVERS)[number];
+/** The servers whose idle connections are measured: the limit keeps nothing per connection worth a row. */
+const MEMORY_SERVERS = ['ours', 'smtp-server'] as const;
+/** The name in the rows of the limit server (smtp-server-child.mjs): what any server in Node reaches here. */
+export const LIMIT_SERVER = 'a do-nothing server (limit)';
 
 /**
  * The message of the SMTP rows: 10,240 bytes of CRLF text with lines of about 80 characters, every 32nd
@@ -306,8 +310,8 @@ export async function smtpServerSuite(): Promise<Row[]> {
   const peer = `smtp-server ${version}`;
   const message = tenKilobyteMessageData();
 
-  const rates: Record<Server, number[]> = { ours: [], 'smtp-server': [] };
-  const cpu: Record<Server, number[]> = { ours: [], 'smtp-server': [] };
+  const rates: Record<Server, number[]> = { ours: [], 'smtp-server': [], limit: [] };
+  const cpu: Record<Server, number[]> = { ours: [], 'smtp-server': [], limit: [] };
   const profileDir = process.env.BENCH_SMTP_CPU_PROF || undefined;
   const running = await Promise.all(SERVERS.map((server) => ServerProcess.start(server, profileDir)));
   try {
@@ -323,12 +327,12 @@ export async function smtpServerSuite(): Promise<Row[]> {
     await Promise.all(running.map(({ process }) => process.stop()));
   }
 
-  const memory: Record<Server, { rss: number[]; heap: number[] }> = {
+  const memory: Record<(typeof MEMORY_SERVERS)[number], { rss: number[]; heap: number[] }> = {
     ours: { rss: [], heap: [] },
     'smtp-server': { rss: [], heap: [] },
   };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const server of SERVERS) {
+    for (const server of MEMORY_SERVERS) {
       const { rss, heap } = await idleMemory(server);
       memory[server].rss.push(rss);
       memory[server].heap.push(heap);
@@ -340,13 +344,13 @@ export async function smtpServerSuite(): Promise<Row[]> {
       workload: `SMTP server: 10 KB messages accepted, ${CLIENTS} pipelining clients`,
       unit: 'msg/s',
       ours: median(rates.ours),
-      peers: { [peer]: median(rates['smtp-server']) },
+      peers: { [peer]: median(rates['smtp-server']), [LIMIT_SERVER]: median(rates.limit) },
     },
     {
       workload: `SMTP server: CPU time per 10 KB message (user + system), ${CLIENTS} pipelining clients`,
       unit: 'µs',
       ours: median(cpu.ours),
-      peers: { [peer]: median(cpu['smtp-server']) },
+      peers: { [peer]: median(cpu['smtp-server']), [LIMIT_SERVER]: median(cpu.limit) },
       lowerIsBetter: true,
     },
     {

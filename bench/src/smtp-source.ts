@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { checkBuilt } from './build-check.js';
 import type { Row } from './report.js';
-import { median, type Server, ServerProcess } from './smtp-server.js';
+import { LIMIT_SERVER, median, type Server, ServerProcess } from './smtp-server.js';
 
 const run = promisify(execFile);
 
@@ -15,7 +15,7 @@ const SESSIONS = 50;
 const MESSAGES = 5000;
 /** smtp-source's payload size (`-l`), not counting the few headers it adds. */
 const PAYLOAD = 10_240;
-/** Interleaved rounds (ours, then smtp-server, each round); the row takes the median. */
+/** Interleaved rounds (ours, smtp-server, then the limit, each round); the row takes the median. */
 const ROUNDS = 3;
 /** Messages of the one untimed run per server before the rounds. */
 const WARMUP_MESSAGES = 500;
@@ -51,9 +51,9 @@ export async function smtpSourceSuite(): Promise<Row[]> {
   const version = JSON.parse(
     readFileSync(fileURLToPath(new URL('../node_modules/smtp-server/package.json', import.meta.url)), 'utf8'),
   ).version as string;
-  const servers: readonly Server[] = ['ours', 'smtp-server'];
+  const servers: readonly Server[] = ['ours', 'smtp-server', 'limit'];
   const running = await Promise.all(servers.map((server) => ServerProcess.start(server)));
-  const rates: Record<Server, number[]> = { ours: [], 'smtp-server': [] };
+  const rates: Record<Server, number[]> = { ours: [], 'smtp-server': [], limit: [] };
   try {
     for (const { port } of running) await smtpSource(port, WARMUP_MESSAGES);
     for (let round = 0; round < ROUNDS; round++) {
@@ -69,7 +69,10 @@ export async function smtpSourceSuite(): Promise<Row[]> {
       workload: `SMTP server: 10 KB messages from Postfix's smtp-source, ${SESSIONS} sessions`,
       unit: 'msg/s',
       ours: median(rates.ours),
-      peers: { [`smtp-server ${version}`]: median(rates['smtp-server']) },
+      peers: {
+        [`smtp-server ${version}`]: median(rates['smtp-server']),
+        [LIMIT_SERVER]: median(rates.limit),
+      },
     },
   ];
 }
