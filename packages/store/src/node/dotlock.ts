@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import { TimeoutError } from '@postwire/core';
+import { removeFile } from './files.js';
 
 /** Options of {@link acquireDotlock}. */
 export interface DotlockOptions {
@@ -38,7 +39,7 @@ export async function acquireDotlock(
     if (taken !== undefined) {
       return async () => {
         const current = await fs.stat(lockPath, { bigint: true }).catch(() => undefined);
-        if (current?.ino === taken) await fs.rm(lockPath, { force: true });
+        if (current?.ino === taken) await removeFile(lockPath);
       };
     }
     const found = await inspect(lockPath, stale);
@@ -63,7 +64,7 @@ async function createLock(lockPath: string): Promise<bigint | undefined> {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
     throw error;
   } finally {
-    await Promise.all([handle.close(), fs.rm(temporary, { force: true })]);
+    await Promise.all([handle.close(), removeFile(temporary)]);
   }
 }
 

@@ -38,6 +38,15 @@ export async function removeAbandonedFiles(tmp: string): Promise<void> {
   }
 }
 
+/** Removes a file that may be gone already: one `unlink`, where `fs.rm` looks at the path first. */
+export async function removeFile(path: string): Promise<void> {
+  try {
+    await fs.unlink(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
 export async function readDirectory(path: string): Promise<string[]> {
   try {
     return (await fs.readdir(path)).filter((name) => !name.startsWith('.'));

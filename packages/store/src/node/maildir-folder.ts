@@ -823,7 +823,8 @@ export class MaildirFolder {
         onDisk.set(baseOfName(fileName), { dir, letters: lettersOfName(fileName) });
     }
     const index = this.#index;
-    const changes: [number, MailboxChange][] = [];
+    const flagged: IndexEntry[] = [];
+    const appended: IndexEntry[] = [];
     let logLines = '';
     const vanished: number[] = [];
     for (const entry of index.entries()) {
@@ -840,10 +841,7 @@ export class MaildirFolder {
       const flags = flagsOfLetters(disk.letters, (letter) => this.#keywordOf(letter));
       if (sameFlags(flags, entry.flags)) continue;
       logLines += this.#flagsChanged(entry, flags, disk.letters);
-      changes.push([
-        entry.modseq,
-        { type: 'flags', uid: entry.uid, flags: [...entry.flags], modseq: entry.modseq },
-      ]);
+      flagged.push(entry);
     }
 
     // Files the index lacks: those the uidlist numbers, then the others, numbered in delivery order.
@@ -865,17 +863,38 @@ export class MaildirFolder {
     for (const adoption of await this.#describe(listed.sort((a, b) => a.uid - b.uid))) {
       const { entry, line } = this.#adopt(adoption);
       logLines += line;
-      changes.push([entry.modseq, { type: 'append', message: messageInfo(entry) }]);
+      appended.push(entry);
     }
     const removed = index.remove(vanished);
     if (removed.uids.length > 0) {
       logLines += expungeLine(removed.modseq);
-      changes.push([removed.modseq, { type: 'expunge', ...removed }]);
     }
     await this.#appendUidRecords(newRecords, unlisted.length);
     await this.#appendLog(logLines);
     await this.#compact();
-    // Published in MODSEQ order, as they happened, whatever order they were found in.
+    // Told only to those following the feed now (a folder's first look, of every message, has none).
+    if (this.feed.active) this.#publishFound(flagged, appended, removed);
+  }
+
+  /**
+   * Publishes what a refresh found, in MODSEQ order, as it happened, whatever order it was found in. The
+   * entries are as the refresh left them: no other operation of the folder ran since.
+   */
+  #publishFound(
+    flagged: IndexEntry[],
+    appended: IndexEntry[],
+    removed: ReturnType<MailboxIndex['remove']>,
+  ): void {
+    const changes: [number, MailboxChange][] = [];
+    for (const entry of flagged) {
+      changes.push([
+        entry.modseq,
+        { type: 'flags', uid: entry.uid, flags: [...entry.flags], modseq: entry.modseq },
+      ]);
+    }
+    for (const entry of appended)
+      changes.push([entry.modseq, { type: 'append', message: messageInfo(entry) }]);
+    if (removed.uids.length > 0) changes.push([removed.modseq, { type: 'expunge', ...removed }]);
     for (const [, change] of changes.sort((a, b) => a[0] - b[0])) this.feed.publish(change);
   }
 
