@@ -360,6 +360,9 @@ class SessionRun {
         }
         if (event.type === 'write' || event.type === 'close') {
           this.#take(event);
+          // Commands pipelined in one read are answered as they come: their output is written once
+          // large, so that a flood of LIST or UIDL is never all held in memory.
+          if (this.#outputBytes >= FLUSH_BYTES) await this.#flush();
           continue;
         }
         await this.#handle(event);

@@ -118,6 +118,28 @@ describe("createPop3Server: the application's maildrop", () => {
     expect(calls.updates).toEqual([{ deleted: [], retrieved: ['id-1', 'id-2'] }]);
   });
 
+  it('writes the listings of pipelined commands as they are made, not all held until the input runs out', async () => {
+    const calls = newCalls();
+    const texts = Array.from({ length: 5000 }, () => 'Subject: x\r\n\r\n');
+    let pop: Conversation | undefined;
+    let receivedBeforeRetr = 0;
+    const { port } = await startServer(servers, {
+      maildrop: () =>
+        maildropOf(texts, calls, {
+          // Three UIDL listings (each over 40 KiB) went before this RETR, pipelined in one write.
+          retrieve: async () => {
+            await until(() => pop!.text.length > 100_000, 2000);
+            receivedBeforeRetr = pop!.text.length;
+            return encoder.encode(texts[0]!);
+          },
+        }),
+    });
+    pop = await Conversation.open(port);
+    await pop.login();
+    await pop.send('UIDL\r\nUIDL\r\nUIDL\r\nRETR 1\r\n', (text) => text.endsWith('\r\n\r\n.\r\n'));
+    expect(receivedBeforeRetr).toBeGreaterThan(100_000);
+  });
+
   it('a locked maildrop is [IN-USE]; another failure to open is [SYS/TEMP], reported', async () => {
     const errors: unknown[] = [];
     let failure: Error = new MailboxInUseError();

@@ -457,6 +457,8 @@ class ConnectionPool {
   readonly #idle: { session: SmtpClientSession; timer: ReturnType<typeof setTimeout> }[] = [];
   readonly #waiting: (() => void)[] = [];
   #count = 0;
+  /** {@link close} was called: connections still sending are closed when they come back, not kept idle. */
+  #closed = false;
 
   constructor(open: Opener, options: SmtpPoolOptions | undefined) {
     this.#open = open;
@@ -508,14 +510,17 @@ class ConnectionPool {
     }
   }
 
-  /** Takes a connection back: kept for the next message when pooled and in good shape, else closed. */
+  /**
+   * Takes a connection back: kept for the next message when pooled, in good shape and the pool is not
+   * closed, else closed.
+   */
   release(session: SmtpClientSession, reusable: boolean): void {
     // RFC 9422: a server's MAILMAX bounds the transactions of one session too.
     const maxMessages = Math.min(
       this.#maxMessages,
       session.capabilities?.limits?.mailMax ?? Number.POSITIVE_INFINITY,
     );
-    if (this.#pooled && reusable && session.usable && session.messages < maxMessages) {
+    if (this.#pooled && !this.#closed && reusable && session.usable && session.messages < maxMessages) {
       const timer = setTimeout(() => {
         const index = this.#idle.findIndex((each) => each.session === session);
         if (index >= 0) this.#idle.splice(index, 1);
@@ -536,6 +541,7 @@ class ConnectionPool {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     const idle = this.#idle.splice(0);
     for (const { timer } of idle) clearTimeout(timer);
     this.#count -= idle.length;

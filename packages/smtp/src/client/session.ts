@@ -34,7 +34,7 @@ export interface SmtpClientTimeouts {
   readonly connect: number;
   /** The server's `220` greeting (default 30 s). */
   readonly greeting: number;
-  /** The reply to a command (default 5 minutes). */
+  /** The reply to a command, and each write of the message to be taken by the server (default 5 minutes). */
   readonly command: number;
   /** The reply to the end of a message (default 10 minutes). */
   readonly data: number;
@@ -361,6 +361,11 @@ export class SmtpClientSession {
     let unread = 0;
     let refusal: SmtpReply | undefined;
     const flush = async (last: boolean): Promise<void> => {
+      // RFC 3030: no chunk goes after a refused one. Pipelined, the refusal may already be in.
+      if (this.#queued.some((reply) => !isPositive(reply))) {
+        const replies = await this.#replies(unread, this.#options.timeouts.data);
+        throw new SmtpReplyError('BDAT', replies.find((reply) => !isPositive(reply))!);
+      }
       const data = concatBytes(pending);
       pending = [];
       pendingSize = 0;
@@ -488,7 +493,25 @@ export class SmtpClientSession {
     if (this.#connection.failure) throw this.#connection.failure;
     for (const line of lines) this.#tracer.sent(line);
     this.#outstanding += replies;
-    await this.#connection.write(bytes);
+    // A server that stops reading is given up like one that stops answering (RFC 5321 §4.5.3.2).
+    const timeout = this.#options.timeouts.command;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          this.#connection.abort(new TimeoutError(`${this.server} took nothing more within ${timeout} ms`)),
+        );
+      }, timeout);
+      this.#connection.write(bytes).then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** The next `count` replies, each within `timeout` ms. */

@@ -601,7 +601,7 @@ class SessionRun {
         await this.#message?.content.push(event.data);
         return;
       case 'message-abort':
-        this.#dropMessage(new Error(`the message was refused: ${event.reason}`));
+        this.#dropMessage(new Error(`the message was given up: ${event.reason}`));
         return;
       case 'message-end': {
         // The transaction deadline covers the client's part; storing the message is the application's.

@@ -333,9 +333,14 @@ function parseRcpt(rest: string, options: ParseCommandOptions): SmtpCommand {
     } else if (keyword === 'ORCPT') {
       const semicolon = value.indexOf(';');
       if (semicolon <= 0) throw syntax('ORCPT is addr-type;address');
+      const type = value.slice(0, semicolon);
+      const encoded = value.slice(semicolon + 1);
       result = {
         ...result,
-        orcpt: { type: value.slice(0, semicolon), address: xtext(value.slice(semicolon + 1), 'ORCPT') },
+        orcpt: {
+          type,
+          address: isUtf8AddressType(type) ? utf8AddressText(encoded) : xtext(encoded, 'ORCPT'),
+        },
       };
     } else {
       other.set(keyword, value);
@@ -374,6 +379,57 @@ function octets(value: string, keyword: string): number {
   if (!/^\d{1,16}$/.test(value) || Number(value) > MAX_OCTETS)
     throw syntax(`${keyword} takes a number of octets`);
   return Number(value);
+}
+
+/** The `utf-8` address type of RFC 6533, whose ORCPT value is not xtext. */
+function isUtf8AddressType(type: string): boolean {
+  return type.toLowerCase() === 'utf-8';
+}
+
+/**
+ * Decodes an RFC 6533 §3 utf-8-addr-unitext or utf-8-addr-xtext value: `\x{HEX}` escapes, UTF-8 kept
+ * as is; a bare `+`, `=`, `\`, space or control is refused.
+ */
+function utf8AddressText(value: string): string {
+  let address = '';
+  for (let i = 0; i < value.length; ) {
+    const code = value.codePointAt(i)!;
+    if (code === 0x5c) {
+      const sequence = /^\\x\{([0-9A-F]{1,6})\}/.exec(value.slice(i));
+      const point = sequence ? Number.parseInt(sequence[1]!, 16) : 0;
+      if (!sequence || point === 0 || point > 0x10ffff || (point >= 0xd800 && point <= 0xdfff)) {
+        throw syntax('ORCPT has a malformed \\x{…} escape');
+      }
+      address += String.fromCodePoint(point);
+      i += sequence[0].length;
+      continue;
+    }
+    if (code <= 0x20 || code === 0x7f || code === 0x2b || code === 0x3d) {
+      throw syntax('ORCPT holds a character a utf-8 address must escape');
+    }
+    address += String.fromCodePoint(code);
+    i += code > 0xffff ? 2 : 1;
+  }
+  if (!address) throw syntax('ORCPT is addr-type;address');
+  return address;
+}
+
+/**
+ * The address of an ORCPT as its type wants it: xtext for `rfc822`; for `utf-8` (RFC 6533 §3), \x{HEX}
+ * escapes for `+`, `=`, `\`, `<`, `>`, space and controls, and for every non-ASCII character unless the
+ * transaction is SMTPUTF8 (utf-8-addr-unitext keeps them as UTF-8).
+ */
+function encodeOriginalRecipient(orcpt: OriginalRecipient, options: ParseCommandOptions): string {
+  if (!isUtf8AddressType(orcpt.type)) return encodeXtext(orcpt.address);
+  if (/\p{Cs}/u.test(orcpt.address)) throw new InvalidArgumentError('ORCPT is not well-formed Unicode text');
+  let text = '';
+  for (const char of orcpt.address) {
+    const code = char.codePointAt(0)!;
+    const plain =
+      code >= 0x80 ? options.smtputf8 === true : code > 0x20 && code < 0x7f && !'+=\\<>'.includes(char);
+    text += plain ? char : `\\x{${code.toString(16).toUpperCase().padStart(2, '0')}}`;
+  }
+  return text;
 }
 
 function xtext(value: string, keyword: string): string {
@@ -425,7 +481,7 @@ function commandLine(command: SmtpCommand, options: ParseCommandOptions): string
       const items = [
         ...(parameters.notify ? [`NOTIFY=${parameters.notify.join(',')}`] : []),
         ...(parameters.orcpt
-          ? [`ORCPT=${parameters.orcpt.type};${encodeXtext(parameters.orcpt.address)}`]
+          ? [`ORCPT=${parameters.orcpt.type};${encodeOriginalRecipient(parameters.orcpt, options)}`]
           : []),
         ...otherParameters(parameters.other),
       ];

@@ -266,8 +266,11 @@ export type SmtpServerEvent =
   | {
       /** The message was given up. */
       readonly type: 'message-abort';
-      /** Why: too large, a bare CR or LF, or a line too long. */
-      readonly reason: 'size' | 'bare-line-ending' | 'line-too-long';
+      /**
+       * Why: too large, a bare CR or LF, a line too long, or a reset of the transaction (RSET, HELO,
+       * STARTTLS) between BDAT chunks.
+       */
+      readonly reason: 'size' | 'bare-line-ending' | 'line-too-long' | 'reset';
     }
   /**
    * Decision: start TLS now, on the bytes after the `220` just written; respond once the handshake is
@@ -370,7 +373,7 @@ export class SmtpServerSession {
   #mailParameters: MailParameters = { other: new Map() };
   #recipients: { to: SmtpMailbox; parameters: RcptParameters }[] = [];
   #size = 0;
-  #aborted: 'size' | 'bare-line-ending' | 'line-too-long' | undefined;
+  #aborted: keyof typeof ABORT_REPLIES | undefined;
   #badCommands = 0;
   /** The authenticated user, once AUTH succeeded. */
   #user: string | undefined;
@@ -378,8 +381,23 @@ export class SmtpServerSession {
   #challenged = false;
   /** The name the client gave in HELO, EHLO or LHLO. */
   #clientName = '';
-  /** The BDAT chunk being read: its bytes are read whatever the reply, so they are never taken as commands. */
-  #chunk: { readonly size: number; readonly last: boolean; readonly refusal?: SmtpReply } | undefined;
+  /**
+   * The BDAT chunk being read: its bytes are read whatever the reply, so they are never taken as commands.
+   * A chunk `discarded` behind a failed one is refused without counting as a bad command.
+   */
+  #chunk:
+    | {
+        readonly size: number;
+        readonly last: boolean;
+        readonly refusal?: SmtpReply;
+        readonly discarded?: boolean;
+      }
+    | undefined;
+  /**
+   * A BDAT chunk before the last failed: the chunks the client pipelined behind it are refused and
+   * discarded (RFC 3030), not counted as bad commands, until a last chunk or another command.
+   */
+  #discardingChunks = false;
   /** The transaction's message comes in BDAT chunks (DATA is then refused, RFC 3030 §3). */
   #chunking = false;
   /** Stray CR and LF in BDAT text (not BINARYMIME): found (reject) or made CRLF (normalize). */
@@ -551,6 +569,8 @@ export class SmtpServerSession {
           );
         }
         for (const each of replies) this.#write(each);
+        // The message is complete: resetting the transaction gives up nothing.
+        this.#chunking = false;
         this.#resetTransaction();
         this.#quitAfterData();
         return;
@@ -680,9 +700,9 @@ export class SmtpServerSession {
   }
 
   /** Starts reading a BDAT chunk's bytes; a refusal is replied once they are read. */
-  #readChunk(command: Extract<SmtpCommand, { verb: 'BDAT' }>, refusal?: SmtpReply): void {
+  #readChunk(command: Extract<SmtpCommand, { verb: 'BDAT' }>, refusal?: SmtpReply, discarded = false): void {
     this.#chunk = refusal
-      ? { size: command.size, last: command.last, refusal }
+      ? { size: command.size, last: command.last, refusal, discarded }
       : { size: command.size, last: command.last };
     if (!refusal && !this.#chunking) {
       this.#chunking = true;
@@ -735,7 +755,9 @@ export class SmtpServerSession {
     const chunk = this.#chunk!;
     this.#chunk = undefined;
     if (chunk.refusal) {
-      this.#bad(chunk.refusal);
+      this.#discardingChunks = !chunk.last;
+      if (chunk.discarded) this.#write(chunk.refusal);
+      else this.#bad(chunk.refusal);
       return;
     }
     if (
@@ -748,6 +770,7 @@ export class SmtpServerSession {
       if (!this.#aborted) this.#abort('bare-line-ending');
       this.#write(ABORT_REPLIES[this.#aborted!]);
       this.#resetTransaction();
+      this.#discardingChunks = !chunk.last;
       return;
     }
     if (!chunk.last) {
@@ -758,7 +781,7 @@ export class SmtpServerSession {
     this.#events.push({ type: 'message-end', envelope: this.#envelope(), size: this.#size });
   }
 
-  #abort(reason: 'size' | 'bare-line-ending' | 'line-too-long'): void {
+  #abort(reason: keyof typeof ABORT_REPLIES): void {
     this.#aborted = reason;
     this.#events.push({ type: 'message-abort', reason });
   }
@@ -820,6 +843,7 @@ export class SmtpServerSession {
 
   #dispatch(command: SmtpCommand): void {
     const verb = command.verb;
+    if (verb !== 'BDAT') this.#discardingChunks = false;
     if (verb === 'QUIT') {
       this.#close(reply(221, '2.0.0', `${this.#options.hostname} Bye`));
       return;
@@ -887,11 +911,11 @@ export class SmtpServerSession {
         return;
       case 'BDAT':
         if (this.#options.chunking === false) {
-          this.#readChunk(command, reply(502, '5.5.1', 'BDAT not available'));
+          this.#readChunk(command, reply(502, '5.5.1', 'BDAT not available'), this.#discardingChunks);
         } else if (this.#phase !== Phase.Mail) {
-          this.#readChunk(command, reply(503, '5.5.1', 'Need MAIL before BDAT'));
+          this.#readChunk(command, reply(503, '5.5.1', 'Need MAIL before BDAT'), this.#discardingChunks);
         } else if (this.#recipients.length === 0) {
-          this.#readChunk(command, reply(554, '5.5.1', 'No valid recipients'));
+          this.#readChunk(command, reply(554, '5.5.1', 'No valid recipients'), this.#discardingChunks);
         } else if (this.#chunking) {
           this.#readChunk(command);
         } else {
@@ -1155,6 +1179,8 @@ export class SmtpServerSession {
   }
 
   #resetTransaction(): void {
+    // RFC 3030: a reset between BDAT chunks gives up the message received so far.
+    if (this.#chunking && !this.#aborted) this.#events.push({ type: 'message-abort', reason: 'reset' });
     if (this.#phase === Phase.Mail || this.#phase === Phase.Data) this.#phase = Phase.Ready;
     this.#from = null;
     this.#mailParameters = { other: new Map() };

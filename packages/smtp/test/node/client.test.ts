@@ -468,6 +468,68 @@ describe('SMTP client with our server', () => {
     expect(sessions.count).toBe(2);
   });
 
+  it('close() also ends a pooled connection that was sending: it is not kept idle once the send ends', async () => {
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let entered: () => void = () => {};
+    const receiving = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    let ended: () => void = () => {};
+    const sessionEnded = new Promise<void>((resolve) => {
+      ended = resolve;
+    });
+    const { port } = await ourServer({
+      async onData(message) {
+        entered();
+        await readAll(message);
+        await gate;
+      },
+      onClose: () => ended(),
+    });
+    const smtp = client(port, { pool: { maxConnections: 1 } });
+    const sending = smtp.send({ envelope: ENVELOPE, message: MESSAGE });
+    await receiving;
+    await smtp.close();
+    open();
+    expect((await sending).accepted).toEqual(ENVELOPE.to);
+    await sessionEnded;
+  });
+
+  it('RFC 3030: sends no more BDAT chunks once one was refused, and reports the refusal', async () => {
+    const { port, deliveries } = await ourServer({ limits: { messageSize: 1000 } });
+    const lines: string[] = [];
+    let refused: () => void = () => {};
+    const refusal = new Promise<void>((resolve) => {
+      refused = resolve;
+    });
+    const smtp = client(port, {
+      trace: (event) => {
+        lines.push(`${event.direction} ${event.line}`);
+        if (event.direction === 'in' && event.line.startsWith('552')) refused();
+      },
+    });
+    const line = `${'x'.repeat(98)}\r\n`;
+    async function* stream(): AsyncGenerator<Uint8Array> {
+      // Each piece is over the client's chunk size: the first BDAT goes out, and the server refuses it.
+      const piece = Buffer.from(`Subject: big\r\n\r\n${line.repeat(3000)}`);
+      yield piece;
+      await refusal;
+      yield piece;
+      yield piece;
+    }
+    const error = (await smtp
+      .send({ envelope: ENVELOPE, message: stream() })
+      .catch((caught: unknown) => caught)) as SmtpReplyError;
+    expect(error).toBeInstanceOf(SmtpReplyError);
+    expect(error.reply.code).toBe(552);
+    expect(lines.filter((each) => each.startsWith('out BDAT'))).toHaveLength(1);
+    expect(deliveries).toEqual([]);
+    expect((await smtp.send({ envelope: ENVELOPE, message: MESSAGE })).accepted).toEqual(ENVELOPE.to);
+  });
+
   it('recovers when the server closed a pooled connection while it was idle', async () => {
     const { port, deliveries, sessions } = await ourServer({ idleTimeout: 150 });
     const smtp = client(port, { pool: { maxConnections: 1 } });
@@ -657,6 +719,21 @@ describe('SMTP client against a hostile or odd server', () => {
     });
     setTimeout(() => controller.abort(), 100);
     await expect(sending).rejects.toBeInstanceOf(AbortError);
+  });
+
+  it('gives up with a TimeoutError when the server stops taking the message in the middle of it', async () => {
+    const server = await scripted('220 x ESMTP\r\n', (line, socket) => {
+      if (line.startsWith('EHLO')) return '250 x\r\n';
+      if (/^(MAIL|RCPT)/.test(line)) return '250 OK\r\n';
+      if (line !== 'DATA') return undefined;
+      // The server reads no more: the message fills the socket buffers on both sides, then waits.
+      socket.pause();
+      return '354 go\r\n';
+    });
+    const message = Buffer.from(`Subject: big\r\n\r\n${`${'x'.repeat(78)}\r\n`.repeat(400_000)}`);
+    await expect(
+      client(server.port, { timeouts: { command: 300 } }).send({ envelope: ENVELOPE, message }),
+    ).rejects.toBeInstanceOf(TimeoutError);
   });
 
   it('a send waiting for a pooled connection gives up on abort', async () => {

@@ -92,6 +92,21 @@ describe('createSmtpServer: the transaction deadline', () => {
   });
 });
 
+describe('createSmtpServer: a transaction reset between BDAT chunks', () => {
+  it('fails the stream of the message given up by RSET, so that onData ends, and takes the next message', async () => {
+    const { port, delivered, failed } = await watchedServer();
+    const conversation = await Conversation.open(port);
+    await conversation.send('EHLO c\r\n');
+    await conversation.send('MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n', 2);
+    expect(await conversation.send('BDAT 6\r\nfirst ')).toBe('250 2.0.0 6 octets received\r\n');
+    expect(await conversation.send('RSET\r\n')).toBe('250 2.0.0 Reset\r\n');
+    await conversation.send('MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n', 2);
+    expect(await conversation.send('BDAT 6 LAST\r\nsecond')).toBe('250 2.0.0 Message accepted\r\n');
+    expect(delivered).toEqual(['second']);
+    expect(failed).toHaveLength(1);
+  });
+});
+
 describe('createSmtpServer: commands before authentication', () => {
   it('closes a submission client with 421 at its 11th command before AUTH', async () => {
     const port = await startServer(servers, {

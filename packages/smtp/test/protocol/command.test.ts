@@ -119,6 +119,21 @@ describe('parseCommand', () => {
     expect(refused('RCPT TO:<>')).toMatchObject({ enhancedCode: '5.1.3' });
   });
 
+  it('RFC 6533: reads a utf-8 ORCPT as utf-8-addr-unitext or -xtext, \\x{…} escapes decoded', () => {
+    const orcpt = (value: string) =>
+      (parseCommand(`RCPT TO:<用户@例子.广告> ORCPT=${value}`, { smtputf8: true }) as { parameters: unknown })
+        .parameters;
+    expect(orcpt('utf-8;用户@例子.广告')).toMatchObject({
+      orcpt: { type: 'utf-8', address: '用户@例子.广告' },
+    });
+    expect(orcpt('UTF-8;a\\x{2B}b\\x{7528}@x.example')).toMatchObject({
+      orcpt: { type: 'UTF-8', address: 'a+b用@x.example' },
+    });
+    for (const value of ['utf-8;a+2Bb@x.example', 'utf-8;a\\x{zz}@x.example', 'utf-8;a\\b@x.example']) {
+      expect(refused(`RCPT TO:<a@b.example> ORCPT=${value}`), value).toMatchObject({ replyCode: 501 });
+    }
+  });
+
   it('allows UTF-8 addresses only under SMTPUTF8 (553 5.6.7 otherwise)', () => {
     expect(refused('MAIL FROM:<jörg@bücher.example>')).toMatchObject({
       replyCode: 553,
@@ -196,6 +211,22 @@ describe('serializeCommand', () => {
         },
       }),
     ).toBe('RCPT TO:<bob@example.com> NOTIFY=NEVER ORCPT=rfc822;bob@example.com');
+    // RFC 6533: a utf-8 ORCPT is utf-8-addr-unitext under SMTPUTF8, else utf-8-addr-xtext; never +HH.
+    const utf8Orcpt = (smtputf8: boolean) =>
+      serializeCommand(
+        {
+          verb: 'RCPT',
+          to: mailboxFromAddress('bob@example.com'),
+          parameters: { orcpt: { type: 'utf-8', address: 'a+b=c\\用@例子.广告' }, other: new Map() },
+        },
+        { smtputf8 },
+      );
+    expect(utf8Orcpt(true)).toBe(
+      'RCPT TO:<bob@example.com> ORCPT=utf-8;a\\x{2B}b\\x{3D}c\\x{5C}用@例子.广告',
+    );
+    expect(utf8Orcpt(false)).toBe(
+      'RCPT TO:<bob@example.com> ORCPT=utf-8;a\\x{2B}b\\x{3D}c\\x{5C}\\x{7528}@\\x{4F8B}\\x{5B50}.\\x{5E7F}\\x{544A}',
+    );
     expect(serializeCommand({ verb: 'AUTH', mechanism: 'PLAIN', initialResponse: '' })).toBe('AUTH PLAIN =');
     expect(serializeCommand({ verb: 'BDAT', size: 5, last: true })).toBe('BDAT 5 LAST');
   });

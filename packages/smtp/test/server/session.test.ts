@@ -292,6 +292,19 @@ describe('SmtpServerSession: CHUNKING (BDAT)', () => {
     expect(driver.aborts).toEqual(['size']);
   });
 
+  it('RFC 3030: discards the chunks pipelined behind a failed BDAT without counting them as bad commands', () => {
+    const driver = transaction({ limits: { messageSize: 8, badCommands: 5 } });
+    const chunks = [...Array.from({ length: 8 }, () => 'BDAT 5\r\n12345'), 'BDAT 5 LAST\r\n12345'];
+    const replies = driver.send(chunks.join(''));
+    expect(replies.split('\r\n').slice(0, 2)).toEqual([
+      '250 2.0.0 5 octets received',
+      '552 5.3.4 Message size exceeds fixed limit',
+    ]);
+    expect(replies).not.toContain('421');
+    expect(driver.closed).toBe(false);
+    expect(driver.send('MAIL FROM:<a@b.test>\r\n')).toBe('250 2.1.0 Sender OK\r\n');
+  });
+
   it('replies per recipient after BDAT LAST in LMTP', () => {
     const driver = new Driver({ protocol: 'lmtp' });
     driver.send('LHLO c\r\n');
