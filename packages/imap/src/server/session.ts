@@ -21,6 +21,7 @@ import {
   ImapReader,
   type ImapReaderEvent,
   type LiteralStartEvent,
+  type ReaderErrorEvent,
   tagOf,
 } from '../protocol/reader.js';
 import {
@@ -357,6 +358,8 @@ export class ImapServerSession {
   #append: AppendInProgress | undefined;
   /** Changes to the selected mailbox not yet announced, in the order they happened. */
   #changes: ImapMailboxChange[] = [];
+  /** Where in `#changes` each UID's flag change sits: a later one takes its place, so the queue stays bounded. */
+  #queuedFlags: Map<number, number> | undefined;
   /** Flag changes this session made and reported itself, by UID, with their MODSEQ: their echo is not announced. */
   #ownFlags: Map<number, number> | undefined;
   /** SEARCHRES's saved result `$` (RFC 5182), as UIDs. */
@@ -540,7 +543,15 @@ export class ImapServerSession {
    */
   mailboxChanged(change: ImapMailboxChange): void {
     if (this.#state !== 'selected') return;
-    this.#changes.push(change);
+    if (change.type === 'flags') {
+      this.#queuedFlags ??= new Map();
+      const queued = this.#queuedFlags.get(change.uid);
+      if (queued !== undefined) this.#changes[queued] = change;
+      else {
+        this.#queuedFlags.set(change.uid, this.#changes.length);
+        this.#changes.push(change);
+      }
+    } else this.#changes.push(change);
     if (this.#idling !== undefined && !this.#pending) this.#announce(true);
   }
 
@@ -591,21 +602,10 @@ export class ImapServerSession {
         }
         return;
       }
-      case 'error': {
-        const text = event.error instanceof ImapSyntaxError ? event.error.text : 'Literal too big';
-        const code: ResponseCode | undefined = event.tooBig ? { code: 'TOOBIG' } : undefined;
-        // Case 15: an APPEND message over the limit is refused before its `+`, and the session goes on.
-        const message = 'limit' in event.error && event.error.limit === 'maxStreamedLiteralSize';
-        if (message && !event.fatal && event.tag !== undefined) {
-          this.#tagged(event.tag, 'NO', 'Message too big', code);
-          return;
-        }
-        if (event.tag !== undefined) this.#tagged(event.tag, 'BAD', text, code);
-        else this.#write({ type: 'status', status: 'BAD', text, ...(code ? { code } : {}) });
-        if (event.fatal || event.tooBig) this.#bye('Too big command, disconnecting');
-        else this.#countBad();
+      case 'error':
+        // A MULTIAPPEND refused by the reader ends here, without the messages it stored.
+        this.#dropAppend(() => this.#readerError(event));
         return;
-      }
       case 'message':
         this.#onMessage(event.fragments);
         return;
@@ -616,6 +616,22 @@ export class ImapServerSession {
         this.#appendData(event.data, event.remaining === 0);
         return;
     }
+  }
+
+  /** Answers a command the reader refused; a refusal that leaves the stream out of step ends the session. */
+  #readerError(event: ReaderErrorEvent): void {
+    const text = event.error instanceof ImapSyntaxError ? event.error.text : 'Literal too big';
+    const code: ResponseCode | undefined = event.tooBig ? { code: 'TOOBIG' } : undefined;
+    // Case 15: an APPEND message over the limit is refused before its `+`, and the session goes on.
+    const message = 'limit' in event.error && event.error.limit === 'maxStreamedLiteralSize';
+    if (message && !event.fatal && event.tag !== undefined) {
+      this.#tagged(event.tag, 'NO', 'Message too big', code);
+      return;
+    }
+    if (event.tag !== undefined) this.#tagged(event.tag, 'BAD', text, code);
+    else this.#write({ type: 'status', status: 'BAD', text, ...(code ? { code } : {}) });
+    if (event.fatal || event.tooBig) this.#bye('Too big command, disconnecting');
+    else this.#countBad();
   }
 
   #continue(): void {
@@ -693,9 +709,25 @@ export class ImapServerSession {
       this.#append = { tag, mailbox: '', stored: [], flags: [], ...this.#append, refusal };
       return;
     }
-    this.#append = undefined;
     this.#reader.reset();
-    this.#refuse(tag, refusal);
+    this.#dropAppend(() => this.#refuse(tag, refusal));
+  }
+
+  /**
+   * Ends the APPEND in progress, if any, then gives `answer`: MULTIAPPEND is all or nothing (RFC 3502
+   * §6.3.11), so the messages it stored before failing are removed first.
+   */
+  #dropAppend(answer: () => void): void {
+    const append = this.#append;
+    this.#append = undefined;
+    if (!append || append.stored.length === 0) answer();
+    else
+      this.#ask(
+        { op: 'append-undo', mailbox: append.mailbox, uids: append.stored.map((result) => result.uid) },
+        append.tag!,
+        answer,
+        answer,
+      );
   }
 
   #refuse(tag: string | undefined, { status, text, code }: Refusal): void {
@@ -721,7 +753,6 @@ export class ImapServerSession {
   /** The APPEND command is complete: its answer, with APPENDUID, and EXISTS when it added to the selected mailbox. */
   #appendEnd(fragments: readonly Fragment[]): void {
     const append = this.#append!;
-    this.#append = undefined;
     let refusal = append.refusal;
     if (!refusal) {
       try {
@@ -731,19 +762,13 @@ export class ImapServerSession {
         refusal = { status: 'BAD', text: error.text };
       }
     }
-    const { stored } = append;
     if (refusal) {
-      // MULTIAPPEND is all or nothing (RFC 3502 §6.3.11): the messages stored before the failure go.
-      if (stored.length === 0) this.#refuse(append.tag, refusal);
-      else
-        this.#ask(
-          { op: 'append-undo', mailbox: append.mailbox, uids: stored.map((result) => result.uid) },
-          append.tag!,
-          () => this.#refuse(append.tag, refusal),
-          () => this.#refuse(append.tag, refusal),
-        );
+      const failure = refusal;
+      this.#dropAppend(() => this.#refuse(append.tag, failure));
       return;
     }
+    this.#append = undefined;
+    const { stored } = append;
     this.#tagged(append.tag!, 'OK', 'Append completed', {
       code: 'APPENDUID',
       uidValidity: stored[0]!.uidValidity,
@@ -832,7 +857,7 @@ export class ImapServerSession {
         this.#tagged(tag, 'NO', 'Quota limits are set by the administrator', { code: 'NOPERM' });
         return;
       case 'LOGOUT':
-        this.#changes = [];
+        this.#dropChanges();
         this.#write({ type: 'status', status: 'BYE', text: 'Logging out' });
         this.#tagged(tag, 'OK', 'Logout completed');
         this.#finish();
@@ -1127,10 +1152,15 @@ export class ImapServerSession {
     this.#selected = undefined;
     this.#view = new MessageView([]);
     this.#state = 'authenticated';
-    this.#changes = [];
+    this.#dropChanges();
     this.#keywords = undefined;
     this.#ownFlags = undefined;
     this.#saved = NO_UIDS;
+  }
+
+  #dropChanges(): void {
+    this.#changes = [];
+    this.#queuedFlags = undefined;
   }
 
   #isEnabled(capability: string): boolean {
@@ -1175,7 +1205,7 @@ export class ImapServerSession {
   #announce(allowExpunge: boolean): void {
     const changes = this.#changes;
     if (changes.length === 0) return;
-    this.#changes = [];
+    this.#dropChanges();
     let grown = false;
     const exists = (): void => {
       if (!grown) return;
@@ -1481,14 +1511,26 @@ export class ImapServerSession {
       const changed = new Set(result.changed);
       this.#announceKeywords(result.messages.flatMap((message) => message.flags));
       for (const message of result.messages) {
-        if (changed.has(message.uid)) this.#ownFlag(message.uid, message.modseq);
-        const number = this.#view.sequenceOf(message.uid);
-        if (number === undefined || command.silent || result.modified.includes(message.uid)) continue;
-        this.#write({
-          type: 'FETCH',
-          number,
-          attributes: this.#flagAttributes(message.uid, message.flags, message.modseq, command.uid),
-        });
+        const { uid, modseq } = message;
+        if (changed.has(uid)) this.#ownFlag(uid, modseq);
+        const number = this.#view.sequenceOf(uid);
+        if (number === undefined || result.modified.includes(uid)) continue;
+        if (!command.silent)
+          this.#write({
+            type: 'FETCH',
+            number,
+            attributes: this.#flagAttributes(uid, message.flags, modseq, command.uid),
+          });
+        // RFC 7162 §3.1.3: under UNCHANGEDSINCE, .SILENT still reports each change's MODSEQ.
+        else if (unchangedSince !== undefined && changed.has(uid))
+          this.#write({
+            type: 'FETCH',
+            number,
+            attributes: [
+              ...(command.uid || this.#isEnabled('QRESYNC') ? [{ item: 'UID', uid } as const] : []),
+              { item: 'MODSEQ', modSeq: modseq },
+            ],
+          });
       }
       if (result.modified.length === 0) {
         this.#tagged(tag, 'OK', 'Store completed');
@@ -1869,7 +1911,8 @@ export class ImapServerSession {
   }
 
   #bad(tag: string | undefined, text: string, code?: ResponseCode): void {
-    if (tag === undefined) this.#write({ type: 'status', status: 'BAD', text, ...(code ? { code } : {}) });
+    if (tag === undefined)
+      this.#write({ type: 'status', status: 'BAD', text: responseText(text), ...(code ? { code } : {}) });
     else this.#tagged(tag, 'BAD', text, code);
     this.#countBad();
   }
@@ -1891,7 +1934,7 @@ export class ImapServerSession {
     if (this.#state === 'selected') this.#announce(!this.#holdExpunges);
     this.#holdExpunges = false;
     if (this.#state === 'logout') return;
-    this.#write({ type: 'tagged', tag, status, text, ...(code ? { code } : {}) });
+    this.#write({ type: 'tagged', tag, status, text: responseText(text), ...(code ? { code } : {}) });
   }
 
   #write(response: ImapResponse): void {
@@ -1936,6 +1979,15 @@ function storeRefusal(error: unknown): Refusal {
     return { status: 'NO', text: (error as Error).message, ...(responseCode ? { code: responseCode } : {}) };
   }
   return { status: 'NO', text: 'Internal error occurred', code: { code: 'SERVERBUG' } };
+}
+
+/**
+ * A response's text made sendable: it may echo the client's bytes (an unknown FETCH item) or a store's
+ * message, so control characters become `?`, and a text ending like a literal's `{n}` gets a period.
+ */
+function responseText(text: string): string {
+  const printable = text.replace(/[\x00-\x1f\x7f]/g, '?');
+  return /\{\d+[+-]?\}$/.test(printable) ? `${printable}.` : printable;
 }
 
 /** The grammar's share of each set of server limits, frozen: the reader's resolution of it is shared too. */

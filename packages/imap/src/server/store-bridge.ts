@@ -1,18 +1,19 @@
 import { concatBytes } from '@postwire/core';
 import { parseMessageSync, resolveSection } from '@postwire/mime';
-import type {
-  AppendResult,
-  CopyResult,
-  FlagOperation,
-  Mailbox,
-  MailboxChange,
-  MailboxListEntry,
-  MailboxStatus,
-  MessageInfo,
-  MessageStructure,
-  QuotaUsage,
-  SpecialUse,
-  UserMail,
+import {
+  type AppendResult,
+  type CopyResult,
+  canonicalMailboxName,
+  type FlagOperation,
+  type Mailbox,
+  type MailboxChange,
+  type MailboxListEntry,
+  type MailboxStatus,
+  type MessageInfo,
+  type MessageStructure,
+  type QuotaUsage,
+  type SpecialUse,
+  type UserMail,
 } from '@postwire/store';
 import type { LiteralSource } from '../protocol/writer.js';
 import { decodePart, type ImapBinaryRequest } from './binary.js';
@@ -334,7 +335,6 @@ export class ImapStoreBridge {
   readonly #mail: UserMail;
   readonly #options: ImapStoreBridgeOptions;
   #mailbox: Mailbox | undefined;
-  #selectedName: string | undefined;
   #readOnly = true;
   #uidValidity = 0;
   /**
@@ -445,10 +445,11 @@ export class ImapStoreBridge {
         return this.#searchText(this.#open(), request.uids, request.terms);
       case 'copy': {
         const mailbox = this.#open();
+        const intoSelected = this.#isSelected(request.mailbox);
         const result = request.move
           ? await mailbox.move(request.uids, request.mailbox)
           : await mailbox.copy(request.uids, request.mailbox);
-        if (sameMailbox(request.mailbox, this.#selectedName!) && result.targetUids.length > 0)
+        if (intoSelected && result.targetUids.length > 0)
           await this.#forwarded(Math.max(...result.targetUids));
         return result;
       }
@@ -468,6 +469,20 @@ export class ImapStoreBridge {
     }
   }
 
+  /**
+   * Whether `name` is the open mailbox, by the name the mailbox has now: another session may have renamed
+   * it, and given its old name to a new mailbox.
+   */
+  #isSelected(name: string): boolean {
+    const mailbox = this.#mailbox;
+    if (!mailbox) return false;
+    try {
+      return canonicalMailboxName(name) === mailbox.name;
+    } catch {
+      return false;
+    }
+  }
+
   #open(): Mailbox {
     if (!this.#mailbox) throw new Error('no mailbox is open');
     return this.#mailbox;
@@ -475,7 +490,7 @@ export class ImapStoreBridge {
 
   async #appendBegin(name: string, flags: readonly string[], internalDate?: Date): Promise<undefined> {
     await this.#abortAppend();
-    const own = this.#mailbox === undefined || !sameMailbox(name, this.#selectedName!);
+    const own = !this.#isSelected(name);
     const mailbox = own ? await this.#mail.open(name) : this.#mailbox!;
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const result = mailbox.append(readable, { flags, ...(internalDate ? { internalDate } : {}) });
@@ -590,7 +605,6 @@ export class ImapStoreBridge {
       for (const message of messages)
         for (const flag of message.flags) if (!flag.startsWith('\\')) keywords.add(flag);
       this.#mailbox = mailbox;
-      this.#selectedName = name;
       this.#readOnly = readOnly;
       this.#uidValidity = status.uidValidity;
       const uids = messages.map((message) => message.uid);
@@ -674,7 +688,6 @@ export class ImapStoreBridge {
     this.#forwardedUid = 0;
     this.#wake(() => true);
     this.#mailbox = undefined;
-    this.#selectedName = undefined;
     try {
       if (expunge) {
         const deleted = (await mailbox.messages()).filter((message) => message.flags.includes('\\Deleted'));

@@ -45,6 +45,20 @@ describe('ImapServerSession: changes made by other sessions', () => {
     expect(await b.send('n NOOP\r\n')).toBe('* 1 FETCH (FLAGS (\\Seen))\r\nn OK NOOP completed\r\n');
   });
 
+  it('a session that sends no command holds one flag change per message, not every change', async () => {
+    const [a, b] = await twoSessions();
+    for (let i = 0; i < 50; i++)
+      expect(await b.send(`x${i} STORE 1:3 ${i % 2 ? '-' : '+'}FLAGS.SILENT (\\Flagged)\r\n`)).toMatch(
+        / OK /,
+      );
+    expect(await b.send('y STORE 2 +FLAGS.SILENT (\\Seen)\r\n')).toMatch(/^y OK /);
+    await a.unsolicited();
+    expect(await a.send('n NOOP\r\n')).toBe(
+      '* 1 FETCH (FLAGS (\\Recent))\r\n* 2 FETCH (FLAGS (\\Seen \\Recent))\r\n* 3 FETCH (FLAGS (\\Recent))\r\n' +
+        'n OK NOOP completed\r\n',
+    );
+  });
+
   it('holds EXPUNGE back during FETCH, STORE and SEARCH, and sends it with UID FETCH or NOOP', async () => {
     const [a, b] = await twoSessions();
     expect(await b.send('x STORE 2 +FLAGS.SILENT (\\Deleted)\r\ny EXPUNGE\r\n')).toBe(
@@ -97,6 +111,34 @@ describe('ImapServerSession: changes made by other sessions', () => {
     expect(driver.closed).toBe(true);
   });
 
+  it('APPEND to the name of a selected mailbox renamed meanwhile goes to the mailbox that now has the name', async () => {
+    const store = createMemoryStore();
+    const mail = await store.user('alice');
+    await mail.create('Work');
+    const driver = await loggedIn({}, store);
+    expect(await driver.send('s SELECT Work\r\n')).toMatch(/\r\ns OK /);
+    await mail.rename('Work', 'Old');
+    await mail.create('Work');
+    expect(await driver.send('a APPEND Work {3+}\r\none\r\n')).toMatch(/^a OK \[APPENDUID \d+ 1\] /);
+    expect((await mail.status('Work')).messages).toBe(1);
+    expect((await mail.status('Old')).messages).toBe(0);
+  });
+
+  it('COPY to the name of a selected mailbox renamed meanwhile completes', async () => {
+    const store = createMemoryStore();
+    const mail = await store.user('alice');
+    await mail.create('Work');
+    const work = await mail.open('Work');
+    await work.append(encoder.encode('Subject: 1\r\n\r\nbody\r\n'));
+    await work.close();
+    const driver = await loggedIn({}, store);
+    expect(await driver.send('s SELECT Work\r\n')).toMatch(/\r\ns OK /);
+    await mail.rename('Work', 'Old');
+    await mail.create('Work');
+    expect(await driver.send('c COPY 1 Work\r\n')).toMatch(/^c OK \[COPYUID \d+ 1 1\] /);
+    expect((await mail.status('Work')).messages).toBe(1);
+  });
+
   it('the first session to see a message has it \\Recent; IMAP4rev2 sessions never see RECENT', async () => {
     const store = createMemoryStore();
     const recent = new ImapRecentClaims();
@@ -139,6 +181,21 @@ describe('ImapServerSession: CONDSTORE and QRESYNC', () => {
     expect(await a.send('t STATUS INBOX (HIGHESTMODSEQ)\r\n')).toBe(
       `* STATUS INBOX (HIGHESTMODSEQ ${modseq + 2})\r\nt OK Status completed\r\n`,
     );
+  });
+
+  it('STORE .SILENT with UNCHANGEDSINCE still reports the MODSEQ of each message it changed (RFC 7162 §3.1.3)', async () => {
+    const [a] = await twoSessions();
+    const modseq = (await (await a.store.user('alice')).status('INBOX')).highestModseq;
+    expect(await a.send(`h STORE 1,3 (UNCHANGEDSINCE ${modseq}) +FLAGS.SILENT (\\Seen)\r\n`)).toBe(
+      `* 1 FETCH (MODSEQ (${modseq + 1}))\r\n* 3 FETCH (MODSEQ (${modseq + 1}))\r\nh OK Store completed\r\n`,
+    );
+    expect(await a.send(`i UID STORE 1:3 (UNCHANGEDSINCE ${modseq}) -FLAGS.SILENT (\\Seen)\r\n`)).toBe(
+      'i OK [MODIFIED 1,3] Conditional store failed\r\n',
+    );
+    expect(await a.send(`j UID STORE 1:3 (UNCHANGEDSINCE ${modseq + 1}) -FLAGS.SILENT (\\Seen)\r\n`)).toBe(
+      `* 1 FETCH (UID 1 MODSEQ (${modseq + 2}))\r\n* 3 FETCH (UID 3 MODSEQ (${modseq + 2}))\r\nj OK Store completed\r\n`,
+    );
+    expect(await a.send('k STORE 2 +FLAGS.SILENT (\\Seen)\r\n')).toBe('k OK Store completed\r\n');
   });
 
   it('SELECT (QRESYNC …) reports VANISHED (EARLIER) and the changed messages; expunges become VANISHED', async () => {

@@ -131,6 +131,15 @@ describe('ImapServerSession: limits', () => {
     expect(after.closed).toBe(true);
   });
 
+  it('a bad command whose echoed text holds a bare CR, a NUL or a trailing {n} is answered BAD', async () => {
+    const driver = await loggedIn();
+    expect(await driver.send('s SELECT INBOX\r\n')).toMatch(/\r\ns OK /);
+    expect(await driver.send('a FETCH 1:* (FLAGS\r X)\r\n')).toBe('a BAD Unknown FETCH item FLAGS?\r\n');
+    expect(await driver.send('b FETCH 1:* (FLAGS\0)\r\n')).toBe('b BAD Unknown FETCH item FLAGS?\r\n');
+    expect(await driver.send('c FETCH 1:* (X{5})\r\n')).toMatch(/^c BAD Unknown FETCH item X\{5\}\S+\r\n$/);
+    expect(await driver.send('d NOOP\r\n')).toBe('d OK NOOP completed\r\n');
+  });
+
   it('case 51: before login, the third bad command ends the session with BYE', async () => {
     const driver = new Driver();
     await driver.start();
@@ -161,5 +170,17 @@ describe('ImapServerSession: limits', () => {
     expect(await driver.send('d NOOP\r\n')).toBe('d OK NOOP completed\r\n');
     expect((await (await driver.store.user('alice')).status('INBOX')).messages).toBe(0);
     expect(() => new ImapServerSession({ limits: { badCommands: 0 } })).toThrow(/badCommands/);
+  });
+
+  it('case 15: a MULTIAPPEND whose later message is over the limit stores nothing, and the next command is answered', async () => {
+    const driver = await loggedIn({ limits: { maxStreamedLiteralSize: 10 } });
+    expect(await driver.send('a APPEND INBOX {3+}\r\nabc {11}\r\n')).toBe(
+      'a NO [TOOBIG] Message too big\r\n',
+    );
+    expect(await driver.send('b NOOP\r\n')).toBe('b OK NOOP completed\r\n');
+    expect(await driver.send('c APPEND INBOX {3+}\r\nabc {11+}\r\n')).toBe(
+      'c BAD [TOOBIG] Literal too big\r\n* BYE Too big command, disconnecting\r\n',
+    );
+    expect((await (await driver.store.user('alice')).status('INBOX')).messages).toBe(0);
   });
 });

@@ -105,6 +105,18 @@ describe('ImapServerSession: APPEND', () => {
     // MULTIAPPEND is all or nothing: the first messages of `d` and `f` were removed again.
     expect((await (await driver.store.user('alice')).status('INBOX')).messages).toBe(0);
   });
+
+  it('a MULTIAPPEND whose later synchronising literal is refused before `+` stores nothing', async () => {
+    const driver = await loggedIn();
+    expect(await driver.send('a APPEND INBOX {3+}\r\nabc (\\Recent) {3}\r\n')).toBe(
+      'a BAD Invalid system flag\r\n',
+    );
+    expect(await driver.send('b APPEND INBOX {3+}\r\nabc {0}\r\n')).toBe(
+      "b NO Can't save a zero byte message\r\n",
+    );
+    expect(await driver.send('c NOOP\r\n')).toBe('c OK NOOP completed\r\n');
+    expect((await (await driver.store.user('alice')).status('INBOX')).messages).toBe(0);
+  });
 });
 
 describe('ImapServerSession: FETCH', () => {
