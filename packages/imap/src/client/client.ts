@@ -725,6 +725,8 @@ class Client extends EventTarget implements ImapClient {
             'LSUB',
           )
         : undefined;
+    // Awaited after LIST: should LIST fail first, a failure of LSUB must not go unhandled.
+    subscriptions?.catch(() => {});
     const listed: ResponseOf<'LIST'>[] = [];
     await session.run({
       command: {
@@ -939,14 +941,22 @@ class Client extends EventTarget implements ImapClient {
         { ...(options.flags && { flags: options.flags }), ...(date !== undefined && { date }), content },
       ],
     });
-    const literal = literalContent(content, options.size);
-    const { session, call } = await this.#acquire(options);
-    const response = await session.run({
-      // Queued now, in call order, even while a stream of unknown size is read into memory.
-      command: literal instanceof Promise ? literal.then(command) : command(literal),
-      name: 'APPEND',
-      ...call,
-    });
+    let response: TaggedResponse;
+    try {
+      const literal = literalContent(content, options.size);
+      // Read while the session is awaited (a reconnection): a failure before the command takes it, or
+      // with no command to take it, must not go unhandled.
+      if (literal instanceof Promise) literal.catch(() => {});
+      const { session, call } = await this.#acquire(options);
+      response = await session.run({
+        // Queued now, in call order, even while a stream of unknown size is read into memory.
+        command: literal instanceof Promise ? literal.then(command) : command(literal),
+        name: 'APPEND',
+        ...call,
+      });
+    } finally {
+      releaseContent(content);
+    }
     const code = response.code;
     if (code?.code !== 'APPENDUID') return {};
     return { uidValidity: code.uidValidity, ...(code.uids.ranges[0] && { uid: code.uids.ranges[0].start }) };
@@ -1089,10 +1099,12 @@ class Client extends EventTarget implements ImapClient {
     const done = (): void => {
       void session.writeLine('DONE').catch(() => {});
     };
+    // A stop overrides a restart under way: the call made meanwhile is what the idle waited for.
     const end = (why: 'restart' | 'stop'): void => {
-      if (reason) return;
+      if (reason === 'stop' || reason === why) return;
+      const ending = reason === undefined;
       reason = why;
-      if (idling) done();
+      if (ending && idling) done();
     };
     const running = session.run({
       command: { name: 'IDLE' },
@@ -1122,26 +1134,33 @@ class Client extends EventTarget implements ImapClient {
   /** Without IDLE: NOOP every `interval` until the signal aborts or another call is made. */
   async #poll(session: ImapClientSession, interval: number, signal: AbortSignal | undefined): Promise<void> {
     let stopped = false;
+    let polling = false;
     let wake: (() => void) | undefined;
     const stop = (): void => {
       stopped = true;
       wake?.();
     };
+    // Any call but the poll's own NOOP stops it, also one made while that NOOP is in flight.
+    const unsubscribe = session.onQueued(() => {
+      if (!polling) stop();
+    });
     signal?.addEventListener('abort', stop, { once: true });
     try {
       while (!stopped) {
-        await session.run({ command: { name: 'NOOP' } });
+        polling = true;
+        const noop = session.run({ command: { name: 'NOOP' } });
+        polling = false;
+        await noop;
         if (stopped) return;
-        const unsubscribe = session.onQueued(stop);
         let timer: ReturnType<typeof setTimeout> | undefined;
         await new Promise<void>((resolve) => {
           wake = resolve;
           timer = setTimeout(resolve, interval);
         });
         clearTimeout(timer);
-        unsubscribe();
       }
     } finally {
+      unsubscribe();
       signal?.removeEventListener('abort', stop);
     }
   }
@@ -1236,6 +1255,26 @@ function literalContent(
   if (!Number.isSafeInteger(size) || size < 0)
     throw new InvalidArgumentError('size must be a number of octets');
   return { size, chunks };
+}
+
+/**
+ * Lets go of an APPEND's stream that may not have been read to its end (the APPEND was refused, given up
+ * or failed first): a web stream no one reads is cancelled, an async generator told to return.
+ */
+function releaseContent(
+  content: Uint8Array | string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+): void {
+  if (content instanceof ReadableStream) {
+    if (!content.locked) content.cancel().catch(() => {});
+    return;
+  }
+  const iterator = content as Partial<AsyncIterator<Uint8Array>>;
+  if (typeof content !== 'object' || typeof iterator.return !== 'function') return;
+  try {
+    Promise.resolve(iterator.return()).catch(() => {});
+  } catch {
+    // An iterator that fails to stop has nothing more to give; the APPEND's own outcome stands.
+  }
 }
 
 async function held(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {

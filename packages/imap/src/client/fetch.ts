@@ -334,6 +334,8 @@ class FetchedMessage implements ImapFetchedMessage {
   /** Streaming: the next part to hand out. */
   #cursor = 0;
   #ended = false;
+  /** Why the response will not complete, when it will not. */
+  #failure: Error | undefined;
   #released = false;
   #wake: (() => void) | undefined;
 
@@ -397,6 +399,7 @@ class FetchedMessage implements ImapFetchedMessage {
         this.#wake = resolve;
       });
     }
+    if (index >= this.#parts.length && this.#failure) throw this.#failure;
     return this.#parts[index];
   }
 
@@ -439,8 +442,9 @@ class FetchedMessage implements ImapFetchedMessage {
     this.#notify();
   }
 
-  /** The response will not complete: unfinished parts fail with `error`. */
+  /** The response will not complete: unfinished parts, and the waits for parts to come, fail with `error`. */
   fail(error: Error): void {
+    this.#failure ??= error;
     for (const part of this.#parts) part.fail(error);
     this.#ended = true;
     this.#notify();
@@ -592,8 +596,12 @@ export class FetchRun implements ImapFetch {
         },
         (error: Error) => {
           this.#error = error;
-          // The caller gave up: what is queued is not wanted either.
-          if (error instanceof AbortError || error instanceof TimeoutError) this.#stop(false);
+          // The caller gave up: the message still arriving will not complete for it, and what is queued
+          // is not wanted either.
+          if (error instanceof AbortError || error instanceof TimeoutError) {
+            this.#open?.fail(error);
+            this.#stop(false);
+          }
         },
       )
       .finally(() => this.#notify());

@@ -208,6 +208,8 @@ export class ImapClientSession {
   readonly #inflight: Request[] = [];
   #tags = 0;
   #writing = false;
+  /** The command whose text is still being prepared (an APPEND's content read into memory). */
+  #preparing: Request | undefined;
   #wakeWriter: (() => void) | undefined;
   /** The command whose literal waits for a `+`, and how to tell it. */
   #continuation: { readonly request: Request; readonly go: (proceed: boolean) => void } | undefined;
@@ -339,6 +341,9 @@ export class ImapClientSession {
    * literal being streamed) ends the connection, since it cannot be taken back.
    */
   run(spec: CommandSpec): Promise<TaggedResponse> {
+    // A command still being prepared may never be written (given up, or the connection failed first):
+    // its failure then has no one to report to.
+    if (spec.command instanceof Promise) spec.command.catch(() => {});
     const failure = this.failure;
     if (failure) return Promise.reject(failure);
     if (spec.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: spec.signal.reason }));
@@ -577,10 +582,13 @@ export class ImapClientSession {
     let parts: OutputPart[];
     try {
       const command = request.spec.command;
+      this.#preparing = request;
       parts = this.#serialize(request, command instanceof Promise ? await command : command);
     } catch (error) {
       request.reject(error as Error);
       return;
+    } finally {
+      this.#preparing = undefined;
     }
     if (request.settled || this.#connection.failure) return;
     request.state = 'writing';
@@ -886,7 +894,10 @@ export class ImapClientSession {
         this.#options.emit('alert', { text: response.text });
     }
     let claimed = false;
+    // An ESEARCH names the command it answers (its TAG correlator, RFC 4731): only that one may claim it.
+    const correlated = response.type === 'ESEARCH' && response.tag !== undefined ? response.tag : undefined;
     for (const request of this.#inflight) {
+      if (correlated !== undefined && request.tag !== correlated) continue;
       if (request.spec.handler?.untagged?.(response)) {
         claimed = true;
         break;
@@ -948,7 +959,8 @@ export class ImapClientSession {
     this.#continuation?.go(false);
     this.#continuation = undefined;
     this.#sink = undefined;
-    for (const request of [...this.#inflight.splice(0), ...this.#queue.splice(0)]) {
+    const preparing = this.#preparing ? [this.#preparing] : [];
+    for (const request of [...this.#inflight.splice(0), ...preparing, ...this.#queue.splice(0)]) {
       request.spec.handler?.failed?.(error);
       request.reject(error);
     }

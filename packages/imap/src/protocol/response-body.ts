@@ -154,7 +154,8 @@ function readMultipart(cursor: ImapCursor): BodyStructure {
   const subtype = cursor.string();
   if (!cursor.trySp() || cursor.peek() === 0x29) return { kind: 'multipart', parts, subtype };
   const parameters = readParameters(cursor);
-  const rest = readCommonExtension(cursor);
+  const data = cursor.trySp() && cursor.peek() !== CLOSE ? readExtensionData(cursor) : [];
+  const rest = commonExtension(cursor, data);
   const extension: MultipartExtension = { parameters, ...rest };
   return { kind: 'multipart', parts, subtype, extension };
 }
@@ -170,7 +171,8 @@ function readSinglePart(cursor: ImapCursor): BodyStructure {
   cursor.sp();
   const description = nstring(cursor);
   cursor.sp();
-  const encoding = cursor.string();
+  // Lenient: NIL (sent by some servers) is the default transfer encoding (RFC 2045 §6.1).
+  const encoding = cursor.lenient && cursor.nil() ? '7BIT' : cursor.string();
   cursor.sp();
   const size = cursor.number();
   const fields: BodyFields = { type, subtype, parameters, id, description, encoding, size };
@@ -188,45 +190,89 @@ function readSinglePart(cursor: ImapCursor): BodyStructure {
     body = { kind: 'text', ...fields, lines: cursor.number() };
   } else body = { kind: 'basic', ...fields };
   if (!cursor.trySp() || cursor.peek() === 0x29) return body;
-  const md5 = nstring(cursor);
-  const extension: SinglePartExtension = { md5, ...readCommonExtension(cursor) };
+  const [md5, ...rest] = readExtensionData(cursor);
+  const extension: SinglePartExtension = {
+    md5: stringOrNull(cursor, md5, 'an MD5'),
+    ...commonExtension(cursor, rest),
+  };
   return { ...body, extension };
 }
 
 function readParameters(cursor: ImapCursor): BodyParameter[] | null {
   if (cursor.nil()) return null;
-  const flat = cursor.list(() => cursor.string());
-  if (flat.length % 2 !== 0) cursor.fail('Body parameters come in pairs');
+  return parameterPairs(
+    cursor,
+    cursor.list(() => (cursor.lenient && cursor.nil() ? null : cursor.string())),
+  );
+}
+
+/**
+ * The name and value pairs of a parameter list. Lenient, a pair that is not two strings (mail.ru's
+ * `("boundary" NIL)`) and an odd name at the end are dropped.
+ */
+function parameterPairs(cursor: ImapCursor, flat: readonly ExtensionValue[]): BodyParameter[] {
+  if (flat.length % 2 !== 0 && !cursor.lenient) cursor.fail('Body parameters come in pairs');
   const parameters: BodyParameter[] = [];
-  for (let i = 0; i < flat.length; i += 2) parameters.push([flat[i]!, flat[i + 1]!]);
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i];
+    const value = flat[i + 1];
+    if (typeof name === 'string' && typeof value === 'string') parameters.push([name, value]);
+    else if (!cursor.lenient) cursor.fail('Expected a string');
+  }
   return parameters;
 }
 
-/** Disposition, language and location, each optional; later body extensions are skipped. */
-function readCommonExtension(cursor: ImapCursor): Omit<SinglePartExtension, 'md5'> {
-  let disposition: BodyDisposition | null = null;
-  let language: string | string[] | null = null;
-  let location: string | null = null;
-  if (cursor.trySp()) {
-    if (!cursor.nil()) {
-      cursor.expect(OPEN, '"("');
-      cursor.nested(() => {
-        const type = cursor.string();
-        cursor.sp();
-        disposition = { type, parameters: readParameters(cursor) };
-        cursor.expect(0x29, '")"');
-      });
-    }
-    if (cursor.trySp()) {
-      if (cursor.peek() === OPEN) language = cursor.list(() => cursor.string());
-      else language = nstring(cursor);
-      if (cursor.trySp()) {
-        location = nstring(cursor);
-        while (cursor.trySp()) readExtensionValue(cursor);
-      }
-    }
+/** The extension data of a body, up to its closing parenthesis, each field read as a generic value. */
+function readExtensionData(cursor: ImapCursor): ExtensionValue[] {
+  const values = [readExtensionValue(cursor)];
+  while (cursor.trySp() && cursor.peek() !== CLOSE) values.push(readExtensionValue(cursor));
+  return values;
+}
+
+/**
+ * Disposition, language and location from the extension data, each optional; later body extensions
+ * are skipped. Lenient, a field of the wrong shape is dropped, and a bare string is taken as a
+ * disposition without parameters (as Exchange sends it).
+ */
+function commonExtension(
+  cursor: ImapCursor,
+  [disposition = null, language = null, location = null]: readonly ExtensionValue[],
+): Omit<SinglePartExtension, 'md5'> {
+  return {
+    disposition: readDisposition(cursor, disposition),
+    language: readLanguage(cursor, language),
+    location: stringOrNull(cursor, location, 'a location'),
+  };
+}
+
+function readDisposition(cursor: ImapCursor, value: ExtensionValue): BodyDisposition | null {
+  if (value === null) return null;
+  if (typeof value === 'string')
+    return cursor.lenient ? { type: value, parameters: null } : cursor.fail('Expected a disposition');
+  const [type, parameters = null, ...extra] = value;
+  if (typeof type !== 'string' || typeof parameters === 'string' || extra.length > 0) {
+    misshapen(cursor, 'a disposition');
+    return null;
   }
-  return { disposition, language, location };
+  return { type, parameters: parameters === null ? null : parameterPairs(cursor, parameters) };
+}
+
+function readLanguage(cursor: ImapCursor, value: ExtensionValue): string | string[] | null {
+  if (!Array.isArray(value)) return stringOrNull(cursor, value, 'a language');
+  const tags = value.filter((tag): tag is string => typeof tag === 'string');
+  if (tags.length !== value.length) misshapen(cursor, 'a language');
+  return tags;
+}
+
+function stringOrNull(cursor: ImapCursor, value: ExtensionValue | undefined, what: string): string | null {
+  if (value === undefined || value === null || typeof value === 'string') return value ?? null;
+  misshapen(cursor, what);
+  return null;
+}
+
+/** A field of the wrong shape: dropped when lenient, else a syntax error. */
+function misshapen(cursor: ImapCursor, what: string): void {
+  if (!cursor.lenient) cursor.fail(`Expected ${what}`);
 }
 
 /** Writes a BODY (without extension data) or a BODYSTRUCTURE. */

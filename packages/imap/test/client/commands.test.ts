@@ -1,4 +1,10 @@
-import { AbortError, InvalidArgumentError, ProtocolError, TimeoutError } from '@postwire/core';
+import {
+  AbortError,
+  ConnectionError,
+  InvalidArgumentError,
+  ProtocolError,
+  TimeoutError,
+} from '@postwire/core';
 import { describe, expect, it } from 'vitest';
 import { ImapCapabilityError, ImapResponseError, SequenceSet } from '../../src/index.js';
 import { tagOf } from './memory-server.js';
@@ -211,6 +217,71 @@ describe('IMAP client: literals', () => {
     expect(server.writes.slice(-2)).toEqual(['A2 APPEND INBOX {100}\r\n', 'A3 NOOP\r\n']);
   });
 
+  it('cancels the stream of an APPEND that the server refuses before its content is sent', async () => {
+    const { client } = await scripted(mailboxScript(undefined, PLAIN), {
+      greeting: greeting(PLAIN),
+      server: { continuation: (line) => `${tagOf(line)} NO [TOOBIG] too big\r\n` },
+    });
+    let cancelled = false;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(new TextEncoder().encode('x'.repeat(10)));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    await expect(client.append('INBOX', stream, { size: 100 })).rejects.toMatchObject({
+      responseCode: { code: 'TOOBIG' },
+    });
+    expect(cancelled).toBe(true);
+  });
+
+  it('cancels the stream of an APPEND given up before it is sent', async () => {
+    const { client } = await scripted();
+    const controller = new AbortController();
+    let cancelled = false;
+    const stream = new ReadableStream<Uint8Array>({
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const blocker = client.open('INBOX');
+    const append = client.append('INBOX', stream, { size: 5, signal: controller.signal });
+    controller.abort();
+    await expect(append).rejects.toBeInstanceOf(AbortError);
+    await blocker;
+    expect(cancelled).toBe(true);
+  });
+
+  it('leaves no unhandled rejection when the stream of an APPEND given up fails afterwards', async () => {
+    const { client } = await scripted();
+    const controller = new AbortController();
+    let feed!: ReadableStreamDefaultController<Uint8Array>;
+    const stream = new ReadableStream<Uint8Array>({
+      start(streamController) {
+        feed = streamController;
+      },
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const blocker = client.open('INBOX');
+      const append = client.append('INBOX', stream, { signal: controller.signal });
+      controller.abort();
+      await expect(append).rejects.toBeInstanceOf(AbortError);
+      await blocker;
+      feed.error(new Error('the disk failed'));
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
   it('streams an APPEND from a web stream through LITERAL+, and reads APPENDUID', async () => {
     const { client, server } = await scripted(
       mailboxScript((command, verb, tag) =>
@@ -260,6 +331,23 @@ describe('IMAP client: literals', () => {
     ]);
   });
 
+  it('fails an APPEND whose stream is still being read into memory when the connection drops', async () => {
+    const { client, server } = await scripted();
+    let feed!: ReadableStreamDefaultController<Uint8Array>;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        feed = controller;
+      },
+    });
+    const append = client.append('INBOX', stream);
+    append.catch(() => {});
+    await tick();
+    server.end();
+    await expect(client.noop()).rejects.toBeInstanceOf(ConnectionError);
+    await expect(append).rejects.toBeInstanceOf(ConnectionError);
+    feed.close();
+  });
+
   it('sends a non-ASCII search string as a literal with CHARSET UTF-8', async () => {
     const { client, server } = await scripted(
       mailboxScript(
@@ -300,6 +388,23 @@ describe('IMAP client: search, sort, thread', () => {
       'A3 UID SEARCH RETURN (ALL) KEYWORD $Label1 HEADER List-Id "" BEFORE 10-Mar-2024 SINCE 1-Feb-2024 UID 1:* ' +
         'OR FROM ann OR TO bob NOT (FLAGGED LARGER 1000)',
     );
+  });
+
+  it('gives each of two pipelined searches the ESEARCH tagged for it, whatever the order they come in', async () => {
+    let first: string | undefined;
+    const { client } = await scripted(
+      mailboxScript((_, verb, tag) => {
+        if (!verb.startsWith('SEARCH')) return undefined;
+        if (first === undefined) {
+          first = tag;
+          return '';
+        }
+        return `* ESEARCH (TAG "${tag}") ALL 2:3\r\n* ESEARCH (TAG "${first}") ALL 1\r\n${first} OK done\r\n${tag} OK done\r\n`;
+      }),
+    );
+    await client.open('INBOX');
+    const found = await Promise.all([client.search({ seen: true }), client.search({ seen: false })]);
+    expect(found).toEqual([[1], [2, 3]]);
   });
 
   it('writes every kind of search key', async () => {
@@ -537,6 +642,26 @@ describe('IMAP client: mailboxes', () => {
     ]);
   });
 
+  it('rejects a list whose LIST and LSUB both fail with no unhandled rejection', async () => {
+    const { client } = await scripted(
+      mailboxScript((_, verb, tag) =>
+        verb.startsWith('LIST') || verb.startsWith('LSUB') ? `${tag} NO [UNAVAILABLE] later\r\n` : undefined,
+      ),
+    );
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await expect(client.list({ subscribed: true })).rejects.toMatchObject({ command: 'LIST' });
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
   it('encodes mailbox names as modified UTF-7, and as UTF-8 once UTF8=ACCEPT is enabled', async () => {
     const capabilities = `${CAPABILITIES} UTF8=ACCEPT`;
     const { client, server } = await scripted(
@@ -764,6 +889,25 @@ describe('IMAP client: changes and IDLE', () => {
     expect(commands.at(-1)).toBe('DONE');
   });
 
+  it('ends IDLE rather than restart it when a call is made while the restart’s DONE is answered', async () => {
+    let idleTag: string | undefined;
+    const { client, server } = await scripted(
+      mailboxScript((command, verb, tag) => {
+        if (verb === 'IDLE') {
+          idleTag = tag;
+          return '+ idling\r\n';
+        }
+        return command === 'DONE' ? '' : undefined;
+      }),
+    );
+    const idle = client.idle({ restartAfter: 1 });
+    while (!server.commands.includes('DONE')) await tick();
+    const noop = client.noop();
+    server.send(`${idleTag} OK idle done\r\n`);
+    await Promise.all([idle, noop]);
+    expect(after(server, 'AUTHENTICATE')).toEqual(['A2 IDLE', 'DONE', 'A3 NOOP']);
+  });
+
   it('polls with NOOP when the server has no IDLE', async () => {
     const { client, server } = await scripted(mailboxScript(undefined, PLAIN), { greeting: greeting(PLAIN) });
     const controller = new AbortController();
@@ -773,6 +917,27 @@ describe('IMAP client: changes and IDLE', () => {
     await idle;
     expect(after(server, 'AUTHENTICATE').length).toBeGreaterThanOrEqual(2);
     expect(after(server, 'AUTHENTICATE').every((command) => command.endsWith('NOOP'))).toBe(true);
+  });
+
+  it('ends polling when another call is made while a NOOP of the poll is in flight', async () => {
+    let held: string | undefined;
+    const { client, server } = await scripted(
+      mailboxScript((_, verb, tag) => {
+        if (verb === 'NOOP' && held === undefined) {
+          held = tag;
+          return '';
+        }
+        return undefined;
+      }, PLAIN),
+      { greeting: greeting(PLAIN) },
+    );
+    const idle = client.idle();
+    await tick();
+    expect(held).toBeDefined();
+    const status = client.status('X', ['MESSAGES']);
+    server.send(`${held} OK done\r\n`);
+    await Promise.all([idle, status]);
+    expect(after(server, 'AUTHENTICATE')).toEqual([`${held} NOOP`, 'A3 STATUS X (MESSAGES)']);
   });
 
   it('refuses ID, NAMESPACE and QUOTA without their capability, before sending', async () => {

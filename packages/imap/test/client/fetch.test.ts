@@ -283,6 +283,28 @@ describe('IMAP client: fetch', () => {
     await client.noop();
   });
 
+  it('ends the wait for a part still to come when the signal aborts, though the server stays silent', async () => {
+    const { client } = await fetchServer(
+      () => `* 1 FETCH (UID 1 BODY[HEADER] ${literal('Subject: x\r\n\r\n')}`,
+    );
+    const controller = new AbortController();
+    const error = await (async () => {
+      for await (const message of client.fetch(
+        '1',
+        { bodies: ['HEADER', 'TEXT'] },
+        { signal: controller.signal },
+      )) {
+        const header = await message.body('HEADER');
+        expect(await header?.text()).toBe('Subject: x\r\n\r\n');
+        const text = message.body('TEXT');
+        controller.abort();
+        await text;
+      }
+    })().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AbortError);
+    await client.close();
+  });
+
   it('asks the connection to wait while many messages wait for the consumer', async () => {
     const count = 300;
     const { client, server } = await scripted(

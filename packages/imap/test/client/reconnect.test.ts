@@ -379,6 +379,37 @@ describe('IMAP client: reconnecting and resynchronising', () => {
     expect(client.usable).toBe(false);
   });
 
+  it('leaves no unhandled rejection when the stream of an APPEND waiting for the reconnection fails', async () => {
+    const first = before();
+    const client = await connect(chain(first, new Promise<MemoryImapServer>(() => {})));
+    const disconnected = next(client, 'disconnect');
+    first.end();
+    await disconnected;
+    let feed!: ReadableStreamDefaultController<Uint8Array>;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        feed = controller;
+      },
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const append = client.append('INBOX', stream);
+      append.catch(() => {});
+      await tick();
+      feed.error(new Error('the disk failed'));
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      await client.close();
+      await expect(append).rejects.toMatchObject({ code: ErrorCode.ConnectionClosed });
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
   it('stops reconnecting on close(), failing the calls that wait', async () => {
     const first = before();
     const client = await connect(chain(first, new Promise<MemoryImapServer>(() => {})));

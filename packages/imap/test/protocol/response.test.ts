@@ -471,6 +471,41 @@ describe('responses: Gmail and sloppy servers', () => {
     expect(responses[13]).toEqual({ type: 'ESEARCH', tag: 'a1', uid: true, count: 2 });
   });
 
+  it('reads the malformed BODYSTRUCTURE extension data real servers send', () => {
+    const [exchange, mailRu, related, encodingless] = parseLines([
+      // Exchange: a bare disposition string rather than a list.
+      '* 37 FETCH (BODYSTRUCTURE (("text" "plain" ("charset" "ISO-8859-1") NIL NIL "QUOTED-PRINTABLE" 850 31 NIL "inline" NIL NIL)' +
+        '("text" "html" ("charset" "ISO-8859-1") NIL NIL "QUOTED-PRINTABLE" 14692 502 NIL "inline" NIL NIL) "alternative" ("boundary" "b") NIL NIL))',
+      // mail.ru: a parameter whose value is NIL.
+      '* 4 FETCH (BODYSTRUCTURE (("text" "plain" ("charset" "utf-8") NIL NIL "8bit" 536 0 NIL NIL NIL NIL) "alternative" ("boundary" NIL)))',
+      // A multipart whose extension data has a field too many.
+      '* 1 FETCH (BODYSTRUCTURE (("text" "plain" NIL NIL NIL "7bit" 5 1) "related" ("type" "multipart/alternative") NIL ("inline" NIL) NIL NIL))',
+      // NIL for the transfer encoding, and a parameter list where the MD5 goes.
+      '* 1 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "GB2312") NIL NIL NIL 0 0 ("BOUNDARY" "=2") NIL NIL) "RELATED" ("BOUNDARY" "=2") NIL NIL))',
+    ]);
+    const structure = (response: ImapResponse | undefined): unknown => {
+      const attribute = response?.type === 'FETCH' ? response.attributes[0] : undefined;
+      return attribute?.item === 'BODYSTRUCTURE' ? attribute.structure : undefined;
+    };
+    expect(structure(exchange)).toMatchObject({
+      kind: 'multipart',
+      parts: [
+        { subtype: 'plain', extension: { md5: null, disposition: { type: 'inline', parameters: null } } },
+        { subtype: 'html', extension: { disposition: { type: 'inline', parameters: null } } },
+      ],
+      extension: { parameters: [['boundary', 'b']] },
+    });
+    expect(structure(mailRu)).toMatchObject({ subtype: 'alternative', extension: { parameters: [] } });
+    expect(structure(related)).toMatchObject({
+      subtype: 'related',
+      extension: { parameters: [['type', 'multipart/alternative']], disposition: null },
+    });
+    expect(structure(encodingless)).toMatchObject({
+      parts: [{ kind: 'text', encoding: '7BIT', size: 0, lines: 0, extension: { md5: null } }],
+      extension: { parameters: [['BOUNDARY', '=2']] },
+    });
+  });
+
   it('refuses what the strict grammar refuses', () => {
     expect(refused('* 5 EXISTS extra').text).toMatch(/extra/i);
     expect(refused('a1 MAYBE done').text).toMatch(/OK, NO or BAD/);
