@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { anyFreeDevServerPorts, type DevServer, startDevServer } from '@postwire/cli';
@@ -143,6 +144,24 @@ describe('startDevServer', () => {
     expect(xml).toContain(`<port>${server.ports.imaps}</port>`);
     expect(xml).toContain('<socketType>STARTTLS</socketType>');
     expect((await fetch(`http://127.0.0.1:${server.ports.autoconfig}/other`)).status).toBe(404);
+  });
+
+  it('answers a request whose target is no URL with 400, and keeps serving', async () => {
+    const reply = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const socket = connect(server.ports.autoconfig, '127.0.0.1', () =>
+        socket.write('GET //[ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'),
+      );
+      socket.on('data', (chunk) => {
+        text += chunk.toString('latin1');
+      });
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect((await fetch(`http://127.0.0.1:${server.ports.autoconfig}/mail/config-v1.1.xml`)).status).toBe(
+      200,
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readServeSettings, runCli, serveCommand } from '@postwire/cli';
+import { readServeSettings, runCli, serveCommand, UsageError } from '@postwire/cli';
 import { createImapClient } from '@postwire/imap/node';
 import { createSmtpClient } from '@postwire/smtp/node';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -100,6 +100,10 @@ describe('postwire serve', () => {
     writeFileSync(config, '{"users": [{"name": ""}]}');
     await expect(readServeSettings(['--config', config])).rejects.toThrow(/wants/);
     await expect(readServeSettings(['--config', join(data, 'missing.json')])).rejects.toThrow(/cannot read/);
+    for (const json of ['null', '"users"', '{"users": [null]}']) {
+      writeFileSync(config, json);
+      await expect(readServeSettings(['--config', config]), json).rejects.toBeInstanceOf(UsageError);
+    }
   });
 });
 
@@ -131,5 +135,14 @@ describe('postwire', () => {
     const missing = join(data, 'nothing.pem');
     expect(await runCli(['serve', '--memory', '--cert', missing, '--key', missing], io)).toBe(1);
     expect(io.stderr).toMatch(/^postwire serve: ENOENT/);
+  });
+
+  it('leaves no SIGINT or SIGTERM handler behind when serve fails to start', async () => {
+    const handlers = () => [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];
+    const before = handlers();
+    expect(await runCli(['serve', '--bogus'], captureIo())).toBe(2);
+    const missing = join(data, 'nothing.pem');
+    expect(await runCli(['serve', '--memory', '--cert', missing, '--key', missing], captureIo())).toBe(1);
+    expect(handlers()).toEqual(before);
   });
 });

@@ -1,7 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
-
-/** The longest delay `setTimeout` honours; larger values would fire at once. */
-const MAX_TIMER_DELAY = 2 ** 31 - 1;
+import { MAX_TIMER_DELAY } from './timer.js';
 
 /**
  * A timer that calls a function once when a moment passes, and that can be pushed back or

@@ -7,6 +7,7 @@ import {
   TlsError,
   toConnectionError,
 } from './errors.js';
+import { startTimer } from './timer.js';
 import type { ConnectOptions, Transport, TransportInfo } from './transport.js';
 
 /**
@@ -33,15 +34,20 @@ export interface SocketTransportOptions {
    * the transport inside TLS. Absent on a socket already inside TLS.
    */
   readonly upgrade?: () => Promise<Transport>;
+  /** Milliseconds `close()` waits for written bytes to go out before it closes the socket regardless (default 2,000). */
+  readonly closeTimeout?: number;
 }
 
 type State = 'open' | 'upgrading' | 'upgraded' | 'closed';
+
+const DEFAULT_CLOSE_TIMEOUT = 2_000;
 
 /**
  * A {@link Transport} over a runtime socket that already speaks web streams. `readable` reads the socket
  * only when asked (no read-ahead), so that STARTTLS can take the socket over: `startTls()` lets go of its
  * streams, and the pending read ends without a byte, as the transport contract asks. `closed` settles
- * when the socket closes, the peer ends the stream, or `close()` is called.
+ * when the socket closes, the peer ends the stream, or `close()` is called; `close()` lets written bytes go
+ * out for up to the close timeout, then closes the socket even if the peer has stopped reading.
  */
 export class SocketTransport implements Transport {
   readonly readable: ReadableStream<Uint8Array>;
@@ -50,6 +56,7 @@ export class SocketTransport implements Transport {
   readonly info: TransportInfo;
   readonly #socket: StreamSocket;
   readonly #upgrade: (() => Promise<Transport>) | undefined;
+  readonly #closeTimeout: number;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   #state: State = 'open';
@@ -59,6 +66,7 @@ export class SocketTransport implements Transport {
   constructor(socket: StreamSocket, options: SocketTransportOptions) {
     this.#socket = socket;
     this.#upgrade = options.upgrade;
+    this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.info = options.info;
     this.closed = new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -145,11 +153,14 @@ export class SocketTransport implements Transport {
   async close(): Promise<void> {
     if (this.#state === 'closed' || this.#state === 'upgraded') return;
     this.#state = 'closed';
-    try {
-      await this.#writer.close();
-    } catch {
-      // The peer may have gone already; closing the socket below ends it either way.
-    }
+    // The peer may have gone already, or stopped reading: closing the socket below ends it either way.
+    const flushed = this.#writer.close().catch(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = startTimer(this.#closeTimeout, resolve);
+    });
+    await Promise.race([flushed, late]);
+    clearTimeout(timer);
     await closeQuietly(this.#socket);
     this.#settle();
   }
@@ -245,7 +256,7 @@ async function withDeadline(
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
   const stop = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`${what} timed out after ${timeout} ms`)), timeout);
+    timer = startTimer(timeout, () => reject(new TimeoutError(`${what} timed out after ${timeout} ms`)));
     onAbort = () => reject(new AbortError(undefined, { cause: signal?.reason }));
     signal?.addEventListener('abort', onAbort, { once: true });
   });

@@ -282,6 +282,23 @@ describe('createListener', () => {
     expect(errors).toEqual([expect.any(TimeoutError)]);
   });
 
+  it('takes Infinity as the handshake timeout: a slow TLS client still gets its session', async () => {
+    const errors: unknown[] = [];
+    const { port } = await startListener(cleanup, {
+      tls: serverTls,
+      handshakeTimeout: Number.POSITIVE_INFINITY,
+      onConnection: echoSession(),
+      onError: (error) => errors.push(error),
+    });
+    const raw = cleanup.add(await rawConnect(port), (s) => s.destroy());
+    await delay(50);
+    const secure = tls.connect({ socket: raw, ca: certs.ca, servername: 'localhost' });
+    secure.on('error', () => {});
+    await bounded(once(secure, 'secureConnect'), 'the handshake');
+    expect(await new SocketText(secure).until('220 hello')).toContain('220 hello 127.0.0.1');
+    expect(errors).toEqual([]);
+  });
+
   it('rejects options that make no sense', () => {
     const onConnection = () => ({});
     expect(() => createListener({ idleTimeout: -1, onConnection })).toThrow(InvalidArgumentError);

@@ -275,6 +275,48 @@ describe('NodeTransport', () => {
     await expect(transport.startTls()).rejects.toBeInstanceOf(TlsError);
   });
 
+  it('takes Infinity as the close timeout: waits for the peer however long it takes', async () => {
+    let serverSocket: net.Socket | undefined;
+    const port = await rawServer((socket) => {
+      serverSocket = socket;
+    });
+    const client = cleanup.add(await rawConnect(port, { allowHalfOpen: true }), (s) => s.destroy());
+    const peer = new SocketText(client);
+    await waitFor(() => serverSocket, 'the accept');
+    const transport = new NodeTransport(serverSocket!, {
+      role: 'server',
+      closeTimeout: Number.POSITIVE_INFINITY,
+    });
+    const closing = transport.close();
+    await bounded(peer.ended, 'the FIN');
+    await delay(50);
+    expect(serverSocket!.destroyed).toBe(false);
+    client.end();
+    await bounded(closing, 'close()');
+  });
+
+  it('takes Infinity as the connect timeout, for the handshake of implicit TLS too', async () => {
+    const port = await rawServer((socket) => {
+      setTimeout(() => {
+        const secure = new tls.TLSSocket(socket, {
+          isServer: true,
+          secureContext: tls.createSecureContext({ cert: certs.cert, key: certs.key }),
+        });
+        secure.on('error', () => {});
+      }, 50);
+    });
+    const transport = track(
+      await connect({
+        host: 'localhost',
+        port,
+        secure: true,
+        timeout: Number.POSITIVE_INFINITY,
+        tls: { ca: certs.ca },
+      }),
+    );
+    expect(transport.info.secure).toBe(true);
+  });
+
   it('cannot start TLS without an upgrade, nor twice', async () => {
     const port = await tlsEchoServer();
     const secure = track(await connect({ host: 'localhost', port, secure: true, tls: { ca: certs.ca } }));

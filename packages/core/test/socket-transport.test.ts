@@ -8,8 +8,14 @@ import {
   TimeoutError,
   TlsError,
 } from '../src/errors.js';
-import { connectSocket, type SocketRuntime, type StreamSocket } from '../src/socket-transport.js';
+import {
+  connectSocket,
+  type SocketRuntime,
+  SocketTransport,
+  type StreamSocket,
+} from '../src/socket-transport.js';
 import { testCertificates } from './support/certs.js';
+import { bounded, waitFor } from './support/net.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -160,6 +166,35 @@ describe('connectSocket and SocketTransport', () => {
       code: ErrorCode.ConnectionClosed,
     });
     await expect(failing.closed).rejects.toBeInstanceOf(ConnectionError);
+  });
+
+  it('closes the socket even when the peer never takes a pending write', async () => {
+    let closes = 0;
+    let writing = false;
+    const stuck: StreamSocket = {
+      readable: new ReadableStream(),
+      writable: new WritableStream({
+        write: () => {
+          writing = true;
+          return new Promise<void>(() => {});
+        },
+      }),
+      close: () => {
+        closes++;
+      },
+    };
+    const transport = new SocketTransport(stuck, { info: { secure: false }, closeTimeout: 10 });
+    void transport.writable
+      .getWriter()
+      .write(encoder.encode('a large reply'))
+      .catch(() => {});
+    await bounded(
+      waitFor(() => writing, 'the write'),
+      'the write',
+    );
+    await bounded(transport.close(), 'close()');
+    expect(closes).toBe(1);
+    await expect(transport.closed).resolves.toBeUndefined();
   });
 
   it('maps failures: connect, handshake, timeout, abort, a bad timeout', async () => {

@@ -80,7 +80,11 @@ export function autoconfigXml(hostname: string, ports: AutoconfigPorts, domain =
  */
 export async function startAutoconfigServer(options: AutoconfigOptions): Promise<AutoconfigServer> {
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    const url = new URL(request.url ?? '/', 'http://autoconfig');
+    const url = requestUrl(request);
+    if (url === undefined) {
+      response.writeHead(400, { 'content-type': 'text/plain' }).end('bad request\n');
+      return;
+    }
     if (request.method !== 'GET' || !PATHS.includes(url.pathname)) {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
@@ -108,4 +112,13 @@ export async function startAutoconfigServer(options: AutoconfigOptions): Promise
 
 function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (character) => `&#${character.charCodeAt(0)};`);
+}
+
+/** The URL a request asks for, or `undefined` when its target is no URL (such as `//[`). */
+function requestUrl(request: IncomingMessage): URL | undefined {
+  try {
+    return new URL(request.url ?? '/', 'http://autoconfig');
+  } catch {
+    return undefined;
+  }
 }

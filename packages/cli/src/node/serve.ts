@@ -121,13 +121,14 @@ export async function readServeSettings(args: readonly string[]): Promise<ServeS
 }
 
 /**
- * `postwire serve`: starts the dev server, prints what a mail client needs, and serves until SIGINT or
- * SIGTERM, then closes every listener (sessions get their protocol's goodbye) and returns 0.
+ * `postwire serve`: starts the dev server, prints what a mail client needs, and serves until `stop` settles
+ * (by default, until SIGINT or SIGTERM, listened for once the server is up), then closes every listener
+ * (sessions get their protocol's goodbye) and returns 0.
  */
 export async function serveCommand(
   args: readonly string[],
   io: CliIo,
-  stop = waitForSignal(),
+  stop?: Promise<void>,
 ): Promise<ExitCode> {
   const settings = await readServeSettings(args);
   const hostnames = [...new Set([settings.hostname, 'localhost', '127.0.0.1', '::1'])];
@@ -157,7 +158,7 @@ export async function serveCommand(
       ? `${JSON.stringify(describe(server, settings, certificate))}\n`
       : settingsText(server, settings, certificate),
   );
-  await stop;
+  await (stop ?? waitForSignal());
   io.err('stopping…\n');
   await server.close();
   return 0;
@@ -248,7 +249,7 @@ async function readConfig(file: string): Promise<ServeConfig> {
   } catch (error) {
     throw new UsageError(`cannot read the config file ${file}: ${(error as Error).message}`);
   }
-  const config = parsed as ServeConfig;
+  const config = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as ServeConfig;
   const validUsers =
     config.users === undefined ||
     (Array.isArray(config.users) &&

@@ -8,6 +8,7 @@ import {
   TimeoutError,
   TlsError,
 } from '../errors.js';
+import { startTimer } from '../timer.js';
 import type { ConnectOptions } from '../transport.js';
 import { clientTlsUpgrade, nodeClientTlsOptions } from './tls.js';
 import { NodeTransport } from './transport.js';
@@ -69,10 +70,8 @@ export function connect(options: ConnectOptions): Promise<NodeTransport> {
       );
     };
     const onAbort = (): void => fail(new AbortError(undefined, { cause: signal?.reason }));
-    const timer = setTimeout(
-      () =>
-        fail(new TimeoutError(`connecting to ${options.host}:${options.port} timed out after ${timeout} ms`)),
-      timeout,
+    const timer = startTimer(timeout, () =>
+      fail(new TimeoutError(`connecting to ${options.host}:${options.port} timed out after ${timeout} ms`)),
     );
 
     signal?.addEventListener('abort', onAbort, { once: true });

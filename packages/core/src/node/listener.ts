@@ -3,6 +3,7 @@ import { createDeadline, type Deadline } from '../deadline.js';
 import { ConnectionError, ErrorCode, InvalidArgumentError, PostwireError, TimeoutError } from '../errors.js';
 import { resolveLimits } from '../limits.js';
 import { type ProxyHeader, ProxyHeaderParser } from '../proxy-protocol.js';
+import { startTimer } from '../timer.js';
 import { type ServerTlsOptions, serverTlsUpgrade, type TlsUpgrade } from './tls.js';
 import { NodeTransport } from './transport.js';
 
@@ -538,7 +539,7 @@ function normalizeAddress(address: string): string {
 async function within(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const elapsed = new Promise<void>((resolve) => {
-    if (ms !== Number.POSITIVE_INFINITY) timer = setTimeout(resolve, ms);
+    timer = startTimer(ms, resolve);
   });
   try {
     await Promise.race([promise, elapsed]);

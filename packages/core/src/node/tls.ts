@@ -3,6 +3,7 @@ import { isIP, type Socket } from 'node:net';
 import * as tls from 'node:tls';
 import { ConnectionError, ErrorCode, TimeoutError, TlsError } from '../errors.js';
 import { certificatePem } from '../pem.js';
+import { startTimer } from '../timer.js';
 import type { TlsClientOptions } from '../transport.js';
 
 /**
@@ -105,9 +106,8 @@ export function serverTlsUpgrade(options: ServerTlsOptions, timeout: number): Tl
       };
       const onClose = (): void =>
         fail(new TlsError(ErrorCode.Tls, 'the connection closed during the TLS handshake'));
-      const timer = setTimeout(
-        () => fail(new TimeoutError(`TLS handshake timed out after ${timeout} ms`)),
-        timeout,
+      const timer = startTimer(timeout, () =>
+        fail(new TimeoutError(`TLS handshake timed out after ${timeout} ms`)),
       );
       pending.set(socket, {
         resolve: (secureSocket) => {
@@ -147,9 +147,8 @@ function clientHandshake(secureSocket: tls.TLSSocket, timeout: number): Promise<
     const onClose = (): void => {
       fail(new TlsError(ErrorCode.Tls, 'the connection closed during the TLS handshake'));
     };
-    const timer = setTimeout(
-      () => fail(new TimeoutError(`TLS handshake timed out after ${timeout} ms`)),
-      timeout,
+    const timer = startTimer(timeout, () =>
+      fail(new TimeoutError(`TLS handshake timed out after ${timeout} ms`)),
     );
     secureSocket.once('secureConnect', onSecure);
     secureSocket.once('error', onError);

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { ConnectionError, ErrorCode, TlsError } from '../errors.js';
+import { startTimer } from '../timer.js';
 import type { ChannelBindingType, Transport, TransportInfo } from '../transport.js';
 import { tlsChannelBinding } from './channel-binding.js';
 import { socketError, type TlsUpgrade } from './tls.js';
@@ -244,7 +245,7 @@ export class NodeTransport implements Transport {
       socket.on('data', noop);
       socket.resume();
       socket.end();
-      this.#closeTimer = setTimeout(() => socket.destroy(), this.#closeTimeout);
+      this.#closeTimer = startTimer(this.#closeTimeout, () => socket.destroy());
     }
     await this.closed.catch(noop);
   }
