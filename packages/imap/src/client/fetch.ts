@@ -89,11 +89,20 @@ export interface ImapFetchedMessage {
   readonly internalDate: Date | undefined;
   /** The message's size in octets (RFC822.SIZE), when fetched. */
   readonly size: number | undefined;
-  /** The ENVELOPE, when fetched. */
+  /**
+   * The ENVELOPE, when fetched; `undefined` also when the server's could not be read, its value then in
+   * {@link extensions} as sent.
+   */
   readonly envelope: Envelope | undefined;
-  /** The BODYSTRUCTURE, when fetched. */
+  /**
+   * The BODYSTRUCTURE, when fetched; `undefined` also when the server's could not be read, its value then
+   * in {@link extensions} as sent.
+   */
   readonly bodyStructure: BodyStructure | undefined;
-  /** The message's mod-sequence (RFC 7162), when fetched. */
+  /**
+   * The message's mod-sequence (RFC 7162), when fetched; `undefined` also when it is above 2⁵³−1, its value
+   * then in {@link extensions} as sent.
+   */
   readonly modseq: number | undefined;
   /** The message's EMAILID (RFC 8474), when fetched. */
   readonly emailId: string | undefined;
@@ -657,7 +666,11 @@ export class FetchRun implements ImapFetch {
    * beyond those, or, when nothing else was asked for, the UID under UID FETCH (RFC 9051 §6.4.9).
    */
   #answers(attributes: readonly FetchAttribute[], uid: boolean): boolean {
-    if (this.#static) return attributes.some((attribute) => !CHANGE_ITEMS.has(attribute.item));
+    if (this.#static)
+      return attributes.some(
+        // A MODSEQ beyond what a number holds comes as an extension item, still a change item.
+        (attribute) => !CHANGE_ITEMS.has(attribute.item === 'OTHER' ? attribute.name : attribute.item),
+      );
     return !uid || attributes.some((attribute) => attribute.item === 'UID');
   }
 

@@ -533,8 +533,11 @@ export class ImapClientSession {
     const cancel = (error: Error): void => {
       if (request.settled) return;
       const queued = this.#queue.indexOf(request);
-      if (queued !== -1) this.#queue.splice(queued, 1);
-      else if (request.state === 'writing') this.#connection.abort(error);
+      if (queued !== -1) {
+        this.#queue.splice(queued, 1);
+        // The writer may be waiting on it (a SELECT waits for the others): the next command may go now.
+        this.#wake();
+      } else if (request.state === 'writing') this.#connection.abort(error);
       request.reject(error);
     };
     const onAbort = (): void => cancel(new AbortError(undefined, { cause: signal?.reason }));
@@ -857,9 +860,15 @@ export class ImapClientSession {
     this.#inflight.splice(this.#inflight.indexOf(request), 1);
     if (outcome instanceof Error) request.reject(outcome);
     else request.resolve(outcome);
-    this.#wakeWriter?.();
-    this.#wakeWriter = undefined;
+    this.#wake();
     this.#rearm();
+  }
+
+  /** Lets a waiting writer look at the queue again. */
+  #wake(): void {
+    const wake = this.#wakeWriter;
+    this.#wakeWriter = undefined;
+    wake?.();
   }
 
   #continued(response: ContinuationResponse): void {
@@ -965,7 +974,7 @@ export class ImapClientSession {
       request.reject(error);
     }
     this.#release?.();
-    this.#wakeWriter?.();
+    this.#wake();
     if (this.#ready) this.#options.emit('close', { error });
   }
 }

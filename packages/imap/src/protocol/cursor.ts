@@ -250,6 +250,23 @@ export class ImapCursor {
     return items;
   }
 
+  /**
+   * Runs `read`; when it fails with a syntax error, puts the cursor back where it was and returns
+   * `undefined` (for lenient reading of a value servers are known to garble).
+   */
+  attempt<T>(read: () => T): T | undefined {
+    const index = this.#index;
+    const pos = this.#pos;
+    try {
+      return read();
+    } catch (error) {
+      if (!(error instanceof ImapSyntaxError)) throw error;
+      this.#index = index;
+      this.#pos = pos;
+      return undefined;
+    }
+  }
+
   /** Runs `read` one nesting level deeper, refusing to go past the depth limit. */
   nested<T>(read: () => T): T {
     if (this.#depth >= this.#maxDepth) this.fail('Too deeply nested');

@@ -136,7 +136,11 @@ function writeAddresses(writer: ImapWriter, list: readonly EnvelopeAddress[] | n
 export function readBodyStructure(cursor: ImapCursor): BodyStructure {
   cursor.expect(OPEN, '"("');
   return cursor.nested(() => {
-    const body = cursor.peek() === OPEN ? readMultipart(cursor) : readSinglePart(cursor);
+    // Lenient: `(NIL "alternative" …)`, a multipart without parts, as some servers send it.
+    const body =
+      cursor.peek() === OPEN || (cursor.lenient && cursor.nil())
+        ? readMultipart(cursor)
+        : readSinglePart(cursor);
     if (cursor.lenient) cursor.trySp();
     cursor.expect(0x29, '")"');
     return body;
@@ -146,10 +150,10 @@ export function readBodyStructure(cursor: ImapCursor): BodyStructure {
 function readMultipart(cursor: ImapCursor): BodyStructure {
   const parts: BodyStructure[] = [];
   let spaced = false;
-  do {
+  while (cursor.peek() === OPEN) {
     parts.push(readBodyStructure(cursor));
     spaced = cursor.lenient && cursor.trySp();
-  } while (cursor.peek() === OPEN);
+  }
   if (!spaced) cursor.sp();
   const subtype = cursor.string();
   if (!cursor.trySp() || cursor.peek() === 0x29) return { kind: 'multipart', parts, subtype };
@@ -179,12 +183,12 @@ function readSinglePart(cursor: ImapCursor): BodyStructure {
   const upper = `${type}/${subtype}`.toUpperCase();
   let body: BodyStructure;
   if (upper === 'MESSAGE/RFC822' || upper === 'MESSAGE/GLOBAL') {
-    cursor.sp();
-    const envelope = readEnvelope(cursor);
-    cursor.sp();
-    const inner = readBodyStructure(cursor);
-    cursor.sp();
-    body = { kind: 'message', ...fields, envelope, body: inner, lines: cursor.number() };
+    // Lenient: an embedded message whose envelope, body or line count cannot be read is a basic body.
+    const message = cursor.lenient
+      ? cursor.attempt(() => readMessageFields(cursor))
+      : readMessageFields(cursor);
+    if (!message) skipMessageFields(cursor);
+    body = message ? { kind: 'message', ...fields, ...message } : { kind: 'basic', ...fields };
   } else if (type.toUpperCase() === 'TEXT') {
     cursor.sp();
     body = { kind: 'text', ...fields, lines: cursor.number() };
@@ -196,6 +200,27 @@ function readSinglePart(cursor: ImapCursor): BodyStructure {
     ...commonExtension(cursor, rest),
   };
   return { ...body, extension };
+}
+
+/** The envelope, body and line count of an embedded message. */
+function readMessageFields(cursor: ImapCursor): { envelope: Envelope; body: BodyStructure; lines: number } {
+  cursor.sp();
+  const envelope = readEnvelope(cursor);
+  cursor.sp();
+  const body = readBodyStructure(cursor);
+  cursor.sp();
+  return { envelope, body, lines: cursor.number() };
+}
+
+/**
+ * Passes over what a server sent where an embedded message's envelope, body and line count go, when
+ * they cannot be read (Domino's `()` body, Gmail's `("ALTERNATIVE")`): the lists, then a number.
+ */
+function skipMessageFields(cursor: ImapCursor): void {
+  const list = (): ExtensionValue =>
+    cursor.trySp() && cursor.peek() === OPEN ? readExtensionValue(cursor) : cursor.fail('Expected a list');
+  while (cursor.attempt(list) !== undefined);
+  cursor.attempt(() => (cursor.trySp() ? cursor.number() : cursor.fail('Expected a number')));
 }
 
 function readParameters(cursor: ImapCursor): BodyParameter[] | null {

@@ -228,9 +228,14 @@ function readCode(cursor: ImapCursor): ResponseCode {
       cursor.sp();
       return { code: atom, uidValidity, source, destination: uidSet() };
     }
-    case 'HIGHESTMODSEQ':
+    case 'HIGHESTMODSEQ': {
       cursor.sp();
-      return { code: atom, modSeq: cursor.number64() };
+      const modSeq = cursor.lenient ? cursor.attempt(() => cursor.number64()) : cursor.number64();
+      // Lenient: one beyond 2⁵³−1 (RFC 7162 allows 2⁶³−1) is kept as the text of an unknown code.
+      return modSeq === undefined
+        ? { code: 'UNKNOWN', atom, text: cursor.until(']') }
+        : { code: atom, modSeq };
+    }
     case 'MODIFIED':
       cursor.sp();
       return { code: atom, set: SequenceSet.parse(cursor.word('sequence')) };

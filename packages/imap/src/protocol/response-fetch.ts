@@ -149,22 +149,19 @@ function readFetchAttribute(cursor: ImapCursor): FetchAttribute {
     case 'RFC822.SIZE':
       return { item: name, size: cursor.number64() };
     case 'ENVELOPE':
-      return { item: name, envelope: readEnvelope(cursor) };
+      return orAsSent(cursor, name, () => ({ item: name, envelope: readEnvelope(cursor) }));
     case 'BODY':
     case 'BODYSTRUCTURE':
-      return { item: name, structure: readBodyStructure(cursor) };
+      return orAsSent(cursor, name, () => ({ item: name, structure: readBodyStructure(cursor) }));
     case 'RFC822':
     case 'RFC822.HEADER':
     case 'RFC822.TEXT':
       return { item: name, content: readContent(cursor) };
     case 'UID':
       return { item: name, uid: cursor.nzNumber() };
-    case 'MODSEQ': {
-      cursor.expect(0x28, '"("');
-      const modSeq = cursor.number64();
-      cursor.expect(0x29, '")"');
-      return { item: name, modSeq };
-    }
+    case 'MODSEQ':
+      // One beyond 2⁵³−1 (RFC 7162 allows 2⁶³−1) cannot be a number here.
+      return orAsSent(cursor, name, () => ({ item: name, modSeq: readModSeq(cursor) }));
     case 'EMAILID':
       return { item: name, id: readObjectId(cursor) };
     case 'THREADID':
@@ -172,6 +169,22 @@ function readFetchAttribute(cursor: ImapCursor): FetchAttribute {
     default:
       return { item: 'OTHER', name, value: readExtensionValue(cursor) };
   }
+}
+
+/**
+ * The item `read` reads or, lenient, when it cannot be read (a malformed ENVELOPE or BODYSTRUCTURE real
+ * servers send), the item as sent, as an extension item: the rest of the response is still read.
+ */
+function orAsSent(cursor: ImapCursor, name: string, read: () => FetchAttribute): FetchAttribute {
+  if (!cursor.lenient) return read();
+  return cursor.attempt(read) ?? { item: 'OTHER', name, value: readExtensionValue(cursor) };
+}
+
+function readModSeq(cursor: ImapCursor): number {
+  cursor.expect(0x28, '"("');
+  const modSeq = cursor.number64();
+  cursor.expect(0x29, '")"');
+  return modSeq;
 }
 
 function readSectionItem(cursor: ImapCursor, name: string): FetchAttribute {

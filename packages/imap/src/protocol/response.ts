@@ -447,8 +447,10 @@ function readStatusValues(cursor: ImapCursor): StatusValues {
   cursor.list(() => {
     const item = cursor.keyword();
     cursor.sp();
-    if (STATUS_NUMBERS.has(item)) values[item] = cursor.number64();
-    else if (item === 'APPENDLIMIT') values[item] = cursor.nil() ? null : cursor.number64();
+    if (STATUS_NUMBERS.has(item)) {
+      const value = readNumber64(cursor);
+      if (value !== undefined) values[item] = value;
+    } else if (item === 'APPENDLIMIT') values[item] = cursor.nil() ? null : cursor.number64();
     else if (item === 'MAILBOXID') values[item] = readObjectId(cursor);
     else readExtensionValue(cursor);
   });
@@ -465,7 +467,7 @@ function readNumbers(cursor: ImapCursor, type: 'SEARCH' | 'SORT'): DataResponse 
       cursor.list(() => {
         if (cursor.keyword() !== 'MODSEQ') cursor.fail('Expected MODSEQ');
         cursor.sp();
-        modSeq = cursor.number64();
+        modSeq = readNumber64(cursor);
       });
       break;
     }
@@ -505,10 +507,23 @@ function readEsearch(cursor: ImapCursor): DataResponse {
     if (name === 'MIN' || name === 'MAX') result[name === 'MIN' ? 'min' : 'max'] = cursor.nzNumber();
     else if (name === 'COUNT') result.count = cursor.number();
     else if (name === 'ALL') result.all = SequenceSet.parse(cursor.word('sequence'));
-    else if (name === 'MODSEQ') result.modSeq = cursor.number64();
-    else readExtensionValue(cursor);
+    else if (name === 'MODSEQ') {
+      const modSeq = readNumber64(cursor);
+      if (modSeq !== undefined) result.modSeq = modSeq;
+    } else readExtensionValue(cursor);
   }
   return { type: 'ESEARCH', ...result };
+}
+
+/**
+ * Reads a `number64`. Lenient, one beyond 2⁵³−1 (a mod-sequence, which RFC 7162 allows up to 2⁶³−1) is
+ * passed over and gives `undefined`, so that only that value is lost.
+ */
+function readNumber64(cursor: ImapCursor): number | undefined {
+  if (!cursor.lenient) return cursor.number64();
+  const value = cursor.attempt(() => cursor.number64());
+  if (value === undefined) cursor.word();
+  return value;
 }
 
 function readThread(cursor: ImapCursor): Thread {

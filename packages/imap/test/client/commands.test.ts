@@ -56,6 +56,30 @@ describe('IMAP client: pipelining and ordering', () => {
     expect(after(server, 'AUTHENTICATE')).toEqual(['A2 NOOP', 'A3 SELECT INBOX', 'A4 STATUS X (MESSAGES)']);
   });
 
+  it('writes the command queued behind a SELECT given up before it was sent, without waiting for the others', async () => {
+    let held: string | undefined;
+    const { client, server } = await scripted(
+      mailboxScript((_, verb, tag) => {
+        if (verb === 'NOOP' && held === undefined) {
+          held = tag;
+          return '';
+        }
+        return undefined;
+      }),
+    );
+    const noop = client.noop();
+    const controller = new AbortController();
+    const open = client.open('INBOX', { signal: controller.signal });
+    const status = client.status('X', ['MESSAGES']);
+    await tick();
+    controller.abort();
+    await expect(open).rejects.toBeInstanceOf(AbortError);
+    await tick();
+    expect(after(server, 'AUTHENTICATE')).toEqual(['A2 NOOP', 'A4 STATUS X (MESSAGES)']);
+    server.send(`${held} OK done\r\n`);
+    await Promise.all([noop, status]);
+  });
+
   it('rejects a NO with the response code, and the client goes on', async () => {
     const { client } = await scripted(
       mailboxScript((_, verb, tag) =>
@@ -720,6 +744,36 @@ describe('IMAP client: mailboxes', () => {
     expect(opened.qresync?.changed).toEqual([
       { seq: 49, uid: 117, flags: ['\\Seen', '\\Answered'], modseq: 715194045001 },
     ]);
+  });
+
+  it('opens and fetches when mod-sequences are above 2^53 − 1, without those values', async () => {
+    const capabilities = `${CAPABILITIES} CONDSTORE`;
+    const huge = '18446744073709551615';
+    const { client } = await scripted(
+      mailboxScript((_, verb, tag) => {
+        if (verb.startsWith('SELECT'))
+          return `* 3 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [HIGHESTMODSEQ ${huge}] ok\r\n${tag} OK [READ-WRITE] done\r\n`;
+        if (verb.startsWith('STATUS'))
+          return `* STATUS X (MESSAGES 2 HIGHESTMODSEQ ${huge})\r\n${tag} OK done\r\n`;
+        if (verb.startsWith('FETCH'))
+          return (
+            `* 1 FETCH (FLAGS (\\Seen) MODSEQ (${huge}))\r\n` +
+            `* 2 FETCH (UID 2 ENVELOPE (NIL "s" NIL NIL NIL NIL NIL NIL NIL NIL) MODSEQ (${huge}))\r\n${tag} OK done\r\n`
+          );
+        return undefined;
+      }, capabilities),
+      { greeting: greeting(capabilities) },
+    );
+    const flags: unknown[] = [];
+    client.addEventListener('flags', (event) => flags.push(event.detail));
+    const opened = await client.open('INBOX', { condstore: true });
+    expect(opened).toMatchObject({ exists: 3, uidValidity: 7, highestModseq: undefined });
+    expect(await client.status('X', ['MESSAGES', 'HIGHESTMODSEQ'])).toEqual({ path: 'X', messages: 2 });
+    const messages = await client.fetchAll('1:2', { uid: true, envelope: true, modseq: true });
+    expect(messages.map(({ seq, uid, modseq }) => ({ seq, uid, modseq }))).toEqual([
+      { seq: 2, uid: 2, modseq: undefined },
+    ]);
+    expect(flags).toMatchObject([{ seq: 1, flags: ['\\Seen'] }]);
   });
 
   it('closes a mailbox with UNSELECT, or CLOSE with expunge, or EXAMINE then CLOSE without UNSELECT', async () => {

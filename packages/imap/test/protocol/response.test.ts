@@ -506,6 +506,121 @@ describe('responses: Gmail and sloppy servers', () => {
     });
   });
 
+  it('reads what it can of the malformed message/rfc822 parts real servers send, and never fails the FETCH', () => {
+    const envelope = '(NIL "s" NIL NIL NIL NIL NIL NIL NIL "<m@x>")';
+    const [domino, mailKit, bare, gmail, garbled] = parseLines([
+      // Domino: the embedded message's body is `()`.
+      '* 1 FETCH (UID 1 BODYSTRUCTURE (("text" "plain" NIL NIL NIL "7bit" 3 1 NIL NIL NIL)("message" "rfc822" NIL NIL NIL "7BIT" 787 (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) () 0 NIL NIL NIL) "report" ("report-type" "delivery-status") NIL NIL) FLAGS (\\Seen))',
+      // MailKit #1393: a multipart without parts, `(NIL "alternative" …)`.
+      `* 2 FETCH (UID 2 BODYSTRUCTURE ("message" "rfc822" ("name" "h") NIL NIL "7bit" 903 ${envelope} (NIL "alternative" ("boundary" "b") NIL NIL NIL) 17 NIL NIL NIL NIL))`,
+      // A message/rfc822 part sent as a basic body, without envelope, body or lines.
+      '* 3 FETCH (UID 3 BODYSTRUCTURE ("message" "rfc822" NIL NIL NIL "7bit" 120 NIL ("attachment" ("filename" "a.eml")) NIL NIL))',
+      // Gmail: `("ALTERNATIVE")` for an embedded message's empty multipart.
+      `* 4 FETCH (UID 4 BODY ("MESSAGE" "RFC822" NIL NIL NIL "7BIT" 2942 ${envelope} ("ALTERNATIVE") 51))`,
+      // Nothing readable at all.
+      '* 5 FETCH (UID 5 BODYSTRUCTURE ("text" 12 "plain") FLAGS ())',
+    ]);
+    const attributes = (response: ImapResponse | undefined) =>
+      response?.type === 'FETCH' ? response.attributes : [];
+    expect(attributes(domino)).toMatchObject([
+      { item: 'UID', uid: 1 },
+      {
+        item: 'BODYSTRUCTURE',
+        structure: {
+          kind: 'multipart',
+          subtype: 'report',
+          parts: [{ kind: 'text' }, { kind: 'basic', type: 'message', subtype: 'rfc822', size: 787 }],
+        },
+      },
+      { item: 'FLAGS', flags: ['\\Seen'] },
+    ]);
+    expect(attributes(mailKit)[1]).toMatchObject({
+      structure: {
+        kind: 'message',
+        envelope: { subject: 's', messageId: '<m@x>' },
+        body: { kind: 'multipart', parts: [], subtype: 'alternative' },
+        lines: 17,
+      },
+    });
+    expect(attributes(bare)[1]).toMatchObject({
+      structure: { kind: 'basic', type: 'message', subtype: 'rfc822', size: 120 },
+    });
+    expect(attributes(gmail)[1]).toMatchObject({
+      item: 'BODY',
+      structure: { kind: 'basic', type: 'MESSAGE', subtype: 'RFC822', size: 2942 },
+    });
+    expect(attributes(garbled)).toEqual([
+      { item: 'UID', uid: 5 },
+      { item: 'OTHER', name: 'BODYSTRUCTURE', value: ['text', '12', 'plain'] },
+      { item: 'FLAGS', flags: [] },
+    ]);
+    expect(
+      refused('* 1 FETCH (BODYSTRUCTURE ("message" "rfc822" NIL NIL NIL "7bit" 120 NIL NIL NIL NIL))').text,
+    ).toMatch(/Expected/);
+  });
+
+  it('keeps an ENVELOPE it cannot read as sent, and reads the rest of the FETCH', () => {
+    // SmarterMail: an address where a list of addresses goes.
+    const response = parseLine(
+      '* 1 FETCH (UID 9 ENVELOPE ("Thu, 18 Jul 2019 01:29:32 -0300" "s" (NIL NIL "a" "example.com") NIL NIL NIL NIL NIL NIL "<m@x>") FLAGS ())',
+    );
+    expect(response).toEqual({
+      type: 'FETCH',
+      number: 1,
+      attributes: [
+        { item: 'UID', uid: 9 },
+        {
+          item: 'OTHER',
+          name: 'ENVELOPE',
+          value: [
+            'Thu, 18 Jul 2019 01:29:32 -0300',
+            's',
+            [null, null, 'a', 'example.com'],
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            '<m@x>',
+          ],
+        },
+        { item: 'FLAGS', flags: [] },
+      ],
+    });
+  });
+
+  it('passes over mod-sequences above 2^53 − 1, losing only those values', () => {
+    const huge = '9223372036854775807';
+    expect(
+      parseLines([
+        `* SEARCH 2 3 (MODSEQ ${huge})`,
+        `* ESEARCH (TAG "a1") MODSEQ ${huge} COUNT 2`,
+        `* OK [HIGHESTMODSEQ ${huge}] x`,
+        `* 1 FETCH (MODSEQ (${huge}) UID 4)`,
+      ]),
+    ).toEqual([
+      { type: 'SEARCH', numbers: [2, 3] },
+      { type: 'ESEARCH', tag: 'a1', uid: false, count: 2 },
+      {
+        type: 'status',
+        status: 'OK',
+        code: { code: 'UNKNOWN', atom: 'HIGHESTMODSEQ', text: huge },
+        text: 'x',
+      },
+      {
+        type: 'FETCH',
+        number: 1,
+        attributes: [
+          { item: 'OTHER', name: 'MODSEQ', value: [huge] },
+          { item: 'UID', uid: 4 },
+        ],
+      },
+    ]);
+    expect(refused(`* OK [HIGHESTMODSEQ ${huge}] x`).text).toMatch(/range/);
+    expect(refused(`* SEARCH 2 (MODSEQ ${huge})`).text).toMatch(/range/);
+  });
+
   it('refuses what the strict grammar refuses', () => {
     expect(refused('* 5 EXISTS extra').text).toMatch(/extra/i);
     expect(refused('a1 MAYBE done').text).toMatch(/OK, NO or BAD/);
