@@ -164,7 +164,10 @@ export interface Pop3Server {
     /** The port bound to. */
     port: number;
   }>;
-  /** Stops accepting, ends every session with `-ERR [SYS/TEMP]` (deleting nothing), and resolves once all are closed. */
+  /**
+   * Stops accepting, ends every session with `-ERR [SYS/TEMP]` (deleting nothing), and resolves once all
+   * are closed. A QUIT whose deletions are under way gets its real answer once they are done.
+   */
   close(options?: { timeout?: number }): Promise<void>;
 }
 
@@ -306,6 +309,8 @@ class SessionRun {
   #buffer: Uint8Array | undefined;
   /** The session has closed: its `close` event was seen. */
   #closing = false;
+  /** The update of a QUIT, from the maildrop's deletions to the session's answer; a goodbye waits for it. */
+  #updating: Promise<void> | undefined;
 
   constructor(session: Pop3ServerSession, connection: ServerConnection, shared: Shared) {
     this.#session = session;
@@ -385,6 +390,7 @@ class SessionRun {
   /** Says goodbye for the listener (shutdown, idle, timeout): `-ERR`, then the listener closes. */
   async goodbye(reason: 'shutdown' | 'timeout'): Promise<void> {
     this.#session.shutdown(reason);
+    await this.#updating;
     this.#drain();
     await this.#flush();
   }
@@ -432,28 +438,33 @@ class SessionRun {
       case 'retrieve':
         await this.#retrieve(event.message);
         return;
-      case 'update': {
-        const maildrop = this.#maildrop!;
-        const pick = (numbers: readonly number[]) => numbers.map((number) => maildrop.messages[number - 1]!);
-        try {
-          await maildrop.update({ deleted: pick(event.deleted), retrieved: pick(event.retrieved) });
-          session.respond();
-        } catch (error) {
-          this.#report(error);
-          session.respond({
-            ok: false,
-            code: Pop3ResponseCode.SysTemp,
-            text: 'Some deleted messages not removed',
-          });
-        }
+      case 'update':
+        this.#updating = this.#update(event.deleted, event.retrieved);
+        await this.#updating;
         return;
-      }
       case 'stls':
         // The +OK goes out before the handshake starts.
         await this.#flush();
         this.#transport = await this.#transport.startTls();
         session.respond();
         return;
+    }
+  }
+
+  /** QUIT's update: the maildrop deletes, and the session answers with the outcome. */
+  async #update(deleted: readonly number[], retrieved: readonly number[]): Promise<void> {
+    const maildrop = this.#maildrop!;
+    const pick = (numbers: readonly number[]) => numbers.map((number) => maildrop.messages[number - 1]!);
+    try {
+      await maildrop.update({ deleted: pick(deleted), retrieved: pick(retrieved) });
+      this.#session.respond();
+    } catch (error) {
+      this.#report(error);
+      this.#session.respond({
+        ok: false,
+        code: Pop3ResponseCode.SysTemp,
+        text: 'Some deleted messages not removed',
+      });
     }
   }
 

@@ -498,9 +498,11 @@ export class Pop3ServerSession {
   /**
    * Ends the session at the server's wish: `-ERR [SYS/TEMP]` on shutdown, `-ERR` on a timeout (RFC 1939
    * §3's autologout), then close. Nothing is deleted; in the middle of a message, nothing is written.
+   * While the `update` of a QUIT is pending, it does nothing: the deletions are under way, and the
+   * answer to that `update` tells the client their outcome and ends the session.
    */
   shutdown(reason: 'shutdown' | 'timeout' = 'shutdown'): void {
-    if (this.#state === 'closed') return;
+    if (this.#state === 'closed' || this.#pending === 'update') return;
     if (this.#outgoing) {
       this.abortMessage();
       return;

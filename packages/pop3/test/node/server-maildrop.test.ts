@@ -219,6 +219,41 @@ describe("createPop3Server: the application's maildrop", () => {
     expect(calls.released).toBe(1);
   });
 
+  it('a shutdown during the update at QUIT lets it finish and answers QUIT with its real outcome', async () => {
+    const calls = newCalls();
+    let finishUpdate!: () => void;
+    let updating!: () => void;
+    const updateStarted = new Promise<void>((resolve) => {
+      updating = resolve;
+    });
+    const { port } = await startServer(servers, {
+      maildrop: () =>
+        maildropOf(['Subject: a\r\n\r\n'], calls, {
+          update: ({ deleted }) => {
+            calls.updates.push({ deleted: deleted.map((message) => message.uid), retrieved: [] });
+            updating();
+            return new Promise<void>((resolve) => {
+              finishUpdate = resolve;
+            });
+          },
+        }),
+    });
+    const pop = await Conversation.open(port);
+    await pop.login();
+    expect(await pop.send('DELE 1\r\n')).toBe('+OK Message 1 deleted\r\n');
+    const quit = pop.send('QUIT\r\n');
+    await updateStarted;
+    const closing = servers.at(-1)!.close();
+    // The goodbye runs while the deletion is still under way.
+    await new Promise((resolve) => setImmediate(resolve));
+    finishUpdate();
+    expect(await quit).toMatch(/^\+OK .* signing off \(maildrop empty\)\r\n$/);
+    await closing;
+    await pop.closed;
+    expect(calls.updates).toEqual([{ deleted: ['id-1'], retrieved: [] }]);
+    expect(calls.released).toBe(1);
+  });
+
   it('a failing release and onClose are reported, and onClose learns the user', async () => {
     const errors: unknown[] = [];
     const closed: (string | undefined)[] = [];

@@ -2,9 +2,11 @@ import {
   AbortError,
   ConnectionError,
   type Connector,
+  ErrorCode,
   InvalidArgumentError,
   PostwireError,
   type StartTlsPolicy,
+  streamChunks,
   type TlsClientOptions,
   type TraceHook,
 } from '@postwire/core';
@@ -15,6 +17,7 @@ import type { SmtpReply } from '../protocol/reply.js';
 import { dkimSigners, needsSigning, SignedMessage, signMessage } from './dkim.js';
 import { SmtpReplyError } from './errors.js';
 import { messageEnvelope, prepareMessage, type SmtpMessageInput } from './message.js';
+import { isComposedMessage } from './message-kind.js';
 import { defaultSmtpClientTimeouts, SmtpClientSession, type SmtpClientTimeouts } from './session.js';
 import { planTransaction, type SmtpRecipientResult, type SmtpSendEnvelope } from './transaction.js';
 
@@ -172,7 +175,11 @@ export interface SmtpClient {
    * single server to check.
    */
   verify(options?: { readonly signal?: AbortSignal }): Promise<SmtpVerifyResult>;
-  /** Ends every connection (QUIT) and refuses further sends. */
+  /**
+   * Ends every connection (QUIT) and refuses further sends. A message being sent is finished first; a
+   * send still waiting for a connection (pooled, or looking up MX hosts) is refused with a
+   * `ConnectionError` whose code is `CONNECTION_CLOSED`.
+   */
   close(): Promise<void>;
 }
 
@@ -231,6 +238,7 @@ export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
     message: OutgoingMessage,
     signal: AbortSignal | undefined,
   ): Promise<SmtpSendResult> => {
+    if (closed) throw clientClosed();
     const pool = poolFor(host);
     for (let attempt = 0; ; attempt++) {
       const session = await pool.acquire(signal);
@@ -280,21 +288,34 @@ export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
     }
   };
 
-  return {
-    async send({ message, envelope, dkim, signal: sendSignal }) {
-      if (closed) throw new InvalidArgumentError('this SMTP client is closed');
-      const signal = anySignal(options.signal, sendSignal);
+  const sendMessage = async ({
+    message,
+    envelope,
+    dkim,
+    signal: sendSignal,
+  }: SmtpSendOptions): Promise<SmtpSendResult> => {
+    if (closed) throw new InvalidArgumentError('this SMTP client is closed');
+    const signal = anySignal(options.signal, sendSignal);
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    const resolved = envelope ?? messageEnvelope(message);
+    if (!resolved) throw new InvalidArgumentError('a message given as bytes or a stream needs an envelope');
+    const signers = dkimSigners(dkim ?? options.dkim);
+    let outgoing: OutgoingMessage = message;
+    if (needsSigning(message, signers)) {
+      outgoing = await signMessage(message, resolved, signers, options.dkimOptions);
       if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-      const resolved = envelope ?? messageEnvelope(message);
-      if (!resolved) throw new InvalidArgumentError('a message given as bytes or a stream needs an envelope');
-      const signers = dkimSigners(dkim ?? options.dkim);
-      let outgoing: OutgoingMessage = message;
-      if (needsSigning(message, signers)) {
-        outgoing = await signMessage(message, resolved, signers, options.dkimOptions);
-        if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    }
+    if (options.host) return sendTo(options.host, resolved, outgoing, signal);
+    return deliverDirect(options.mx!, resolved, outgoing, signal, sendTo);
+  };
+
+  return {
+    async send(sendOptions) {
+      try {
+        return await sendMessage(sendOptions);
+      } finally {
+        closeStream(sendOptions.message);
       }
-      if (options.host) return sendTo(options.host, resolved, outgoing, signal);
-      return deliverDirect(options.mx!, resolved, outgoing, signal, sendTo);
     },
     async verify({ signal: verifySignal } = {}) {
       if (closed) throw new InvalidArgumentError('this SMTP client is closed');
@@ -314,6 +335,32 @@ export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
       pools.clear();
     },
   };
+}
+
+/** What a send still waiting for a connection gets once the client is closed. */
+function clientClosed(): ConnectionError {
+  return new ConnectionError(ErrorCode.ConnectionClosed, 'the SMTP client was closed');
+}
+
+/**
+ * Closes a message given as a stream once its send is over, read or not (a refused sender or recipients,
+ * a failed connection): a web stream is cancelled, a Node stream destroyed, an iterator returned. One
+ * read to its end is unharmed.
+ */
+function closeStream(message: SmtpMessageInput): void {
+  if (message instanceof ReadableStream) {
+    if (!message.locked) message.cancel().catch(() => {});
+    return;
+  }
+  if (typeof message !== 'object' || message instanceof Uint8Array || !(Symbol.asyncIterator in message))
+    return;
+  if (isComposedMessage(message)) return;
+  const stream = message as AsyncIterable<Uint8Array> & {
+    destroy?: () => void;
+    return?: () => Promise<unknown>;
+  };
+  if (typeof stream.destroy === 'function') stream.destroy();
+  else stream.return?.().catch(() => {});
 }
 
 /** A message as the client sends it: as given, or signed with DKIM into its final bytes. */
@@ -368,7 +415,10 @@ async function deliverDirect(
     signal: AbortSignal | undefined,
   ) => Promise<SmtpSendResult>,
 ): Promise<SmtpSendResult> {
-  if (isStream(message) && new Set(envelope.to.map(domainOf)).size > 1) {
+  const stream = isStream(message)
+    ? new ReadOnce(message as ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>)
+    : undefined;
+  if (stream && new Set(envelope.to.map(domainOf)).size > 1) {
     throw new InvalidArgumentError('a message stream can go to one domain only; give bytes for several');
   }
   const byDomain = new Map<string, string[]>();
@@ -395,7 +445,7 @@ async function deliverDirect(
     const hosts = records.length > 0 ? records.map((record) => record.exchange) : [domain];
     for (const host of hosts) {
       try {
-        last = await sendTo(host, { ...envelope, to }, message, signal);
+        last = await sendTo(host, { ...envelope, to }, stream ?? message, signal);
         for (const each of last.recipients) outcomes.set(each.address, each);
         lastError = undefined;
         break;
@@ -405,13 +455,35 @@ async function deliverDirect(
         const refusals = error instanceof SmtpReplyError ? error.recipients : [];
         for (const each of refusals) outcomes.set(each.address, each);
         const temporary = !(error instanceof SmtpReplyError) || error.temporary;
-        if (!temporary || !(error instanceof PostwireError)) break;
+        // A stream a host began to read cannot go to the next one: what is left of it is not the message.
+        if (!temporary || !(error instanceof PostwireError) || stream?.started) break;
       }
     }
   }
   const recipients = envelope.to.map((address) => outcomes.get(address)).filter((each) => each !== undefined);
   if (!recipients.some((each) => each.accepted) || !last) throw lastError;
   return result(envelope, recipients, last.reply, last.server, last.messageId);
+}
+
+/** A message stream that tells whether its reading began. */
+class ReadOnce implements AsyncIterable<Uint8Array> {
+  readonly #stream: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+  #started = false;
+
+  constructor(stream: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>) {
+    this.#stream = stream;
+  }
+
+  /** Some of the stream was asked for. */
+  get started(): boolean {
+    return this.#started;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    this.#started = true;
+    const stream = this.#stream;
+    yield* stream instanceof ReadableStream ? streamChunks(stream) : stream;
+  }
 }
 
 /** The recipients in groups of at most `size`. */
@@ -477,6 +549,7 @@ class ConnectionPool {
 
   async acquire(signal: AbortSignal | undefined): Promise<SmtpClientSession> {
     for (;;) {
+      if (this.#closed) throw clientClosed();
       const idle = this.#idle.pop();
       if (idle) {
         clearTimeout(idle.timer);
@@ -545,6 +618,7 @@ class ConnectionPool {
     const idle = this.#idle.splice(0);
     for (const { timer } of idle) clearTimeout(timer);
     this.#count -= idle.length;
+    for (const wake of this.#waiting.splice(0)) wake();
     await Promise.all(idle.map(({ session }) => session.quit()));
   }
 }

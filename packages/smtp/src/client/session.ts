@@ -108,6 +108,8 @@ export class SmtpClientSession {
   /** Replies received before anyone asked for them (pipelined ones). */
   readonly #queued: SmtpReply[] = [];
   #waiter: { resolve(reply: SmtpReply): void; reject(error: Error): void } | undefined;
+  /** Fails the write in progress: a write the server does not take ends as soon as the connection fails. */
+  #writeFailed: ((error: Error) => void) | undefined;
   #capabilities!: SmtpCapabilities;
   /** A transaction ended half-way: the next one starts with RSET. */
   #needsReset = false;
@@ -497,19 +499,22 @@ export class SmtpClientSession {
     const timeout = this.#options.timeouts.command;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(
-          this.#connection.abort(new TimeoutError(`${this.server} took nothing more within ${timeout} ms`)),
-        );
+        this.#connection.abort(new TimeoutError(`${this.server} took nothing more within ${timeout} ms`));
       }, timeout);
+      // An abort or a timeout closes the transport, whose close waits for this very write: the send
+      // fails at once instead.
+      this.#writeFailed = (error) => {
+        clearTimeout(timer);
+        this.#writeFailed = undefined;
+        reject(error);
+      };
       this.#connection.write(bytes).then(
         () => {
           clearTimeout(timer);
+          this.#writeFailed = undefined;
           resolve();
         },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
+        (error: unknown) => this.#writeFailed?.(error as Error),
       );
     });
   }
@@ -609,11 +614,12 @@ export class SmtpClientSession {
     else this.#queued.push(reply);
   }
 
-  /** The session failed: the waiting reply never comes. */
+  /** The session failed: the waiting reply never comes, and the write in progress never ends. */
   #rejectWaiter(error: Error): void {
     const waiter = this.#waiter;
     this.#waiter = undefined;
     waiter?.reject(error);
+    this.#writeFailed?.(error);
   }
 }
 

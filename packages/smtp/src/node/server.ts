@@ -276,7 +276,11 @@ export interface SmtpServer {
     /** The port bound to. */
     port: number;
   }>;
-  /** Stops accepting, ends every session with `421`, and resolves once all are closed. */
+  /**
+   * Stops accepting, ends every session with `421`, and resolves once all are closed. A message whose
+   * end was received gets its real answer first, once `onData` gives it within the goodbye time (5 s):
+   * a client told `421` for a message that was stored would send it again.
+   */
   close(options?: { timeout?: number }): Promise<void>;
 }
 
@@ -427,6 +431,8 @@ class SessionRun {
   /** Read and written through the Node transport's fast path, without web streams. */
   #transport: NodeTransport;
   #message: MessageInProgress | undefined;
+  /** The answer to come for the message that ended: a goodbye waits for it. */
+  #storing: Promise<unknown> | undefined;
   /** The SASL exchange of the AUTH command in progress. */
   #exchange: SaslServerExchange | undefined;
   /** Replies not yet written: they go out together when the session waits for the client. */
@@ -523,6 +529,8 @@ class SessionRun {
 
   /** Says goodbye for the listener (shutdown, idle, timeout): `421`, then the listener closes. */
   async goodbye(reason: 'shutdown' | 'timeout'): Promise<void> {
+    // Given, the answer is among the session's output before the goodbye goes on.
+    await this.#storing?.catch(() => {});
     await this.#flush();
     this.#session.shutdown(reason);
     for (let event = this.#session.next(); event; event = this.#session.next()) {
@@ -569,27 +577,27 @@ class SessionRun {
     const options = this.#options;
     switch (event.type) {
       case 'connect':
-        session.respond(await this.#hook(() => options.onConnect?.(this.#info)));
+        this.#respond(await this.#hook(() => options.onConnect?.(this.#info)));
         return;
       case 'helo':
-        session.respond(await this.#hook(() => options.onHelo?.(event.domain, this.#info)));
+        this.#respond(await this.#hook(() => options.onHelo?.(event.domain, this.#info)));
         return;
       case 'mail':
-        session.respond(await this.#mailFrom(event));
+        this.#respond(await this.#mailFrom(event));
         return;
       case 'rcpt':
-        session.respond(await this.#hook(() => options.onRcptTo?.(event.to, event.parameters, this.#info)));
+        this.#respond(await this.#hook(() => options.onRcptTo?.(event.to, event.parameters, this.#info)));
         return;
       case 'vrfy':
-        session.respond(await this.#hook(() => options.onVrfy?.(event.argument, this.#info)));
+        this.#respond(await this.#hook(() => options.onVrfy?.(event.argument, this.#info)));
         return;
       case 'expn':
-        session.respond(await this.#hook(() => options.onExpn?.(event.argument, this.#info)));
+        this.#respond(await this.#hook(() => options.onExpn?.(event.argument, this.#info)));
         return;
       case 'message-start':
         if (this.#authentication) this.#held = { envelope: event.envelope, chunks: [] };
         else this.#message = this.#startMessage(event.envelope);
-        session.respond();
+        this.#respond();
         return;
       case 'message-data':
         if (this.#held) {
@@ -604,20 +612,28 @@ class SessionRun {
         this.#dropMessage(new Error(`the message was given up: ${event.reason}`));
         return;
       case 'message-end': {
-        // The transaction deadline covers the client's part; storing the message is the application's.
+        // The transaction and command deadlines cover the client's part; storing the message is the
+        // application's.
         this.#transactionDeadline?.clear();
+        this.#connection.commandDeadline.clear();
         const held = this.#held;
         if (held) {
           this.#held = undefined;
-          session.respond((await this.#deliverAuthenticated(held, event.size)) ?? undefined);
+          const delivered = this.#deliverAuthenticated(held, event.size);
+          this.#storing = delivered;
+          const answer = await delivered;
+          this.#storing = undefined;
+          this.#respond(answer);
           return;
         }
         const message = this.#message;
         this.#message = undefined;
         message?.end(event.size);
         message?.content.end();
+        this.#storing = message?.result;
         const answer = await message?.result;
-        session.respond(answer ?? undefined);
+        this.#storing = undefined;
+        this.#respond(answer);
         return;
       }
       case 'auth': {
@@ -645,8 +661,22 @@ class SessionRun {
         // The 220 goes out before the handshake starts.
         await this.#flush();
         this.#transport = await this.#transport.startTls();
-        session.respond();
+        this.#respond();
         return;
+    }
+  }
+
+  /**
+   * Answers the pending decision; an answer the session cannot take (a malformed reply, a wrong number
+   * of LMTP replies) is the application's error, and the client hears a temporary failure instead, so
+   * that the session stays in step and a message is retried, never lost.
+   */
+  #respond(answer?: SmtpHookResult | readonly SmtpReply[]): void {
+    try {
+      this.#session.respond(answer ?? undefined);
+    } catch (error) {
+      this.#options.onError?.(error, this.#info);
+      this.#session.respond(HOOK_FAILED);
     }
   }
 

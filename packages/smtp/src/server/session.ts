@@ -480,11 +480,15 @@ export class SmtpServerSession {
    * Answers the pending decision: `undefined` accepts it with the default reply; a reply refuses it (or,
    * for `message-end` in LMTP, an array gives one reply per recipient). A 2xx or 3xx reply is written in
    * place of the default one. Once the session has closed (after `shutdown()`), answers are ignored.
+   * @throws InvalidArgumentError for a reply that cannot be written (see `serializeReply`), or a wrong
+   * number of replies to a message; nothing is written and the decision stays pending.
    */
   respond(answer?: SmtpReply | readonly SmtpReply[]): void {
     if (this.#phase === Phase.Closed) return;
     const pending = this.#pending;
     if (!pending) throw new Error('no decision is pending');
+    if (Array.isArray(answer)) for (const each of answer as readonly SmtpReply[]) serialized(each);
+    else if (answer !== undefined) serialized(answer as SmtpReply);
     this.#pending = undefined;
     const refusal = Array.isArray(answer) ? undefined : (answer as SmtpReply | undefined);
     const refused = refusal !== undefined && refusal.code >= 400;

@@ -1,12 +1,16 @@
 import { hostname } from 'node:os';
+import { Readable } from 'node:stream';
 import {
   AbortError,
+  ConnectionError,
   ErrorCode,
   InvalidArgumentError,
   ProtocolError,
   TimeoutError,
   TlsError,
+  type Transport,
 } from '@postwire/core';
+import { connect } from '@postwire/core/node';
 import { createSaslServer } from '@postwire/sasl';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testCertificates } from '../../../core/test/support/certs.js';
@@ -163,6 +167,34 @@ describe('SMTP client with our server', () => {
     expect(error).toBeInstanceOf(SmtpReplyError);
     expect(error.command).toBe('MAIL');
     expect(error.permanent).toBe(true);
+  });
+
+  it('closes a message stream it never reads, when the sender or every recipient is refused', async () => {
+    const { port } = await ourServer({
+      onMailFrom: (from) =>
+        from?.address === 'blocked@postwire.test'
+          ? { code: 550, enhancedCode: '5.7.1', lines: ['Sender blocked'] }
+          : undefined,
+      onRcptTo: () => ({ code: 550, enhancedCode: '5.1.1', lines: ['No such user'] }),
+    });
+    const smtp = client(port);
+    const nodeStream = Readable.from([Buffer.from(MESSAGE)]);
+    await expect(
+      smtp.send({ envelope: { ...ENVELOPE, from: 'blocked@postwire.test' }, message: nodeStream }),
+    ).rejects.toBeInstanceOf(SmtpReplyError);
+    expect(nodeStream.destroyed).toBe(true);
+    let cancelled: () => void = () => {};
+    const cancel = new Promise<void>((resolve) => {
+      cancelled = resolve;
+    });
+    const webStream = new ReadableStream<Uint8Array>({
+      pull: (controller) => controller.enqueue(Buffer.from(MESSAGE)),
+      cancel: () => cancelled(),
+    });
+    await expect(smtp.send({ envelope: ENVELOPE, message: webStream })).rejects.toBeInstanceOf(
+      SmtpReplyError,
+    );
+    await cancel;
   });
 
   it('refuses before sending a message over the SIZE limit, 8-bit text without 8BITMIME, UTF-8 without SMTPUTF8', async () => {
@@ -498,6 +530,35 @@ describe('SMTP client with our server', () => {
     await sessionEnded;
   });
 
+  it('close() refuses the sends still waiting for a pooled connection instead of opening new ones', async () => {
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let entered: () => void = () => {};
+    const receiving = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const { port, sessions } = await ourServer({
+      async onData(message) {
+        entered();
+        await readAll(message);
+        await gate;
+      },
+    });
+    const smtp = client(port, { pool: { maxConnections: 1 } });
+    const sending = smtp.send({ envelope: ENVELOPE, message: MESSAGE });
+    const queued = smtp.send({ envelope: ENVELOPE, message: MESSAGE }).catch((caught: unknown) => caught);
+    await receiving;
+    await smtp.close();
+    open();
+    expect((await sending).accepted).toEqual(ENVELOPE.to);
+    const error = (await queued) as ConnectionError;
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error.code).toBe(ErrorCode.ConnectionClosed);
+    expect(sessions.count).toBe(1);
+  });
+
   it('RFC 3030: sends no more BDAT chunks once one was refused, and reports the refusal', async () => {
     const { port, deliveries } = await ourServer({ limits: { messageSize: 1000 } });
     const lines: string[] = [];
@@ -629,6 +690,43 @@ describe('SMTP client with our server', () => {
     expect(result.recipients[2]!.reply).toMatchObject({ code: 556, enhancedCode: '5.1.10' });
     expect(deliveries).toHaveLength(2);
   });
+  it('gives a message stream that the first MX host read and deferred to no other host: it cannot be read again', async () => {
+    const deferring = await ourServer({
+      async onData(message) {
+        await readAll(message);
+        return { code: 451, enhancedCode: '4.3.0', lines: ['Try again later'] };
+      },
+    });
+    const accepting = await ourServer();
+    const unread = await ourServer({ onMailFrom: () => ({ code: 421, lines: ['Busy'] }) });
+    const ports: Record<string, number> = {
+      'unread.test': unread.port,
+      'deferring.test': deferring.port,
+      'accepting.test': accepting.port,
+    };
+    const smtp = client(0, {
+      host: undefined,
+      mx: async (domain) => [
+        { exchange: 'unread.test', priority: 5 },
+        ...(domain === 'postwire.test' ? [{ exchange: 'deferring.test', priority: 10 }] : []),
+        { exchange: 'accepting.test', priority: 20 },
+      ],
+      connector: (options) => connect({ ...options, host: '127.0.0.1', port: ports[options.host]! }),
+    });
+    const error = (await smtp
+      .send({ envelope: ENVELOPE, message: Readable.from([Buffer.from(MESSAGE)]) })
+      .catch((caught: unknown) => caught)) as SmtpReplyError;
+    expect(error).toBeInstanceOf(SmtpReplyError);
+    expect(error.reply.code).toBe(451);
+    expect(accepting.deliveries).toEqual([]);
+    // A host that refused before reading any of it gives way to the next, as for bytes.
+    const result = await smtp.send({
+      envelope: { ...ENVELOPE, to: ['b@example.test'] },
+      message: Readable.from([Buffer.from(MESSAGE)]),
+    });
+    expect(result.server).toBe('accepting.test:0');
+    expect(accepting.deliveries.map((each) => each.message)).toEqual([MESSAGE]);
+  });
 });
 
 describe('SMTP client against a hostile or odd server', () => {
@@ -734,6 +832,52 @@ describe('SMTP client against a hostile or odd server', () => {
     await expect(
       client(server.port, { timeouts: { command: 300 } }).send({ envelope: ENVELOPE, message }),
     ).rejects.toBeInstanceOf(TimeoutError);
+  });
+
+  it('an abort ends a send whose message write the server does not take, without waiting for the close', async () => {
+    // A connection whose peer stops reading once the message starts: the write, and the graceful
+    // close that waits for it, never end.
+    let stalled: () => void = () => {};
+    const writeStalled = new Promise<void>((resolve) => {
+      stalled = resolve;
+    });
+    let reply: (text: string) => void = () => {};
+    const readable = new ReadableStream<Uint8Array>({
+      start(controller) {
+        reply = (text) => controller.enqueue(Buffer.from(text));
+        reply('220 x ESMTP\r\n');
+      },
+    });
+    let inMessage = false;
+    const writable = new WritableStream<Uint8Array>({
+      write(chunk) {
+        if (inMessage) {
+          stalled();
+          return new Promise(() => {});
+        }
+        const line = Buffer.from(chunk).toString('latin1');
+        if (line.startsWith('EHLO')) reply('250 x\r\n');
+        else if (line === 'DATA\r\n') {
+          inMessage = true;
+          reply('354 go\r\n');
+        } else reply('250 OK\r\n');
+        return undefined;
+      },
+    });
+    const transport: Transport = {
+      readable,
+      writable,
+      closed: new Promise(() => {}),
+      info: { secure: false },
+      startTls: () => Promise.reject(new Error('no TLS')),
+      close: () => new Promise(() => {}),
+    };
+    const smtp = client(0, { connector: async () => transport });
+    const controller = new AbortController();
+    const sending = smtp.send({ envelope: ENVELOPE, message: MESSAGE, signal: controller.signal });
+    await writeStalled;
+    controller.abort();
+    await expect(sending).rejects.toBeInstanceOf(AbortError);
   });
 
   it('a send waiting for a pooled connection gives up on abort', async () => {

@@ -171,3 +171,51 @@ describe('createSmtpServer: onData', () => {
     expect(seen[0]!.tls?.cipher).toMatch(/^TLS_/);
   });
 });
+
+describe('createSmtpServer in LMTP', () => {
+  it('answers 451 4.3.0 for each recipient when onData gives the wrong number of replies, and goes on', async () => {
+    const errors: unknown[] = [];
+    const port = await startServer(servers, {
+      protocol: 'lmtp',
+      onData: async (message) => {
+        await readText(message.stream);
+        return [{ code: 250, enhancedCode: '2.0.0', lines: ['Stored'] }];
+      },
+      onError: (error) => errors.push(error),
+    });
+    const lmtp = await Conversation.open(port);
+    await lmtp.send('LHLO client.test\r\n');
+    await lmtp.send('MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nRCPT TO:<e@f.test>\r\nDATA\r\n', 4);
+    expect(await lmtp.send('Subject: hi\r\n\r\nHello.\r\n.\r\n', 2)).toBe(
+      '451 4.3.0 Temporary failure, try again later\r\n451 4.3.0 Temporary failure, try again later\r\n',
+    );
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as Error).message).toMatch(/one reply per recipient \(2\), not 1/);
+    expect(await lmtp.send('QUIT\r\n')).toMatch(/^221 /);
+  });
+});
+
+describe('createSmtpServer: replies it cannot write', () => {
+  it('answers 451 4.3.0 in place of a malformed reply from onData or onRcptTo, and goes on', async () => {
+    const errors: unknown[] = [];
+    const port = await startServer(servers, {
+      onRcptTo: (to) =>
+        to.localPart === 'bad' ? { code: 550, enhancedCode: '2.1.5', lines: ['Mismatched'] } : undefined,
+      onData: async (message) => {
+        await readText(message.stream);
+        return { code: 250, lines: ['Stored\r\n250 as two replies'] };
+      },
+      onError: (error) => errors.push(error),
+    });
+    const smtp = await Conversation.open(port);
+    await smtp.send('EHLO client.test\r\n');
+    expect(
+      await smtp.send('MAIL FROM:<a@b.test>\r\nRCPT TO:<bad@d.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n', 4),
+    ).toMatch(/^250 .*\r\n451 4\.3\.0 .*\r\n250 .*\r\n354 /);
+    expect(await smtp.send('Subject: hi\r\n\r\nHello.\r\n.\r\n')).toBe(
+      '451 4.3.0 Temporary failure, try again later\r\n',
+    );
+    expect(errors).toHaveLength(2);
+    expect(await smtp.send('QUIT\r\n')).toMatch(/^221 /);
+  });
+});

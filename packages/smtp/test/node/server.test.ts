@@ -72,6 +72,72 @@ describe('createSmtpServer', () => {
     expect(said()).toMatch(/421 4\.3\.2 mx\.test Service shutting down\r\n$/);
   });
 
+  it('a shutdown while onData stores a message that ended lets the client hear its real answer, then 421', async () => {
+    let storing: () => void = () => {};
+    const stored = new Promise<void>((resolve) => {
+      storing = resolve;
+    });
+    let finish: () => void = () => {};
+    const port = await start({
+      onData: async (message) => {
+        for await (const _ of message) {
+          // Read to the end.
+        }
+        storing();
+        await new Promise<void>((resolve) => {
+          finish = resolve;
+        });
+      },
+    });
+    const { socket, said, closed } = client(port);
+    await until(() => said().startsWith('220 '));
+    socket.write('EHLO c\r\n');
+    await until(() => said().includes('250 '));
+    socket.write('MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n');
+    await until(() => said().includes('354 '));
+    socket.write('Subject: hi\r\n\r\nHello.\r\n.\r\n');
+    await stored;
+    const closing = servers.pop()!.close();
+    // The goodbye runs while the message is being stored.
+    await new Promise((resolve) => setImmediate(resolve));
+    finish();
+    await closing;
+    await closed;
+    expect(said()).toMatch(/\r\n250 2\.0\.0 [^\r\n]*\r\n421 4\.3\.2 mx\.test Service shutting down\r\n$/);
+  });
+
+  it('case 53: the command deadline covers the client sending its message, not onData storing it', async () => {
+    let stored: () => void = () => {};
+    const storing = new Promise<void>((resolve) => {
+      stored = resolve;
+    });
+    const port = await start({
+      commandTimeout: 200,
+      onData: async (message) => {
+        for await (const _ of message) {
+          // Read to the end.
+        }
+        await storing;
+      },
+    });
+    const { socket, said } = client(port);
+    await until(() => said().startsWith('220 '));
+    socket.write('EHLO c\r\n');
+    await until(() => said().includes('250 '));
+    socket.write('MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n');
+    await until(() => said().includes('354 '));
+    socket.write('Subject: hi\r\n\r\nHello.\r\n.\r\n');
+    // Storing takes longer than the command deadline.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    stored();
+    await until(() => said().includes('250 2.0.0 Message accepted'));
+    socket.write('QUIT\r\n');
+    await until(() => said().includes('221 '));
+    expect(said()).not.toMatch(/421/);
+    expect(said()).toMatch(/\r\n250 2\.0\.0 Message accepted\r\n221 /);
+    socket.destroy();
+  });
+
   it('answers 451 4.3.0 after the message when onData fails before reading it, without holding the client', async () => {
     const errors: unknown[] = [];
     const port = await start({

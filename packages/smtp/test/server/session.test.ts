@@ -481,8 +481,12 @@ describe('SmtpServerSession: LMTP', () => {
     while (end && end.type !== 'message-end') end = session.next();
     const ok = { code: 250, enhancedCode: '2.0.0', lines: ['ok'] };
     expect(() => session.respond([ok])).toThrow(/one reply per recipient \(2\)/);
+    // A reply that cannot be written is refused before anything is: the first, valid one stays unsaid.
+    expect(() => session.respond([ok, { code: 250, lines: ['a\r\nb'] }])).toThrow(/reply text/);
     session.respond([ok, ok]);
     expect(new TextDecoder().decode((session.next() as { data: Uint8Array }).data)).toBe('250 2.0.0 ok\r\n');
+    expect(new TextDecoder().decode((session.next() as { data: Uint8Array }).data)).toBe('250 2.0.0 ok\r\n');
+    expect(session.next()).toBeUndefined();
   });
 
   it('refuses LHLO from an SMTP client', () => {
