@@ -483,10 +483,20 @@ function bracketed(what: string, id: string, smtputf8: boolean): string {
   return `<${bare}>`;
 }
 
+/** A random msg-id at the sender's domain in A-labels, or at `postwire.invalid` when that is no host name. */
 function generateMessageId(sender: Mailbox): string {
-  const domain = sender.address.split('@')[1];
-  const safeDomain = domain && /^[A-Za-z0-9.-]+$/.test(domain) ? domain : 'postwire.invalid';
+  const at = sender.address.lastIndexOf('@');
+  const domain = at < 0 ? '' : asciiDomainOrEmpty(sender.address.slice(at + 1));
+  const safeDomain = /^[A-Za-z0-9.-]+$/.test(domain) ? domain : 'postwire.invalid';
   return `<${encodeHex(crypto.getRandomValues(new Uint8Array(16)))}@${safeDomain}>`;
+}
+
+function asciiDomainOrEmpty(domain: string): string {
+  try {
+    return toAsciiDomain(domain);
+  } catch {
+    return '';
+  }
 }
 
 function toCrlfText(text: string): string {

@@ -32,12 +32,12 @@ export interface ParsedDate {
  * `Mon D YYYY`; asctime order (`Fri Feb 07 10:18:12 2003 -0800`, also with the zone before the
  * year); ISO 8601 (`2003-07-01T10:52:37Z`); comments anywhere; missing or fractional seconds; any case and spacing. Two-digit years below 50 are 20xx,
  * other two- and three-digit years add 1900 (RFC 5322 §4.3). Zones: `±hhmm` (or `±hh:mm`), UT, UTC,
- * GMT, the US names of RFC 5322 §4.3, a few other abbreviations common in mail, and military
- * letters, which RFC 5322 §4.3 says to read as -0000 (so 0 here). A `POSIX` name such as `EST5EDT`
- * is read by its first part. An unknown zone reads as +0000 (`unknown-zone`), a missing one too
- * (`missing-zone`). Text before the date is skipped (a Received trace's `…; date`).
- * Returns `undefined` when no valid date is found (a month name that is not one, day 31 in
- * a 30-day month, hour 24 …).
+ * GMT, these three followed by an offset (`GMT+0100`, as JavaScript writes dates), the US names of
+ * RFC 5322 §4.3, a few other abbreviations common in mail, and military letters, which RFC 5322 §4.3
+ * says to read as -0000 (so 0 here). A `POSIX` name such as `EST5EDT` is read by its first part. An
+ * unknown zone reads as +0000 (`unknown-zone`), a missing one too (`missing-zone`). Text before the
+ * date is skipped (a Received trace's `…; date`). Returns `undefined` when no valid date is found (a
+ * month name that is not one, day 31 in a 30-day month, hour 24 …).
  */
 export function parseDate(value: string): ParsedDate | undefined {
   return parseIsoDate(value) ?? parseMailDate(tokenize(value));
@@ -104,6 +104,8 @@ const ZONES: ReadonlyMap<string, number> = new Map([
 const ISO_DATE =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:[ \t]*([Zz]|[+-]\d{2}:?\d{2}))?$/;
 const NUMERIC_ZONE = /^[+-](\d{2}):?(\d{2})$/;
+/** A UTC name followed by an offset, as JavaScript and Java write dates: `GMT+0100`, `UTC-05:30`, `UT+2`. */
+const UTC_WITH_OFFSET = /^(?:gmt|utc|ut)([+-])(\d{1,2})(?::?(\d{2}))?$/i;
 const TIME = /^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?$/;
 const DASHED_DATE = /^(\d{1,2})-([A-Za-z]{3,9})-(\d{2,4})$/;
 const DIGITS = /^\d+$/;
@@ -229,7 +231,7 @@ function withZone(fields: number[], token: string | undefined): ParsedDate | und
     defects.push('missing-zone');
     return build(fields, 0, undefined, defects);
   }
-  const numeric = numericOffset(token);
+  const numeric = numericOffset(token) ?? utcOffset(token);
   if (numeric !== undefined) return build(fields, numeric, token, defects);
   const name = LETTERS.exec(token)?.[0].toLowerCase();
   const hours = name === undefined ? undefined : ZONES.get(name);
@@ -251,6 +253,14 @@ function numericOffset(token: string): number | undefined {
   if (hours > 23 || minutes > 59) return undefined;
   const offset = hours * 60 + minutes;
   return token[0] === '-' ? -offset : offset;
+}
+
+/** The offset of `GMT+0100` and the like, in minutes; `undefined` for anything else or an offset out of range. */
+function utcOffset(token: string): number | undefined {
+  const match = UTC_WITH_OFFSET.exec(token);
+  if (!match) return undefined;
+  const [, sign, hours, minutes = '00'] = match;
+  return numericOffset(`${sign}${hours!.padStart(2, '0')}${minutes}`);
 }
 
 function build(

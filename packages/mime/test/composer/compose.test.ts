@@ -74,6 +74,11 @@ describe('composeMessage', () => {
     );
   });
 
+  it('generates a Message-ID at the A-label form of an internationalised sender domain', () => {
+    const { messageId } = composeMessage({ from: 'ann@bücher.example', text: 'x' });
+    expect(messageId).toMatch(/^<[0-9a-f]{32}@xn--bcher-kva\.example>$/);
+  });
+
   it('generates a Message-ID at the sender domain when none is given', () => {
     const { messageId } = composeMessage({ from: 'ann@example.com', text: 'x' });
     expect(messageId).toMatch(/^<[0-9a-f]{32}@example\.com>$/);

@@ -57,6 +57,16 @@ describe('parseDate', () => {
     expect(fields(value)).toEqual(expected);
   });
 
+  it.each([
+    ['Wed, 6 Mar 2019 09:58:47 GMT+0100', [2019, 3, 6, 9, 58, 47, 60]],
+    ['Wed Mar 06 2019 09:58:47 GMT+0100 (Central European Standard Time)', [2019, 3, 6, 9, 58, 47, 60]],
+    ['Wed, 6 Mar 2019 09:58:47 UTC-05:30', [2019, 3, 6, 9, 58, 47, -330]],
+    ['Wed, 6 Mar 2019 09:58:47 UT+2', [2019, 3, 6, 9, 58, 47, 120]],
+  ])('a UTC name with an offset (%s, as JavaScript dates write it) takes the offset', (value, expected) => {
+    expect(fields(value)).toEqual(expected);
+    expect(parseDate(value)?.defects).toEqual([]);
+  });
+
   it('a missing or unknown zone reads as +0000 with a defect', () => {
     expect(parseDate('1 Jul 2003 10:52:37')).toMatchObject({ offsetMinutes: 0, defects: ['missing-zone'] });
     expect(parseDate('1 Jul 2003 10:52:37')?.zone).toBeUndefined();
