@@ -306,6 +306,10 @@ class SessionRun implements ConnectionHandler {
   readonly #unwritten: { readonly done: Promise<void>; readonly size: number }[] = [];
   #unwrittenBytes = 0;
   #closing = false;
+  /** The loop, from {@link serve}. */
+  #served: Promise<void> | undefined;
+  /** A FETCH's bodies are being written: the loop is taking the session's events ahead. */
+  #streaming = false;
   /** The key of this session's login in the user+IP count. */
   #login: string | undefined;
   /** Writes in progress. */
@@ -361,7 +365,13 @@ class SessionRun implements ConnectionHandler {
     });
   }
 
-  async serve(): Promise<void> {
+  /** Runs the loop until the session or the connection ends; once, whatever the number of calls. */
+  serve(): Promise<void> {
+    this.#served ??= this.#serve();
+    return this.#served;
+  }
+
+  async #serve(): Promise<void> {
     try {
       while (!this.#closing) {
         const event = this.#held ?? this.#session.next();
@@ -472,9 +482,13 @@ class SessionRun implements ConnectionHandler {
     this.#transport.destroy();
   }
 
-  /** Says goodbye for the listener (shutdown, or a timeout): `* BYE`, then the listener closes. */
+  /**
+   * Says goodbye for the listener (shutdown, or a timeout): `* BYE`, then the listener closes. During a
+   * FETCH's stream the loop takes the session's output itself, up to the BYE: the bodies go out whole.
+   */
   async goodbye(reason: GoodbyeReason): Promise<void> {
     this.#session.shutdown(reason === 'shutdown' ? 'shutdown' : 'timeout');
+    if (this.#streaming) return this.serve();
     for (let event = this.#session.next(); event; event = this.#session.next())
       if (event.type === 'write' || event.type === 'close') this.#take(event);
     await this.#flush();
@@ -531,7 +545,12 @@ class SessionRun implements ConnectionHandler {
         this.#authStep(await this.#loggedIn(await this.#exchange!.respond(event.line)));
         return;
       case 'stream':
-        await this.#stream(event.source);
+        this.#streaming = true;
+        try {
+          await this.#stream(event.source);
+        } finally {
+          this.#streaming = false;
+        }
         return;
       case 'store':
         // A long FETCH or STORE writes between its store requests: its responses do not pile up.

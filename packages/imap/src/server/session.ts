@@ -629,7 +629,7 @@ export class ImapServerSession {
       return;
     }
     if (event.tag !== undefined) this.#tagged(event.tag, 'BAD', text, code);
-    else this.#write({ type: 'status', status: 'BAD', text, ...(code ? { code } : {}) });
+    else this.#untaggedBad(text, code);
     if (event.fatal || event.tooBig) this.#bye('Too big command, disconnecting');
     else this.#countBad();
   }
@@ -1622,13 +1622,26 @@ export class ImapServerSession {
     }
     const modseq = searchUsesModseq(criteria);
     if (modseq) this.#condstore();
-    this.#matching(tag, criteria, searchNeedsStructure(criteria), false, (found) =>
-      this.#searchResult(
-        tag,
-        command,
-        found.map((candidate) => candidate.info),
-        modseq,
-      ),
+    const failed = command.return?.includes('SAVE')
+      ? (error: unknown): void => {
+          this.#saved = NO_UIDS;
+          const refusal = storeRefusal(error);
+          this.#tagged(tag, refusal.status, refusal.text, refusal.code);
+        }
+      : undefined;
+    this.#matching(
+      tag,
+      criteria,
+      searchNeedsStructure(criteria),
+      false,
+      (found) =>
+        this.#searchResult(
+          tag,
+          command,
+          found.map((candidate) => candidate.info),
+          modseq,
+        ),
+      failed,
     );
   }
 
@@ -1684,7 +1697,8 @@ export class ImapServerSession {
 
   /**
    * Reads the view's messages in batches (with their structures when `structure`) and passes those that
-   * match `criteria` to `done`, in sequence order; their structures are kept only when `keep`.
+   * match `criteria` to `done`, in sequence order; their structures are kept only when `keep`. A store
+   * failure goes to `failed`, when given, instead of the usual `NO`.
    */
   #matching(
     tag: string,
@@ -1692,6 +1706,7 @@ export class ImapServerSession {
     structure: boolean,
     keep: boolean,
     done: (found: SortCandidate[]) => void,
+    failed?: (error: unknown) => void,
   ): void {
     const uids = [...this.#view.uids];
     const terms = searchTextTerms(criteria);
@@ -1710,31 +1725,37 @@ export class ImapServerSession {
         return;
       }
       const batch = uids.slice(from, from + FETCH_BATCH);
-      this.#ask({ op: 'fetch', uids: batch, structure, seen: false }, tag, (answer) => {
-        const result = answer as ImapFetchResult;
-        const match = (text?: readonly boolean[][]): void => {
-          result.messages.forEach((info, index) => {
-            const sequence = this.#view.sequenceOf(info.uid)!;
-            const parsed = result.structures?.[index];
-            const candidate = {
-              info,
-              sequence,
-              ...(parsed ? { structure: parsed } : {}),
-              ...(text ? { text: text[index]! } : {}),
-            };
-            if (!matchesSearch(criteria, candidate, context)) return;
-            found.push(keep && parsed ? { info, sequence, structure: parsed } : { info, sequence });
-          });
-          step(from + batch.length);
-        };
-        if (terms.length === 0) match();
-        else
-          this.#ask(
-            { op: 'search-text', uids: result.messages.map((info) => info.uid), terms },
-            tag,
-            (text) => match(text as boolean[][]),
-          );
-      });
+      this.#ask(
+        { op: 'fetch', uids: batch, structure, seen: false },
+        tag,
+        (answer) => {
+          const result = answer as ImapFetchResult;
+          const match = (text?: readonly boolean[][]): void => {
+            result.messages.forEach((info, index) => {
+              const sequence = this.#view.sequenceOf(info.uid)!;
+              const parsed = result.structures?.[index];
+              const candidate = {
+                info,
+                sequence,
+                ...(parsed ? { structure: parsed } : {}),
+                ...(text ? { text: text[index]! } : {}),
+              };
+              if (!matchesSearch(criteria, candidate, context)) return;
+              found.push(keep && parsed ? { info, sequence, structure: parsed } : { info, sequence });
+            });
+            step(from + batch.length);
+          };
+          if (terms.length === 0) match();
+          else
+            this.#ask(
+              { op: 'search-text', uids: result.messages.map((info) => info.uid), terms },
+              tag,
+              (text) => match(text as boolean[][]),
+              failed,
+            );
+        },
+        failed,
+      );
     };
     step(0);
   }
@@ -1911,10 +1932,14 @@ export class ImapServerSession {
   }
 
   #bad(tag: string | undefined, text: string, code?: ResponseCode): void {
-    if (tag === undefined)
-      this.#write({ type: 'status', status: 'BAD', text: responseText(text), ...(code ? { code } : {}) });
+    if (tag === undefined) this.#untaggedBad(text, code);
     else this.#tagged(tag, 'BAD', text, code);
     this.#countBad();
+  }
+
+  #untaggedBad(text: string, code?: ResponseCode): void {
+    const sendable = responseText(text, 'BAD', this.#utf8());
+    this.#write({ type: 'status', status: 'BAD', text: sendable, ...(code ? { code } : {}) });
   }
 
   /** After `limits.badCommands` bad commands (`badCommandsBeforeLogin` before login), the session ends (case 51). */
@@ -1934,7 +1959,13 @@ export class ImapServerSession {
     if (this.#state === 'selected') this.#announce(!this.#holdExpunges);
     this.#holdExpunges = false;
     if (this.#state === 'logout') return;
-    this.#write({ type: 'tagged', tag, status, text: responseText(text), ...(code ? { code } : {}) });
+    this.#write({
+      type: 'tagged',
+      tag,
+      status,
+      text: responseText(text, status, this.#utf8()),
+      ...(code ? { code } : {}),
+    });
   }
 
   #write(response: ImapResponse): void {
@@ -1983,10 +2014,17 @@ function storeRefusal(error: unknown): Refusal {
 
 /**
  * A response's text made sendable: it may echo the client's bytes (an unknown FETCH item) or a store's
- * message, so control characters become `?`, and a text ending like a literal's `{n}` gets a period.
+ * message, so control characters become `?`, and a text ending like a literal's `{n}` gets a period. A
+ * BAD text's non-ASCII characters are the client's octets, read one per character: with UTF-8 enabled they
+ * are decoded as UTF-8, else each becomes `?` (RFC 3501's text is 7-bit).
  */
-function responseText(text: string): string {
-  const printable = text.replace(/[\x00-\x1f\x7f]/g, '?');
+function responseText(text: string, status: 'OK' | 'NO' | 'BAD', utf8: boolean): string {
+  let printable = text.replace(/[\x00-\x1f\x7f]/g, '?');
+  if (status === 'BAD' && /[^\x00-\x7f]/.test(printable))
+    printable =
+      utf8 && !/[^\x00-\xff]/.test(printable)
+        ? new TextDecoder().decode(Uint8Array.from(printable, (char) => char.charCodeAt(0)))
+        : printable.replace(/[^\x00-\x7f]/g, '?');
   return /\{\d+[+-]?\}$/.test(printable) ? `${printable}.` : printable;
 }
 

@@ -2,9 +2,11 @@ import { concatBytes } from '@postwire/core';
 import { parseMessageSync, resolveSection } from '@postwire/mime';
 import {
   type AppendResult,
+  type ByteRange,
   type CopyResult,
   canonicalMailboxName,
   type FlagOperation,
+  MAILBOX_DELIMITER,
   type Mailbox,
   type MailboxChange,
   type MailboxListEntry,
@@ -237,7 +239,8 @@ export type ImapMailboxChange = MailboxChange & {
  * of a server process; it does not outlive the process.
  */
 export class ImapRecentClaims {
-  readonly #claimed = new Map<string, { uidValidity: number; highest: number }>();
+  /** Per user, per mailbox: the UIDVALIDITY and the highest UID claimed. */
+  readonly #claimed = new Map<string, Map<string, { uidValidity: number; highest: number }>>();
 
   /** The UIDs above the highest already claimed in the mailbox; `claim` records them as this caller's. */
   take(
@@ -247,14 +250,31 @@ export class ImapRecentClaims {
     uids: readonly number[],
     claim: boolean,
   ): number[] {
-    const key = `${user}\u0000${mailbox}`;
-    let entry = this.#claimed.get(key);
+    const mailboxes = this.#claimed.get(user);
+    let entry = mailboxes?.get(mailbox);
     if (entry?.uidValidity !== uidValidity) entry = { uidValidity, highest: 0 };
     const highest = entry.highest;
     const taken = uids.filter((uid) => uid > highest);
     if (claim && taken.length > 0) entry.highest = Math.max(highest, ...taken.slice(-1));
-    if (claim) this.#claimed.set(key, entry);
+    if (claim && mailboxes) mailboxes.set(mailbox, entry);
+    else if (claim) this.#claimed.set(user, new Map([[mailbox, entry]]));
     return taken;
+  }
+
+  /**
+   * Moves the claims of a mailbox the user renamed, and of its children, to their new names (canonical
+   * names, as the store gives them). INBOX's messages move to a new mailbox, with a new UIDVALIDITY: its
+   * claims stay.
+   */
+  renamed(user: string, from: string, to: string): void {
+    const mailboxes = this.#claimed.get(user);
+    if (!mailboxes || from === 'INBOX') return;
+    const prefix = `${from}${MAILBOX_DELIMITER}`;
+    for (const [name, entry] of [...mailboxes]) {
+      if (name !== from && !name.startsWith(prefix)) continue;
+      mailboxes.delete(name);
+      mailboxes.set(to + name.slice(from.length), entry);
+    }
   }
 }
 
@@ -384,6 +404,11 @@ export class ImapStoreBridge {
         return undefined;
       case 'rename':
         await mail.rename(request.mailbox, request.newName);
+        this.#options.recent?.renamed(
+          mail.user,
+          canonicalMailboxName(request.mailbox),
+          canonicalMailboxName(request.newName),
+        );
         return undefined;
       case 'select':
         return this.#select(request.mailbox, request.readOnly, request.changedSince);
@@ -416,7 +441,12 @@ export class ImapStoreBridge {
       case 'binary': {
         const mailbox = this.#open();
         return Promise.all(
-          request.requests.map((part) => decodePart(streamChunks(mailbox.read(part.uid, part)), part)),
+          request.requests.map((part) =>
+            decodePart(readChunks(mailbox, part.uid, part), part).catch(async (error: unknown) => {
+              await mustBeExpunged(mailbox, part.uid, error);
+              return new Uint8Array(0);
+            }),
+          ),
         );
       }
       case 'store': {
@@ -576,18 +606,29 @@ export class ImapStoreBridge {
     const needles = terms.map((term) => term.value);
     for (const uid of uids) {
       // A structure that cannot be had leaves the raw octets, searched whole; a store failure then
-      // fails the read as well.
+      // fails the read as well, unless the message has been expunged meanwhile: it matches nothing.
       const structure = await mailbox.structure(uid).catch(() => undefined);
       const read = (start: number, end?: number) => streamChunks(mailbox.read(uid, { start, end }));
-      if (structure) results.push(await searchMessageText(structure, read, terms));
-      else results.push(await streamContains(read(0), needles));
+      try {
+        if (structure) results.push(await searchMessageText(structure, read, terms));
+        else results.push(await streamContains(read(0), needles));
+      } catch (error) {
+        await mustBeExpunged(mailbox, uid, error);
+        results.push(terms.map(() => false));
+      }
     }
     return results;
   }
 
+  /** The header fields asked for; a message expunged meanwhile has none (only the blank line). */
   async #headerFields(mailbox: Mailbox, request: ImapHeaderFieldsRequest): Promise<Uint8Array> {
     const chunks: Uint8Array[] = [];
-    for await (const chunk of streamChunks(mailbox.read(request.uid, request))) chunks.push(chunk);
+    try {
+      for await (const chunk of streamChunks(mailbox.read(request.uid, request))) chunks.push(chunk);
+    } catch (error) {
+      await mustBeExpunged(mailbox, request.uid, error);
+      return new Uint8Array([0x0d, 0x0a]);
+    }
     const root = parseMessageSync(concatBytes(chunks), { decode: false }).parts;
     const text = request.exclude ? 'HEADER.FIELDS.NOT' : 'HEADER.FIELDS';
     const content = resolveSection(root, { part: [], text, fields: request.fields });
@@ -609,7 +650,10 @@ export class ImapStoreBridge {
       this.#uidValidity = status.uidValidity;
       const uids = messages.map((message) => message.uid);
       const firstUnseen = messages.find((message) => !message.flags.includes('\\Seen'))?.uid;
-      void changes.run();
+      // Forwarding starts once the session has this answer (a driver gives it in the turn the request
+      // settles): a change made since the messages were read would reach a session not yet selected,
+      // which drops it. The feed holds the changes meanwhile.
+      setTimeout(() => void changes.run(), 0);
       return {
         status,
         keywords: [...keywords].sort(),
@@ -717,14 +761,18 @@ export function sameMailbox(a: string, b: string): boolean {
 /** A FETCH literal up to this size is read in one piece when the store can ({@link Mailbox.readBytes}); larger ones stream. */
 const WHOLE_READ = 1024 * 1024;
 
-/** The octets `[start, end)` of message `uid`, read when the literal's first chunk is asked for. */
+/** Octets of blank filler given at once in place of an expunged message's. */
+const FILLER_CHUNK = 64 * 1024;
+
+/**
+ * The octets `[start, end)` of message `uid`, read when the literal's first chunk is asked for. Its size
+ * is announced before then: a message another session expunges meanwhile gives blank octets, as many as
+ * were announced, instead of failing (RFC 2180 §4.1.3's empty data for an expunged message).
+ */
 function content(mailbox: Mailbox, uid: number, start: number, end: number): LiteralSource {
   const size = end - start;
   if (mailbox.readBytes === undefined || size > WHOLE_READ)
-    return {
-      size,
-      chunks: { [Symbol.asyncIterator]: () => streamChunks(mailbox.read(uid, { start, end })) },
-    };
+    return { size, chunks: { [Symbol.asyncIterator]: () => messageChunks(mailbox, uid, start, end) } };
   return {
     size,
     chunks: {
@@ -734,13 +782,49 @@ function content(mailbox: Mailbox, uid: number, start: number, end: number): Lit
           async next(): Promise<IteratorResult<Uint8Array>> {
             if (asked) return { done: true, value: undefined };
             asked = true;
-            const bytes = await mailbox.readBytes!(uid, { start, end });
+            let bytes: Uint8Array;
+            try {
+              bytes = await mailbox.readBytes!(uid, { start, end });
+            } catch (error) {
+              await mustBeExpunged(mailbox, uid, error);
+              bytes = new Uint8Array(size).fill(0x20);
+            }
             return bytes.length === 0 ? { done: true, value: undefined } : { done: false, value: bytes };
           },
         };
       },
     },
   };
+}
+
+/** The octets `[start, end)` of message `uid`, streamed; the rest blank once it is found expunged. */
+async function* messageChunks(
+  mailbox: Mailbox,
+  uid: number,
+  start: number,
+  end: number,
+): AsyncGenerator<Uint8Array> {
+  let left = end - start;
+  try {
+    for await (const chunk of streamChunks(mailbox.read(uid, { start, end }))) {
+      left -= chunk.length;
+      yield chunk;
+    }
+  } catch (error) {
+    await mustBeExpunged(mailbox, uid, error);
+    for (; left > 0; left -= FILLER_CHUNK) yield new Uint8Array(Math.min(left, FILLER_CHUNK)).fill(0x20);
+  }
+}
+
+/** Rethrows `error`, a failed read of message `uid`, unless the message has been expunged. */
+async function mustBeExpunged(mailbox: Mailbox, uid: number, error: unknown): Promise<void> {
+  const found = await mailbox.messages([uid]).catch(() => undefined);
+  if (found?.length !== 0) throw error;
+}
+
+/** The chunks of `mailbox.read(uid, range)`; a read that fails at once fails the first chunk, not the call. */
+async function* readChunks(mailbox: Mailbox, uid: number, range: ByteRange): AsyncGenerator<Uint8Array> {
+  yield* streamChunks(mailbox.read(uid, range));
 }
 
 /** A stream's chunks; a consumer that stops early cancels the stream. */

@@ -1,9 +1,14 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TraceEvent } from '@postwire/core';
-import { createMemoryStore, type Mailbox, type MailStore, type UserMail } from '@postwire/store';
+import { createMemoryStore, type MailStore } from '@postwire/store';
+import { createMaildirStore } from '@postwire/store/maildir';
 import { afterEach, describe, expect, it } from 'vitest';
 import { delay, waitFor } from '../../../core/test/support/net.js';
 import { createImapServer, type ImapServer, type ImapServerOptions } from '../../src/node/index.js';
 import { WireClient } from '../support/wire-client.js';
+import { bound, wrapMailboxes } from '../support/wrapped-store.js';
 
 /**
  * The Node server's FETCH output: bodies read ahead of their turn and written with the responses around
@@ -13,9 +18,11 @@ import { WireClient } from '../support/wire-client.js';
 const PASSWORD = 'secret';
 const servers: ImapServer[] = [];
 const clients: WireClient[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const client of clients.splice(0)) client.destroy();
   for (const server of servers.splice(0)) await server.close({ timeout: 1000 });
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 /** A message of about `size` octets whose text tells it from every other. */
@@ -37,27 +44,17 @@ function countingStore(): { store: MailStore; read: { octets: number } } {
         },
       }),
     );
-  const bound = <T extends object>(target: T, overrides: Partial<T>): T =>
-    new Proxy(target, {
-      get(object, key) {
-        if (key in overrides) return overrides[key as keyof T];
-        const value = Reflect.get(object, key, object);
-        return typeof value === 'function' ? value.bind(object) : value;
-      },
-    });
-  const base = createMemoryStore();
-  const mailbox = (box: Mailbox): Mailbox =>
-    bound(box, { read: (uid, range) => count(box.read(uid, range)) });
-  const user = (mail: UserMail): UserMail =>
-    bound(mail, { open: async (name) => mailbox(await mail.open(name)) });
-  return { store: bound(base, { user: async (name) => user(await base.user(name)) }), read };
+  const store = wrapMailboxes(createMemoryStore(), (box) =>
+    bound(box, { read: (uid, range) => count(box.read(uid, range)) }),
+  );
+  return { store, read };
 }
 
 async function start(
   messages: readonly string[],
   options: Partial<ImapServerOptions> = {},
+  { store, read } = countingStore(),
 ): Promise<{ port: number; read: { octets: number } }> {
-  const { store, read } = countingStore();
   const inbox = await (await store.user('alice')).open('INBOX');
   for (const text of messages) await inbox.append(new TextEncoder().encode(text), { flags: [] });
   await inbox.close();
@@ -178,4 +175,111 @@ describe('IMAP server: FETCH output', () => {
     await waitFor(() => client.text.length >= expected.length, 'the FETCH to complete', 20_000);
     expect(client.text.endsWith(expected)).toBe(true);
   }, 30_000);
+
+  it.each([
+    ['the memory store', async () => ({ store: createMemoryStore(), other: undefined })],
+    [
+      'a Maildir store, expunged by another program',
+      async () => {
+        const root = await mkdtemp(join(tmpdir(), 'postwire-imap-fetch-'));
+        cleanups.push(() => rm(root, { recursive: true, force: true }));
+        const other = createMaildirStore({ root });
+        cleanups.push(() => other.close());
+        return { store: createMaildirStore({ root }), other };
+      },
+    ],
+  ])(
+    'sends the octets it announced of a message expunged before its body is read (%s)',
+    async (_, stores) => {
+      const { store: base, other } = await stores();
+      cleanups.push(() => base.close());
+      const expunge = async (uid: number): Promise<void> => {
+        const inbox = await (await (other ?? base).user('alice')).open('INBOX');
+        await inbox.expunge([uid]);
+        await inbox.close();
+      };
+      // Message 2 (read whole) and message 3 (streamed) are expunged elsewhere once their sizes are sent.
+      const store = wrapMailboxes(base, (box) =>
+        bound(box, {
+          readBytes: async (uid, range) => {
+            if (uid === 2) await expunge(uid);
+            return box.readBytes!(uid, range);
+          },
+          read: (uid, range) => {
+            if (uid !== 3) return box.read(uid, range);
+            let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+            return new ReadableStream<Uint8Array>({
+              async pull(controller) {
+                if (!reader) {
+                  await expunge(uid);
+                  reader = box.read(uid, range).getReader();
+                }
+                const { done, value } = await reader.read();
+                if (done) controller.close();
+                else controller.enqueue(value);
+              },
+            });
+          },
+        }),
+      );
+      const messages = [message(1, 100), message(2, 200), message(3, 3 << 20), message(4, 100)];
+      const { port } = await start(messages, {}, { store, read: { octets: 0 } });
+      const client = await login(port);
+      expect(await client.command('s', 'SELECT INBOX')).toMatch(/s OK /);
+      const blanked = messages.map((text, i) => (i === 1 || i === 2 ? ' '.repeat(text.length) : text));
+      await expectAnswer(
+        client,
+        'f FETCH 1:* (UID BODY.PEEK[])\r\nn NOOP\r\n',
+        `${expectedBodies(blanked)}f OK Fetch completed\r\n* 2 EXPUNGE\r\n* 2 EXPUNGE\r\nn OK NOOP completed\r\n`,
+      );
+    },
+    30_000,
+  );
+
+  it('at shutdown, writes the bodies of the FETCH being streamed before its BYE', async () => {
+    // The body of message 3 is read only once the test allows, and the BYE is traced once the server has
+    // begun to shut down: the shutdown comes while the FETCH waits for that body.
+    let allowRead!: () => void;
+    const readAllowed = new Promise<void>((resolve) => {
+      allowRead = resolve;
+    });
+    let readAsked!: () => void;
+    const asked = new Promise<void>((resolve) => {
+      readAsked = resolve;
+    });
+    let byeTraced!: () => void;
+    const bye = new Promise<void>((resolve) => {
+      byeTraced = resolve;
+    });
+    const store = wrapMailboxes(createMemoryStore(), (box) =>
+      bound(box, {
+        readBytes: async (uid, range) => {
+          if (uid === 3) {
+            readAsked();
+            await readAllowed;
+          }
+          return box.readBytes!(uid, range);
+        },
+      }),
+    );
+    const messages = [1, 2, 3, 4, 5].map((n) => message(n, 1000));
+    const { port } = await start(
+      messages,
+      { trace: (event) => event.line.startsWith('* BYE') && byeTraced() },
+      { store, read: { octets: 0 } },
+    );
+    const client = await login(port);
+    expect(await client.command('s', 'EXAMINE INBOX')).toMatch(/s OK /);
+    const from = client.text.length;
+    await client.send('f FETCH 1:* (UID BODY.PEEK[])\r\n');
+    await asked;
+    const closed = servers.pop()!.close({ timeout: 5000 });
+    await bye;
+    allowRead();
+    await closed;
+    await client.closed;
+    expect(client.text.slice(from)).toBe(
+      `${expectedBodies(messages)}f OK Fetch completed\r\n* BYE [UNAVAILABLE] Server shutting down\r\n`,
+    );
+  });
 });

@@ -1,6 +1,7 @@
 import { createMemoryStore, type MailStore } from '@postwire/store';
 import { describe, expect, it } from 'vitest';
 import { ImapRecentClaims } from '../../src/index.js';
+import { bound, wrapMailboxes } from '../support/wrapped-store.js';
 import { type Driver, loggedIn } from './driver.js';
 
 const encoder = new TextEncoder();
@@ -154,6 +155,51 @@ describe('ImapServerSession: changes made by other sessions', () => {
     expect(await rev1.send('n NOOP\r\n')).toBe('* 1 EXISTS\r\n* 0 RECENT\r\nn OK NOOP completed\r\n');
     const third = await loggedIn({}, store, recent);
     expect(await third.send('s SELECT INBOX\r\n')).toContain('* 1 EXISTS\r\n* 0 RECENT\r\n');
+  });
+});
+
+describe('ImapServerSession: \\Recent across RENAME', () => {
+  it('a renamed mailbox keeps its claims, and so do its children: their messages are not \\Recent again', async () => {
+    const store = createMemoryStore();
+    const mail = await store.user('alice');
+    for (const name of ['Work', 'Work/Old']) {
+      await mail.create(name);
+      const mailbox = await mail.open(name);
+      await mailbox.append(encoder.encode('Subject: hi\r\n\r\nbody\r\n'));
+      await mailbox.close();
+    }
+    const recent = new ImapRecentClaims();
+    const first = await loggedIn({}, store, recent);
+    expect(await first.send('s SELECT Work/Old\r\n')).toContain('* 1 RECENT\r\n');
+    expect(await first.send('s SELECT Work\r\n')).toContain('* 1 RECENT\r\n');
+    expect(await first.send('r RENAME Work Jobs\r\n')).toBe('r OK RENAME completed\r\n');
+    const second = await loggedIn({}, store, recent);
+    expect(await second.send('s SELECT Jobs\r\n')).toContain('* 1 EXISTS\r\n* 0 RECENT\r\n');
+    expect(await second.send('s SELECT Jobs/Old\r\n')).toContain('* 1 EXISTS\r\n* 0 RECENT\r\n');
+  });
+});
+
+describe('ImapServerSession: changes made while SELECT reads the mailbox', () => {
+  it('an EXPUNGE made after SELECT read the messages, before it answered, is announced', async () => {
+    const base = createMemoryStore();
+    const other = await (await base.user('alice')).open('INBOX');
+    for (let i = 1; i <= 3; i++) await other.append(encoder.encode(`Subject: ${i}\r\n\r\nbody ${i}\r\n`));
+    let expungeAfterRead = true;
+    const store = wrapMailboxes(base, (box) =>
+      bound(box, {
+        messages: async (uids) => {
+          const messages = await box.messages(uids);
+          if (expungeAfterRead) {
+            expungeAfterRead = false;
+            await other.expunge([3]);
+          }
+          return messages;
+        },
+      }),
+    );
+    const driver = await loggedIn({}, store);
+    expect(await driver.send('s SELECT INBOX\r\n')).toContain('* 3 EXISTS\r\n');
+    expect(await driver.send('n NOOP\r\n')).toBe('* 3 EXPUNGE\r\nn OK NOOP completed\r\n');
   });
 });
 

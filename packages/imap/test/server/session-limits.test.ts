@@ -140,6 +140,16 @@ describe('ImapServerSession: limits', () => {
     expect(await driver.send('d NOOP\r\n')).toBe('d OK NOOP completed\r\n');
   });
 
+  it('a bad command echoing non-ASCII gets ? for each octet without UTF-8, the characters with it', async () => {
+    const driver = await loggedIn();
+    expect(await driver.send('s SELECT INBOX\r\n')).toMatch(/\r\ns OK /);
+    expect(await driver.send('a FETCH 1:* (FLAGS\u00e9)\r\n')).toBe('a BAD Unknown FETCH item FLAGS??\r\n');
+    const utf8 = await loggedIn();
+    expect(await utf8.send('e ENABLE UTF8=ACCEPT\r\n')).toMatch(/\r\ne OK /);
+    expect(await utf8.send('s SELECT INBOX\r\n')).toMatch(/\r\ns OK /);
+    expect(await utf8.send('a FETCH 1:* (FLAGS\u00e9)\r\n')).toBe('a BAD Unknown FETCH item FLAGS\u00e9\r\n');
+  });
+
   it('case 51: before login, the third bad command ends the session with BYE', async () => {
     const driver = new Driver();
     await driver.start();

@@ -1,5 +1,6 @@
-import { OverQuotaError } from '@postwire/store';
+import { createMemoryStore, OverQuotaError } from '@postwire/store';
 import { describe, expect, it } from 'vitest';
+import { bound, wrapMailboxes } from '../support/wrapped-store.js';
 import { Driver, loggedIn } from './driver.js';
 
 const encoder = new TextEncoder();
@@ -210,6 +211,43 @@ describe('ImapServerSession: FETCH', () => {
     const driver = await withMessages([['a\r\n', []]]);
     driver.failNextStoreRequest(new Error('disk on fire'));
     expect(await driver.send('a FETCH 1 FLAGS\r\n')).toBe('a NO [SERVERBUG] Internal error occurred\r\n');
+  });
+});
+
+describe('ImapServerSession: a message another session expunges before it is read', () => {
+  /** A session with INBOX holding three messages selected, where reading a UID of `doomed` expunges it first. */
+  async function withDoomed(doomed: Set<number>): Promise<Driver> {
+    const base = createMemoryStore();
+    // The memory store removes a message before the promise of its expunge settles.
+    const other = await (await base.user('alice')).open('INBOX');
+    const store = wrapMailboxes(base, (box) =>
+      bound(box, {
+        read: (uid, range) => {
+          if (doomed.delete(uid)) void other.expunge([uid]);
+          return box.read(uid, range);
+        },
+      }),
+    );
+    for (let i = 0; i < 3; i++) await other.append(encoder.encode(MESSAGE));
+    const driver = await loggedIn({}, store);
+    expect(await driver.send('s SELECT INBOX\r\n')).toMatch(/\r\ns OK /);
+    return driver;
+  }
+
+  it('FETCH HEADER.FIELDS and BINARY answer it empty, SEARCH BODY does not match it', async () => {
+    const doomed = new Set([2]);
+    const driver = await withDoomed(doomed);
+    expect(await driver.send('a FETCH 1:2 BODY.PEEK[HEADER.FIELDS (Subject)]\r\n')).toBe(
+      '* 1 FETCH (BODY[HEADER.FIELDS (Subject)] {15}\r\nSubject: Hi\r\n\r\n)\r\n' +
+        '* 2 FETCH (BODY[HEADER.FIELDS (Subject)] {2}\r\n\r\n)\r\na OK Fetch completed\r\n',
+    );
+    expect(await driver.send('n NOOP\r\n')).toBe('* 2 EXPUNGE\r\nn OK NOOP completed\r\n');
+    doomed.add(3);
+    expect(await driver.send('b FETCH 1:2 BINARY.PEEK[1]\r\n')).toBe(
+      '* 1 FETCH (BINARY[1] {7}\r\nBody!\r\n)\r\n* 2 FETCH (BINARY[1] {0}\r\n)\r\nb OK Fetch completed\r\n',
+    );
+    const another = await withDoomed(new Set([2]));
+    expect(await another.send('c SEARCH BODY Body\r\n')).toBe('* SEARCH 1 3\r\nc OK Search completed\r\n');
   });
 });
 

@@ -188,6 +188,16 @@ describe('ImapServerSession: SEARCH', () => {
     expect(await driver.send('f FETCH $ UID\r\n')).toBe('f OK Fetch completed\r\n');
   });
 
+  it('SEARCHRES: a SEARCH RETURN (SAVE) failed by the store empties $', async () => {
+    const driver = await withMessages();
+    expect(await driver.send('a SEARCH RETURN (SAVE) ALL\r\n')).toBe('a OK Search completed\r\n');
+    driver.failNextStoreRequest(new Error('disk on fire'));
+    expect(await driver.send('b SEARCH RETURN (SAVE) OR $ FLAGGED\r\n')).toBe(
+      'b NO [SERVERBUG] Internal error occurred\r\n',
+    );
+    expect(await driver.send('c FETCH $ UID\r\n')).toBe('c OK Fetch completed\r\n');
+  });
+
   it('refuses unknown charsets, matches no THREADID, and answers NO when the store fails', async () => {
     const driver = await withMessages();
     expect(await driver.send('a SEARCH CHARSET KOI8-R ALL\r\n')).toBe(
