@@ -115,6 +115,12 @@ interface Entry extends IndexEntry {
   readonly body: number;
 }
 
+/**
+ * Parsed structures a process keeps in memory per mailbox: a FETCH of a range asks for them again soon; the
+ * others are read again from the database, where every one is kept.
+ */
+const KEPT_STRUCTURES = 1024;
+
 /** How many changes one query of the log brings while catching up: memory is bounded however far behind. */
 const CHANGES_PAGE = 2_000;
 
@@ -149,6 +155,7 @@ class MailboxState {
   name: string;
   readonly index: MailboxIndex<Entry>;
   readonly feed = new ChangeFeed();
+  /** Parsed structures by UID, the least recently used first, at most {@link KEPT_STRUCTURES}. */
   readonly structures = new Map<number, MessageStructure>();
   /**
    * Small messages read ahead of the sessions that fetch them, by UID, the oldest first: a FETCH of a range
@@ -828,6 +835,27 @@ interface CopiedMessage {
   readonly size: number;
 }
 
+/** What a copy takes from a message's row, with the message's UID. */
+function copiedMessage(row: MessageRow): CopiedMessage & { readonly uid: number } {
+  return {
+    uid: Number(row.uid),
+    id: row.message_id,
+    body: Number(row.body),
+    flags: row.flags,
+    internalTime: Number(row.internal_time),
+    size: Number(row.size),
+  };
+}
+
+/** The UIDVALIDITY of a mailbox, by its row id. */
+async function uidValidityOf(tx: SqlQueryable, mailbox: number): Promise<number> {
+  const { rows } = await tx.query<{ uid_validity: string }>(
+    'SELECT uid_validity FROM postwire_mailboxes WHERE id = $1',
+    [mailbox],
+  );
+  return Number(rows[0]!.uid_validity);
+}
+
 /**
  * Inserts copies of `messages` into `destination`, in order, with the next UIDs and one new MODSEQ, and
  * records their appends. A copy keeps its original's message id unless the destination already has one
@@ -914,19 +942,35 @@ async function loadIndex(sql: SqlClient, row: number, name: string): Promise<Mai
   });
 }
 
-/** The process's state of a mailbox: loaded from the database on first use, then kept up to date. */
+/**
+ * The process's state of a mailbox, loaded from the database on first use, then kept up to date; counted
+ * as one more handle on it (see {@link releaseState}).
+ */
 async function loadState(context: StoreContext, row: number, name: string): Promise<MailboxState> {
   const known = context.states.get(row);
   if (known) {
-    await known.catchUp(context.sql);
+    // Counted before the catch-up: the last other session closing meanwhile must not make the process
+    // forget the state this one is about to use.
+    known.handles++;
+    try {
+      await known.catchUp(context.sql);
+    } catch (error) {
+      releaseState(context, known);
+      throw error;
+    }
     return known;
   }
-  const state = new MailboxState(row, name, await loadIndex(context.sql, row, name));
+  const loaded = new MailboxState(row, name, await loadIndex(context.sql, row, name));
   // Another session may have loaded it meanwhile: one state per mailbox.
-  const raced = context.states.get(row);
-  if (raced) return raced;
+  const state = context.states.get(row) ?? loaded;
   context.states.set(row, state);
+  state.handles++;
   return state;
+}
+
+/** Uncounts a handle on a mailbox's state: with the last one, the process forgets the mailbox. */
+function releaseState(context: StoreContext, state: MailboxState): void {
+  if (--state.handles === 0 && context.states.get(state.row) === state) context.states.delete(state.row);
 }
 
 class PostgresMailbox implements Mailbox {
@@ -935,11 +979,11 @@ class PostgresMailbox implements Mailbox {
   readonly #state: MailboxState;
   readonly #closed = new AbortController();
 
+  /** Takes over the handle on `state` that {@link loadState} counted. */
   constructor(context: StoreContext, user: PostgresUser, state: MailboxState) {
     this.#context = context;
     this.#user = user;
     this.#state = state;
-    state.handles++;
   }
 
   get name(): string {
@@ -1137,7 +1181,12 @@ class PostgresMailbox implements Mailbox {
     const state = this.#live();
     const entry = this.#entry(uid);
     const cached = state.structures.get(uid);
-    if (cached) return cached;
+    if (cached) {
+      // The most recently used go last: the first are the ones let go.
+      state.structures.delete(uid);
+      state.structures.set(uid, cached);
+      return cached;
+    }
     const { sql } = this.#context;
     const { rows } = await sql.query<{ structure: MessageStructure | null }>(
       'SELECT structure FROM postwire_bodies WHERE id = $1',
@@ -1156,6 +1205,8 @@ class PostgresMailbox implements Mailbox {
         .catch(() => {});
     }
     state.structures.set(uid, structure);
+    if (state.structures.size > KEPT_STRUCTURES)
+      state.structures.delete(state.structures.keys().next().value!);
     return structure;
   }
 
@@ -1226,14 +1277,25 @@ class PostgresMailbox implements Mailbox {
       return { uidValidity, sourceUids: [], targetUids: [] };
     }
     const result = await transactWithRetry(sql, async (tx) => {
+      // The messages as the database holds them now, kept from an expunge until the commit: one another
+      // process expunged before this one heard of it (its body maybe gone with it) is not copied.
+      const { rows } = await tx.query<MessageRow>(
+        `SELECT uid, message_id, body, flags, internal_time, size FROM postwire_messages
+         WHERE mailbox = $1 AND uid = ANY($2::bigint[]) ORDER BY uid FOR SHARE`,
+        [state.row, entries.map((entry) => entry.uid)],
+      );
+      const messages = rows.map(copiedMessage);
+      if (messages.length === 0) {
+        return { uidValidity: await uidValidityOf(tx, destination), sourceUids: [], targetUids: [] };
+      }
       await this.#user.checkQuota(
         tx,
-        entries.reduce((sum, entry) => sum + entry.size, 0),
-        entries.length,
+        messages.reduce((sum, message) => sum + message.size, 0),
+        messages.length,
       );
-      const copied = await insertCopies(tx, destination, entries);
+      const copied = await insertCopies(tx, destination, messages);
       await this.#context.announce(tx, destination);
-      return { ...copied, sourceUids: entries.map((entry) => entry.uid) };
+      return { ...copied, sourceUids: messages.map((message) => message.uid) };
     });
     await this.#context.states.get(destination)?.catchUp(sql);
     return result;
@@ -1259,22 +1321,9 @@ class PostgresMailbox implements Mailbox {
          RETURNING uid, message_id, body, flags, internal_time, size`,
         [state.row, entries.map((entry) => entry.uid)],
       );
-      const moved = rows
-        .map((row) => ({
-          uid: Number(row.uid),
-          id: row.message_id,
-          body: Number(row.body),
-          flags: row.flags,
-          internalTime: Number(row.internal_time),
-          size: Number(row.size),
-        }))
-        .sort((a, b) => a.uid - b.uid);
+      const moved = rows.map(copiedMessage).sort((a, b) => a.uid - b.uid);
       if (moved.length === 0) {
-        const { rows: found } = await tx.query<{ uid_validity: string }>(
-          'SELECT uid_validity FROM postwire_mailboxes WHERE id = $1',
-          [destination],
-        );
-        return { uidValidity: Number(found[0]!.uid_validity), sourceUids: [], targetUids: [] };
+        return { uidValidity: await uidValidityOf(tx, destination), sourceUids: [], targetUids: [] };
       }
       const copied = await insertCopies(tx, destination, moved);
       const { modseq } = await advance(tx, state.row);
@@ -1363,10 +1412,8 @@ class PostgresMailbox implements Mailbox {
   async close(): Promise<void> {
     if (this.#closed.signal.aborted) return;
     this.#closed.abort();
-    const state = this.#state;
     // The last handle gone, the process forgets the mailbox (its index comes back from the database).
-    if (--state.handles === 0 && this.#context.states.get(state.row) === state)
-      this.#context.states.delete(state.row);
+    releaseState(this.#context, this.#state);
   }
 
   #live(): MailboxState {

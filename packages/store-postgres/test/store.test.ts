@@ -500,6 +500,98 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     await store.close();
   });
 
+  it('shares one state between a session opening a mailbox and the last one closing it meanwhile', async () => {
+    const base = pgSqlClient(pool);
+    /** Once set, holds the next read of the change log until `go` resolves, telling `reached` it is there. */
+    let gate: { reached: () => void; go: Promise<void> } | undefined;
+    const gated: SqlClient = {
+      ...base,
+      query(text, params) {
+        const armed = gate;
+        if (!armed || !text.includes('FROM postwire_changes')) return base.query(text, params);
+        gate = undefined;
+        armed.reached();
+        return armed.go.then(() => base.query(text, params));
+      },
+    };
+    // No poll to help: a session sees the process's changes through the state it shares, or not at all.
+    const store = await createPostgresStore({ sql: gated, migrate: true, pollInterval: 3_600_000 });
+    const user = await store.user('reopening');
+    const first = await user.open('INBOX');
+    let go!: () => void;
+    const reached = new Promise<void>((resolve) => {
+      gate = { reached: resolve, go: new Promise((resolveGo) => (go = resolveGo)) };
+    });
+    // The open finds the state of `first` and catches it up; `first` closes, the last handle, meanwhile.
+    const opening = user.open('INBOX');
+    await reached;
+    await first.close();
+    go();
+    const second = await opening;
+    const next = second.changes()[Symbol.asyncIterator]().next();
+    const third = await user.open('INBOX');
+    const { uid } = await third.append(message('seen by both'));
+    const seen = await Promise.race([
+      next.then((result) => result.value),
+      new Promise((resolve) => setImmediate(() => resolve('none'))),
+    ]);
+    expect(seen).toMatchObject({ type: 'append', message: { uid } });
+    await second.close();
+    await third.close();
+    await store.close();
+  });
+
+  it('copies what is left of messages another process expunged before this one heard of it', async () => {
+    const base = pgSqlClient(pool);
+    // Neither notifications nor a poll: the copying process has not heard of the expunge yet.
+    const deaf: SqlClient = { query: base.query.bind(base), transaction: base.transaction.bind(base) };
+    const copier = await createPostgresStore({ sql: deaf, migrate: true, pollInterval: 3_600_000 });
+    const expunger = await createPostgresStore({ sql: base });
+    const mine = await copier.user('copy-expunged');
+    await mine.create('Archive');
+    const inbox = await mine.open('INBOX');
+    const kept = await inbox.append(message('kept'));
+    const expunged = await inbox.append(message('expunged'));
+    const other = await (await expunger.user('copy-expunged')).open('INBOX');
+    expect(await other.expunge([expunged.uid])).toEqual([expunged.uid]);
+    const copied = await inbox.copy([kept.uid, expunged.uid], 'Archive');
+    expect(copied).toMatchObject({ sourceUids: [kept.uid], targetUids: [1] });
+    const archive = await mine.open('Archive');
+    expect((await archive.messages()).map((info) => info.uid)).toEqual([1]);
+    expect(new TextDecoder().decode(await archive.readBytes!(1))).toContain('Subject: kept');
+    for (const mailbox of [archive, inbox, other]) await mailbox.close();
+    await copier.close();
+    await expunger.close();
+  });
+
+  it('keeps a bounded number of parsed structures in memory, however many messages a FETCH asks for', async () => {
+    const base = pgSqlClient(pool);
+    let structureQueries = 0;
+    const counting: SqlClient = {
+      ...base,
+      query(text, params) {
+        if (text.startsWith('SELECT structure FROM postwire_bodies')) structureQueries++;
+        return base.query(text, params);
+      },
+    };
+    const store = await createPostgresStore({ sql: counting, migrate: true });
+    const inbox = await (await store.user('many-structures')).open('INBOX');
+    const uids: number[] = [];
+    for (let i = 0; i < 1100; i++) uids.push((await inbox.append(message(`message ${i}`))).uid);
+    expect((await inbox.structures(uids)).map((structure) => structure?.envelope.subject)).toEqual(
+      uids.map((_, i) => `message ${i}`),
+    );
+    // The first ones were let go: asked again, they come from the database (where they are kept).
+    structureQueries = 0;
+    expect((await inbox.structure(uids[0]!)).envelope.subject).toBe('message 0');
+    expect(structureQueries).toBe(1);
+    // The latest ones are at hand.
+    expect((await inbox.structure(uids[uids.length - 1]!)).envelope.subject).toBe('message 1099');
+    expect(structureQueries).toBe(1);
+    await inbox.close();
+    await store.close();
+  });
+
   it('refuses with MailboxExistsError a rename onto a name another process creates at the same moment', async () => {
     const base = pgSqlClient(pool);
     const { slow, arm, firstInserted } = slowCommits(base);

@@ -6,7 +6,7 @@ import { newMailboxId, newMessageId, nextUidValidity } from './ids.js';
 import { MailboxIndex, messageInfo } from './mailbox-index.js';
 import { mailboxListEntries } from './mailbox-list.js';
 import { canonicalMailboxName, canonicalUserName, parentNames } from './names.js';
-import { assertWithinQuota, type QuotaLimits, quotaUsage } from './quota.js';
+import { assertRoomInQuota, type QuotaLimits, quotaUsage } from './quota.js';
 import { sourceChunks, streamOf } from './source.js';
 import { describeMessage } from './structure.js';
 import type {
@@ -124,6 +124,17 @@ class MemoryUser implements UserMail {
     const data = this.#data(source);
     if (this.#mailboxes.has(target)) throw new MailboxExistsError(target);
     if (target.startsWith(`${source}/`)) throw new StoreRefusedError('a mailbox cannot move under itself');
+    // INBOX's children stay where they are; another mailbox's move with it, onto names
+    // that must all be free.
+    const prefix = `${source}/`;
+    const moving =
+      source === 'INBOX'
+        ? []
+        : [...this.#mailboxes].filter(([name]) => name === source || name.startsWith(prefix));
+    for (const [name] of moving) {
+      const renamed = target + name.slice(source.length);
+      if (this.#mailboxes.has(renamed)) throw new MailboxExistsError(renamed);
+    }
     for (const parent of parentNames(target)) {
       if (!this.#mailboxes.has(parent)) this.#mailboxes.set(parent, newMailbox(parent));
     }
@@ -139,9 +150,7 @@ class MemoryUser implements UserMail {
       this.#expungeAll(data);
       return;
     }
-    const prefix = `${source}/`;
-    for (const [name, child] of [...this.#mailboxes]) {
-      if (name !== source && !name.startsWith(prefix)) continue;
+    for (const [name, child] of moving) {
       const renamed = target + name.slice(source.length);
       this.#mailboxes.delete(name);
       child.name = renamed;
@@ -166,18 +175,26 @@ class MemoryUser implements UserMail {
   }
 
   async quota(): Promise<QuotaUsage> {
-    return quotaUsage(
-      [...this.#mailboxes.values()].map((data) => data.index.status()),
-      this.#quota,
-    );
+    return this.#usage();
   }
 
   /** The memory store's users are their mail: nothing is dropped. */
   async release(): Promise<void> {}
 
-  /** Throws when adding `messages` messages of `size` octets in all would exceed the quota. */
-  async checkQuota(size: number, messages: number): Promise<void> {
-    await assertWithinQuota(() => this.quota(), this.#quota, size, messages);
+  /**
+   * Throws when adding `messages` messages of `size` octets in all would exceed the quota; at once, so that
+   * the caller adds them before any concurrent addition is checked.
+   */
+  checkQuota(size: number, messages: number): void {
+    if (this.#quota.storage === undefined && this.#quota.messages === undefined) return;
+    assertRoomInQuota(this.#usage(), this.#quota, size, messages);
+  }
+
+  #usage(): QuotaUsage {
+    return quotaUsage(
+      [...this.#mailboxes.values()].map((data) => data.index.status()),
+      this.#quota,
+    );
   }
 
   /** The mailbox's data while it exists under its name. */
@@ -239,7 +256,7 @@ class MemoryMailbox implements Mailbox {
     const chunks: Uint8Array[] = [];
     for await (const chunk of sourceChunks(source)) chunks.push(chunk);
     const bytes = concatBytes(chunks);
-    await this.#user.checkQuota(bytes.length, 1);
+    this.#user.checkQuota(bytes.length, 1);
     this.#live();
     const entry = data.index.add({
       id: newMessageId(),
@@ -294,7 +311,7 @@ class MemoryMailbox implements Mailbox {
 
   async copy(uids: readonly number[], target: string): Promise<CopyResult> {
     const entries = this.#live().index.entries(uids);
-    await this.#user.checkQuota(
+    this.#user.checkQuota(
       entries.reduce((sum, entry) => sum + entry.size, 0),
       entries.length,
     );

@@ -36,7 +36,20 @@ export async function assertWithinQuota(
   messages: number,
 ): Promise<void> {
   if (limits.storage === undefined && limits.messages === undefined) return;
-  const current = await usage();
+  assertRoomInQuota(await usage(), limits, size, messages);
+}
+
+/**
+ * Throws `OverQuotaError` when adding `messages` messages of `size` octets in all to the usage `current`
+ * would exceed the limits: {@link assertWithinQuota} for a usage at hand, checked in the same turn as the
+ * addition it allows, so that no concurrent one slips in between.
+ */
+export function assertRoomInQuota(
+  current: QuotaUsage,
+  limits: QuotaLimits,
+  size: number,
+  messages: number,
+): void {
   if (limits.storage !== undefined && current.storage + size > limits.storage) {
     throw new OverQuotaError('the message would exceed the storage quota');
   }

@@ -302,6 +302,25 @@ export function storeContract(
       });
     });
 
+    it('refuses a rename whose child would land on an existing mailbox, and changes nothing', async () => {
+      await alice.create('Work/Done');
+      await (await alice.open('Work/Done')).append(message('kept'));
+      // Children stay when their parent is deleted: `Work/Done` exists without `Work`.
+      await alice.delete('Work');
+      await alice.create('Jobs/Done');
+      await (await alice.open('Jobs/Done')).append(message('moving'));
+      await expect(alice.rename('Jobs', 'Work')).rejects.toThrow(MailboxExistsError);
+      expect((await alice.list()).filter((entry) => entry.exists).map((entry) => entry.name)).toEqual([
+        'INBOX',
+        'Jobs',
+        'Jobs/Done',
+        'Work/Done',
+      ]);
+      const kept = await alice.open('Work/Done');
+      expect((await kept.structure(1)).envelope.subject).toBe('kept');
+      expect((await alice.status('Jobs/Done')).messages).toBe(1);
+    });
+
     it('renames INBOX by moving its messages into the new mailbox', async () => {
       const inbox = await alice.open('INBOX');
       await inbox.append(message('a'));
@@ -373,6 +392,15 @@ export function storeContract(
       expect((await alice.list()).map((entry) => entry.name)).toEqual(['INBOX']);
     });
 
+    it('creates a mailbox once when two sessions create it at the same moment', async () => {
+      const other = await fixture.store.user('alice');
+      const outcomes = await Promise.allSettled([alice.create('Twice'), other.create('Twice')]);
+      expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+      for (const outcome of outcomes.filter((each) => each.status === 'rejected'))
+        expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(MailboxExistsError);
+      await other.release();
+    });
+
     it('treats NFC and NFD spellings as one mailbox (case 23)', async () => {
       await alice.create('Caf\u00e9');
       await expect(alice.create('Cafe\u0301')).rejects.toThrow(MailboxExistsError);
@@ -425,6 +453,18 @@ export function storeContract(
       await expect(second.lock()).rejects.toThrow(MailboxInUseError);
       await lock.release();
       await (await second.lock()).release();
+    });
+
+    it('refuses to delete a mailbox a session has locked', async () => {
+      await alice.create('Shared');
+      const shared = await alice.open('Shared');
+      await shared.append(message('kept'));
+      const lock = await shared.lock();
+      await expect(alice.delete('Shared')).rejects.toThrow(MailboxInUseError);
+      expect((await shared.messages()).length).toBe(1);
+      await lock.release();
+      await alice.delete('Shared');
+      await expect(alice.status('Shared')).rejects.toThrow(MailboxNotFoundError);
     });
 
     it('lets a session release its handle while the other sessions of the user go on sharing the mailbox', async () => {
@@ -535,6 +575,24 @@ export function quotaContract(label: string, open: (quota: QuotaLimits) => Promi
       });
       expect((await alice.status('Archive')).messages).toBe(0);
       expect((await inbox.status()).uidNext).toBe(3);
+      await inbox.close();
+    });
+
+    it('counts concurrent appends and copies against the limit one at a time', async () => {
+      fixture = await open({ messages: 3 });
+      const alice = await fixture.store.user('alice');
+      await alice.create('Archive');
+      const inbox = await alice.open('INBOX');
+      await inbox.append(message('first'));
+      const outcomes = await Promise.allSettled([
+        ...Array.from({ length: 4 }, (_, i) => inbox.append(message(`racing ${i}`))),
+        inbox.copy([1], 'Archive'),
+        inbox.copy([1], 'Archive'),
+      ]);
+      expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(2);
+      for (const outcome of outcomes.filter((each) => each.status === 'rejected'))
+        expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(OverQuotaError);
+      expect(await alice.quota()).toMatchObject({ messages: 3 });
       await inbox.close();
     });
 

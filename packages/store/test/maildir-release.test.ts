@@ -130,6 +130,22 @@ describe('maildir: releasing a user’s state', () => {
     expectWatches(baseline);
   });
 
+  it('gives concurrent opens of a mailbox one shared folder, closed with the last handle', async () => {
+    const alice = await store.user('alice');
+    await alice.create('Lists');
+    const [one, two] = await Promise.all([alice.open('Lists'), alice.open('Lists')]);
+    expectWatches(baseline + 2);
+    const next = one.changes()[Symbol.asyncIterator]().next();
+    const { uid } = await two.append(message('once'));
+    expect(await atOnce(next)).toMatchObject({ type: 'append', message: { uid } });
+    await alice.rename('Lists', 'Groups');
+    expect([one.name, two.name]).toEqual(['Groups', 'Groups']);
+    await one.close();
+    await two.close();
+    await alice.release();
+    expectWatches(baseline);
+  });
+
   it('keeps nothing of users whose sessions are over', async () => {
     const session = async (user: string) => {
       const mail = await store.user(user);

@@ -1,8 +1,9 @@
 import { promises as fs, renameSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { InvalidMailboxNameError, MailboxInUseError, StoreRefusedError } from '../src/errors.js';
 import { createMaildirStore } from '../src/node/maildir.js';
 import { MaildirFolder } from '../src/node/maildir-folder.js';
 import type { MailboxChange } from '../src/types.js';
@@ -214,5 +215,316 @@ describe('maildir: reads and other writers', () => {
     stat.mockClear();
     await reader.messages();
     expect(stat).not.toHaveBeenCalled();
+  });
+});
+
+describe('maildir: another program renames a file during an operation', () => {
+  let root: string;
+  let store: ReturnType<typeof createMaildirStore>;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'pw-maildir-renamed-'));
+    store = createMaildirStore({ root, fsync: false, pollInterval: 60_000 });
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  /** Makes the next `fs.unlink` or `fs.rename` of a file in `cur/` meet it renamed by another program. */
+  function renameFirst(method: 'unlink' | 'rename', letters: string): void {
+    const original = fs[method] as (...args: unknown[]) => Promise<void>;
+    const spy = vi.spyOn(fs, method as 'unlink');
+    spy.mockImplementation(async (...args: unknown[]) => {
+      const path = String(args[0]);
+      if (path.includes('/cur/')) {
+        spy.mockRestore();
+        // As Dovecot does to change the flags: the same base, other letters.
+        await rename(path, `${path.slice(0, path.lastIndexOf(':2,'))}:2,${letters}`);
+      }
+      return original.apply(fs, args);
+    });
+  }
+
+  it('expunges a message whose flags another program changed meanwhile, for good', async () => {
+    const inbox = await (await store.user('alice')).open('INBOX');
+    await inbox.append(message('a'), { flags: ['\\Seen'] });
+    await inbox.append(message('b'), { flags: ['\\Seen'] });
+    renameFirst('unlink', 'FS');
+    expect(await inbox.expunge([1])).toEqual([1]);
+    await inbox.sync();
+    expect((await inbox.messages()).map((info) => info.uid)).toEqual([2]);
+    expect(await readdir(join(root, 'alice', 'cur'))).toHaveLength(1);
+  });
+
+  it('sets flags on a message whose flags another program changed meanwhile, both changes kept', async () => {
+    const inbox = await (await store.user('alice')).open('INBOX');
+    await inbox.append(message('a'), { flags: ['\\Seen'] });
+    renameFirst('rename', 'FS');
+    await inbox.setFlags([1], 'add', ['\\Answered']);
+    await inbox.sync();
+    expect([...(await inbox.messages())[0]!.flags].sort()).toEqual(['\\Answered', '\\Flagged', '\\Seen']);
+    expect(await readdir(join(root, 'alice', 'cur'))).toEqual([expect.stringMatching(/:2,FRS$/)]);
+  });
+});
+
+describe('maildir: copies of files another program renamed since the last look', () => {
+  let root: string;
+  let store: ReturnType<typeof createMaildirStore>;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'pw-maildir-moved-'));
+    store = createMaildirStore({ root, fsync: false, pollInterval: 60_000 });
+  });
+  afterEach(async () => {
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  /** Moves a message from `new/` to `cur/` with `\Seen`, as Dovecot does when one of its clients reads it. */
+  async function readByDovecot(folder: string): Promise<void> {
+    const [name] = await readdir(join(folder, 'new'));
+    await rename(join(folder, 'new', name!), join(folder, 'cur', `${name}:2,S`));
+  }
+
+  it('moves such a message, never expunging one it did not copy', async () => {
+    const alice = await store.user('alice');
+    await alice.create('Archive');
+    const inbox = await alice.open('INBOX');
+    await inbox.append(message('a'));
+    await readByDovecot(join(root, 'alice'));
+    const moved = await inbox.move([1], 'Archive');
+    expect(moved).toMatchObject({ sourceUids: [1], targetUids: [1] });
+    const archive = await alice.open('Archive');
+    expect(await archive.messages()).toMatchObject([{ uid: 1, flags: ['\\Seen'] }]);
+    expect(await inbox.messages()).toEqual([]);
+  });
+});
+
+describe('maildir: locks left by an earlier run of this process', () => {
+  let root: string;
+  let store: ReturnType<typeof createMaildirStore>;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'pw-maildir-restart-'));
+    store = createMaildirStore({ root, fsync: false });
+  });
+  afterEach(async () => {
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('takes over a maildrop lock held under this PID before the process started (a restarted container)', async () => {
+    const inbox = await (await store.user('alice')).open('INBOX');
+    // The server killed while a POP3 session held the lock, and started again with the same PID.
+    const lockPath = join(root, 'alice', 'postwire-maildrop.lock');
+    await writeFile(lockPath, `${process.pid}:${hostname()}\n`);
+    const before = new Date(performance.timeOrigin - 60_000);
+    await utimes(lockPath, before, before);
+    const lock = await inbox.lock();
+    await expect(inbox.lock()).rejects.toBeInstanceOf(MailboxInUseError);
+    await lock.release();
+  });
+});
+
+describe('maildir: a delete cut short', () => {
+  it('removes at the next open what a mailbox deleted by a process killed meanwhile left in tmp/', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'pw-maildir-deleted-'));
+    const first = createMaildirStore({ root, fsync: false });
+    const second = createMaildirStore({ root, fsync: false });
+    try {
+      const alice = await first.user('alice');
+      await alice.create('Old');
+      await (await alice.open('Old')).append(message('old'));
+      await first.close();
+      // The mailbox was moved out of sight into INBOX's tmp/; the process died before removing it.
+      const trash = join(root, 'alice', 'tmp', 'postwire-deleted-0e4a7c52-8b1f-4f43-9d7e-1c2b3a4d5e6f');
+      await rename(join(root, 'alice', '.Old'), trash);
+      await (await second.user('alice')).open('INBOX');
+      expect(await readdir(join(root, 'alice', 'tmp'))).toEqual([]);
+    } finally {
+      await first.close();
+      await second.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('maildir: names longer than a directory name can be (case 20)', () => {
+  let root: string;
+  let store: ReturnType<typeof createMaildirStore>;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'pw-maildir-long-'));
+    store = createMaildirStore({ root, fsync: false });
+  });
+  afterEach(async () => {
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('refuses a mailbox whose Maildir++ folder name would pass 255 octets, touching nothing', async () => {
+    const alice = await store.user('alice');
+    const long = `${'a'.repeat(200)}/${'b'.repeat(100)}`;
+    await expect(alice.create(long)).rejects.toThrow(InvalidMailboxNameError);
+    // Non-ASCII grows in modified UTF-7: 100 characters of U+00FC are 200 octets of UTF-8, 270 encoded.
+    await expect(alice.create('ü'.repeat(100))).rejects.toThrow(InvalidMailboxNameError);
+    await alice.create('Short/Child');
+    await expect(alice.rename('Short', 'x'.repeat(250))).rejects.toThrow(InvalidMailboxNameError);
+    expect((await alice.list()).map((entry) => entry.name)).toEqual(['INBOX', 'Short', 'Short/Child']);
+    expect((await readdir(join(root, 'alice'))).filter((name) => name.startsWith('.')).sort()).toEqual([
+      '.Short',
+      '.Short.Child',
+    ]);
+  });
+});
+
+describe('maildir: a file another program moves while the folder is read', () => {
+  let root: string;
+  let store: ReturnType<typeof createMaildirStore>;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'pw-maildir-moving-'));
+    store = createMaildirStore({ root, fsync: false, pollInterval: 60_000 });
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('keeps a message moved from new/ to cur/ while the folder is listed, with its UID', async () => {
+    const folder = join(root, 'alice');
+    const inbox = await (await store.user('alice')).open('INBOX');
+    const { uid } = await inbox.append(message('a'));
+    // Another MDA delivers a message: new/ changed, so the next look lists new/ (and only new/).
+    writeFileSync(join(folder, 'tmp', '1700000000.M1P1.elsewhere'), message('b'));
+    renameSync(
+      join(folder, 'tmp', '1700000000.M1P1.elsewhere'),
+      join(folder, 'new', '1700000000.M1P1.elsewhere'),
+    );
+    // Dovecot moves the first message to cur/ just before new/ is listed.
+    const readdir = fs.readdir.bind(fs) as (path: string) => Promise<string[]>;
+    const listing = vi.spyOn(fs, 'readdir') as unknown as {
+      mockImplementation(implementation: (path: string) => Promise<string[]>): void;
+      mockRestore(): void;
+    };
+    listing.mockImplementation(async (path) => {
+      if (path === join(folder, 'new')) {
+        listing.mockRestore();
+        const [name] = (await readdir(path)).filter((each) => !each.endsWith('elsewhere'));
+        renameSync(join(path, name!), join(folder, 'cur', `${name}:2,S`));
+      }
+      return readdir(path);
+    });
+    await inbox.sync();
+    await inbox.sync();
+    expect((await inbox.messages()).map((info) => [info.uid, info.flags])).toEqual([
+      [uid, ['\\Seen']],
+      [uid + 1, []],
+    ]);
+  });
+});
+
+describe('maildir: the index log of messages another process delivered and expunged', () => {
+  it('forgets them once read, and leaves them out of a compaction', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'pw-maildir-log-'));
+    const reader = createMaildirStore({ root, fsync: false, pollInterval: 60_000 });
+    const writer = createMaildirStore({ root, fsync: false, pollInterval: 60_000 });
+    try {
+      const inbox = await (await reader.user('alice')).open('INBOX');
+      const { uid: kept } = await inbox.append(message('kept'));
+      // Another process delivers and expunges while this one is not looking.
+      const other = await (await writer.user('alice')).open('INBOX');
+      const { uid: gone } = await other.append(message('gone'));
+      await other.expunge([gone]);
+      await inbox.sync();
+      // Enough changes here for the log to be compacted.
+      for (let i = 0; i < 300; i++) await inbox.setFlags([kept], i % 2 ? 'remove' : 'add', ['\\Seen']);
+      const log = await readFile(join(root, 'alice', 'postwire-index'), 'utf8');
+      expect(log.startsWith('h ')).toBe(true);
+      expect(
+        log
+          .split('\n')
+          .filter((line) => line.startsWith('a '))
+          .map((line) => Number(line.split(' ')[1])),
+      ).toEqual([kept]);
+    } finally {
+      await reader.close();
+      await writer.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('maildir: a copy past the 26 keywords a folder holds', () => {
+  it('is refused whole, leaving nothing of it behind', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'pw-maildir-keywords-'));
+    const store = createMaildirStore({ root, fsync: false });
+    try {
+      const alice = await store.user('alice');
+      await alice.create('Archive');
+      const archive = await alice.open('Archive');
+      await archive.append(message('many'), { flags: Array.from({ length: 25 }, (_, i) => `k${i}`) });
+      const inbox = await alice.open('INBOX');
+      await inbox.append(message('one'), { flags: ['one'] });
+      await inbox.append(message('two'), { flags: ['two'] });
+      await expect(inbox.copy([1, 2], 'Archive')).rejects.toThrow(StoreRefusedError);
+      expect(await archive.status()).toMatchObject({ messages: 1, uidNext: 2 });
+      expect(await readdir(join(root, 'alice', '.Archive', 'cur'))).toHaveLength(1);
+      expect(await readdir(join(root, 'alice', '.Archive', 'tmp'))).toEqual([]);
+    } finally {
+      await store.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('maildir: the quota over folders that are not mailboxes', () => {
+  it('counts the mailboxes only, and delivers', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'pw-maildir-quota-'));
+    const store = createMaildirStore({ root, fsync: false, quota: { messages: 10 } });
+    try {
+      const alice = await store.user('alice');
+      const inbox = await alice.open('INBOX');
+      // A directory without cur/: a create cut short, or another program's.
+      await mkdir(join(root, 'alice', '.Unfinished'));
+      await inbox.append(message('delivered'));
+      expect(await alice.quota()).toMatchObject({ messages: 1 });
+    } finally {
+      await store.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('maildir: the extensions of dovecot-uidlist records', () => {
+  it('keeps them when the uidlist is rewritten without the records of expunged messages', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'pw-maildir-extensions-'));
+    const store = createMaildirStore({ root, fsync: false });
+    try {
+      const folder = join(root, 'alice');
+      for (const dir of ['cur', 'new', 'tmp']) await mkdir(join(folder, dir), { recursive: true });
+      const base = '1700000000.M1P1.dovecot,S=12';
+      await writeFile(join(folder, 'cur', `${base}:2,S`), 'Subject: x\r\n');
+      // Dovecot's records: many of messages expunged since, and one kept with its POP3 UIDL and GUID.
+      const stale = Array.from({ length: 80 }, (_, i) => `${i + 1} :1600000000.M${i}P1.dovecot\n`).join('');
+      await writeFile(
+        join(folder, 'dovecot-uidlist'),
+        `3 V1700000000 N82 G0123456789abcdef0123456789abcdef\n${stale}81 P0000a1b2 G00112233445566778899aabbccddeeff :${base}\n`,
+      );
+      const inbox = await (await store.user('alice')).open('INBOX');
+      expect((await inbox.messages()).map((info) => info.uid)).toEqual([81]);
+      await inbox.setFlags([81], 'add', ['\\Flagged']);
+      const uidlist = await readFile(join(folder, 'dovecot-uidlist'), 'utf8');
+      expect(uidlist.split('\n').slice(1)).toEqual([
+        `81 P0000a1b2 G00112233445566778899aabbccddeeff :${base}`,
+        '',
+      ]);
+    } finally {
+      await store.close();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

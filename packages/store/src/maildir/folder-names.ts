@@ -8,14 +8,29 @@ import { MAILBOX_DELIMITER } from '../types.js';
  * UTF-7 (`Work/Entwürfe` → `.Work.Entw&APw-rfe`).
  */
 
-/** The folder directory of a canonical mailbox name (`''` for INBOX). */
+/** The longest name of a directory, in octets (`NAME_MAX` of Linux and most file systems). */
+const MAX_FOLDER_OCTETS = 255;
+
+/**
+ * The folder directory of a canonical mailbox name (`''` for INBOX).
+ * @throws InvalidMailboxNameError for a level holding `.`, or a name whose directory name, the whole
+ *   hierarchy in one, would pass 255 octets.
+ */
 export function folderOfMailbox(name: string): string {
   if (name === 'INBOX') return '';
   const levels = name.split(MAILBOX_DELIMITER);
   if (levels.some((level) => level.includes('.'))) {
     throw new InvalidMailboxNameError('forbidden-character', 'a Maildir++ mailbox name cannot hold "."');
   }
-  return `.${levels.map(encodeModifiedUtf7).join('.')}`;
+  // Modified UTF-7 is ASCII: its length is its size in octets.
+  const folder = `.${levels.map(encodeModifiedUtf7).join('.')}`;
+  if (folder.length > MAX_FOLDER_OCTETS) {
+    throw new InvalidMailboxNameError(
+      'too-long',
+      `a Maildir++ folder name cannot pass ${MAX_FOLDER_OCTETS} octets (the whole hierarchy in one)`,
+    );
+  }
+  return folder;
 }
 
 /** The mailbox name of a folder directory, or `undefined` for a directory that is not a folder. */

@@ -78,7 +78,8 @@ async function inspect(lockPath: string, stale: number): Promise<'held' | 'relea
     if (Date.now() - Number(stat.mtimeMs) > stale) return stat.ino;
     // `<pid>:<host>`; a bare PID is taken to be of this host.
     const match = /^(\d+)(?::(.*))?$/.exec(text.trim());
-    const dead = match !== null && (match[2] ?? HOST) === HOST && !isRunning(Number(match[1]));
+    const dead =
+      match !== null && (match[2] ?? HOST) === HOST && !isRunning(Number(match[1]), Number(stat.mtimeMs));
     return dead ? stat.ino : 'held';
   } catch {
     return 'released';
@@ -109,8 +110,13 @@ async function breakLock(lockPath: string, abandoned: bigint, stale: number): Pr
   }
 }
 
-/** True when a process with this PID runs on this host. */
-export function isRunning(pid: number): boolean {
+/**
+ * True when a process with this PID runs on this host, and, for this process's own PID, when it ran
+ * already at `since` (ms since the epoch): a lock written under this PID before this process started was
+ * left by an earlier one, as a server restarted in a container gets the same PID each time.
+ */
+export function isRunning(pid: number, since = Date.now()): boolean {
+  if (pid === process.pid) return since >= Date.now() - process.uptime() * 1000;
   try {
     process.kill(pid, 0);
     return true;

@@ -28,13 +28,25 @@ export async function crlfSize(path: string): Promise<number> {
 /** How long a file may stay in `tmp/` before it is taken for an abandoned delivery (Maildir's rule). */
 const TMP_LIFETIME = 36 * 60 * 60 * 1000;
 
-/** Removes the files of deliveries that died: in `tmp/` for more than 36 hours. */
+/**
+ * The name prefix of a directory moved into `tmp/` to be removed out of sight (a deleted mailbox): what a
+ * process killed before removing it left is removed at the next open.
+ */
+export const DELETED_PREFIX = 'postwire-deleted-';
+
+/**
+ * Removes the files of deliveries that died (in `tmp/` for more than 36 hours) and the directories of
+ * removals cut short ({@link DELETED_PREFIX}).
+ */
 export async function removeAbandonedFiles(tmp: string): Promise<void> {
   const now = Date.now();
   for (const name of await readDirectory(tmp)) {
     const path = join(tmp, name);
     const stat = await fs.stat(path).catch(() => undefined);
     if (stat?.isFile() && now - stat.mtimeMs > TMP_LIFETIME) await fs.rm(path, { force: true });
+    // Another process may be removing it too: whatever it leaves, the next open removes.
+    else if (stat?.isDirectory() && name.startsWith(DELETED_PREFIX))
+      await fs.rm(path, { recursive: true, force: true }).catch(() => {});
   }
 }
 

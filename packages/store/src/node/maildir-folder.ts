@@ -6,6 +6,7 @@ import { TimeoutError } from '@postwire/core';
 import { toCrlf } from '@postwire/mime';
 import { ChangeFeed } from '../change-feed.js';
 import { MailboxInUseError, MailboxNotFoundError, StoreRefusedError } from '../errors.js';
+import { applyFlags } from '../flags.js';
 import { newMailboxId, nextUidValidity } from '../ids.js';
 import { type IndexEntry, MailboxIndex, messageInfo } from '../mailbox-index.js';
 import {
@@ -46,6 +47,7 @@ import {
 import { describeMessage } from '../structure.js';
 import type {
   ByteRange,
+  FlagChange,
   FlagOperation,
   MailboxChange,
   MailboxLock,
@@ -89,6 +91,8 @@ const CACHE_WRITE_BATCH = 256;
  * watchers cannot see, such as the folder renamed by another process).
  */
 const WATCH_TRUST = 1000;
+/** How many times a file that another program keeps renaming is looked for again before it is left to it. */
+const RENAMED_FILE_ATTEMPTS = 3;
 
 /**
  * A message's index entry with what the folder knows of it beside: where its file is, and what the index
@@ -303,8 +307,9 @@ export class MaildirFolder {
       const dirs = new Set<'new' | 'cur'>();
       let uidLines = '';
       let logLines = '';
-      for (const message of messages) {
-        const letters = lettersOfFlags(message.flags, (keyword) => this.#letterOf(keyword));
+      const lettersOfMessages = this.#lettersOfAll(messages.map((message) => message.flags));
+      for (const [position, message] of messages.entries()) {
+        const letters = lettersOfMessages[position]!;
         const dir = message.flags.length > 0 ? 'cur' : 'new';
         dirs.add(dir);
         const name =
@@ -351,23 +356,31 @@ export class MaildirFolder {
   ): Promise<SetFlagsResult> {
     return this.#locked(async () => {
       for (const flag of flags) if (!flag.startsWith('\\')) this.#letterOf(flag);
-      const result = this.#index.setFlags(uids, operation, flags, unchangedSince);
+      const outcome = this.#index.setFlags(uids, operation, flags, unchangedSince);
+      const changed: FlagChange[] = [];
       let logLines = '';
-      for (const change of result.changed) {
+      for (let change of outcome.changed) {
         const entry = this.#index.get(change.uid)!;
-        const letters = lettersOfFlags(
-          change.flags,
-          (keyword) => this.#letterOf(keyword),
-          unmappedLetters(entry.nameLetters),
-        );
-        await this.#renameFile(entry, letters);
+        const lettersOf = (next: readonly string[]) =>
+          lettersOfFlags(next, (keyword) => this.#letterOf(keyword), unmappedLetters(entry.nameLetters));
+        let letters = lettersOf(change.flags);
+        if (!(await this.#renameFile(entry, letters)) && (await this.#relocate(entry))) {
+          // Another program changed the message's flags meanwhile: the operation applies to the ones it left.
+          const theirs = flagsOfLetters(entry.nameLetters, (letter) => this.#keywordOf(letter));
+          const merged = applyFlags(theirs, operation, flags) ?? theirs;
+          this.#index.replaceFlags(entry, merged, change.modseq);
+          change = { ...change, flags: [...merged] };
+          letters = lettersOf(merged);
+          await this.#renameFile(entry, letters);
+        }
+        changed.push(change);
         logLines += flagsLine(change.uid, change.modseq, letters);
         entry.loggedModseq = change.modseq;
         entry.loggedLetters = letters;
       }
       await this.#appendLog(logLines);
-      for (const change of result.changed) this.feed.publish({ type: 'flags', ...change });
-      return result;
+      for (const change of changed) this.feed.publish({ type: 'flags', ...change });
+      return { changed, modified: outcome.modified };
     });
   }
 
@@ -375,9 +388,7 @@ export class MaildirFolder {
     return this.#locked(async () => {
       const dirs = new Set<'new' | 'cur'>();
       for (const entry of this.#index.entries(uids)) {
-        const path = this.#pathOf(entry);
-        this.#expect(basename(path));
-        await fs.unlink(path).catch(() => this.#unexpect(basename(path)));
+        await this.#unlinkFile(entry);
         dirs.add(entry.dir);
       }
       if (this.#options.fsync) await Promise.all([...dirs].map((dir) => syncDirectory(join(this.path, dir))));
@@ -392,28 +403,33 @@ export class MaildirFolder {
 
   /**
    * Links (or copies) the given messages into files in `targetTmp`, ready for {@link deliver} into
-   * another folder; a base the target already holds gets a new one (and so a new id).
+   * another folder, each with the UID it has here; a base the target already holds gets a new one (and so
+   * a new id). A message whose file is gone (expunged by another writer) is left out.
    */
   async prepareCopies(
     uids: readonly number[],
     targetTmp: string,
     taken: (base: string) => boolean,
-  ): Promise<PreparedMessage[]> {
+  ): Promise<(PreparedMessage & { readonly sourceUid: number })[]> {
     return this.#exclusive(async () => {
-      const prepared: PreparedMessage[] = [];
-      for (const entry of this.#index.entries(uids)) {
+      const prepared: (PreparedMessage & { readonly sourceUid: number })[] = [];
+      for (const { uid } of this.#index.entries(uids)) {
+        let entry = this.#index.get(uid);
+        if (!entry) continue;
         const parsed = parseMaildirName(entry.base);
         const base = taken(entry.base)
           ? `${newBase()}${sizeSuffix(parsed.size, parsed.virtualSize)}`
           : entry.base;
         const tmpPath = join(targetTmp, base);
-        try {
-          await fs.link(this.#pathOf(entry), tmpPath);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-          await fs.copyFile(this.#pathOf(entry), tmpPath);
+        if (!(await this.#linkFile(entry, tmpPath))) {
+          // Another program renamed the file since the last look (Dovecot moving it to `cur/`, or changing
+          // its flags), or removed it: the folder is read again, and the file taken where it is now.
+          await this.#withLock(() => this.#refresh(true));
+          entry = this.#index.get(uid);
+          if (!entry || !(await this.#linkFile(entry, tmpPath))) continue;
         }
         prepared.push({
+          sourceUid: uid,
           tmpPath,
           base,
           flags: entry.flags,
@@ -423,6 +439,17 @@ export class MaildirFolder {
       }
       return prepared;
     });
+  }
+
+  /** Links (or, across file systems, copies) a message's file to `path`; false when the file is not there. */
+  async #linkFile(entry: MaildirEntry, path: string): Promise<boolean> {
+    try {
+      await fs.link(this.#pathOf(entry), path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      await fs.copyFile(this.#pathOf(entry), path);
+    }
+    return true;
   }
 
   /** True when a message with this base name is in the folder (its id is derived from the base). */
@@ -576,19 +603,29 @@ export class MaildirFolder {
     }
   }
 
-  /** Takes the maildrop lock, shared with other processes through a dot-lock held while this process lives. */
+  /**
+   * Takes the maildrop lock of the folder at `path`, a dot-lock held while this process lives, shared with
+   * other processes; resolves with the function that releases it.
+   * @throws MailboxInUseError when a session of any process holds it.
+   */
+  static async takeMaildrop(path: string): Promise<() => Promise<void>> {
+    try {
+      return await acquireDotlock(join(path, MAILDROP_LOCK), { timeout: 0, stale: Number.POSITIVE_INFINITY });
+    } catch (error) {
+      throw error instanceof TimeoutError ? new MailboxInUseError() : error;
+    }
+  }
+
+  /** Takes the maildrop lock for a session (see {@link takeMaildrop}). */
   async lockMaildrop(): Promise<MailboxLock> {
     if (this.#maildropLocked) throw new MailboxInUseError();
     this.#maildropLocked = true;
     let unlock: () => Promise<void>;
     try {
-      unlock = await acquireDotlock(join(this.path, MAILDROP_LOCK), {
-        timeout: 0,
-        stale: Number.POSITIVE_INFINITY,
-      });
+      unlock = await MaildirFolder.takeMaildrop(this.path);
     } catch (error) {
       this.#maildropLocked = false;
-      throw error instanceof TimeoutError ? new MailboxInUseError() : error;
+      throw error;
     }
     let released = false;
     return {
@@ -811,37 +848,51 @@ export class MaildirFolder {
     if (this.#log.highestModseq > this.#index.highestModseq)
       this.#index.highestModseq = this.#log.highestModseq;
 
-    const dirs: ('new' | 'cur')[] = [];
-    const onDisk = new Map<string, DiskFile>();
-    for (const [dir, names] of [
-      ['new', newNames],
-      ['cur', curNames],
-    ] as const) {
-      if (names === undefined) continue;
-      dirs.push(dir);
-      for (const fileName of names)
-        onDisk.set(baseOfName(fileName), { dir, letters: lettersOfName(fileName) });
-    }
     const index = this.#index;
     const flagged: IndexEntry[] = [];
     const appended: IndexEntry[] = [];
     let logLines = '';
-    const vanished: number[] = [];
-    for (const entry of index.entries()) {
-      if (!dirs.includes(entry.dir)) continue;
-      const disk = onDisk.get(entry.base);
-      if (!disk) {
-        vanished.push(entry.uid);
-        continue;
+    /** Takes in the listings: the files of the index's messages found, and the UIDs of those not found. */
+    const match = (listings: readonly (readonly ['new' | 'cur', readonly string[] | undefined])[]) => {
+      const dirs: ('new' | 'cur')[] = [];
+      const files = new Map<string, DiskFile>();
+      for (const [dir, names] of listings) {
+        if (names === undefined) continue;
+        dirs.push(dir);
+        for (const fileName of names)
+          files.set(baseOfName(fileName), { dir, letters: lettersOfName(fileName) });
       }
-      onDisk.delete(entry.base);
-      entry.dir = disk.dir;
-      if (entry.nameLetters === disk.letters) continue;
-      entry.nameLetters = disk.letters;
-      const flags = flagsOfLetters(disk.letters, (letter) => this.#keywordOf(letter));
-      if (sameFlags(flags, entry.flags)) continue;
-      logLines += this.#flagsChanged(entry, flags, disk.letters);
-      flagged.push(entry);
+      const missing: number[] = [];
+      for (const entry of index.entries()) {
+        if (!dirs.includes(entry.dir)) continue;
+        const disk = files.get(entry.base);
+        if (!disk) {
+          missing.push(entry.uid);
+          continue;
+        }
+        files.delete(entry.base);
+        entry.dir = disk.dir;
+        if (entry.nameLetters === disk.letters) continue;
+        entry.nameLetters = disk.letters;
+        const flags = flagsOfLetters(disk.letters, (letter) => this.#keywordOf(letter));
+        if (sameFlags(flags, entry.flags)) continue;
+        logLines += this.#flagsChanged(entry, flags, disk.letters);
+        flagged.push(entry);
+      }
+      return { onDisk: files, vanished: missing };
+    };
+    let { onDisk, vanished } = match([
+      ['new', newNames],
+      ['cur', curNames],
+    ]);
+    if (vanished.length > 0) {
+      // A file another program moved from new/ to cur/ (or renamed in cur/) while they were listed may be
+      // in neither listing: before its message is taken for expunged, both are listed again, new/ first.
+      const again = await readDirectory(join(this.path, 'new'));
+      ({ onDisk, vanished } = match([
+        ['new', again],
+        ['cur', await readDirectory(join(this.path, 'cur'))],
+      ]));
     }
 
     // Files the index lacks: those the uidlist numbers, then the others, numbered in delivery order.
@@ -865,6 +916,9 @@ export class MaildirFolder {
       logLines += line;
       appended.push(entry);
     }
+    // Every file on disk is in the index now (other writers wait for the uidlist lock held here): what
+    // the log still holds of other messages is of messages expunged before this process saw them.
+    this.#log.messages.clear();
     const removed = index.remove(vanished);
     if (removed.uids.length > 0) {
       logLines += expungeLine(removed.modseq);
@@ -1048,7 +1102,11 @@ export class MaildirFolder {
       : join(this.path, 'cur', maildirName(file.base, file.nameLetters));
   }
 
-  async #renameFile(file: MaildirEntry, letters: string): Promise<void> {
+  /**
+   * Gives a message's file the name of these flag letters, in `cur/`; false when the file is not where the
+   * entry says (another program renamed or removed it meanwhile).
+   */
+  async #renameFile(file: MaildirEntry, letters: string): Promise<boolean> {
     const from = this.#pathOf(file);
     const name = maildirName(file.base, letters);
     this.#expect(basename(from), name);
@@ -1056,11 +1114,47 @@ export class MaildirFolder {
       await fs.rename(from, join(this.path, 'cur', name));
       file.dir = 'cur';
       file.nameLetters = letters;
+      return true;
     } catch (error) {
       this.#unexpect(basename(from), name);
-      // Expunged by another writer meanwhile: the next refresh removes it.
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      return false;
     }
+  }
+
+  /**
+   * Removes a message's file, followed when another program renamed it meanwhile (Dovecot moving it to
+   * `cur/`, or changing its flags): left behind, it would come back at the next refresh with a new UID.
+   */
+  async #unlinkFile(file: MaildirEntry): Promise<void> {
+    for (let attempt = 0; attempt < RENAMED_FILE_ATTEMPTS; attempt++) {
+      const path = this.#pathOf(file);
+      this.#expect(basename(path));
+      try {
+        await fs.unlink(path);
+        return;
+      } catch (error) {
+        this.#unexpect(basename(path));
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !(await this.#relocate(file))) return;
+      }
+    }
+  }
+
+  /**
+   * Finds a message's file by its base in `cur/` and `new/`, where another program may have moved it, and
+   * points the entry at it; false when it is gone (expunged by another writer: the next refresh removes it).
+   */
+  async #relocate(file: MaildirEntry): Promise<boolean> {
+    for (const dir of ['cur', 'new'] as const) {
+      const name = (await readDirectory(join(this.path, dir))).find(
+        (fileName) => baseOfName(fileName) === file.base,
+      );
+      if (name === undefined) continue;
+      file.dir = dir;
+      file.nameLetters = lettersOfName(name);
+      return true;
+    }
+    return false;
   }
 
   #keywordOf(letter: string): string | undefined {
@@ -1083,6 +1177,22 @@ export class MaildirFolder {
   }
 
   #keywordsDirty = false;
+
+  /**
+   * The flag letters of each list of flags, keywords given letters as needed: all or none, so that a
+   * delivery past the folder's keywords is refused before anything of it is stored.
+   */
+  #lettersOfAll(flagLists: readonly (readonly string[])[]): string[] {
+    const keywords = [...this.#keywords];
+    const dirty = this.#keywordsDirty;
+    try {
+      return flagLists.map((flags) => lettersOfFlags(flags, (keyword) => this.#letterOf(keyword)));
+    } catch (error) {
+      this.#keywords = keywords;
+      this.#keywordsDirty = dirty;
+      throw error;
+    }
+  }
 
   async #appendUidRecords(lines: string, count: number): Promise<void> {
     if (!lines) return;
@@ -1120,9 +1230,16 @@ export class MaildirFolder {
   async #compact(): Promise<void> {
     const count = this.#index.count;
     if (this.#uidRecords > 2 * count + 64) {
-      const records = this.#index
-        .entries()
-        .map((entry) => ({ uid: entry.uid, base: entry.base, extensions: '' }));
+      // The records kept keep their extensions, which other programs read (Dovecot's POP3 UIDL, GUID …).
+      const written = parseUidList(await fs.readFile(join(this.path, UIDLIST), 'utf8').catch(() => ''));
+      const extensions = new Map(
+        written?.records.map((record) => [`${record.uid} ${record.base}`, record.extensions]),
+      );
+      const records = this.#index.entries().map((entry) => ({
+        uid: entry.uid,
+        base: entry.base,
+        extensions: extensions.get(`${entry.uid} ${entry.base}`) ?? '',
+      }));
       const list = {
         version: 3,
         uidValidity: this.#index.uidValidity,

@@ -34,7 +34,7 @@ import type {
   UserMail,
 } from '../types.js';
 import { acquireDotlock } from './dotlock.js';
-import { writeAtomically } from './files.js';
+import { DELETED_PREFIX, writeAtomically } from './files.js';
 import { type FolderOptions, MaildirFolder, newBase, sizeSuffix } from './maildir-folder.js';
 
 /** Options of {@link createMaildirStore}. */
@@ -204,6 +204,8 @@ class MaildirUser {
   readonly #folders = new Map<string, Promise<MaildirFolder>>();
   /** The `UserMail` handles not released and the `Mailbox` handles not closed. */
   #handles = 0;
+  /** The last addition checked against the quota, which the next one waits for (see `#withinQuota`). */
+  #quotaTurn: Promise<unknown> = Promise.resolve();
 
   constructor(user: string, root: string, quota: QuotaLimits, options: FolderOptions, onUnused: () => void) {
     this.user = user;
@@ -253,6 +255,11 @@ class MaildirUser {
       const parentPath = this.#pathOf(parent);
       if (!(await exists(parentPath))) await MaildirFolder.create(parentPath);
     }
+    // `cur/` is made first, alone: of sessions or processes creating the mailbox at once, one makes it.
+    await fs.mkdir(path, { recursive: true, mode: 0o700 });
+    await fs.mkdir(join(path, 'cur'), { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'EEXIST' ? new MailboxExistsError(canonical) : error;
+    });
     await MaildirFolder.create(path);
     if (options.specialUse) {
       const specialUse = options.specialUse;
@@ -268,12 +275,19 @@ class MaildirUser {
     const path = this.#pathOf(canonical);
     if (!(await exists(path))) throw new MailboxNotFoundError(canonical);
     const folder = await this.#folders.get(canonical)?.catch(() => undefined);
+    // Not while a session holds the maildrop lock; held through the rename, the lock goes with the folder.
+    const unlock = await MaildirFolder.takeMaildrop(path);
     // Out of sight in one rename (into INBOX's tmp/, which every reader ignores), then removed.
-    const trash = join(this.#root, 'tmp', `postwire-deleted-${randomUUID()}`);
-    await fs.rename(path, trash);
+    const trash = join(this.#root, 'tmp', `${DELETED_PREFIX}${randomUUID()}`);
+    try {
+      await fs.rename(path, trash);
+    } finally {
+      await unlock();
+    }
     folder?.markGone();
     this.#folders.delete(canonical);
-    await fs.rm(trash, { recursive: true, force: true });
+    // The mailbox is gone once out of sight: what cannot be removed now, the next open of INBOX removes.
+    await fs.rm(trash, { recursive: true, force: true }).catch(() => {});
     await this.#updateUserFile((file) => {
       delete file.specialUse[canonical];
     });
@@ -285,6 +299,16 @@ class MaildirUser {
     if (!(source === 'INBOX' || (await exists(this.#pathOf(source))))) throw new MailboxNotFoundError(source);
     if (target === 'INBOX' || (await exists(this.#pathOf(target)))) throw new MailboxExistsError(target);
     if (target.startsWith(`${source}/`)) throw new StoreRefusedError('a mailbox cannot move under itself');
+    // INBOX's children stay where they are; another mailbox's move with it, onto names that must all be
+    // free: a rename onto an existing folder would fail halfway, or replace an empty one.
+    const moving =
+      source === 'INBOX'
+        ? []
+        : [source, ...(await this.#folderNames()).filter((name) => name.startsWith(`${source}/`))];
+    for (const name of moving) {
+      const newName = target + name.slice(source.length);
+      if (await exists(this.#pathOf(newName))) throw new MailboxExistsError(newName);
+    }
     for (const parent of parentNames(target)) {
       if (!(await exists(this.#pathOf(parent)))) await MaildirFolder.create(this.#pathOf(parent));
     }
@@ -300,10 +324,7 @@ class MaildirUser {
       return;
     }
     const renamed: [string, string][] = [];
-    for (const name of [
-      source,
-      ...(await this.#folderNames()).filter((name) => name.startsWith(`${source}/`)),
-    ]) {
+    for (const name of moving) {
       const newName = target + name.slice(source.length);
       await fs.rename(this.#pathOf(name), this.#pathOf(newName));
       renamed.push([name, newName]);
@@ -360,7 +381,14 @@ class MaildirUser {
 
   async quota(): Promise<QuotaUsage> {
     const statuses: MailboxStatus[] = [];
-    for (const name of ['INBOX', ...(await this.#folderNames())]) statuses.push(await this.status(name));
+    for (const name of ['INBOX', ...(await this.#folderNames())]) {
+      // A directory that is not a mailbox (no `cur/`), or a mailbox deleted meanwhile, holds nothing.
+      const status = await this.status(name).catch((error: unknown) => {
+        if (error instanceof MailboxNotFoundError) return undefined;
+        throw error;
+      });
+      if (status) statuses.push(status);
+    }
     return quotaUsage(statuses, this.#quota);
   }
 
@@ -377,13 +405,25 @@ class MaildirUser {
     const size = await writeMessage(tmpPath, source, this.#options.fsync);
     const finalBase = `${base}${sizeSuffix(size, size)}`;
     try {
-      await this.checkQuota(size, 1);
-      const finalTmp = join(folder.path, 'tmp', finalBase);
-      await fs.rename(tmpPath, finalTmp);
-      const [entry] = await folder.deliver([
-        { tmpPath: finalTmp, base: finalBase, flags, internalDate: options.internalDate ?? new Date(), size },
-      ]);
-      return { uid: entry!.uid, id: entry!.id, uidValidity: folder.index.uidValidity, modseq: entry!.modseq };
+      return await this.#withinQuota(size, 1, async () => {
+        const finalTmp = join(folder.path, 'tmp', finalBase);
+        await fs.rename(tmpPath, finalTmp);
+        const [entry] = await folder.deliver([
+          {
+            tmpPath: finalTmp,
+            base: finalBase,
+            flags,
+            internalDate: options.internalDate ?? new Date(),
+            size,
+          },
+        ]);
+        return {
+          uid: entry!.uid,
+          id: entry!.id,
+          uidValidity: folder.index.uidValidity,
+          modseq: entry!.modseq,
+        };
+      });
     } catch (error) {
       await fs.rm(tmpPath, { force: true });
       await fs.rm(join(folder.path, 'tmp', finalBase), { force: true });
@@ -412,22 +452,42 @@ class MaildirUser {
   ): Promise<CopyResult> {
     const destination = await this.#folder(target);
     const entries = folder.index.entries(uids);
-    if (counted)
-      await this.checkQuota(
-        entries.reduce((sum, entry) => sum + entry.size, 0),
-        entries.length,
+    const copy = async (): Promise<CopyResult> => {
+      const prepared = await folder.prepareCopies(
+        entries.map((entry) => entry.uid),
+        join(destination.path, 'tmp'),
+        (base) => destination.holdsBase(base),
       );
-    const prepared = await folder.prepareCopies(
-      entries.map((entry) => entry.uid),
-      join(destination.path, 'tmp'),
-      (base) => destination.holdsBase(base),
-    );
-    const delivered = await destination.deliver(prepared);
-    return {
-      uidValidity: destination.index.uidValidity,
-      sourceUids: entries.map((entry) => entry.uid),
-      targetUids: delivered.map((entry) => entry.uid),
+      const delivered = await destination.deliver(prepared).catch(async (error: unknown) => {
+        await Promise.all(prepared.map((message) => fs.rm(message.tmpPath, { force: true })));
+        throw error;
+      });
+      return {
+        uidValidity: destination.index.uidValidity,
+        sourceUids: prepared.map((message) => message.sourceUid),
+        targetUids: delivered.map((entry) => entry.uid),
+      };
     };
+    if (!counted) return copy();
+    return this.#withinQuota(
+      entries.reduce((sum, entry) => sum + entry.size, 0),
+      entries.length,
+      copy,
+    );
+  }
+
+  /**
+   * Runs `add`, which adds `messages` messages of `size` octets in all, once the quota has room for them:
+   * with limits, one such addition at a time in the process, each checked after the one before it landed.
+   */
+  async #withinQuota<T>(size: number, messages: number, add: () => Promise<T>): Promise<T> {
+    if (this.#quota.storage === undefined && this.#quota.messages === undefined) return add();
+    const run = this.#quotaTurn.then(async () => {
+      await this.checkQuota(size, messages);
+      return add();
+    });
+    this.#quotaTurn = run.catch(() => {});
+    return run;
   }
 
   /** Closes every folder this user opened: watchers stopped, feeds ended, operations under way finished. */
@@ -451,12 +511,19 @@ class MaildirUser {
       }
       this.#folders.delete(name);
     }
+    // Registered before any wait, so that concurrent opens of the mailbox share the one folder.
+    const opening = this.#openFolder(name);
+    this.#folders.set(name, opening);
+    opening.catch(() => {
+      if (this.#folders.get(name) === opening) this.#folders.delete(name);
+    });
+    return opening;
+  }
+
+  async #openFolder(name: string): Promise<MaildirFolder> {
     const path = this.#pathOf(name);
     if (name !== 'INBOX' && !(await exists(join(path, 'cur')))) throw new MailboxNotFoundError(name);
-    const opening = MaildirFolder.open(path, name, this.#options);
-    this.#folders.set(name, opening);
-    opening.catch(() => this.#folders.delete(name));
-    return opening;
+    return MaildirFolder.open(path, name, this.#options);
   }
 
   #pathOf(name: string): string {

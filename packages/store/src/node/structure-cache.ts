@@ -8,7 +8,7 @@ import {
   STRUCTURE_CACHE_HEADER,
 } from '../maildir/structure-record.js';
 import type { MessageStructure } from '../types.js';
-import { identity } from './files.js';
+import { DELETED_PREFIX, identity } from './files.js';
 
 /** A record's length is kept in the low bits of its slot, its offset above them. */
 const LENGTH_BITS = 20;
@@ -413,7 +413,7 @@ export class StructureCache {
 
   /** Removes a directory in the file's place (the per-message cache of earlier versions), out of sight first. */
   async #removeDirectory(path: string): Promise<void> {
-    const trash = join(this.#scratch(), `postwire-deleted-${randomUUID()}`);
+    const trash = join(this.#scratch(), `${DELETED_PREFIX}${randomUUID()}`);
     try {
       await fs.rename(path, trash);
     } catch (error) {
