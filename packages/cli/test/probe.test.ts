@@ -393,6 +393,31 @@ describe('odd and hostile servers', () => {
     });
   });
 
+  it('waits out a timeout longer than a timer can hold (2^31 ms) instead of timing out at once', async () => {
+    // The server answers the TLS ClientHello a while later by closing: a wait that is still running then
+    // fails the handshake; one that overflowed to 1 ms has timed out long before.
+    const sockets = new Set<Socket>();
+    const server: Server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.once('data', () => setTimeout(() => socket.destroy(), 100));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(
+      () =>
+        new Promise((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          server.close(() => resolve());
+        }),
+    );
+    const { port } = server.address() as { port: number };
+    await expect(probe({ host: '127.0.0.1', port, timeout: 2 ** 32, tls: 'implicit' })).rejects.toMatchObject(
+      {
+        code: 'TLS_FAILED',
+      },
+    );
+  });
+
   it('fails a TLS handshake with a server that speaks plaintext', async () => {
     await expect(probe({ host: '127.0.0.1', port: ports.smtpPlain!, tls: 'implicit' })).rejects.toMatchObject(
       {

@@ -474,6 +474,11 @@ describe('postwire ls and fetch: the command line', () => {
     [fetchCommand, ['--user', 'a', '--password', 'b', '--uid', 'abc'], '--uid wants a UID, not abc'],
     [
       fetchCommand,
+      ['--user', 'a', '--password', 'b', '--uid', '4294967296'],
+      '--uid wants a UID, not 4294967296',
+    ],
+    [
+      fetchCommand,
       ['--protocol', 'pop3', '--user', 'a', '--password', 'b', '--uid', 'a b'],
       '--uid wants a UIDL, not a b',
     ],

@@ -392,6 +392,24 @@ describe('postwire send: the command line', () => {
     expect(sendUsage).toContain('./.postwire/tls/cert.pem');
   });
 
+  it('takes --header fields named like Object.prototype members (__proto__, constructor)', async () => {
+    const request = await readSendRequest(
+      [
+        ...['--from', 'a@example.test', '--to', 'b@example.test', '--text', 'hi'],
+        ...['--header', '__proto__: one', '--header', 'constructor: two', '--header', 'constructor: three'],
+      ],
+      { cwd: dir, env: {} },
+    );
+    if (request === 'help') throw new Error('no request');
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of request.message.chunks()) chunks.push(chunk);
+    const message = await parseMessage(Buffer.concat(chunks));
+    const fields = message.headers.map((field) => `${field.name}:${field.value}`);
+    expect(fields).toEqual(
+      expect.arrayContaining(['__proto__: one', 'constructor: two', 'constructor: three']),
+    );
+  });
+
   it('defaults to the dev server submission port with STARTTLS', async () => {
     const request = await readSendRequest(['--from', 'a@example.test', '--to', 'b@example.test'], {
       cwd: dir,

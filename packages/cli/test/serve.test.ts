@@ -105,6 +105,27 @@ describe('postwire serve', () => {
       await expect(readServeSettings(['--config', config]), json).rejects.toBeInstanceOf(UsageError);
     }
   });
+
+  it('refuses a config file whose ports, catchAll or hostname have the wrong type, with status 2 and its shape', async () => {
+    const config = join(data, 'typed-config.json');
+    for (const json of [
+      '{"ports": 2525}',
+      '{"ports": [2525]}',
+      '{"ports": {"imap": "1143"}}',
+      '{"ports": {"imap": 70000}}',
+      '{"ports": {"imap": 1.5}}',
+      '{"ports": {"imapp": 1143}}',
+      '{"catchAll": 5}',
+      '{"hostname": ["mx.test"]}',
+      '{"hostname": ""}',
+    ]) {
+      writeFileSync(config, json);
+      await expect(readServeSettings(['--config', config]), json).rejects.toBeInstanceOf(UsageError);
+      const io = captureIo();
+      expect(await runCli(['serve', '--config', config], io), json).toBe(2);
+      expect(io.stderr, json).toContain(`the config file ${config} wants {`);
+    }
+  });
 });
 
 describe('postwire', () => {

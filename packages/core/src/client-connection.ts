@@ -132,13 +132,22 @@ export class ClientConnection {
 
   /**
    * Upgrades to TLS (STARTTLS, STLS). `reset` runs after the handshake and before the first byte
-   * from inside TLS is handed over: the session clears its decoder there.
+   * from inside TLS is handed over: the session clears its decoder there. A failed handshake
+   * {@link abort}s the connection with its error, which the returned promise rejects with.
    */
   async startTls(reset: () => void): Promise<void> {
     this.#upgrading = true;
     this.#reader.releaseLock();
     this.#writer.releaseLock();
-    const secure = await this.#transport.startTls();
+    let secure: Transport;
+    try {
+      secure = await this.#transport.startTls();
+    } catch (error) {
+      this.#upgrading = false;
+      const failure = this.abort(toConnectionError(error));
+      this.resumeReading();
+      throw failure;
+    }
     this.#upgrading = false;
     reset();
     this.#attach(secure);

@@ -10,5 +10,6 @@ export * from './pem.js';
 export * from './proxy-protocol.js';
 export * from './push-stream.js';
 export * from './socket-transport.js';
+export * from './timer.js';
 export * from './trace.js';
 export * from './transport.js';

@@ -20,7 +20,7 @@ export function resolveLimits<T extends Record<string, number>>(
   if (known) return known as Readonly<T>;
   const merged: Record<string, number> = { ...defaults };
   for (const [name, value] of Object.entries(overrides ?? {})) {
-    if (!(name in defaults)) throw new InvalidArgumentError(`unknown limit "${name}"`);
+    if (!Object.hasOwn(defaults, name)) throw new InvalidArgumentError(`unknown limit "${name}"`);
     if (value === undefined) continue;
     if (value !== Number.POSITIVE_INFINITY && (!Number.isInteger(value) || value <= 0)) {
       throw new InvalidArgumentError(`limit "${name}" must be a positive integer or Infinity`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ClientConnection, connectClient } from '../src/client-connection.js';
-import { ConnectionError, ErrorCode, ProtocolError } from '../src/errors.js';
+import { ConnectionError, ErrorCode, ProtocolError, TlsError } from '../src/errors.js';
 import type { Transport } from '../src/transport.js';
 
 const encoder = new TextEncoder();
@@ -231,5 +231,27 @@ describe('ClientConnection: holding reads before a TLS upgrade', () => {
     connection.resumeReading();
     await tick();
     expect(received).toEqual(['A1 NO not now\r\n', '* later\r\n']);
+  });
+
+  it('fails the connection with the handshake error when the upgrade fails, and closes the transport', async () => {
+    const handshake = new TlsError(ErrorCode.Tls, 'certificate has expired');
+    const plain = countingTransport(['A1 OK begin TLS\r\n'], () => Promise.reject(handshake));
+    let closed = false;
+    plain.transport.close = async () => {
+      closed = true;
+    };
+    const failures: Error[] = [];
+    const connection: ClientConnection = new ClientConnection(plain.transport, 'imap.example:143', {
+      receive: () => connection.holdReading(),
+      failed: (error) => {
+        failures.push(error);
+      },
+    });
+    await tick();
+    await expect(connection.startTls(() => {})).rejects.toBe(handshake);
+    expect(connection.failure).toBe(handshake);
+    expect(failures).toEqual([handshake]);
+    expect(closed).toBe(true);
+    await expect(connection.write(encoder.encode('A2 NOOP\r\n'))).rejects.toBe(handshake);
   });
 });

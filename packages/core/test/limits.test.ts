@@ -43,6 +43,12 @@ describe('resolveLimits', () => {
       expect(() => resolveLimits(defaults, { maxLineLength: bad })).toThrow(/positive integer/);
     }
   });
+
+  it('rejects names of Object.prototype members as unknown limits', () => {
+    for (const name of ['toString', 'constructor', 'hasOwnProperty']) {
+      expect(() => resolveLimits(defaults, { [name]: 3 } as never), name).toThrow(`unknown limit "${name}"`);
+    }
+  });
 });
 
 describe('errors', () => {

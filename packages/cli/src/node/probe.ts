@@ -11,6 +11,7 @@ import {
   type LineEvent,
   PostwireError,
   ProtocolError,
+  startTimer,
   TimeoutError,
   TlsError,
 } from '@postwire/core';
@@ -424,7 +425,7 @@ class ProbeChannel {
         throw new TimeoutError(`timed out after ${this.#timeout} ms waiting for ${what} from ${this.where}`);
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
+        const timer = startTimer(left, resolve);
         this.#wake = () => {
           clearTimeout(timer);
           resolve();
@@ -490,7 +491,7 @@ function settle(
     };
     const onError = (error: Error): void => fail(errors.failed(error));
     const onClose = (): void => fail(errors.failed(new Error('the connection closed')));
-    const timer = setTimeout(() => fail(errors.timedOut()), Math.max(0, deadline - performance.now()));
+    const timer = startTimer(Math.max(0, deadline - performance.now()), () => fail(errors.timedOut()));
     socket.once(event, onReady);
     socket.once('error', onError);
     socket.once('close', onClose);

@@ -454,7 +454,7 @@ export function fetchCommand(
         throw new UsageError('give --all, or the messages with --uid');
       const uids = (values.uid ?? []).flatMap((text) => text.split(',')).map((text) => text.trim());
       for (const uid of uids) {
-        if (request.protocol === 'imap' ? !/^[1-9]\d{0,9}$/.test(uid) : !/^[\x21-\x7e]{1,70}$/.test(uid))
+        if (request.protocol === 'imap' ? !isUid(uid) : !/^[\x21-\x7e]{1,70}$/.test(uid))
           throw new UsageError(`--uid wants ${request.protocol === 'imap' ? 'a UID' : 'a UIDL'}, not ${uid}`);
       }
       if (values.delete && request.protocol !== 'pop3')
@@ -499,6 +499,11 @@ async function fetchMessages(request: FetchRequest, io: CliIo): Promise<ExitCode
     io.out(`${lines.join('\n')}\n`);
   }
   return report.missing.length > 0 ? 1 : 0;
+}
+
+/** An IMAP UID: 1 to 2^32−1 (RFC 9051 §2.3.1.1), without leading zeros. */
+function isUid(text: string): boolean {
+  return /^[1-9]\d{0,9}$/.test(text) && Number(text) <= 0xffff_ffff;
 }
 
 /** The messages asked for that the server has, in its order, and the ids it does not have. */

@@ -192,12 +192,13 @@ async function composeFromOptions(values: ComposeValues, cwd: string): Promise<O
     estimatedSize += base64Size(size) + 256;
     attachments.push({ filename: basename(path), content: fileChunks(path) });
   }
-  const headers: Record<string, string[]> = {};
+  // A Map: a field named like an Object.prototype member (`__proto__`, `constructor`) is a field like any other.
+  const headers = new Map<string, string[]>();
   for (const line of values.header ?? []) {
     const match = /^([\x21-\x39\x3b-\x7e]+):[ \t]*(.*)$/.exec(line);
     if (!match) throw new UsageError(`--header wants 'Name: value', not ${JSON.stringify(line)}`);
     const name = match[1]!;
-    headers[name] = [...(headers[name] ?? []), match[2]!];
+    headers.set(name, [...(headers.get(name) ?? []), match[2]!]);
   }
   const options: ComposeOptions = {
     from: values.from,
@@ -208,7 +209,7 @@ async function composeFromOptions(values: ComposeValues, cwd: string): Promise<O
     ...(text !== undefined && { text }),
     ...(html !== undefined && { html }),
     attachments,
-    headers,
+    headers: Object.fromEntries(headers),
     smtputf8: [values.from, ...recipients].some((address) => /[^\x00-\x7f]/.test(address)),
   };
   let composed: ComposedMessage;

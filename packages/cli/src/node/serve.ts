@@ -4,7 +4,13 @@ import { parseArgs } from 'node:util';
 import { createMemoryStore } from '@postwire/store';
 import { createMaildirStore } from '@postwire/store/maildir';
 import { loadOrCreateCertificate } from './certificate.js';
-import { type DevServer, type DevServerPorts, type DevServerUser, startDevServer } from './dev-server.js';
+import {
+  type DevServer,
+  type DevServerPorts,
+  type DevServerUser,
+  defaultDevServerPorts,
+  startDevServer,
+} from './dev-server.js';
 import { type CliIo, type ExitCode, UsageError } from './io.js';
 
 /** The help text of `postwire serve`. */
@@ -256,8 +262,38 @@ async function readConfig(file: string): Promise<ServeConfig> {
       config.users.every(
         (user) => typeof user?.name === 'string' && user.name !== '' && typeof user.password === 'string',
       ));
-  if (typeof parsed !== 'object' || parsed === null || !validUsers) {
-    throw new UsageError(`the config file ${file} wants { "users": [{ "name": "…", "password": "…" }] }`);
+  const valid =
+    typeof parsed === 'object' &&
+    parsed !== null &&
+    !Array.isArray(parsed) &&
+    validUsers &&
+    (config.catchAll === undefined || isName(config.catchAll)) &&
+    (config.hostname === undefined || isName(config.hostname)) &&
+    (config.ports === undefined || isPortsObject(config.ports));
+  if (!valid) {
+    throw new UsageError(
+      `the config file ${file} wants { "users": [{ "name": "…", "password": "…" }], "catchAll": "…", ` +
+        `"hostname": "…", "ports": { ${Object.entries(defaultDevServerPorts)
+          .map(([name, port]) => `"${name}": ${port}`)
+          .join(', ')} } } (each optional, a port 0 to 65535)`,
+    );
   }
   return config;
+}
+
+function isName(value: unknown): boolean {
+  return typeof value === 'string' && value !== '';
+}
+
+/** An object of known listener names, each with a port number (0 for any free port). */
+function isPortsObject(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.entries(value).every(
+      ([name, port]) =>
+        Object.hasOwn(defaultDevServerPorts, name) && Number.isInteger(port) && port >= 0 && port <= 65_535,
+    )
+  );
 }
