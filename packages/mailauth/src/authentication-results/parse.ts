@@ -141,9 +141,10 @@ class FieldReader {
 
   /**
    * A quoted string or an unquoted value, and the CFWS after it. A quoted local part followed by `@` and a
-   * domain (`"a b"@example.com`) is kept as written, quotes included.
+   * domain (`"a b"@example.com`) is kept as written, quotes included. With `mayBeEmpty`, nothing before
+   * `;` or the end is an empty value (Microsoft 365 writes `header.from=;`).
    */
-  value(what: string): string {
+  value(what: string, mayBeEmpty = false): string {
     let value: string;
     if (this.peek() === QUOTE) {
       const open = this.at;
@@ -154,7 +155,8 @@ class FieldReader {
       }
     } else {
       value = this.unquoted();
-      if (value === '') this.fail(`expected the ${what}`);
+      if (value === '' && !(mayBeEmpty && (this.atEnd() || this.peek() === SEMICOLON)))
+        this.fail(`expected the ${what}`);
     }
     this.skipCfws();
     return value;
@@ -208,7 +210,10 @@ class FieldReader {
  * name; folded or not. Lenient where consumers must be: comments wherever CFWS may stand, any line
  * breaks, names in any case (method, result, property type and property are lower-cased), results and
  * methods the registry does not know (kept, and flagged `unregistered`), quoted values, a `reason` among
- * the properties, empty or trailing `;`. Never throws, and runs in linear time.
+ * the properties, empty or trailing `;`; and Microsoft 365's forms: no authserv-id (read as empty), a
+ * property without type (`action=none`, read with an empty type), an empty property value (`header.from=;`),
+ * a lone domain between results (skipped).
+ * Never throws, and runs in linear time.
  */
 export function parseAuthenticationResults(
   text: string,
@@ -253,18 +258,53 @@ function valueStart(text: string): number {
 
 function readField(reader: FieldReader): AuthenticationResults {
   reader.skipCfws();
-  const authservId = reader.value('authserv-id');
-  const field: AuthenticationResults = { authservId, results: [] };
-  if (isDigit(reader.peek())) field.version = reader.version('version');
-  if (reader.atEnd()) reader.fail('expected ";" after the authserv-id');
+  const field: AuthenticationResults = { authservId: '', results: [] };
+  if (startsResult(reader)) {
+    field.results.push(readResult(reader, reader.keyword('method')));
+  } else {
+    field.authservId = reader.value('authserv-id');
+    if (isDigit(reader.peek())) field.version = reader.version('version');
+    if (reader.atEnd()) reader.fail('expected ";" after the authserv-id');
+  }
   while (!reader.atEnd()) {
     reader.expect(';', 'between results');
-    if (reader.atEnd() || reader.peek() === SEMICOLON) continue;
+    if (reader.atEnd() || reader.peek() === SEMICOLON || skipLoneDomain(reader)) continue;
     const method = reader.keyword('method');
     if (method === 'none' && (reader.atEnd() || reader.peek() === SEMICOLON)) continue;
     field.results.push(readResult(reader, method));
   }
   return field;
+}
+
+/**
+ * Whether a `method=` or `method/` is at the cursor where the authserv-id belongs: Microsoft 365 leaves
+ * the authserv-id out, and an unquoted one cannot hold `=` or `/`. Does not move the cursor.
+ */
+function startsResult(reader: FieldReader): boolean {
+  const start = reader.at;
+  let code = reader.peek();
+  while (!reader.atEnd() && isKeywordChar(code)) code = reader.text.charCodeAt(++reader.at);
+  if (reader.at > start) reader.skipCfws();
+  const found = reader.at > start && (reader.peek() === 0x3d || reader.peek() === 0x2f);
+  reader.at = start;
+  return found;
+}
+
+/**
+ * Skips a `resinfo` that is only a domain name (`; contoso.com;`, written by older Microsoft 365 servers)
+ * and says whether it did; else leaves the cursor where it was.
+ */
+function skipLoneDomain(reader: FieldReader): boolean {
+  const start = reader.at;
+  let dots = 0;
+  for (let code = reader.peek(); !reader.atEnd(); code = reader.text.charCodeAt(++reader.at)) {
+    if (code === 0x2e) dots++;
+    else if (!isKeywordChar(code)) break;
+  }
+  if (dots > 0) reader.skipCfws();
+  if (dots > 0 && (reader.atEnd() || reader.peek() === SEMICOLON)) return true;
+  reader.at = start;
+  return false;
 }
 
 /** The rest of a `resinfo` after its method name, up to the next `;` or the end. */
@@ -286,6 +326,9 @@ function readResult(reader: FieldReader, method: string): AuthenticationResult {
       if (result.reason !== undefined) reader.fail('a second reason', start);
       reader.expect('=', 'after reason');
       result.reason = reader.value('reason');
+    } else if (reader.peek() === 0x3d) {
+      reader.expect('=', 'after the property');
+      result.properties.push({ type: '', property: name, value: reader.value('property value', true) });
     } else {
       reader.fail(`expected "." after the property type "${name}"`, start);
     }
@@ -299,5 +342,5 @@ function readProperty(reader: FieldReader, type: string): ResultProperty {
   reader.expect('.', 'after the property type');
   const property = reader.keyword('property');
   reader.expect('=', 'after the property');
-  return { type, property, value: reader.value('property value') };
+  return { type, property, value: reader.value('property value', true) };
 }

@@ -6,7 +6,10 @@ export type PropertyType = 'smtp' | 'header' | 'body' | 'policy';
 
 /** One `ptype.property=value` of a result, such as `header.d=example.com`. */
 export interface ResultProperty {
-  /** A {@link PropertyType}, or another keyword as a parsed field gave it. Lower case when parsed. */
+  /**
+   * A {@link PropertyType}, or another keyword as a parsed field gave it. Lower case when parsed; empty for
+   * a property without type, such as Microsoft 365's `action=none`.
+   */
   type: PropertyType | (string & {});
   /** The property's name (`mailfrom`, `d`, `iprev` …). Lower case when parsed. */
   property: string;
@@ -36,7 +39,10 @@ export interface AuthenticationResult {
 
 /** An Authentication-Results field (RFC 8601): who checked, and what each check gave. */
 export interface AuthenticationResults {
-  /** The authentication service identifier, usually the host name of the checking server. */
+  /**
+   * The authentication service identifier, usually the host name of the checking server. Empty when a
+   * parsed field had none, as Microsoft 365 writes them.
+   */
   authservId: string;
   /** The field's version; 1, the only one defined, when absent. */
   version?: number;

@@ -7,14 +7,14 @@ export type DkimCanonicalization = 'simple' | 'relaxed';
  * signer and verifier add CRLF after every field but the DKIM-Signature field itself. `name` and
  * `value` are as received, split at the first colon (the name with any white space before the colon,
  * the value with its folding). `simple` changes nothing. `relaxed` lower-cases the name, unfolds the
- * value (removes every CR and LF), turns each run of SP and HTAB into one SP, and removes white space around
- * the colon and at the end. Only SP and HTAB count as white space.
+ * value (removes each CRLF; a bare CR or LF stays, as in dkimpy), turns each run of SP and HTAB into one SP,
+ * and removes white space around the colon and at the end. Only SP and HTAB count as white space.
  */
 export function canonicalizeHeader(name: string, value: string, algorithm: DkimCanonicalization): string {
   if (algorithm === 'simple') return `${name}:${value}`;
   const relaxedName = trimEndSpaceTab(name).replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
   const relaxedValue = value
-    .replace(/[\r\n]+/g, '')
+    .replace(/\r\n/g, '')
     .replace(/[ \t]+/g, ' ')
     .replace(/^ | $/g, '');
   return `${relaxedName}:${relaxedValue}`;

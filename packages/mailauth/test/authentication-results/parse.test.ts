@@ -130,7 +130,7 @@ describe('parseAuthenticationResults: malformed fields', () => {
     ['example.com; spf=pass smtp', 'expected "." after the property type "smtp"', 22],
     ['example.com; spf=pass smtp.=x', 'expected a property', 27],
     ['example.com; spf=pass smtp.mailfrom', 'expected "=" after the property', 35],
-    ['example.com; spf=pass smtp.mailfrom=', 'expected the property value', 36],
+    ['example.com; spf=pass smtp.mailfrom=)', 'expected the property value', 36],
     ['example.com; spf=pass reason="a" reason="b"', 'a second reason', 33],
     ['example.com; spf=pass (unclosed', 'unclosed comment', 22],
     ['example.com; spf=pass reason="unclosed', 'unclosed quoted string', 29],
@@ -201,5 +201,72 @@ describe('isOwnAuthenticationResults', () => {
     expect(isOwnAuthenticationResults('mx.example.com; spf=', 'mx.example.com')).toBe(true);
     expect(isOwnAuthenticationResults('(unclosed mx.example.com', 'mx.example.com')).toBe(false);
     expect(isOwnAuthenticationResults('', 'mx.example.com')).toBe(false);
+  });
+});
+
+describe('parseAuthenticationResults: Microsoft 365 fields', () => {
+  it('reads a field without authserv-id, with action=none and compauth, giving an empty authserv-id', () => {
+    const value = parsed(
+      'Authentication-Results: spf=pass (sender IP is 209.85.128.41)\r\n smtp.mailfrom=gmail.com; dkim=pass (signature was verified)\r\n header.d=gmail.com;dmarc=pass action=none\r\n header.from=gmail.com;compauth=pass\r\n reason=100',
+    );
+    expect(value).toEqual({
+      authservId: '',
+      results: [
+        {
+          method: 'spf',
+          result: 'pass',
+          properties: [{ type: 'smtp', property: 'mailfrom', value: 'gmail.com' }],
+        },
+        {
+          method: 'dkim',
+          result: 'pass',
+          properties: [{ type: 'header', property: 'd', value: 'gmail.com' }],
+        },
+        {
+          method: 'dmarc',
+          result: 'pass',
+          properties: [
+            { type: '', property: 'action', value: 'none' },
+            { type: 'header', property: 'from', value: 'gmail.com' },
+          ],
+        },
+        { method: 'compauth', result: 'pass', reason: '100', properties: [], unregistered: 'method' },
+      ],
+    });
+  });
+
+  it('skips the lone recipient domains of older fields', () => {
+    const value = parsed(
+      'spf=fail (sender IP is 192.0.2.1) smtp.mailfrom=example.com; contoso.com; dkim=fail (body hash did not verify) header.d=example.com;contoso.com; dmarc=bestguesspass action=none header.from=example.com;',
+    );
+    expect(value.authservId).toBe('');
+    expect(value.results.map((result) => `${result.method}=${result.result}`)).toEqual([
+      'spf=fail',
+      'dkim=fail',
+      'dmarc=bestguesspass',
+    ]);
+  });
+
+  it('reads an empty property value, as written for a message without a usable From', () => {
+    expect(
+      parsed('spf=temperror smtp.helo=x.example; dmarc=none action=none header.from=;').results[1],
+    ).toEqual({
+      method: 'dmarc',
+      result: 'none',
+      properties: [
+        { type: '', property: 'action', value: 'none' },
+        { type: 'header', property: 'from', value: '' },
+      ],
+    });
+    expect(parsed('example.com; spf=pass smtp.mailfrom=').results[0]?.properties).toEqual([
+      { type: 'smtp', property: 'mailfrom', value: '' },
+    ]);
+  });
+
+  it('still reads a first method with a version or spaces around "=" as a result', () => {
+    expect(parsed('dkim/1 = pass header.d=example.com')).toMatchObject({
+      authservId: '',
+      results: [{ method: 'dkim', methodVersion: 1, result: 'pass' }],
+    });
   });
 });

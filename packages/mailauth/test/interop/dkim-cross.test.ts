@@ -376,6 +376,30 @@ describe.skipIf(!hasDnsmasq || !hasDkimpy)('a bare-LF message and its fields pre
   });
 });
 
+describe.skipIf(!hasDnsmasq || !hasDkimpy)('a bare CR inside a signed header field', () => {
+  /**
+   * The relaxed header canonicalization unfolds, removing CRLF only (RFC 6376 §3.4.2): a bare CR inside a
+   * value stays, as in dkimpy. Removing it too made every such signature fail in the other implementation.
+   */
+  const message = Buffer.from(
+    ['From: alice@example.test', 'To: bob@example.org', 'Subject: one\rtwo', '', 'body', ''].join(CRLF),
+    'latin1',
+  );
+
+  it('dkimpy signs and Postwire verifies, Postwire signs and dkimpy verifies', {
+    timeout: TIMEOUT,
+  }, async () => {
+    const key = KEYS[0]!;
+    const [theirs, ours] = await Promise.all([
+      dkimpySigned(message, key, 'relaxed/relaxed'),
+      postwireSign(message, key, 'relaxed/relaxed'),
+    ]);
+    expect(await postwireVerdicts(theirs)).toEqual(['pass']);
+    const verdict = await dkimpyVerdict(ours);
+    expect(verdict.valid, verdict.log).toBe(true);
+  });
+});
+
 describe.skipIf(!hasDnsmasq || !hasDkimpy)('a last body line without CRLF that ends in white space', () => {
   /**
    * The relaxed body canonicalization (RFC 6376 §3.4.4) of a body whose last line has no CRLF and ends in

@@ -71,15 +71,21 @@ export function decodeCharset(bytes: Uint8Array, charset: string | undefined): D
       ? { ...decoded, defect: 'invalid-bytes' }
       : { text: decoded.text, charset: 'us-ascii' };
   }
+  const used = canonical === 'utf-16' ? utf16ByteOrder(bytes) : canonical;
   const text =
-    canonical === 'utf-7'
+    used === 'utf-7'
       ? decodeUtf7(bytes)
-      : canonical === 'windows-1252'
+      : used === 'windows-1252'
         ? decodeWindows1252(bytes)
-        : decoderFor(canonical).decode(bytes);
-  return hasDecodingErrors(text, canonical, bytes)
-    ? { text, charset: canonical, defect: 'invalid-bytes' }
-    : { text, charset: canonical };
+        : decoderFor(used).decode(bytes);
+  return hasDecodingErrors(text, used, bytes)
+    ? { text, charset: used, defect: 'invalid-bytes' }
+    : { text, charset: used };
+}
+
+/** The byte order of `utf-16` text from its first two bytes: little-endian after FF FE, else big-endian. */
+function utf16ByteOrder(start: Uint8Array): 'utf-16le' | 'utf-16be' {
+  return start[0] === 0xff && start[1] === 0xfe ? 'utf-16le' : 'utf-16be';
 }
 
 /** The UTF-8 encoding of U+FFFD, EF BF BD, counted where the match ends at or after `from`. */
@@ -118,6 +124,7 @@ export function createCharsetDecoder(charset: string | undefined): CharsetDecode
   if (canonical === 'us-ascii') return new AsciiCharsetDecoder();
   if (canonical === 'utf-7') return new Utf7CharsetDecoder();
   if (canonical === 'windows-1252') return new Windows1252CharsetDecoder();
+  if (canonical === 'utf-16') return new Utf16CharsetDecoder();
   return LINE_SPLIT.has(canonical)
     ? new LineSplitCharsetDecoder(canonical)
     : new NativeCharsetDecoder(canonical);
@@ -232,6 +239,40 @@ class NativeCharsetDecoder implements CharsetDecoder {
     const text = this.inner.decode();
     if (!this.defect && text.includes(REPLACEMENT)) this.defect = 'invalid-bytes';
     return text;
+  }
+}
+
+/** `utf-16`: holds the first two bytes until they tell the byte order, then decodes natively. */
+class Utf16CharsetDecoder implements CharsetDecoder {
+  private inner: NativeCharsetDecoder | undefined;
+  /** The first byte, while it is alone. */
+  private held: Uint8Array = new Uint8Array(0);
+
+  get charset(): string {
+    return this.inner?.charset ?? 'utf-16be';
+  }
+
+  get defect(): CharsetDefect | undefined {
+    return this.inner?.defect;
+  }
+
+  decode(chunk: Uint8Array): string {
+    if (this.inner) return this.inner.decode(chunk);
+    const start = concatBytes([this.held, chunk]);
+    this.held = start.length < 2 ? start : new Uint8Array(0);
+    return start.length < 2 ? '' : this.decoderFor(start).decode(start);
+  }
+
+  end(): string {
+    const inner = this.inner ?? this.decoderFor(this.held);
+    const text = inner.decode(this.held) + inner.end();
+    this.held = new Uint8Array(0);
+    return text;
+  }
+
+  private decoderFor(start: Uint8Array): NativeCharsetDecoder {
+    this.inner = new NativeCharsetDecoder(utf16ByteOrder(start));
+    return this.inner;
   }
 }
 

@@ -4,8 +4,9 @@
  * The base is the WHATWG Encoding Standard: every label `TextDecoder` accepts resolves to its
  * encoding (so `latin1`, `iso-8859-1` and `us-ascii` are WHATWG's `windows-1252`, a superset that
  * turns the C1 range into the typographic characters that mail meant). On top of that come the
- * aliases real mailers write that WHATWG does not list, plus two names of our own:
- * `us-ascii` (decoded by the UTF-8-or-windows-1252 rule, see `decodeCharset`) and `utf-7`.
+ * aliases real mailers write that WHATWG does not list, plus three names of our own:
+ * `us-ascii` (decoded by the UTF-8-or-windows-1252 rule, see `decodeCharset`), `utf-7`, and `utf-16`
+ * (byte order from the byte order mark, else big-endian, RFC 2781 §4.3; WHATWG reads it as `utf-16le`).
  */
 
 /** Aliases seen in mail that `TextDecoder` does not know, mapped to a label it does (or to our own names). */
@@ -52,6 +53,9 @@ const MAIL_ALIASES: ReadonlyMap<string, string> = new Map([
   ['iso-2022-jp-3', 'iso-2022-jp'],
   ['koi8r', 'koi8-r'],
   ['koi8u', 'koi8-u'],
+  ['utf-16', 'utf-16'],
+  ['utf16', 'utf-16'],
+  ['iso-10646-ucs-2', 'utf-16'],
   ['ucs-2', 'utf-16le'],
   ['unicode', 'utf-16le'],
   ['csunicode', 'utf-16le'],
@@ -72,7 +76,7 @@ const MAX_CACHED = 512;
 /**
  * The canonical name of a charset label as written in mail (case, spaces and quotes ignored), or
  * `undefined` when no decoder exists for it. Canonical names are WHATWG encoding names
- * (`windows-1252`, `shift_jis`, `gbk` …) plus `us-ascii` and `utf-7`.
+ * (`windows-1252`, `shift_jis`, `gbk` …) plus `us-ascii`, `utf-7` and `utf-16`.
  */
 export function canonicalCharset(name: string): string | undefined {
   const label = normalizeLabel(name);
@@ -94,7 +98,7 @@ function normalizeLabel(name: string): string {
 
 function resolveLabel(label: string): string | undefined {
   const alias = MAIL_ALIASES.get(label);
-  if (alias === 'us-ascii' || alias === 'utf-7') return alias;
+  if (alias === 'us-ascii' || alias === 'utf-7' || alias === 'utf-16') return alias;
   const windows = WINDOWS_CODE_PAGE.exec(label);
   const iso = ISO_8859.exec(label);
   const candidate = alias ?? (windows ? `windows-${windows[1]}` : iso ? `iso-8859-${iso[1]}` : label);

@@ -42,11 +42,20 @@ export function skipCfws(value: string, start: number): number {
   return i;
 }
 
+/** A letter or digit: a backslash in a MIME parameter value before one escapes nothing. */
+const LETTER_OR_DIGIT = /[0-9A-Za-z]/;
+
 /**
  * Reads the quoted string that opens at `start`: `\` escapes are resolved, and line breaks are
  * removed (unfolding keeps the whitespace that follows them). `end` is the index after the closing quote.
+ * With `parameterValue`, a backslash before a letter or digit stays as written: no generator escapes those,
+ * but mailers write Windows paths unescaped (`filename="C:\dir\f.txt"`); Go's `mime` reads them so too.
  */
-export function readQuotedString(value: string, start: number): { text: string; end: number } {
+export function readQuotedString(
+  value: string,
+  start: number,
+  parameterValue = false,
+): { text: string; end: number } {
   const parts: string[] = [];
   let from = start + 1;
   for (let i = from; i < value.length; i++) {
@@ -55,6 +64,7 @@ export function readQuotedString(value: string, start: number): { text: string; 
       parts.push(value.slice(from, i));
       return { text: parts.join(''), end: i + 1 };
     }
+    if (code === BACKSLASH && parameterValue && LETTER_OR_DIGIT.test(value.charAt(i + 1))) continue;
     if (code === BACKSLASH || code === CR || code === LF) {
       parts.push(value.slice(from, i));
       from = i + 1;

@@ -142,7 +142,7 @@ export function readWrittenParameters(
     i = skipCfws(field, i + 1);
     let text: string;
     const quoted = field.charCodeAt(i) === QUOTE;
-    if (quoted) ({ text, end: i } = readQuotedString(field, i));
+    if (quoted) ({ text, end: i } = readQuotedString(field, i, true));
     else {
       const valueEnd = scanUnquotedValue(field, i);
       text = field.slice(i, valueEnd);

@@ -68,7 +68,10 @@ describe('canonicalCharset: the alias table', () => {
     ['cp949', 'euc-kr'],
     ['tis-620', 'windows-874'],
     ['windows-874', 'windows-874'],
-    ['utf-16', 'utf-16le'],
+    ['utf-16', 'utf-16'],
+    ['ISO-10646-UCS-2', 'utf-16'],
+    ['utf-16le', 'utf-16le'],
+    ['utf-16be', 'utf-16be'],
     ['x-mac-roman', 'macintosh'],
   ])('%s → %s', (label, canonical) => {
     expect(canonicalCharset(label)).toBe(canonical);
@@ -97,8 +100,30 @@ describe('decodeCharset', () => {
     ['euc-kr', bytes(0xc7, 0xd1, 0xb1, 0xdb), '한글'],
     ['tis-620', bytes(0xca, 0xc7, 0xd1, 0xca), 'สวัส'],
     ['utf-7', latin1('Hi Mom -+Jjo--!'), 'Hi Mom -☺-!'],
+    // Four-byte sequences: U+0080 and U+20000.
+    ['gb18030', bytes(0x81, 0x30, 0x81, 0x30, 0x95, 0x32, 0x82, 0x36), '\u0080\u{20000}'],
   ])('%s', (charset, data, text) => {
     expect(decodeCharset(data, charset)).toEqual({ text, charset: canonicalCharset(charset) });
+  });
+
+  it('utf-16: a byte order mark decides, and without one the text is big-endian (RFC 2781 §4.3)', () => {
+    expect(decodeCharset(bytes(0xfe, 0xff, 0x00, 0x41, 0x00, 0xe9), 'utf-16')).toEqual({
+      text: 'Aé',
+      charset: 'utf-16be',
+    });
+    expect(decodeCharset(bytes(0xff, 0xfe, 0x41, 0x00, 0xe9, 0x00), 'UTF-16')).toEqual({
+      text: 'Aé',
+      charset: 'utf-16le',
+    });
+    expect(decodeCharset(bytes(0x00, 0x41, 0x00, 0xe9), 'utf-16')).toEqual({
+      text: 'Aé',
+      charset: 'utf-16be',
+    });
+    expect(decodeCharset(bytes(0x00, 0x41, 0x00, 0xe9), 'iso-10646-ucs-2')).toEqual({
+      text: 'Aé',
+      charset: 'utf-16be',
+    });
+    expect(decodeCharset(bytes(), 'utf-16')).toEqual({ text: '', charset: 'utf-16be' });
   });
 
   it('reports U+FFFD from bytes invalid in the declared charset', () => {
@@ -187,6 +212,7 @@ describe('createCharsetDecoder', () => {
     'gb18030',
     'windows-1252',
     'utf-16le',
+    'utf-16',
     'iso-2022-jp',
     'euc-jp',
     'big5',
@@ -199,11 +225,17 @@ describe('createCharsetDecoder', () => {
       fc.uint8Array({ maxLength: 48 }),
       fc.string({ unit: 'binary', maxLength: 24 }).map(utf8),
       fc.string({ unit: 'binary-ascii', maxLength: 24 }).map(latin1),
-      // Line feeds, escape sequences and lead bytes, where the multi-byte decoders keep state.
+      // Line feeds, escape sequences, lead bytes and byte order marks, where the multi-byte decoders keep state.
       fc
-        .array(fc.oneof(fc.constantFrom(0x0a, 0x1b, 0x28, 0x24, 0x42, 0x4a, 0x81, 0x30, 0xa4), fc.nat(255)), {
-          maxLength: 32,
-        })
+        .array(
+          fc.oneof(
+            fc.constantFrom(0x0a, 0x1b, 0x28, 0x24, 0x42, 0x4a, 0x81, 0x30, 0xa4, 0xfe, 0xff),
+            fc.nat(255),
+          ),
+          {
+            maxLength: 32,
+          },
+        )
         .map((values) => Uint8Array.from(values)),
     );
     fc.assert(

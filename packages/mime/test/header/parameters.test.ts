@@ -22,6 +22,18 @@ describe('parseParameterizedValue', () => {
     expect(parse('a/b; name=""').parameters).toEqual({ name: '' });
   });
 
+  it('keeps a backslash before a letter or digit, as in an unescaped Windows path', () => {
+    expect(parse('attachment; filename="C:\\path\\f.txt"').parameters).toEqual({
+      filename: 'C:\\path\\f.txt',
+    });
+    expect(parse('attachment; filename="\\\\server\\share\\a\\b.doc"').parameters).toEqual({
+      filename: '\\server\\share\\a\\b.doc',
+    });
+    expect(parse('a/b; name="x\\;y \\(z\\) \\\\w \\= \\/ \\\' \\-"').parameters).toEqual({
+      name: "x;y (z) \\w = / ' -",
+    });
+  });
+
   it('reports what it skipped', () => {
     expect(parse('a/b; novalue; =x; y=; ok=1').defects).toEqual(['invalid-parameter']);
     expect(parse('a/b; "junk;" ; ok=1').parameters).toEqual({ ok: '1' });
