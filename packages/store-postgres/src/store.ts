@@ -238,13 +238,19 @@ class MailboxState {
       [this.row, this.index.highestModseq, CHANGES_PAGE],
     );
     if (first.rows.length === 0) {
-      const found = await sql.query<{ highest_modseq: string }>(
-        'SELECT highest_modseq FROM postwire_mailboxes WHERE id = $1',
+      const found = await sql.query<{ highest_modseq: string; name: string }>(
+        'SELECT highest_modseq, name FROM postwire_mailboxes WHERE id = $1',
         [this.row],
       );
-      if (found.rows.length === 0) this.end();
+      const mailbox = found.rows[0];
+      if (!mailbox) {
+        this.end();
+        return;
+      }
+      // Another process may have renamed the mailbox (a rename changes no MODSEQ).
+      this.name = mailbox.name;
       // Changes happened that the log no longer holds (pruned): read the mailbox again.
-      else if (Number(found.rows[0]!.highest_modseq) > this.index.highestModseq) await this.#reload(sql);
+      if (Number(mailbox.highest_modseq) > this.index.highestModseq) await this.#reload(sql);
       return;
     }
     // Every MODSEQ has its changes in the log: a first one past the next means some were pruned.
@@ -435,10 +441,16 @@ async function insertMailbox(
   return Number(rows[0]!.id);
 }
 
+/** A mailbox's row, and its name for the error when the row is gone. */
+interface MailboxRow {
+  readonly row: number;
+  readonly name: string;
+}
+
 /** Takes the next MODSEQ (and `uids` UIDs) of a mailbox; its row stays locked until the transaction ends. */
 async function advance(
   tx: SqlQueryable,
-  row: number,
+  { row, name }: MailboxRow,
   uids = 0,
 ): Promise<{ modseq: number; firstUid: number; uidValidity: number }> {
   const { rows } = await tx.query<{ modseq: string; first_uid: string; uid_validity: string }>(
@@ -446,7 +458,7 @@ async function advance(
      WHERE id = $1 RETURNING highest_modseq AS modseq, uid_next - $2 AS first_uid, uid_validity`,
     [row, uids],
   );
-  if (rows.length === 0) throw new MailboxNotFoundError(String(row));
+  if (rows.length === 0) throw new MailboxNotFoundError(name);
   return {
     modseq: Number(rows[0]!.modseq),
     firstUid: Number(rows[0]!.first_uid),
@@ -688,7 +700,7 @@ class PostgresUser implements UserMail {
       );
       const uids = messages.rows.map((each) => Number(each.uid));
       if (uids.length === 0) return;
-      const into = await advance(tx, moved, uids.length);
+      const into = await advance(tx, { row: moved, name: target }, uids.length);
       await tx.query(
         `INSERT INTO postwire_messages (mailbox, uid, message_id, body, flags, internal_time, size, modseq)
          SELECT $2, $3 + row_number() OVER (ORDER BY uid) - 1, message_id, body, flags, internal_time, size, $4
@@ -696,7 +708,7 @@ class PostgresUser implements UserMail {
         [found, moved, into.firstUid, into.modseq],
       );
       await recordAppends(tx, moved, into.modseq);
-      const out = await advance(tx, found);
+      const out = await advance(tx, { row: found, name: source });
       await tx.query('DELETE FROM postwire_messages WHERE mailbox = $1', [found]);
       await recordChanges(tx, found, out.modseq, [{ type: 'expunge', uids }]);
       await this.#context.announce(tx, moved);
@@ -863,13 +875,13 @@ async function uidValidityOf(tx: SqlQueryable, mailbox: number): Promise<number>
  */
 async function insertCopies(
   tx: SqlQueryable,
-  destination: number,
+  destination: MailboxRow,
   messages: readonly CopiedMessage[],
 ): Promise<{ uidValidity: number; targetUids: number[] }> {
   const into = await advance(tx, destination, messages.length);
   const present = await tx.query<{ message_id: string }>(
     'SELECT message_id FROM postwire_messages WHERE mailbox = $1 AND message_id = ANY($2::text[])',
-    [destination, messages.map((message) => message.id)],
+    [destination.row, messages.map((message) => message.id)],
   );
   const taken = new Set(present.rows.map((each) => each.message_id));
   const targetUids = messages.map((_, i) => into.firstUid + i);
@@ -878,7 +890,7 @@ async function insertCopies(
       `INSERT INTO postwire_messages (mailbox, uid, message_id, body, flags, internal_time, size, modseq)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
       [
-        destination,
+        destination.row,
         targetUids[i],
         taken.has(message.id) ? newMessageId() : message.id,
         message.body,
@@ -889,7 +901,7 @@ async function insertCopies(
       ],
     );
   }
-  await recordAppends(tx, destination, into.modseq);
+  await recordAppends(tx, destination.row, into.modseq);
   return { uidValidity: into.uidValidity, targetUids };
 }
 
@@ -1009,7 +1021,7 @@ class PostgresMailbox implements Mailbox {
       await tx.query('UPDATE postwire_bodies SET size = $2 WHERE id = $1', [body, size]);
       await this.#user.checkQuota(tx, size, 1);
       // The mailbox's row is locked from here to the commit: UIDs are given in commit order.
-      const { modseq, firstUid: uid, uidValidity } = await advance(tx, state.row, 1);
+      const { modseq, firstUid: uid, uidValidity } = await advance(tx, state, 1);
       await tx.query(
         `INSERT INTO postwire_messages (mailbox, uid, message_id, body, flags, internal_time, size, modseq)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -1246,7 +1258,7 @@ class PostgresMailbox implements Mailbox {
       current.highestModseq = Number(locked.rows[0].highest_modseq);
       const outcome = current.setFlags(uids, operation, wanted, options.unchangedSince);
       if (outcome.changed.length === 0) return outcome;
-      const { modseq } = await advance(tx, state.row);
+      const { modseq } = await advance(tx, state);
       for (const change of outcome.changed) {
         await tx.query(
           'UPDATE postwire_messages SET flags = $3, modseq = $4 WHERE mailbox = $1 AND uid = $2',
@@ -1293,7 +1305,11 @@ class PostgresMailbox implements Mailbox {
         messages.reduce((sum, message) => sum + message.size, 0),
         messages.length,
       );
-      const copied = await insertCopies(tx, destination, messages);
+      const copied = await insertCopies(
+        tx,
+        { row: destination, name: canonicalMailboxName(target) },
+        messages,
+      );
       await this.#context.announce(tx, destination);
       return { ...copied, sourceUids: messages.map((message) => message.uid) };
     });
@@ -1325,8 +1341,8 @@ class PostgresMailbox implements Mailbox {
       if (moved.length === 0) {
         return { uidValidity: await uidValidityOf(tx, destination), sourceUids: [], targetUids: [] };
       }
-      const copied = await insertCopies(tx, destination, moved);
-      const { modseq } = await advance(tx, state.row);
+      const copied = await insertCopies(tx, { row: destination, name: canonicalMailboxName(target) }, moved);
+      const { modseq } = await advance(tx, state);
       const sourceUids = moved.map((message) => message.uid);
       await recordChanges(tx, state.row, modseq, [{ type: 'expunge', uids: sourceUids }]);
       await this.#context.announce(tx, destination);
@@ -1347,7 +1363,7 @@ class PostgresMailbox implements Mailbox {
         [state.row, [...uids]],
       );
       if (rows.length === 0) return { gone: [], blobs: [] };
-      const { modseq } = await advance(tx, state.row);
+      const { modseq } = await advance(tx, state);
       const gone = rows.map((row) => Number(row.uid)).sort((a, b) => a - b);
       await recordChanges(tx, state.row, modseq, [{ type: 'expunge', uids: gone }]);
       await this.#context.announce(tx, state.row);

@@ -609,4 +609,46 @@ describe.skipIf(!postgresAvailable())('PostgreSQL store: schema, quota, transact
     await first.close();
     await second.close();
   });
+
+  it('gives an open mailbox the name another process renamed it to, once it catches up', async () => {
+    const first = await createPostgresStore({ sql: pgSqlClient(pool), migrate: true });
+    const second = await createPostgresStore({ sql: pgSqlClient(pool) });
+    try {
+      const a = await first.user('renamed');
+      await a.create('Work');
+      const work = await a.open('Work');
+      const elsewhere = await second.user('renamed');
+      await elsewhere.rename('Work', 'Old');
+      await work.sync();
+      expect(work.name).toBe('Old');
+      // Opened by its newer name, it is the same mailbox, with that name.
+      await elsewhere.rename('Old', 'Archive');
+      const archive = await a.open('Archive');
+      expect([archive.name, work.name]).toEqual(['Archive', 'Archive']);
+      await archive.close();
+      await work.close();
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it('names the mailbox, not its row, when another process deleted it under an append', async () => {
+    const first = await createPostgresStore({ sql: pgSqlClient(pool), migrate: true });
+    const second = await createPostgresStore({ sql: pgSqlClient(pool) });
+    try {
+      const a = await first.user('deleted');
+      await a.create('Work');
+      const work = await a.open('Work');
+      await (await second.user('deleted')).delete('Work');
+      await expect(work.append(message('too late'))).rejects.toMatchObject({
+        mailbox: 'Work',
+        message: 'mailbox "Work" does not exist',
+      });
+      await work.close();
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
 });

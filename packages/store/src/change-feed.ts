@@ -26,6 +26,8 @@ export function untilClosed(closed: AbortSignal, signal: AbortSignal | undefined
  */
 export class ChangeFeed {
   readonly #subscribers = new Set<Subscriber>();
+  /** {@link end} was called: later subscriptions end at once. */
+  #ended = false;
 
   /** True while anyone listens (a backend may then watch for other writers). */
   get active(): boolean {
@@ -43,7 +45,7 @@ export class ChangeFeed {
 
   /** The changes published from now on, until `signal` aborts or {@link end} is called. */
   async *subscribe(signal?: AbortSignal): AsyncIterable<MailboxChange> {
-    if (signal?.aborted) return;
+    if (signal?.aborted || this.#ended) return;
     const subscriber: Subscriber = { queue: [], wake: undefined, failed: false, ended: false };
     const onAbort = () => {
       subscriber.ended = true;
@@ -75,6 +77,7 @@ export class ChangeFeed {
 
   /** Ends every subscription once its queued changes are read. */
   end(): void {
+    this.#ended = true;
     for (const subscriber of this.#subscribers) {
       subscriber.ended = true;
       subscriber.wake?.();

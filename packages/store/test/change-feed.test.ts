@@ -22,4 +22,16 @@ describe('ChangeFeed', () => {
     for await (const change of feed.subscribe(AbortSignal.abort())) seen.push(change);
     expect(seen).toEqual([]);
   });
+
+  it('ends a subscription made after end() at once', async () => {
+    const feed = new ChangeFeed();
+    feed.end();
+    const next = feed.subscribe()[Symbol.asyncIterator]().next();
+    const atOnce = await Promise.race([
+      next,
+      new Promise<'pending'>((resolve) => setImmediate(() => resolve('pending'))),
+    ]);
+    expect(atOnce).toEqual({ done: true, value: undefined });
+    expect(feed.active).toBe(false);
+  });
 });

@@ -214,4 +214,64 @@ describe('maildir: releasing a user’s state', () => {
     await feed.return?.();
     await writer.release();
   });
+
+  it('replaces a folder another process deleted and created again with one new folder, shared', async () => {
+    const alice = await store.user('alice');
+    await alice.create('Lists');
+    const old = await alice.open('Lists');
+    const other = createMaildirStore({ root, fsync: false, pollInterval: 60_000 });
+    try {
+      const elsewhere = await other.user('alice');
+      await elsewhere.delete('Lists');
+      await elsewhere.create('Lists');
+    } finally {
+      await other.close();
+    }
+    const [one, two] = await Promise.all([alice.open('Lists'), alice.open('Lists')]);
+    expect((await one.status()).messages).toBe(0);
+    const next = one.changes()[Symbol.asyncIterator]().next();
+    const { uid } = await two.append(message('once'));
+    expect(await atOnce(next)).toMatchObject({ type: 'append', message: { uid } });
+    for (const handle of [old, one, two]) await handle.close();
+    await alice.release();
+    expectWatches(baseline);
+  });
+
+  it('keeps nothing open after an append through handles dropped while it was under way', async () => {
+    const quoted = createMaildirStore({ root, fsync: false, pollInterval: 60_000, quota: { messages: 10 } });
+    try {
+      let started!: () => void;
+      const writing = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      let resume!: () => void;
+      const paused = new Promise<void>((resolve) => {
+        resume = resolve;
+      });
+      const source = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          started();
+          await paused;
+          controller.enqueue(new TextEncoder().encode('Subject: delivered\r\n\r\nbody\r\n'));
+          controller.close();
+        },
+      });
+      const appending = (async () => (await (await quoted.user('frank')).open('INBOX')).append(source))();
+      await writing;
+      await collectGarbageRounds();
+      resume();
+      const { uid } = await appending;
+      await collectGarbageRounds();
+      // A folder the append opened again for the quota, in the state dropped under it, would stay open.
+      expectWatches(baseline);
+      const mail = await quoted.user('frank');
+      const inbox = await mail.open('INBOX');
+      expect((await inbox.messages()).map((info) => info.uid)).toEqual([uid]);
+      await inbox.close();
+      await mail.release();
+      expectWatches(baseline);
+    } finally {
+      await quoted.close();
+    }
+  });
 });

@@ -528,3 +528,99 @@ describe('maildir: the extensions of dovecot-uidlist records', () => {
     }
   });
 });
+
+describe('maildir: flags past the 26 keywords a folder holds', () => {
+  it('refuses them without using up the keywords free before', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'pw-maildir-keywords-'));
+    const store = createMaildirStore({ root, fsync: false });
+    try {
+      const inbox = await (await store.user('alice')).open('INBOX');
+      await inbox.append(message('many'), { flags: Array.from({ length: 25 }, (_, i) => `k${i}`) });
+      const { uid } = await inbox.append(message('more'));
+      await expect(inbox.setFlags([uid], 'add', ['refused1', 'refused2'])).rejects.toThrow(StoreRefusedError);
+      // The 26th keyword is still free.
+      await inbox.setFlags([uid], 'add', ['last']);
+      expect((await inbox.messages([uid]))[0]!.flags).toEqual(['last']);
+      expect(await readFile(join(root, 'alice', 'dovecot-keywords'), 'utf8')).not.toContain('refused');
+    } finally {
+      await store.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('maildir: a copy whose delivery fails halfway (a full disk)', () => {
+  it('leaves the target mailbox as it was', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'pw-maildir-halfway-'));
+    const store = createMaildirStore({ root, fsync: false });
+    try {
+      const alice = await store.user('alice');
+      await alice.create('Archive');
+      const inbox = await alice.open('INBOX');
+      await inbox.append(message('one'));
+      await inbox.append(message('two'));
+      const archiveNew = join(root, 'alice', '.Archive', 'new');
+      const original = fs.rename;
+      let deliveries = 0;
+      vi.spyOn(fs, 'rename').mockImplementation(async (from, to) => {
+        if (String(to).startsWith(archiveNew) && ++deliveries === 2) {
+          throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        }
+        return original(from, to);
+      });
+      await expect(inbox.copy([1, 2], 'Archive')).rejects.toMatchObject({ code: 'ENOSPC' });
+      vi.restoreAllMocks();
+      const archive = await alice.open('Archive');
+      expect(await archive.status()).toMatchObject({ messages: 0, uidNext: 1 });
+      for (const dir of ['new', 'cur', 'tmp']) {
+        expect(await readdir(join(root, 'alice', '.Archive', dir))).toEqual([]);
+      }
+      expect(await inbox.copy([1, 2], 'Archive')).toMatchObject({ targetUids: [1, 2] });
+    } finally {
+      vi.restoreAllMocks();
+      await store.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('maildir: an append while another session renames the mailbox', () => {
+  it('lands in the renamed mailbox, leaving nothing in tmp/', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'pw-maildir-append-rename-'));
+    const store = createMaildirStore({ root, fsync: false });
+    try {
+      const alice = await store.user('alice');
+      await alice.create('Lists');
+      const lists = await alice.open('Lists');
+      let started!: () => void;
+      const writing = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      let resume!: () => void;
+      const paused = new Promise<void>((resolve) => {
+        resume = resolve;
+      });
+      const body = new TextEncoder().encode('Subject: renamed meanwhile\r\n\r\nbody\r\n');
+      // The body arrives once the file in tmp/ is open, and only after the rename.
+      const source = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          started();
+          await paused;
+          controller.enqueue(body);
+          controller.close();
+        },
+      });
+      const appending = lists.append(source);
+      await writing;
+      await alice.rename('Lists', 'Groups');
+      resume();
+      const { uid } = await appending;
+      const groups = await alice.open('Groups');
+      expect((await groups.structure(uid)).envelope.subject).toBe('renamed meanwhile');
+      expect(await readdir(join(root, 'alice', '.Groups', 'tmp'))).toEqual([]);
+    } finally {
+      await store.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -308,18 +308,16 @@ export class MaildirFolder {
       let uidLines = '';
       let logLines = '';
       const lettersOfMessages = this.#lettersOfAll(messages.map((message) => message.flags));
+      const names = messages.map((message, position) =>
+        message.flags.length > 0
+          ? join('cur', maildirName(message.base, lettersOfMessages[position]!))
+          : join('new', message.base),
+      );
+      await this.#moveIntoPlace(messages, names);
       for (const [position, message] of messages.entries()) {
         const letters = lettersOfMessages[position]!;
         const dir = message.flags.length > 0 ? 'cur' : 'new';
         dirs.add(dir);
-        const name =
-          dir === 'cur' ? join('cur', maildirName(message.base, letters)) : join('new', message.base);
-        await fs.utimes(message.tmpPath, message.internalDate, message.internalDate);
-        this.#expect(basename(name));
-        await fs.rename(message.tmpPath, join(this.path, name)).catch((error) => {
-          this.#unexpect(basename(name));
-          throw error;
-        });
         const entry = this.#index.add(
           newEntry({
             id: messageIdOfBase(message.base),
@@ -348,6 +346,35 @@ export class MaildirFolder {
     });
   }
 
+  /**
+   * Renames the messages' files from `tmp/` to their names in the folder, all or none: when one rename
+   * fails, those done are moved back to `tmp/` (RFC 9051 §6.4.7: a failed COPY leaves the target as it was).
+   */
+  async #moveIntoPlace(messages: readonly PreparedMessage[], names: readonly string[]): Promise<void> {
+    let moved = 0;
+    try {
+      for (const [position, message] of messages.entries()) {
+        const name = names[position]!;
+        await fs.utimes(message.tmpPath, message.internalDate, message.internalDate);
+        this.#expect(basename(name));
+        await fs.rename(message.tmpPath, join(this.path, name)).catch((error) => {
+          this.#unexpect(basename(name));
+          throw error;
+        });
+        moved++;
+      }
+    } catch (error) {
+      for (let position = 0; position < moved; position++) {
+        const name = names[position]!;
+        this.#expect(basename(name));
+        await fs.rename(join(this.path, name), messages[position]!.tmpPath).catch(() => {
+          this.#unexpect(basename(name));
+        });
+      }
+      throw error;
+    }
+  }
+
   async setFlags(
     uids: readonly number[],
     operation: FlagOperation,
@@ -355,7 +382,7 @@ export class MaildirFolder {
     unchangedSince: number | undefined,
   ): Promise<SetFlagsResult> {
     return this.#locked(async () => {
-      for (const flag of flags) if (!flag.startsWith('\\')) this.#letterOf(flag);
+      this.#lettersOfAll([flags]);
       const outcome = this.#index.setFlags(uids, operation, flags, unchangedSince);
       const changed: FlagChange[] = [];
       let logLines = '';
@@ -705,13 +732,18 @@ export class MaildirFolder {
     }
   }
 
-  /** Notes that this process is about to add or remove these names in `new/` or `cur/`. */
+  /**
+   * Notes that this process is about to add or remove these names in `new/` or `cur/`; nothing without
+   * watchers, whose events alone take the names off again.
+   */
   #expect(...names: string[]): void {
+    if (!this.#watching) return;
     for (const name of names) this.#ownNames.set(name, (this.#ownNames.get(name) ?? 0) + 1);
   }
 
   /** Withdraws an expectation for a change that did not happen. */
   #unexpect(...names: string[]): void {
+    if (!this.#watching) return;
     for (const name of names) this.#onEvent(name);
   }
 

@@ -401,13 +401,17 @@ class MaildirUser {
   async append(folder: MaildirFolder, source: MessageSource, options: AppendOptions): Promise<AppendResult> {
     const flags = canonicalFlags(options.flags ?? []);
     const base = newBase();
-    const tmpPath = join(folder.path, 'tmp', base);
-    const size = await writeMessage(tmpPath, source, this.#options.fsync);
-    const finalBase = `${base}${sizeSuffix(size, size)}`;
+    // Each path is taken when used: a rename of the mailbox meanwhile moves the file with its folder.
+    const inTmp = (name: string) => join(folder.path, 'tmp', name);
+    /** The name the file takes once written, with its size. */
+    let named: string | undefined;
     try {
+      const size = await writeMessage(inTmp(base), source, this.#options.fsync);
+      const finalBase = `${base}${sizeSuffix(size, size)}`;
+      named = finalBase;
       return await this.#withinQuota(size, 1, async () => {
-        const finalTmp = join(folder.path, 'tmp', finalBase);
-        await fs.rename(tmpPath, finalTmp);
+        const finalTmp = inTmp(finalBase);
+        await fs.rename(inTmp(base), finalTmp);
         const [entry] = await folder.deliver([
           {
             tmpPath: finalTmp,
@@ -425,8 +429,8 @@ class MaildirUser {
         };
       });
     } catch (error) {
-      await fs.rm(tmpPath, { force: true });
-      await fs.rm(join(folder.path, 'tmp', finalBase), { force: true });
+      await fs.rm(inTmp(base), { force: true });
+      if (named !== undefined) await fs.rm(inTmp(named), { force: true });
       throw error;
     }
   }
@@ -502,14 +506,22 @@ class MaildirUser {
    * open already (opening it read the disk).
    */
   async #folder(name: string): Promise<MaildirFolder> {
-    const open = this.#folders.get(name);
-    if (open) {
+    for (let open = this.#folders.get(name); open; open = this.#folders.get(name)) {
       const folder = await open.catch(() => undefined);
       if (folder && !folder.gone) {
-        await folder.sync();
-        return folder;
+        try {
+          await folder.sync();
+        } catch (error) {
+          if (!folder.gone) throw error;
+        }
+        // Found deleted by another program: the mailbox may have been created again under its name.
+        if (!folder.gone) return folder;
       }
-      this.#folders.delete(name);
+      // The first of concurrent opens to see it gone replaces it; the others take the replacement.
+      if (this.#folders.get(name) === open) {
+        this.#folders.delete(name);
+        break;
+      }
     }
     // Registered before any wait, so that concurrent opens of the mailbox share the one folder.
     const opening = this.#openFolder(name);
@@ -618,8 +630,7 @@ class MaildirMailbox implements Mailbox {
   }
 
   async append(source: MessageSource, options: AppendOptions = {}): Promise<AppendResult> {
-    this.#live();
-    return this.#user.append(this.#folder, source, options);
+    return this.#use((folder) => this.#user.append(folder, source, options));
   }
 
   read(uid: number, range?: ByteRange): ReadableStream<Uint8Array> {
@@ -627,15 +638,15 @@ class MaildirMailbox implements Mailbox {
   }
 
   async readBytes(uid: number, range?: ByteRange): Promise<Uint8Array> {
-    return this.#live().readBytes(uid, range);
+    return this.#use((folder) => folder.readBytes(uid, range));
   }
 
   async structure(uid: number): Promise<MessageStructure> {
-    return this.#live().structure(uid);
+    return this.#use((folder) => folder.structure(uid));
   }
 
   async structures(uids: readonly number[]): Promise<(MessageStructure | undefined)[]> {
-    return this.#live().structures(uids);
+    return this.#use((folder) => folder.structures(uids));
   }
 
   async setFlags(
@@ -644,22 +655,26 @@ class MaildirMailbox implements Mailbox {
     flags: readonly string[],
     options: SetFlagsOptions = {},
   ): Promise<SetFlagsResult> {
-    return this.#live().setFlags(uids, operation, canonicalFlags(flags), options.unchangedSince);
+    return this.#use((folder) =>
+      folder.setFlags(uids, operation, canonicalFlags(flags), options.unchangedSince),
+    );
   }
 
   async copy(uids: readonly number[], target: string): Promise<CopyResult> {
-    return this.#user.copy(this.#live(), uids, target);
+    return this.#use((folder) => this.#user.copy(folder, uids, target));
   }
 
   /** A MOVE adds nothing to the user's usage: it is not refused for the quota. */
   async move(uids: readonly number[], target: string): Promise<CopyResult> {
-    const result = await this.#user.copy(this.#live(), uids, target, false);
-    await this.expunge(result.sourceUids);
-    return result;
+    return this.#use(async (folder) => {
+      const result = await this.#user.copy(folder, uids, target, false);
+      await this.expunge(result.sourceUids);
+      return result;
+    });
   }
 
   async expunge(uids: readonly number[]): Promise<number[]> {
-    return this.#live().expunge(uids);
+    return this.#use((folder) => folder.expunge(uids));
   }
 
   changes(options: { signal?: AbortSignal } = {}): AsyncIterable<MailboxChange> {
@@ -677,11 +692,11 @@ class MaildirMailbox implements Mailbox {
   }
 
   async sync(): Promise<void> {
-    await this.#live().sync();
+    await this.#use((folder) => folder.sync());
   }
 
   async lock(): Promise<MailboxLock> {
-    return this.#live().lockMaildrop();
+    return this.#use((folder) => folder.lockMaildrop());
   }
 
   async close(): Promise<void> {
@@ -695,6 +710,21 @@ class MaildirMailbox implements Mailbox {
     if (this.#folder.gone) throw new MailboxNotFoundError(this.#folder.name);
     return this.#folder;
   }
+
+  /**
+   * Runs `operation` on the live folder, counted as a handle until it settles: a mailbox dropped and
+   * collected while its call is under way (`(await mail.open(name)).append(message)`) must not release
+   * the user's state under it.
+   */
+  async #use<T>(operation: (folder: MaildirFolder) => Promise<T>): Promise<T> {
+    const folder = this.#live();
+    this.#user.acquire();
+    try {
+      return await operation(folder);
+    } finally {
+      await this.#user.release();
+    }
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -707,7 +737,8 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * Streams a message into a new file, every line ending written as CRLF, and flushes it.
+ * Streams a message into a new file, every line ending written as CRLF, and flushes it; on failure the
+ * caller removes the file.
  * @returns its size.
  */
 async function writeMessage(path: string, source: MessageSource, durable: boolean): Promise<number> {
@@ -721,11 +752,8 @@ async function writeMessage(path: string, source: MessageSource, durable: boolea
       size += normalized.length;
     }
     if (durable) await handle.sync();
-  } catch (error) {
+  } finally {
     await handle.close();
-    await fs.rm(path, { force: true });
-    throw error;
   }
-  await handle.close();
   return size;
 }
