@@ -14,6 +14,7 @@ import {
   connect,
   createListener,
   type GoodbyeReason,
+  LiveSessions,
   type RefusedConnection,
   type ServerConnection,
 } from '../src/node/index.js';
@@ -484,5 +485,31 @@ describe('createListener with the PROXY protocol', () => {
       }),
     );
     await peer.until('220 hello 127.0.0.1\r\n');
+  });
+});
+
+describe('LiveSessions', () => {
+  it('resolves ended() once the last session has ended, and at once with none', async () => {
+    const sessions = new LiveSessions();
+    await sessions.ended(Number.POSITIVE_INFINITY);
+    sessions.add();
+    sessions.add();
+    let ended = false;
+    const waiting = sessions.ended(Number.POSITIVE_INFINITY).then(() => {
+      ended = true;
+    });
+    sessions.end();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ended).toBe(false);
+    sessions.end();
+    await waiting;
+    expect(ended).toBe(true);
+  });
+
+  it('gives up waiting after the time given', async () => {
+    const sessions = new LiveSessions();
+    sessions.add();
+    await sessions.ended(0);
+    sessions.end();
   });
 });

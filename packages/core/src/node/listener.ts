@@ -183,7 +183,8 @@ const DEFAULTS = {
   goodbyeTimeout: 5_000,
   closeTimeout: 2_000,
 };
-const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
+/** How long `close()` waits by default for connections to end, and a server then for its sessions' ends (ms). */
+export const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
 const noop = (): void => {};
 const NO_HANDLER: Promise<ConnectionHandler | undefined> = Promise.resolve(undefined);
 
@@ -545,5 +546,36 @@ async function within(promise: Promise<unknown>, ms: number): Promise<void> {
     await Promise.race([promise, elapsed]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * The sessions of a server whose end the application has not yet heard of (its `onClose` hook), so that
+ * the server's `close()` can wait for them after the listener has closed the connections.
+ */
+export class LiveSessions {
+  #count = 0;
+  #whenNone: (() => void) | undefined;
+
+  /** A session has started. */
+  add(): void {
+    this.#count++;
+  }
+
+  /** A session has ended: its `onClose` has settled. */
+  end(): void {
+    if (--this.#count === 0) this.#whenNone?.();
+  }
+
+  /** Resolves once no session is left, or after `ms` (which may be `Infinity`). */
+  async ended(ms: number): Promise<void> {
+    if (this.#count === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#whenNone = resolve;
+      timer = startTimer(ms, resolve);
+    });
+    clearTimeout(timer);
+    this.#whenNone = undefined;
   }
 }

@@ -10,9 +10,11 @@ import {
 import {
   type ConnectionHandler,
   createListener,
+  DEFAULT_SHUTDOWN_TIMEOUT,
   DeflateTransport,
   type GoodbyeReason,
   type ListenerOptions,
+  LiveSessions,
   listenerSettings,
   type NodeTransport,
   type ServerConnection,
@@ -127,7 +129,12 @@ export interface ImapServerOptions
   onConnect?(connection: ImapConnectionInfo): string | undefined | Promise<string | undefined>;
   /** Called once per connection when it has closed. */
   onClose?(connection: ImapConnectionInfo): void | Promise<void>;
-  /** Failures that end one connection or one command (a hook that threw, a store error, a broken socket). */
+  /**
+   * Failures that end one connection or one command (a hook that threw, a store error, a broken socket, a
+   * failed TLS handshake or PROXY header). Those the listener sees itself (the handshakes, a goodbye that
+   * failed, the listening socket's own) carry only the client's address: `remotePort` is `0`, and
+   * `remoteAddress` `unknown` for the socket.
+   */
   onError?(error: unknown, connection: ImapConnectionInfo): void;
 }
 
@@ -140,7 +147,10 @@ export interface ImapServer {
     /** The port bound to. */
     port: number;
   }>;
-  /** Stops accepting, ends every session with `* BYE`, and resolves once all are closed. */
+  /**
+   * Stops accepting, ends every session with `* BYE`, and resolves once all are closed and each `onClose`
+   * has settled (waiting up to `timeout`, default 10 s, for each of the two).
+   */
   close(options?: { timeout?: number }): Promise<void>;
 }
 
@@ -201,7 +211,12 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     loginTimeout: options.loginTimeout,
     outputTimeout: options.outputTimeout,
   });
-  const shared: Shared = { limits, logins: new UserIpLogins(limits.maxConnectionsPerUserIp) };
+  const shared: Shared = {
+    limits,
+    logins: new UserIpLogins(limits.maxConnectionsPerUserIp),
+    sessions: new LiveSessions(),
+  };
+  let closing: Promise<void> | undefined;
   const listener = createListener({
     ...listenerSettings(options),
     idleTimeout: options.idleTimeout ?? IDLE_TIMEOUT,
@@ -226,6 +241,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
           ),
         cleartextLogin: (secure) => sasl.allowsCleartext({ secure, remoteAddress }),
       });
+      shared.sessions.add();
       run = new SessionRun(session, connection, options, sasl, recent, shared);
       void run.serve();
       return run;
@@ -235,14 +251,29 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
         new TextEncoder().encode('* BYE [UNAVAILABLE] Too many connections, try again later\r\n'),
       );
     },
+    onError(error, remoteAddress) {
+      options.onError?.(error, { remoteAddress: remoteAddress ?? 'unknown', remotePort: 0, secure: false });
+    },
   });
-  return { listen: () => listener.listen(), close: (closeOptions) => listener.close(closeOptions) };
+  return {
+    listen: () => listener.listen(),
+    close: (closeOptions) => {
+      closing ??= listener
+        .close(closeOptions)
+        .then(() => shared.sessions.ended(closeOptions?.timeout ?? DEFAULT_SHUTDOWN_TIMEOUT));
+      return closing;
+    },
+  };
 }
 
-/** What the connections of one server share: the Node layer's limits, and who is logged in from where. */
+/**
+ * What the connections of one server share: the Node layer's limits, who is logged in from where, and the
+ * sessions `close()` waits for.
+ */
 interface Shared {
   readonly limits: Readonly<typeof NODE_LIMITS>;
   readonly logins: UserIpLogins;
+  readonly sessions: LiveSessions;
 }
 
 /** The sessions logged in now per user and client address, capped (catalogue case 19). */
@@ -319,6 +350,13 @@ class SessionRun implements ConnectionHandler {
   /** When the command in progress began (its first byte), and its bytes so far. */
   #commandStart = 0;
   #commandBytes = 0;
+  /**
+   * The loop waits for the application (a hook, a SASL verifier, the store), not for the connection: a
+   * close is acted on at once, since the loop may never come back to see it.
+   */
+  #inApplication = false;
+  /** `onClose` has been called. */
+  #closeReported = false;
 
   constructor(
     session: ImapServerSession,
@@ -372,6 +410,10 @@ class SessionRun implements ConnectionHandler {
   }
 
   async #serve(): Promise<void> {
+    const closed = (): void => {
+      if (this.#inApplication) this.#abandon();
+    };
+    this.#connection.transport.closed.then(closed, closed);
     try {
       while (!this.#closing) {
         const event = this.#held ?? this.#session.next();
@@ -390,24 +432,58 @@ class SessionRun implements ConnectionHandler {
           continue;
         }
         if (event.type === 'write' || event.type === 'close') this.#take(event);
-        else await this.#handle(event);
+        else {
+          // No command is held: the time the application takes to answer is not the client's.
+          if (event.type !== 'stream') this.#answered();
+          // STARTTLS and COMPRESS end with the connection; everything else waits for the application.
+          this.#inApplication = event.type !== 'starttls' && event.type !== 'compress';
+          await this.#handle(event);
+          this.#inApplication = false;
+        }
       }
     } catch (error) {
-      if (!this.#dropped) this.#report(error);
+      // Once the close was reported, what fails is only the dead connection.
+      if (!this.#dropped && !this.#closeReported) this.#report(error);
     } finally {
-      this.#loginDeadline?.clear();
-      if (this.#login !== undefined) this.#shared.logins.leave(this.#login);
+      this.#inApplication = false;
+      this.#leave();
       await this.#flush().catch(() => {});
       this.#stallDeadline.clear();
       await this.#bridge?.close().catch((error: unknown) => this.#report(error));
       // Frees the compression state at once; the listener's close knows only the transport under it.
       if (this.#transport instanceof DeflateTransport) await this.#transport.close();
       await this.#connection.close();
-      try {
-        await this.#options.onClose?.(this.#info);
-      } catch (error) {
-        this.#report(error);
-      }
+      await this.#closed();
+    }
+  }
+
+  /**
+   * The connection closed while the loop waits for the application: the login deadline stops, the
+   * session's place in the user+IP count is given back, and `onClose` is called now, not once (if ever)
+   * the application answers.
+   */
+  #abandon(): void {
+    this.#leave();
+    void this.#closed();
+  }
+
+  /** Stops the login deadline and gives the session's place in the user+IP count back. */
+  #leave(): void {
+    this.#loginDeadline?.clear();
+    if (this.#login !== undefined) this.#shared.logins.leave(this.#login);
+    this.#login = undefined;
+  }
+
+  /** Tells the application the connection has closed; once, whichever way it learns of it first. */
+  async #closed(): Promise<void> {
+    if (this.#closeReported) return;
+    this.#closeReported = true;
+    try {
+      await this.#options.onClose?.(this.#info);
+    } catch (error) {
+      this.#report(error);
+    } finally {
+      this.#shared.sessions.end();
     }
   }
 
@@ -571,6 +647,8 @@ class SessionRun implements ConnectionHandler {
    * `maxConnectionsPerUserIp` is refused with `NO [LIMIT]`.
    */
   async #loggedIn(outcome: SaslServerOutcome): Promise<ImapAuthStep> {
+    // A verifier or SASL hook that threw: the client hears a temporary failure, the application of why.
+    if (outcome.type === 'failure' && outcome.cause !== undefined) this.#report(outcome.cause);
     const step = toSessionStep(outcome);
     if (step.type !== 'success') return step;
     let mail: UserMail;
@@ -618,7 +696,10 @@ class SessionRun implements ConnectionHandler {
     }
   }
 
-  /** An answer while no command is held: none is in progress, so its deadline stops. */
+  /**
+   * No command is held (an answer went out, or the application is to answer a complete command): none is
+   * in progress on the client's side, so its deadline stops.
+   */
   #answered(): void {
     if (!this.#session.busy) this.#connection.commandDeadline.clear();
   }

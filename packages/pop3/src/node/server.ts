@@ -1,7 +1,17 @@
-import { consumeStream, ErrorCode, InvalidArgumentError, type TraceHook } from '@postwire/core';
+import {
+  consumeStream,
+  createDeadline,
+  type Deadline,
+  ErrorCode,
+  InvalidArgumentError,
+  resolveLimits,
+  type TraceHook,
+} from '@postwire/core';
 import {
   createListener,
+  DEFAULT_SHUTDOWN_TIMEOUT,
   type ListenerOptions,
+  LiveSessions,
   listenerSettings,
   type NodeTransport,
   type ServerConnection,
@@ -16,6 +26,7 @@ import {
   type SaslServer,
   type SaslServerExchange,
   type SaslServerOptions,
+  type SaslServerOutcome,
   type SaslThrottle,
   toSessionStep,
   transportContext,
@@ -100,6 +111,11 @@ export interface Pop3ServerOptions
    * autologout timer, at least 10 minutes (the default, 600,000).
    */
   readonly idleTimeout?: number;
+  /**
+   * Milliseconds from connect to a successful login before the session ends with `-ERR`, however much the
+   * client talks meanwhile (default 3 minutes, as Dovecot; case 53).
+   */
+  readonly loginTimeout?: number;
   /** The store whose users' INBOX are the maildrops; give `store` or `maildrop`. */
   readonly store?: MailStore;
   /** How the store maildrop behaves (the mailbox served, `\Seen` on retrieved messages). */
@@ -151,7 +167,12 @@ export interface Pop3ServerOptions
   onConnect?(connection: Pop3ConnectionInfo): Pop3HookResult | Promise<Pop3HookResult>;
   /** Called once per connection when it has closed, whatever closed it. */
   onClose?(connection: Pop3ConnectionInfo): void | Promise<void>;
-  /** Failures that end one connection or one command (a hook that threw, a maildrop error, a broken socket). */
+  /**
+   * Failures that end one connection or one command (a hook that threw, a maildrop error, a broken socket,
+   * a failed TLS handshake or PROXY header). Those the listener sees itself (the handshakes, a goodbye that
+   * failed, the listening socket's own) carry only the client's address: `remotePort` is `0`, and
+   * `remoteAddress` `unknown` for the socket.
+   */
   onError?(error: unknown, connection: Pop3ConnectionInfo): void;
 }
 
@@ -166,13 +187,16 @@ export interface Pop3Server {
   }>;
   /**
    * Stops accepting, ends every session with `-ERR [SYS/TEMP]` (deleting nothing), and resolves once all
-   * are closed. A QUIT whose deletions are under way gets its real answer once they are done.
+   * are closed, their maildrops released and each `onClose` settled (waiting up to `timeout`, default 10 s,
+   * for each of the two). A QUIT whose deletions are under way gets its real answer once they are done.
    */
   close(options?: { timeout?: number }): Promise<void>;
 }
 
 /** RFC 1939 §3: the autologout timer is at least 10 minutes. */
 const IDLE_TIMEOUT = 600_000;
+/** Dovecot's login timeout: 3 minutes from connect to a successful login (case 53). */
+const LOGIN_TIMEOUT = 180_000;
 /** Output gathered beyond this is written at once, so that a message streams with backpressure. */
 const FLUSH_BYTES = 64 * 1024;
 /** Output pieces this large are written as they are; smaller ones are copied together first. */
@@ -197,6 +221,10 @@ interface Shared {
   readonly openMaildrop: (user: string, connection: Pop3ConnectionInfo) => Promise<Pop3Maildrop>;
   /** The last login of each user, for LOGIN-DELAY. */
   readonly lastLogin: Map<string, number>;
+  /** Milliseconds from connect to a successful login. */
+  readonly loginTimeout: number;
+  /** The sessions `close()` waits for. */
+  readonly sessions: LiveSessions;
 }
 
 /**
@@ -204,7 +232,8 @@ interface Shared {
  * {@link Pop3ServerSession} per connection, serving maildrops from a `@postwire/store` store or the
  * application's own.
  * @throws InvalidArgumentError when neither or both of `store` and `maildrop` are given, both `sasl` and
- * `onAuth`, none of `sasl`, `onAuth` and `apop`, or `apop: true` without a `lookupPassword` verifier.
+ * `onAuth`, none of `sasl`, `onAuth` and `apop`, `apop: true` without a `lookupPassword` verifier, or a
+ * `loginTimeout` that is not a positive integer.
  */
 export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
   if ((options.store === undefined) === (options.maildrop === undefined)) {
@@ -227,6 +256,10 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
     throw new InvalidArgumentError('apop: true needs sasl options with a lookupPassword verifier');
   }
   if (!sasl && !apop) throw new InvalidArgumentError('give sasl, onAuth or apop: a way to log in');
+  const { loginTimeout } = resolveLimits(
+    { loginTimeout: LOGIN_TIMEOUT },
+    { loginTimeout: options.loginTimeout },
+  );
   const sessionOptions: Pop3ServerSessionOptions = {
     hostname: options.hostname,
     ...(options.limits ? { limits: options.limits } : {}),
@@ -252,7 +285,10 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
       ? (user) => openStoreMaildrop(store, user, storeMaildrop)
       : async (user, connection) => options.maildrop!(user, connection),
     lastLogin: new Map(),
+    loginTimeout,
+    sessions: new LiveSessions(),
   };
+  let closing: Promise<void> | undefined;
   const listener = createListener({
     ...listenerSettings(options),
     idleTimeout: options.idleTimeout ?? IDLE_TIMEOUT,
@@ -273,6 +309,7 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
           : { cleartextLogin: () => false }),
       });
       if (connection.transport.info.secure) session.markSecure();
+      shared.sessions.add();
       run = new SessionRun(session, connection, shared);
       const started = run;
       void started.serve();
@@ -287,10 +324,18 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
         }),
       );
     },
+    onError(error, remoteAddress) {
+      options.onError?.(error, { remoteAddress: remoteAddress ?? 'unknown', remotePort: 0, secure: false });
+    },
   });
   return {
     listen: () => listener.listen(),
-    close: (closeOptions) => listener.close(closeOptions),
+    close: (closeOptions) => {
+      closing ??= listener
+        .close(closeOptions)
+        .then(() => shared.sessions.ended(closeOptions?.timeout ?? DEFAULT_SHUTDOWN_TIMEOUT));
+      return closing;
+    },
   };
 }
 
@@ -300,6 +345,8 @@ class SessionRun {
   readonly #connection: ServerConnection;
   readonly #shared: Shared;
   #transport: NodeTransport;
+  /** From connect to a successful login (case 53); cleared once the maildrop is open. */
+  readonly #loginDeadline: Deadline;
   #maildrop: Pop3Maildrop | undefined;
   #exchange: SaslServerExchange | undefined;
   /** Output not yet written: it goes out together when the session waits, or once it is large. */
@@ -311,12 +358,20 @@ class SessionRun {
   #closing = false;
   /** The update of a QUIT, from the maildrop's deletions to the session's answer; a goodbye waits for it. */
   #updating: Promise<void> | undefined;
+  /**
+   * The loop waits for the application (a hook, a SASL verifier, the maildrop), not for the connection: a
+   * close is reported at once, since the loop may never come back to see it.
+   */
+  #inApplication = false;
+  /** `onClose` has been called. */
+  #closeReported = false;
 
   constructor(session: Pop3ServerSession, connection: ServerConnection, shared: Shared) {
     this.#session = session;
     this.#connection = connection;
     this.#shared = shared;
     this.#transport = connection.transport;
+    this.#loginDeadline = createDeadline(shared.loginTimeout, () => this.#loginExpired());
   }
 
   /** The transport now (after STARTTLS, the TLS one): its channel binding and client certificate decide what AUTH offers. */
@@ -352,6 +407,11 @@ class SessionRun {
   }
 
   async serve(): Promise<void> {
+    const closed = (): void => {
+      this.#loginDeadline.clear();
+      if (this.#inApplication) void this.#closed();
+    };
+    this.#connection.transport.closed.then(closed, closed);
     try {
       while (!this.#closing) {
         const event = this.#session.next();
@@ -370,20 +430,37 @@ class SessionRun {
           if (this.#outputBytes >= FLUSH_BYTES) await this.#flush();
           continue;
         }
+        // No command is held: the time the application takes to answer is not the client's.
+        if (!this.#session.busy) this.#connection.commandDeadline.clear();
+        // The handshake of STLS ends with the connection; everything else waits for the application.
+        this.#inApplication = event.type !== 'stls';
         await this.#handle(event);
+        this.#inApplication = false;
       }
     } catch (error) {
-      this.#report(error);
+      // Once the close was reported, what fails is only the dead connection.
+      if (!this.#closeReported) this.#report(error);
     } finally {
+      this.#inApplication = false;
+      this.#loginDeadline.clear();
       this.#connection.commandDeadline.clear();
       await this.#flush().catch(() => {});
       await this.#release();
       await this.#connection.close();
-      try {
-        await this.#shared.options.onClose?.(this.#info);
-      } catch (error) {
-        this.#report(error);
-      }
+      await this.#closed();
+    }
+  }
+
+  /** Tells the application the connection has closed; once, whichever way it learns of it first. */
+  async #closed(): Promise<void> {
+    if (this.#closeReported) return;
+    this.#closeReported = true;
+    try {
+      await this.#shared.options.onClose?.(this.#info);
+    } catch (error) {
+      this.#report(error);
+    } finally {
+      this.#shared.sessions.end();
     }
   }
 
@@ -393,6 +470,13 @@ class SessionRun {
     await this.#updating;
     this.#drain();
     await this.#flush();
+  }
+
+  /** No login within `loginTimeout`: `-ERR`, and the connection closes. */
+  #loginExpired(): void {
+    void this.goodbye('timeout')
+      .catch((error: unknown) => this.#report(error))
+      .finally(() => this.#connection.close());
   }
 
   /** Runs the whole-command deadline while part of a command is buffered (case 53). */
@@ -414,7 +498,7 @@ class SessionRun {
           event.password,
           this.#context,
         );
-        session.authStep(toSessionStep(outcome));
+        session.authStep(this.#authStep(outcome));
         return;
       }
       case 'apop':
@@ -425,12 +509,12 @@ class SessionRun {
         const outcome = this.#exchange
           ? await this.#exchange.start(event.mechanism, event.initialResponse)
           : ({ type: 'failure', reason: 'mechanism-unavailable' } as const);
-        session.authStep(toSessionStep(outcome));
+        session.authStep(this.#authStep(outcome));
         return;
       }
       case 'auth-response':
         // A `+` challenge only ever comes from the exchange of the AUTH command in progress.
-        session.authStep(toSessionStep(await this.#exchange!.respond(event.line)));
+        session.authStep(this.#authStep(await this.#exchange!.respond(event.line)));
         return;
       case 'open':
         await this.#open(event.username);
@@ -449,6 +533,12 @@ class SessionRun {
         session.respond();
         return;
     }
+  }
+
+  /** The session's step for a login outcome; a verifier or SASL hook that threw is reported. */
+  #authStep(outcome: SaslServerOutcome): Pop3AuthStep {
+    if (outcome.type === 'failure' && outcome.cause !== undefined) this.#report(outcome.cause);
+    return toSessionStep(outcome);
   }
 
   /** QUIT's update: the maildrop deletes, and the session answers with the outcome. */
@@ -526,6 +616,7 @@ class SessionRun {
       });
       return;
     }
+    this.#loginDeadline.clear();
     if (loginDelay !== undefined) {
       for (const [name, time] of lastLogin) if (now - time >= loginDelay * 1000) lastLogin.delete(name);
       lastLogin.set(user, now);

@@ -10,7 +10,9 @@ import {
 } from '@postwire/core';
 import {
   createListener,
+  DEFAULT_SHUTDOWN_TIMEOUT,
   type ListenerOptions,
+  LiveSessions,
   listenerSettings,
   type NodeTransport,
   type ServerConnection,
@@ -32,6 +34,7 @@ import {
   type SaslServer,
   type SaslServerExchange,
   type SaslServerOptions,
+  type SaslServerOutcome,
   toSessionStep,
   transportContext,
   type VerifierResult,
@@ -263,7 +266,11 @@ export interface SmtpServerOptions
   readonly mailAuthentication?: SmtpMailAuthenticationOptions;
   /** Called once per connection when it has closed, whatever closed it. */
   onClose?(connection: SmtpConnectionInfo): void | Promise<void>;
-  /** Failures that end one connection (a hook that threw, a broken socket). */
+  /**
+   * Failures that end one connection (a hook that threw, a broken socket, a failed TLS handshake or PROXY
+   * header). Those the listener sees itself (the handshakes, a goodbye that failed, the listening socket's
+   * own) carry only the client's address: `remotePort` is `0`, and `remoteAddress` `unknown` for the socket.
+   */
   onError?(error: unknown, connection: SmtpConnectionInfo): void;
 }
 
@@ -277,9 +284,10 @@ export interface SmtpServer {
     port: number;
   }>;
   /**
-   * Stops accepting, ends every session with `421`, and resolves once all are closed. A message whose
-   * end was received gets its real answer first, once `onData` gives it within the goodbye time (5 s):
-   * a client told `421` for a message that was stored would send it again.
+   * Stops accepting, ends every session with `421`, and resolves once all are closed and each `onClose`
+   * has settled (waiting up to `timeout`, default 10 s, for each of the two). A message whose end was
+   * received gets its real answer first, once `onData` gives it within the goodbye time (5 s): a client
+   * told `421` for a message that was stored would send it again.
    */
   close(options?: { timeout?: number }): Promise<void>;
 }
@@ -334,6 +342,8 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
   for (const key of SESSION_SETTINGS) {
     if (options[key] !== undefined) Object.assign(sessionSettings, { [key]: options[key] });
   }
+  const sessions = new LiveSessions();
+  let closing: Promise<void> | undefined;
   const listener = createListener({
     ...listenerSettings(options),
     onConnection(connection) {
@@ -355,7 +365,9 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
           : {}),
       });
       if (connection.transport.info.secure) session.markSecure();
+      sessions.add();
       run = new SessionRun(session, connection, options, {
+        sessions,
         sasl,
         ...(transactionTimeout !== Number.POSITIVE_INFINITY ? { transactionTimeout } : {}),
         ...(authentication ? { authentication } : {}),
@@ -367,10 +379,18 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
     async onRefused({ transport }) {
       await transport.write(TOO_MANY_CONNECTIONS);
     },
+    onError(error, remoteAddress) {
+      options.onError?.(error, { remoteAddress: remoteAddress ?? 'unknown', remotePort: 0, secure: false });
+    },
   });
   return {
     listen: () => listener.listen(),
-    close: (closeOptions) => listener.close(closeOptions),
+    close: (closeOptions) => {
+      closing ??= listener
+        .close(closeOptions)
+        .then(() => sessions.ended(closeOptions?.timeout ?? DEFAULT_SHUTDOWN_TIMEOUT));
+      return closing;
+    },
   };
 }
 
@@ -420,6 +440,7 @@ class SessionRun {
   readonly #session: SmtpServerSession;
   readonly #connection: ServerConnection;
   readonly #options: SmtpServerOptions;
+  readonly #sessions: LiveSessions;
   readonly #sasl: SaslServer | undefined;
   readonly #authentication: MailAuthentication | undefined;
   /** With mail authentication: the SPF result of the transaction's MAIL FROM. */
@@ -437,12 +458,20 @@ class SessionRun {
   #exchange: SaslServerExchange | undefined;
   /** Replies not yet written: they go out together when the session waits for the client. */
   #replies: Uint8Array[] = [];
+  /**
+   * The loop waits for the application (a hook, a SASL verifier, `onData`), not for the connection: a
+   * close is reported at once, since the loop may never come back to see it.
+   */
+  #inApplication = false;
+  /** `onClose` has been called. */
+  #closeReported = false;
 
   constructor(
     session: SmtpServerSession,
     connection: ServerConnection,
     options: SmtpServerOptions,
     settings: {
+      readonly sessions: LiveSessions;
       readonly sasl: SaslServer | undefined;
       readonly transactionTimeout?: number;
       readonly authentication?: MailAuthentication;
@@ -451,6 +480,7 @@ class SessionRun {
     this.#session = session;
     this.#connection = connection;
     this.#options = options;
+    this.#sessions = settings.sessions;
     this.#sasl = settings.sasl;
     this.#authentication = settings.authentication;
     this.#transport = connection.transport;
@@ -497,6 +527,10 @@ class SessionRun {
   }
 
   async serve(): Promise<void> {
+    const closed = (): void => {
+      if (this.#inApplication) this.#abandon();
+    };
+    this.#connection.transport.closed.then(closed, closed);
     try {
       for (;;) {
         const event = this.#session.next();
@@ -514,16 +548,61 @@ class SessionRun {
           this.#replies.push(event.data);
           continue;
         }
+        // The command is complete: the time the application takes to answer it is not the client's.
+        if (this.#answeredByApplication(event)) this.#connection.commandDeadline.clear();
+        // The handshake of STARTTLS ends with the connection; everything else waits for the application.
+        this.#inApplication = event.type !== 'starttls';
         await this.#handle(event);
+        this.#inApplication = false;
       }
     } catch (error) {
-      this.#options.onError?.(error, this.#info);
+      // Once the close was reported, what fails is only the dead connection.
+      if (!this.#closeReported) this.#options.onError?.(error, this.#info);
     } finally {
+      this.#inApplication = false;
       this.#transactionDeadline?.clear();
       await this.#flush().catch(() => {});
       this.#dropMessage(new Error('the connection closed before the message ended'));
       await this.#connection.close();
       await this.#closed();
+    }
+  }
+
+  /**
+   * The connection closed while the loop waits for the application: the message in progress fails and
+   * `onClose` is called now, not once (if ever) the application answers.
+   */
+  #abandon(): void {
+    this.#transactionDeadline?.clear();
+    this.#dropMessage(new Error('the connection closed before the message ended'));
+    void this.#closed();
+  }
+
+  /**
+   * Whether the answer to `event` waits for the application (a hook, SASL, `onData`); the others are
+   * answered at once, and the command deadline need not stop for them.
+   */
+  #answeredByApplication(event: SmtpServerEvent): boolean {
+    const options = this.#options;
+    switch (event.type) {
+      case 'connect':
+        return options.onConnect !== undefined;
+      case 'helo':
+        return options.onHelo !== undefined;
+      case 'mail':
+        return options.onMailFrom !== undefined || this.#authentication !== undefined;
+      case 'rcpt':
+        return options.onRcptTo !== undefined;
+      case 'vrfy':
+        return options.onVrfy !== undefined;
+      case 'expn':
+        return options.onExpn !== undefined;
+      case 'auth':
+      case 'auth-response':
+      case 'message-end':
+        return true;
+      default:
+        return false;
     }
   }
 
@@ -563,12 +642,16 @@ class SessionRun {
       .finally(() => this.#connection.close());
   }
 
-  /** Tells the application the connection has closed. */
+  /** Tells the application the connection has closed; once, whichever way it learns of it first. */
   async #closed(): Promise<void> {
+    if (this.#closeReported) return;
+    this.#closeReported = true;
     try {
       await this.#options.onClose?.(this.#info);
     } catch (error) {
       this.#options.onError?.(error, this.#info);
+    } finally {
+      this.#sessions.end();
     }
   }
 
@@ -647,14 +730,14 @@ class SessionRun {
         const outcome = this.#exchange
           ? await this.#exchange.start(event.mechanism, event.initialResponse)
           : ({ type: 'failure', reason: 'mechanism-unavailable' } as const);
-        session.authStep(toSessionStep(outcome));
+        session.authStep(this.#authStep(outcome));
         return;
       }
       case 'auth-response': {
         const outcome = this.#exchange
           ? await this.#exchange.respond(event.line)
           : ({ type: 'failure', reason: 'cancelled' } as const);
-        session.authStep(toSessionStep(outcome));
+        session.authStep(this.#authStep(outcome));
         return;
       }
       case 'starttls':
@@ -664,6 +747,14 @@ class SessionRun {
         this.#respond();
         return;
     }
+  }
+
+  /** The session's step for an AUTH outcome; a verifier or SASL hook that threw is reported. */
+  #authStep(outcome: SaslServerOutcome): ReturnType<typeof toSessionStep> {
+    if (outcome.type === 'failure' && outcome.cause !== undefined) {
+      this.#options.onError?.(outcome.cause, this.#info);
+    }
+    return toSessionStep(outcome);
   }
 
   /**
