@@ -556,6 +556,7 @@ async function within(promise: Promise<unknown>, ms: number): Promise<void> {
 export class LiveSessions {
   #count = 0;
   #whenNone: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
 
   /** A session has started. */
   add(): void {
@@ -565,6 +566,17 @@ export class LiveSessions {
   /** A session has ended: its `onClose` has settled. */
   end(): void {
     if (--this.#count === 0) this.#whenNone?.();
+  }
+
+  /**
+   * A server's `close()`: closes `listener`, then waits for the sessions' ends, each step for up to
+   * `options.timeout` ({@link DEFAULT_SHUTDOWN_TIMEOUT} by default); the same promise however often it is called.
+   */
+  close(listener: Listener, options?: { readonly timeout?: number }): Promise<void> {
+    this.#closing ??= listener
+      .close(options)
+      .then(() => this.ended(options?.timeout ?? DEFAULT_SHUTDOWN_TIMEOUT));
+    return this.#closing;
   }
 
   /** Resolves once no session is left, or after `ms` (which may be `Infinity`). */

@@ -10,7 +10,6 @@ import {
 import {
   type ConnectionHandler,
   createListener,
-  DEFAULT_SHUTDOWN_TIMEOUT,
   DeflateTransport,
   type GoodbyeReason,
   type ListenerOptions,
@@ -216,7 +215,6 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     logins: new UserIpLogins(limits.maxConnectionsPerUserIp),
     sessions: new LiveSessions(),
   };
-  let closing: Promise<void> | undefined;
   const listener = createListener({
     ...listenerSettings(options),
     idleTimeout: options.idleTimeout ?? IDLE_TIMEOUT,
@@ -257,12 +255,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
   });
   return {
     listen: () => listener.listen(),
-    close: (closeOptions) => {
-      closing ??= listener
-        .close(closeOptions)
-        .then(() => shared.sessions.ended(closeOptions?.timeout ?? DEFAULT_SHUTDOWN_TIMEOUT));
-      return closing;
-    },
+    close: (closeOptions) => shared.sessions.close(listener, closeOptions),
   };
 }
 

@@ -9,7 +9,6 @@ import {
 } from '@postwire/core';
 import {
   createListener,
-  DEFAULT_SHUTDOWN_TIMEOUT,
   type ListenerOptions,
   LiveSessions,
   listenerSettings,
@@ -288,7 +287,6 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
     loginTimeout,
     sessions: new LiveSessions(),
   };
-  let closing: Promise<void> | undefined;
   const listener = createListener({
     ...listenerSettings(options),
     idleTimeout: options.idleTimeout ?? IDLE_TIMEOUT,
@@ -330,12 +328,7 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
   });
   return {
     listen: () => listener.listen(),
-    close: (closeOptions) => {
-      closing ??= listener
-        .close(closeOptions)
-        .then(() => shared.sessions.ended(closeOptions?.timeout ?? DEFAULT_SHUTDOWN_TIMEOUT));
-      return closing;
-    },
+    close: (closeOptions) => shared.sessions.close(listener, closeOptions),
   };
 }
 

@@ -10,7 +10,6 @@ import {
 } from '@postwire/core';
 import {
   createListener,
-  DEFAULT_SHUTDOWN_TIMEOUT,
   type ListenerOptions,
   LiveSessions,
   listenerSettings,
@@ -343,7 +342,6 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
     if (options[key] !== undefined) Object.assign(sessionSettings, { [key]: options[key] });
   }
   const sessions = new LiveSessions();
-  let closing: Promise<void> | undefined;
   const listener = createListener({
     ...listenerSettings(options),
     onConnection(connection) {
@@ -385,12 +383,7 @@ export function createSmtpServer(options: SmtpServerOptions): SmtpServer {
   });
   return {
     listen: () => listener.listen(),
-    close: (closeOptions) => {
-      closing ??= listener
-        .close(closeOptions)
-        .then(() => sessions.ended(closeOptions?.timeout ?? DEFAULT_SHUTDOWN_TIMEOUT));
-      return closing;
-    },
+    close: (closeOptions) => sessions.close(listener, closeOptions),
   };
 }
 
