@@ -8,7 +8,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { ImapCapabilityError, ImapResponseError, SequenceSet } from '../../src/index.js';
 import { tagOf } from './memory-server.js';
-import { after, CAPABILITIES, greeting, mailboxScript, scripted, tick } from './scripts.js';
+import { after, CAPABILITIES, greeting, holdingFirstNoop, mailboxScript, scripted, tick } from './scripts.js';
 
 const PLAIN = 'IMAP4rev1 AUTH=PLAIN';
 
@@ -36,37 +36,21 @@ describe('IMAP client: pipelining and ordering', () => {
   });
 
   it('holds a command that changes the state (SELECT) until those before it are answered, and those after it', async () => {
-    let held: string | undefined;
-    const { client, server } = await scripted(
-      mailboxScript((_, verb, tag) => {
-        if (verb === 'NOOP' && held === undefined) {
-          held = tag;
-          return '';
-        }
-        return undefined;
-      }),
-    );
+    const { script, held } = holdingFirstNoop();
+    const { client, server } = await scripted(script);
     const noop = client.noop();
     const open = client.open('INBOX');
     const status = client.status('X', ['MESSAGES']);
     await tick();
     expect(after(server, 'AUTHENTICATE')).toEqual(['A2 NOOP']);
-    server.send(`${held} OK done\r\n`);
+    server.send(`${held()} OK done\r\n`);
     await Promise.all([noop, open, status]);
     expect(after(server, 'AUTHENTICATE')).toEqual(['A2 NOOP', 'A3 SELECT INBOX', 'A4 STATUS X (MESSAGES)']);
   });
 
   it('writes the command queued behind a SELECT given up before it was sent, without waiting for the others', async () => {
-    let held: string | undefined;
-    const { client, server } = await scripted(
-      mailboxScript((_, verb, tag) => {
-        if (verb === 'NOOP' && held === undefined) {
-          held = tag;
-          return '';
-        }
-        return undefined;
-      }),
-    );
+    const { script, held } = holdingFirstNoop();
+    const { client, server } = await scripted(script);
     const noop = client.noop();
     const controller = new AbortController();
     const open = client.open('INBOX', { signal: controller.signal });
@@ -76,7 +60,7 @@ describe('IMAP client: pipelining and ordering', () => {
     await expect(open).rejects.toBeInstanceOf(AbortError);
     await tick();
     expect(after(server, 'AUTHENTICATE')).toEqual(['A2 NOOP', 'A4 STATUS X (MESSAGES)']);
-    server.send(`${held} OK done\r\n`);
+    server.send(`${held()} OK done\r\n`);
     await Promise.all([noop, status]);
   });
 
@@ -974,24 +958,15 @@ describe('IMAP client: changes and IDLE', () => {
   });
 
   it('ends polling when another call is made while a NOOP of the poll is in flight', async () => {
-    let held: string | undefined;
-    const { client, server } = await scripted(
-      mailboxScript((_, verb, tag) => {
-        if (verb === 'NOOP' && held === undefined) {
-          held = tag;
-          return '';
-        }
-        return undefined;
-      }, PLAIN),
-      { greeting: greeting(PLAIN) },
-    );
+    const { script, held } = holdingFirstNoop(PLAIN);
+    const { client, server } = await scripted(script, { greeting: greeting(PLAIN) });
     const idle = client.idle();
     await tick();
-    expect(held).toBeDefined();
+    expect(held()).toBeDefined();
     const status = client.status('X', ['MESSAGES']);
-    server.send(`${held} OK done\r\n`);
+    server.send(`${held()} OK done\r\n`);
     await Promise.all([idle, status]);
-    expect(after(server, 'AUTHENTICATE')).toEqual([`${held} NOOP`, 'A3 STATUS X (MESSAGES)']);
+    expect(after(server, 'AUTHENTICATE')).toEqual([`${held()} NOOP`, 'A3 STATUS X (MESSAGES)']);
   });
 
   it('refuses ID, NAMESPACE and QUOTA without their capability, before sending', async () => {

@@ -49,6 +49,23 @@ export function mailboxScript(
   };
 }
 
+/**
+ * {@link mailboxScript} leaving the first NOOP unanswered, for a test to answer it later: `held()` gives
+ * its tag once it came.
+ */
+export function holdingFirstNoop(capabilities = CAPABILITIES): {
+  script: Script;
+  held(): string | undefined;
+} {
+  let held: string | undefined;
+  const script = mailboxScript((_, verb, tag) => {
+    if (verb !== 'NOOP' || held !== undefined) return undefined;
+    held = tag;
+    return '';
+  }, capabilities);
+  return { script, held: () => held };
+}
+
 /** A scripted server and a client logged in to it (cleartext, SASL PLAIN), with the trace kept. */
 export async function scripted(
   script: Script = mailboxScript(),
