@@ -489,6 +489,8 @@ describe('createListener with the PROXY protocol', () => {
 });
 
 describe('LiveSessions', () => {
+  const noop = (): void => {};
+
   it('resolves ended() once the last session has ended, and at once with none', async () => {
     const sessions = new LiveSessions();
     await sessions.ended(Number.POSITIVE_INFINITY);
@@ -498,10 +500,10 @@ describe('LiveSessions', () => {
     const waiting = sessions.ended(Number.POSITIVE_INFINITY).then(() => {
       ended = true;
     });
-    sessions.end();
+    await sessions.end(noop, noop);
     await new Promise((resolve) => setImmediate(resolve));
     expect(ended).toBe(false);
-    sessions.end();
+    await sessions.end(noop, noop);
     await waiting;
     expect(ended).toBe(true);
   });
@@ -510,6 +512,20 @@ describe('LiveSessions', () => {
     const sessions = new LiveSessions();
     sessions.add();
     await sessions.ended(0);
-    sessions.end();
+    await sessions.end(noop, noop);
+  });
+
+  it('hands an error onClose throws to onError, and still counts the session ended', async () => {
+    const sessions = new LiveSessions();
+    sessions.add();
+    const errors: unknown[] = [];
+    await sessions.end(
+      () => {
+        throw new Error('onClose failed');
+      },
+      (error) => errors.push(error),
+    );
+    expect(errors).toEqual([new Error('onClose failed')]);
+    await sessions.ended(Number.POSITIVE_INFINITY);
   });
 });

@@ -563,9 +563,18 @@ export class LiveSessions {
     this.#count++;
   }
 
-  /** A session has ended: its `onClose` has settled. */
-  end(): void {
-    if (--this.#count === 0) this.#whenNone?.();
+  /**
+   * A session has ended: tells the application by `onClose` (an error it throws goes to `onError`), and
+   * counts the session as ended once that has settled.
+   */
+  async end(onClose: () => unknown, onError: (error: unknown) => void): Promise<void> {
+    try {
+      await onClose();
+    } catch (error) {
+      onError(error);
+    } finally {
+      if (--this.#count === 0) this.#whenNone?.();
+    }
   }
 
   /**

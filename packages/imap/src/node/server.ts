@@ -471,13 +471,10 @@ class SessionRun implements ConnectionHandler {
   async #closed(): Promise<void> {
     if (this.#closeReported) return;
     this.#closeReported = true;
-    try {
-      await this.#options.onClose?.(this.#info);
-    } catch (error) {
-      this.#report(error);
-    } finally {
-      this.#shared.sessions.end();
-    }
+    await this.#shared.sessions.end(
+      () => this.#options.onClose?.(this.#info),
+      (error) => this.#report(error),
+    );
   }
 
   /**

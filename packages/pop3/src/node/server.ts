@@ -448,13 +448,10 @@ class SessionRun {
   async #closed(): Promise<void> {
     if (this.#closeReported) return;
     this.#closeReported = true;
-    try {
-      await this.#shared.options.onClose?.(this.#info);
-    } catch (error) {
-      this.#report(error);
-    } finally {
-      this.#shared.sessions.end();
-    }
+    await this.#shared.sessions.end(
+      () => this.#shared.options.onClose?.(this.#info),
+      (error) => this.#report(error),
+    );
   }
 
   /** Says goodbye for the listener (shutdown, idle, timeout): `-ERR`, then the listener closes. */

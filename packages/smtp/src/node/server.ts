@@ -639,13 +639,10 @@ class SessionRun {
   async #closed(): Promise<void> {
     if (this.#closeReported) return;
     this.#closeReported = true;
-    try {
-      await this.#options.onClose?.(this.#info);
-    } catch (error) {
-      this.#options.onError?.(error, this.#info);
-    } finally {
-      this.#sessions.end();
-    }
+    await this.#sessions.end(
+      () => this.#options.onClose?.(this.#info),
+      (error) => this.#options.onError?.(error, this.#info),
+    );
   }
 
   async #handle(event: Exclude<SmtpServerEvent, { type: 'write' | 'close' }>): Promise<void> {
